@@ -1,0 +1,3 @@
+from conductor_tui.cli import main
+
+raise SystemExit(main())

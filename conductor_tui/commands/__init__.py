@@ -1,0 +1,2 @@
+"""Implementations of the ``conductor-tui`` subcommands (one module each; no Textual
+except ``demo``, which opens the cockpit)."""

@@ -1,0 +1,1 @@
+"""The conductor's core: records, store, rules, plans. Never imports Textual."""

@@ -1,0 +1,447 @@
+"""Pydantic models of every conductor file (seed 001, PERSISTENCE and record formats).
+
+Reading is tolerant (DESIGN.md §3):
+
+* unknown fields are kept (``extra="allow"``) and written back unchanged;
+* missing optional fields take defaults;
+* near-miss enum values are normalised (``"Calibration"`` → ``calibrate``,
+  ``"agent delegable"`` → ``agent-delegable``); a value that still matches nothing
+  is kept as the plain string rather than rejecting the record;
+* the spec's placeholder strings (``"null | …"``, ``"ISO-8601"``) load;
+* timestamps parse with or without a zone (a naive timestamp is taken as UTC).
+
+This module never imports Textual.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+# --------------------------------------------------------------------------- enums
+
+
+class Phase(StrEnum):
+    """Lifecycle phase of a task type / ensemble."""
+
+    DESIGN = "design"
+    CALIBRATE = "calibrate"
+    ESTABLISH = "establish"
+    TRUST = "trust"
+    PROMOTE = "promote"
+
+
+class EvalPhase(StrEnum):
+    """Phase recorded on an evaluation (``triggered`` = the user asked for it)."""
+
+    CALIBRATE = "calibrate"
+    ESTABLISH = "establish"
+    TRUST = "trust"
+    TRIGGERED = "triggered"
+
+
+class Score(StrEnum):
+    GOOD = "good"
+    ACCEPTABLE = "acceptable"
+    POOR = "poor"
+
+
+class FailureMode(StrEnum):
+    HALLUCINATION = "hallucination"
+    INCOMPLETE = "incomplete"
+    WRONG_FORMAT = "wrong-format"
+    OFF_TOPIC = "off-topic"
+
+
+class Delegability(StrEnum):
+    AGENT = "agent-delegable"
+    ENSEMBLE = "ensemble-delegable"
+    CLAUDE = "claude-only"
+
+
+class RowStatus(StrEnum):
+    """Decision state of one plan row."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# Spellings seen in real files → canonical value.
+_ALIASES: dict[str, str] = {
+    "calibration": "calibrate",
+    "calibrating": "calibrate",
+    "calibrated": "calibrate",
+    "establishing": "establish",
+    "established": "establish",
+    "trusted": "trust",
+    "promotion": "promote",
+    "promoted": "promote",
+    "designing": "design",
+    "agent": "agent-delegable",
+    "ensemble": "ensemble-delegable",
+    "claude": "claude-only",
+    "claude-direct": "claude-only",
+    "wrongformat": "wrong-format",
+    "offtopic": "off-topic",
+    "hallucinated": "hallucination",
+    "hallucinations": "hallucination",
+    "ok": "acceptable",
+    "bad": "poor",
+    "approve": "approved",
+    "reject": "rejected",
+    "completed": "done",
+}
+
+_NULLS = {"", "null", "none", "n/a", "na", "~"}
+
+
+def norm_token(value: str) -> str:
+    """Lower-case, trim and join words with hyphens: ``"Agent_Delegable "`` → ``agent-delegable``."""
+    return re.sub(r"[\s_]+", "-", value.strip().lower())
+
+
+def _is_placeholder(text: str) -> bool:
+    # The spec's templates: "null | hallucination | incomplete", "6/8 good | null".
+    return "|" in text and any(part.strip().lower() in _NULLS for part in text.split("|"))
+
+
+def normalise_enum(enum_cls: type[StrEnum]):
+    """Build a before-validator that maps near-misses onto ``enum_cls``.
+
+    Returns the enum member when one matches, ``None`` for null-ish text, else the
+    original string (kept, never rejected).
+    """
+    members = {m.value for m in enum_cls}
+
+    def _validate(value: Any) -> Any:
+        if value is None or isinstance(value, enum_cls):
+            return value
+        if not isinstance(value, str):
+            return value
+        key = norm_token(value)
+        if key in _NULLS or _is_placeholder(value):
+            return None
+        key = _ALIASES.get(key, key)
+        if key in members:
+            return enum_cls(key)
+        squashed = key.replace("-", "")
+        for m in members:
+            if m.replace("-", "") == squashed:
+                return enum_cls(m)
+        return value
+
+    return BeforeValidator(_validate)
+
+
+def parse_timestamp(value: Any) -> datetime | str | None:
+    """Parse ISO-8601 with or without zone, ``Z`` suffix, or a bare date.
+
+    Naive values are taken as UTC. Anything unparsable (e.g. the spec's literal
+    ``"ISO-8601"`` placeholder) is kept as the original string.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _NULLS:
+            return None
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return value
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value
+
+
+def _null_string(value: Any) -> Any:
+    if isinstance(value, str) and (value.strip().lower() in _NULLS or _is_placeholder(value)):
+        return None
+    return value
+
+
+def _to_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in {"true", "yes", "y", "1", "pass", "passed", "✓"}:
+            return True
+        if low in {"false", "no", "n", "0", "fail", "failed", "✗"}:
+            return False
+        if low in _NULLS:
+            return None
+    return value
+
+
+Timestamp = Annotated[datetime | str | None, BeforeValidator(parse_timestamp)]
+PhaseField = Annotated[Phase | str | None, normalise_enum(Phase)]
+EvalPhaseField = Annotated[EvalPhase | str | None, normalise_enum(EvalPhase)]
+ScoreField = Annotated[Score | str | None, normalise_enum(Score)]
+FailureModeField = Annotated[FailureMode | str | None, normalise_enum(FailureMode)]
+DelegabilityField = Annotated[Delegability | str | None, normalise_enum(Delegability)]
+RowStatusField = Annotated[RowStatus | str, normalise_enum(RowStatus)]
+NullableStr = Annotated[str | None, BeforeValidator(_null_string)]
+Flag = Annotated[bool | None, BeforeValidator(_to_bool)]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str = "") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def as_datetime(value: datetime | str | None) -> datetime | None:
+    """The value as an aware datetime, or ``None`` when it is missing or unparsable."""
+    return value if isinstance(value, datetime) else None
+
+
+# --------------------------------------------------------------------------- base
+
+
+class Record(BaseModel):
+    """Base of every file record: keeps unknown fields, accepts field names or aliases."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        validate_assignment=True,
+        use_enum_values=False,
+    )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that keeps unknown fields; ``None`` optional fields are kept
+        as ``null`` so hand-written files round-trip recognisably."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+# --------------------------------------------------------------------------- records
+
+
+class DagTestResult(Record):
+    """The four-condition DAG decomposability test (ADR-012)."""
+
+    dag: Flag = None
+    script: Flag = None
+    fanout: Flag = None
+    synthesis: Flag = None
+
+    def passed(self) -> bool:
+        return all(v is True for v in (self.dag, self.script, self.fanout, self.synthesis))
+
+    def marks(self) -> str:
+        """Four marks for a table cell: ✓ pass, ✗ fail, · unknown."""
+        return "".join(
+            "✓" if v is True else "✗" if v is False else "·"
+            for v in (self.dag, self.script, self.fanout, self.synthesis)
+        )
+
+
+def _dag_test(value: Any) -> Any:
+    if isinstance(value, str):
+        return _null_string(value) if _null_string(value) is None else value
+    return value
+
+
+DagTestField = Annotated[DagTestResult | None, BeforeValidator(_dag_test)]
+
+
+class RoutingDecision(Record):
+    """One line of ``routing-log.jsonl`` (seed 001, Routing Decision Record).
+
+    Besides the spec's fields, conductor-tui writes ``id`` (what evaluations link to
+    through ``routing_id``), ``ensemble``, ``status`` of the run, ``artifact`` and,
+    for non-decision entries (config changes, rollbacks), ``event``.
+    """
+
+    id: str | None = None
+    timestamp: Timestamp = Field(default_factory=now_utc)
+    event: str | None = None  # None = a routing decision; "config-change", "rollback", …
+    task_type: str | None = None
+    delegability_category: DelegabilityField = None
+    dag_test_result: DagTestField = None
+    task_summary: str | None = None
+    routed_to: NullableStr = None
+    reason: NullableStr = None
+    evaluation_summary: NullableStr = None
+    standing_auth: Flag = False
+    # Token savings quantification (Invariant 7)
+    total_tokens_local: int | None = None
+    estimated_claude_tokens: int | None = None
+    tokens_saved: int | None = None
+    claude_tokens: int | None = None  # actual Claude tokens when Claude handled it
+    # Ensemble-prepared Claude (ADR-014)
+    preparation_tokens_local: int | None = None
+    judgment_tokens_claude: int | None = None
+    estimated_full_claude_tokens: int | None = None
+    preparation_savings: int | None = None
+    # conductor-tui bookkeeping
+    ensemble: str | None = None
+    status: str | None = None  # completed | failed | cancelled
+    artifact: str | None = None
+    session: str | None = None
+    plan_id: str | None = None
+    row_id: str | None = None
+
+    @property
+    def is_decision(self) -> bool:
+        return self.event in (None, "", "routing-decision", "routing")
+
+    @property
+    def is_local(self) -> bool:
+        """Handled by a local ensemble (not Claude)."""
+        target = (self.routed_to or "").strip().lower()
+        if not target:
+            return False
+        return not target.startswith("claude")
+
+    @property
+    def is_prepared_claude(self) -> bool:
+        return self.preparation_tokens_local is not None
+
+
+class Evaluation(Record):
+    """One line of ``evaluations.jsonl`` (seed 001, Evaluation Record)."""
+
+    id: str | None = None
+    timestamp: Timestamp = Field(default_factory=now_utc)
+    routing_id: NullableStr = None
+    ensemble: str | None = None
+    task_type: str | None = None
+    invocation_number: int | None = None
+    phase: EvalPhaseField = None
+    score: ScoreField = None
+    reasoning: str | None = None
+    failure_mode: FailureModeField = None
+    input_summary: str | None = None
+    output_length: int | None = None
+    user_feedback: NullableStr = None
+    calibration_context: NullableStr = None
+    # Who scored: "human", "claude" (judge) …; the judge's own verdict is kept when
+    # the person overrides it.
+    evaluator: str | None = None
+    judge_score: ScoreField = None
+    judge_reasoning: str | None = None
+    judge_tokens: int | None = None
+    session: str | None = None
+
+
+class PlanRow(Record):
+    """One subtask of a workflow plan."""
+
+    id: str = Field(default_factory=lambda: new_id("r-"))
+    description: str = ""
+    task_type: str | None = None
+    delegability_category: DelegabilityField = None
+    dag_test_result: DagTestField = None
+    phase: str | None = None  # the plan's own phase name ("Research", "Build", …)
+    handler: str | None = None  # ensemble name | "claude" | "create-ensemble"
+    claude_only_criterion: NullableStr = None
+    depends_on: list[str] = Field(default_factory=list)
+    expected_repetitions: int | None = None
+    estimated_local_tokens: int | None = None
+    estimated_claude_tokens: int | None = None
+    preparation_ensemble: NullableStr = None  # ensemble-prepared Claude
+    status: RowStatusField = RowStatus.PENDING
+    note: NullableStr = None
+    original_handler: NullableStr = None
+    decided_at: Timestamp = None
+    routing_id: NullableStr = None  # the run / routing decision it produced
+
+
+class WorkflowPlan(Record):
+    """One line of ``workflow-plans.jsonl``: one revision of one plan.
+
+    The log is append-only; each decision appends a new revision with the same
+    ``id`` and ``revision`` + 1. The newest revision of an id is the plan.
+    """
+
+    id: str = Field(default_factory=lambda: new_id("plan-"))
+    revision: int = 1
+    timestamp: Timestamp = Field(default_factory=now_utc)
+    meta_task: str = ""
+    session: str | None = None
+    source: str | None = None  # "session", "file", "cockpit", "claude" …
+    status: str = "proposed"  # proposed | decided | running | complete | abandoned
+    subtasks: list[PlanRow] = Field(default_factory=list)
+    change: str | None = None  # what this revision changed, for the history
+
+
+class StandingAuthorization(Record):
+    task_type: str
+    ensemble: str
+    granted_date: Timestamp = Field(default_factory=now_utc)
+
+
+class RoutingThresholds(Record):
+    calibration_period: int = 5
+    sampling_rate_established: float = 0.15
+    trusted_threshold_uses: int = 20
+    trusted_threshold_good_ratio: float = 0.8
+    repetition_threshold: int = 3
+
+
+class RoutingConfig(Record):
+    """``routing-config.yaml`` (seed 001, Config Schema)."""
+
+    version: int = 1
+    starter_kit_offered: Flag = False
+    standing_authorizations: list[StandingAuthorization] = Field(default_factory=list)
+    routing_thresholds: RoutingThresholds = Field(default_factory=RoutingThresholds)
+
+    def authorization_for(self, task_type: str, ensemble: str | None = None):
+        for auth in self.standing_authorizations:
+            if auth.task_type == task_type and (ensemble is None or auth.ensemble == ensemble):
+                return auth
+        return None
+
+
+class TaskProfile(Record):
+    """One task type's entry in ``task-profiles.yaml``."""
+
+    phase: PhaseField = None
+    ensemble: NullableStr = None
+    invocation_count: int = 0
+    good_count: int = 0
+    acceptable_count: int = 0
+    poor_count: int = 0
+    last_used: Timestamp = None
+    design_requested: Timestamp = None
+    interim_claude_count: int = 0
+    design_rejected: Flag = False
+    rejection_reason: NullableStr = None
+    delegability_category: DelegabilityField = None
+
+
+class TaskProfiles(BaseModel):
+    """``task-profiles.yaml``: a mapping of task type → :class:`TaskProfile`."""
+
+    profiles: dict[str, TaskProfile] = Field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any] | None) -> TaskProfiles:
+        out: dict[str, TaskProfile] = {}
+        for key, value in (data or {}).items():
+            out[str(key)] = TaskProfile.model_validate(value if isinstance(value, dict) else {})
+        return cls(profiles=out)
+
+    def to_mapping(self) -> dict[str, Any]:
+        return {k: v.to_json_dict() for k, v in self.profiles.items()}

@@ -1,0 +1,1 @@
+"""Ensemble loading (llm-orc format), validation and the async executor. No Textual."""

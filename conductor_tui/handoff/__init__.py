@@ -1,0 +1,1 @@
+"""The protocol with the coding session (files + CLI verbs). No Textual."""

@@ -1,0 +1,1 @@
+"""Ollama, Anthropic, GPU and system providers. No Textual."""

@@ -1,0 +1,1 @@
+"""The Textual cockpit: presents state and asks; owns no rules."""
