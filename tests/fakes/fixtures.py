@@ -1,0 +1,1 @@
+"""Pytest fixtures around the protocol-faithful fake servers (registered in conftest)."""
