@@ -392,11 +392,43 @@ class StandingAuthorization(Record):
 
 
 class RoutingThresholds(Record):
+    """``routing_thresholds`` of the routing config.
+
+    The first five are the spec's keys. The rest are conductor-tui extensions holding the
+    spec's other numbers (promotion 3/5 good, LoRA 3 poor, complexity floor 5/3, the 1.2
+    token ratio …) so that the rules never hard-code a threshold. The store writes an
+    extension key to the YAML only when it was set (see :data:`THRESHOLD_EXTENSION_KEYS`),
+    so a saved config keeps the spec's shape unless the user tuned one of them.
+    """
+
     calibration_period: int = 5
     sampling_rate_established: float = 0.15
     trusted_threshold_uses: int = 20
     trusted_threshold_good_ratio: float = 0.8
     repetition_threshold: int = 3
+    # conductor-tui extensions (optional, defaulted; spec numbers)
+    calibration_fail_poor: int = 2  # 2+ poor in a calibration window = fail; 1 = mixed
+    promotion_global_good: int = 3  # Invariant 6
+    promotion_library_good: int = 5  # Invariant 6 (+ generality assessment)
+    lora_poor_threshold: int = 3  # 3+ poor with one dominant failure mode
+    complexity_min_subtasks: int = 5  # fewer subtasks → skip planning
+    complexity_min_delegable: int = 3  # fewer delegable → skip planning
+    local_to_claude_token_ratio: float = 1.2  # estimated_claude = local / ratio
+    ratio_min_samples: int = 3  # decisions per side before the ratio is refined
+    preparation_min_tokens: int = 500  # ensemble-prepared Claude below this is not worth it
+
+
+THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
+    "calibration_fail_poor",
+    "promotion_global_good",
+    "promotion_library_good",
+    "lora_poor_threshold",
+    "complexity_min_subtasks",
+    "complexity_min_delegable",
+    "local_to_claude_token_ratio",
+    "ratio_min_samples",
+    "preparation_min_tokens",
+)
 
 
 class RoutingConfig(Record):

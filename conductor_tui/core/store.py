@@ -1,0 +1,561 @@
+"""The conductor's files under ``<project>/.llm-orc/evaluations/`` (DESIGN.md §3, §8).
+
+:class:`ProjectStore` owns one evaluations folder — a project's, or the global tier's
+(``$XDG_CONFIG_HOME/llm-orc/evaluations``):
+
+* **append-only logs** (``routing-log.jsonl``, ``evaluations.jsonl``,
+  ``workflow-plans.jsonl``): every line goes out in ONE ``os.write()`` on an ``O_APPEND``
+  descriptor while holding an exclusive ``fcntl.flock`` on the log, so the cockpit, the
+  coding session and other tools can append at the same time without interleaving. A log
+  is never rewritten.
+* **tolerant reads** (:class:`ReadResult`): blank lines are ignored; corrupt, non-JSON,
+  non-object or invalid lines are skipped and counted with their 1-based line numbers;
+  CRLF, a UTF-8 BOM and non-ASCII text are fine; a last line without a newline that is
+  not (yet) a complete JSON object is left unconsumed (``end_offset`` stops before it) so
+  an incremental reader picks it up once its writer finishes it.
+* **YAML written atomically** (:func:`atomic_write_text`: temp file in the same folder,
+  flush, fsync, ``os.replace``, fsync of the folder). Every routing-config change backs the
+  current file up as ``routing-config.v{N}.yaml``, writes version N+1 and logs the change in
+  the routing log; rollback restores an old version's content *as a new version*.
+
+Never imports Textual or Rich.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from conductor_tui.core import locations
+from conductor_tui.core.records import (
+    THRESHOLD_EXTENSION_KEYS,
+    Evaluation,
+    RoutingConfig,
+    RoutingDecision,
+    StandingAuthorization,
+    TaskProfiles,
+    WorkflowPlan,
+    new_id,
+    now_utc,
+)
+
+ROUTING_LOG = "routing-log.jsonl"
+EVALUATIONS_LOG = "evaluations.jsonl"
+PLANS_LOG = "workflow-plans.jsonl"
+ROUTING_CONFIG = "routing-config.yaml"
+TASK_PROFILES = "task-profiles.yaml"
+CONDUCTOR_FILES = (ROUTING_LOG, EVALUATIONS_LOG, PLANS_LOG, ROUTING_CONFIG, TASK_PROFILES)
+
+_BOM = b"\xef\xbb\xbf"
+_VERSION_RE = re.compile(r"^routing-config\.v(\d+)\.yaml$")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StoreError(Exception):
+    """A conductor file could not be read or written.
+
+    ``path`` is the file, ``line`` the 1-based line when known; ``str(err)`` names both.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None):
+        self.path = Path(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class ReadResult(Generic[M]):
+    """Outcome of a tolerant JSONL read.
+
+    ``records``: the valid records in file order. ``skipped``: 1-based line numbers of
+    lines that were not blank but could not be read (not JSON, not an object, invalid
+    record, not UTF-8). ``errors``: ``(line, reason)`` for each skipped line.
+    ``end_offset``: byte offset just after the last line consumed — pass it back as
+    ``offset`` (with ``next_line`` as ``first_line``) to read only what was appended since.
+    """
+
+    records: list[M] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    end_offset: int = 0
+    next_line: int = 1
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def skipped_count(self) -> int:
+        return len(self.skipped)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` so a reader (or a crash) sees the old or the new file,
+    never a torn one: temp file in the same folder, write, flush, fsync, ``os.replace``,
+    fsync the folder. Keeps the permissions of an existing file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def _locked(path: Path, *, shared: bool = False) -> Iterator[int]:
+    """An advisory ``flock`` on ``path`` (created if missing) for the block's duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def append_jsonl(path: str | os.PathLike[str], obj: dict[str, Any], *, fsync: bool = False) -> None:
+    """Append ``obj`` as one JSON line: one ``os.write()`` on an ``O_APPEND`` descriptor
+    under an exclusive ``flock``. If the file's last byte is not a newline (a hand-edited
+    file), the line is preceded by one so it never merges with the previous line."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(obj, ensure_ascii=False) + "\n"
+    data = line.encode("utf-8")
+    fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        written = os.write(fd, data)
+        while written < len(data):  # only on a full disk or a signal; still under the lock
+            written += os.write(fd, data[written:])
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _line_error(raw: bytes, model: type[M]) -> tuple[M | None, str | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 ({exc.reason})"
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON ({exc.msg})"
+    if not isinstance(obj, dict):
+        return None, f"not a JSON object ({type(obj).__name__})"
+    try:
+        return model.model_validate(obj), None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ())) or "record"
+        return None, f"invalid {loc}: {first.get('msg', 'invalid value')}"
+
+
+def read_jsonl(
+    path: str | os.PathLike[str], model: type[M], offset: int = 0, *, first_line: int = 1
+) -> ReadResult[M]:
+    """Read ``path`` from byte ``offset`` tolerantly into ``model`` records (see
+    :class:`ReadResult`). A missing file reads as empty. An unreadable one raises
+    :class:`StoreError` naming it and the reason."""
+    target = Path(path)
+    result: ReadResult[M] = ReadResult(end_offset=offset, next_line=first_line)
+    try:
+        with open(target, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return result
+    except OSError as exc:
+        raise StoreError(target, exc.strerror or str(exc)) from exc
+    start = 0
+    if offset == 0 and data.startswith(_BOM):
+        start = len(_BOM)
+    line_no = first_line
+    length = len(data)
+    while start < length:
+        nl = data.find(b"\n", start)
+        if nl < 0:
+            # Unterminated last line: consume it only if it is already a complete record
+            # (a hand-written file without a final newline); otherwise a writer may still
+            # be finishing it — leave it for the next read.
+            raw = data[start:].strip()
+            if raw:
+                rec, _err = _line_error(raw, model)
+                if rec is not None:
+                    result.records.append(rec)
+                    result.end_offset = offset + length
+                    result.next_line = line_no + 1
+            else:
+                result.end_offset = offset + length
+            return result
+        raw = data[start:nl].strip()
+        if raw:
+            rec, err = _line_error(raw, model)
+            if rec is not None:
+                result.records.append(rec)
+            else:
+                result.skipped.append(line_no)
+                result.errors.append((line_no, err or "invalid"))
+        line_no += 1
+        start = nl + 1
+        result.end_offset = offset + start
+        result.next_line = line_no
+    return result
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> StoreError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return StoreError(path, f"malformed YAML: {problem}", line)
+
+
+def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A YAML file as a mapping: ``None`` when missing, ``{}`` when empty or comments only.
+    Malformed YAML or a non-mapping raises :class:`StoreError` with the file and line."""
+    target = Path(path)
+    try:
+        raw = target.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(target, exc.strerror or str(exc)) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StoreError(target, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(target, exc) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise StoreError(target, f"expected a mapping at the top level, found {type(data).__name__}", 1)
+    return data
+
+
+def _dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def config_to_mapping(cfg: RoutingConfig) -> dict[str, Any]:
+    """The config as written to YAML: the spec's keys, unknown keys kept, and the
+    conductor-tui threshold extensions only when they were set explicitly."""
+    data = cfg.to_json_dict()
+    thresholds = data.get("routing_thresholds")
+    if isinstance(thresholds, dict):
+        set_fields = cfg.routing_thresholds.model_fields_set
+        for key in THRESHOLD_EXTENSION_KEYS:
+            if key not in set_fields:
+                thresholds.pop(key, None)
+    return data
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class ProjectStore:
+    """The conductor's files of one project (or of the global tier).
+
+    ``ProjectStore(project)`` → ``<project>/.llm-orc/evaluations``;
+    ``ProjectStore(None)`` or ``global_tier=True`` → ``$XDG_CONFIG_HOME/llm-orc/evaluations``.
+    Nothing is created until the first write.
+    """
+
+    def __init__(self, project: str | os.PathLike[str] | None, *, global_tier: bool = False):
+        self.global_tier = global_tier or project is None
+        self.project: Path | None = None if self.global_tier else Path(project)  # type: ignore[arg-type]
+        self.root: Path = locations.evaluations_dir(self.project, global_tier=self.global_tier)
+        self.routing_log_path = self.root / ROUTING_LOG
+        self.evaluations_path = self.root / EVALUATIONS_LOG
+        self.plans_path = self.root / PLANS_LOG
+        self.config_path = self.root / ROUTING_CONFIG
+        self.profiles_path = self.root / TASK_PROFILES
+        self._config_lock = self.root / ".routing-config.lock"
+        self._profiles_lock = self.root / ".task-profiles.lock"
+
+    def __repr__(self) -> str:
+        return f"ProjectStore({str(self.root)!r})"
+
+    def exists(self) -> bool:
+        """True when any conductor file exists in the folder."""
+        return any((self.root / name).exists() for name in CONDUCTOR_FILES)
+
+    # ----------------------------------------------------------------- appends
+
+    def append_routing(self, d: RoutingDecision) -> RoutingDecision:
+        """Append a routing decision (or a config event); gives it an ``id`` if it has none.
+        Returns the record as written."""
+        if not d.id:
+            d = d.model_copy(update={"id": new_id("rd-")})
+        append_jsonl(self.routing_log_path, d.to_json_dict())
+        return d
+
+    def append_evaluation(self, e: Evaluation) -> Evaluation:
+        """Append an evaluation record (training data, Invariant 8); ``id`` assigned if missing."""
+        if not e.id:
+            e = e.model_copy(update={"id": new_id("ev-")})
+        append_jsonl(self.evaluations_path, e.to_json_dict())
+        return e
+
+    def append_plan(self, p: WorkflowPlan) -> WorkflowPlan:
+        """Append one revision of a workflow plan. fsync'd: a plan persists before it is
+        shown as submitted (DESIGN.md §8)."""
+        append_jsonl(self.plans_path, p.to_json_dict(), fsync=True)
+        return p
+
+    # ----------------------------------------------------------------- reads
+
+    def read_routing(self, offset: int = 0, *, first_line: int = 1) -> ReadResult[RoutingDecision]:
+        """Routing-log records from byte ``offset`` (tolerant; see :class:`ReadResult`)."""
+        return read_jsonl(self.routing_log_path, RoutingDecision, offset, first_line=first_line)
+
+    def read_evaluations(self, offset: int = 0, *, first_line: int = 1) -> ReadResult[Evaluation]:
+        """Evaluation records from byte ``offset``."""
+        return read_jsonl(self.evaluations_path, Evaluation, offset, first_line=first_line)
+
+    def read_plans(self, offset: int = 0, *, first_line: int = 1) -> ReadResult[WorkflowPlan]:
+        """Every workflow-plan revision from byte ``offset``, in file order."""
+        return read_jsonl(self.plans_path, WorkflowPlan, offset, first_line=first_line)
+
+    def latest_plans(self) -> dict[str, WorkflowPlan]:
+        """The newest revision of each plan id (highest ``revision``; on a tie, the later line)."""
+        out: dict[str, WorkflowPlan] = {}
+        for plan in self.read_plans().records:
+            current = out.get(plan.id)
+            if current is None or plan.revision >= current.revision:
+                out[plan.id] = plan
+        return out
+
+    def plan_history(self, plan_id: str) -> list[WorkflowPlan]:
+        """All revisions of one plan, oldest first (by revision, then file order)."""
+        revs = [p for p in self.read_plans().records if p.id == plan_id]
+        return sorted(revs, key=lambda p: p.revision)
+
+    # ----------------------------------------------------------------- routing config
+
+    def version_path(self, n: int) -> Path:
+        """``routing-config.v{n}.yaml``."""
+        return self.root / f"routing-config.v{n}.yaml"
+
+    def load_config(self) -> RoutingConfig:
+        """The current routing config. Missing or comment-only → defaults. Malformed →
+        :class:`StoreError` naming the file and line."""
+        return self._load_config_file(self.config_path)
+
+    def _load_config_file(self, path: Path) -> RoutingConfig:
+        data = read_yaml_mapping(path)
+        if data is None:
+            return RoutingConfig()
+        try:
+            return RoutingConfig.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first.get("loc", ()))
+            raise StoreError(path, f"invalid routing config at {loc}: {first.get('msg')}") from exc
+
+    def config_versions(self) -> list[int]:
+        """Every version number available: the backups plus the current file's version."""
+        versions: set[int] = set()
+        if self.root.is_dir():
+            for entry in self.root.iterdir():
+                m = _VERSION_RE.match(entry.name)
+                if m:
+                    versions.add(int(m.group(1)))
+        if self.config_path.exists():
+            with contextlib.suppress(StoreError):
+                versions.add(self.load_config().version)
+        return sorted(versions)
+
+    def load_config_version(self, n: int) -> RoutingConfig:
+        """The config as it was at version ``n`` (the current file when ``n`` is current)."""
+        backup = self.version_path(n)
+        if backup.exists():
+            return self._load_config_file(backup)
+        if self.config_path.exists():
+            current = self.load_config()
+            if current.version == n:
+                return current
+        raise StoreError(backup, f"no routing config version {n} (have {self.config_versions()})")
+
+    def save_config(self, cfg: RoutingConfig, reason: str) -> RoutingConfig:
+        """Write ``cfg`` as the next version (Invariant 9): back up the current file as
+        ``routing-config.v{N}.yaml``, write version N+1 atomically, log a
+        ``config-change`` line (with ``reason``) in the routing log. Returns what was written."""
+        return self._write_config(cfg, reason=reason, event="config-change")
+
+    def _write_config(
+        self, cfg: RoutingConfig, *, reason: str, event: str, extra: dict[str, Any] | None = None
+    ) -> RoutingConfig:
+        with _locked(self._config_lock):
+            current_version = 0
+            if self.config_path.exists():
+                current_raw = self.config_path.read_bytes()
+                current = self.load_config()
+                current_version = current.version
+                backup = self.version_path(current_version)
+                if not backup.exists():
+                    atomic_write_bytes(backup, current_raw)
+                elif backup.read_bytes() != current_raw:
+                    # Edited by hand without bumping the version: keep both, lose nothing.
+                    stamp = now_utc().strftime("%Y%m%dT%H%M%S%f")
+                    atomic_write_bytes(
+                        self.root / f"routing-config.v{current_version}.edited-{stamp}.yaml", current_raw
+                    )
+            else:
+                # No file yet: the implied defaults become version 1, so that rolling back
+                # to "before the first change" is possible too.
+                current_version = RoutingConfig().version
+                backup = self.version_path(current_version)
+                if not backup.exists():
+                    atomic_write_text(backup, _dump_yaml(config_to_mapping(RoutingConfig())))
+            known = self._backup_versions()
+            new_version = max([current_version, *known]) + 1
+            new_cfg = cfg.model_copy(deep=True)
+            new_cfg.version = new_version
+            atomic_write_text(self.config_path, _dump_yaml(config_to_mapping(new_cfg)))
+            record = RoutingDecision(
+                event=event,
+                reason=reason,
+                config_version=new_version,
+                previous_version=current_version,
+                **(extra or {}),
+            )
+            self.append_routing(record)
+            return new_cfg
+
+    def _backup_versions(self) -> list[int]:
+        if not self.root.is_dir():
+            return []
+        return [int(m.group(1)) for e in self.root.iterdir() if (m := _VERSION_RE.match(e.name))]
+
+    def rollback_config(self, version: int | None = None, reason: str = "rollback") -> RoutingConfig:
+        """Restore version ``version`` (default: the one before the current) as a NEW
+        version, logged with ``event="rollback"``. Rollback never deletes history."""
+        current = self.load_config()
+        if version is None:
+            older = [v for v in self.config_versions() if v < current.version]
+            if not older:
+                raise StoreError(self.config_path, "no earlier routing config version to roll back to")
+            version = older[-1]
+        target = self.load_config_version(version)
+        return self._write_config(target, reason=reason, event="rollback", extra={"rolled_back_to": version})
+
+    def grant_authorization(
+        self, task_type: str, ensemble: str, reason: str = "standing authorization granted by the user"
+    ) -> RoutingConfig:
+        """Add a standing authorization (task type + ensemble) as a new config version.
+        Already granted → no new version; the current config is returned."""
+        cfg = self.load_config()
+        if cfg.authorization_for(task_type, ensemble) is not None:
+            return cfg
+        new = cfg.model_copy(deep=True)
+        new.standing_authorizations = [
+            *new.standing_authorizations,
+            StandingAuthorization(task_type=task_type, ensemble=ensemble, granted_date=now_utc()),
+        ]
+        return self.save_config(new, reason)
+
+    def revoke_authorization(
+        self, task_type: str, ensemble: str, reason: str = "standing authorization revoked by the user"
+    ) -> RoutingConfig:
+        """Remove a standing authorization as a new config version (none → no change)."""
+        cfg = self.load_config()
+        kept = [
+            a
+            for a in cfg.standing_authorizations
+            if not (a.task_type == task_type and a.ensemble == ensemble)
+        ]
+        if len(kept) == len(cfg.standing_authorizations):
+            return cfg
+        new = cfg.model_copy(deep=True)
+        new.standing_authorizations = kept
+        return self.save_config(new, reason)
+
+    def update_thresholds(self, reason: str, **changes: Any) -> RoutingConfig:
+        """Change routing thresholds (e.g. ``repetition_threshold=4``) as a new config
+        version. Unknown names raise ``ValueError``; values are validated."""
+        cfg = self.load_config()
+        new = cfg.model_copy(deep=True)
+        thresholds = new.routing_thresholds.model_copy()
+        allowed = set(type(thresholds).model_fields) | set(thresholds.extras)
+        for key, value in changes.items():
+            if key not in allowed:
+                raise ValueError(f"unknown routing threshold {key!r} (known: {sorted(allowed)})")
+            setattr(thresholds, key, value)
+        new.routing_thresholds = thresholds
+        return self.save_config(new, reason)
+
+    def mark_starter_kit_offered(self, reason: str = "starter kit offered") -> RoutingConfig:
+        """Set ``starter_kit_offered: true`` (ADR-009) as a new version, once."""
+        cfg = self.load_config()
+        if cfg.starter_kit_offered:
+            return cfg
+        new = cfg.model_copy(deep=True)
+        new.starter_kit_offered = True
+        return self.save_config(new, reason)
+
+    # ----------------------------------------------------------------- task profiles
+
+    def load_task_profiles(self) -> TaskProfiles:
+        """``task-profiles.yaml``: missing or comment-only → empty."""
+        data = read_yaml_mapping(self.profiles_path)
+        try:
+            return TaskProfiles.from_mapping(data or {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first.get("loc", ()))
+            raise StoreError(
+                self.profiles_path, f"invalid task profile at {loc}: {first.get('msg')}"
+            ) from exc
+
+    def save_task_profiles(self, p: TaskProfiles) -> TaskProfiles:
+        """Write ``task-profiles.yaml`` atomically (unknown keys kept)."""
+        with _locked(self._profiles_lock):
+            atomic_write_text(self.profiles_path, _dump_yaml(p.to_mapping()))
+        return p
