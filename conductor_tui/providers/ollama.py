@@ -189,6 +189,11 @@ def _display_host(host: str) -> str:
     return parts.netloc or host
 
 
+def _is_loopback(host: str) -> bool:
+    hostname = (urlsplit(host if "://" in host else f"http://{host}").hostname or "").lower()
+    return hostname in {"localhost", "::1"} or hostname.startswith("127.")
+
+
 def _unreachable(host: str) -> OllamaError:
     msg = f"Ollama is not running at {_display_host(host)} — start it with `ollama serve`"
     return OllamaError("unreachable", msg, fix="ollama serve")
@@ -278,6 +283,8 @@ class OllamaProvider:
         self._client = ollama.AsyncClient(
             host=self.host,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            # a local Ollama must never be reached through an HTTP(S)_PROXY left in the environment
+            trust_env=not _is_loopback(self.host),
         )
 
     def __repr__(self) -> str:
@@ -396,6 +403,16 @@ class OllamaProvider:
             error=str(first) if first else None,
             fix=first.fix if first else None,
         )
+
+    async def load(self, model: str, keep_alive: float | str | None = None) -> None:
+        """Load ``model`` into memory without generating (an empty chat, like ``ollama run`` warm-up)."""
+        await self._call(
+            self._client.chat(model=model, messages=[], stream=False, keep_alive=keep_alive), model=model
+        )
+
+    async def unload(self, model: str) -> None:
+        """Ask Ollama to unload ``model`` now (``keep_alive: 0``)."""
+        await self._call(self._client.chat(model=model, messages=[], stream=False, keep_alive=0), model=model)
 
     # ------------------------------------------------------------------ chat
     async def chat_stream(

@@ -18,7 +18,8 @@ Behaviour that mirrors Ollama:
   ``options.num_ctx`` is the ``context_length`` reported by ``/api/ps``;
 * ``think`` on a model without the ``thinking`` capability → 400; with it, the model's ``thinking``
   text streams first in ``message.thinking`` (chat) / ``thinking`` (generate);
-* per-model parallel slots (``OLLAMA_NUM_PARALLEL``): extra requests wait for a slot;
+* per-model parallel slots (``OLLAMA_NUM_PARALLEL``): extra requests wait for a slot; with
+  ``max_queue`` (``OLLAMA_MAX_QUEUE``) more waiting requests than that get 503 "server busy";
 * metrics on the final chunk are integer nanoseconds *measured* around the pacing actually applied,
   like the real server: ``load_duration`` covers waiting for a slot plus loading, ``prompt_eval_duration``
   the simulated prompt processing (and any slow-first-token fault), ``eval_duration`` the token stream,
@@ -31,7 +32,8 @@ So with ``speed=10`` the reported tokens/s is about ten times the model's ``toke
 Every request is recorded in :attr:`FakeOllama.requests` as a dict with ``path``, ``method``, ``body``
 and, for chat/generate, ``model``, ``t_received``, ``t_slot`` (slot acquired), ``t_first_token``,
 ``t_end`` (``time.monotonic()`` values), ``tokens_sent``, ``status`` and ``outcome`` (``"completed"``,
-``"client-disconnected"``, ``"fault:<kind>"``, ``"error"``, ``"server-stopped"``). Use
+``"client-disconnected"``, ``"fault:<kind>"``, ``"busy"`` (queue full), ``"error"``,
+``"server-stopped"``). Use
 :meth:`FakeOllama.wait_until` / :meth:`wait_for_outcome` to synchronise on them instead of sleeping.
 
 CLI (serves until Ctrl-C)::
@@ -306,6 +308,7 @@ class FakeOllama:
         port: int = 0,
         version: str = "0.12.3",
         host: str = "127.0.0.1",
+        max_queue: int | None = None,
     ):
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -316,6 +319,8 @@ class FakeOllama:
         self.version = version
         self.host = host
         self.port = port
+        self.max_queue = max_queue  # like OLLAMA_MAX_QUEUE: more waiting requests than this → 503
+        self._waiting = 0
         self.requests: list[dict] = []
         self.loaded: dict[str, LoadedState] = {}
         self.faults: list[Fault] = []
@@ -755,11 +760,24 @@ class _Handler(BaseHTTPRequestHandler):
         acquired = False
         try:
             # wait for a parallel slot (extra requests queue like OLLAMA_NUM_PARALLEL)
-            while not sem.acquire(timeout=0.02):
-                if fake._stopping.is_set():
-                    raise _ServerStopping
-                if self._client_gone():
-                    raise _ClientGone
+            if not sem.acquire(blocking=False):
+                with fake._cond:
+                    full = fake.max_queue is not None and fake._waiting >= fake.max_queue
+                    if not full:
+                        fake._waiting += 1
+                if full:
+                    fake._update(entry, status=503, outcome="busy", t_end=time.monotonic())
+                    self._error(503, "server busy, please try again.  maximum pending requests exceeded")
+                    return
+                try:
+                    while not sem.acquire(timeout=0.02):
+                        if fake._stopping.is_set():
+                            raise _ServerStopping
+                        if self._client_gone():
+                            raise _ClientGone
+                finally:
+                    with fake._cond:
+                        fake._waiting -= 1
             acquired = True
             t_slot = time.monotonic()
             fake._update(entry, t_slot=t_slot)

@@ -457,3 +457,44 @@ async def test_cancel_while_waiting_for_a_slot_frees_the_queue(fake_ollama_facto
     )
     assert {r["outcome"] for r in fake.generation_requests()} == {"client-disconnected"}
     await provider.aclose()
+
+
+# ---------------------------------------------------------------------------------------- extras
+
+
+async def test_load_and_unload(provider: OllamaProvider, fake_ollama: FakeOllama):
+    await provider.load("llama3.2:3b", keep_alive="2m")
+    (loaded,) = await provider.loaded_models()
+    assert loaded.name == "llama3.2:3b" and 110 <= loaded.seconds_to_unload() <= 120
+    await provider.unload("llama3.2:3b")
+    assert await provider.loaded_models() == []
+    with pytest.raises(OllamaError) as info:
+        await provider.load("nope:1b")
+    assert info.value.kind == "model-missing"
+
+
+async def test_full_queue_is_busy(fake_ollama_factory):
+    fake = fake_ollama_factory(
+        [FakeModel("m:1b", reply=" ".join(["w"] * 30), tokens_per_second=100)], max_queue=1
+    )
+    provider = OllamaProvider(fake.url)
+    results = await asyncio.gather(
+        *(collect(provider.chat_stream("m:1b", MESSAGES)) for _ in range(3)), return_exceptions=True
+    )
+    await provider.aclose()
+    errors = [r for r in results if isinstance(r, OllamaError)]
+    assert len(errors) == 1 and errors[0].kind == "busy"
+    assert sum(1 for r in results if not isinstance(r, BaseException)) == 2
+
+
+async def test_a_proxy_in_the_environment_is_not_used_for_local_ollama(
+    provider: OllamaProvider, monkeypatch: pytest.MonkeyPatch, closed_port: int
+):
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("no_proxy")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{closed_port}")
+    local = OllamaProvider(provider.host)
+    status = await local.status()
+    await local.aclose()
+    assert status.reachable and status.error is None
