@@ -282,6 +282,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    request_queue_size = 256  # socketserver's default backlog of 5 drops bursts of connects (1 s SYN retry)
 
     def __init__(self, addr, handler, fake: FakeOllama):
         self.fake = fake

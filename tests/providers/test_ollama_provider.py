@@ -498,3 +498,14 @@ async def test_a_proxy_in_the_environment_is_not_used_for_local_ollama(
     status = await local.status()
     await local.aclose()
     assert status.reachable and status.error is None
+
+
+async def test_a_burst_of_concurrent_requests_is_accepted_at_once(fake_ollama_factory):
+    # regression: socketserver's default listen backlog (5) made the 6th+ connect wait ~1 s for a SYN retry
+    fake = fake_ollama_factory([FakeModel("m:1b", reply="ok", parallel=16)])
+    provider = OllamaProvider(fake.url)
+    results = await asyncio.gather(*(collect(provider.chat_stream("m:1b", MESSAGES)) for _ in range(16)))
+    await provider.aclose()
+    assert all(len(usages) == 1 for _, usages, _ in results)
+    arrivals = [r["t_received"] for r in fake.generation_requests()]
+    assert max(arrivals) - min(arrivals) < 0.5
