@@ -18,6 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Run an ensemble on Ollama, streaming each agent's output."),
     "starter-kit": ("starter_kit", "Install the five universal ensembles into a project."),
     "demo": ("demo", "Open the cockpit on a bundled sample project (demo data)."),
+    "plan": ("session", "Hand a workflow plan to the cockpit and wait for the decisions (submit/wait/from-task)."),
+    "request-run": ("session", "Ask for an ensemble run (in the open cockpit, else headless)."),
+    "request-result": ("session", "Wait for / print the result of a requested run."),
+    "record": ("session", "Record a Claude-handled subtask or an evaluation."),
 }
 
 
@@ -55,6 +59,10 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
         p.add_argument("--list", action="store_true", help="list the kit and exit")
     elif name == "demo":
         p.add_argument("--keep", action="store_true", help="keep the temporary demo project")
+    elif module == "session":
+        from conductor_tui.commands.session import add_arguments
+
+        add_arguments(name, p)
     return p
 
 

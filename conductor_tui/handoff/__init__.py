@@ -1,1 +1,79 @@
-"""The protocol with the coding session (files + CLI verbs). No Textual."""
+"""The protocol with the coding session (files + CLI verbs). No Textual.
+
+Public API (see :mod:`conductor_tui.handoff.protocol` for the file formats):
+
+* plans: :func:`submit_plan`, :func:`get_plan`, :func:`session_plans`,
+  :func:`wait_for_decisions`, :func:`decide_rows`, :func:`is_plan_decided`, :func:`row_view`;
+* runs: :func:`request_run`, :func:`claim_requests`, :func:`try_claim`, :func:`post_result`,
+  :func:`wait_for_result`, :func:`request_state`, :func:`run_request_headless`;
+* cockpit presence: :func:`cockpit_heartbeat`, :func:`cockpit_alive`, :func:`cockpit_closed`;
+* records: :func:`record_claude_task`, :func:`record_evaluation`,
+  :func:`record_judge_verdict`, :func:`evaluation_from_verdict`, :func:`record_claude_overhead`.
+"""
+
+from conductor_tui.handoff.protocol import (
+    HandoffError,
+    HandoffTimeout,
+    RunEvent,
+    RunRequest,
+    claim_requests,
+    cockpit_alive,
+    cockpit_closed,
+    cockpit_heartbeat,
+    decide_rows,
+    get_plan,
+    is_plan_decided,
+    post_result,
+    request_run,
+    request_state,
+    row_view,
+    session_plans,
+    submit_plan,
+    try_claim,
+    wait_for_decisions,
+    wait_for_result,
+)
+from conductor_tui.handoff.recording import (
+    evaluation_from_verdict,
+    record_claude_overhead,
+    record_claude_task,
+    record_evaluation,
+    record_judge_verdict,
+)
+
+
+def run_request_headless(*args, **kwargs):
+    """See :func:`conductor_tui.handoff.runner.run_request_headless` (imports the engine)."""
+    from conductor_tui.handoff.runner import run_request_headless as run
+
+    return run(*args, **kwargs)
+
+
+__all__ = [
+    "HandoffError",
+    "HandoffTimeout",
+    "RunEvent",
+    "RunRequest",
+    "claim_requests",
+    "cockpit_alive",
+    "cockpit_closed",
+    "cockpit_heartbeat",
+    "decide_rows",
+    "evaluation_from_verdict",
+    "get_plan",
+    "is_plan_decided",
+    "post_result",
+    "record_claude_overhead",
+    "record_claude_task",
+    "record_evaluation",
+    "record_judge_verdict",
+    "request_run",
+    "request_state",
+    "row_view",
+    "run_request_headless",
+    "session_plans",
+    "submit_plan",
+    "try_claim",
+    "wait_for_decisions",
+    "wait_for_result",
+]

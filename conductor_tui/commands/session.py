@@ -1,0 +1,595 @@
+"""CLI verbs for the coding session (a Claude Code skill calls them from Bash).
+
+::
+
+    conductor-tui plan submit [FILE|-] [--session ID] [--json]       → plan id
+    conductor-tui plan wait PLAN_ID [--timeout S] [--session ID]     → the decided rows
+    conductor-tui plan show PLAN_ID | plan list [--session ID]
+    conductor-tui plan from-task "META TASK" [--session ID]          → Claude plans it
+    conductor-tui request-run ENSEMBLE --input TEXT|- [--wait] [--timeout S]
+    conductor-tui request-result REQUEST_ID [--timeout S]
+    conductor-tui record claude-task --task-type T --tokens N [--delegable]
+    conductor-tui record evaluation --ensemble E --score S [--reasoning …]
+
+Exit codes: 0 ok, 1 other error, 2 usage / bad input, 3 timeout, 4 rejected / failed.
+With ``--json`` every verb prints exactly one JSON object on stdout (errors too:
+``{"ok": false, "error": …}``); messages for people go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_TIMEOUT, EXIT_FAILED = 0, 1, 2, 3, 4
+
+VERBS = ("plan", "request-run", "request-result", "record")
+
+
+# --------------------------------------------------------------------------- argparse
+
+
+def _common(p: argparse.ArgumentParser, *, session: bool = True) -> None:
+    p.add_argument(
+        "--project",
+        metavar="DIR",
+        default=None,
+        help="project directory (default: nearest folder with .llm-orc/ at or above the cwd)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if session:
+        p.add_argument(
+            "--session",
+            metavar="ID",
+            default=None,
+            help="the coding session's id (default: $CONDUCTOR_SESSION)",
+        )
+
+
+def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    """Fill the parser of one verb (called by ``cli._build_subparser``)."""
+    p.set_defaults(verb=name)
+    if name == "plan":
+        sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+        s = sub.add_parser("submit", help="submit a plan (JSON/YAML file, or - for stdin) and print its id")
+        s.add_argument("file", nargs="?", default="-", help="plan file, or - for standard input (default)")
+        _common(s)
+        w = sub.add_parser("wait", help="wait until every row of a plan is decided; print the rows")
+        w.add_argument("plan_id")
+        w.add_argument(
+            "--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 3)"
+        )
+        _common(w)
+        sh = sub.add_parser("show", help="print a plan's newest revision")
+        sh.add_argument("plan_id")
+        _common(sh)
+        ls = sub.add_parser("list", help="list plans (of one session with --session)")
+        _common(ls)
+        ft = sub.add_parser(
+            "from-task", help="let Claude decompose a meta-task into a plan (needs ANTHROPIC_API_KEY)"
+        )
+        ft.add_argument("meta_task", help="the meta-task, or - to read it from standard input")
+        _common(ft)
+    elif name == "request-run":
+        p.add_argument("ensemble", help="ensemble name")
+        p.add_argument("--input", default=None, metavar="TEXT", help="input text, or - for standard input")
+        p.add_argument("--task-type", default=None, help="task type to log")
+        p.add_argument("--plan-id", default=None)
+        p.add_argument("--row-id", default=None)
+        p.add_argument("--wait", action="store_true", help="wait for the result (headless runs always wait)")
+        p.add_argument(
+            "--timeout", type=float, default=None, metavar="S", help="give up waiting after S seconds"
+        )
+        p.add_argument(
+            "--claim-timeout",
+            type=float,
+            default=10.0,
+            metavar="S",
+            help="run headless if the open cockpit has not picked the request up after S s",
+        )
+        p.add_argument("--headless", action="store_true", help="run here even if a cockpit is open")
+        _common(p)
+    elif name == "request-result":
+        p.add_argument("request_id")
+        p.add_argument("--timeout", type=float, default=None, metavar="S")
+        _common(p, session=False)
+    elif name == "record":
+        sub = p.add_subparsers(dest="action", metavar="WHAT", required=True)
+        c = sub.add_parser("claude-task", help="log a subtask Claude handled (debt and savings figures)")
+        c.add_argument("--task-type", required=True)
+        c.add_argument("--tokens", type=int, required=True, help="Claude tokens the subtask took")
+        c.add_argument(
+            "--delegable",
+            action="store_true",
+            help="the task type is delegable (interim Claude work: technical debt)",
+        )
+        c.add_argument("--category", default=None, help="agent-delegable | ensemble-delegable | claude-only")
+        c.add_argument("--summary", default=None, help="one-line task summary")
+        c.add_argument("--criterion", default=None, help="Claude-only criterion")
+        c.add_argument("--plan-id", default=None)
+        c.add_argument("--row-id", default=None)
+        _common(c)
+        e = sub.add_parser("evaluation", help="log an evaluation of an ensemble's output")
+        e.add_argument("--ensemble", required=True)
+        e.add_argument("--score", required=True, help="good | acceptable | poor")
+        e.add_argument("--reasoning", default=None, help="the reflection (written before the score)")
+        e.add_argument(
+            "--failure-mode", default=None, help="hallucination | incomplete | wrong-format | off-topic"
+        )
+        e.add_argument("--routing-id", default=None)
+        e.add_argument("--input-summary", default=None)
+        e.add_argument("--output-length", type=int, default=None)
+        e.add_argument("--task-type", default=None)
+        e.add_argument("--evaluator", default="claude", help="claude (default) | human")
+        e.add_argument(
+            "--phase", default=None, help="calibrate | establish | trust | triggered (default: worked out)"
+        )
+        e.add_argument("--user-feedback", default=None)
+        e.add_argument("--judge-tokens", type=int, default=None)
+        _common(e)
+
+
+# --------------------------------------------------------------------------- output
+
+
+class _Out:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def done(self, payload: dict[str, Any], text: str, code: int = EXIT_OK) -> int:
+        if self.as_json:
+            print(json.dumps({"ok": code == EXIT_OK, "exit_code": code, **payload}, default=str))
+        else:
+            print(text)
+        return code
+
+    def fail(self, message: str, code: int, payload: dict[str, Any] | None = None) -> int:
+        if self.as_json:
+            print(
+                json.dumps({"ok": False, "exit_code": code, "error": message, **(payload or {})}, default=str)
+            )
+        print(f"conductor-tui: {message}", file=sys.stderr)
+        return code
+
+
+def _project(args: argparse.Namespace) -> Path:
+    from conductor_tui.core.locations import find_project
+
+    return Path(args.project).expanduser().resolve() if args.project else find_project()
+
+
+def _session(args: argparse.Namespace) -> str | None:
+    from conductor_tui.handoff.protocol import session_from_env
+
+    return getattr(args, "session", None) or session_from_env()
+
+
+def _read_input(value: str | None) -> str:
+    if value == "-":
+        return sys.stdin.read()
+    return value or ""
+
+
+def _rows_text(plan: Any) -> str:
+    from conductor_tui.handoff.protocol import row_view
+
+    lines = []
+    for r in row_view(plan):
+        handler = r["handler"] or "?"
+        if r["original_handler"] and r["original_handler"] != r["handler"]:
+            handler += f" (was {r['original_handler']})"
+        note = f"  — {r['note']}" if r["note"] else ""
+        lines.append(f"  {r['number']}. [{r['status']}] {r['description']} → {handler}{note}")
+    return "\n".join(lines)
+
+
+def _plan_payload(plan: Any) -> dict[str, Any]:
+    from conductor_tui.handoff.protocol import is_plan_decided, row_view
+
+    return {
+        "plan_id": plan.id,
+        "revision": plan.revision,
+        "session": plan.session,
+        "status": plan.status,
+        "meta_task": plan.meta_task,
+        "decided": is_plan_decided(plan),
+        "rows": row_view(plan),
+    }
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def main(args: argparse.Namespace) -> int:
+    out = _Out(bool(getattr(args, "json", False)))
+    from conductor_tui.handoff.protocol import HandoffError, HandoffTimeout
+
+    verb = getattr(args, "verb", None)
+    try:
+        if verb == "plan":
+            return _plan(args, out)
+        if verb == "request-run":
+            return _request_run(args, out)
+        if verb == "request-result":
+            return _request_result(args, out)
+        if verb == "record":
+            return _record(args, out)
+    except HandoffTimeout as exc:
+        payload = _plan_payload(exc.state) if hasattr(exc.state, "subtasks") else {}
+        return out.fail(exc.message, EXIT_TIMEOUT, payload)
+    except HandoffError as exc:
+        return out.fail(exc.message, exc.code)
+    except (ValueError, OSError) as exc:
+        return out.fail(str(exc), EXIT_USAGE if isinstance(exc, ValueError) else EXIT_OTHER)
+    return out.fail(f"unknown verb {verb!r}", EXIT_USAGE)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _load_plan(source: str) -> Any:
+    from conductor_tui.core.plan import PlanError, load_plan_file, plan_from_data, plan_from_text
+
+    if source != "-":
+        return load_plan_file(source)
+    text = sys.stdin.read()
+    if not text.strip():
+        raise PlanError("standard input is empty: pipe a plan (JSON, YAML or one subtask per line)")
+    stripped = text.lstrip()
+    if stripped[:1] in "[{":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"<stdin>:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+        return plan_from_data(data, source="session")
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    if isinstance(data, dict | list) and data:
+        try:
+            return plan_from_data(data, source="session")
+        except PlanError:
+            pass
+    return plan_from_text(text, source="session")
+
+
+def _assign_handlers(project: Path, plan: Any) -> None:
+    """Rows without a handler get one from the rules (ensemble match / create-ensemble / claude)."""
+    missing = [r for r in plan.subtasks if not r.handler]
+    if not missing:
+        return
+    from conductor_tui.core import rules
+    from conductor_tui.core.planner import CREATE_ENSEMBLE, ensembles_from_catalog, matching_ensembles
+    from conductor_tui.core.store import ProjectStore
+
+    try:
+        from conductor_tui.engine.loader import load_catalog
+
+        ensembles = ensembles_from_catalog(load_catalog(project, with_profiles=False))
+    except Exception:
+        ensembles = []
+    store = ProjectStore(project)
+    try:
+        config, profiles = store.load_config(), store.load_task_profiles()
+    except Exception:
+        from conductor_tui.core.records import RoutingConfig, TaskProfiles
+
+        config, profiles = RoutingConfig(), TaskProfiles()
+    for row in missing:
+        decision = rules.triage(
+            row.task_type or "",
+            config=config,
+            profiles=profiles,
+            available_ensembles=matching_ensembles(row.task_type or "", ensembles),
+            category=row.delegability_category,
+            dag_test=row.dag_test_result,
+            claude_only_criterion=row.claude_only_criterion,
+        )
+        row.handler = CREATE_ENSEMBLE if decision.reason == "no-ensemble" else decision.handler
+        if decision.category is not None and row.delegability_category is None:
+            row.delegability_category = decision.category
+
+
+def _plan(args: argparse.Namespace, out: _Out) -> int:
+    from conductor_tui.core.plan import PlanError
+    from conductor_tui.core.store import ProjectStore
+    from conductor_tui.handoff import protocol
+
+    project = _project(args)
+    session = _session(args)
+    action = args.action
+    if action == "submit":
+        try:
+            plan = _load_plan(args.file)
+        except PlanError as exc:
+            return out.fail(str(exc), EXIT_USAGE)
+        _assign_handlers(project, plan)
+        if not session:
+            session = protocol.new_session_id()
+        written = protocol.submit_plan(project, plan, session=session)
+        live = protocol.cockpit_alive(project) is not None
+        payload = {
+            **_plan_payload(written),
+            "path": str(ProjectStore(project).plans_path),
+            "cockpit_open": live,
+        }
+        text = (
+            f"{written.id}\n"
+            f"Submitted plan {written.id} ({len(written.subtasks)} rows, session {written.session}) "
+            + ("— the cockpit has it." if live else "— open the cockpit on this project to decide it.")
+            + f"\nWait for the decisions: conductor-tui plan wait {written.id} --session {written.session}"
+        )
+        return out.done(payload, text)
+    if action == "wait":
+        plan = protocol.wait_for_decisions(project, args.plan_id, timeout=args.timeout, session=session)
+        payload = _plan_payload(plan)
+        if plan.status == "abandoned":
+            return out.done(payload, f"Plan {plan.id} was abandoned.\n{_rows_text(plan)}", EXIT_FAILED)
+        return out.done(payload, f"Plan {plan.id} decided:\n{_rows_text(plan)}")
+    if action == "show":
+        plan = protocol.get_plan(project, args.plan_id)
+        if plan is None:
+            return out.fail(f"no plan {args.plan_id!r} in {ProjectStore(project).plans_path}", EXIT_USAGE)
+        return out.done(
+            _plan_payload(plan), f"{plan.id} ({plan.status}) {plan.meta_task}\n{_rows_text(plan)}"
+        )
+    if action == "list":
+        plans = protocol.session_plans(project, session)
+        items = [
+            {
+                "plan_id": p.id,
+                "session": p.session,
+                "status": p.status,
+                "revision": p.revision,
+                "meta_task": p.meta_task,
+                "rows": len(p.subtasks),
+                "decided": protocol.is_plan_decided(p),
+            }
+            for p in plans
+        ]
+        text = "\n".join(
+            f"{i['plan_id']}  {i['status']:<9} {i['rows']:>3} rows  {i['meta_task']}" for i in items
+        )
+        return out.done({"plans": items}, text or "no plans")
+    if action == "from-task":
+        return _from_task(args, out, project, session)
+    return out.fail(f"unknown plan action {action!r}", EXIT_USAGE)
+
+
+def _from_task(args: argparse.Namespace, out: _Out, project: Path, session: str | None) -> int:
+    from conductor_tui.core.planner import build_plan, ensembles_from_catalog
+    from conductor_tui.core.store import ProjectStore
+    from conductor_tui.handoff import protocol
+    from conductor_tui.handoff.recording import record_claude_overhead
+    from conductor_tui.providers.anthropic import ClaudeError, ClaudeProvider
+
+    meta_task = _read_input(args.meta_task).strip()
+    if not meta_task:
+        return out.fail("the meta-task is empty", EXIT_USAGE)
+    provider = ClaudeProvider()
+    if not provider.available:
+        return out.fail(provider.unavailable_reason or "Claude is not configured", EXIT_USAGE)
+    store = ProjectStore(project)
+    config, profiles = store.load_config(), store.load_task_profiles()
+    try:
+        from conductor_tui.engine.loader import load_catalog
+
+        ensembles = ensembles_from_catalog(load_catalog(project, with_profiles=False))
+    except Exception:
+        ensembles = []
+    context = {
+        "ensembles": [{"name": e.name, "description": e.description} for e in ensembles if e.runnable],
+        "task_profiles": {
+            k: {"ensemble": v.ensemble, "phase": getattr(v.phase, "value", v.phase)}
+            for k, v in profiles.profiles.items()
+        },
+        "repetition_threshold": config.routing_thresholds.repetition_threshold,
+    }
+    try:
+        output, usage = provider.plan(meta_task, context)
+    except ClaudeError as exc:
+        return out.fail(str(exc), EXIT_FAILED if exc.kind != "unavailable" else EXIT_USAGE)
+    finally:
+        provider.close()
+    session = session or protocol.new_session_id()
+    build = build_plan(
+        output,
+        ensembles=ensembles,
+        config=config,
+        profiles=profiles,
+        meta_task=meta_task,
+        session=session,
+        source="claude",
+        planning_tokens=usage.total,
+    )
+    written = protocol.submit_plan(project, build.plan, session=session, source="claude", store=store)
+    record_claude_overhead(project, "planning", usage, session=session, plan_id=written.id, store=store)
+    payload = {
+        **_plan_payload(written),
+        "planning_tokens": usage.total,
+        "estimated_savings": build.estimated_savings,
+        "worthwhile": build.worthwhile,
+        "ensembles_to_create": build.gaps,
+        "notes": build.notes,
+    }
+    text = (
+        f"{written.id}\nClaude planned {len(written.subtasks)} subtasks ({usage.total:,} tokens). "
+        f"{build.floor_reason}.\n{_rows_text(written)}\n"
+        f"Ensembles to create: {', '.join(build.gaps) or 'none'}; estimated savings ~{build.estimated_savings:,} tokens"
+    )
+    return out.done(payload, text)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _event_payload(event: Any, request: Any = None) -> dict[str, Any]:
+    data = {k: v for k, v in event.to_json_dict().items() if v is not None}
+    if request is not None:
+        data["ensemble"] = request.ensemble
+    return data
+
+
+def _finish_event(out: _Out, event: Any, request: Any = None) -> int:
+    payload = _event_payload(event, request)
+    if event.status == "completed":
+        tokens = f" ({event.total_tokens:,} local tokens)" if event.total_tokens is not None else ""
+        return out.done(payload, f"{event.output or ''}\n[completed by {event.by or '?'}{tokens}]".lstrip())
+    message = f"run {event.request_id} {event.status}: {event.error or 'no detail'}"
+    if out.as_json:
+        print(json.dumps({"ok": False, "exit_code": EXIT_FAILED, **payload}, default=str))
+    else:
+        print(message)
+    print(f"conductor-tui: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _request_run(args: argparse.Namespace, out: _Out) -> int:
+    from conductor_tui.handoff import protocol
+
+    project = _project(args)
+    text = _read_input(args.input)
+    if args.input is None:
+        return out.fail("--input is required (text, or - for standard input)", EXIT_USAGE)
+    request = protocol.request_run(
+        project,
+        args.ensemble,
+        text,
+        session=_session(args),
+        task_type=args.task_type,
+        plan_id=args.plan_id,
+        row_id=args.row_id,
+    )
+    cockpit = None if args.headless else protocol.cockpit_alive(project)
+    if cockpit is not None:
+        claim_wait = min(args.claim_timeout, args.timeout) if args.timeout is not None else args.claim_timeout
+        owner = _wait_claim(project, request.id, claim_wait)
+        if owner is None and protocol.try_claim(project, request.id, "headless"):
+            owner = "headless"
+        if owner is None:
+            owner = protocol.request_state(project, request.id)[0]
+        if owner != "headless":
+            if not args.wait:
+                return out.done(
+                    {
+                        "request_id": request.id,
+                        "status": "claimed",
+                        "by": owner,
+                        "ensemble": request.ensemble,
+                    },
+                    f"{request.id}\nThe cockpit is running {request.ensemble}; "
+                    f"get the result with: conductor-tui request-result {request.id}",
+                )
+            event = protocol.wait_for_result(project, request.id, timeout=args.timeout)
+            return _finish_event(out, event, request)
+    elif not protocol.try_claim(project, request.id, "headless"):
+        event = protocol.wait_for_result(project, request.id, timeout=args.timeout)
+        return _finish_event(out, event, request)
+    print(
+        f"conductor-tui: no cockpit open on {project}; running {request.ensemble} here (headless)",
+        file=sys.stderr,
+    )
+    from conductor_tui.handoff.runner import run_request_headless
+
+    event = run_request_headless(project, request)
+    return _finish_event(out, event, request)
+
+
+def _wait_claim(project: Path, request_id: str, timeout: float) -> str | None:
+    import time
+
+    from conductor_tui.handoff import protocol
+
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        owner, _ = protocol.request_state(project, request_id)
+        if owner is not None or time.monotonic() >= deadline:
+            return owner
+        time.sleep(0.1)
+
+
+def _request_result(args: argparse.Namespace, out: _Out) -> int:
+    from conductor_tui.handoff import protocol
+
+    project = _project(args)
+    if not any(r.id == args.request_id for r in protocol.read_requests(project)):
+        return out.fail(f"no request {args.request_id!r} in {protocol.requests_path(project)}", EXIT_USAGE)
+    event = protocol.wait_for_result(project, args.request_id, timeout=args.timeout)
+    return _finish_event(out, event)
+
+
+# --------------------------------------------------------------------------- record
+
+
+def _record(args: argparse.Namespace, out: _Out) -> int:
+    from conductor_tui.handoff.recording import record_claude_task, record_evaluation
+
+    project = _project(args)
+    session = _session(args)
+    if args.action == "claude-task":
+        if args.tokens < 0:
+            return out.fail("--tokens must be ≥ 0", EXIT_USAGE)
+        decision, profile = record_claude_task(
+            project,
+            args.task_type,
+            args.tokens,
+            delegable=True if args.delegable else None,
+            category=args.category,
+            summary=args.summary,
+            session=session,
+            plan_id=args.plan_id,
+            row_id=args.row_id,
+            criterion=args.criterion,
+        )
+        payload = {
+            "routing_id": decision.id,
+            "task_type": decision.task_type,
+            "delegability_category": getattr(
+                decision.delegability_category, "value", decision.delegability_category
+            ),
+            "claude_tokens": decision.claude_tokens,
+            "reason": decision.reason,
+            "interim_claude_count": profile.interim_claude_count if profile else None,
+        }
+        debt = (
+            f"; interim Claude debt for {args.task_type}: {profile.interim_claude_count}" if profile else ""
+        )
+        return out.done(
+            payload, f"{decision.id}\nRecorded {args.tokens:,} Claude tokens for {args.task_type}{debt}"
+        )
+    if args.action == "evaluation":
+        evaluation = record_evaluation(
+            project,
+            args.ensemble,
+            args.score,
+            reasoning=args.reasoning,
+            failure_mode=args.failure_mode,
+            routing_id=args.routing_id,
+            input_summary=args.input_summary,
+            output_length=args.output_length,
+            task_type=args.task_type,
+            evaluator=args.evaluator,
+            phase=args.phase,
+            user_feedback=args.user_feedback,
+            judge_tokens=args.judge_tokens,
+            session=session,
+        )
+        payload = {
+            "evaluation_id": evaluation.id,
+            "ensemble": evaluation.ensemble,
+            "score": getattr(evaluation.score, "value", evaluation.score),
+            "invocation_number": evaluation.invocation_number,
+            "phase": getattr(evaluation.phase, "value", evaluation.phase),
+        }
+        return out.done(
+            payload,
+            f"{evaluation.id}\nRecorded evaluation #{evaluation.invocation_number} of "
+            f"{args.ensemble}: {payload['score']} ({payload['phase']})",
+        )
+    return out.fail(f"unknown record action {args.action!r}", EXIT_USAGE)

@@ -1,0 +1,85 @@
+"""Running a requested ensemble headless (no cockpit open), through the engine (no Textual).
+
+The same path as ``conductor-tui run``: the engine's catalog finds the ensemble, the
+executor runs it on Ollama (``$OLLAMA_HOST``) and writes the llm-orc execution artifact,
+and :func:`conductor_tui.engine.artifacts.record_run` logs the routing decision with its
+token savings.  The outcome is posted to ``results.jsonl`` like the cockpit's would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from conductor_tui.handoff.protocol import RunEvent, RunRequest, post_result
+
+
+def run_request_headless(
+    project: str | os.PathLike[str],
+    request: RunRequest,
+    *,
+    host: str | None = None,
+    by: str = "headless",
+) -> RunEvent:
+    """Run ``request`` to the end here and post (and return) its final event."""
+    t0 = time.monotonic()
+    post_result(project, request.id, "running", by=by)
+    try:
+        outcome = _execute(Path(project), request, host=host)
+    except Exception as exc:  # the engine reports most failures in the result; this is the rest
+        return post_result(
+            project,
+            request.id,
+            "failed",
+            by=by,
+            error=f"{type(exc).__name__}: {exc}",
+            duration_ms=int((time.monotonic() - t0) * 1000),
+        )
+    return post_result(project, request.id, by=by, **outcome)
+
+
+def _execute(project: Path, request: RunRequest, *, host: str | None) -> dict[str, Any]:
+    from conductor_tui.core.store import ProjectStore
+    from conductor_tui.engine import loader
+    from conductor_tui.engine.artifacts import record_run
+    from conductor_tui.engine.executor import Executor
+
+    catalog = loader.load_catalog(project)
+    entry = catalog.get(request.ensemble)
+    if entry is None or entry.spec is None:
+        problems = "; ".join(str(getattr(p, "message", p)) for p in (entry.problems if entry else []))
+        why = (
+            f"ensemble {request.ensemble!r} is invalid: {problems}"
+            if entry
+            else (
+                f"no ensemble named {request.ensemble!r} (looked in {', '.join(str(d) for _, d in catalog.dirs)})"
+            )
+        )
+        return {"status": "failed", "error": why}
+    executor = Executor(project=project, profiles=catalog.profiles, host=host)
+    result = asyncio.run(executor.run(entry.spec, request.input))
+    decision = record_run(
+        ProjectStore(project),
+        result,
+        task_type=request.task_type,
+        plan_id=request.plan_id,
+        row_id=request.row_id,
+        session=request.session,
+    )
+    status = "completed" if result.status == "completed" else "failed"
+    error = result.error
+    if status == "failed" and not error:
+        failed = result.failed_agents
+        error = f"agent {failed[0].name} failed: {failed[0].error}" if failed else f"run {result.status}"
+    return {
+        "status": status,
+        "output": result.deliverable,
+        "error": error,
+        "total_tokens": result.total_tokens,
+        "routing_id": getattr(decision, "id", None),
+        "artifact": str(result.artifact) if result.artifact else None,
+        "duration_ms": result.duration_ms,
+    }
