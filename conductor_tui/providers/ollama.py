@@ -209,12 +209,11 @@ def normalise_error(exc: BaseException, *, host: str, model: str | None = None) 
         text = str(exc.error).strip() or "unknown error"
         if status == -1:
             return OllamaError("stream", f"Ollama failed mid-stream: {text}", status=None, model=model)
-        if status == 404 and "not found" in text.lower():
-            name = model or "the model"
+        if status == 404 and model and "not found" in text.lower():
             return OllamaError(
                 "model-missing",
-                f"Model {name} is not installed in Ollama at {where} — pull it with `ollama pull {name}`",
-                fix=f"ollama pull {name}" if model else None,
+                f"Model {model} is not installed in Ollama at {where} — pull it with `ollama pull {model}`",
+                fix=f"ollama pull {model}",
                 status=404,
                 model=model,
             )

@@ -509,3 +509,31 @@ async def test_a_burst_of_concurrent_requests_is_accepted_at_once(fake_ollama_fa
     assert all(len(usages) == 1 for _, usages, _ in results)
     arrivals = [r["t_received"] for r in fake.generation_requests()]
     assert max(arrivals) - min(arrivals) < 0.5
+
+
+async def test_something_else_listening_is_reported_not_mistaken_for_a_missing_model():
+    import http.server
+    import threading
+
+    class NotOllama(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(404)
+            self.send_header("Content-Length", "9")
+            self.end_headers()
+            self.wfile.write(b"not found")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotOllama)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        provider = OllamaProvider(f"http://127.0.0.1:{server.server_address[1]}")
+        status = await provider.status()
+        await provider.aclose()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status.reachable is True and status.version is None
+    assert status.error == "Ollama returned HTTP 404: not found"
