@@ -101,6 +101,14 @@ class AgentFailed(Event):
 
 
 @dataclass
+class AgentNotice(Event):
+    """Something worth showing while an agent runs (e.g. a fallback model)."""
+
+    agent: str
+    message: str
+
+
+@dataclass
 class AgentSkipped(Event):
     agent: str
     reason: str

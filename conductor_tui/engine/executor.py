@@ -36,6 +36,7 @@ from conductor_tui.engine import loader
 from conductor_tui.engine.events import (
     AgentFailed,
     AgentFinished,
+    AgentNotice,
     AgentSkipped,
     AgentStarted,
     Event,
@@ -810,12 +811,8 @@ class Executor:
                 res.model = model
                 res.model_substituted = True
                 emit(
-                    TextDelta(
-                        self._run_id(),
-                        self._now(),
-                        res.name,
-                        f"[falling back to {model}: {last_error}]\n",
-                        True,
+                    AgentNotice(
+                        self._run_id(), self._now(), res.name, f"falling back to {model}: {last_error}"
                     )
                 )
             try:
@@ -1061,17 +1058,20 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
 
 def deliverable_of(result: RunResult) -> str | None:
     """llm-orc's single deliverable: the last terminal agent that succeeded with
-    text, else the last successful agent in declaration order."""
+    text, else the last successful agent in declaration order. A script agent's
+    ``{"success": true, "data": "<text>"}`` yields the text itself."""
     spec = result.ensemble
     terminals = [a.name for a in spec.terminal_agents()]
-    for name in reversed(terminals):
+    order = [*reversed(terminals), *(a.name for a in reversed(spec.agents))]
+    for name in order:
         r = result.agents.get(name)
         if r is not None and r.status == SUCCESS and r.response:
-            return _as_text(r.response)
-    for agent in reversed(spec.agents):
-        r = result.agents.get(agent.name)
-        if r is not None and r.status == SUCCESS and r.response:
-            return _as_text(r.response)
+            text = _as_text(r.response)
+            if r.kind == "script":
+                parsed = _json_or_none(text)
+                if isinstance(parsed, dict) and isinstance(parsed.get("data"), str):
+                    return parsed["data"]
+            return text
     return None
 
 

@@ -1,0 +1,222 @@
+"""``conductor-tui check [--project DIR] [--json]`` — pre-flight discovery.
+
+Ollama (reachable or not and where it looked, version, installed models, loaded
+models), every ensemble per tier with runnable yes/no and the exact fix, the
+profiles, the task profiles, and the spec's summary line
+``Discovery: N Ollama models available, M ensembles found (R runnable)``.
+Ollama being down is a status, not an error: the exit code is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conductor_tui.core import locations
+from conductor_tui.engine import loader
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+async def _ollama_status() -> Any:
+    from conductor_tui.providers.ollama import OllamaProvider
+
+    provider = OllamaProvider()
+    try:
+        return await provider.status()
+    finally:
+        await provider.aclose()
+
+
+def discover(project: Path) -> dict[str, Any]:
+    """Everything ``check`` reports, as one JSON-ready dict."""
+    status = asyncio.run(_ollama_status())
+    catalog = loader.load_catalog(project)
+    profiles = catalog.profiles or loader.ProfileSet()
+    known = status.reachable and (bool(status.models) or not status.error)
+    installed = [m.name for m in status.models] if known else None
+    now = datetime.now(UTC)
+    ensembles: list[dict[str, Any]] = []
+    for entry in catalog.all_entries():
+        spec = entry.spec
+        assert spec is not None
+        problems = loader.check_runnable(spec, installed, profiles, project=project, ollama_host=status.host)
+        warnings = [p for p in problems if not p.blocking]
+        ensembles.append(
+            {
+                "name": entry.name,
+                "tier": entry.tier,
+                "path": str(entry.path),
+                "description": spec.description,
+                "runnable": loader.is_runnable(problems),
+                "problems": [p.to_json() for p in problems if p.blocking],
+                "warnings": [p.to_json() for p in warnings],
+                "agents": [{"name": a.name, "type": a.kind} for a in spec.agents],
+                "shadowed": [{"tier": t, "path": str(p)} for t, p in entry.shadowed],
+            }
+        )
+    for entry in catalog.invalid:
+        ensembles.append(
+            {
+                "name": entry.name,
+                "tier": entry.tier,
+                "path": str(entry.path),
+                "description": None,
+                "runnable": False,
+                "problems": [p.to_json() for p in entry.problems],
+                "warnings": [],
+                "agents": [],
+                "shadowed": [],
+            }
+        )
+    task_profiles: dict[str, Any] = {"count": 0, "names": [], "error": None}
+    starter_kit_offered = None
+    try:
+        from conductor_tui.core.store import ProjectStore
+
+        store = ProjectStore(project)
+        tp = store.load_task_profiles()
+        task_profiles["names"] = sorted(tp.profiles)
+        task_profiles["count"] = len(tp.profiles)
+        starter_kit_offered = bool(store.load_config().starter_kit_offered)
+    except Exception as exc:
+        task_profiles["error"] = str(exc)
+    runnable = sum(1 for e in ensembles if e["runnable"])
+    n_models = len(status.models) if status.reachable else 0
+    local_count = sum(1 for e in ensembles if e["tier"] == "project" and e["description"] is not None)
+    return {
+        "project": str(project),
+        "checked_at": now.isoformat(),
+        "ollama": {
+            "reachable": status.reachable,
+            "host": status.host,
+            "version": status.version,
+            "error": status.error,
+            "fix": status.fix,
+            "models": [
+                {
+                    "name": m.name,
+                    "size": m.size,
+                    "parameter_size": m.parameter_size,
+                    "quantization_level": m.quantization_level,
+                    "family": m.family,
+                }
+                for m in status.models
+            ],
+            "loaded": [
+                {
+                    "name": m.name,
+                    "size": m.size,
+                    "size_vram": m.size_vram,
+                    "vram_fraction": round(m.vram_fraction, 3),
+                    "cpu_fraction": round(m.cpu_fraction, 3),
+                    "expires_at": m.expires_at.isoformat() if m.expires_at else None,
+                    "seconds_to_unload": m.seconds_to_unload(now),
+                    "context_length": m.context_length,
+                }
+                for m in status.loaded
+            ],
+        },
+        "ensembles": ensembles,
+        "tiers": [{"tier": t, "path": str(d), "exists": d.is_dir()} for t, d in catalog.dirs],
+        "profiles": [
+            {
+                "name": p.name,
+                "model": p.model,
+                "provider": p.provider,
+                "source": str(p.source) if p.source else None,
+            }
+            for p in sorted(profiles.profiles.values(), key=lambda p: p.name)
+        ],
+        "profile_problems": [p.to_json() for p in profiles.problems],
+        "task_profiles": task_profiles,
+        "starter_kit_offered": starter_kit_offered,
+        "local_ensembles": local_count,
+        "discovery": {"models": n_models, "ensembles": len(ensembles), "runnable": runnable},
+        "summary": f"Discovery: {n_models} Ollama models available, {len(ensembles)} ensembles found ({runnable} runnable)",
+    }
+
+
+def _print_text(data: dict[str, Any], out=sys.stdout) -> None:
+    o = data["ollama"]
+    w = out.write
+    if o["reachable"]:
+        w(f"Ollama: reachable at {o['host']} (version {o['version'] or '?'})\n")
+        if o.get("error"):
+            w(f"  warning: {o['error']}\n")
+    else:
+        w(f"Ollama: not reachable at {o['host']} — {o['error']}\n")
+        if o.get("fix"):
+            w(f"  fix: {o['fix']}\n")
+    if o["models"]:
+        w(f"  Installed models ({len(o['models'])}):\n")
+        for m in o["models"]:
+            w(
+                f"    {m['name']:<28} {_size(m['size']):>9}  {m['parameter_size']:<8} {m['quantization_level']}\n"
+            )
+    elif o["reachable"]:
+        w("  No models installed — e.g. ollama pull qwen3:1.7b\n")
+    if o["loaded"]:
+        w(f"  Loaded now ({len(o['loaded'])}):\n")
+        for m in o["loaded"]:
+            gpu = round(m["vram_fraction"] * 100)
+            secs = m["seconds_to_unload"]
+            exp = "kept loaded" if secs is None else f"unloads in {int(secs // 60)}m{int(secs % 60):02d}s"
+            w(f"    {m['name']:<28} {_size(m['size']):>9}  {gpu}% GPU / {100 - gpu}% CPU  {exp}\n")
+    w(f"\nEnsembles ({len(data['ensembles'])}):\n")
+    for e in data["ensembles"]:
+        mark = "✓" if e["runnable"] else "✗"
+        w(f"  {mark} {e['name']:<28} [{e['tier']}] {e['path']}\n")
+        for p in e["problems"]:
+            fix = f" — fix: {p['fix']}" if p.get("fix") else ""
+            loc = f" ({p['path']}:{p['line']})" if p.get("line") and p.get("path") else ""
+            w(f"      {p['message']}{loc}{fix}\n")
+        for p in e["warnings"]:
+            w(f"      note: {p['message']}" + (f" — fix: {p['fix']}" if p.get("fix") else "") + "\n")
+        for s in e["shadowed"]:
+            w(f"      shadows [{s['tier']}] {s['path']}\n")
+    for p in data["profile_problems"]:
+        w(f"  profile note: {p['path']}: {p['message']}\n")
+    w("\n" + data["summary"] + "\n")
+    seen: set[tuple[str, str]] = set()
+    for e in data["ensembles"]:
+        for p in e["problems"]:
+            if p["code"] == "missing-model" and (e["name"], p["fix"]) not in seen:
+                seen.add((e["name"], p["fix"]))
+                model = p["fix"].removeprefix("ollama pull ")
+                w(
+                    f'Ensemble "{e["name"]}" requires {model} which is not installed.\nSuggested fix: {p["fix"]}\n'
+                )
+    tp = data["task_profiles"]
+    if tp["error"]:
+        w(f"Task profiles: could not be read — {tp['error']}\n")
+    elif tp["count"]:
+        w(f"Loaded {tp['count']} task profiles from prior sessions — routing will reference prior history.\n")
+    else:
+        w("No task profiles yet (none recorded in this project).\n")
+    if data["local_ensembles"] == 0 and not data["starter_kit_offered"]:
+        w(
+            "No local ensembles found. Install the starter kit of 5 universal ensembles: conductor-tui starter-kit\n"
+        )
+
+
+def main(args: argparse.Namespace) -> int:
+    project = Path(args.project).expanduser().resolve() if args.project else locations.find_project()
+    data = discover(project)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        _print_text(data)
+    return 0

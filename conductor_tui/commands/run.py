@@ -1,0 +1,257 @@
+"""``conductor-tui run ENSEMBLE [--project DIR] [--input TEXT | -] [--json]``.
+
+Streams each agent's output live (prefixed with the agent's name), then prints
+per-agent tokens, tokens/s and time, the deliverable and the artifact path.
+``--json`` prints one result object instead. Exit code 0 only when the run
+completed; Ctrl-C cancels cleanly (the run is recorded as cancelled, exit 130).
+Every run writes ``execution.json`` and appends one routing decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import difflib
+import json
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from conductor_tui.core import locations
+from conductor_tui.engine import loader
+from conductor_tui.engine.artifacts import record_run
+from conductor_tui.engine.events import (
+    AgentFailed,
+    AgentFinished,
+    AgentNotice,
+    AgentSkipped,
+    AgentStarted,
+    Event,
+    TextDelta,
+)
+from conductor_tui.engine.executor import Executor, RunResult
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+def safe_text(text: str) -> str:
+    """Model output as plain text: no terminal escape or control sequences."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class LivePrinter:
+    """Prints streamed deltas with an ``[agent]`` prefix at every line start."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.out = out
+        self.err = err
+        self.current: str | None = None
+        self.at_line_start = True
+
+    def _switch(self, agent: str) -> None:
+        if self.current != agent:
+            if not self.at_line_start:
+                self.out.write("\n")
+                self.at_line_start = True
+            self.current = agent
+
+    def _line_break(self) -> None:
+        if not self.at_line_start:
+            self.out.write("\n")
+            self.at_line_start = True
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            if event.thinking:
+                return
+            self._switch(event.agent)
+            prefix = f"[{event.agent}] "
+            for piece in re.split(r"(\n)", safe_text(event.text).replace("\\x0a", "\n")):
+                if piece == "\n":
+                    self.out.write("\n")
+                    self.at_line_start = True
+                elif piece:
+                    if self.at_line_start:
+                        self.out.write(prefix)
+                        self.at_line_start = False
+                    self.out.write(piece)
+            self.out.flush()
+        elif isinstance(event, AgentStarted):
+            self._line_break()
+            what = event.model or "script"
+            self.err.write(f"▶ {event.agent} ({what})\n")
+            self.current = None
+        elif isinstance(event, AgentFinished):
+            self._line_break()
+            self.current = None
+        elif isinstance(event, AgentFailed):
+            self._line_break()
+            fix = f" — fix: {event.fix}" if event.fix else ""
+            self.err.write(f"✗ {event.agent} failed ({event.failure}): {safe_text(event.reason)}{fix}\n")
+            self.current = None
+        elif isinstance(event, AgentSkipped):
+            self._line_break()
+            self.err.write(f"– {event.agent} skipped: {safe_text(event.reason)}\n")
+        elif isinstance(event, AgentNotice):
+            self._line_break()
+            self.err.write(f"! {event.agent}: {safe_text(event.message)}\n")
+        self.err.flush()
+
+
+def resolve_input(args: argparse.Namespace, spec: Any) -> str:
+    if args.input == "-":
+        return sys.stdin.read()
+    if args.input is not None:
+        return args.input
+    return spec.default_task or ""
+
+
+def find_ensemble(project: Path, name: str) -> tuple[loader.EnsembleEntry | None, loader.Catalog, str | None]:
+    """(entry, catalog, error message)."""
+    catalog = loader.load_catalog(project)
+    entry = catalog.get(name)
+    if entry is not None:
+        return entry, catalog, None
+    broken = catalog.find_invalid(name)
+    if broken:
+        lines = [f'ensemble "{name}" cannot be loaded:']
+        for e in broken:
+            lines += [f"  {p}" for p in e.problems]
+        return None, catalog, "\n".join(lines)
+    close = difflib.get_close_matches(name, list(catalog.entries), n=3)
+    where = ", ".join(f"{tier}: {d}" for tier, d in catalog.dirs)
+    msg = f'ensemble "{name}" not found (looked in {where})'
+    if close:
+        msg += f"; did you mean {', '.join(close)}?"
+    return None, catalog, msg
+
+
+def result_json(result: RunResult, decision: Any, entry: loader.EnsembleEntry) -> dict[str, Any]:
+    out = result.to_json()
+    out["tier"] = entry.tier
+    out["path"] = str(entry.path)
+    if decision is not None:
+        out["routing_id"] = decision.id
+        out["estimated_claude_tokens"] = decision.estimated_claude_tokens
+        out["tokens_saved"] = decision.tokens_saved
+    return out
+
+
+def print_summary(result: RunResult, decision: Any, out: TextIO = sys.stdout) -> None:
+    out.write("\n")
+    rows = []
+    for r in result.all_results():
+        if r.instances is not None:
+            u = r.usage
+            rows.append(
+                (
+                    r.name,
+                    r.status,
+                    u.input_tokens if u else 0,
+                    u.output_tokens if u else 0,
+                    None,
+                    r.duration_ms,
+                    f"{len(r.instances)} instances",
+                )
+            )
+            continue
+        u = r.usage
+        rows.append(
+            (
+                ("  " if r.index is not None else "") + r.name,
+                r.status,
+                u.input_tokens if u else 0,
+                u.output_tokens if u else 0,
+                u.tokens_per_second if u else None,
+                (u.duration_ms if u and u.duration_ms else r.duration_ms),
+                r.model or ("script" if r.kind == "script" else ""),
+            )
+        )
+    width = max([len(r[0]) for r in rows] + [5])
+    out.write(f"{'agent':<{width}}  {'status':<9} {'in':>7} {'out':>7} {'tok/s':>7} {'time':>8}  model\n")
+    for name, status, tin, tout, tps, ms, model in rows:
+        tps_s = f"{tps:.1f}" if tps else "-"
+        out.write(f"{name:<{width}}  {status:<9} {tin:>7} {tout:>7} {tps_s:>7} {ms / 1000:>7.2f}s  {model}\n")
+    for r in result.all_results():
+        if r.error and r.status not in ("success",):
+            out.write(f"  {r.name}: {safe_text(r.error)}" + (f" (fix: {r.fix})" if r.fix else "") + "\n")
+    out.write(f"\nStatus: {result.status} in {result.duration_ms / 1000:.2f}s\n")
+    if result.deliverable:
+        out.write("\nDeliverable:\n")
+        out.write(safe_text(result.deliverable).replace("\\x0a", "\n").rstrip() + "\n")
+    if decision is not None and decision.total_tokens_local is not None:
+        out.write(
+            f"\nLocal: {decision.total_tokens_local:,} tokens | "
+            f"Estimated Claude equivalent: ~{decision.estimated_claude_tokens:,} tokens\n"
+        )
+    if result.artifact:
+        out.write(f"Artifact: {result.artifact}\n")
+
+
+async def run_async(
+    entry: loader.EnsembleEntry,
+    project: Path,
+    text: str,
+    *,
+    json_mode: bool,
+    task_type: str | None = None,
+) -> tuple[RunResult, Any]:
+    spec = entry.spec
+    assert spec is not None
+    executor = Executor(project=project)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, executor.cancel)
+        loop.add_signal_handler(signal.SIGTERM, executor.cancel)
+    printer = None if json_mode else LivePrinter()
+    try:
+        result = await executor.run(spec, text, on_event=printer)
+    finally:
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+    decision = None
+    try:
+        from conductor_tui.core.store import ProjectStore
+
+        decision = record_run(ProjectStore(project), result, task_type=task_type)
+    except Exception as exc:  # never lose the result because the log could not be written
+        print(f"warning: routing decision not recorded: {exc}", file=sys.stderr)
+    return result, decision
+
+
+def main(args: argparse.Namespace) -> int:
+    project = Path(args.project).expanduser().resolve() if args.project else locations.find_project()
+    entry, _catalog, error = find_ensemble(project, args.ensemble)
+    if entry is None:
+        if args.json:
+            print(json.dumps({"status": "error", "error": error, "ensemble": args.ensemble}))
+        else:
+            print(f"run: {error}", file=sys.stderr)
+        return 2
+    spec = entry.spec
+    assert spec is not None
+    unsupported = [p for p in spec.problems if p.blocking]
+    if unsupported:
+        msg = "; ".join(str(p) for p in unsupported)
+        if args.json:
+            print(json.dumps({"status": "error", "error": msg, "ensemble": spec.name}))
+        else:
+            print(f"run: {spec.name} cannot run here: {msg}", file=sys.stderr)
+        return 2
+    text = resolve_input(args, spec)
+    if not args.json:
+        print(f"Running {spec.name} [{entry.tier}] {entry.path}", file=sys.stderr)
+    result, decision = asyncio.run(
+        run_async(entry, project, text, json_mode=bool(args.json), task_type=getattr(args, "task_type", None))
+    )
+    if args.json:
+        print(json.dumps(result_json(result, decision, entry), ensure_ascii=False))
+    else:
+        print_summary(result, decision)
+    if result.status == "cancelled":
+        return 130
+    return 0 if result.status == "completed" else 1
