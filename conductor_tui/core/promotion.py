@@ -1,0 +1,430 @@
+"""Promotion of an ensemble to the global tier or a library directory (Invariants 6 and 11).
+
+``check_promotion`` answers "may this ensemble move, and what has to move with it?":
+
+* readiness — enough ``good`` evaluations (3 for global, 5 + a generality assessment
+  for a library; the numbers come from the routing thresholds);
+* dependencies — every model profile the agents name (and their fallback chains)
+  must exist at the destination or be copied there; every script file must exist and
+  must not hard-code a project path (absolute paths such as ``/home/…``, ``/Users/…``
+  or the project directory itself);
+* the plan of files to copy (ensemble YAML, missing profiles, script files) and what
+  already exists at the destination.
+
+``promote`` then copies exactly those files (atomic writes, never overwriting unless
+asked).  Nothing here imports Textual; the cockpit only presents the result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from conductor_tui.core import locations
+
+Destination = Literal["global", "library"]
+
+SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".js", ".ts", ".rb", ".pl")
+# Absolute paths that tie a script to one machine / one checkout.
+_ABS_PATH = re.compile(
+    r"""(?P<path>(?:/home/|/Users/|/root/|/mnt/|/media/|/var/folders/|[A-Za-z]:\\\\?|~/)[^\s'"`),;]*)"""
+)
+
+
+@dataclass
+class ProfileNeed:
+    """A model profile the ensemble needs at the destination."""
+
+    name: str
+    at_destination: bool
+    source: Path | None = None  # where it was found in the project (None: nowhere)
+    body: dict[str, Any] | None = None  # its mapping (for profiles defined in config.yaml)
+
+    @property
+    def missing(self) -> bool:
+        return not self.at_destination
+
+
+@dataclass
+class ScriptCheck:
+    reference: str
+    path: Path | None  # the file, None when inline or not found
+    inline: bool = False
+    hardcoded: list[tuple[int, str]] = field(default_factory=list)  # (line, path text)
+
+
+@dataclass
+class CopyStep:
+    source: Path | None  # None: written from ``content``
+    target: Path
+    kind: str  # "ensemble" | "profile" | "script"
+    content: bytes | None = None
+    exists: bool = False  # the target already exists
+
+
+@dataclass
+class PromotionCheck:
+    ensemble: str
+    destination: Destination
+    dest_root: Path | None
+    source: Path | None = None
+    good_count: int = 0
+    needed_good: int = 3
+    ready: bool = False
+    readiness: str = ""
+    profiles: list[ProfileNeed] = field(default_factory=list)
+    scripts: list[ScriptCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # blocking
+    warnings: list[str] = field(default_factory=list)  # shown, not blocking
+    steps: list[CopyStep] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Ready and nothing blocking: the copy may go ahead (after confirmation)."""
+        return self.ready and not self.problems
+
+    @property
+    def missing_profiles(self) -> list[ProfileNeed]:
+        return [p for p in self.profiles if p.missing]
+
+    @property
+    def conflicts(self) -> list[CopyStep]:
+        return [s for s in self.steps if s.exists]
+
+    def summary_lines(self) -> list[str]:
+        """Plain-text lines for a confirmation dialog or a CLI."""
+        where = str(self.dest_root) if self.dest_root else "(no library directory configured)"
+        lines = [f"Promote '{self.ensemble}' to the {self.destination} tier: {where}", self.readiness]
+        for need in self.profiles:
+            state = (
+                "present at destination"
+                if need.at_destination
+                else (
+                    f"missing — will copy from {need.source}"
+                    if need.source
+                    else "missing and not found in the project"
+                )
+            )
+            lines.append(f"profile {need.name}: {state}")
+        for sc in self.scripts:
+            if sc.inline:
+                lines.append(f"script (inline): {sc.reference[:40]}")
+            elif sc.path is None:
+                lines.append(f"script {sc.reference}: not found")
+            elif sc.hardcoded:
+                lines.append(
+                    f"script {sc.reference}: hard-coded path {sc.hardcoded[0][1]} (line {sc.hardcoded[0][0]})"
+                )
+            else:
+                lines.append(f"script {sc.reference}: portable")
+        lines += [f"✗ {p}" for p in self.problems]
+        lines += [f"! {w}" for w in self.warnings]
+        for step in self.steps:
+            lines.append(f"{'overwrite' if step.exists else 'copy'} {step.kind}: {step.target}")
+        return lines
+
+
+@dataclass
+class PromotionResult:
+    copied: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # existed and overwrite was False
+
+
+class PromotionError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+def destination_root(destination: Destination, library: str | os.PathLike[str] | None = None) -> Path | None:
+    if destination == "global":
+        return locations.global_llm_orc_dir()
+    if library is not None:
+        return Path(library).expanduser()
+    return locations.library_dir()
+
+
+def find_project_ensemble(project: Path, name: str) -> Path | None:
+    """The project's ensemble file whose ``name`` is ``name`` (file stem as fallback)."""
+    root = locations.project_llm_orc_dir(project) / "ensembles"
+    if not root.is_dir():
+        return None
+    files = sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")])
+    for f in files:
+        data = _load_yaml(f)
+        if isinstance(data, dict) and data.get("name") == name:
+            return f
+    for f in files:
+        if f.stem == name:
+            return f
+    return None
+
+
+def profiles_in(tier_root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Profiles defined in a tier: ``config.yaml`` ``model_profiles`` and ``profiles/*.yaml``."""
+    out: dict[str, tuple[Path, dict[str, Any]]] = {}
+    cfg = tier_root / "config.yaml"
+    if cfg.is_file():
+        data = _load_yaml(cfg)
+        section = data.get("model_profiles") if isinstance(data, dict) else None
+        if isinstance(section, dict):
+            for name, body in section.items():
+                if isinstance(body, dict):
+                    out[str(name)] = (cfg, body)
+    pdir = tier_root / "profiles"
+    if pdir.is_dir():
+        for f in sorted(pdir.glob("*.y*ml")):
+            data = _load_yaml(f)
+            if isinstance(data, dict) and data.get("name"):
+                out[str(data["name"])] = (f, data)
+    return out
+
+
+def _agent_profiles(agent: dict[str, Any]) -> list[str]:
+    return [str(agent[k]) for k in ("model_profile", "fallback_model_profile") if agent.get(k)]
+
+
+def _looks_like_path(script: str) -> bool:
+    s = script.strip()
+    return "\n" not in s and ("/" in s or "\\" in s or s.endswith(SCRIPT_SUFFIXES))
+
+
+def _resolve_script(ref: str, project: Path) -> Path | None:
+    ref = ref.strip()
+    if os.path.isabs(ref):
+        p = Path(ref)
+        return p if p.is_file() else None
+    cands = [ref, ref.replace("-", "_")]
+    if ref.startswith("scripts/"):
+        cands.append(ref.removeprefix("scripts/"))
+    base = locations.project_llm_orc_dir(project)
+    for directory in (base / "scripts", base, project):
+        for cand in cands:
+            if (directory / cand).is_file():
+                return directory / cand
+    return None
+
+
+def find_hardcoded_paths(text: str, project: Path | None = None) -> list[tuple[int, str]]:
+    """(line number, path) for every absolute, machine-specific path in ``text``."""
+    found: list[tuple[int, str]] = []
+    proj = str(project.resolve()) if project is not None else None
+    for n, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#!"):
+            continue
+        if proj and len(proj) > 1 and proj in line:
+            found.append((n, proj))
+            continue
+        m = _ABS_PATH.search(line)
+        if m:
+            found.append((n, m.group("path")))
+    return found
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check_promotion(
+    project: str | os.PathLike[str],
+    ensemble: str,
+    *,
+    destination: Destination = "global",
+    good_count: int = 0,
+    thresholds: Any = None,
+    library: str | os.PathLike[str] | None = None,
+    generality_confirmed: bool = False,
+) -> PromotionCheck:
+    """Readiness + dependency check for promoting ``ensemble`` from ``project``."""
+    proj = Path(project)
+    global_good = int(getattr(thresholds, "promotion_global_good", 3) or 3)
+    library_good = int(getattr(thresholds, "promotion_library_good", 5) or 5)
+    dest_root = destination_root(destination, library)
+    check = PromotionCheck(
+        ensemble=ensemble, destination=destination, dest_root=dest_root, good_count=good_count
+    )
+    check.needed_good = global_good if destination == "global" else library_good
+
+    # readiness (Invariant 6)
+    short = check.needed_good - good_count
+    if short > 0:
+        check.readiness = (
+            f"Not ready: {good_count} good evaluation{'s' if good_count != 1 else ''}, "
+            f"{check.needed_good} needed — {short} more good for {destination} promotion."
+        )
+    else:
+        check.ready = True
+        check.readiness = (
+            f"Ready: {good_count} good evaluations (≥ {check.needed_good} for {destination} promotion)."
+        )
+    if destination == "library" and check.ready and not generality_confirmed:
+        check.warnings.append(
+            "Library contribution needs a generality assessment: confirm it is not project-specific."
+        )
+
+    if dest_root is None:
+        check.problems.append("No library directory: set LLM_ORC_LIBRARY_PATH or choose one.")
+    source = find_project_ensemble(proj, ensemble)
+    check.source = source
+    if source is None:
+        check.problems.append(
+            f"Ensemble '{ensemble}' not found in {locations.project_llm_orc_dir(proj) / 'ensembles'}"
+        )
+        return check
+    data = _load_yaml(source)
+    if not isinstance(data, dict):
+        check.problems.append(f"{source}: not a YAML mapping — fix the file before promoting")
+        return check
+    agents = [a for a in (data.get("agents") or []) if isinstance(a, dict)]
+
+    # profiles (Invariant 11) — including fallback chains
+    project_profiles = profiles_in(locations.project_llm_orc_dir(proj))
+    if destination == "global":
+        dest_profiles = profiles_in(dest_root) if dest_root else {}
+    else:
+        dest_profiles = profiles_in(dest_root) if dest_root else {}
+    if data.get("default_model_profile"):
+        wanted = [str(data["default_model_profile"])]
+    else:
+        wanted = []
+    for agent in agents:
+        wanted += _agent_profiles(agent)
+    seen: set[str] = set()
+    while wanted:
+        name = wanted.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        at_dest = name in dest_profiles
+        src = project_profiles.get(name)
+        need = ProfileNeed(
+            name=name, at_destination=at_dest, source=src[0] if src else None, body=src[1] if src else None
+        )
+        check.profiles.append(need)
+        body = (dest_profiles.get(name) or src or (None, None))[1]
+        if isinstance(body, dict) and body.get("fallback_model_profile"):
+            wanted.append(str(body["fallback_model_profile"]))
+        if not at_dest and src is None:
+            check.problems.append(
+                f"Profile '{name}' is used by the ensemble but defined neither in the project nor at the destination."
+            )
+
+    # scripts (portability)
+    for agent in agents:
+        script = agent.get("script")
+        if not isinstance(script, str) or not script.strip():
+            continue
+        if not _looks_like_path(script):
+            sc = ScriptCheck(
+                reference=script, path=None, inline=True, hardcoded=find_hardcoded_paths(script, proj)
+            )
+        else:
+            path = _resolve_script(script, proj)
+            sc = ScriptCheck(reference=script, path=path)
+            if path is None:
+                check.problems.append(f"Script '{script}' (agent {agent.get('name')}) not found.")
+            else:
+                try:
+                    sc.hardcoded = find_hardcoded_paths(
+                        path.read_text(encoding="utf-8", errors="replace"), proj
+                    )
+                except OSError as exc:
+                    check.problems.append(f"Script {path} unreadable: {exc}")
+            if os.path.isabs(script.strip()):
+                sc.hardcoded.insert(0, (0, script.strip()))
+        check.scripts.append(sc)
+        for line, text in sc.hardcoded:
+            where = f"{sc.path or 'inline script'}" + (f" line {line}" if line else " (the reference itself)")
+            check.problems.append(
+                f"Hard-coded path {text} in {where} — make it relative or a parameter so the ensemble runs elsewhere."
+            )
+        if any(agent.get(k) for k in ("ensemble",)):
+            check.warnings.append(f"Agent {agent.get('name')} calls another ensemble — promote it too.")
+
+    # the copy plan
+    if dest_root is not None:
+        rel = source.relative_to(locations.project_llm_orc_dir(proj) / "ensembles")
+        target = dest_root / "ensembles" / rel
+        check.steps.append(CopyStep(source=source, target=target, kind="ensemble", exists=target.exists()))
+        for need in check.missing_profiles:
+            if need.source is None:
+                continue
+            ptarget = dest_root / "profiles" / f"{need.name}.yaml"
+            if need.source.name == "config.yaml":
+                body = {"name": need.name, **(need.body or {})}
+                content = yaml.safe_dump(body, sort_keys=False, allow_unicode=True).encode()
+                check.steps.append(
+                    CopyStep(
+                        source=None, target=ptarget, kind="profile", content=content, exists=ptarget.exists()
+                    )
+                )
+            else:
+                check.steps.append(
+                    CopyStep(source=need.source, target=ptarget, kind="profile", exists=ptarget.exists())
+                )
+        scripts_root = locations.project_llm_orc_dir(proj)
+        for sc in check.scripts:
+            if sc.path is None:
+                continue
+            try:
+                srel = sc.path.relative_to(scripts_root)
+            except ValueError:
+                srel = Path("scripts") / sc.path.name
+            starget = dest_root / srel
+            check.steps.append(
+                CopyStep(source=sc.path, target=starget, kind="script", exists=starget.exists())
+            )
+        if check.conflicts:
+            names = ", ".join(str(s.target) for s in check.conflicts)
+            check.warnings.append(f"Already at the destination (kept unless you overwrite): {names}")
+    return check
+
+
+# --------------------------------------------------------------------------- copy
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def promote(check: PromotionCheck, *, overwrite: bool = False, force: bool = False) -> PromotionResult:
+    """Copy the planned files.  Refuses when the check is not ``ok`` unless ``force``."""
+    if not check.ok and not force:
+        reasons = check.problems or [check.readiness]
+        raise PromotionError("; ".join(reasons))
+    result = PromotionResult()
+    for step in check.steps:
+        if step.target.exists() and not overwrite:
+            result.skipped.append(step.target)
+            continue
+        data = step.content if step.content is not None else step.source.read_bytes()  # type: ignore[union-attr]
+        _atomic_write(step.target, data)
+        if step.kind == "script" and step.source is not None:
+            mode = step.source.stat().st_mode & 0o777
+            os.chmod(step.target, mode)
+        result.copied.append(step.target)
+    return result

@@ -1,0 +1,480 @@
+"""What the evaluation and lifecycle screens show, computed from the logs (no Textual).
+
+* :func:`load_review` reads the routing log, the evaluations, the config and the task
+  profiles once (tolerant reads; skipped lines are counted).
+* :func:`effective_evaluations` — one verdict per run: a later record for the same
+  ``routing_id`` (the person agreeing with or overriding the judge) replaces the
+  earlier one in place, so a run is never counted twice.
+* :func:`evaluation_queue` — runs that need an evaluation: every run of the
+  calibration window, sampled runs in Establish (the recorded sampling decision, else a
+  stable draw from the run id), runs the person flagged, and runs only the judge has
+  scored so far.
+* :func:`lifecycle_rows` — per task type and ensemble: phase, evidence, next step,
+  interim Claude debt, design rejections.
+* :func:`build_evaluation` + :func:`consequences` — the record to append and what it
+  changes (phase change, calibration outcome, in-session fallback).
+
+The rules themselves live in :mod:`conductor_tui.core.rules`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from conductor_tui.core import rules
+from conductor_tui.core.records import (
+    EvalPhase,
+    Evaluation,
+    FailureMode,
+    Phase,
+    RoutingConfig,
+    RoutingDecision,
+    Score,
+    TaskProfiles,
+    as_datetime,
+)
+
+FLAG_EVENT = "flagged-unsatisfactory"
+JUDGES = {"claude", "judge", "claude-judge"}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class ReviewState:
+    project: Path
+    decisions: list[RoutingDecision] = field(default_factory=list)  # routing decisions (all handlers)
+    events: list[RoutingDecision] = field(default_factory=list)  # non-decision entries
+    evaluations: list[Evaluation] = field(default_factory=list)  # raw, file order
+    config: RoutingConfig = field(default_factory=RoutingConfig)
+    profiles: TaskProfiles = field(default_factory=TaskProfiles)
+    skipped_routing: int = 0
+    skipped_evaluations: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[RoutingDecision]:
+        """Local ensemble runs (the things that can be evaluated)."""
+        return [d for d in self.decisions if d.is_local]
+
+    @property
+    def flagged(self) -> set[str]:
+        return {str(e.extras.get("routing_id")) for e in self.events if e.event == FLAG_EVENT}
+
+    def run(self, routing_id: str) -> RoutingDecision | None:
+        for d in self.decisions:
+            if d.id == routing_id:
+                return d
+        return None
+
+
+def load_review(store: Any) -> ReviewState:
+    """Read everything the review screens need from a ``ProjectStore``."""
+    state = ReviewState(project=Path(store.project))
+    try:
+        routing = store.read_routing(0)
+        for rec in routing.records:
+            (state.decisions if rec.is_decision else state.events).append(rec)
+        state.skipped_routing = len(routing.skipped)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        state.problems.append(f"routing-log.jsonl: {exc}")
+    try:
+        evals = store.read_evaluations(0)
+        state.evaluations = list(evals.records)
+        state.skipped_evaluations = len(evals.skipped)
+    except Exception as exc:
+        state.problems.append(f"evaluations.jsonl: {exc}")
+    try:
+        state.config = store.load_config()
+    except Exception as exc:
+        state.problems.append(f"routing-config.yaml: {exc}")
+    try:
+        state.profiles = store.load_task_profiles()
+    except Exception as exc:
+        state.problems.append(f"task-profiles.yaml: {exc}")
+    return state
+
+
+# --------------------------------------------------------------------------- evaluations
+
+
+def is_judge(ev: Evaluation) -> bool:
+    return (ev.evaluator or "").strip().lower() in JUDGES
+
+
+def effective_evaluations(evaluations: list[Evaluation]) -> list[Evaluation]:
+    """One evaluation per run, in the position of its first record, with the latest verdict."""
+    order: list[str] = []
+    latest: dict[str, Evaluation] = {}
+    loose: list[tuple[int, Evaluation]] = []
+    for i, ev in enumerate(evaluations):
+        key = ev.routing_id
+        if not key:
+            loose.append((i, ev))
+            order.append(f"\0{i}")
+            continue
+        if key not in latest:
+            order.append(key)
+        latest[key] = ev
+    loose_map = {f"\0{i}": ev for i, ev in loose}
+    return [loose_map[k] if k.startswith("\0") else latest[k] for k in order]
+
+
+def ensemble_of(ev: Evaluation, state: ReviewState | None = None) -> str | None:
+    if ev.ensemble:
+        return ev.ensemble
+    if state is not None and ev.routing_id:
+        run = state.run(ev.routing_id)
+        if run is not None:
+            return run.ensemble or run.routed_to
+    return None
+
+
+def run_ensemble(run: RoutingDecision) -> str:
+    return str(run.ensemble or run.routed_to or "?")
+
+
+def scores_for(
+    state: ReviewState, ensemble: str, *, before: datetime | None = None, exclude: str | None = None
+) -> list[Any]:
+    out = []
+    for ev in effective_evaluations(state.evaluations):
+        if ensemble_of(ev, state) != ensemble or ev.routing_id == exclude:
+            continue
+        when = as_datetime(ev.timestamp)
+        if before is not None and when is not None and when >= before:
+            continue
+        out.append(ev.score)
+    return out
+
+
+def status_for(state: ReviewState, ensemble: str, *, extra_score: Any = None, exclude: str | None = None):
+    scores = scores_for(state, ensemble, exclude=exclude)
+    if extra_score is not None:
+        scores.append(extra_score)
+    uses = sum(1 for r in state.runs if run_ensemble(r) == ensemble)
+    return rules.lifecycle_status(scores, state.config.routing_thresholds, invocations=uses)
+
+
+def stable_fraction(key: str) -> float:
+    """A uniform draw in [0, 1) that is the same for the same run id (re-derived sampling)."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class QueueItem:
+    run: RoutingDecision
+    ensemble: str
+    invocation_number: int
+    phase: EvalPhase
+    reason: str
+    judge: Evaluation | None = None
+    flagged: bool = False
+
+    @property
+    def routing_id(self) -> str:
+        return str(self.run.id)
+
+
+def _invocation_numbers(state: ReviewState) -> dict[str, int]:
+    counters: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for run in state.runs:
+        ens = run_ensemble(run)
+        counters[ens] = counters.get(ens, 0) + 1
+        recorded = run.extras.get("invocation_number")
+        out[str(run.id)] = int(recorded) if isinstance(recorded, int) else counters[ens]
+    return out
+
+
+def evaluation_queue(state: ReviewState, *, include_all: bool = False) -> list[QueueItem]:
+    """Runs that still need a person's evaluation, oldest first (all runs when ``include_all``)."""
+    thresholds = state.config.routing_thresholds
+    effective = {ev.routing_id: ev for ev in effective_evaluations(state.evaluations) if ev.routing_id}
+    flagged = state.flagged
+    numbers = _invocation_numbers(state)
+    history: dict[str, list[Any]] = {}
+    items: list[QueueItem] = []
+    for run in state.runs:
+        rid = str(run.id)
+        ens = run_ensemble(run)
+        n = numbers.get(rid, 0)
+        prior = history.setdefault(ens, [])
+        status = rules.lifecycle_status(prior, thresholds, invocations=n - 1)
+        ev = effective.get(rid)
+        if ev is not None and ev.score is not None:
+            prior.append(ev.score)
+        if (run.status or "completed") not in ("completed", "done", "success"):
+            continue  # script / infrastructure failures are not evaluated (seed 001)
+        judged_only = ev is not None and is_judge(ev)
+        reviewed = ev is not None and not judged_only
+        is_flagged = rid in flagged
+        if status.phase in (Phase.CALIBRATE, Phase.DESIGN):
+            phase, reason = (
+                EvalPhase.CALIBRATE,
+                f"calibration {min(n, thresholds.calibration_period)}/{thresholds.calibration_period}",
+            )
+            due = True
+        elif status.phase is Phase.ESTABLISH:
+            phase = EvalPhase.ESTABLISH
+            recorded = run.extras.get("sampled_for_evaluation")
+            if isinstance(recorded, bool):
+                due = recorded
+            else:
+                due = rules.needs_evaluation(
+                    Phase.ESTABLISH, thresholds, rand=lambda rid=rid: stable_fraction(rid)
+                ).evaluate
+            reason = f"sampled ({thresholds.sampling_rate_established:.0%})" if due else "not sampled"
+        else:
+            phase, reason, due = EvalPhase.TRUST, "trusted — routine evaluation skipped", False
+        if is_flagged:
+            phase, reason, due = EvalPhase.TRIGGERED, "flagged unsatisfactory", True
+        if judged_only:
+            reason = f"judge scored {ev.judge_score or ev.score} — review"
+        if include_all or (due and not reviewed) or (judged_only and not reviewed):
+            items.append(
+                QueueItem(
+                    run,
+                    ens,
+                    n,
+                    phase,
+                    reason if not reviewed else f"evaluated: {ev.score}",
+                    judge=ev if judged_only else None,
+                    flagged=is_flagged,
+                )  # fmt: skip
+            )
+    return items
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+def artifact_dir(project: Path, run: RoutingDecision) -> Path | None:
+    ref = run.artifact
+    if not ref:
+        return None
+    p = Path(ref)
+    if not p.is_absolute():
+        p = project / p
+    if p.name == "execution.json":
+        p = p.parent
+    return p
+
+
+def read_artifact(project: Path, run: RoutingDecision) -> tuple[str | None, str]:
+    """(input text, output text) from the run's ``execution.json``; the output says why
+    when it cannot be read.  Reads llm-orc's shape (``results`` per agent, ``synthesis``)."""
+    folder = artifact_dir(project, run)
+    if folder is None:
+        return None, "(no artifact recorded for this run)"
+    path = folder / "execution.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, f"(artifact not found: {path})"
+    except (OSError, ValueError) as exc:
+        return None, f"(artifact unreadable: {path}: {exc})"
+    if not isinstance(data, dict):
+        return None, f"(artifact is not a JSON object: {path})"
+    inp = data.get("input")
+    if isinstance(inp, dict):
+        inp = inp.get("data", inp.get("input"))
+    input_text = inp if isinstance(inp, str) else (json.dumps(inp, indent=2) if inp is not None else None)
+    synthesis = data.get("synthesis")
+    if isinstance(synthesis, str) and synthesis.strip():
+        return input_text, synthesis
+    results = data.get("results")
+    if isinstance(results, dict) and results:
+        last = list(results.values())[-1]
+        if isinstance(last, dict):
+            resp = last.get("response", last.get("output", last.get("result")))
+            if resp is None and last.get("error"):
+                return input_text, f"(agent failed: {last.get('error')})"
+            if isinstance(resp, str):
+                return input_text, resp
+            if resp is not None:
+                return input_text, json.dumps(resp, indent=2)
+    agents = data.get("agents")
+    if isinstance(agents, list) and agents:
+        last = agents[-1]
+        if isinstance(last, dict) and isinstance(last.get("result"), str):
+            return input_text, last["result"]
+    for key in ("output", "result", "response"):
+        if isinstance(data.get(key), str):
+            return input_text, data[key]
+    return input_text, "(no output found in the artifact)"
+
+
+# --------------------------------------------------------------------------- a new evaluation
+
+
+def build_evaluation(
+    item: QueueItem,
+    *,
+    score: Score | str,
+    reasoning: str,
+    failure_mode: FailureMode | str | None = None,
+    user_feedback: str | None = None,
+    output_length: int | None = None,
+    now: datetime | None = None,
+    session: str | None = None,
+) -> Evaluation:
+    """The spec's evaluation record for ``item`` (judge verdict kept when there was one)."""
+    score = Score(score)
+    if score is Score.POOR and not failure_mode:
+        raise ValueError("a poor score needs a failure mode")
+    run = item.run
+    fields: dict[str, Any] = {
+        "routing_id": item.routing_id,
+        "ensemble": item.ensemble,
+        "task_type": run.task_type,
+        "invocation_number": item.invocation_number,
+        "phase": item.phase,
+        "score": score,
+        "reasoning": reasoning.strip(),
+        "failure_mode": failure_mode if score is Score.POOR else None,
+        "input_summary": run.task_summary,
+        "output_length": output_length,
+        "user_feedback": (user_feedback or "").strip() or None,
+        "evaluator": "human",
+        "session": session,
+    }
+    if now is not None:
+        fields["timestamp"] = now
+    if item.judge is not None:
+        fields["judge_score"] = item.judge.judge_score or item.judge.score
+        fields["judge_reasoning"] = item.judge.judge_reasoning or item.judge.reasoning
+        fields["judge_tokens"] = item.judge.judge_tokens
+        agreed = Score(fields["judge_score"]) is score if fields["judge_score"] else False
+        fields["judge_agreement"] = "agreed" if agreed else "overridden"
+    calibration_context = run.extras.get("calibration_context")
+    if calibration_context:
+        fields["calibration_context"] = calibration_context
+    return Evaluation(**fields)
+
+
+@dataclass
+class Consequences:
+    before: Phase
+    after: Phase
+    messages: list[str]
+    fallback: bool = False
+
+
+def consequences(state_before: ReviewState, item: QueueItem, score: Score | str) -> Consequences:
+    """What this score changes: phase, calibration outcome, in-session fallback."""
+    ens = item.ensemble
+    before = status_for(state_before, ens, exclude=item.routing_id)
+    after = status_for(state_before, ens, extra_score=score, exclude=item.routing_id)
+    msgs: list[str] = []
+    if before.phase is not after.phase:
+        msgs.append(f"'{ens}': {before.phase.value.title()} → {after.phase.value.title()}")
+    else:
+        msgs.append(f"'{ens}' stays in {after.phase.value.title()} — next: {after.next_step}")
+    if after.calibration is not None and after.calibration_windows > before.calibration_windows:
+        msgs.append(f"Calibration outcome for '{ens}': {after.calibration.message}")
+    fb = rules.calibration_fallback(before.phase, [score], ensemble=ens, task_type=item.run.task_type or "")
+    if fb.fallback:
+        msgs.append(
+            f"Ensemble '{ens}' scored poor during calibration — falling back to Claude for the rest of this session"
+            + (f" ({item.run.task_type} subtasks)." if item.run.task_type else ".")
+        )
+    if after.promotion.global_ready and not before.promotion.global_ready:
+        msgs.append(f"'{ens}' is now ready for global promotion ({after.promotion.good} good).")
+    return Consequences(before.phase, after.phase, msgs, fb.fallback)
+
+
+def flag_event(run: RoutingDecision, note: str | None = None, now: datetime | None = None) -> RoutingDecision:
+    """The routing-log entry that marks a run as unsatisfactory (queue it, phase ``triggered``)."""
+    fields: dict[str, Any] = {
+        "event": FLAG_EVENT,
+        "routing_id": run.id,
+        "ensemble": run.ensemble or run.routed_to,
+        "task_type": run.task_type,
+        "reason": note or "the person flagged this output as unsatisfactory",
+    }
+    if now is not None:
+        fields["timestamp"] = now
+    return RoutingDecision(**fields)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@dataclass
+class LifecycleRow:
+    task_type: str
+    ensemble: str | None
+    status: Any  # rules.LifecycleStatus
+    last_used: datetime | None
+    debt: int
+    design_rejected: bool = False
+    rejection_reason: str | None = None
+    authorized: bool = False
+    fallback_this_session: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.task_type}::{self.ensemble or '-'}"
+
+
+def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
+    thresholds = state.config.routing_thresholds
+    pairs: dict[tuple[str, str | None], list[RoutingDecision]] = {}
+    debt: dict[str, int] = {}
+    for d in state.decisions:
+        tt = d.task_type or "(untyped)"
+        if d.is_local:
+            pairs.setdefault((tt, run_ensemble(d)), []).append(d)
+        elif rules.is_interim_claude(d):
+            debt[tt] = debt.get(tt, 0) + 1
+    for tt, prof in state.profiles.profiles.items():
+        if prof.ensemble:
+            pairs.setdefault((tt, prof.ensemble), [])
+        elif not any(k[0] == tt for k in pairs):
+            pairs.setdefault((tt, None), [])
+    for tt in debt:
+        if not any(k[0] == tt for k in pairs):
+            pairs.setdefault((tt, None), [])
+    rows: list[LifecycleRow] = []
+    for (tt, ens), runs in pairs.items():
+        prof = state.profiles.profiles.get(tt)
+        if ens is None:
+            status = rules.lifecycle_status([], thresholds, has_ensemble=False)
+        else:
+            scores = scores_for(state, ens)
+            status = rules.lifecycle_status(
+                scores, thresholds, invocations=len(runs) or (prof.invocation_count if prof else 0)
+            )
+        last = max((as_datetime(r.timestamp) for r in runs if as_datetime(r.timestamp)), default=None)
+        if last is None and prof is not None:
+            last = as_datetime(prof.last_used)
+        rows.append(
+            LifecycleRow(
+                task_type=tt,
+                ensemble=ens,
+                status=status,
+                last_used=last,
+                debt=max(debt.get(tt, 0), prof.interim_claude_count if prof else 0),
+                design_rejected=bool(prof and prof.design_rejected),
+                rejection_reason=prof.rejection_reason if prof else None,
+                authorized=bool(ens and state.config.authorization_for(tt, ens)),
+                fallback_this_session=bool(
+                    status.calibration and status.calibration.fallback and status.phase is Phase.CALIBRATE
+                ),
+            )
+        )
+    order = {p: i for i, p in enumerate(Phase)}
+    rows.sort(key=lambda r: (-order[r.status.phase], r.task_type, r.ensemble or ""))
+    return rows
+
+
+def interim_debt(state: ReviewState) -> int:
+    return sum(1 for d in state.decisions if rules.is_interim_claude(d))

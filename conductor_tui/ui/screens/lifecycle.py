@@ -1,0 +1,377 @@
+"""Lifecycle: every task type and ensemble on the Design → Calibrate → Establish → Trust →
+Promote ladder, with the evidence, what is needed next, interim Claude debt and design
+rejections; promotion (readiness + dependency check + copy, after confirmation);
+standing authorisations; thresholds (each edit a new config version) and rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from conductor_tui.core.promotion import PromotionCheck, check_promotion, promote
+from conductor_tui.core.records import Phase, RoutingDecision
+from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
+from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.i5_dialogs import I5Confirm, I5Rollback, I5Thresholds
+
+STYLES = Path(__file__).resolve().parent.parent / "styles"
+LADDER = [Phase.DESIGN, Phase.CALIBRATE, Phase.ESTABLISH, Phase.TRUST, Phase.PROMOTE]
+PHASE_STYLE = {
+    Phase.DESIGN: "bold white on #6b4f9e",
+    Phase.CALIBRATE: "bold black on #d9a53f",
+    Phase.ESTABLISH: "bold black on #4aa3df",
+    Phase.TRUST: "bold black on #4fbf72",
+    Phase.PROMOTE: "bold black on #7fe0a0",
+}
+
+
+def ladder_text(phase: Phase, *, full: bool = False) -> Text:
+    """``D C [E] T P`` (compact) or ``Design → Calibrate → Establish → …`` with the current highlighted."""
+    text = Text()
+    for i, p in enumerate(LADDER):
+        label = p.value.title() if full else p.value[0].upper()
+        if i:
+            text.append(" → " if full else " ", style="dim")
+        if p is phase:
+            text.append(f" {label} ", style=PHASE_STYLE[p])
+        else:
+            text.append(label if full else f" {label} ", style="dim")
+    return text
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "—"
+
+
+class LifecycleScreen(CockpitScreen):
+    MODE = "lifecycle"
+    CSS_PATH = STYLES / "issue5.tcss"
+    HELP: ClassVar[str] = """
+# Lifecycle
+
+Each task type and its ensemble on the ladder **Design → Calibrate → Establish → Trust →
+Promote** (seed 001). The phase comes from the evaluations: five evaluated uses with no
+poor pass calibration (one poor: a second window; two: back to Design); more than 20
+uses with over 80 % acceptable-or-good earn Trust.
+
+* **Evidence:** uses, good / acceptable / poor, last used. **Next:** what the next step
+  needs. **Debt:** delegable subtasks Claude handled while no ensemble was ready.
+* `g` promotes the selected ensemble to the **global** tier (`~/.config/llm-orc/`), `L` to
+  the **library** (`$LLM_ORC_LIBRARY_PATH`): readiness (3 good for global, 5 + a
+  generality check for the library) and dependencies (profiles at the destination,
+  no hard-coded project paths in scripts) are checked and shown before anything is copied.
+* `a` grants or revokes a standing authorisation for the task type + ensemble.
+* `t` edits the thresholds (a new config version each time), `b` rolls back to a version.
+"""
+    BINDINGS = [
+        Binding("g", "promote('global')", "Promote → global", id="lifecycle.promote_global"),
+        Binding("L", "promote('library')", "Promote → library", id="lifecycle.promote_library"),
+        Binding("a", "toggle_auth", "Grant/revoke auth", id="lifecycle.authorize"),
+        Binding("t", "thresholds", "Thresholds", id="lifecycle.thresholds"),
+        Binding("b", "rollback", "Roll back config", id="lifecycle.rollback"),
+        Binding("ctrl+r", "reload", "Reload", id="lifecycle.reload", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: ReviewState | None = None
+        self.rows: list[LifecycleRow] = []
+        self.current: LifecycleRow | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="lc-body"):
+            table = DataTable(id="lc-table", cursor_type="row", zebra_stripes=True)
+            table.border_title = "Task types and ensembles"
+            yield table
+            detail = Static(id="lc-detail", classes="i5-panel")
+            detail.border_title = "Selected"
+            yield detail
+            config = Static(id="lc-config", classes="i5-panel")
+            config.border_title = "Routing config"
+            yield config
+
+    def on_mount(self) -> None:
+        table = self.query_one("#lc-table", DataTable)
+        table.add_columns(
+            "task type", "ensemble", "ladder", "uses", "good/acc/poor", "last used", "next", "debt", "auth"
+        )
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.state is not None:
+            self.reload()
+
+    # ------------------------------------------------------------------ data
+
+    @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
+    def reload(self) -> None:
+        state = load_review(self.services.store)
+        rows = lifecycle_rows(state)
+        versions = []
+        try:
+            store = self.services.store
+            for v in store.config_versions():
+                try:
+                    cfg = store.load_config_version(v)
+                    versions.append((v, cfg))
+                except Exception:
+                    continue
+        except Exception:
+            pass
+        self.app.call_from_thread(self._apply, state, rows, versions)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def _apply(self, state: ReviewState, rows: list[LifecycleRow], versions: list[tuple[int, Any]]) -> None:
+        self.state = state
+        self.rows = rows
+        self.versions = versions
+        table = self.query_one("#lc-table", DataTable)
+        keep = self.current.key if self.current else None
+        table.clear()
+        for row in rows:
+            st = row.status
+            c = st.counts
+            evidence = Text()
+            evidence.append(str(c.good), style="green")
+            evidence.append("/")
+            evidence.append(str(c.acceptable), style="yellow")
+            evidence.append("/")
+            evidence.append(str(c.poor), style="red" if c.poor else "")
+            nxt = Text(
+                st.next_step if not row.design_rejected else "design rejected",
+                overflow="ellipsis",
+                no_wrap=True,
+            )
+            if st.promotion.global_ready and row.ensemble:
+                nxt = Text("★ promotion-ready · ", style="bold green") + nxt
+            table.add_row(
+                Text(row.task_type),
+                Text(row.ensemble or "—", style="" if row.ensemble else "dim"),
+                ladder_text(st.phase),
+                Text(str(st.invocations), justify="right"),
+                evidence,
+                Text(_when(row.last_used), style="dim"),
+                nxt,
+                Text(str(row.debt) if row.debt else "", style="bold yellow", justify="right"),
+                Text("✓" if row.authorized else "", style="green"),
+                key=row.key,
+            )
+        if not rows:
+            self.current = None
+            self.query_one("#lc-detail", Static).update(
+                Text(
+                    "No task types yet: the lifecycle starts with the first routing decision or task profile.",
+                    style="dim",
+                )
+            )
+        else:
+            index = next((i for i, r in enumerate(rows) if r.key == keep), 0)
+            table.move_cursor(row=index)
+            self._show(rows[index])
+        self._show_config()
+
+    @on(DataTable.RowHighlighted, "#lc-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else None
+        row = next((r for r in self.rows if r.key == key), None)
+        if row is not None:
+            self._show(row)
+
+    def _show(self, row: LifecycleRow) -> None:
+        self.current = row
+        st = row.status
+        c = st.counts
+        text = Text()
+        text.append(f"{row.task_type}", style="bold")
+        text.append(f"  ·  {row.ensemble or 'no ensemble'}\n", style="bold" if row.ensemble else "dim")
+        text.append_text(ladder_text(st.phase, full=True))
+        text.append("\nEvidence: ", style="bold")
+        text.append(
+            f"{st.invocations} uses · {c.good} good · {c.acceptable} acceptable · {c.poor} poor · last used {_when(row.last_used)}"
+        )
+        text.append("\nNext: ", style="bold")
+        text.append(st.next_step)
+        if st.calibration is not None:
+            text.append("\nCalibration: ", style="bold")
+            text.append(st.calibration.message)
+            if row.fallback_this_session:
+                text.append("  (a poor score triggered the fallback to Claude this session)", style="yellow")
+        if row.ensemble:
+            text.append("\nPromotion: ", style="bold")
+            promo = st.promotion
+            text.append(
+                ("ready for global — " if promo.global_ready else "not yet — ") + promo.next_step,
+                style="green" if promo.global_ready else "",
+            )
+        if row.debt:
+            text.append("\nInterim Claude debt: ", style="bold")
+            text.append(f"{row.debt} delegable subtask(s) handled by Claude", style="yellow")
+        if row.design_rejected:
+            text.append("\nDesign rejected: ", style="bold red")
+            text.append(row.rejection_reason or "(no reason recorded)")
+        text.append("\nStanding authorisation: ", style="bold")
+        text.append("granted" if row.authorized else "none", style="green" if row.authorized else "dim")
+        self.query_one("#lc-detail", Static).update(text)
+
+    def _show_config(self) -> None:
+        if self.state is None:
+            return
+        cfg = self.state.config
+        th = cfg.routing_thresholds
+        text = Text()
+        text.append(f"v{cfg.version}", style="bold")
+        text.append(
+            f"  calibration {th.calibration_period} · sampling {th.sampling_rate_established:.0%} · trust >{th.trusted_threshold_uses} uses "
+            f"& >{th.trusted_threshold_good_ratio:.0%} · repetition {th.repetition_threshold} · promote {th.promotion_global_good}/{th.promotion_library_good} good"
+        )
+        auths = ", ".join(f"{a.task_type} → {a.ensemble}" for a in cfg.standing_authorizations) or "none"
+        text.append("\nStanding authorisations: ", style="bold")
+        text.append(auths)
+        older = [v for v, _ in getattr(self, "versions", []) if v != cfg.version]
+        text.append("\nVersions: ", style="bold")
+        text.append(
+            ", ".join(f"v{v}" for v in older) + f" (current v{cfg.version})"
+            if older
+            else f"v{cfg.version} only"
+        )
+        for p in self.state.problems:
+            text.append("\n" + p, style="red")
+        self.query_one("#lc-config", Static).update(text)
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("promote", "toggle_auth"):
+            return self.current is not None and self.current.ensemble is not None
+        return True
+
+    def action_promote(self, destination: str) -> None:
+        row = self.current
+        if row is None or row.ensemble is None or self.state is None:
+            return
+        check = check_promotion(
+            self.services.project,
+            row.ensemble,
+            destination="library" if destination == "library" else "global",
+            good_count=row.status.counts.good,
+            thresholds=self.state.config.routing_thresholds,
+        )
+        lines = check.summary_lines()
+        title = f"Promote '{row.ensemble}' to the {check.destination} tier?"
+        if not check.ok:
+            title = f"'{row.ensemble}' cannot be promoted to the {check.destination} tier yet"
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._do_promote(check)
+
+        self.app.push_screen(I5Confirm(title, lines, confirm="Copy files", allowed=check.ok), done)
+
+    def _do_promote(self, check: PromotionCheck) -> None:
+        try:
+            result = promote(check)
+        except Exception as exc:
+            self.notify(f"Promotion failed: {exc}", severity="error")
+            return
+        try:
+            self.services.store.append_routing(
+                RoutingDecision(
+                    event="promotion",
+                    ensemble=check.ensemble,
+                    reason=f"promoted to {check.destination} tier ({check.dest_root})",
+                    copied=[str(p) for p in result.copied],
+                    skipped=[str(p) for p in result.skipped],
+                )
+            )
+        except Exception:
+            pass
+        msg = f"Promoted '{check.ensemble}': {len(result.copied)} file(s) copied to {check.dest_root}"
+        if result.skipped:
+            msg += f"; {len(result.skipped)} already there (kept)"
+        self.notify(msg)
+        self.reload()
+
+    def action_toggle_auth(self) -> None:
+        row = self.current
+        if row is None or row.ensemble is None:
+            return
+        store = self.services.store
+        try:
+            if row.authorized:
+                cfg = store.revoke_authorization(
+                    row.task_type,
+                    row.ensemble,
+                    reason=f"revoked in the cockpit: {row.task_type} → {row.ensemble}",
+                )
+                self.notify(f"Standing authorisation revoked (config v{cfg.version}).")
+            else:
+                cfg = store.grant_authorization(
+                    row.task_type,
+                    row.ensemble,
+                    reason=f"granted in the cockpit: {row.task_type} → {row.ensemble}",
+                )
+                self.notify(f"Standing authorisation granted (config v{cfg.version}).")
+        except Exception as exc:
+            self.notify(f"Could not change the routing config: {exc}", severity="error")
+            return
+        self.reload()
+
+    def action_thresholds(self) -> None:
+        if self.state is None:
+            return
+        cfg = self.state.config
+
+        def done(result: dict[str, Any] | None) -> None:
+            if not result:
+                return
+            try:
+                new = self.services.store.update_thresholds(result["reason"], **result["changes"])
+            except Exception as exc:
+                self.notify(f"Thresholds not saved: {exc}", severity="error")
+                return
+            self.notify(f"Thresholds saved as config v{new.version}.")
+            self.reload()
+
+        self.app.push_screen(I5Thresholds(cfg.routing_thresholds, cfg.version), done)
+
+    def action_rollback(self) -> None:
+        if self.state is None:
+            return
+        current = self.state.config.version
+        entries = []
+        for v, cfg in getattr(self, "versions", []):
+            th = cfg.routing_thresholds
+            auths = len(cfg.standing_authorizations)
+            entries.append(
+                (
+                    v,
+                    f"sampling {th.sampling_rate_established:.0%} · calibration {th.calibration_period} · {auths} authorisation(s)",
+                )
+            )
+        if len(entries) < 2:
+            self.notify("No earlier routing config version to roll back to.", severity="warning")
+            return
+
+        def done(version: int | None) -> None:
+            if version is None:
+                return
+            try:
+                new = self.services.store.rollback_config(
+                    version, reason=f"rolled back to v{version} in the cockpit"
+                )
+            except Exception as exc:
+                self.notify(f"Rollback failed: {exc}", severity="error")
+                return
+            self.notify(f"Restored v{version} as config v{new.version}.")
+            self.reload()
+
+        self.app.push_screen(I5Rollback(entries, current), done)

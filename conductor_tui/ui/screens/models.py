@@ -1,0 +1,361 @@
+"""Models & GPU: Ollama (reachable, version, installed and loaded models with VRAM share,
+CPU spill and time to unload), each ensemble's runnability with its fix, the GPU(s) with
+a short history, CPU and RAM.
+
+Polling: one worker at a time — the next poll is scheduled only when the previous one
+has finished (polls never overlap), and nothing is scheduled while the screen is hidden
+(``on_screen_suspend`` / ``on_screen_resume``).  ``services.poll_interval == 0`` polls
+once on mount (snapshots)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import DataTable, Static
+
+from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.i5_bars import spark
+
+STYLES = Path(__file__).resolve().parent.parent / "styles"
+HISTORY = 60  # samples kept for the sparklines
+
+
+def human_bytes(n: float | int | None) -> str:
+    if not n:
+        return "—"
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit in ("GB", "TB") else f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def human_seconds(s: float | None) -> str:
+    if s is None:
+        return "kept loaded"
+    s = int(s)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+class ModelsScreen(CockpitScreen):
+    MODE = "models"
+    CSS_PATH = STYLES / "issue5.tcss"
+    HELP: ClassVar[str] = """
+# Models & GPU
+
+**Ollama:** reachable or not (with the fix), version, installed models, and the models
+loaded right now — their size, the share in GPU memory (VRAM) and what spilled to the
+CPU, and when Ollama will unload them.
+
+**Ensembles:** whether each one can run here (models installed, profiles defined,
+scripts present) and, when not, the fix.
+
+**GPU:** through NVML, else `nvidia-smi`, else "no GPU detected" (Ollama's VRAM figures
+still show): memory used / total, utilisation and temperature with a short history.
+**CPU and RAM** from psutil.
+
+Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
+"""
+    BINDINGS = [Binding("ctrl+r", "poll_now", "Poll now", id="models.poll")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gpu_history: dict[int, deque[float]] = {}
+        self.mem_history: dict[int, deque[float]] = {}
+        self.cpu_history: deque[float] = deque(maxlen=HISTORY)
+        self._timer: Timer | None = None
+        self._suspended = False
+        self._polling = False
+        self.polls = 0
+        self.status: Any = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="md-body"):
+            with Vertical(id="md-left"):
+                ollama = Static(Text("Asking Ollama…", style="dim"), id="md-ollama", classes="i5-panel")
+                ollama.border_title = "Ollama"
+                yield ollama
+                models = DataTable(id="md-models", cursor_type="row", zebra_stripes=True, classes="i5-panel")
+                models.border_title = "Installed models"
+                yield models
+                loaded = DataTable(id="md-loaded", cursor_type="row", classes="i5-panel")
+                loaded.border_title = "Loaded now"
+                yield loaded
+                ens = DataTable(id="md-ensembles", cursor_type="row", zebra_stripes=True, classes="i5-panel")
+                ens.border_title = "Ensembles — can they run here?"
+                yield ens
+            with VerticalScroll(id="md-right"):
+                gpu = Vertical(id="md-gpu", classes="i5-panel")
+                gpu.border_title = "GPU"
+                yield gpu
+                system = Vertical(id="md-system", classes="i5-panel")
+                system.border_title = "CPU · RAM"
+                yield system
+
+    def on_mount(self) -> None:
+        self.query_one("#md-models", DataTable).add_columns("model", "params", "quant", "size")
+        self.query_one("#md-loaded", DataTable).add_columns(
+            "model", "size", "VRAM", "CPU spill", "unloads in"
+        )
+        self.query_one("#md-ensembles", DataTable).add_columns("ensemble", "tier", "runs?", "fix")
+        self.query_one("#md-system", Vertical).mount(
+            Static(id="md-cpu-text"), Static(id="md-cpu-spark", classes="md-spark")
+        )
+        self.poll()
+
+    # ------------------------------------------------------------------ polling
+
+    def on_screen_suspend(self) -> None:
+        self._suspended = True
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_screen_resume(self) -> None:
+        if not self._suspended:
+            return
+        self._suspended = False
+        if not self._polling and self.services.poll_interval > 0:
+            self.poll()
+
+    def action_poll_now(self) -> None:
+        if not self._polling:
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+            self.poll()
+
+    @work(exclusive=True, group="models-poll", exit_on_error=False)
+    async def poll(self) -> None:
+        self._polling = True
+        try:
+            services = self.services
+            status_task = asyncio.ensure_future(self._ollama_status())
+
+            def hardware() -> tuple[Any, list[Any], Any]:
+                probe = None
+                samples: list[Any] = []
+                try:
+                    probe = services.gpu
+                    samples = list(probe.sample() or [])
+                except Exception:
+                    samples = []
+                try:
+                    sampler = getattr(services, "system_sampler", None)
+                    if sampler is None:
+                        from conductor_tui.providers.system import system_sample as sampler
+                    sysinfo = sampler()
+                except Exception:
+                    sysinfo = None
+                return probe, samples, sysinfo
+
+            probe, samples, sysinfo = await asyncio.to_thread(hardware)
+            status = await status_task
+            catalog = await asyncio.to_thread(self._catalog, status)
+            self.polls += 1
+            self._show_ollama(status)
+            self._show_ensembles(catalog)
+            await self._show_gpu(probe, samples, status)
+            self._show_system(sysinfo)
+        finally:
+            self._polling = False
+            interval = self.services.poll_interval
+            if interval > 0 and not self._suspended and self.is_attached:
+                self._timer = self.set_timer(interval, self.poll)
+
+    async def _ollama_status(self) -> Any:
+        try:
+            return await self.services.ollama.status()
+        except Exception as exc:  # the provider never raises; stay up if it does
+            from types import SimpleNamespace
+
+            return SimpleNamespace(
+                reachable=False,
+                host=self.services.ollama_host,
+                version=None,
+                models=[],
+                loaded=[],
+                error=str(exc),
+                fix=None,
+            )
+
+    def _catalog(self, status: Any) -> Any:
+        try:
+            from conductor_tui.ui.catalog import load_catalog
+
+            return load_catalog(self.services.project, status)
+        except Exception as exc:
+            from types import SimpleNamespace
+
+            return SimpleNamespace(ensembles={}, error=str(exc))
+
+    # ------------------------------------------------------------------ rendering
+
+    def _show_ollama(self, status: Any) -> None:
+        self.status = status
+        box = self.query_one("#md-ollama", Static)
+        text = Text()
+        host = str(getattr(status, "host", "") or "")
+        if getattr(status, "reachable", False):
+            text.append("● reachable", style="bold green")
+            text.append(f"  {host}", style="dim")
+            if getattr(status, "version", None):
+                text.append(f"  ·  version {status.version}")
+            models = list(getattr(status, "models", []) or [])
+            loaded = list(getattr(status, "loaded", []) or [])
+            text.append(f"  ·  {len(models)} installed · {len(loaded)} loaded")
+            if getattr(status, "error", None):
+                text.append(f"\n{status.error}", style="yellow")
+        else:
+            text.append("○ not reachable", style="bold red")
+            text.append(f"  {host}", style="dim")
+            if getattr(status, "error", None):
+                text.append(f"\n{status.error}")
+            fix = getattr(status, "fix", None)
+            text.append("\nFix: ", style="bold")
+            text.append(fix or "start Ollama (`ollama serve`) or set OLLAMA_HOST")
+            text.append(
+                "\nLocal ensembles cannot run until Ollama answers; everything else keeps working.",
+                style="dim",
+            )
+        box.update(text)
+        table = self.query_one("#md-models", DataTable)
+        table.clear()
+        for m in getattr(status, "models", []) or []:
+            table.add_row(
+                Text(str(m.name)),
+                Text(str(getattr(m, "parameter_size", "") or "")),
+                Text(str(getattr(m, "quantization_level", "") or "")),
+                Text(human_bytes(getattr(m, "size", 0)), justify="right"),
+                key=str(m.name),
+            )
+        loaded_table = self.query_one("#md-loaded", DataTable)
+        loaded_table.clear()
+        now = self.services.clock()
+        for lm in getattr(status, "loaded", []) or []:
+            vram = float(getattr(lm, "vram_fraction", 0.0))
+            cpu = float(getattr(lm, "cpu_fraction", 0.0))
+            try:
+                left = lm.seconds_to_unload(now)
+            except Exception:
+                left = None
+            loaded_table.add_row(
+                Text(str(lm.name)),
+                Text(human_bytes(lm.size), justify="right"),
+                Text(
+                    f"{vram:.0%} ({human_bytes(getattr(lm, 'size_vram', 0))})",
+                    style="green" if vram >= 0.99 else "yellow",
+                ),
+                Text(f"{cpu:.0%}", style="red" if cpu > 0.01 else "dim"),
+                Text(human_seconds(left)),
+                key=str(lm.name),
+            )
+        if not (getattr(status, "loaded", None) or []):
+            loaded_table.border_subtitle = "nothing loaded"
+        else:
+            loaded_table.border_subtitle = ""
+
+    def _show_ensembles(self, catalog: Any) -> None:
+        table = self.query_one("#md-ensembles", DataTable)
+        table.clear()
+        ensembles = getattr(catalog, "ensembles", {}) or {}
+        for name in sorted(ensembles):
+            info = ensembles[name]
+            ok = bool(getattr(info, "runnable", False))
+            fixes = list(getattr(info, "fixes", []) or []) or list(getattr(info, "problems", []) or [])
+            table.add_row(
+                Text(name),
+                Text(str(getattr(info, "tier", "") or ""), style="dim"),
+                Text("✓ yes" if ok else "✗ no", style="green" if ok else "bold red"),
+                Text("" if ok else "; ".join(str(f) for f in fixes[:2]), no_wrap=True, overflow="ellipsis"),
+                key=name,
+            )
+        err = getattr(catalog, "error", None)
+        table.border_subtitle = str(err) if err else f"{len(ensembles)} ensembles"
+
+    async def _show_gpu(self, probe: Any, samples: list[Any], status: Any) -> None:
+        box = self.query_one("#md-gpu", Vertical)
+        kind = str(getattr(probe, "kind", "none") or "none")
+        box.border_title = f"GPU  ·  {kind}" if samples else "GPU"
+        await box.remove_children()
+        widgets: list[Any] = []
+        if not samples:
+            text = Text("no GPU detected", style="bold")
+            desc = getattr(probe, "description", None)
+            if desc and desc != "no GPU detected":
+                text.append(f" ({desc})", style="dim")
+            loaded = list(getattr(status, "loaded", []) or [])
+            if loaded:
+                vram = sum(int(getattr(m, "size_vram", 0) or 0) for m in loaded)
+                size = sum(int(getattr(m, "size", 0) or 0) for m in loaded)
+                text.append(f"\nOllama reports {human_bytes(vram)} of {human_bytes(size)} loaded in VRAM")
+                share = vram / size if size else 0
+                text.append(f" ({share:.0%}); the rest runs on the CPU.", style="dim")
+            else:
+                text.append("\nOllama's VRAM figures appear here when a model is loaded.", style="dim")
+            widgets.append(Static(text))
+        for i, s in enumerate(samples):
+            util = getattr(s, "utilization", None)
+            hist = self.gpu_history.setdefault(i, deque(maxlen=HISTORY))
+            mem_hist = self.mem_history.setdefault(i, deque(maxlen=HISTORY))
+            if util is not None:
+                hist.append(float(util))
+            frac = getattr(s, "memory_fraction", None)
+            if frac is not None:
+                mem_hist.append(float(frac) * 100)
+            text = Text(str(s.name), style="bold")
+            used, total = getattr(s, "memory_used", None), getattr(s, "memory_total", None)
+            text.append("\nmemory ")
+            text.append(f"{human_bytes(used)} / {human_bytes(total)}")
+            if frac is not None:
+                text.append(
+                    f" ({frac:.0%})", style="red" if frac > 0.9 else "yellow" if frac > 0.7 else "green"
+                )
+            text.append("  ·  utilisation ")
+            text.append("—" if util is None else f"{util:.0f}%")
+            temp = getattr(s, "temperature", None)
+            text.append("  ·  ")
+            text.append("—" if temp is None else f"{temp:.0f}°C", style="red" if temp and temp >= 85 else "")
+            widgets.append(Static(text))
+            width = max(10, box.size.width - 16)
+            chart = Text("util   ", style="dim")
+            chart.append_text(spark(hist, width, hi=100, style="green"))
+            chart.append("\nmemory ", style="dim")
+            chart.append_text(spark(mem_hist, width, hi=100, style="magenta"))
+            widgets.append(Static(chart, classes="md-spark"))
+        await box.mount_all(widgets)
+
+    def _show_system(self, sysinfo: Any) -> None:
+        text = Text()
+        if sysinfo is None:
+            text.append("psutil unavailable", style="dim")
+        else:
+            cpu = float(getattr(sysinfo, "cpu_percent", 0.0))
+            self.cpu_history.append(cpu)
+            count = getattr(sysinfo, "cpu_count", 0)
+            text.append(f"CPU {cpu:.0f}%" + (f" of {count} cores" if count else ""))
+            used, total = getattr(sysinfo, "memory_used", 0), getattr(sysinfo, "memory_total", 0)
+            text.append(f"  ·  RAM {human_bytes(used)} / {human_bytes(total)}")
+            if total:
+                text.append(f" ({used / total:.0%})")
+        self.query_one("#md-cpu-text", Static).update(text)
+        spark_box = self.query_one("#md-cpu-spark", Static)
+        chart = Text("cpu    ", style="dim")
+        chart.append_text(
+            spark(self.cpu_history, max(10, spark_box.size.width - 8 or 40), hi=100, style="cyan")
+        )
+        spark_box.update(chart)
