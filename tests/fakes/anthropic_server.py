@@ -423,7 +423,12 @@ class FakeAnthropic:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeAnthropic:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="FakeAnthropic", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="FakeAnthropic",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
