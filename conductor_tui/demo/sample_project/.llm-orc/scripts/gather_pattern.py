@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Collect the first tests of a file as the pattern to follow."""
+
 import json
 import sys
 

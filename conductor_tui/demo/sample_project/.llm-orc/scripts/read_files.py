@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Read the files named in the input and pass their text on (llm-orc script agent)."""
+
 import json
 import sys
 from pathlib import Path

@@ -1,0 +1,273 @@
+"""Savings: what local models did, from the logs, live.
+
+The numbers come from :class:`conductor_tui.core.aggregate.Aggregator`, fed from byte
+offsets in a thread worker: the first read parses the whole log off the UI thread, each
+refresh afterwards reads only the lines appended since (every 0.5 s while the screen is
+shown; paused while hidden)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
+
+from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.i5_bars import columns
+
+STYLES = Path(__file__).resolve().parent.parent / "styles"
+LIVE_INTERVAL = 0.5  # seconds between tail reads (appended lines show within a second)
+
+
+def _k(n: int | float) -> str:
+    return f"{int(n):,}"
+
+
+def wrapup_text(snap: Any, ratio_label: str) -> Text:
+    """The spec's session wrap-up summary (END-TO-END FLOW)."""
+    d, n = snap.local_decisions, snap.routing_decisions
+    text = Text()
+    text.append(f"Workflow complete. {d}/{n} subtasks handled locally.\n", style="bold")
+    text.append(
+        f"Local: {_k(snap.total_tokens_local)} tokens | Claude savings: ~{_k(snap.estimated_claude_tokens_saved)} tokens"
+    )
+    text.append(f"  ({ratio_label})\n", style="dim")
+    text.append("Lifecycle progression:\n", style="bold")
+    for tt, row in snap.by_task_type.items():
+        phase = row.get("phase")
+        if not phase:
+            continue
+        nxt = row.get("next_step") or ""
+        text.append(f"  {tt}: ")
+        text.append(str(phase).title(), style="bold")
+        text.append(f"{' — ' + nxt if nxt else ''}\n", style="dim")
+    text.append(
+        f"Interim Claude debt: {snap.interim_claude_debt} delegable tasks handled by Claude",
+        style="yellow" if snap.interim_claude_debt else "",
+    )
+    return text
+
+
+class SavingsScreen(CockpitScreen):
+    MODE = "savings"
+    CSS_PATH = STYLES / "issue5.tcss"
+    HELP: ClassVar[str] = """
+# Savings
+
+From `routing-log.jsonl` and `evaluations.jsonl`, updating live as lines are appended:
+
+* **Local tokens** spent by ensembles, the **Claude tokens saved** (estimated as local ÷
+  the ratio: 1.2 until the log has enough Claude and local decisions of a task type to
+  refine it), the share of subtasks handled locally, the **interim Claude debt**
+  (delegable subtasks Claude did because no ensemble was ready) and the evaluations by
+  score.
+* Per task type, per ensemble and per day, with a chart of local tokens per day.
+* The session wrap-up summary, as the conductor reports it.
+
+Corrupt log lines are skipped and **counted** here, never hidden. `ctrl+r` re-reads
+everything from the start.
+"""
+    BINDINGS = [Binding("ctrl+r", "reread", "Re-read logs", id="savings.reread")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aggregator: Any = None
+        self.snapshot: Any = None
+        self._timer: Timer | None = None
+        self._suspended = False
+        self.refreshes = 0
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="sv-body"):
+            with Horizontal(id="sv-cards"):
+                for cid in ("local", "saved", "share", "debt", "evals", "skipped"):
+                    yield Static(id=f"sv-{cid}", classes="sv-card")
+            with Horizontal(id="sv-middle"):
+                with TabbedContent(id="sv-tables"):
+                    with TabPane("By task type", id="sv-tab-tt"):
+                        yield DataTable(id="sv-by-tt", zebra_stripes=True, cursor_type="row")
+                    with TabPane("By ensemble", id="sv-tab-ens"):
+                        yield DataTable(id="sv-by-ens", zebra_stripes=True, cursor_type="row")
+                    with TabPane("By day", id="sv-tab-day"):
+                        yield DataTable(id="sv-by-day", zebra_stripes=True, cursor_type="row")
+                with Vertical(id="sv-side"):
+                    chart = Static(id="sv-chart", classes="i5-panel")
+                    chart.border_title = "Local tokens per day"
+                    yield chart
+                    wrap = Static(Text("Reading the logs…", style="dim"), id="sv-wrapup", classes="i5-panel")
+                    wrap.border_title = "Session wrap-up"
+                    yield wrap
+
+    def on_mount(self) -> None:
+        self.query_one("#sv-by-tt", DataTable).add_columns(
+            "task type", "phase", "decisions", "local", "local tokens", "saved ~", "ratio", "debt", "g/a/p"
+        )
+        self.query_one("#sv-by-ens", DataTable).add_columns(
+            "ensemble", "phase", "runs", "local tokens", "saved ~", "g/a/p", "promotion"
+        )
+        self.query_one("#sv-by-day", DataTable).add_columns(
+            "day", "decisions", "local", "local tokens", "Claude tokens", "saved ~", "debt"
+        )
+        self.refresh_data()
+
+    def on_screen_suspend(self) -> None:
+        self._suspended = True
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_screen_resume(self) -> None:
+        if self._suspended:
+            self._suspended = False
+            self.refresh_data()
+
+    def action_reread(self) -> None:
+        self.aggregator = None
+        self.refresh_data()
+
+    # ------------------------------------------------------------------ data
+
+    @work(thread=True, exclusive=True, group="savings-feed", exit_on_error=False)
+    def refresh_data(self) -> None:
+        """Feed the new bytes (all of them the first time) and publish a snapshot."""
+        try:
+            store = self.services.store
+            if self.aggregator is None:
+                from conductor_tui.core.aggregate import Aggregator
+
+                try:
+                    thresholds = store.load_config().routing_thresholds
+                except Exception:
+                    thresholds = None
+                self.aggregator = Aggregator(thresholds)
+            new = self.aggregator.feed_store(store)
+            snap = self.aggregator.snapshot() if (new or self.snapshot is None) else None
+            error = None
+        except Exception as exc:
+            snap, error = None, str(exc)
+        self.app.call_from_thread(self._apply, snap, error)
+
+    def _apply(self, snap: Any, error: str | None) -> None:
+        self.refreshes += 1
+        if error:
+            self.query_one("#sv-wrapup", Static).update(
+                Text(f"Could not read the logs: {error}", style="red")
+            )
+        if snap is not None:
+            self.snapshot = snap
+            self._render_snapshot(snap)
+        if self.services.poll_interval > 0 and not self._suspended and self.is_attached:
+            self._timer = self.set_timer(LIVE_INTERVAL, self.refresh_data)
+
+    def _ratio_label(self, snap: Any) -> str:
+        ratios = {row.get("token_ratio") for row in snap.by_task_type.values() if row.get("token_ratio")}
+        default = getattr(getattr(self.aggregator, "thresholds", None), "local_to_claude_token_ratio", 1.2)
+        if not ratios or ratios == {default}:
+            return f"estimated as local ÷ {default:g}"
+        return (
+            "estimated as local ÷ ratio per task type (" + ", ".join(f"{r:g}" for r in sorted(ratios)) + ")"
+        )
+
+    def _render_snapshot(self, snap: Any) -> None:
+        def card(cid: str, value: str, label: str, style: str = "bold") -> None:
+            t = Text(value, style=style, justify="center")
+            t.append("\n" + label, style="dim")
+            self.query_one(f"#sv-{cid}", Static).update(t)
+
+        n = snap.routing_decisions
+        card("local", _k(snap.total_tokens_local), "local tokens")
+        card("saved", "~" + _k(snap.estimated_claude_tokens_saved), "Claude saved", "bold green")
+        card("share", f"{snap.local_share_pct:.0f}%", f"local ({snap.local_decisions}/{n})")
+        card(
+            "debt",
+            str(snap.interim_claude_debt),
+            "Claude debt",
+            "bold yellow" if snap.interim_claude_debt else "bold",
+        )
+        ev = snap.evaluations or {}
+        evt = Text(justify="center")
+        evt.append(str(ev.get("good", 0)), style="bold green")
+        evt.append(" / ")
+        evt.append(str(ev.get("acceptable", 0)), style="bold yellow")
+        evt.append(" / ")
+        evt.append(str(ev.get("poor", 0)), style="bold red")
+        evt.append("\ngood/acc/poor", style="dim")
+        self.query_one("#sv-evals", Static).update(evt)
+        card(
+            "skipped", str(snap.skipped_lines), "corrupt lines", "bold red" if snap.skipped_lines else "bold"
+        )
+
+        tt = self.query_one("#sv-by-tt", DataTable)
+        tt.clear()
+        for name, row in snap.by_task_type.items():
+            e = row.get("evaluations") or {}
+            tt.add_row(
+                Text(name),
+                Text(str(row.get("phase") or "—").title(), style="dim" if not row.get("phase") else ""),
+                Text(str(row["decisions"]), justify="right"),
+                Text(str(row["local_decisions"]), justify="right"),
+                Text(_k(row["total_tokens_local"]), justify="right"),
+                Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
+                Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
+                Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
+                Text(f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}"),
+                key=name,
+            )
+        ens = self.query_one("#sv-by-ens", DataTable)
+        ens.clear()
+        for name, row in snap.by_ensemble.items():
+            e = row.get("evaluations") or {}
+            promo = row.get("promotion") or {}
+            ens.add_row(
+                Text(name),
+                Text(str(row.get("phase") or "").title()),
+                Text(str(row["local_decisions"]), justify="right"),
+                Text(_k(row["total_tokens_local"]), justify="right"),
+                Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
+                Text(f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}"),
+                Text(
+                    "ready: " + promo.get("level", "")
+                    if promo.get("global_ready")
+                    else promo.get("next", ""),
+                    style="green" if promo.get("global_ready") else "dim",
+                ),
+                key=name,
+            )
+        day = self.query_one("#sv-by-day", DataTable)
+        day.clear()
+        for name, row in snap.by_day.items():
+            day.add_row(
+                Text(name),
+                Text(str(row["decisions"]), justify="right"),
+                Text(str(row["local_decisions"]), justify="right"),
+                Text(_k(row["total_tokens_local"]), justify="right"),
+                Text(_k(row["claude_tokens"]), justify="right"),
+                Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
+                Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
+                key=name,
+            )
+        days = list(snap.by_day.items())[-12:]
+        chart = self.query_one("#sv-chart", Static)
+        if days:
+            values = [row["total_tokens_local"] for _, row in days]
+            labels = [d[-2:] for d, _ in days]
+            body = columns(values, labels, height=2, col_width=4, style="green")
+            body.append(f"   max {_k(max(values))} / day", style="dim")
+            chart.update(body)
+        else:
+            chart.update(Text("No routing decisions yet.", style="dim"))
+        if n:
+            self.query_one("#sv-wrapup", Static).update(wrapup_text(snap, self._ratio_label(snap)))
+        else:
+            self.query_one("#sv-wrapup", Static).update(
+                Text(
+                    "No routing decisions in this project yet: the dashboard fills in as the conductor logs them.",
+                    style="dim",
+                )
+            )

@@ -1,0 +1,71 @@
+"""The bundled demo project is realistic and readable by the store, rules and review."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from conductor_tui.core.aggregate import Aggregator
+from conductor_tui.core.records import Phase
+from conductor_tui.core.review import evaluation_queue, lifecycle_rows, load_review, read_artifact
+from conductor_tui.core.store import ProjectStore
+from conductor_tui.demo import copy_sample_project, sample_project_path
+
+
+def test_sample_reads_cleanly(tmp_path: Path) -> None:
+    project = copy_sample_project(tmp_path)
+    store = ProjectStore(project)
+    for result in (store.read_routing(0), store.read_evaluations(0), store.read_plans(0)):
+        assert result.skipped == []
+    assert store.load_config().version == 3
+    assert store.config_versions() == [1, 2, 3]
+    assert "extraction" in store.load_task_profiles().profiles
+
+
+def test_plan_is_seed_000_decomposition(tmp_path: Path) -> None:
+    store = ProjectStore(copy_sample_project(tmp_path))
+    history = store.plan_history("plan-promotion-handler")
+    assert [p.revision for p in history] == [1, 2, 3, 4, 5]
+    final = history[-1]
+    assert len(final.subtasks) == 33
+    borderline = sum(1 for r in final.subtasks if r.extras.get("borderline"))
+    cats = Counter(str(r.delegability_category) for r in final.subtasks)
+    claude_only = cats["claude-only"]
+    strongly = len(final.subtasks) - claude_only - borderline
+    assert (strongly, borderline, claude_only) == (17, 4, 12)  # 52% / 12% / 36%
+    assert all(r.status == "done" and r.routing_id for r in final.subtasks)
+
+
+def test_review_state_has_every_screen_state(tmp_path: Path) -> None:
+    project = copy_sample_project(tmp_path)
+    state = load_review(ProjectStore(project))
+    queue = evaluation_queue(state)
+    reasons = {q.ensemble: q for q in queue}
+    assert reasons["fix-lint-violations"].phase == "calibrate"
+    assert reasons["extract-code-patterns"].phase == "establish"  # a sampled run
+    assert reasons["write-commit-message"].judge is not None  # judge scored, not reviewed
+    for item in queue:
+        _inp, out = read_artifact(project, item.run)
+        assert not out.startswith("("), out
+    rows = {r.ensemble or r.task_type: r for r in lifecycle_rows(state)}
+    assert rows["extract-code-patterns"].status.promotion.global_ready
+    assert rows["triage-issue-labels"].status.phase is Phase.DESIGN  # failed calibration
+    assert rows["dependency-resolution"].design_rejected
+    assert rows["generate-test-cases"].status.counts.poor == 1
+
+
+def test_savings_numbers(tmp_path: Path) -> None:
+    agg = Aggregator()
+    agg.feed_store(ProjectStore(copy_sample_project(tmp_path)))
+    snap = agg.snapshot()
+    assert snap.skipped_lines == 0
+    assert snap.local_decisions == 27 and snap.routing_decisions == 48
+    assert snap.total_tokens_local > 40_000
+    assert len(snap.by_day) == 4
+
+
+def test_sample_ships_inside_the_package() -> None:
+    root = sample_project_path()
+    assert root.is_relative_to(Path(__file__).resolve().parents[2] / "conductor_tui")
+    assert (root / ".llm-orc/evaluations/routing-log.jsonl").is_file()
+    assert len(list((root / ".llm-orc/artifacts").rglob("execution.json"))) == 6
