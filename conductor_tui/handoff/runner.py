@@ -1,6 +1,6 @@
 """Running a requested ensemble headless (no cockpit open), through the engine (no Textual).
 
-The same path as ``conductor-tui run``: the engine's catalog finds the ensemble, the
+The same path as ``conductor-tui run`` (its ``find_ensemble``): the engine's catalog finds the ensemble, the
 executor runs it on Ollama (``$OLLAMA_HOST``) and writes the llm-orc execution artifact,
 and :func:`conductor_tui.engine.artifacts.record_run` logs the routing decision with its
 token savings.  The outcome is posted to ``results.jsonl`` like the cockpit's would be.
@@ -42,23 +42,18 @@ def run_request_headless(
 
 
 def _execute(project: Path, request: RunRequest, *, host: str | None) -> dict[str, Any]:
+    from conductor_tui.commands.run import find_ensemble
     from conductor_tui.core.store import ProjectStore
-    from conductor_tui.engine import loader
     from conductor_tui.engine.artifacts import record_run
     from conductor_tui.engine.executor import Executor
 
-    catalog = loader.load_catalog(project)
-    entry = catalog.get(request.ensemble)
+    entry, catalog, error = find_ensemble(project, request.ensemble)
     if entry is None or entry.spec is None:
-        problems = "; ".join(str(getattr(p, "message", p)) for p in (entry.problems if entry else []))
-        why = (
-            f"ensemble {request.ensemble!r} is invalid: {problems}"
-            if entry
-            else (
-                f"no ensemble named {request.ensemble!r} (looked in {', '.join(str(d) for _, d in catalog.dirs)})"
-            )
-        )
-        return {"status": "failed", "error": why}
+        return {"status": "failed", "error": error or f"ensemble {request.ensemble!r} cannot be loaded"}
+    blocking = [p for p in entry.spec.problems if getattr(p, "blocking", False)]
+    if blocking:
+        msg = "; ".join(str(p) for p in blocking)
+        return {"status": "failed", "error": f"{entry.spec.name} cannot run here: {msg}"}
     executor = Executor(project=project, profiles=catalog.profiles, host=host)
     result = asyncio.run(executor.run(entry.spec, request.input))
     decision = record_run(
