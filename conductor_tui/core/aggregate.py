@@ -234,6 +234,7 @@ class Aggregator:
         # ensemble → task type → decisions (to attribute evaluations without a task type)
         self._ens_tt: dict[str, dict[str, int]] = {}
         self._key_cache: dict[tuple, tuple] = {}
+        self._day_cache: dict[str | None, str] = {}
         self._eval_scores: dict[str, list[Score | None]] = {}
         self._eval_modes: dict[str, list[Any]] = {}
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
@@ -332,6 +333,10 @@ class Aggregator:
             n_lines = block.count(b"\n", skip, cut + 1)
             piece = memoryview(block)[skip : cut + 1]
             self._decode_piece(piece, state.next_line, decoder, routing, state, groups)
+            if routing:
+                # A small per-block group table stays in the CPU cache; fold it now.
+                self._merge_routes(groups)
+                groups = {}
             state.lines += n_lines
             state.next_line += n_lines
             state.offset += cut + 1
@@ -474,22 +479,32 @@ class Aggregator:
     # ----------------------------------------------------------------- merging
 
     def _norm_key(self, key: tuple) -> tuple:
-        cached = self._key_cache.get(key)
-        if cached is not None:
-            return cached
-        event, tt, routed, ens, deleg, reason, day = key
-        is_decision = event in (None, "", "routing-decision", "routing")
-        target = (routed or "").strip().lower()
-        is_local = bool(target) and not target.startswith("claude")
-        ensemble = ens or (routed if is_local else None)
-        cat = rules.as_delegability(deleg)
-        delegable = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
-            cat is None and (reason or "").strip().lower() == "no-ensemble"
-        )
-        day_key = day if day and _DAY_RE.match(day) else "unknown"
-        out = (is_decision, (tt or "").strip() or "(unknown)", is_local, ensemble, delegable, day_key)
-        self._key_cache[key] = out
-        return out
+        """Raw group key → (is_decision, task type, is_local, ensemble, delegable, day).
+        The part without the day is cached (few distinct values), days separately."""
+        base = key[:6]
+        nb = self._key_cache.get(base)
+        if nb is None:
+            event, tt, routed, ens, deleg, reason = base
+            is_decision = event in (None, "", "routing-decision", "routing")
+            target = (routed or "").strip().lower()
+            is_local = bool(target) and not target.startswith("claude")
+            ensemble = ens or (routed if is_local else None)
+            cat = rules.as_delegability(deleg)
+            delegable = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
+                cat is None and (reason or "").strip().lower() == "no-ensemble"
+            )
+            nb = self._key_cache[base] = (
+                is_decision,
+                (tt or "").strip() or "(unknown)",
+                is_local,
+                ensemble,
+                delegable,
+            )
+        day = key[6]
+        dk = self._day_cache.get(day)
+        if dk is None:
+            dk = self._day_cache[day] = day if day and _DAY_RE.match(day) else "unknown"
+        return (*nb, dk)
 
     def _merge_routes(self, groups: dict[tuple, list[int]]) -> None:
         # Collapse raw keys (spelling variants, reasons) onto normalised keys first, so

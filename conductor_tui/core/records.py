@@ -411,6 +411,7 @@ class RoutingThresholds(Record):
     promotion_global_good: int = 3  # Invariant 6
     promotion_library_good: int = 5  # Invariant 6 (+ generality assessment)
     lora_poor_threshold: int = 3  # 3+ poor with one dominant failure mode
+    lora_dominant_share: float = 0.66  # "dominant" = this share of the poor evaluations
     complexity_min_subtasks: int = 5  # fewer subtasks → skip planning
     complexity_min_delegable: int = 3  # fewer delegable → skip planning
     local_to_claude_token_ratio: float = 1.2  # estimated_claude = local / ratio
@@ -423,6 +424,7 @@ THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
     "promotion_global_good",
     "promotion_library_good",
     "lora_poor_threshold",
+    "lora_dominant_share",
     "complexity_min_subtasks",
     "complexity_min_delegable",
     "local_to_claude_token_ratio",

@@ -15,6 +15,7 @@ calibration fail (poor count)     ``calibration_fail_poor``          2
 global promotion (good count)     ``promotion_global_good``          3
 library promotion (good count)    ``promotion_library_good``         5
 LoRA candidate (poor count)       ``lora_poor_threshold``            3
+LoRA dominant failure-mode share  ``lora_dominant_share``            0.66
 complexity floor                  ``complexity_min_subtasks`` /      5 / 3
                                   ``complexity_min_delegable``
 local → Claude token ratio        ``local_to_claude_token_ratio``    1.2
@@ -255,17 +256,19 @@ class LoraCandidate:
 
 def lora_candidate(evaluations: Iterable[tuple[Any, Any]], thresholds: RoutingThresholds) -> LoraCandidate:
     """From ``(score, failure_mode)`` pairs. The dominant mode is the most common failure
-    mode among the poor evaluations, provided it covers a strict majority of them (a tie
-    or a spread means no single consistent mode). Flagged when poor ≥
-    ``lora_poor_threshold`` and a dominant mode exists."""
+    mode among the poor evaluations, provided it covers at least ``lora_dominant_share``
+    (0.66: 2 of 3, 4 of 6) of them and is not tied — a spread means no single consistent
+    mode. Flagged when poor ≥ ``lora_poor_threshold`` and a dominant mode exists."""
     modes: list[Any] = []
     for score, mode in evaluations:
         if as_score(score) is Score.POOR:
             modes.append(as_failure_mode(mode))
     poor = len(modes)
     known = Counter(m for m in modes if m is not None)
-    dominant, count = known.most_common(1)[0] if known else (None, 0)
-    if dominant is not None and count * 2 <= poor:
+    top = known.most_common(2)
+    dominant, count = top[0] if top else (None, 0)
+    tie = len(top) > 1 and top[1][1] == count
+    if dominant is not None and (tie or count < thresholds.lora_dominant_share * poor):
         dominant, count = None, 0
     flag = poor >= thresholds.lora_poor_threshold and dominant is not None
     return LoraCandidate(flag, poor, dominant, count)

@@ -1,0 +1,235 @@
+"""``conductor-tui report [--project DIR] [--json] [--global]``: what local models did for you.
+
+Reads ``routing-log.jsonl`` and ``evaluations.jsonl`` (tolerantly: corrupt lines are
+skipped and counted) and prints decisions total / local / Claude, local tokens, the
+estimated Claude tokens saved, interim Claude debt, the local share, and per task type
+and per ensemble: decisions, evaluations by score, lifecycle phase and promotion
+readiness. ``--json`` prints one JSON object (the :class:`~conductor_tui.core.aggregate.Snapshot`
+plus ``project``, ``evaluations_dir``, ``config_version`` and ``warnings``).
+
+Exit codes: 0 — report printed (also when there is nothing to report yet); 1 — a file
+could not be read (its path and the reason are printed on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from conductor_tui.core import locations
+from conductor_tui.core.aggregate import Aggregator, Snapshot
+from conductor_tui.core.records import RoutingConfig
+from conductor_tui.core.store import ProjectStore, StoreError
+
+
+def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str]]:
+    """Aggregate ``store``'s logs. Raises ``OSError`` / :class:`StoreError` when a log
+    cannot be read; a malformed routing config only adds a warning (defaults apply)."""
+    warnings: list[str] = []
+    try:
+        cfg = store.load_config()
+    except StoreError as exc:
+        warnings.append(f"{exc} — using default thresholds")
+        cfg = RoutingConfig()
+    agg = Aggregator(cfg.routing_thresholds)
+    for path, kind in ((store.routing_log_path, "routing"), (store.evaluations_path, "evaluations")):
+        try:
+            agg.feed_file(path, kind)
+        except OSError as exc:
+            raise StoreError(path, exc.strerror or str(exc)) from exc
+    snap = agg.snapshot()
+    for name, lines in snap.skipped_line_numbers.items():
+        shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
+        warnings.append(f"{name}: skipped {len(lines)} unreadable line(s): {shown}")
+    return snap, cfg, warnings
+
+
+def _empty_message(where: Path, *, global_tier: bool) -> str:
+    if global_tier:
+        return (
+            f"No global conductor logs yet ({where} does not exist).\n"
+            "They appear once a session records routing decisions at the global tier."
+        )
+    return (
+        f"No .llm-orc/ folder in {where} — nothing to report yet.\n"
+        "conductor-tui reports on the logs the conductor writes under .llm-orc/evaluations/\n"
+        "(routing-log.jsonl, evaluations.jsonl). Run `conductor-tui starter-kit` or open the\n"
+        "cockpit in this project to start, or pass --project DIR to point at another project."
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    as_json = bool(getattr(args, "json", False))
+    global_tier = bool(getattr(args, "global_tier", False))
+    if global_tier:
+        store = ProjectStore(None, global_tier=True)
+        project: Path | None = None
+        missing = not store.root.is_dir()
+        where = store.root
+    else:
+        project = Path(args.project).expanduser().resolve() if args.project else locations.find_project()
+        store = ProjectStore(project)
+        missing = not locations.project_llm_orc_dir(project).is_dir()
+        where = project
+    if missing:
+        message = _empty_message(where, global_tier=global_tier)
+        if as_json:
+            out = Snapshot().to_dict()
+            out.update(
+                project=str(project) if project else None,
+                evaluations_dir=str(store.root),
+                config_version=None,
+                warnings=[],
+                message=message,
+            )
+            print(json.dumps(out, ensure_ascii=False, indent=2))
+        else:
+            print(message)
+        return 0
+    try:
+        snap, cfg, warnings = build_report(store)
+    except StoreError as exc:
+        print(f"conductor-tui report: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
+        return 1
+    if as_json:
+        out = snap.to_dict()
+        out.update(
+            project=str(project) if project else None,
+            evaluations_dir=str(store.root),
+            config_version=cfg.version,
+            warnings=warnings,
+        )
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    _print_human(snap, store, cfg, warnings, global_tier=global_tier)
+    return 0
+
+
+# --------------------------------------------------------------------------- human output
+
+
+def _fmt(n: int | float) -> str:
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.1f}"
+
+
+def _evals_cell(e: dict[str, Any]) -> str:
+    """``good/acceptable/poor`` counts, e.g. ``12/3/1``."""
+    return f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}"
+
+
+def _print_human(
+    snap: Snapshot, store: ProjectStore, cfg: RoutingConfig, warnings: list[str], *, global_tier: bool
+) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    title = "global tier" if global_tier else str(store.project)
+    console.print(Text.assemble(("conductor-tui report", "bold"), " — ", title))
+    console.print(Text(f"{store.root}  (routing config v{cfg.version})", style="dim"))
+    if snap.routing_decisions == 0 and not snap.evaluations.get("total"):
+        console.print(
+            Text(
+                "No routing decisions or evaluations logged yet. They appear here once the "
+                "conductor (or the cockpit) routes work.",
+            )
+        )
+    summary = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+    summary.add_column("what", style="bold")
+    summary.add_column("value", justify="right")
+    rows = [
+        ("Routing decisions", _fmt(snap.routing_decisions)),
+        ("  handled locally", _fmt(snap.local_decisions)),
+        ("  handled by Claude", _fmt(snap.claude_decisions)),
+        ("  of which ensemble-prepared", _fmt(snap.prepared_claude_decisions)),
+        ("Local share of subtasks", f"{snap.local_share_pct:.1f}%"),
+        ("Local tokens", _fmt(snap.total_tokens_local)),
+        ("Estimated Claude tokens saved", "~" + _fmt(snap.estimated_claude_tokens_saved)),
+        ("Claude tokens used", _fmt(snap.claude_tokens)),
+        ("Interim Claude debt (delegable work Claude did)", _fmt(snap.interim_claude_debt)),
+        ("Evaluations (good/acceptable/poor)", _evals_cell(snap.evaluations)),
+        ("Skipped (unreadable) lines", _fmt(snap.skipped_lines)),
+    ]
+    for what, value in rows:
+        summary.add_row(Text(what), Text(value))
+    console.print(summary)
+
+    if snap.by_task_type:
+        t = Table(title="By task type", box=box.SIMPLE_HEAD, title_justify="left")
+        for col, kw in (
+            ("task type", {}),
+            ("decisions", {"justify": "right"}),
+            ("local", {"justify": "right"}),
+            ("Claude", {"justify": "right"}),
+            ("debt", {"justify": "right"}),
+            ("saved ~tokens", {"justify": "right"}),
+            ("evals g/a/p", {"justify": "right"}),
+            ("phase", {}),
+            ("promotion", {}),
+            ("next", {}),
+        ):
+            t.add_column(col, **kw)
+        for name, row in snap.by_task_type.items():
+            t.add_row(
+                Text(name),
+                Text(_fmt(row["decisions"])),
+                Text(_fmt(row["local_decisions"])),
+                Text(_fmt(row["claude_decisions"])),
+                Text(_fmt(row["interim_claude"])),
+                Text(_fmt(row["estimated_claude_tokens_saved"])),
+                Text(_evals_cell(row["evaluations"])),
+                Text(row["phase"] or "claude-only"),
+                Text(row["promotion"]),
+                Text(row["next_step"] or ""),
+            )
+        console.print(t)
+
+    if snap.by_ensemble:
+        t = Table(title="By ensemble", box=box.SIMPLE_HEAD, title_justify="left")
+        for col, kw in (
+            ("ensemble", {}),
+            ("runs", {"justify": "right"}),
+            ("local tokens", {"justify": "right"}),
+            ("saved ~tokens", {"justify": "right"}),
+            ("evals g/a/p", {"justify": "right"}),
+            ("phase", {}),
+            ("promotion", {}),
+            ("next", {}),
+        ):
+            t.add_column(col, **kw)
+        for name, row in snap.by_ensemble.items():
+            flags = "  LoRA candidate" if row["lora_candidate"] else ""
+            t.add_row(
+                Text(name),
+                Text(_fmt(row["local_decisions"])),
+                Text(_fmt(row["total_tokens_local"])),
+                Text(_fmt(row["estimated_claude_tokens_saved"])),
+                Text(_evals_cell(row["evaluations"])),
+                Text(row["phase"]),
+                Text(row["promotion"]["level"] + flags),
+                Text(row["next_step"]),
+            )
+        console.print(t)
+
+    if snap.by_day:
+        days = list(snap.by_day.items())[-7:]
+        t = Table(title="Last active days", box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("day", "decisions", "local", "local tokens", "saved ~tokens"):
+            t.add_column(col, justify="left" if col == "day" else "right")
+        for day, row in days:
+            t.add_row(
+                Text(day),
+                Text(_fmt(row["decisions"])),
+                Text(_fmt(row["local_decisions"])),
+                Text(_fmt(row["total_tokens_local"])),
+                Text(_fmt(row["estimated_claude_tokens_saved"])),
+            )
+        console.print(t)
+
+    for w in warnings:
+        console.print(Text("warning: " + w, style="yellow"))
