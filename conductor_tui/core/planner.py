@@ -199,6 +199,16 @@ class PlanBuild:
         return self.estimated_savings - self.planning_tokens
 
 
+def _criterion(sub: PlannedSubtask, decision: Any, dag: DagTestResult | None) -> str | None:
+    """The irreducible Claude-only criterion: Claude's, else the failed DAG conditions."""
+    if decision.category != Delegability.CLAUDE:
+        return None
+    if sub.claude_only_criterion:
+        return sub.claude_only_criterion
+    failed = rules.dag_failed_conditions(dag)
+    return f"fails the DAG test ({', '.join(failed)})" if failed else None
+
+
 def _as_output(output: PlannerOutput | Mapping[str, Any]) -> PlannerOutput:
     return output if isinstance(output, PlannerOutput) else PlannerOutput.model_validate(dict(output))
 
@@ -257,9 +267,7 @@ def build_plan(
             dag_test_result=dag,
             phase=sub.phase,
             handler=handler,
-            claude_only_criterion=sub.claude_only_criterion
-            if decision.category == Delegability.CLAUDE
-            else None,
+            claude_only_criterion=_criterion(sub, decision, dag),
             depends_on=list(sub.depends_on),
             expected_repetitions=sub.expected_repetitions,
             estimated_claude_tokens=est_claude,

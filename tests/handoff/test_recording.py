@@ -1,0 +1,82 @@
+"""Judge verdicts, Claude overhead and Claude-handled tasks land in the conductor's logs."""
+
+from __future__ import annotations
+
+import pytest
+
+from conductor_tui.core.records import Score
+from conductor_tui.core.store import ProjectStore
+from conductor_tui.handoff import (
+    record_claude_overhead,
+    record_claude_task,
+    record_evaluation,
+    record_judge_verdict,
+)
+from conductor_tui.providers.anthropic import ClaudeError, ClaudeProvider
+from tests.fakes.anthropic_server import Reply
+
+
+def test_judge_verdict_becomes_an_evaluation_awaiting_review(tmp_path, fake_anthropic):
+    record_evaluation(tmp_path, "extract-endpoints", "good", evaluator="human")
+    provider = ClaudeProvider(api_key=fake_anthropic.api_key, base_url=fake_anthropic.url)
+    fake_anthropic.script(
+        Reply(
+            tool_input={
+                "reflection": "Missed 3 of 12 endpoints.",
+                "score": "poor",
+                "failure_mode": "incomplete",
+            },
+            input_tokens=600,
+            output_tokens=40,
+        )
+    )
+    verdict = provider.judge("Extract endpoints", "server.py", "GET /a", ensemble="extract-endpoints")
+    written = record_judge_verdict(
+        tmp_path,
+        verdict,
+        ensemble="extract-endpoints",
+        routing_id="rd-1",
+        input_summary="server.py",
+        output_length=6,
+    )
+    stored = ProjectStore(tmp_path).read_evaluations().records[-1]
+    assert stored.id == written.id
+    assert stored.evaluator == "claude" and stored.review == "pending"
+    assert stored.score == Score.POOR and stored.judge_score == Score.POOR
+    assert stored.reasoning == stored.judge_reasoning == "Missed 3 of 12 endpoints."
+    assert stored.failure_mode.value == "incomplete"
+    assert stored.judge_tokens == 640  # judge cost, subtracted from savings
+    assert stored.invocation_number == 2 and stored.phase.value == "calibrate"
+
+
+def test_failed_judge_call_records_nothing(tmp_path, fake_anthropic):
+    provider = ClaudeProvider(api_key=fake_anthropic.api_key, base_url=fake_anthropic.url)
+    fake_anthropic.script(
+        Reply(tool_input={"reflection": "long " * 40, "score": "good"}, chunk_chars=8, error_after=5)
+    )
+    with pytest.raises(ClaudeError) as err:
+        provider.judge("t", "i", "o")
+    assert err.value.partial.startswith("long")
+    assert ProjectStore(tmp_path).read_evaluations().records == []
+
+
+def test_claude_overhead_is_logged_as_an_event_not_a_decision(tmp_path):
+    class _Usage:
+        total = 1234
+
+        def to_dict(self):
+            return {"total_tokens": 1234}
+
+    event = record_claude_overhead(tmp_path, "planning", _Usage(), session="s", plan_id="plan-1")
+    stored = ProjectStore(tmp_path).read_routing().records[0]
+    assert stored.id == event.id and stored.event == "claude-overhead" and not stored.is_decision
+    assert stored.claude_tokens == 1234 and stored.purpose == "planning" and stored.plan_id == "plan-1"
+
+
+def test_claude_task_categories(tmp_path):
+    d1, p1 = record_claude_task(tmp_path, "cross-file-analysis", 2000)  # taxonomy says ensemble-delegable
+    assert d1.delegability_category.value == "ensemble-delegable" and p1.interim_claude_count == 1
+    d2, p2 = record_claude_task(tmp_path, "naming", 50, category="claude-only")
+    assert d2.reason == "competence-boundary" and p2 is None
+    with pytest.raises(ValueError):
+        record_claude_task(tmp_path, "x", -1)
