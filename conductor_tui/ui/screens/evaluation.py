@@ -42,11 +42,7 @@ from conductor_tui.ui.screens.base import CockpitScreen
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 
-REFLECT_PROMPT = (
-    "Reflect before scoring — completeness: does it address the whole task? · correctness: "
-    "is it right, as far as you can verify? · format: is the structure what was asked? · "
-    "hallucinations: anything invented?"
-)
+REFLECT_PROMPT = "Is it complete? · correct? · in the right format? · anything invented (hallucinated)?"
 SCORES = [Score.GOOD, Score.ACCEPTABLE, Score.POOR]
 FAILURES = [
     FailureMode.HALLUCINATION,
@@ -120,15 +116,14 @@ another score to override it — both verdicts are kept in the record.
                 with Vertical(id="ev-score-box", classes="i5-panel") as sb:
                     sb.border_title = "2 · Score"
                     yield Static(id="ev-gate")
-                    with Horizontal(id="ev-score-row"):
-                        with RadioSet(id="ev-score"):
-                            for s in SCORES:
-                                yield RadioButton(s.value, name=s.value)
-                        with RadioSet(id="ev-failure"):
-                            for m in FAILURES:
-                                yield RadioButton(m.value, name=m.value)
+                    with RadioSet(id="ev-score"):
+                        for s in SCORES:
+                            yield RadioButton(s.value, name=s.value, id=f"ev-score-{s.value}")
+                    with RadioSet(id="ev-failure"):
+                        for m in FAILURES:
+                            yield RadioButton(m.value, name=m.value, id=f"ev-fail-{m.value}")
                     yield Input(
-                        placeholder="Feedback / comment (optional; kept as user_feedback)", id="ev-feedback"
+                        placeholder="comment / feedback (optional, kept as user_feedback)", id="ev-feedback"
                     )
                 cons = Static(id="ev-consequences", classes="i5-panel")
                 cons.border_title = "What changed"
@@ -137,7 +132,8 @@ another score to override it — both verdicts are kept in the record.
 
     def on_mount(self) -> None:
         table = self.query_one("#ev-queue", DataTable)
-        table.add_columns("#", "ensemble", "task", "why")
+        table.add_column("run", width=26, key="run")
+        table.add_column("why", width=13, key="why")
         self.query_one("#ev-failure", RadioSet).display = False
         self._set_detail(None)
         self.reload()
@@ -165,15 +161,20 @@ another score to override it — both verdicts are kept in the record.
         table.clear()
         for item in items:
             why = Text(item.reason)
+            why.no_wrap = False
             if item.judge is not None:
                 why.stylize("bold")
             if item.flagged:
                 why.stylize("red")
+            run_cell = Text(
+                f"{item.ensemble} #{item.invocation_number}", style="bold", no_wrap=True, overflow="ellipsis"
+            )
+            run_cell.append("\n" + (item.run.task_summary or ""), style="dim")
+            run_cell.no_wrap = True
             table.add_row(
-                Text(str(item.invocation_number), justify="right"),
-                Text(item.ensemble),
-                Text(item.run.task_summary or ""),
+                run_cell,
                 why,
+                height=2,
                 key=item.routing_id,
             )
         box = self.query_one("#ev-queue-box")
@@ -225,6 +226,7 @@ another score to override it — both verdicts are kept in the record.
         run = item.run
         text = Text()
         text.append(item.ensemble, style="bold")
+        text.append(" ")
         text.append(
             f"  invocation #{item.invocation_number}  ·  {item.phase.value}  ·  {item.reason}", style="dim"
         )
@@ -247,10 +249,11 @@ another score to override it — both verdicts are kept in the record.
             verdict = j.judge_score or j.score
             verdict_text = verdict.value if isinstance(verdict, Score) else str(verdict)
             body = j.judge_reasoning or j.reasoning or ""
-            judge.update(f"**Judge ({j.evaluator or 'claude'}): {verdict_text}**\n\n{_md_escape(body)}")
+            judge.update(_md_escape(body))
+            judge.border_title = f"Judge ({j.evaluator or 'claude'}): {verdict_text}"
             judge.display = True
             rb = self.query_one("#ev-reflect-box")
-            rb.border_title = "1 · Reflect (the judge's reflection is above — add yours to override)"
+            rb.border_title = "1 · Reflect (the judge's is above; write yours to override)"
         else:
             judge.display = False
             self.query_one("#ev-reflect-box").border_title = "1 · Reflect"

@@ -1,0 +1,271 @@
+"""The cockpit app: a thin shell of modes, status polling, palette, help and themes.
+
+Build it with :func:`make_app` (tests, screenshots, the demo) or start it with
+:func:`run_app` (the CLI).  Everything outside the process comes from the injected
+:class:`~conductor_tui.ui.services.Services`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import var
+from textual.screen import Screen
+
+from conductor_tui.ui.catalog import Catalog, load_catalog
+from conductor_tui.ui.screens.evaluation import EvaluationScreen
+from conductor_tui.ui.screens.help import HelpScreen, keys_markdown
+from conductor_tui.ui.screens.lifecycle import LifecycleScreen
+from conductor_tui.ui.screens.models import ModelsScreen
+from conductor_tui.ui.screens.plan import PlanScreen
+from conductor_tui.ui.screens.run import RunScreen
+from conductor_tui.ui.screens.savings import SavingsScreen
+from conductor_tui.ui.screens.welcome import WelcomeScreen
+from conductor_tui.ui.services import Services
+from conductor_tui.ui.settings import load_settings, save_settings
+from conductor_tui.ui.widgets.status import MODE_KEYS
+
+STYLES = Path(__file__).parent / "styles"
+
+APP_HELP = """
+conductor-tui is the cockpit for local-first LLM work: the coding session (or you)
+proposes a workflow plan, you approve it row by row, approved local rows run as
+Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
+
+**Everywhere:** `w` home · `p` plan · `r` run · `e` evaluate · `l` lifecycle ·
+`m` models · `s` savings · `ctrl+p` every command · `ctrl+t` theme · `F1` this help ·
+`q` quit.
+"""
+
+
+class ConductorApp(App[int]):
+    """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
+
+    TITLE = "conductor-tui"
+    CSS_PATH = [STYLES / "app.tcss", STYLES / "plan.tcss", STYLES / "run.tcss"]
+    ENABLE_COMMAND_PALETTE = True
+    MODES = {
+        "home": WelcomeScreen,
+        "plan": PlanScreen,
+        "run": RunScreen,
+        "evaluate": EvaluationScreen,
+        "lifecycle": LifecycleScreen,
+        "models": ModelsScreen,
+        "savings": SavingsScreen,
+    }
+    BINDINGS = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", label, id=f"mode.{mode}", show=False)
+            for mode, key, label in MODE_KEYS
+        ),
+        Binding("f1", "help", "Help", id="app.help"),
+        Binding("ctrl+t", "change_theme", "Theme", id="app.theme", show=False),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    last_run_decision: Any = None  # the routing-log entry of the last finished run (for Evaluate)
+    ollama_status: var[Any] = var(None, init=False)
+    gpu_samples: var[Any] = var(None, init=False)
+    catalog: var[Catalog] = var(Catalog(), init=False, always_update=True)
+
+    def __init__(self, services: Services, *, initial_mode: str | None = None) -> None:
+        self.services = services
+        self.DEFAULT_MODE = initial_mode or ("plan" if services.has_llm_orc else "home")
+        super().__init__()
+        self._settings = load_settings(services.settings_path)
+        theme = self._settings.get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self._polling = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.refresh_catalog()
+        if self.services.poll_interval > 0:
+            self._poll()
+
+    def _remember_theme(self, theme: Any) -> None:
+        name = getattr(theme, "name", str(theme))
+        if self._settings.get("theme") == name:
+            return
+        self._settings["theme"] = name
+        try:
+            save_settings({"theme": name}, self.services.settings_path)
+        except OSError as exc:
+            self.notify(f"Could not save the theme: {exc}", severity="warning")
+
+    # ------------------------------------------------------------------ status polling
+
+    async def poll_once(self) -> None:
+        """Refresh Ollama status and GPU figures once (never raises)."""
+        status, samples = await asyncio.gather(self._ollama_status(), self._gpu_samples())
+        self.ollama_status = status
+        self.gpu_samples = samples
+        models = {str(getattr(m, "name", m)) for m in (getattr(status, "models", None) or [])}
+        if (
+            models != self.catalog.models
+            or bool(getattr(status, "reachable", False)) != self.catalog.ollama_up
+        ):
+            self.refresh_catalog()
+
+    async def _ollama_status(self) -> Any:
+        try:
+            provider = self.services.ollama
+            result = provider.status()
+            if inspect.isawaitable(result):
+                return await result
+            return result
+        except Exception as exc:  # the provider should never raise; stay up if it does
+            from types import SimpleNamespace
+
+            return SimpleNamespace(reachable=False, host=self.services.ollama_host, error=str(exc), fix=None)
+
+    async def _gpu_samples(self) -> list[Any]:
+        def sample() -> list[Any]:
+            try:
+                return list(self.services.gpu.sample() or [])
+            except Exception:
+                return []
+
+        return await asyncio.to_thread(sample)
+
+    @work(exclusive=True, group="status-poll", exit_on_error=False)
+    async def _poll(self) -> None:
+        try:
+            await self.poll_once()
+        finally:
+            # Reschedule only after this poll ended: polls never overlap.
+            if self.services.poll_interval > 0 and self.is_running:
+                self.set_timer(self.services.poll_interval, self._poll)
+
+    @work(exclusive=True, group="catalog", thread=True, exit_on_error=False)
+    def refresh_catalog(self) -> None:
+        """Load the ensembles (all tiers) and check them against Ollama's models."""
+        status = self.ollama_status
+        catalog = load_catalog(self.services.project, status)
+        self.call_from_thread(setattr, self, "catalog", catalog)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        help_text = getattr(screen, "HELP", "") or ""
+        keys = []
+        seen = set()
+        for _key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.key in seen or not active.enabled:
+                continue
+            seen.add(binding.key)
+            keys.append((self.get_key_display(binding), binding.description))
+        title = type(screen).__name__.removesuffix("Screen") or "conductor-tui"
+        self.push_screen(
+            HelpScreen(title, f"{help_text.strip()}\n\n{APP_HELP.strip()}\n{keys_markdown(keys)}")
+        )
+
+    def action_install_starter_kit(self) -> None:
+        self._install_starter_kit()
+
+    @work(exclusive=True, group="starter-kit", thread=True, exit_on_error=False)
+    def _install_starter_kit(self) -> None:
+        try:
+            from conductor_tui.engine import install_starter_kit  # type: ignore[attr-defined]
+        except ImportError:
+            try:
+                from conductor_tui.engine.starter_kit import install_starter_kit  # type: ignore
+            except ImportError:
+                self.call_from_thread(
+                    self.notify, "The starter kit installer is not available in this build.", severity="error"
+                )
+                return
+        try:
+            result = install_starter_kit(self.services.project, None)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Starter kit failed: {exc}", severity="error")
+            return
+        count = len(result) if isinstance(result, list | tuple | dict) else None
+        what = f"{count} ensembles" if count is not None else "the starter kit"
+        self.call_from_thread(self.notify, f"Installed {what} into {self.services.project / '.llm-orc'}")
+        self.call_from_thread(self.refresh_catalog)
+        self.call_from_thread(self._starter_kit_done)
+
+    def _starter_kit_done(self) -> None:
+        self.broadcast("on_project_changed")
+
+    def broadcast(self, method: str, *args: Any) -> None:
+        """Call ``method(*args)`` on every mounted screen that has it (all modes)."""
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                handler = getattr(screen, method, None)
+                if handler is not None and screen.is_mounted:
+                    handler(*args)
+
+    # ------------------------------------------------------------------ palette
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action: the screens, the current screen's keys, then Textual's own."""
+        for mode, key, label in MODE_KEYS:
+            yield SystemCommand(
+                f"Go to {label}",
+                f"Switch to the {label} screen (key {key})",
+                partial(self.switch_mode, mode),
+            )
+        seen: set[str] = set()
+        for _key, active in screen.active_bindings.items():
+            binding = active.binding
+            if (
+                not binding.description
+                or not active.enabled
+                or binding.action in seen
+                or binding.action.startswith("switch_mode")
+                or binding.action in {"help", "quit", "change_theme", "command_palette"}
+            ):
+                continue
+            seen.add(binding.action)
+            key = self.get_key_display(binding)
+            yield SystemCommand(
+                binding.description,
+                (binding.tooltip or binding.description) + f" (key {key})",
+                partial(self.run_action, binding.action, active.node),
+            )
+        yield SystemCommand("Help", "Help for this screen (F1)", self.action_help)
+        yield SystemCommand(
+            "Install the starter kit",
+            "Copy the five universal ensembles into this project's .llm-orc/",
+            self.action_install_starter_kit,
+        )
+        yield SystemCommand("Refresh status", "Poll Ollama and the GPU now", self._poll)
+        yield from super().get_system_commands(screen)
+
+
+def make_app(
+    project: str | Path | None = None,
+    *,
+    services: Services | None = None,
+    initial_mode: str | None = None,
+    **service_options: Any,
+) -> ConductorApp:
+    """Build the app (the factory tests and the demo use): ``make_app(tmp, poll_interval=0)``."""
+    if services is None:
+        from conductor_tui.core.locations import find_project
+
+        services = Services(project=find_project(project), **service_options)
+    return ConductorApp(services, initial_mode=initial_mode)
+
+
+def run_app(project_dir: str | None = None) -> int:
+    app = make_app(project_dir)
+    result = app.run()
+    return result if isinstance(result, int) else 0

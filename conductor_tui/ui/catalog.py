@@ -1,0 +1,122 @@
+"""The ensembles the cockpit can route to, and whether each can run right now.
+
+Uses the engine's loader (all tiers: project, library, global) and its runnable
+check against the models Ollama has.  Runs in a thread worker (YAML parsing);
+never raises: a broken ensemble file becomes a problem on that ensemble.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class EnsembleInfo:
+    name: str
+    description: str = ""
+    tier: str = ""
+    path: str = ""
+    runnable: bool = True
+    problems: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+
+    @property
+    def first_fix(self) -> str | None:
+        return self.fixes[0] if self.fixes else None
+
+
+@dataclass
+class Catalog:
+    ensembles: dict[str, EnsembleInfo] = field(default_factory=dict)
+    models: set[str] = field(default_factory=set)
+    ollama_up: bool = False
+    loaded: bool = False  # False until the first load finished
+    error: str | None = None
+
+    def get(self, name: str | None) -> EnsembleInfo | None:
+        return self.ensembles.get(name or "")
+
+    def runnable_names(self) -> list[str]:
+        return sorted(n for n, e in self.ensembles.items() if e.runnable)
+
+    def all_names(self) -> list[str]:
+        return sorted(self.ensembles)
+
+
+def _text(value: Any) -> str:
+    return str(value) if value is not None else ""
+
+
+def _problem_parts(problem: Any) -> tuple[str, str | None]:
+    if isinstance(problem, str):
+        return problem, None
+    message = getattr(problem, "message", None) or getattr(problem, "problem", None) or str(problem)
+    fix = getattr(problem, "fix", None)
+    if isinstance(problem, dict):
+        message = problem.get("message") or problem.get("problem") or str(problem)
+        fix = problem.get("fix")
+    return _text(message), (_text(fix) or None)
+
+
+def load_catalog(project: Path, status: Any = None) -> Catalog:
+    """Every ensemble visible from ``project`` with its runnable state (never raises).
+
+    ``status`` is the last OllamaStatus (None = not asked yet: nothing is flagged)."""
+    models = {str(getattr(m, "name", m)) for m in (getattr(status, "models", None) or [])}
+    up = bool(getattr(status, "reachable", False))
+    catalog = Catalog(models=models, ollama_up=up, loaded=True)
+    try:
+        from conductor_tui.engine import loader
+    except ImportError as exc:  # pragma: no cover - engine is part of the package
+        catalog.error = f"ensemble loader unavailable: {exc}"
+        return catalog
+    try:
+        found = loader.load_catalog(project)
+    except Exception as exc:
+        catalog.error = f"could not load ensembles: {exc}"
+        return catalog
+    installed = models if up else None
+    for entry in found.all_entries():
+        spec = entry.spec
+        info = EnsembleInfo(
+            name=entry.name,
+            description=str(getattr(spec, "description", "") or ""),
+            tier=entry.tier,
+            path=str(entry.path),
+        )
+        if spec is None:
+            problems = list(entry.problems)
+        elif status is None:
+            problems = [p for p in entry.problems if getattr(p, "blocking", True)]
+        else:
+            try:
+                problems = loader.check_runnable(
+                    spec,
+                    installed,
+                    found.profiles,
+                    project=project,
+                    ollama_host=getattr(status, "host", None),
+                )
+            except Exception as exc:
+                problems = [f"cannot check: {exc}"]
+        blocking = [p for p in problems if getattr(p, "blocking", True)]
+        parts = [_problem_parts(p) for p in blocking]
+        info.problems = [m for m, _ in parts]
+        info.fixes = [f for _, f in parts if f]
+        info.runnable = not blocking
+        catalog.ensembles.setdefault(info.name, info)
+    for entry in found.invalid:
+        if entry.name in catalog.ensembles:
+            continue
+        parts = [_problem_parts(p) for p in entry.problems]
+        catalog.ensembles[entry.name] = EnsembleInfo(
+            name=entry.name,
+            tier=entry.tier,
+            path=str(entry.path),
+            runnable=False,
+            problems=[m for m, _ in parts] or ["invalid ensemble file"],
+            fixes=[f for _, f in parts if f] or [f"fix {entry.path}"],
+        )
+    return catalog

@@ -1,0 +1,36 @@
+"""What every cockpit screen shares: the header (status + mode strip), the footer, ``HELP``.
+
+Convention (also for the evaluation / lifecycle / models / savings screens): a
+``Screen`` subclass with a no-arg constructor, a ``HELP`` markdown string shown by
+F1, ``BINDINGS`` with ``id=`` so keys can be remapped.  Subclassing
+:class:`CockpitScreen` is optional; it adds the header and footer.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from conductor_tui.ui.widgets.status import CockpitHeader
+
+
+class CockpitScreen(Screen):
+    """A screen with the cockpit header and footer; subclasses implement ``compose_body``."""
+
+    MODE: ClassVar[str] = ""
+    HELP: ClassVar[str] = ""
+
+    def compose(self) -> ComposeResult:
+        yield CockpitHeader(self.MODE)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
+        yield from ()
+
+    @property
+    def services(self):
+        return self.app.services  # type: ignore[attr-defined]

@@ -1,0 +1,588 @@
+"""The run screen: an ensemble running live — agents as a dependency tree, the selected
+agent's output streaming as Markdown, tokens, tokens/s and elapsed time.
+
+The engine calls :meth:`RunScreen.on_engine_event` for every event on the app's own
+loop; that only folds the event into a :class:`RunView`.  A 20 Hz timer then
+refreshes what changed: tree labels of the agents that changed, the stats line, and
+the selected agent's new text through ``Markdown.get_stream()``.  Eight agents
+streaming at 150 tokens/s therefore cost ~20 small updates a second, not 1,200.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Markdown, Static, Tree
+from textual.widgets.markdown import MarkdownStream
+from textual.widgets.tree import TreeNode
+
+from conductor_tui.core import plan as plan_ops
+from conductor_tui.core.records import Phase, RowStatus, WorkflowPlan
+from conductor_tui.ui.run_state import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    RUNNING,
+    STATE_MARK,
+    WAITING,
+    AgentView,
+    RunView,
+)
+from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.screens.dialogs import HandlerPicker, TextDialog
+
+HELP = """
+## Run
+
+An ensemble running live.  Left: its agents in dependency order (fan-out instances
+under their agent) with their state — ○ waiting, ◐ running, ● done, ✗ failed,
+⊘ skipped, ■ cancelled.  Right: the selected agent's output, streaming as Markdown;
+the view follows new text only while you are at the bottom (scroll up to read,
+`End` to follow again).
+
+`Esc` cancels the run; it is recorded as cancelled in the routing log.  When the run
+ends you see the deliverable, each agent's tokens, the routing-log entry written, and
+whether this run must be evaluated (calibration: always; established: sampled) — `e`
+goes to the Evaluate screen.
+
+Start a run from the Plan screen (`g` on an approved row routed to an ensemble) or
+here with `n` (pick an ensemble, type its input).
+"""
+
+FLUSH_SECONDS = 0.05
+DELIVERABLE = "__deliverable__"
+
+
+class RunScreen(CockpitScreen):
+    MODE = "run"
+    HELP = HELP
+    BINDINGS = [
+        Binding("escape", "cancel_run", "Cancel run", id="run.cancel", tooltip="Stop every agent"),
+        Binding("n", "new_run", "New run", id="run.new", tooltip="Run an ensemble with your input"),
+        Binding("d", "show_deliverable", "Deliverable", id="run.deliverable"),
+        Binding("end", "follow", "Follow", id="run.follow", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: RunView | None = None
+        self.executor: Any = None
+        self.selected: str | None = None
+        self.decision: Any = None  # the routing-log entry written for the finished run
+        self.evaluation: Any = None  # rules.EvaluationDecision
+        self.context: dict[str, Any] = {}
+        self._dirty: set[str] = set()
+        self._stream: MarkdownStream | None = None
+        self._pending_text: list[str] = []
+        self._shown_chars = 0
+        self._tree_nodes: dict[str, TreeNode] = {}
+        self._started_clock: float | None = None
+        self.flushes = 0
+        self.on_flush = None  # benchmarks: called after each flush with the time
+
+    # ------------------------------------------------------------------ layout
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="run-title")
+        yield Static(id="run-empty", classes="empty-state")
+        with Horizontal(id="run-main"):
+            yield Tree("agents", id="run-tree")
+            with Vertical(id="run-output-pane"):
+                yield Static(id="agent-header")
+                with VerticalScroll(id="run-output-scroll"):
+                    yield Markdown(id="run-output")
+        yield Static(id="run-result")
+
+    def on_mount(self) -> None:
+        tree = self.query_one("#run-tree", Tree)
+        tree.show_root = False
+        tree.guide_depth = 3
+        self.set_interval(FLUSH_SECONDS, self._flush, name="run-flush")
+        self._render_all()
+
+    # ------------------------------------------------------------------ starting runs
+
+    def run_plan_row(self, plan: WorkflowPlan, row_id: str) -> None:
+        row = next((r for r in plan.subtasks if r.id == row_id), None)
+        if row is None:
+            return
+        name = plan_ops.effective_handler(row)
+        text = row.description + (f"\n\nNote: {row.note}" if row.note else "")
+        self.start_run(
+            name,
+            text,
+            plan_id=plan.id,
+            row_id=row_id,
+            task_type=row.task_type,
+            task_summary=row.description,
+        )
+
+    def start_run(self, ensemble: str, input_text: str, **context: Any) -> bool:
+        if self.view is not None and not self.view.finished and self.executor is not None:
+            self.notify("A run is in progress — Esc cancels it first.", severity="warning")
+            return False
+        from conductor_tui.engine import loader
+
+        catalog = loader.load_catalog(self.services.project)
+        entry = catalog.get(ensemble)
+        if entry is None or entry.spec is None:
+            self.notify(f'No runnable ensemble "{ensemble}"', severity="error")
+            return False
+        self.context = {"ensemble": ensemble, **context}
+        self.show_view(RunView.from_spec(entry.spec, input_text))
+        self._run(entry.spec, input_text)
+        return True
+
+    @work(exclusive=True, group="run", exit_on_error=False)
+    async def _run(self, spec: Any, input_text: str) -> None:
+        from conductor_tui.engine.executor import Executor
+
+        services = self.services
+        self.executor = Executor(
+            provider=services.ollama, project=services.project, host=services.ollama_host
+        )
+        self._mark_row(RowStatus.RUNNING)
+        try:
+            result = await self.executor.run(spec, input_text, on_event=self.on_engine_event)
+        except Exception as exc:
+            self.notify(f"Run failed: {exc}", severity="error", timeout=10)
+            if self.view is not None and not self.view.finished:
+                self.view.status = "failed"
+                self.view.error = str(exc)
+            self._mark_row(RowStatus.FAILED)
+            self._render_all()
+            return
+        finally:
+            self.executor = None
+        self._record(result)
+
+    def _record(self, result: Any) -> None:
+        """Append the routing decision, mark the plan row, decide about evaluation."""
+        from conductor_tui.core import rules
+        from conductor_tui.engine.artifacts import record_run
+
+        store = self.services.store
+        ctx = self.context
+        try:
+            self.decision = record_run(
+                store,
+                result,
+                task_type=ctx.get("task_type"),
+                task_summary=ctx.get("task_summary"),
+                reason="user-confirmed",
+                plan_id=ctx.get("plan_id"),
+                row_id=ctx.get("row_id"),
+            )
+        except Exception as exc:
+            self.notify(f"Could not write the routing log: {exc}", severity="error", timeout=10)
+            self.decision = None
+        status = {"completed": RowStatus.DONE, "failed": RowStatus.FAILED}.get(
+            result.status, RowStatus.APPROVED
+        )
+        self._mark_row(status, getattr(self.decision, "id", None))
+        self.evaluation = None
+        if result.status == "completed":
+            try:
+                config = store.load_config()
+                task_type = ctx.get("task_type") or ctx.get("ensemble")
+                profile = store.load_task_profiles().profiles.get(task_type or "")
+                phase = profile.phase if profile is not None and profile.phase else Phase.CALIBRATE
+                rand = self.services.rng or __import__("random").random
+                self.evaluation = rules.needs_evaluation(phase, config.routing_thresholds, rand=rand)
+            except Exception as exc:
+                self.notify(f"Could not decide about evaluation: {exc}", severity="warning")
+        if self.decision is not None:
+            self.app.last_run_decision = self.decision  # type: ignore[attr-defined]
+        self._render_all()
+
+    def _mark_row(self, status: RowStatus, routing_id: str | None = None) -> None:
+        plan_id, row_id = self.context.get("plan_id"), self.context.get("row_id")
+        if not plan_id or not row_id:
+            return
+        store = self.services.store
+        try:
+            plan = store.latest_plans().get(plan_id)
+            if plan is None:
+                return
+            new = plan_ops.set_row_status(plan, row_id, status, self.services.clock, routing_id=routing_id)
+            store.append_plan(new)
+        except Exception as exc:
+            self.notify(f"Could not update the plan: {exc}", severity="warning")
+            return
+        self.app.broadcast("plan_revised", new)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ events → view
+
+    def on_engine_event(self, event: Any) -> None:
+        """Called by the executor (same loop) for every event: fold it, render later."""
+        if self.view is None:
+            self.view = RunView()
+        if self._started_clock is None:
+            self._started_clock = time.monotonic()
+        changed = self.view.apply(event)
+        self._dirty |= changed
+        if self.selected is None and changed:
+            self.selected = next(iter(sorted(changed)), None)
+
+    def show_view(self, view: RunView, selected: str | None = None) -> None:
+        """Show a run (a new one, or a recorded one for snapshots)."""
+        self.view = view
+        self.decision = None
+        self.evaluation = None
+        self._started_clock = time.monotonic()
+        self.selected = selected or (view.order[0] if view.order else None)
+        self._rebuild_tree()
+        self._reset_output()
+        self._render_all()
+
+    # ------------------------------------------------------------------ rendering
+
+    def _now_t(self) -> float:
+        view = self.view
+        if view is None:
+            return 0.0
+        if view.finished or self._started_clock is None or self.executor is None:
+            return view.t
+        return max(view.t, time.monotonic() - self._started_clock)
+
+    def _rebuild_tree(self) -> None:
+        tree = self.query_one("#run-tree", Tree)
+        tree.clear()
+        self._tree_nodes.clear()
+        view = self.view
+        if view is None:
+            return
+        tree.root.label = Text(view.ensemble)
+        tree.root.expand()
+        for name in view.order:
+            self._add_node(tree.root, view.agents[name])
+        self._select_node(self.selected)
+
+    def _add_node(self, parent: TreeNode, agent: AgentView) -> TreeNode:
+        node = parent.add(
+            self._label(agent), data=agent.name, expand=True, allow_expand=bool(agent.instances)
+        )
+        self._tree_nodes[agent.name] = node
+        for child in agent.instances:
+            self._add_node(node, self.view.agents[child])  # type: ignore[union-attr]
+        return node
+
+    def _label(self, agent: AgentView) -> Text:
+        mark, style = STATE_MARK.get(agent.state, ("?", ""))
+        text = Text(f"{mark} ", style=style)
+        label = f"[{agent.instance}]" if agent.instance is not None else agent.name
+        text.append(label, style="bold" if agent.state == RUNNING else "")
+        if agent.tokens:
+            text.append(f"  {agent.tokens} tok", style="dim")
+        if agent.instances:
+            done = sum(1 for i in agent.instances if self.view.agents[i].state not in (WAITING, RUNNING))  # type: ignore[union-attr]
+            text.append(f"  {done}/{len(agent.instances)}", style="dim")
+        if agent.depends_on and agent.base is None:
+            text.append(f"\n   ← {', '.join(agent.depends_on)}", style="dim italic")
+        return text
+
+    def _render_all(self) -> None:
+        view = self.view
+        empty = self.query_one("#run-empty", Static)
+        main = self.query_one("#run-main")
+        empty.display = view is None
+        main.display = view is not None
+        if view is None:
+            empty.update(
+                Text(
+                    "Nothing running.\n\n"
+                    "  n  run an ensemble with your input\n"
+                    "  p  go to the plan: g on an approved row runs its ensemble\n",
+                )
+            )
+            self.query_one("#run-title", Static).update(Text("Run", style="bold"))
+            self.query_one("#run-result", Static).display = False
+            self.refresh_bindings()
+            return
+        for name in list(self._tree_nodes):
+            self._tree_nodes[name].set_label(self._label(view.agents[name]))
+        self._render_title()
+        self._render_agent_header()
+        self._render_result()
+        self.refresh_bindings()
+
+    def _render_title(self) -> None:
+        view = self.view
+        assert view is not None
+        now = self._now_t()
+        status_style = {
+            "running": "bold yellow",
+            "completed": "bold green",
+            "failed": "bold red",
+            "cancelled": "bold magenta",
+        }.get(view.status, "")
+        text = Text("Run: ", style="bold")
+        text.append(view.ensemble, style="bold")
+        if self.context.get("row_id") and self.context.get("task_summary"):
+            text.append(f" ← {self.context['task_summary'][:50]}", style="dim")
+        text.append("  ")
+        text.append(f" {view.status} ", style=f"{status_style} reverse")
+        elapsed = (view.duration_ms / 1000) if view.duration_ms is not None and view.finished else now
+        tokens = (view.input_tokens + view.output_tokens) if view.finished else view.streamed_tokens
+        rate = view.streamed_tokens / now if now > 0.05 and not view.finished else None
+        text.append(f"  {elapsed:.1f}s · {tokens:,} tokens", style="")
+        if rate:
+            text.append(f" · {rate:.0f} tok/s")
+        counts: dict[str, int] = {}
+        for agent in view.agents.values():
+            counts[agent.state] = counts.get(agent.state, 0) + 1
+        text.append("   " + " ".join(f"{STATE_MARK[s][0]}{n}" for s, n in counts.items()), style="dim")
+        self.query_one("#run-title", Static).update(text)
+
+    def _render_agent_header(self) -> None:
+        view = self.view
+        header = self.query_one("#agent-header", Static)
+        if view is None or self.selected is None:
+            header.update("")
+            return
+        if self.selected == DELIVERABLE:
+            header.update(Text("Deliverable", style="bold"))
+            return
+        agent = view.agents.get(self.selected)
+        if agent is None:
+            header.update("")
+            return
+        now = self._now_t()
+        mark, style = STATE_MARK.get(agent.state, ("?", ""))
+        text = Text(f"{mark} {agent.name}", style=f"bold {style}")
+        text.append(f"  {agent.state}", style=style)
+        if agent.model:
+            text.append(f" · {agent.model}", style="cyan")
+        elif agent.kind == "script":
+            text.append(" · script", style="cyan")
+        text.append(f" · {agent.tokens:,} tok")
+        if agent.input_tokens is not None:
+            text.append(f" ({agent.input_tokens:,} in)", style="dim")
+        rate = agent.rate(now)
+        if rate is not None:
+            text.append(f" · {rate:.1f} tok/s")
+        elapsed = agent.elapsed(now)
+        if elapsed is not None:
+            text.append(f" · {elapsed:.1f}s")
+        if agent.error:
+            text.append(f"\n{agent.error}", style="red" if agent.state == FAILED else "dim")
+            if agent.fix:
+                text.append("  fix: ", style="bold")
+                text.append(agent.fix, style="bold cyan")
+        header.update(text)
+
+    def _render_result(self) -> None:
+        panel = self.query_one("#run-result", Static)
+        view = self.view
+        if view is None or not view.finished:
+            panel.display = False
+            return
+        panel.display = True
+        text = Text()
+        if view.status == "completed":
+            text.append("✓ Completed", style="bold green")
+        elif view.status == "cancelled":
+            text.append("■ Cancelled", style="bold magenta")
+        else:
+            text.append("✗ Failed", style="bold red")
+        if view.error:
+            text.append(f"  {view.error}", style="red")
+        total = view.input_tokens + view.output_tokens
+        text.append(
+            f"   {total:,} local tokens ({view.input_tokens:,} in / {view.output_tokens:,} out)"
+            f" · {(view.duration_ms or 0) / 1000:.1f}s"
+        )
+        usage = []
+        for name in view.order:
+            agent = view.agents[name]
+            mark, _ = STATE_MARK.get(agent.state, ("?", ""))
+            usage.append(f"{mark} {name} {agent.tokens:,}")
+        text.append("\nPer agent (out tokens): " + " · ".join(usage), style="dim")
+        decision = self.decision
+        if decision is not None:
+            text.append("\nRouting log: ", style="bold")
+            text.append(f"{decision.id} → {decision.routed_to} · {decision.status}")
+            if decision.tokens_saved is not None:
+                text.append(f" · ~{decision.tokens_saved:,} Claude tokens saved", style="green")
+        if self.evaluation is not None:
+            if self.evaluation.evaluate:
+                text.append("\nEvaluate this run: ", style="bold yellow")
+                text.append(f"yes — {self.evaluation.reason}. ")
+                text.append("Press e to evaluate it.", style="bold")
+            else:
+                text.append("\nEvaluation: ", style="bold")
+                text.append(f"not needed — {self.evaluation.reason}.", style="dim")
+        if view.deliverable and self.selected != DELIVERABLE:
+            text.append("  d shows the deliverable.", style="dim")
+        panel.update(text)
+
+    # ------------------------------------------------------------------ output streaming
+
+    def _reset_output(self) -> None:
+        """Show the selected agent's full text and start a fresh stream for new text."""
+        markdown = self.query_one("#run-output", Markdown)
+        old = self._stream
+        self._stream = None
+        if old is not None:
+            self.run_worker(old.stop(), group="md-stop")
+        text = self._selected_text()
+        self._shown_chars = len(text)
+        markdown.update(text or "")
+        self.query_one("#run-output-scroll", VerticalScroll).scroll_end(animate=False)
+        self._render_agent_header()
+
+    def _selected_text(self) -> str:
+        view = self.view
+        if view is None or self.selected is None:
+            return ""
+        if self.selected == DELIVERABLE:
+            return view.deliverable or ""
+        agent = view.agents.get(self.selected)
+        if agent is None:
+            return ""
+        if agent.instances:
+            parts = []
+            for child in agent.instances:
+                inst = view.agents[child]
+                parts.append(f"**[{inst.instance}]**\n\n{inst.text}")
+            return "\n\n---\n\n".join(parts)
+        return agent.text
+
+    def _at_bottom(self) -> bool:
+        scroll = self.query_one("#run-output-scroll", VerticalScroll)
+        return scroll.scroll_y >= scroll.max_scroll_y - 2
+
+    async def _flush(self) -> None:
+        """Every 50 ms: refresh changed agents and append new text of the selected one."""
+        view = self.view
+        if view is None or (not self._dirty and view.finished and self._stream is None):
+            return
+        dirty, self._dirty = self._dirty, set()
+        for name in dirty:
+            node = self._tree_nodes.get(name)
+            agent = view.agents.get(name)
+            if agent is None:
+                continue
+            if node is None:
+                parent = (
+                    self._tree_nodes.get(agent.base) if agent.base else self.query_one("#run-tree", Tree).root
+                )
+                if parent is None:
+                    continue
+                self._add_node(parent, agent)
+            else:
+                node.set_label(self._label(agent))
+        if self.selected and self.selected in view.agents and self.selected not in self._tree_nodes:
+            pass
+        self._render_title()
+        self._render_agent_header()
+        agent = view.agents.get(self.selected or "")
+        if agent is not None and not agent.instances:
+            text = agent.text
+            if len(text) > self._shown_chars:
+                follow = self._at_bottom()
+                new = text[self._shown_chars :]
+                self._shown_chars = len(text)
+                if self._stream is None:
+                    self._stream = Markdown.get_stream(self.query_one("#run-output", Markdown))
+                await self._stream.write(new)
+                if follow:
+                    self.call_after_refresh(self._follow_if)
+            if agent.state not in (RUNNING, WAITING) and self._stream is not None:
+                await self._finish_stream()
+        elif agent is not None and agent.instances and self.selected in dirty:
+            self.query_one("#run-output", Markdown).update(self._selected_text())
+        if view.finished and self._stream is not None:
+            await self._finish_stream()
+        if view.finished and dirty:
+            self._render_result()
+            self.refresh_bindings()
+        self.flushes += 1
+        if self.on_flush is not None:
+            self.on_flush(time.perf_counter())
+
+    async def _finish_stream(self) -> None:
+        """stop() the stream, then one full update() (fixes unclosed fences, Textual #6518)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.stop()
+        follow = self._at_bottom()
+        text = self._selected_text()
+        self._shown_chars = len(text)
+        await self.query_one("#run-output", Markdown).update(text)
+        if follow:
+            self.call_after_refresh(self._follow_if)
+
+    def _follow_if(self) -> None:
+        self.query_one("#run-output-scroll", VerticalScroll).scroll_end(animate=False)
+
+    # ------------------------------------------------------------------ interaction
+
+    def _select_node(self, name: str | None) -> None:
+        node = self._tree_nodes.get(name or "")
+        if node is not None:
+            self.query_one("#run-tree", Tree).move_cursor(node)
+
+    @on(Tree.NodeHighlighted, "#run-tree")
+    def _node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        name = event.node.data
+        if name and name != self.selected:
+            self.selected = name
+            self._reset_output()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.view is not None and not self.view.finished and self.executor is not None
+        if action == "cancel_run":
+            return running
+        if action == "new_run":
+            return not running
+        if action == "show_deliverable":
+            return bool(self.view and self.view.deliverable) or None
+        return True
+
+    def action_cancel_run(self) -> None:
+        if self.executor is not None:
+            self.executor.cancel()
+            self.notify("Cancelling the run…")
+
+    def action_follow(self) -> None:
+        self._follow_if()
+
+    def action_show_deliverable(self) -> None:
+        if self.view is not None and self.view.deliverable:
+            self.selected = DELIVERABLE
+            self._reset_output()
+
+    def action_new_run(self) -> None:
+        catalog = self.app.catalog  # type: ignore[attr-defined]
+        if not catalog.runnable_names():
+            self.notify(
+                "No runnable ensemble here — see the Home screen (w) for what is missing.", severity="warning"
+            )
+            return
+        picker = HandlerPicker("a new run", "", catalog, ensembles_only=True)
+
+        def picked(choice) -> None:
+            if choice is None or plan_ops.handler_kind(choice.handler) != "ensemble":
+                return
+            name = choice.handler
+
+            def typed(text: str | None) -> None:
+                if text:
+                    self.start_run(name, text, task_summary=text.strip().splitlines()[0][:120])
+
+            self.app.push_screen(TextDialog(f"Input for {name}", hint="ctrl+s runs · Esc cancels"), typed)
+
+        self.app.push_screen(picker, picked)
+
+    def on_screen_resume(self) -> None:
+        self._render_all()
+
+
+__all__ = ["CANCELLED", "DONE", "RunScreen"]

@@ -1,0 +1,210 @@
+"""The plan table: one keyed row per subtask, updated cell by cell.
+
+Rows are keyed by the subtask id.  :meth:`PlanTable.show` diffs the new cells
+against what is on screen and calls ``update_cell`` only for what changed (inside
+``app.batch_update()``); it rebuilds only when rows were added, removed or moved.
+Every cell is a rich ``Text`` (never markup built from data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+from conductor_tui.core import plan as plan_ops
+from conductor_tui.core.records import Delegability, PlanRow, RowStatus, WorkflowPlan
+from conductor_tui.ui.catalog import Catalog, EnsembleInfo
+
+COLUMNS: list[tuple[str, str, int | None]] = [
+    ("num", "#", 3),
+    ("subtask", "Subtask", 30),  # takes the width left over (see PlanTable.fit_columns)
+    ("type", "Task type", 12),
+    ("category", "Category", 8),
+    ("dag", "DAG", 4),
+    ("handler", "Handler", 17),
+    ("phase", "Phase", 9),
+    ("reps", "Reps", 4),
+    ("local", "Local", 6),
+    ("claude", "Claude", 6),
+    ("status", "Status", 10),
+]
+
+CATEGORY_TEXT = {
+    Delegability.AGENT: ("agent", "green"),
+    Delegability.ENSEMBLE: ("ensemble", "cyan"),
+    Delegability.CLAUDE: ("Claude", "magenta"),
+}
+STATUS_TEXT = {
+    RowStatus.PENDING: ("· pending", "dim"),
+    RowStatus.APPROVED: ("✓ approved", "bold green"),
+    RowStatus.REJECTED: ("✗ rejected", "red"),
+    RowStatus.RUNNING: ("▶ running", "bold yellow"),
+    RowStatus.DONE: ("● done", "green"),
+    RowStatus.FAILED: ("✗ failed", "bold red"),
+}
+
+
+@dataclass
+class RowContext:
+    """What the table needs besides the plan: ensembles and task-type phases."""
+
+    catalog: Catalog = field(default_factory=Catalog)
+    phases: dict[str, str] = field(default_factory=dict)
+
+
+def handler_problem(row: PlanRow, catalog: Catalog) -> EnsembleInfo | None:
+    """The ensemble routed to, when it cannot run here (missing model, unknown, invalid)."""
+    handler = plan_ops.effective_handler(row)
+    if plan_ops.handler_kind(handler) != "ensemble" or not catalog.loaded:
+        return None
+    info = catalog.get(handler)
+    if info is None:
+        return EnsembleInfo(
+            name=handler,
+            runnable=False,
+            problems=[f'no ensemble named "{handler}" in this project, the library or the global tier'],
+            fixes=["pick another handler (o) or create it (request new ensemble)"],
+        )
+    return None if info.runnable else info
+
+
+def _num(value: int | None) -> Text:
+    if value is None:
+        return Text("—", style="dim", justify="right")
+    if value >= 10_000:
+        return Text(f"{value / 1000:.0f}k", justify="right")
+    return Text(f"{value:,}", justify="right")
+
+
+def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...]:
+    """The cells of one row, in COLUMNS order."""
+    rejected = row.status == RowStatus.REJECTED
+    base = "dim strike" if rejected else ""
+    description = Text(row.description, style=base, overflow="ellipsis", no_wrap=True)
+    if row.note:
+        description = Text.assemble(("✎ ", "yellow"), description)
+    category = row.delegability_category
+    label, colour = CATEGORY_TEXT.get(category, (str(category or "—"), "dim"))  # type: ignore[arg-type]
+    dag = row.dag_test_result
+    if dag is None:
+        dag_text = Text("····", style="dim")
+    else:
+        dag_text = Text()
+        for value in (dag.dag, dag.script, dag.fanout, dag.synthesis):
+            mark, style = (
+                ("✓", "green") if value is True else ("✗", "red") if value is False else ("·", "dim")
+            )
+            dag_text.append(mark, style=style)
+    handler = Text(plan_ops.handler_label(row), overflow="ellipsis", no_wrap=True)
+    kind = plan_ops.handler_kind(plan_ops.effective_handler(row))
+    if kind == "claude":
+        handler.stylize("magenta")
+    elif kind == "create":
+        handler.stylize("italic yellow")
+    if handler_problem(row, context.catalog) is not None:
+        handler = Text.assemble(("⚠ ", "bold yellow"), handler)
+        handler.stylize("yellow")
+    if row.original_handler and row.original_handler != plan_ops.effective_handler(row):
+        handler.append(" *", style="bold")
+    phase = context.phases.get(row.task_type or "", "")
+    status_label, status_style = STATUS_TEXT.get(row.status, (str(row.status), ""))  # type: ignore[arg-type]
+    return (
+        Text(str(number), style="dim", justify="right"),
+        description,
+        Text(
+            row.task_type or "—",
+            style="dim" if not row.task_type else base,
+            overflow="ellipsis",
+            no_wrap=True,
+        ),
+        Text(label, style=f"{colour} {base}".strip()),
+        dag_text,
+        handler,
+        Text(phase or "—", style="dim" if not phase else ""),
+        _num(row.expected_repetitions),
+        _num(row.estimated_local_tokens),
+        _num(plan_ops.estimated_claude_tokens(row)),
+        Text(status_label, style=status_style),
+    )
+
+
+def _signature(text: Text) -> tuple:
+    return (text.plain, str(text.style), tuple(text.spans), text.justify)
+
+
+class PlanTable(DataTable):
+    """A DataTable of plan rows, keyed by row id, with diff updates."""
+
+    DEFAULT_CSS = """
+    PlanTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._shown: dict[str, tuple[Text, ...]] = {}
+        self._order: list[str] = []
+        self.cells_updated = 0  # for tests and benchmarks: how many cells the last show() touched
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+        self.fit_columns()
+
+    def on_resize(self) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Give the subtask column whatever width the other columns leave."""
+        if not self.columns or not self.size.width:
+            return
+        fixed = sum(w or 0 for k, _, w in COLUMNS if k != "subtask")
+        padding = 2 * self.cell_padding * len(COLUMNS)
+        width = max(16, self.size.width - fixed - padding - 2)
+        column = self.columns.get(ColumnKey("subtask"))
+        if column is not None and column.width != width:
+            column.width = width
+            self._clear_caches()
+            self._require_update_dimensions = True
+            self.refresh()
+
+    @property
+    def selected_row_id(self) -> str | None:
+        if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def select_row_id(self, row_id: str) -> None:
+        if row_id in self._order:
+            self.move_cursor(row=self._order.index(row_id))
+
+    def show(self, plan: WorkflowPlan | None, context: RowContext, *, batch: Callable | None = None) -> None:
+        """Show ``plan``: update changed cells only; rebuild when the row set changed."""
+        rows = plan.subtasks if plan is not None else []
+        order = [r.id for r in rows]
+        cells = {r.id: row_cells(i + 1, r, context) for i, r in enumerate(rows)}
+        updated = 0
+        with self.app.batch_update():
+            if order != self._order:
+                selected = self.selected_row_id
+                self.clear()
+                for row_id in order:
+                    self.add_row(*cells[row_id], key=row_id)
+                    updated += len(COLUMNS)
+                self._order = order
+                if selected in order:
+                    self.move_cursor(row=order.index(selected))
+            else:
+                keys = [k for k, _, _ in COLUMNS]
+                for row_id in order:
+                    old = self._shown.get(row_id)
+                    new = cells[row_id]
+                    for index, (a, b) in enumerate(zip(old or (), new, strict=False)):
+                        if _signature(a) != _signature(b):
+                            self.update_cell(row_id, keys[index], b)
+                            updated += 1
+        self._shown = cells
+        self.cells_updated = updated
