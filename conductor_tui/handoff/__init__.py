@@ -6,11 +6,14 @@ Public API (see :mod:`conductor_tui.handoff.protocol` for the file formats):
   :func:`wait_for_decisions`, :func:`decide_rows`, :func:`is_plan_decided`, :func:`row_view`;
 * runs: :func:`request_run`, :func:`claim_requests`, :func:`try_claim`, :func:`post_result`,
   :func:`wait_for_result`, :func:`request_state`, :func:`run_request_headless`;
+* the cockpit's side in one object: :class:`CockpitLink` (``tick()`` → new plans + claimed
+  requests, ``started`` / ``finished`` / ``failed``, ``close``);
 * cockpit presence: :func:`cockpit_heartbeat`, :func:`cockpit_alive`, :func:`cockpit_closed`;
 * records: :func:`record_claude_task`, :func:`record_evaluation`,
   :func:`record_judge_verdict`, :func:`evaluation_from_verdict`, :func:`record_claude_overhead`.
 """
 
+from conductor_tui.handoff.cockpit import CockpitLink, LinkUpdate
 from conductor_tui.handoff.protocol import (
     HandoffError,
     HandoffTimeout,
@@ -50,6 +53,8 @@ def run_request_headless(*args, **kwargs):
 
 
 __all__ = [
+    "CockpitLink",
+    "LinkUpdate",
     "HandoffError",
     "HandoffTimeout",
     "RunEvent",

@@ -466,3 +466,83 @@ def test_plan_from_task_with_claude(project, fake_anthropic):
     overhead = [d for d in ProjectStore(project).read_routing().records if d.event == "claude-overhead"]
     assert overhead[0].claude_tokens == 2500 and overhead[0].plan_id == plan.id
     assert "tools" in fake_anthropic.message_requests()[0].body
+
+
+# --------------------------------------------------------------------------- the cockpit's side
+
+
+def test_cockpit_link_runs_a_session_request_on_ollama(project, fake_ollama):
+    """A CockpitLink (what the app does on a timer) picks up the session's request, runs it
+    with the engine against FakeOllama, and the session's `request-run --wait` gets it."""
+    import asyncio
+    import threading
+
+    from conductor_tui.engine import loader
+    from conductor_tui.engine.artifacts import record_run
+    from conductor_tui.engine.executor import Executor
+    from conductor_tui.handoff import CockpitLink
+
+    link = CockpitLink(project)
+    link.tick()  # heartbeat: the cockpit is open
+    proc = _popen(
+        project,
+        "request-run",
+        "echo-summary",
+        "--input",
+        "Summarise the release notes",
+        "--wait",
+        "--timeout",
+        "30",
+        "--plan-id",
+        "plan-1",
+        "--row-id",
+        "s2",
+        "--json",
+    )
+    errors: list[BaseException] = []
+
+    def cockpit():
+        try:
+            update = _until(lambda: link.tick().requests or None)
+            req = update[0] if isinstance(update, list) else update
+            link.started(req)
+            spec = loader.load_catalog(project).get(req.ensemble).spec
+            streamed: list[str] = []
+            executor = Executor(project=project, host=fake_ollama.url)
+            result = asyncio.run(
+                executor.run(spec, req.input, on_event=lambda e: streamed.append(type(e).__name__))
+            )
+            assert "TextDelta" in streamed  # it streamed in the cockpit
+            decision = record_run(ProjectStore(project), result, plan_id=req.plan_id, row_id=req.row_id)
+            link.finished(req, result, decision)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    thread = threading.Thread(target=cockpit)
+    thread.start()
+    out, err = proc.communicate(timeout=60)
+    thread.join(timeout=30)
+    link.close()
+    assert not errors, errors
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    assert data["by"] == "cockpit" and data["status"] == "completed"
+    assert "qwen3:1.7b answers" in data["output"]
+    decision = ProjectStore(project).read_routing().records[-1]
+    assert decision.id == data["routing_id"] and decision.plan_id == "plan-1" and decision.row_id == "s2"
+
+
+def test_cockpit_link_reports_new_and_changed_plans_once(project):
+    from conductor_tui.core.plan import plan_from_data
+    from conductor_tui.handoff import CockpitLink, submit_plan
+
+    link = CockpitLink(project, claim=False)
+    assert link.tick().plans == []
+    plan = submit_plan(project, plan_from_data(PLAN), session="s1")
+    first = link.tick().plans
+    assert [p.id for p in first] == [plan.id]
+    assert link.tick().plans == []
+    decide_rows(project, plan.id, {"s1": "approved"})
+    again = link.tick().plans
+    assert again[0].revision == 2
+    link.close()
