@@ -985,9 +985,12 @@ class Executor:
                 ) from None
             except asyncio.CancelledError:
                 _kill_group(proc)
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(proc.wait(), 2)
                 raise
             finally:
-                self._procs.discard(proc)
+                if proc.returncode is not None:
+                    self._procs.discard(proc)
         res.finished = self._now()
         res.usage = Usage(duration_ms=res.duration_ms)
         stdout = out.decode("utf-8", "replace").strip()

@@ -1,0 +1,49 @@
+"""Engine test helpers: ensembles from dicts, a project folder, an executor on the fake Ollama."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conductor_tui.engine.loader import ProfileSet, parse_ensemble
+from conductor_tui.engine.spec import EnsembleSpec, Profile
+
+
+def ensemble(agents: list[dict[str, Any]], name: str = "t") -> EnsembleSpec:
+    return parse_ensemble({"name": name, "description": "test", "agents": agents})
+
+
+def llm(name: str, model: str = "qwen3:1.7b", **kw: Any) -> dict[str, Any]:
+    return {"name": name, "model": model, "provider": "ollama", **kw}
+
+
+def profiles(**named: dict[str, Any]) -> ProfileSet:
+    ps = ProfileSet()
+    for name, data in named.items():
+        ps.profiles[name] = Profile.from_mapping(name, data, None)
+    return ps
+
+
+def write_yaml(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
+    )
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    p = tmp_path / "proj"
+    (p / ".llm-orc" / "ensembles").mkdir(parents=True)
+    return p
+
+
+def script(path: Path, body: str) -> str:
+    """Write a python script agent file; return its path as a string."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("import json, os, sys, time\n" + body, encoding="utf-8")
+    return str(path)
