@@ -58,6 +58,8 @@ TASK_PROFILES = "task-profiles.yaml"
 CONDUCTOR_FILES = (ROUTING_LOG, EVALUATIONS_LOG, PLANS_LOG, ROUTING_CONFIG, TASK_PROFILES)
 
 _BOM = b"\xef\xbb\xbf"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _VERSION_RE = re.compile(r"^routing-config\.v(\d+)\.yaml$")
 
 M = TypeVar("M", bound=BaseModel)
@@ -269,7 +271,7 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except UnicodeDecodeError as exc:
         raise StoreError(target, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (C when available)
     except yaml.YAMLError as exc:
         raise _yaml_error(target, exc) from exc
     if data is None:
@@ -280,7 +282,7 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def _dump_yaml(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml.dump(data, Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 def config_to_mapping(cfg: RoutingConfig) -> dict[str, Any]:
