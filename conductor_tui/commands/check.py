@@ -149,7 +149,8 @@ def discover(project: Path) -> dict[str, Any]:
     }
 
 
-def _print_text(data: dict[str, Any], out=sys.stdout) -> None:
+def _print_text(data: dict[str, Any], out=None) -> None:
+    out = out or sys.stdout
     o = data["ollama"]
     w = out.write
     if o["reachable"]:

@@ -45,9 +45,9 @@ def safe_text(text: str) -> str:
 class LivePrinter:
     """Prints streamed deltas with an ``[agent]`` prefix at every line start."""
 
-    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
-        self.out = out
-        self.err = err
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
         self.current: str | None = None
         self.at_line_start = True
 
@@ -140,7 +140,8 @@ def result_json(result: RunResult, decision: Any, entry: loader.EnsembleEntry) -
     return out
 
 
-def print_summary(result: RunResult, decision: Any, out: TextIO = sys.stdout) -> None:
+def print_summary(result: RunResult, decision: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     out.write("\n")
     rows = []
     for r in result.all_results():

@@ -64,7 +64,7 @@ def main() -> None:
             head += f" — {fix['explanation']}"
         if status != "matches":
             head += f" ({status}; check by hand)"
-        lines += [head, f"- {original}", f"+ {fixed}", ""]
+        lines += [head, f"- {original}", f"+ {fixed}" if fixed.strip() else "+ (delete this line)", ""]
     if not fixes:
         _kit.fail("no fix could be read from the model's replies")
     _kit.ok("\n".join(lines).rstrip() + "\n", fixes=fixes)
