@@ -353,7 +353,8 @@ class PlanRow(Record):
     delegability_category: DelegabilityField = None
     dag_test_result: DagTestField = None
     phase: str | None = None  # the plan's own phase name ("Research", "Build", …)
-    handler: str | None = None  # ensemble name | "claude" | "create-ensemble"
+    handler: str | None = None  # ensemble name | "claude" | "create-ensemble" | "role:<name>"
+    role: NullableStr = None  # routing role (core.roles): planner, backend, tests …
     claude_only_criterion: NullableStr = None
     depends_on: list[str] = Field(default_factory=list)
     expected_repetitions: int | None = None

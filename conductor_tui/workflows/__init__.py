@@ -1,0 +1,1 @@
+"""Workflow templates shipped with conductor-tui (YAML; loaded by ``core.workflows``)."""
