@@ -71,7 +71,8 @@ class ConductorApp(App[int]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    last_run_decision: Any = None  # the routing-log entry of the last finished run (for Evaluate)
+    last_run_decision: Any = None  # the routing-log entry of the last finished run
+    evaluation_target: Any = None  # the run the person chose to evaluate (RoutingDecision)
     ollama_status: var[Any] = var(None, init=False)
     gpu_samples: var[Any] = var(None, init=False)
     catalog: var[Catalog] = var(Catalog(), init=False, always_update=True)
@@ -180,24 +181,23 @@ class ConductorApp(App[int]):
 
     @work(exclusive=True, group="starter-kit", thread=True, exit_on_error=False)
     def _install_starter_kit(self) -> None:
+        from conductor_tui.engine.kit import install_starter_kit
+
         try:
-            from conductor_tui.engine import install_starter_kit  # type: ignore[attr-defined]
-        except ImportError:
-            try:
-                from conductor_tui.engine.starter_kit import install_starter_kit  # type: ignore
-            except ImportError:
-                self.call_from_thread(
-                    self.notify, "The starter kit installer is not available in this build.", severity="error"
-                )
-                return
-        try:
-            result = install_starter_kit(self.services.project, None)
+            result = install_starter_kit(self.services.project)
         except Exception as exc:
-            self.call_from_thread(self.notify, f"Starter kit failed: {exc}", severity="error")
+            self.call_from_thread(
+                self.notify, f"Starter kit not installed: {exc}", severity="error", timeout=10
+            )
             return
-        count = len(result) if isinstance(result, list | tuple | dict) else None
-        what = f"{count} ensembles" if count is not None else "the starter kit"
-        self.call_from_thread(self.notify, f"Installed {what} into {self.services.project / '.llm-orc'}")
+        message = (
+            f"Starter kit: {len(result.written)} files written, {len(result.unchanged)} unchanged"
+            + (f", {len(result.kept)} of yours kept" if result.kept else "")
+            + f" in {self.services.project / '.llm-orc'}."
+        )
+        if result.models:
+            message += " Models it uses: " + ", ".join(f"ollama pull {m}" for m in result.models)
+        self.call_from_thread(self.notify, message, title="Starter kit installed", timeout=12)
         self.call_from_thread(self.refresh_catalog)
         self.call_from_thread(self._starter_kit_done)
 

@@ -228,7 +228,9 @@ another score to override it — both verdicts are kept in the record.
         text.append(item.ensemble, style="bold")
         text.append(" ")
         text.append(
-            f"  invocation #{item.invocation_number}  ·  {item.phase.value}  ·  {item.reason}", style="dim"
+            f" invocation #{item.invocation_number}  ·  {item.phase.value}"
+            + (f"  ·  {item.reason}" if not item.reason.startswith(item.phase.value) else ""),
+            style="dim",
         )
         text.append("\nInput: ", style="bold")
         text.append(run.task_summary or "(no summary)")
@@ -380,7 +382,14 @@ another score to override it — both verdicts are kept in the record.
             self.notify(f"Could not write evaluations.jsonl: {exc}", severity="error")
             return
         self.last_consequences = result
+        head = (
+            f"Recorded {score.value}"
+            + (f" ({failure})" if failure else "")
+            + f" for {item.ensemble} #{item.invocation_number}."
+        )
+        result.messages.insert(0, head)
         self._show_consequences(result, score)
+        self.query_one("#ev-queue", DataTable).focus()
         self.notify(f"Recorded: {score.value} for {item.ensemble} #{item.invocation_number}")
         # select the next item in the queue after reload
         idx = next((i for i, it in enumerate(self.items) if it.routing_id == item.routing_id), 0)
@@ -392,7 +401,7 @@ another score to override it — both verdicts are kept in the record.
         box = self.query_one("#ev-consequences", Static)
         text = Text()
         for i, line in enumerate(result.messages):
-            style = "bold red" if "falling back" in line else "bold" if i == 0 else ""
+            style = "bold red" if "falling back" in line else "dim" if i == 0 else "bold" if i == 1 else ""
             text.append(("\n" if i else "") + line, style=style)
         box.update(text)
         box.set_class(result.fallback, "-poor")

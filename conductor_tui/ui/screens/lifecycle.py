@@ -42,7 +42,7 @@ def ladder_text(phase: Phase, *, full: bool = False) -> Text:
         if p is phase:
             text.append(f" {label} ", style=PHASE_STYLE[p])
         else:
-            text.append(label if full else f" {label} ", style="dim")
+            text.append(label, style="dim")
     return text
 
 
@@ -99,9 +99,17 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     def on_mount(self) -> None:
         table = self.query_one("#lc-table", DataTable)
-        table.add_columns(
-            "task type", "ensemble", "ladder", "uses", "good/acc/poor", "last used", "next", "debt", "auth"
-        )
+        for label, width in (
+            ("task type", 22),
+            ("ensemble", 22),
+            ("ladder", 11),
+            ("uses", 4),
+            ("g/a/p", 6),
+            ("last used", 11),
+            ("next", 21),
+            ("debt", 4),
+        ):
+            table.add_column(label, width=width, key=label)
         self.reload()
 
     def on_screen_resume(self) -> None:
@@ -152,17 +160,21 @@ uses with over 80 % acceptable-or-good earn Trust.
                 no_wrap=True,
             )
             if st.promotion.global_ready and row.ensemble:
-                nxt = Text("★ promotion-ready · ", style="bold green") + nxt
+                nxt = Text("★ promote-ready · ", style="bold green") + nxt
             table.add_row(
                 Text(row.task_type),
-                Text(row.ensemble or "—", style="" if row.ensemble else "dim"),
+                Text(
+                    (row.ensemble or "—") + (" ✓" if row.authorized else ""),
+                    style="" if row.ensemble else "dim",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                ),
                 ladder_text(st.phase),
                 Text(str(st.invocations), justify="right"),
                 evidence,
-                Text(_when(row.last_used), style="dim"),
+                Text(row.last_used.strftime("%m-%d %H:%M") if row.last_used else "—", style="dim"),
                 nxt,
                 Text(str(row.debt) if row.debt else "", style="bold yellow", justify="right"),
-                Text("✓" if row.authorized else "", style="green"),
                 key=row.key,
             )
         if not rows:

@@ -81,6 +81,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
         self._suspended = False
         self._polling = False
         self.polls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0  # stays 1: polls never overlap
         self.status: Any = None
 
     def compose_body(self) -> ComposeResult:
@@ -142,6 +144,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
     @work(exclusive=True, group="models-poll", exit_on_error=False)
     async def poll(self) -> None:
         self._polling = True
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             services = self.services
             status_task = asyncio.ensure_future(self._ollama_status())
@@ -172,6 +176,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             await self._show_gpu(probe, samples, status)
             self._show_system(sysinfo)
         finally:
+            self.in_flight -= 1
             self._polling = False
             interval = self.services.poll_interval
             if interval > 0 and not self._suspended and self.is_attached:

@@ -527,12 +527,12 @@ class PlanScreen(CockpitScreen):
 
     # ------------------------------------------------------------------ run
 
-    def action_run_row(self) -> None:
+    async def action_run_row(self) -> None:
         row = self.selected_row
         if row is None or self.plan is None or not self._runnable_row(row):
             return
         plan, row_id = self.plan, row.id
-        self.app.switch_mode("run")
+        await self.app.switch_mode("run")
         run_screen = self.app.screen
         start = getattr(run_screen, "run_plan_row", None)
         if start is not None:

@@ -66,6 +66,7 @@ class RunScreen(CockpitScreen):
         Binding("escape", "cancel_run", "Cancel run", id="run.cancel", tooltip="Stop every agent"),
         Binding("n", "new_run", "New run", id="run.new", tooltip="Run an ensemble with your input"),
         Binding("d", "show_deliverable", "Deliverable", id="run.deliverable"),
+        Binding("e", "evaluate", "Evaluate run", id="run.evaluate", tooltip="Evaluate the finished run"),
         Binding("end", "follow", "Follow", id="run.follow", show=False),
     ]
 
@@ -82,6 +83,8 @@ class RunScreen(CockpitScreen):
         self._pending_text: list[str] = []
         self._shown_chars = 0
         self._tree_nodes: dict[str, TreeNode] = {}
+        self._following = True
+        self._auto_y = 0.0
         self._started_clock: float | None = None
         self.flushes = 0
         self.on_flush = None  # benchmarks: called after each flush with the time
@@ -284,7 +287,7 @@ class RunScreen(CockpitScreen):
             done = sum(1 for i in agent.instances if self.view.agents[i].state not in (WAITING, RUNNING))  # type: ignore[union-attr]
             text.append(f"  {done}/{len(agent.instances)}", style="dim")
         if agent.depends_on and agent.base is None:
-            text.append(f"\n   ← {', '.join(agent.depends_on)}", style="dim italic")
+            text.append(f"  ← {', '.join(agent.depends_on)}", style="dim italic")
         return text
 
     def _render_all(self) -> None:
@@ -402,8 +405,12 @@ class RunScreen(CockpitScreen):
         for name in view.order:
             agent = view.agents[name]
             mark, _ = STATE_MARK.get(agent.state, ("?", ""))
-            usage.append(f"{mark} {name} {agent.tokens:,}")
-        text.append("\nPer agent (out tokens): " + " · ".join(usage), style="dim")
+            part = f"{mark} {name} {agent.tokens:,} tok"
+            rate = agent.rate(view.t)
+            if rate:
+                part += f" {rate:.0f}/s"
+            usage.append(part)
+        text.append("\nPer agent (output): " + " · ".join(usage), style="dim")
         decision = self.decision
         if decision is not None:
             text.append("\nRouting log: ", style="bold")
@@ -434,7 +441,9 @@ class RunScreen(CockpitScreen):
         text = self._selected_text()
         self._shown_chars = len(text)
         markdown.update(text or "")
-        self.query_one("#run-output-scroll", VerticalScroll).scroll_end(animate=False)
+        self._following = True
+        self._auto_y = 0.0
+        self.call_after_refresh(self._follow_if)
         self._render_agent_header()
 
     def _selected_text(self) -> str:
@@ -455,8 +464,17 @@ class RunScreen(CockpitScreen):
         return agent.text
 
     def _at_bottom(self) -> bool:
+        """Follow new text while the person stays at the bottom.
+
+        Content growth never lowers ``scroll_y``; so a ``scroll_y`` below where we last
+        scrolled means the person scrolled up (stop following), and reaching the bottom
+        again (within 2 rows) resumes following."""
         scroll = self.query_one("#run-output-scroll", VerticalScroll)
-        return scroll.scroll_y >= scroll.max_scroll_y - 2
+        if scroll.scroll_y >= scroll.max_scroll_y - 2:
+            self._following = True
+        elif scroll.scroll_y < self._auto_y - 0.5:
+            self._following = False
+        return self._following
 
     async def _flush(self) -> None:
         """Every 50 ms: refresh changed agents and append new text of the selected one."""
@@ -520,7 +538,9 @@ class RunScreen(CockpitScreen):
             self.call_after_refresh(self._follow_if)
 
     def _follow_if(self) -> None:
-        self.query_one("#run-output-scroll", VerticalScroll).scroll_end(animate=False)
+        scroll = self.query_one("#run-output-scroll", VerticalScroll)
+        scroll.scroll_end(animate=False, immediate=True)
+        self._auto_y = scroll.max_scroll_y
 
     # ------------------------------------------------------------------ interaction
 
@@ -542,6 +562,8 @@ class RunScreen(CockpitScreen):
             return running
         if action == "new_run":
             return not running
+        if action == "evaluate":
+            return self.decision is not None and self.evaluation is not None and self.evaluation.evaluate
         if action == "show_deliverable":
             return bool(self.view and self.view.deliverable) or None
         return True
@@ -552,7 +574,12 @@ class RunScreen(CockpitScreen):
             self.notify("Cancelling the run…")
 
     def action_follow(self) -> None:
+        self._following = True
         self._follow_if()
+
+    async def action_evaluate(self) -> None:
+        self.app.evaluation_target = self.decision  # type: ignore[attr-defined]
+        await self.app.switch_mode("evaluate")
 
     def action_show_deliverable(self) -> None:
         if self.view is not None and self.view.deliverable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -22,6 +23,15 @@ fixes it.  `k` installs the starter kit: five universal ensembles (extraction,
 classification, summarization, template fill, cross-file analysis) into this project's
 `.llm-orc/ensembles/`.
 """
+
+
+def display_path(path: Path) -> str:
+    """``~/projects/x`` for paths under the home folder."""
+    try:
+        return "~/" + str(path.relative_to(Path.home()))
+    except ValueError:
+        return str(path)
+
 
 OK, BAD, WAIT = ("✓ ", "bold green"), ("✗ ", "bold red"), ("… ", "dim")
 
@@ -61,12 +71,12 @@ class WelcomeScreen(CockpitScreen):
         if services.has_llm_orc:
             text.append(*OK)
             text.append("Project ", style="bold")
-            text.append(str(services.project))
+            text.append(display_path(services.project))
             text.append(" (.llm-orc/ found)", style="dim")
         else:
             text.append(*BAD)
             text.append("No .llm-orc/ here ", style="bold")
-            text.append(f"({services.project}). ")
+            text.append(f"({display_path(services.project)}). ")
             text.append(
                 "conductor-tui works on the nearest folder holding .llm-orc/ (like llm-orc). "
                 "Press k to install the starter kit here (creates .llm-orc/), or start conductor-tui "

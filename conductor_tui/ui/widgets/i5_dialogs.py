@@ -49,8 +49,9 @@ class I5Confirm(ModalScreen[bool]):
                     body.append(("\n" if i else "") + line, style=style)
                 yield Static(body)
             with Horizontal(id="i5-buttons"):
-                yield Button("Cancel", id="i5-cancel")
-                yield Button(self.confirm, id="i5-ok", variant="primary", disabled=not self.allowed)
+                yield Button("Cancel" if self.allowed else "Close", id="i5-cancel")
+                if self.allowed:
+                    yield Button(self.confirm, id="i5-ok", variant="primary")
 
     @on(Button.Pressed, "#i5-ok")
     def _ok(self) -> None:

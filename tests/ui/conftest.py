@@ -1,0 +1,81 @@
+"""Fixtures for the cockpit's tests: a fixed project under $HOME, an app factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conductor_tui.providers.ollama import OllamaStatus
+from conductor_tui.ui.app import ConductorApp, make_app
+from tests.fakes.gpu import FakeGpuProbe
+from tests.ui.sample import fixed_clock, make_project, mixed_plan
+
+DOWN = OllamaStatus(
+    reachable=False,
+    host="http://127.0.0.1:11434",
+    error="connection refused",
+    fix="start it with `ollama serve`",
+)
+
+
+@pytest.fixture
+def project_dir() -> Path:
+    """An empty folder named promotion-service under the (temporary) home: a stable display name."""
+    path = Path.home() / "promotion-service"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def plan_project(project_dir: Path) -> Path:
+    return make_project(project_dir, plan=mixed_plan())
+
+
+@pytest.fixture
+def cockpit() -> Callable[..., ConductorApp]:
+    """``cockpit(project, ollama_host=..., **services)`` → a deterministic app (no polling)."""
+
+    def build(project: Path, **options) -> ConductorApp:
+        options.setdefault("gpu_probe", FakeGpuProbe())
+        options.setdefault("clock", fixed_clock)
+        options.setdefault("poll_interval", 0)
+        options.setdefault("rng", lambda: 0.99)
+        options.setdefault("ollama_host", "http://127.0.0.1:9")
+        return make_app(project, **options)
+
+    return build
+
+
+async def settle(pilot, app: ConductorApp, *, poll: bool = True, status=None) -> None:
+    """Poll once (or set ``status``), then wait for every worker and a refresh."""
+    if status is not None:
+        app.ollama_status = status
+        app.gpu_samples = await app._gpu_samples()
+        app.refresh_catalog()
+    elif poll:
+        await app.poll_once()
+    await drain(app)
+    await pilot.pause()
+    await drain(app)
+    await pilot.pause()
+
+
+async def drain(app: ConductorApp, *, rounds: int = 10) -> None:
+    """Wait for every running worker (including ones they start); cancelled ones are fine."""
+    for _ in range(rounds):
+        pending = [w for w in app.workers if not w.is_finished]
+        if not pending:
+            return
+        await asyncio.gather(*(w.wait() for w in pending), return_exceptions=True)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,141 @@
+"""Pilot tests of the run screen against the fake Ollama (real HTTP, real client)."""
+
+from __future__ import annotations
+
+import json
+
+from conductor_tui.core.records import RoutingDecision, RowStatus
+from conductor_tui.engine.events import AgentFinished, AgentStarted, RunFinished, RunStarted, TextDelta, Usage
+from conductor_tui.ui.run_state import CANCELLED, DONE, RUNNING, WAITING, RunView
+from conductor_tui.ui.screens.run import RunScreen
+from tests.fakes.ollama_server import FakeModel
+from tests.ui.conftest import drain, settle, wait_until
+from tests.ui.test_plan_screen import revisions, row
+
+REPLY = "## Endpoints\n\n" + "".join(f"- GET /api/item/{i}\n" for i in range(40)) + "\nDone."
+
+
+def routing_log(project) -> list[RoutingDecision]:
+    path = project / ".llm-orc" / "evaluations" / "routing-log.jsonl"
+    return [
+        RoutingDecision.model_validate(json.loads(line)) for line in path.read_text().splitlines() if line
+    ]
+
+
+async def test_run_an_approved_row_streams_and_records_usage(plan_project, cockpit, fake_ollama_factory):
+    fake = fake_ollama_factory(
+        [
+            FakeModel("qwen3:1.7b", reply=REPLY, tokens_per_second=2000, parallel=2),
+            FakeModel("gemma3:1b", reply="gemma summary " * 20, tokens_per_second=2000),
+        ]
+    )
+    app = cockpit(plan_project, ollama_host=fake.url)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("down", "a", "up", "up")  # approve #2 (summarize-files), back to it
+        app.screen.query_one("#plan-table").move_cursor(row=1)
+        await pilot.press("g")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await drain(app)
+        await pilot.pause(0.1)
+        view = screen.view
+        assert view.status == "completed"
+        assert {a.state for a in view.agents.values()} == {DONE}
+        assert view.agents["merge"].depends_on == ["skim-a", "skim-b"]
+        assert view.agents["skim-a"].output_tokens and view.agents["skim-a"].input_tokens
+        # what the selected agent streamed is what Ollama sent
+        assert "GET /api/item/39" in view.agents["skim-a"].text
+        log = routing_log(plan_project)
+        assert len(log) == 1
+        entry = log[0]
+        assert entry.routed_to == "summarize-files" and entry.status == "completed"
+        assert entry.total_tokens_local == view.input_tokens + view.output_tokens > 0
+        assert entry.plan_id == "plan-promotion" and entry.row_id == "r-02"
+        last = revisions(plan_project)[-1]
+        assert row(last, "r-02").status == RowStatus.DONE
+        assert row(last, "r-02").routing_id == entry.id
+        # calibration (no task profile yet): this run must be evaluated, and `e` goes there
+        assert screen.evaluation is not None and screen.evaluation.evaluate
+        result = str(screen.query_one("#run-result").render())
+        assert "Evaluate this run" in result and entry.id in result
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.current_mode == "evaluate"
+        assert app.evaluation_target.id == entry.id
+
+
+async def test_escape_cancels_and_records_cancelled(plan_project, cockpit, fake_ollama_factory):
+    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply="word " * 2000, tokens_per_second=100)])
+    app = cockpit(plan_project, ollama_host=fake.url)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("a", "up", "g")  # approve #1 (extract-endpoints) and run it
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await wait_until(
+            lambda: screen.view is not None and screen.view.agents["extractor"].streamed_tokens > 5
+        )
+        assert screen.check_action("cancel_run", ()) is True
+        await pilot.press("escape")
+        await drain(app)
+        await pilot.pause()
+        assert screen.view.status == "cancelled"
+        assert screen.view.agents["extractor"].state == CANCELLED
+        log = routing_log(plan_project)
+        assert [d.status for d in log] == ["cancelled"]
+        assert log[0].tokens_saved == 0
+        # the row can be run again
+        assert row(revisions(plan_project)[-1], "r-01").status == RowStatus.APPROVED
+        assert screen.check_action("cancel_run", ()) is False
+
+
+async def test_new_run_with_typed_input(project_dir, cockpit, fake_ollama_factory):
+    from tests.ui.sample import make_project
+
+    make_project(project_dir)
+    fake = fake_ollama_factory(
+        [FakeModel("qwen3:1.7b", reply="| a | b |\n|---|---|\n| 1 | 2 |", tokens_per_second=3000)]
+    )
+    app = cockpit(project_dir, ollama_host=fake.url, initial_mode="run")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("enter")  # first runnable ensemble: extract-endpoints
+        await pilot.pause()
+        app.screen.query_one("#text-body").text = "GET /x in app.py"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await drain(app)
+        await pilot.pause()
+        screen = app.screen
+        assert screen.view.ensemble == "extract-endpoints" and screen.view.status == "completed"
+        assert screen.view.deliverable == "| a | b |\n|---|---|\n| 1 | 2 |"
+        assert routing_log(project_dir)[0].task_summary == "GET /x in app.py"
+
+
+def test_run_view_folds_events_and_fan_out():
+    view = RunView()
+    view.apply(RunStarted("r1", 0.0, "scan", ["split", "worker", "merge"], "input"))
+    assert [view.agents[n].state for n in view.order] == [WAITING] * 3
+    view.apply(
+        AgentStarted("r1", 0.1, "worker[0]", "llm", "qwen3:1.7b", instance=0, instances=2, base="worker")
+    )
+    view.apply(
+        AgentStarted("r1", 0.1, "worker[1]", "llm", "qwen3:1.7b", instance=1, instances=2, base="worker")
+    )
+    assert view.agents["worker"].instances == ["worker[0]", "worker[1]"]
+    assert view.agents["worker"].state == RUNNING
+    for i in range(10):
+        view.apply(TextDelta("r1", 0.2 + i / 100, "worker[0]", "tok "))
+    assert view.agents["worker[0]"].streamed_tokens == 10
+    view.apply(AgentFinished("r1", 1.0, "worker[0]", "tok " * 10, Usage(5, 10, 900, "qwen3:1.7b", 11.1)))
+    assert view.agents["worker"].state == RUNNING  # one instance still running
+    view.apply(AgentFinished("r1", 1.2, "worker[1]", "x", Usage(5, 3, 900, "qwen3:1.7b", 3.3)))
+    assert view.agents["worker"].state == DONE
+    assert view.agents["worker"].output_tokens == 13
+    view.apply(RunFinished("r1", 1.5, "cancelled", None, 10, 13, 1500))
+    assert view.agents["merge"].state == CANCELLED and view.finished
