@@ -9,6 +9,7 @@ Prints, measured in this run:
   in-process aggregation seconds, and the process's peak RSS);
 * incremental update: an :class:`Aggregator` already fed with the whole log, then 1,000
   lines appended; the time for ``feed_file`` + ``snapshot()`` to reflect them (ms);
+* warm ``report --json``: the same with the offset cache primed (no new lines);
 * baseline: plain ``json.loads`` per line + the same per-task-type sums, over the same file,
   for the speed ratio.
 
@@ -69,8 +70,11 @@ def _ensure_data(lines: int) -> None:
     gen_routing_log.generate(EVALS, lines, 20_000, 20251121)
 
 
-def cold(repeat: int) -> dict:
+def cold(repeat: int, *, cache: bool = False) -> dict:
     runs = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not cache:
+        env["CONDUCTOR_TUI_NO_CACHE"] = "1"
     for _ in range(repeat):
         t = time.perf_counter()
         out = subprocess.run(
@@ -79,7 +83,7 @@ def cold(repeat: int) -> dict:
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=env,
         )
         wall = time.perf_counter() - t
         info = json.loads(out.stdout.strip().splitlines()[-1])
@@ -175,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         f"(imports {c['import_s']:.2f} s + report {c['report_s']:.2f} s, of which CPU {c['cpu_s']:.2f} s; "
         f"runs {c['all_wall_s']}), peak RSS {c['maxrss_mb']:.0f} MB, "
         f"{c['decisions']:,} decisions, {c['skipped']} skipped lines"
+    )
+    cold(1, cache=True)  # prime the offset cache
+    w = cold(max(1, args.repeat), cache=True)
+    print(
+        f"warm `report --json` (offset cache, no new lines): {w['wall_s']:.2f} s wall "
+        f"(imports {w['import_s']:.2f} s + report {w['report_s']:.3f} s)"
     )
     inc = incremental()
     print(

@@ -7,6 +7,10 @@ and per ensemble: decisions, evaluations by score, lifecycle phase and promotion
 readiness. ``--json`` prints one JSON object (the :class:`~conductor_tui.core.aggregate.Snapshot`
 plus ``project``, ``evaluations_dir``, ``config_version`` and ``warnings``).
 
+The totals are cached by file offset under ``$XDG_CACHE_HOME/conductor-tui/aggregates/``
+(never inside ``.llm-orc/``), so a second run reads only the lines appended since; a
+rewritten or replaced log invalidates it. ``CONDUCTOR_TUI_NO_CACHE=1`` turns it off.
+
 Exit codes: 0 — report printed (also when there is nothing to report yet); 1 — a file
 could not be read (its path and the reason are printed on stderr).
 """
@@ -14,13 +18,15 @@ could not be read (its path and the reason are printed on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from conductor_tui.core import locations
-from conductor_tui.core.aggregate import Aggregator, Snapshot
+from conductor_tui.core.aggregate import Aggregator, Snapshot, cache_path_for
 from conductor_tui.core.records import RoutingConfig
 from conductor_tui.core.store import ProjectStore, StoreError
 
@@ -35,12 +41,18 @@ def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str
         warnings.append(f"{exc} — using default thresholds")
         cfg = RoutingConfig()
     agg = Aggregator(cfg.routing_thresholds)
+    cache = None if os.environ.get("CONDUCTOR_TUI_NO_CACHE") else cache_path_for(store.root)
+    if cache is not None:
+        agg.load_cache(cache)  # a warm start reads only the lines appended since
     for path, kind in ((store.routing_log_path, "routing"), (store.evaluations_path, "evaluations")):
         try:
             agg.feed_file(path, kind)
         except OSError as exc:
             raise StoreError(path, exc.strerror or str(exc)) from exc
     snap = agg.snapshot()
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            agg.save_cache(cache)
     for name, lines in snap.skipped_line_numbers.items():
         shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
         warnings.append(f"{name}: skipped {len(lines)} unreadable line(s): {shown}")

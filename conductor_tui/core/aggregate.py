@@ -31,6 +31,7 @@ No Textual, no Rich.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import re
@@ -49,6 +50,29 @@ BLOCK_SIZE = 4 << 20
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CACHE_FORMAT = 1
+
+
+def _fingerprint(path: str | os.PathLike[str], offset: int) -> str:
+    """A hash of a file's first 4 KiB and of the 4 KiB before ``offset`` (both within
+    ``offset``): a rewritten or replaced log will not match its cached state."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        h.update(fh.read(min(offset, 4096)))
+        start = max(0, offset - 4096)
+        fh.seek(start)
+        h.update(fh.read(offset - start))
+    h.update(str(offset).encode())
+    return h.hexdigest()
+
+
+def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
+    """Where the report's warm-start cache for one evaluations folder lives:
+    ``$XDG_CACHE_HOME/conductor-tui/aggregates/<hash>.msgpack`` (never inside ``.llm-orc/``)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base).expanduser() if base else Path.home() / ".cache"
+    key = hashlib.blake2b(str(Path(evaluations_dir).resolve()).encode(), digest_size=10).hexdigest()
+    return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"
 
 
 class _Route(msgspec.Struct, gc=False):
@@ -240,6 +264,87 @@ class Aggregator:
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
         self._eval_implicit: dict[str, dict[str, int]] = {}  # ensemble → counts w/o task type
         self._eval_totals: dict[str, int] = {"total": 0, "good": 0, "acceptable": 0, "poor": 0, "unscored": 0}
+
+    # ----------------------------------------------------------------- warm-start cache
+
+    _STATE = (
+        "_totals",
+        "_events",
+        "_by_tt",
+        "_by_ens",
+        "_by_day",
+        "_ratio",
+        "_ens_tt",
+        "_eval_modes",
+        "_eval_tt",
+        "_eval_implicit",
+        "_eval_totals",
+    )
+
+    def save_cache(self, path: str | os.PathLike[str]) -> None:
+        """Write the accumulated state, with each file's offset and a fingerprint, so that
+        :meth:`load_cache` + :meth:`feed_file` later only read the lines appended since."""
+        files = {}
+        for name, st in self._files.items():
+            files[name] = {
+                "kind": st.kind,
+                "offset": st.offset,
+                "next_line": st.next_line,
+                "ino": st.ino,
+                "lines": st.lines,
+                "skipped": st.skipped,
+                "skipped_lines": st.skipped_lines,
+                "fingerprint": _fingerprint(name, st.offset),
+            }
+        state = {
+            "format": CACHE_FORMAT,
+            "files": files,
+            "data": {k: getattr(self, k) for k in self._STATE},
+            "eval_scores": {
+                k: [x.value if x is not None else None for x in v] for k, v in self._eval_scores.items()
+            },
+        }
+        from conductor_tui.core.store import atomic_write_bytes
+
+        atomic_write_bytes(path, msgspec.msgpack.encode(state))
+
+    def load_cache(self, path: str | os.PathLike[str]) -> bool:
+        """Restore state saved by :meth:`save_cache` if every file it covers is still the
+        same file (inode, not shorter, same fingerprint up to the cached offset). Returns
+        ``False`` — and leaves the aggregator empty — when the cache is missing or stale."""
+        try:
+            state = msgspec.msgpack.decode(Path(path).read_bytes())
+            if state.get("format") != CACHE_FORMAT:
+                return False
+            files: dict[str, _FileState] = {}
+            for name, f in state["files"].items():
+                st = os.stat(name)
+                if (
+                    st.st_ino != f["ino"]
+                    or st.st_size < f["offset"]
+                    or _fingerprint(name, f["offset"]) != f["fingerprint"]
+                ):
+                    return False
+                files[name] = _FileState(
+                    kind=f["kind"],
+                    offset=f["offset"],
+                    next_line=f["next_line"],
+                    ino=f["ino"],
+                    lines=f["lines"],
+                    skipped=f["skipped"],
+                    skipped_lines=list(f["skipped_lines"]),
+                )
+            self._reset_data()
+            for k in self._STATE:
+                setattr(self, k, state["data"][k])
+            self._eval_scores = {
+                k: [Score(x) if x is not None else None for x in v] for k, v in state["eval_scores"].items()
+            }
+            self._files = files
+            return True
+        except (OSError, KeyError, TypeError, ValueError, msgspec.DecodeError):
+            self.reset()
+            return False
 
     # ----------------------------------------------------------------- feeding
 

@@ -252,3 +252,35 @@ def test_missing_files_are_empty(tmp_path: Path) -> None:
     assert agg.feed_file(tmp_path / "evaluations.jsonl") == 0
     s = agg.snapshot()
     assert s.routing_decisions == 0 and s.by_ensemble == {} and s.local_share_pct == 0.0
+
+
+def test_warm_start_cache(tmp_path: Path) -> None:
+    from conductor_tui.core.aggregate import cache_path_for
+
+    log = tmp_path / "ev" / "routing-log.jsonl"
+    evals = tmp_path / "ev" / "evaluations.jsonl"
+    _write(log, [local("extraction", "extract-x", 120) for _ in range(4)] + ["broken"])
+    _write(evals, [{"ensemble": "extract-x", "score": "good"}, {"ensemble": "extract-x", "score": "poor"}])
+    cold = Aggregator()
+    cold.feed_file(log)
+    cold.feed_file(evals)
+    cache = cache_path_for(tmp_path / "ev")
+    assert "conductor-tui" in cache.parts and ".llm-orc" not in cache.parts
+    cold.save_cache(cache)
+    _write(log, [local("summarization", "w", 60)], mode="a")
+    warm = Aggregator()
+    assert warm.load_cache(cache)
+    assert warm.feed_file(log) == 1  # only the appended line is read
+    assert warm.feed_file(evals) == 0
+    cold.feed_file(log)
+    assert warm.snapshot() == cold.snapshot()
+    assert warm.snapshot().skipped_line_numbers[str(log)] == [5]
+    # a rewritten log invalidates the cache
+    _write(log, [local("classification", "c", 1)] * 30)
+    assert not Aggregator().load_cache(cache)
+    # a corrupt cache is ignored
+    cache.write_bytes(b"\x00garbage")
+    fresh = Aggregator()
+    assert not fresh.load_cache(cache)
+    fresh.feed_file(log)
+    assert fresh.snapshot().routing_decisions == 30

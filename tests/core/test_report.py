@@ -24,6 +24,11 @@ KEYS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 def _project(root: Path) -> ProjectStore:
     (root / ".llm-orc").mkdir(parents=True)
     store = ProjectStore(root)
@@ -148,3 +153,27 @@ def test_report_global_tier(tmp_path: Path, capsys, monkeypatch) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["routing_decisions"] == 1 and data["estimated_claude_tokens_saved"] == 100
     assert data["project"] is None
+
+
+def test_report_second_run_uses_cache_and_sees_appends(tmp_path: Path, capsys) -> None:
+    import os
+
+    from conductor_tui.core.aggregate import cache_path_for
+
+    store = _project(tmp_path)
+    assert main(["report", "--project", str(tmp_path), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert cache_path_for(store.root).exists()
+    store.append_routing(
+        RoutingDecision(task_type="extraction", routed_to="extract-endpoints", total_tokens_local=12)
+    )
+    assert main(["report", "--project", str(tmp_path), "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["routing_decisions"] == first["routing_decisions"] + 1
+    assert second["skipped_lines"] == 1  # remembered from the cached part
+    os.environ["CONDUCTOR_TUI_NO_CACHE"] = "1"
+    try:
+        assert main(["report", "--project", str(tmp_path), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["routing_decisions"] == second["routing_decisions"]
+    finally:
+        del os.environ["CONDUCTOR_TUI_NO_CACHE"]
