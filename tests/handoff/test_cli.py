@@ -546,3 +546,19 @@ def test_cockpit_link_reports_new_and_changed_plans_once(project):
     again = link.tick().plans
     assert again[0].revision == 2
     link.close()
+
+
+def test_run_request_headless_in_process(project, fake_ollama):
+    from conductor_tui.handoff import request_run, run_request_headless, try_claim, wait_for_result
+
+    req = request_run(
+        project, "echo-summary", "Summarise this", task_type="summarization", plan_id="p", row_id="r"
+    )
+    assert try_claim(project, req.id, "headless")
+    event = run_request_headless(project, req, host=fake_ollama.url)
+    assert event.status == "completed" and event.by == "headless" and event.total_tokens > 0
+    assert wait_for_result(project, req.id, timeout=1).routing_id == event.routing_id
+    decision = ProjectStore(project).read_routing().records[-1]
+    assert (decision.plan_id, decision.row_id, decision.task_type) == ("p", "r", "summarization")
+    missing = request_run(project, "nope", "x")
+    assert run_request_headless(project, missing).status == "failed"
