@@ -457,6 +457,30 @@ def _request_run(args: argparse.Namespace, out: _Out) -> int:
     text = _read_input(args.input)
     if args.input is None:
         return out.fail("--input is required (text, or - for standard input)", EXIT_USAGE)
+    if args.plan_id and args.row_id:
+        row = protocol.row_decision(project, args.plan_id, args.row_id)
+        if row is None:
+            return out.fail(f"plan {args.plan_id!r} has no row {args.row_id!r}", EXIT_USAGE)
+        status = getattr(row.status, "value", row.status)
+        if status == "rejected":
+            return out.fail(
+                f"row {args.row_id} of {args.plan_id} was rejected by the person; not running it",
+                EXIT_FAILED,
+                {"row_status": status},
+            )
+        if status == "pending":
+            return out.fail(
+                f"row {args.row_id} of {args.plan_id} is not decided yet: wait with "
+                f"`conductor-tui plan wait {args.plan_id}`",
+                EXIT_FAILED,
+                {"row_status": status},
+            )
+        if row.handler and row.handler not in ("claude", "create-ensemble") and row.handler != args.ensemble:
+            print(
+                f"conductor-tui: note: the person routed row {args.row_id} to {row.handler!r}, "
+                f"not {args.ensemble!r}",
+                file=sys.stderr,
+            )
     request = protocol.request_run(
         project,
         args.ensemble,

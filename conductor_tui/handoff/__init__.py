@@ -3,14 +3,16 @@
 Public API (see :mod:`conductor_tui.handoff.protocol` for the file formats):
 
 * plans: :func:`submit_plan`, :func:`get_plan`, :func:`session_plans`,
-  :func:`wait_for_decisions`, :func:`decide_rows`, :func:`is_plan_decided`, :func:`row_view`;
+  :func:`wait_for_decisions`, :func:`decide_rows`, :func:`is_plan_decided`, :func:`row_view`,
+  :func:`mark_row` (running / done / failed), :func:`row_decision`;
 * runs: :func:`request_run`, :func:`claim_requests`, :func:`try_claim`, :func:`post_result`,
   :func:`wait_for_result`, :func:`request_state`, :func:`run_request_headless`;
 * the cockpit's side in one object: :class:`CockpitLink` (``tick()`` → new plans + claimed
   requests, ``started`` / ``finished`` / ``failed``, ``close``);
 * cockpit presence: :func:`cockpit_heartbeat`, :func:`cockpit_alive`, :func:`cockpit_closed`;
 * records: :func:`record_claude_task`, :func:`record_evaluation`,
-  :func:`record_judge_verdict`, :func:`evaluation_from_verdict`, :func:`record_claude_overhead`.
+  :func:`record_judge_verdict`, :func:`evaluation_from_verdict`,
+  :func:`judge_run` (judge + record, for the cockpit's worker), :func:`record_claude_overhead`.
 """
 
 from conductor_tui.handoff.cockpit import CockpitLink, LinkUpdate
@@ -26,9 +28,11 @@ from conductor_tui.handoff.protocol import (
     decide_rows,
     get_plan,
     is_plan_decided,
+    mark_row,
     post_result,
     request_run,
     request_state,
+    row_decision,
     row_view,
     session_plans,
     submit_plan,
@@ -38,6 +42,7 @@ from conductor_tui.handoff.protocol import (
 )
 from conductor_tui.handoff.recording import (
     evaluation_from_verdict,
+    judge_run,
     record_claude_overhead,
     record_claude_task,
     record_evaluation,
@@ -67,6 +72,9 @@ __all__ = [
     "evaluation_from_verdict",
     "get_plan",
     "is_plan_decided",
+    "judge_run",
+    "mark_row",
+    "row_decision",
     "post_result",
     "record_claude_overhead",
     "record_claude_task",

@@ -10,6 +10,7 @@
         link.started(req)
         …
         link.finished(req, run_result, decision)   # engine RunResult + routing decision
+                                  # (marks the plan row running → done / failed too)
     link.close()                  # on exit: the session falls back to headless runs
 
 Every call is a short, blocking file operation; nothing here holds a lock between calls.
@@ -69,6 +70,8 @@ class CockpitLink:
         return update
 
     def started(self, request: RunRequest) -> RunEvent:
+        """Post ``running`` (and mark the plan row running when the request names one)."""
+        protocol.mark_row(self.project, request.plan_id, request.row_id, "running", store=self.store)
         return protocol.post_result(self.project, request.id, "running", by=self.by)
 
     def finished(self, request: RunRequest, result: Any, decision: Any = None) -> RunEvent:
@@ -80,6 +83,14 @@ class CockpitLink:
             failed = getattr(result, "failed_agents", [])
             error = f"agent {failed[0].name} failed: {failed[0].error}" if failed else f"run {status}"
         artifact = getattr(result, "artifact", None)
+        protocol.mark_row(
+            self.project,
+            request.plan_id,
+            request.row_id,
+            "done" if final == "completed" else "failed",
+            routing_id=getattr(decision, "id", None),
+            store=self.store,
+        )
         return protocol.post_result(
             self.project,
             request.id,
@@ -94,6 +105,7 @@ class CockpitLink:
         )
 
     def failed(self, request: RunRequest, error: str) -> RunEvent:
+        protocol.mark_row(self.project, request.plan_id, request.row_id, "failed", store=self.store)
         return protocol.post_result(self.project, request.id, "failed", by=self.by, error=error)
 
     def close(self) -> None:

@@ -307,6 +307,54 @@ def decide_rows(
     return store.append_plan(new)
 
 
+def mark_row(
+    project: str | os.PathLike[str],
+    plan_id: str | None,
+    row_id: str | None,
+    status: str | RowStatus,
+    *,
+    routing_id: str | None = None,
+    store: ProjectStore | None = None,
+) -> WorkflowPlan | None:
+    """Record a row's execution state (running / done / failed) as a new plan revision.
+
+    A no-op (``None``) when the plan or row is unknown, or already in that state with that
+    routing id — so the cockpit and a headless run can both call it safely."""
+    if not plan_id or not row_id:
+        return None
+    store = store or ProjectStore(project)
+    plan = store.latest_plans().get(plan_id)
+    if plan is None:
+        return None
+    status = RowStatus(getattr(status, "value", status))
+    for row in plan.subtasks:
+        if row.id != row_id:
+            continue
+        if row.status == status and (routing_id is None or row.routing_id == routing_id):
+            return None
+        new = plan.model_copy(deep=True)
+        for target in new.subtasks:
+            if target.id == row_id:
+                target.status = status
+                if routing_id is not None:
+                    target.routing_id = routing_id
+        new.revision = plan.revision + 1
+        new.timestamp = now_utc()
+        new.change = f"{status.value} {row_id}"
+        return store.append_plan(new)
+    return None
+
+
+def row_decision(project: str | os.PathLike[str], plan_id: str | None, row_id: str | None) -> Any:
+    """The row ``row_id`` of the newest revision of ``plan_id`` (``None`` if unknown)."""
+    if not plan_id or not row_id:
+        return None
+    plan = get_plan(project, plan_id)
+    if plan is None:
+        return None
+    return next((r for r in plan.subtasks if r.id == row_id), None)
+
+
 def row_view(plan: WorkflowPlan) -> list[dict[str, Any]]:
     """The rows as the session sees them (JSON-ready)."""
     out = []

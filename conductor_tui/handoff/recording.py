@@ -9,6 +9,7 @@ judge's verdicts and Claude's planning cost (no Textual).
 * :func:`evaluation_from_verdict` — the judge's verdict as an evaluation awaiting the
   person's agreement (``evaluator="claude"``, ``review="pending"``, ``judge_*`` fields,
   ``judge_tokens`` so savings subtract the judge's cost).
+* :func:`judge_run` — judge + record in one blocking call (for the cockpit's worker).
 * :func:`record_claude_overhead` — Claude tokens spent on planning or judging, as a
   routing-log event (``event="claude-overhead"``) that savings figures subtract.
 """
@@ -204,6 +205,39 @@ def record_judge_verdict(
     fields.setdefault("invocation_number", number)
     fields.setdefault("phase", phase)
     return store.append_evaluation(evaluation_from_verdict(verdict, ensemble=ensemble, **fields))
+
+
+def judge_run(
+    project: str | os.PathLike[str],
+    provider: Any,
+    *,
+    ensemble: str,
+    task: str,
+    input_summary: str,
+    output: str,
+    on_reflection_delta: Any = None,
+    routing_id: str | None = None,
+    task_type: str | None = None,
+    session: str | None = None,
+    store: ProjectStore | None = None,
+) -> Evaluation:
+    """Have Claude judge one run (reflection streamed to ``on_reflection_delta`` before the
+    score) and record the verdict as an evaluation awaiting the person's review.
+
+    Blocking (call from a thread worker).  A :class:`~conductor_tui.providers.anthropic.ClaudeError`
+    propagates with the partial reflection on it; nothing is recorded then."""
+    verdict = provider.judge(task, input_summary, output, on_reflection_delta, ensemble=ensemble)
+    return record_judge_verdict(
+        project,
+        verdict,
+        ensemble=ensemble,
+        store=store,
+        routing_id=routing_id,
+        input_summary=input_summary,
+        output_length=len(output),
+        task_type=task_type,
+        session=session,
+    )
 
 
 def record_claude_overhead(

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.handoff.protocol import RunEvent, RunRequest, post_result
+from conductor_tui.handoff.protocol import RunEvent, RunRequest, mark_row, post_result
 
 
 def run_request_headless(
@@ -27,18 +27,24 @@ def run_request_headless(
     """Run ``request`` to the end here and post (and return) its final event."""
     t0 = time.monotonic()
     post_result(project, request.id, "running", by=by)
+    mark_row(project, request.plan_id, request.row_id, "running")
     try:
         outcome = _execute(Path(project), request, host=host)
     except Exception as exc:  # the engine reports most failures in the result; this is the rest
-        return post_result(
-            project,
-            request.id,
-            "failed",
-            by=by,
-            error=f"{type(exc).__name__}: {exc}",
-            duration_ms=int((time.monotonic() - t0) * 1000),
-        )
-    return post_result(project, request.id, by=by, **outcome)
+        outcome = {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "duration_ms": int((time.monotonic() - t0) * 1000),
+        }
+    event = post_result(project, request.id, by=by, **outcome)
+    mark_row(
+        project,
+        request.plan_id,
+        request.row_id,
+        "done" if event.status == "completed" else "failed",
+        routing_id=event.routing_id,
+    )
+    return event
 
 
 def _execute(project: Path, request: RunRequest, *, host: str | None) -> dict[str, Any]:

@@ -477,11 +477,14 @@ def test_cockpit_link_runs_a_session_request_on_ollama(project, fake_ollama):
     import asyncio
     import threading
 
+    from conductor_tui.core.plan import plan_from_data
     from conductor_tui.engine import loader
     from conductor_tui.engine.artifacts import record_run
     from conductor_tui.engine.executor import Executor
-    from conductor_tui.handoff import CockpitLink
+    from conductor_tui.handoff import CockpitLink, submit_plan
 
+    plan = submit_plan(project, plan_from_data(PLAN), session="s1")
+    decide_rows(project, plan.id, {"s2": {"status": "approved", "handler": "echo-summary"}})
     link = CockpitLink(project)
     link.tick()  # heartbeat: the cockpit is open
     proc = _popen(
@@ -494,7 +497,7 @@ def test_cockpit_link_runs_a_session_request_on_ollama(project, fake_ollama):
         "--timeout",
         "30",
         "--plan-id",
-        "plan-1",
+        plan.id,
         "--row-id",
         "s2",
         "--json",
@@ -529,7 +532,9 @@ def test_cockpit_link_runs_a_session_request_on_ollama(project, fake_ollama):
     assert data["by"] == "cockpit" and data["status"] == "completed"
     assert "qwen3:1.7b answers" in data["output"]
     decision = ProjectStore(project).read_routing().records[-1]
-    assert decision.id == data["routing_id"] and decision.plan_id == "plan-1" and decision.row_id == "s2"
+    assert decision.id == data["routing_id"] and decision.plan_id == plan.id and decision.row_id == "s2"
+    row = {r.id: r for r in get_plan(project, plan.id).subtasks}["s2"]
+    assert row.status == RowStatus.DONE and row.routing_id == decision.id  # the table shows it done
 
 
 def test_cockpit_link_reports_new_and_changed_plans_once(project):
@@ -562,3 +567,38 @@ def test_run_request_headless_in_process(project, fake_ollama):
     assert (decision.plan_id, decision.row_id, decision.task_type) == ("p", "r", "summarization")
     missing = request_run(project, "nope", "x")
     assert run_request_headless(project, missing).status == "failed"
+
+
+def test_request_run_respects_the_persons_decision_on_the_row(project, capsys, fake_ollama, monkeypatch):
+    from conductor_tui.core.plan import plan_from_data
+    from conductor_tui.handoff import submit_plan
+
+    plan = submit_plan(project, plan_from_data(PLAN), session="s1")
+    base = (
+        "request-run",
+        "echo-summary",
+        "--input",
+        "x",
+        "--project",
+        str(project),
+        "--plan-id",
+        plan.id,
+        "--json",
+    )
+    code, out = _main(capsys, *base, "--row-id", "s1")
+    assert code == 4 and "not decided yet" in out["error"]
+    decide_rows(project, plan.id, {"s1": "rejected", "s2": "approved"})
+    code, out = _main(capsys, *base, "--row-id", "s1")
+    assert code == 4 and "rejected by the person" in out["error"]
+    code, out = _main(capsys, *base, "--row-id", "nope")
+    assert code == 2
+    assert not (project / ".llm-orc/conductor/requests.jsonl").exists()  # nothing was requested
+    monkeypatch.setenv("OLLAMA_HOST", fake_ollama.url)
+    code, out = _main(capsys, *base, "--row-id", "s2")
+    assert code == 0 and out["status"] == "completed"
+    row = {r.id: r for r in get_plan(project, plan.id).subtasks}["s2"]
+    assert row.status == RowStatus.DONE and row.routing_id == out["routing_id"]
+    statuses = [
+        {r.id: r.status for r in p.subtasks}["s2"] for p in ProjectStore(project).plan_history(plan.id)
+    ]
+    assert statuses[-2:] == [RowStatus.RUNNING, RowStatus.DONE]

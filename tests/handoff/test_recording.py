@@ -7,6 +7,7 @@ import pytest
 from conductor_tui.core.records import Score
 from conductor_tui.core.store import ProjectStore
 from conductor_tui.handoff import (
+    judge_run,
     record_claude_overhead,
     record_claude_task,
     record_evaluation,
@@ -80,3 +81,32 @@ def test_claude_task_categories(tmp_path):
     assert d2.reason == "competence-boundary" and p2 is None
     with pytest.raises(ValueError):
         record_claude_task(tmp_path, "x", -1)
+
+
+def test_judge_run_streams_and_records(tmp_path, fake_anthropic):
+    provider = ClaudeProvider(api_key=fake_anthropic.api_key, base_url=fake_anthropic.url)
+    fake_anthropic.script(
+        Reply(
+            tool_input={
+                "reflection": "All fields present and correct.",
+                "score": "good",
+                "failure_mode": None,
+            },
+            chunk_chars=6,
+        )
+    )
+    deltas: list[str] = []
+    evaluation = judge_run(
+        tmp_path,
+        provider,
+        ensemble="e",
+        task="t",
+        input_summary="in",
+        output="out!",
+        on_reflection_delta=deltas.append,
+        routing_id="rd-9",
+    )
+    assert "".join(deltas) == "All fields present and correct."
+    stored = ProjectStore(tmp_path).read_evaluations().records[0]
+    assert stored.id == evaluation.id and stored.routing_id == "rd-9" and stored.output_length == 4
+    assert stored.invocation_number == 1 and stored.score == Score.GOOD and stored.review == "pending"
