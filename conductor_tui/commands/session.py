@@ -363,10 +363,7 @@ def _plan(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _from_task(args: argparse.Namespace, out: _Out, project: Path, session: str | None) -> int:
-    from conductor_tui.core.planner import build_plan, ensembles_from_catalog
-    from conductor_tui.core.store import ProjectStore
-    from conductor_tui.handoff import protocol
-    from conductor_tui.handoff.recording import record_claude_overhead
+    from conductor_tui.handoff.planning import plan_meta_task
     from conductor_tui.providers.anthropic import ClaudeError, ClaudeProvider
 
     meta_task = _read_input(args.meta_task).strip()
@@ -375,53 +372,26 @@ def _from_task(args: argparse.Namespace, out: _Out, project: Path, session: str 
     provider = ClaudeProvider()
     if not provider.available:
         return out.fail(provider.unavailable_reason or "Claude is not configured", EXIT_USAGE)
-    store = ProjectStore(project)
-    config, profiles = store.load_config(), store.load_task_profiles()
     try:
-        from conductor_tui.engine.loader import load_catalog
-
-        ensembles = ensembles_from_catalog(load_catalog(project, with_profiles=False))
-    except Exception:
-        ensembles = []
-    context = {
-        "ensembles": [{"name": e.name, "description": e.description} for e in ensembles if e.runnable],
-        "task_profiles": {
-            k: {"ensemble": v.ensemble, "phase": getattr(v.phase, "value", v.phase)}
-            for k, v in profiles.profiles.items()
-        },
-        "repetition_threshold": config.routing_thresholds.repetition_threshold,
-    }
-    try:
-        output, usage = provider.plan(meta_task, context)
+        build = plan_meta_task(project, meta_task, provider=provider, session=session)
     except ClaudeError as exc:
         return out.fail(str(exc), EXIT_FAILED if exc.kind != "unavailable" else EXIT_USAGE)
     finally:
         provider.close()
-    session = session or protocol.new_session_id()
-    build = build_plan(
-        output,
-        ensembles=ensembles,
-        config=config,
-        profiles=profiles,
-        meta_task=meta_task,
-        session=session,
-        source="claude",
-        planning_tokens=usage.total,
-    )
-    written = protocol.submit_plan(project, build.plan, session=session, source="claude", store=store)
-    record_claude_overhead(project, "planning", usage, session=session, plan_id=written.id, store=store)
+    written = build.plan
     payload = {
         **_plan_payload(written),
-        "planning_tokens": usage.total,
+        "planning_tokens": build.planning_tokens,
         "estimated_savings": build.estimated_savings,
         "worthwhile": build.worthwhile,
         "ensembles_to_create": build.gaps,
         "notes": build.notes,
     }
     text = (
-        f"{written.id}\nClaude planned {len(written.subtasks)} subtasks ({usage.total:,} tokens). "
+        f"{written.id}\nClaude planned {len(written.subtasks)} subtasks ({build.planning_tokens:,} tokens). "
         f"{build.floor_reason}.\n{_rows_text(written)}\n"
-        f"Ensembles to create: {', '.join(build.gaps) or 'none'}; estimated savings ~{build.estimated_savings:,} tokens"
+        f"Ensembles to create: {', '.join(build.gaps) or 'none'}; "
+        f"estimated savings ~{build.estimated_savings:,} tokens"
     )
     return out.done(payload, text)
 

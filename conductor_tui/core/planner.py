@@ -193,6 +193,7 @@ class PlanBuild:
     estimated_savings: int = 0  # Claude tokens the local rows would save
     planning_tokens: int = 0
     notes: list[str] = field(default_factory=list)
+    usage: Any = None  # the planner call's usage, when Claude planned it
 
     @property
     def net_savings(self) -> int:

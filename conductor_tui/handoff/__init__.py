@@ -10,12 +10,15 @@ Public API (see :mod:`conductor_tui.handoff.protocol` for the file formats):
 * the cockpit's side in one object: :class:`CockpitLink` (``tick()`` → new plans + claimed
   requests, ``started`` / ``finished`` / ``failed``, ``close``);
 * cockpit presence: :func:`cockpit_heartbeat`, :func:`cockpit_alive`, :func:`cockpit_closed`;
+* Claude as planner: :func:`plan_meta_task` (context → Claude → rules → pending plan persisted,
+  planning tokens logged), :func:`available_ensembles`;
 * records: :func:`record_claude_task`, :func:`record_evaluation`,
   :func:`record_judge_verdict`, :func:`evaluation_from_verdict`,
   :func:`judge_run` (judge + record, for the cockpit's worker), :func:`record_claude_overhead`.
 """
 
 from conductor_tui.handoff.cockpit import CockpitLink, LinkUpdate
+from conductor_tui.handoff.planning import available_ensembles, plan_meta_task
 from conductor_tui.handoff.protocol import (
     HandoffError,
     HandoffTimeout,
@@ -64,6 +67,7 @@ __all__ = [
     "HandoffTimeout",
     "RunEvent",
     "RunRequest",
+    "available_ensembles",
     "claim_requests",
     "cockpit_alive",
     "cockpit_closed",
@@ -75,6 +79,7 @@ __all__ = [
     "judge_run",
     "mark_row",
     "row_decision",
+    "plan_meta_task",
     "post_result",
     "record_claude_overhead",
     "record_claude_task",

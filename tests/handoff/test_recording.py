@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conductor_tui.core.records import Score
+from conductor_tui.core.records import RowStatus, Score
 from conductor_tui.core.store import ProjectStore
 from conductor_tui.handoff import (
     judge_run,
@@ -110,3 +110,56 @@ def test_judge_run_streams_and_records(tmp_path, fake_anthropic):
     stored = ProjectStore(tmp_path).read_evaluations().records[0]
     assert stored.id == evaluation.id and stored.routing_id == "rd-9" and stored.output_length == 4
     assert stored.invocation_number == 1 and stored.score == Score.GOOD and stored.review == "pending"
+
+
+def test_plan_meta_task_persists_a_pending_plan_and_counts_planning_tokens(tmp_path, fake_anthropic):
+    from conductor_tui.core.planner import AvailableEnsemble
+    from conductor_tui.handoff import get_plan, plan_meta_task
+
+    provider = ClaudeProvider(api_key=fake_anthropic.api_key, base_url=fake_anthropic.url)
+    fake_anthropic.script(
+        Reply(
+            tool_input={
+                "phases": [],
+                "subtasks": [
+                    {
+                        "id": "a",
+                        "description": "Extract TODOs",
+                        "task_type": "extraction",
+                        "delegability_category": "agent-delegable",
+                        "depends_on": [],
+                        "expected_repetitions": 3,
+                    },
+                ],
+            },
+            input_tokens=900,
+            output_tokens=100,
+            chunk_chars=20,
+        )
+    )
+    progress: list[int] = []
+    build = plan_meta_task(
+        tmp_path,
+        "Clean up TODOs",
+        provider=provider,
+        session="s-x",
+        on_progress=progress.append,
+        ensembles=[AvailableEnsemble("extract-todos", "Extract TODO comments")],
+    )
+    assert progress and build.planning_tokens == 1000 and build.usage.total == 1000
+    stored = get_plan(tmp_path, build.plan.id)
+    assert stored.session == "s-x" and stored.subtasks[0].handler == "extract-todos"
+    assert stored.subtasks[0].status == RowStatus.PENDING
+    context = fake_anthropic.message_requests()[0].body["messages"][0]["content"]
+    assert "extract-todos" in context
+    overhead = ProjectStore(tmp_path).read_routing().records
+    assert [(d.event, d.claude_tokens, d.plan_id) for d in overhead] == [("claude-overhead", 1000, stored.id)]
+
+
+def test_plan_meta_task_without_a_key_writes_nothing(tmp_path):
+    from conductor_tui.handoff import plan_meta_task
+
+    with pytest.raises(ClaudeError) as err:
+        plan_meta_task(tmp_path, "anything", ensembles=[])
+    assert err.value.kind == "unavailable"
+    assert not (tmp_path / ".llm-orc").exists()
