@@ -269,9 +269,9 @@ def parse_template(doc: Node, path: Path | None = None, *, tier: str | None = No
             err(f'two phases are named "{phase.name}"', pnode.key_line("name"))
             continue
         # references: only to earlier phases (a workflow is written in order)
-        for key, target_list in (("inputs", phase.inputs), ("after", phase.after)):
+        for kind, target_list in (("inputs", phase.inputs), ("after", phase.after)):
             resolved: list[str] = []
-            for ref, line in getattr(phase, f"_{key}_lines"):
+            for ref, line, key in getattr(phase, f"_{kind}_lines"):
                 target = ref
                 for suffix in _REF_SUFFIXES:
                     if target.endswith(suffix):
@@ -419,19 +419,19 @@ def _parse_phase(pnode: Node, index: int, err, check_text) -> PhaseTemplate | No
         phase.output = check_text(data.get("output"), f'phase "{name}" output', pnode.key_line("output"))
 
     # inputs (data flow) and after (ordering); resolved against earlier phases by the caller
-    lines: list[tuple[str, int | None]] = []
+    lines: list[tuple[str, int | None, str]] = []
     for key in ("input", "inputs"):
         refs = _str_list(pnode.child(key))
         if refs is None:
             err(f'phase "{name}": {key} must be a phase name or a list of them', pnode.key_line(key))
         else:
-            lines.extend(refs)
+            lines.extend((ref, line, key) for ref, line in refs)
     after = _str_list(pnode.child("after"))
     if after is None:
         err(f'phase "{name}": after must be a phase name or a list of them', pnode.key_line("after"))
         after = []
     phase._inputs_lines = lines  # type: ignore[attr-defined]
-    phase._after_lines = after  # type: ignore[attr-defined]
+    phase._after_lines = [(ref, line, "after") for ref, line in after]  # type: ignore[attr-defined]
 
     context_key = "context" if "context" in data else "context_strategy"
     context = data.get(context_key)
