@@ -243,3 +243,15 @@ def test_wait_for_result_sees_events_appended_later(project):
     thread.join()
     assert event.status == "failed" and event.error == "model missing"
     assert seen == ["claimed", "failed"]
+
+
+def test_handoff_and_session_verbs_import_neither_textual_nor_anthropic():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, conductor_tui.handoff, conductor_tui.handoff.runner, conductor_tui.commands.session, "
+        "conductor_tui.core.planner, conductor_tui.providers.anthropic; "
+        "bad = [m for m in ('textual', 'anthropic') if m in sys.modules]; assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
