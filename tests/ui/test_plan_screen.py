@@ -235,9 +235,9 @@ async def test_footer_hints_follow_the_row(plan_project, cockpit):
         screen = app.screen
         assert screen.check_action("approve", ()) is True
         assert screen.check_action("undecide", ()) is False
-        assert screen.check_action("run_row", ()) is None  # pending: shown disabled
+        assert screen.check_action("run_row", ()) is False  # pending: nothing to run
         await pilot.press("a", "up")
         assert screen.check_action("approve", ()) is None
         assert screen.check_action("undecide", ()) is True
         # approved, but Ollama is down: its ensemble cannot run
-        assert screen.check_action("run_row", ()) is None
+        assert screen.check_action("run_row", ()) is False

@@ -26,7 +26,7 @@ class CockpitScreen(Screen):
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self.MODE)
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()

@@ -203,6 +203,7 @@ another score to override it — both verdicts are kept in the record.
 
     def _set_detail(self, item: QueueItem | None) -> None:
         self.current = item
+        self.refresh_bindings()
         run_box = self.query_one("#ev-run", Static)
         output = self.query_one("#ev-output", Static)
         judge = self.query_one("#ev-judge", Markdown)

@@ -179,6 +179,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             )
         if not rows:
             self.current = None
+            self.refresh_bindings()
             self.query_one("#lc-detail", Static).update(
                 Text(
                     "No task types yet: the lifecycle starts with the first routing decision or task profile.",
@@ -200,6 +201,7 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     def _show(self, row: LifecycleRow) -> None:
         self.current = row
+        self.refresh_bindings()
         st = row.status
         c = st.counts
         text = Text()

@@ -109,11 +109,15 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 yield system
 
     def on_mount(self) -> None:
-        self.query_one("#md-models", DataTable).add_columns("model", "params", "quant", "size")
-        self.query_one("#md-loaded", DataTable).add_columns(
-            "model", "size", "VRAM", "CPU spill", "unloads in"
-        )
-        self.query_one("#md-ensembles", DataTable).add_columns("ensemble", "tier", "runs?", "fix")
+        widths = {
+            "#md-models": (("model", 24), ("params", 7), ("quant", 8), ("size", 8)),
+            "#md-loaded": (("model", 18), ("size", 7), ("VRAM", 15), ("CPU", 4), ("unloads in", 11)),
+            "#md-ensembles": (("ensemble", 22), ("tier", 7), ("runs?", 5), ("fix", 23)),
+        }
+        for table_id, cols in widths.items():
+            table = self.query_one(table_id, DataTable)
+            for label, width in cols:
+                table.add_column(label, width=width, key=label)
         self.query_one("#md-system", Vertical).mount(
             Static(id="md-cpu-text"), Static(id="md-cpu-spark", classes="md-spark")
         )

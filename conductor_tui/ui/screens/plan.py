@@ -241,8 +241,8 @@ class PlanScreen(CockpitScreen):
         extras: list[Text] = []
         problem = handler_problem(row, self._row_context.catalog)
         if problem is not None:
-            line = Text("⚠ ", style="bold yellow")
-            line.append(f"{problem.name}: {problem.problems[0] if problem.problems else 'not runnable'}")
+            line = Text("⚠ not runnable: ", style="bold yellow")
+            line.append(problem.problems[0] if problem.problems else problem.name)
             if problem.first_fix:
                 line.append("  fix: ", style="bold")
                 line.append(problem.first_fix, style="bold cyan")
@@ -327,7 +327,7 @@ class PlanScreen(CockpitScreen):
             if action == "undecide":
                 return row.status in (RowStatus.APPROVED, RowStatus.REJECTED) or False
             if action == "run_row":
-                return self._runnable_row(row) or None
+                return self._runnable_row(row)
             return True
         if action == "bulk":
             return bool(self.plan and any(r.status == RowStatus.PENDING for r in self.plan.subtasks)) or None

@@ -85,6 +85,7 @@ class RunScreen(CockpitScreen):
         self._tree_nodes: dict[str, TreeNode] = {}
         self._following = True
         self._auto_y = 0.0
+        self._settling_selection = False
         self._started_clock: float | None = None
         self.flushes = 0
         self.on_flush = None  # benchmarks: called after each flush with the time
@@ -265,7 +266,9 @@ class RunScreen(CockpitScreen):
         tree.root.expand()
         for name in view.order:
             self._add_node(tree.root, view.agents[name])
-        self._select_node(self.selected)
+        # The tree highlights its first line on its own; ignore that until our choice lands.
+        self._settling_selection = True
+        self.call_after_refresh(self._select_node, self.selected)
 
     def _add_node(self, parent: TreeNode, agent: AgentView) -> TreeNode:
         node = parent.add(
@@ -327,7 +330,7 @@ class RunScreen(CockpitScreen):
         }.get(view.status, "")
         text = Text("Run: ", style="bold")
         text.append(view.ensemble, style="bold")
-        if self.context.get("row_id") and self.context.get("task_summary"):
+        if self.context.get("task_summary"):
             text.append(f" ← {self.context['task_summary'][:50]}", style="dim")
         text.append("  ")
         text.append(f" {view.status} ", style=f"{status_style} reverse")
@@ -411,6 +414,13 @@ class RunScreen(CockpitScreen):
                 part += f" {rate:.0f}/s"
             usage.append(part)
         text.append("\nPer agent (output): " + " · ".join(usage), style="dim")
+        failed = [a for a in view.agents.values() if a.state == FAILED and not a.instances][:3]
+        for agent in failed:
+            text.append(f"\n✗ {agent.name}: ", style="bold red")
+            text.append(agent.error or "failed")
+            if agent.fix:
+                text.append("  fix: ", style="bold")
+                text.append(agent.fix, style="bold cyan")
         decision = self.decision
         if decision is not None:
             text.append("\nRouting log: ", style="bold")
@@ -552,6 +562,10 @@ class RunScreen(CockpitScreen):
     @on(Tree.NodeHighlighted, "#run-tree")
     def _node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         name = event.node.data
+        if self._settling_selection:
+            if name != self.selected:
+                return
+            self._settling_selection = False
         if name and name != self.selected:
             self.selected = name
             self._reset_output()

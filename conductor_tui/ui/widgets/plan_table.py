@@ -111,6 +111,8 @@ def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...
     if row.original_handler and row.original_handler != plan_ops.effective_handler(row):
         handler.append(" *", style="bold")
     phase = context.phases.get(row.task_type or "", "")
+    if not phase:  # no task profile yet: a gap is in Design, a first-time ensemble calibrates
+        phase = {"create": "design", "ensemble": "calibrate"}.get(kind, "")
     status_label, status_style = STATUS_TEXT.get(row.status, (str(row.status), ""))  # type: ignore[arg-type]
     return (
         Text(str(number), style="dim", justify="right"),
