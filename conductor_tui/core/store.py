@@ -74,7 +74,8 @@ class StoreError(Exception):
     def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None):
         self.path = Path(path)
         self.line = line
-        self.reason = message
+        self.reason = message  # the message without the location
+        self.message = message
         where = f"{self.path}:{line}" if line is not None else str(self.path)
         super().__init__(f"{where}: {message}")
 
