@@ -259,6 +259,7 @@ class Aggregator:
         self._ens_tt: dict[str, dict[str, int]] = {}
         self._key_cache: dict[tuple, tuple] = {}
         self._day_cache: dict[str | None, str] = {}
+        self._status_cache: dict[str, tuple] = {}
         self._eval_scores: dict[str, list[Score | None]] = {}
         self._eval_modes: dict[str, list[Any]] = {}
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
@@ -721,13 +722,22 @@ class Aggregator:
         # per ensemble (decisions + evaluations)
         ens_names = set(self._by_ens) | set(self._eval_scores)
         ens_status: dict[str, rules.LifecycleStatus] = {}
+        tkey = t.model_dump_json()
         for name in sorted(ens_names):
             bucket = self._by_ens.get(name) or _new_bucket()
             row = self._public(bucket, ratios)
             scores = self._eval_scores.get(name, [])
-            status = rules.lifecycle_status(scores, t, invocations=bucket["local_decisions"])
+            # lifecycle + LoRA walk the whole evaluation history: recompute only when it
+            # (or the run count, or the thresholds) changed since the last snapshot
+            ckey = (len(scores), bucket["local_decisions"], tkey)
+            cached = self._status_cache.get(name)
+            if cached is not None and cached[0] == ckey:
+                status, lora = cached[1], cached[2]
+            else:
+                status = rules.lifecycle_status(scores, t, invocations=bucket["local_decisions"])
+                lora = rules.lora_candidate(zip(scores, self._eval_modes.get(name, []), strict=False), t)
+                self._status_cache[name] = (ckey, status, lora)
             ens_status[name] = status
-            lora = rules.lora_candidate(zip(scores, self._eval_modes.get(name, []), strict=False), t)
             tts = self._ens_tt.get(name, {})
             row.update(
                 task_types=sorted(tts, key=lambda k: -tts[k]),
