@@ -37,6 +37,7 @@ from conductor_tui.engine.spec import AgentSpec, EnsembleSpec, Problem
 
 MARKER_KEY = "conductor"
 PATTERN = "propose-judge"
+CLAUDE_JUDGE = "claude"
 VerdictKind = Literal["pick", "synthesis"]
 
 # --------------------------------------------------------------------------- detection
@@ -51,8 +52,14 @@ class ProposeJudgeShape:
     problems: list[Problem] = field(default_factory=list)
 
     @property
+    def claude_judge(self) -> bool:
+        """The judge is Claude, called after the ensemble (``conductor: {judge: claude}``)."""
+        return self.judge == CLAUDE_JUDGE
+
+    @property
     def agents(self) -> list[str]:
-        return [*self.proposers, self.judge]
+        """The ensemble agents that take part (proposers, and the judge when it is an agent)."""
+        return list(self.proposers) if self.claude_judge else [*self.proposers, self.judge]
 
 
 def _is_llm(agent: AgentSpec | None) -> bool:
@@ -90,6 +97,31 @@ def detect_propose_judge(ensemble: EnsembleSpec) -> ProposeJudgeShape | None:
         problems: list[Problem] = []
         names = {a.name for a in ensemble.agents}
         judge = marker.get("judge")
+        if isinstance(judge, str) and judge.strip().lower() == CLAUDE_JUDGE and CLAUDE_JUDGE not in names:
+            proposers_raw = marker.get("proposers")
+            if isinstance(proposers_raw, list) and proposers_raw:
+                proposers = [str(p) for p in proposers_raw]
+            else:
+                proposers = [a.name for a in ensemble.terminal_agents() if _is_llm(a)]
+            for p in proposers:
+                if p not in names:
+                    problems.append(
+                        Problem(
+                            f'conductor.proposers: "{p}" is not an agent of this ensemble',
+                            path=ensemble.path,
+                            code="propose-judge",
+                        )
+                    )
+            if len(proposers) < 2:
+                problems.append(
+                    Problem(
+                        "a propose–judge ensemble needs at least two proposers",
+                        path=ensemble.path,
+                        severity="warning",
+                        code="propose-judge",
+                    )
+                )
+            return ProposeJudgeShape(ensemble.name, CLAUDE_JUDGE, proposers, True, problems)
         if not isinstance(judge, str) or not judge.strip():
             terminals = [a for a in ensemble.terminal_agents() if _is_llm(a)]
             judge = terminals[-1].name if terminals else ""
@@ -396,11 +428,21 @@ def usage_by_agent(source: Any) -> dict[str, AgentCost]:
     return out
 
 
-def propose_judge_cost(shape: ProposeJudgeShape, source: Any) -> ProposeJudgeCost:
-    """Every proposer plus the judge (plus any other agent) from per-agent usage."""
+def propose_judge_cost(shape: ProposeJudgeShape, source: Any, claude_usage: Any = None) -> ProposeJudgeCost:
+    """Every proposer plus the judge (plus any other agent) from per-agent usage.
+
+    For a Claude judge pass its usage (``input_tokens``/``output_tokens``) as ``claude_usage``.
+    """
     usage = usage_by_agent(source)
     proposers = [usage.get(p, AgentCost(p, ran=False)) for p in shape.proposers]
-    judge = usage.get(shape.judge, AgentCost(shape.judge, ran=False))
+    if shape.claude_judge:
+        judge = AgentCost(CLAUDE_JUDGE, ran=claude_usage is not None, model="claude")
+        if claude_usage is not None:
+            judge.input_tokens = int(_get(claude_usage, "input_tokens") or 0)
+            judge.output_tokens = int(_get(claude_usage, "output_tokens") or 0)
+            judge.model = _get(claude_usage, "model") or "claude"
+    else:
+        judge = usage.get(shape.judge, AgentCost(shape.judge, ran=False))
     others = sum(c.total_tokens for n, c in usage.items() if n not in shape.agents)
     return ProposeJudgeCost(proposers, judge, others)
 
@@ -415,6 +457,7 @@ class CostMultiplier:
     proposers: int = 0
     judge: bool = False
     fan_out: bool = False  # a fanned-out LLM agent multiplies by its item count (unknown here)
+    claude_judge: bool = False
 
     @property
     def warn(self) -> bool:
@@ -422,7 +465,10 @@ class CostMultiplier:
 
     def message(self) -> str:
         if self.proposers:
-            text = f"{self.proposers} proposers + judge ≈ {self.factor:g}× the tokens of one agent"
+            who = "Claude judge" if self.claude_judge else "judge"
+            text = f"{self.proposers} proposers + {who} ≈ {self.factor:g}× the tokens of one agent"
+            if self.claude_judge:
+                return text + " (the judge's tokens are Claude's)"
             return text + " (the judge also reads every proposal)"
         if self.fan_out:
             return "an LLM agent runs once per item (fan-out): cost grows with the number of items"
@@ -437,8 +483,10 @@ def cost_multiplier(ensemble: EnsembleSpec) -> CostMultiplier:
     fan = any(a.fan_out for a in llm)
     shape = detect_propose_judge(ensemble)
     if shape is not None and shape.proposers:
-        calls = len(llm)
-        return CostMultiplier(ensemble.name, float(calls), calls, len(shape.proposers), True, fan)
+        calls = len(llm) + (1 if shape.claude_judge else 0)
+        return CostMultiplier(
+            ensemble.name, float(calls), calls, len(shape.proposers), True, fan, shape.claude_judge
+        )
     return CostMultiplier(ensemble.name, float(max(1, len(llm))) if llm else 0.0, len(llm), fan_out=fan)
 
 
@@ -463,15 +511,19 @@ class ProposeJudgeOutcome:
     cost: ProposeJudgeCost
 
 
-def outcome(shape: ProposeJudgeShape, run: Any) -> ProposeJudgeOutcome:
+def outcome(shape: ProposeJudgeShape, run: Any, claude: ClaudeJudgement | None = None) -> ProposeJudgeOutcome:
     """Proposals side by side with the verdict and the cost, from a finished ``RunResult``
-    (or anything with ``agents: {name: {response, status, usage}}``)."""
+    (or anything with ``agents: {name: {response, status, usage}}``); for a Claude judge,
+    pass what :func:`judge_with_claude` returned."""
     agents = _get(run, "agents") or {}
     usage = usage_by_agent(run)
-    judge_res = agents.get(shape.judge)
-    judge_text = _get(judge_res, "response") if judge_res is not None else None
-    judge_ok = judge_res is not None and _get(judge_res, "status") == "success" and judge_text
-    verdict = parse_verdict(_as_text(judge_text), shape.proposers) if judge_ok else None
+    if shape.claude_judge:
+        verdict = claude.verdict if claude is not None else None
+    else:
+        judge_res = agents.get(shape.judge)
+        judge_text = _get(judge_res, "response") if judge_res is not None else None
+        judge_ok = judge_res is not None and _get(judge_res, "status") == "success" and judge_text
+        verdict = parse_verdict(_as_text(judge_text), shape.proposers) if judge_ok else None
     proposals = []
     for name in shape.proposers:
         res = agents.get(name)
@@ -486,4 +538,69 @@ def outcome(shape: ProposeJudgeShape, run: Any) -> ProposeJudgeOutcome:
                 picked=bool(verdict and verdict.picked == name),
             )
         )
-    return ProposeJudgeOutcome(shape, proposals, verdict, propose_judge_cost(shape, run))
+    cost = propose_judge_cost(shape, run, claude.usage if claude is not None else None)
+    return ProposeJudgeOutcome(shape, proposals, verdict, cost)
+
+
+# --------------------------------------------------------------------------- a Claude judge
+
+VERDICT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdict": {"type": "string", "enum": ["pick", "synthesis"]},
+        "picked": {"type": "string", "description": "the agent name of the chosen proposal"},
+        "reasoning": {"type": "string", "description": "two to four sentences: why"},
+        "result": {"type": "string", "description": "the final answer in Markdown"},
+    },
+    "required": ["verdict", "picked", "reasoning", "result"],
+}
+VERDICT_TOOL: dict[str, Any] = {
+    "name": "record_verdict",
+    "description": "Record which proposal wins (or the synthesis), why, and the final result.",
+    "input_schema": VERDICT_SCHEMA,
+}
+JUDGE_SYSTEM = (
+    "You are the judge of a propose–judge ensemble. Several local models each proposed an "
+    "answer to the same task. Compare them on correctness, completeness, concreteness and "
+    "risk. PICK the single best proposal when it is clearly best as written, or SYNTHESISE "
+    "a better answer from their strengths. Record the verdict with the record_verdict tool: "
+    "picked is the agent name of the proposal chosen (for a synthesis, the one you built on "
+    "most); result is the picked proposal verbatim, or your synthesis."
+)
+
+
+def judge_prompt(task: str, proposals: dict[str, str]) -> str:
+    """The judge's input: the task, then each proposal under its agent name."""
+    blocks = [f'<proposal agent="{name}">\n{text.strip()}\n</proposal>' for name, text in proposals.items()]
+    return f"Task:\n{task.strip()}\n\nProposals ({len(proposals)}):\n\n" + "\n\n".join(blocks)
+
+
+@dataclass
+class ClaudeJudgement:
+    verdict: Verdict
+    usage: Any  # providers.anthropic.Usage (input_tokens, output_tokens, …)
+    model: str | None = None
+
+
+def judge_with_claude(provider: Any, shape: ProposeJudgeShape, task: str, run: Any) -> ClaudeJudgement:
+    """Ask Claude to judge the successful proposals of ``run`` (blocking: call it from a
+    worker thread). ``provider``: a ``providers.anthropic.ClaudeProvider``; raises its
+    ``ClaudeError`` (unavailable, rate-limit, …) unchanged.
+
+    Uses the provider's forced-tool streaming (``_stream_tool``), so the verdict comes back
+    as structured JSON and is then read by :func:`parse_verdict` like a local judge's.
+    """
+    agents = _get(run, "agents") or {}
+    proposals = {
+        name: _as_text(_get(agents.get(name), "response"))
+        for name in shape.proposers
+        if agents.get(name) is not None and _get(agents.get(name), "status") == "success"
+    }
+    if not proposals:
+        raise ValueError("no proposal succeeded; there is nothing to judge")
+    raw, usage, tool_input = provider._stream_tool(
+        VERDICT_TOOL, JUDGE_SYSTEM, judge_prompt(task, proposals), provider.max_tokens_judge
+    )
+    text = json.dumps(tool_input) if isinstance(tool_input, dict) else raw
+    verdict = parse_verdict(text, list(proposals))
+    return ClaudeJudgement(verdict, usage, getattr(provider, "model", None))

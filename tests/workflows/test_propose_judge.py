@@ -349,3 +349,89 @@ async def test_a_failed_proposer_leaves_the_judge_with_the_others(project: Path,
     assert out.proposals[2].status == "failed" and not out.cost.proposers[2].total_tokens
     assert out.verdict is not None and out.verdict.picked == "propose-llama"
     assert "propose-gemma" not in out.verdict.reasoning
+
+
+# --------------------------------------------------------------------------- a Claude judge
+
+CLAUDE_JUDGED = """\
+name: plan-claude-judged
+description: two local proposers, Claude judges
+conductor: {pattern: propose-judge, judge: claude}
+agents:
+  - {name: propose-qwen, model: "qwen3:1.7b", provider: ollama}
+  - {name: propose-llama, model: "llama3.2:3b", provider: ollama}
+"""
+
+
+def test_claude_judge_marker_and_cost_multiplier(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text(CLAUDE_JUDGED, encoding="utf-8")
+    spec = load_ensemble_file(path)
+    assert spec.problems == []
+    shape = pj.detect_propose_judge(spec)
+    assert shape.claude_judge and shape.proposers == ["propose-qwen", "propose-llama"]
+    assert shape.agents == ["propose-qwen", "propose-llama"]
+    cm = pj.cost_multiplier(spec)
+    assert (cm.factor, cm.claude_judge) == (3.0, True)
+    assert (
+        cm.message()
+        == "2 proposers + Claude judge ≈ 3× the tokens of one agent (the judge's tokens are Claude's)"
+    )
+
+
+async def test_local_proposers_with_a_claude_judge(tmp_path: Path, fake, fake_anthropic) -> None:
+    import asyncio
+
+    from conductor_tui.providers.anthropic import ClaudeProvider
+
+    path = tmp_path / "e.yaml"
+    path.write_text(CLAUDE_JUDGED, encoding="utf-8")
+    spec = load_ensemble_file(path)
+    shape = pj.detect_propose_judge(spec)
+    provider = OllamaProvider(fake.url, timeout=20)
+    try:
+        result = await Executor(provider, write_artifacts=False).run(spec, "Add rate limiting")
+    finally:
+        await provider.aclose()
+    assert result.status == "completed"
+    fake_anthropic.script(
+        {
+            "verdict": "synthesis",
+            "picked": "propose-llama",
+            "reasoning": "llama names files; qwen is simpler",
+            "result": "merged",
+        }
+    )
+    claude = ClaudeProvider(api_key=fake_anthropic.api_key, base_url=fake_anthropic.url, timeout=10)
+    try:
+        judged = await asyncio.to_thread(pj.judge_with_claude, claude, shape, "Add rate limiting", result)
+    finally:
+        claude.close()
+    assert (judged.verdict.verdict, judged.verdict.picked, judged.verdict.result) == (
+        "synthesis",
+        "propose-llama",
+        "merged",
+    )
+    body = fake_anthropic.message_requests()[-1].body
+    assert body["tool_choice"] == {"type": "tool", "name": "record_verdict"}
+    prompt = body["messages"][0]["content"]
+    assert (
+        '<proposal agent="propose-qwen">\nQWEN plan' in prompt
+        and '<proposal agent="propose-llama">' in prompt
+    )
+    out = pj.outcome(shape, result, judged)
+    assert [p.picked for p in out.proposals] == [False, True]
+    assert (
+        out.cost.judge.name == "claude"
+        and out.cost.judge.total_tokens == judged.usage.input_tokens + judged.usage.output_tokens > 0
+    )
+    assert out.cost.proposer_tokens == result.total_tokens
+    # without the judgement yet: proposals shown, no verdict, judge not counted
+    pending = pj.outcome(shape, result)
+    assert pending.verdict is None and not pending.cost.judge.ran
+
+
+def test_claude_judge_needs_a_proposal() -> None:
+    shape = pj.ProposeJudgeShape("e", "claude", ["a", "b"], True)
+    with pytest.raises(ValueError, match="nothing to judge"):
+        pj.judge_with_claude(object(), shape, "t", {"agents": {"a": {"status": "failed"}}})
