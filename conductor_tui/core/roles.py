@@ -442,3 +442,26 @@ def role_ensemble(resolved: ResolvedRole, *, system_prompt: str | None = None) -
             "agents": [agent],
         }
     )
+
+
+def assign_role(plan: Any, row_id: str, role_name: str, roles: RolesConfig, clock: Any = None) -> Any:
+    """A new revision of ``plan`` with row ``row_id`` routed to ``role_name`` (the handler
+    picker's "role" choice): handler as :attr:`Role.handler`, ``role`` set, the proposed
+    handler kept in ``original_handler``. Raises ``KeyError`` for an unknown role and
+    ``core.plan.PlanError`` for an unknown row. The caller persists the revision.
+    """
+    from conductor_tui.core import plan as plan_ops
+
+    role = roles.get(role_name)
+    if role is None:
+        raise KeyError(f'unknown role "{role_name}" (roles: {", ".join(roles.names()) or "none"})')
+    new = (
+        plan_ops.override_handler(plan, row_id, role.handler)
+        if clock is None
+        else plan_ops.override_handler(plan, row_id, role.handler, clock)
+    )
+    for row in new.subtasks:
+        if row.id == row_id:
+            row.role = role.name
+    new.change = f"{new.change} (role {role.name})"
+    return new

@@ -192,3 +192,28 @@ def test_role_ensemble_is_a_valid_one_agent_ensemble(project: Path) -> None:
     assert front.agents[0].system_prompt == "Write React."
     with pytest.raises(ValueError):
         r.role_ensemble(r.resolve_role("planner", cfg, ps))
+
+
+def test_assign_role_makes_a_new_plan_revision(project: Path) -> None:
+    from conductor_tui.core.plan import PlanError
+    from conductor_tui.core.records import WorkflowPlan
+
+    write_roles(project, ROLES)
+    cfg = r.load_roles(project)
+    plan = WorkflowPlan(subtasks=[PlanRow(id="a", handler="extract-code-patterns"), PlanRow(id="b")])
+    new = r.assign_role(plan, "a", "frontend", cfg)
+    assert new.revision == plan.revision + 1 and plan.subtasks[0].role is None
+    row = new.subtasks[0]
+    assert (row.role, row.handler, row.original_handler) == (
+        "frontend",
+        "role:frontend",
+        "extract-code-patterns",
+    )
+    assert new.change == "override #1: extract-code-patterns → role:frontend (role frontend)"
+    again = r.assign_role(new, "a", "planner", cfg)
+    assert (again.subtasks[0].handler, again.subtasks[0].role) == ("claude", "planner")
+    assert again.subtasks[0].original_handler == "extract-code-patterns"
+    with pytest.raises(KeyError):
+        r.assign_role(plan, "a", "nobody", cfg)
+    with pytest.raises(PlanError):
+        r.assign_role(plan, "zzz", "frontend", cfg)
