@@ -168,3 +168,47 @@ def test_ancestors_tolerate_unknown_ids() -> None:
     plan = WorkflowPlan(subtasks=[PlanRow(id="a", depends_on=["ghost"]), PlanRow(id="b", depends_on=["a"])])
     assert c.ancestors(plan, "b") == ["a"]
     assert c.ancestors(plan, "zzz") == []
+
+
+async def test_distilled_end_to_end_through_the_engine(fake_ollama_factory) -> None:
+    """The request names a real ensemble; the executor runs it on the fake Ollama; its
+    deliverable becomes the summary the row receives."""
+    from conductor_tui.engine.executor import Executor
+    from conductor_tui.providers.ollama import OllamaProvider
+    from tests.engine.conftest import profiles
+    from tests.fakes.ollama_server import FakeModel
+
+    def distil(body: dict) -> str:
+        user = body["messages"][-1]["content"]
+        assert "# Next step\nImplement it" in user and "PLAN:" in user
+        return "## Decisions\n- token bucket per API key"
+
+    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply=distil, tokens_per_second=400)], speed=4)
+    first = c.build_context("Implement it", deps(), "distilled")
+    spec = c.find_distill_ensemble(first.distill.ensemble)
+    assert spec.name == "distill-context" and spec.problems == []
+    provider = OllamaProvider(fake.url, timeout=20)
+    try:
+        ex = Executor(
+            provider,
+            profiles=profiles(**{"starter-small": {"model": "qwen3:1.7b", "provider": "ollama"}}),
+            write_artifacts=False,
+        )
+        run = await ex.run(spec, first.distill.input_text)
+    finally:
+        await provider.aclose()
+    assert run.status == "completed"
+    done = c.build_context(
+        "Implement it", deps(), "distilled", summary=run.deliverable, summary_tokens_spent=run.total_tokens
+    )
+    assert "token bucket per API key" in done.text and "PLAN:" not in done.text
+    assert done.saved_tokens > 0 and done.summary_tokens_spent == run.total_tokens > 0
+
+
+def test_find_distill_ensemble_prefers_the_project_and_fails_clearly() -> None:
+    from tests.engine.conftest import ensemble, llm
+
+    own = ensemble([llm("mine")], name="distill-context")
+    assert c.find_distill_ensemble("distill-context", {"distill-context": own}) is own
+    with pytest.raises(LookupError, match='no summarising ensemble "other"'):
+        c.find_distill_ensemble("other", {})
