@@ -422,6 +422,16 @@ class Aggregator:
         groups: dict[tuple, list[int]] = {}
         size = BLOCK_SIZE
         tail, tail_skip = b"", 0
+        if state.offset > 0:
+            # After a consumed last line that had no newline, the newline that later ends
+            # it belongs to that line: skip it without counting a line.
+            fh.seek(state.offset - 1)
+            head = fh.read(3)
+            if head[:1] != b"\n":
+                if head[1:2] == b"\n":
+                    state.offset += 1
+                elif head[1:3] == b"\r\n":
+                    state.offset += 2
         fh.seek(state.offset)
         while True:
             block = fh.read(size)

@@ -208,6 +208,17 @@ def read_jsonl(
     result: ReadResult[M] = ReadResult(end_offset=offset, next_line=first_line)
     try:
         with open(target, "rb") as fh:
+            if offset > 0:
+                # A previous read consumed a last line without its newline; the newline
+                # that later ends it belongs to that line, not to a new (blank) one.
+                fh.seek(offset - 1)
+                head = fh.read(3)
+                if head[:1] != b"\n":
+                    if head[1:2] == b"\n":
+                        offset += 1
+                    elif head[1:3] == b"\r\n":
+                        offset += 2
+                result.end_offset = offset
             fh.seek(offset)
             data = fh.read()
     except FileNotFoundError:

@@ -284,3 +284,20 @@ def test_warm_start_cache(tmp_path: Path) -> None:
     assert not fresh.load_cache(cache)
     fresh.feed_file(log)
     assert fresh.snapshot().routing_decisions == 30
+
+
+def test_unterminated_complete_last_line_then_appends(tmp_path: Path) -> None:
+    from conductor_tui.core.store import append_jsonl
+
+    log = tmp_path / "routing-log.jsonl"
+    log.write_text(json.dumps(local("extraction", "x", 10)) + "\n" + json.dumps(local("extraction", "x", 10)))
+    agg = Aggregator()
+    assert agg.feed_file(log) == 2
+    append_jsonl(log, local("extraction", "x", 10))
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("garbage\n")
+    assert agg.feed_file(log) == 2
+    s = agg.snapshot()
+    assert s.routing_decisions == 3
+    assert s.skipped_line_numbers[str(log)] == [4]
+    assert s.lines_read[str(log)] == 4

@@ -411,3 +411,17 @@ def test_standing_authorization_lookup() -> None:
     )
     assert cfg.authorization_for("extraction") is not None
     assert cfg.authorization_for("extraction", "other") is None
+
+
+def test_line_numbers_stay_right_after_a_consumed_unterminated_line(store: ProjectStore) -> None:
+    store.root.mkdir(parents=True)
+    store.routing_log_path.write_text('{"task_type": "a"}\n{"task_type": "b"}')  # hand-written, no final \n
+    first = store.read_routing()
+    assert [r.task_type for r in first.records] == ["a", "b"] and first.next_line == 3
+    store.append_routing(RoutingDecision(task_type="c"))  # our writer adds the missing newline first
+    with open(store.routing_log_path, "a", encoding="utf-8") as fh:
+        fh.write("garbage\n")
+    more = store.read_routing(first.end_offset, first_line=first.next_line)
+    assert [r.task_type for r in more.records] == ["c"]
+    assert more.skipped == [4]  # line 3 is "c", line 4 the garbage
+    assert store.read_routing().skipped == [4]
