@@ -64,6 +64,40 @@ _VERSION_RE = re.compile(r"^routing-config\.v(\d+)\.yaml$")
 
 M = TypeVar("M", bound=BaseModel)
 
+# conductor-tui's own optional fields, left out of a log line when they are null so that
+# lines stay compact (the spec's fields are always written, null or not).
+_ROUTING_DROP_NULL = frozenset(
+    {
+        "event",
+        "claude_tokens",
+        "preparation_tokens_local",
+        "judgment_tokens_claude",
+        "estimated_full_claude_tokens",
+        "preparation_savings",
+        "ensemble",
+        "status",
+        "artifact",
+        "session",
+        "plan_id",
+        "row_id",
+    }
+)
+_EVALUATION_DROP_NULL = frozenset(
+    {
+        "task_type",
+        "calibration_context",
+        "evaluator",
+        "judge_score",
+        "judge_reasoning",
+        "judge_tokens",
+        "session",
+    }
+)
+
+
+def _compact(data: dict[str, Any], droppable: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None or k not in droppable}
+
 
 class StoreError(Exception):
     """A conductor file could not be read or written.
@@ -344,17 +378,18 @@ class ProjectStore:
 
     def append_routing(self, d: RoutingDecision) -> RoutingDecision:
         """Append a routing decision (or a config event); gives it an ``id`` if it has none.
-        Returns the record as written."""
+        The spec's fields are always written (``null`` included); conductor-tui's optional
+        bookkeeping fields only when set. Returns the record."""
         if not d.id:
             d = d.model_copy(update={"id": new_id("rd-")})
-        append_jsonl(self.routing_log_path, d.to_json_dict())
+        append_jsonl(self.routing_log_path, _compact(d.to_json_dict(), _ROUTING_DROP_NULL))
         return d
 
     def append_evaluation(self, e: Evaluation) -> Evaluation:
         """Append an evaluation record (training data, Invariant 8); ``id`` assigned if missing."""
         if not e.id:
             e = e.model_copy(update={"id": new_id("ev-")})
-        append_jsonl(self.evaluations_path, e.to_json_dict())
+        append_jsonl(self.evaluations_path, _compact(e.to_json_dict(), _EVALUATION_DROP_NULL))
         return e
 
     def append_plan(self, p: WorkflowPlan) -> WorkflowPlan:
