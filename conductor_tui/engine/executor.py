@@ -486,11 +486,11 @@ class Executor:
             for dep in agent.depends_on:
                 await done[dep].wait()
             deps = [result.agents[d] for d in agent.depends_on]
-            if deps and all(d.status == SKIPPED for d in deps):
+            if deps and all(d.status == SKIPPED for d in deps) and agent.on_dependency_failure != "run":
                 self._skip(res, "all its dependencies were skipped", emit)
                 return
             ok_deps = [d for d in deps if d.status == SUCCESS]
-            if deps and not ok_deps:
+            if deps and not ok_deps and agent.on_dependency_failure != "run":
                 failed = ", ".join(d.name for d in deps if d.status != SKIPPED)
                 self._skip(res, f"upstream failed: {failed}", emit)
                 return
@@ -562,7 +562,20 @@ class Executor:
                 "context": {},
                 "parameters": agent.parameters,
                 "dependencies": {
-                    name: {"response": text, "status": SUCCESS} for name, text in dep_texts.items()
+                    **{name: {"response": text, "status": SUCCESS} for name, text in dep_texts.items()},
+                    **(
+                        {
+                            d: {
+                                "response": result.agents[d].response,
+                                "status": result.agents[d].status,
+                                "error": result.agents[d].error,
+                            }
+                            for d in agent.depends_on
+                            if d not in dep_texts
+                        }
+                        if agent.on_dependency_failure == "run"
+                        else {}
+                    ),
                 },
             }
         if not agent.depends_on:
@@ -570,6 +583,12 @@ class Executor:
         blocks = [
             f"Agent {name} ({self._role_of(name, result)}):\n{text}" for name, text in dep_texts.items()
         ]
+        if agent.on_dependency_failure == "run":
+            blocks += [
+                f"Agent {d} {result.agents[d].status}: {result.agents[d].error or 'no result'}"
+                for d in agent.depends_on
+                if d not in dep_texts
+            ]
         if agent.input_scope == "dependencies":
             return "\n\n".join(blocks)
         return (

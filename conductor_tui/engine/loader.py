@@ -213,6 +213,12 @@ def _parse_agent(
     ):
         bad("timeout_seconds must be a positive number", "timeout_seconds")
         timeout = None
+    odf = raw.get("on_dependency_failure", "skip")
+    if odf not in ("run", "skip"):
+        bad('on_dependency_failure must be "run" or "skip"', "on_dependency_failure")
+        odf = "skip"
+    elif odf == "run" and not deps:
+        bad("on_dependency_failure: run requires depends_on", "on_dependency_failure")
     input_key = raw.get("input_key")
     if input_key is not None and not isinstance(input_key, str):
         bad("input_key must be a string", "input_key")
@@ -228,6 +234,7 @@ def _parse_agent(
         input_scope=input_scope if isinstance(input_scope, str) else None,
         when=when if isinstance(when, str) else None,
         timeout_seconds=timeout,
+        on_dependency_failure=str(odf),
         raw=dict(raw),
         line=line,
     )
@@ -272,9 +279,12 @@ def _parse_agent(
             bad("options must be a mapping", "options")
         else:
             spec.options = options
-        fmt = raw.get("ollama_format")
+        fmt_key = "response_format" if "response_format" in raw else "ollama_format"
+        if "response_format" in raw and "ollama_format" in raw:
+            bad("ollama_format and response_format mean the same; keep one", "response_format")
+        fmt = raw.get(fmt_key)
         if fmt is not None and not isinstance(fmt, str | dict):
-            bad('ollama_format must be "json" or a JSON schema mapping', "ollama_format")
+            bad(f'{fmt_key} must be "json" or a JSON schema mapping', fmt_key)
         else:
             spec.ollama_format = fmt
     elif kind == "script":

@@ -15,8 +15,18 @@ AgentKind = Literal["llm", "script", "ensemble", "loop", "dispatch"]
 Tier = Literal["project", "library", "global", "kit"]
 
 # Keys every agent may carry (llm-orc BaseAgentConfig).
+# ``on_dependency_failure`` (llm-orc >= 0.20) is accepted too.
 BASE_AGENT_KEYS = frozenset(
-    {"name", "depends_on", "fan_out", "input_key", "input_scope", "when", "timeout_seconds"}
+    {
+        "name",
+        "depends_on",
+        "fan_out",
+        "input_key",
+        "input_scope",
+        "when",
+        "timeout_seconds",
+        "on_dependency_failure",
+    }
 )
 LLM_AGENT_KEYS = BASE_AGENT_KEYS | {
     "model_profile",
@@ -26,7 +36,8 @@ LLM_AGENT_KEYS = BASE_AGENT_KEYS | {
     "temperature",
     "max_tokens",
     "options",
-    "ollama_format",
+    "ollama_format",  # llm-orc <= 0.19
+    "response_format",  # llm-orc >= 0.20 (same meaning: Ollama's ``format``)
     "output_format",
     "fallback_model_profile",
 }
@@ -121,6 +132,7 @@ class AgentSpec:
     input_scope: str | None = None
     when: str | None = None
     timeout_seconds: float | None = None
+    on_dependency_failure: str = "skip"  # "run": run even when no dependency succeeded
     # LLM agents
     model_profile: str | None = None
     model: str | None = None

@@ -490,3 +490,20 @@ async def test_unsupported_agents_do_not_run(provider, fake):
     assert result.status == "failed" and "sub" in result.error
     assert fake.generation_requests() == []
     assert of(events, RunFinished)[0].status == "failed"
+
+
+async def test_on_dependency_failure_run_lets_a_reporter_see_the_failure(provider, tmp_path):
+    probe = script(
+        tmp_path / "probe.py",
+        "req = json.load(sys.stdin)\nprint(json.dumps({'success': True, 'data': req['dependencies']}))",
+    )
+    spec = ensemble(
+        [
+            llm("broken", "ghost:1b"),
+            {"name": "report", "script": probe, "depends_on": ["broken"], "on_dependency_failure": "run"},
+        ]
+    )
+    result, _ = await run(provider, spec)
+    deps = json.loads(result.agents["report"].response)["data"]
+    assert deps["broken"]["status"] == "failed" and "not installed" in deps["broken"]["error"]
+    assert result.agents["report"].status == "success" and result.status == "failed"

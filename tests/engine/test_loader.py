@@ -237,3 +237,18 @@ def test_ollama_down_is_one_problem(project: Path):
     probs = check_runnable(spec, None, profiles(), project=project, ollama_host="http://127.0.0.1:9")
     assert [p.code for p in probs] == ["ollama-down"]
     assert "127.0.0.1:9" in probs[0].message and probs[0].fix
+
+
+def test_newer_llm_orc_keys_load():
+    spec = ensemble(
+        [
+            llm("a", response_format={"type": "object"}),
+            llm("b", depends_on=["a"], on_dependency_failure="run"),
+        ]
+    )
+    assert spec.agent("a").ollama_format == {"type": "object"}
+    assert spec.agent("b").on_dependency_failure == "run"
+    with pytest.raises(EnsembleLoadError, match="on_dependency_failure: run requires depends_on"):
+        ensemble([llm("a", on_dependency_failure="run")])
+    with pytest.raises(EnsembleLoadError, match="mean the same"):
+        ensemble([llm("a", response_format="json", ollama_format="json")])

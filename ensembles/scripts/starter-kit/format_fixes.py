@@ -20,8 +20,12 @@ def as_obj(value):
     if isinstance(value, dict):
         return value
     if isinstance(value, str):
+        text = _kit.strip_fences(value)
+        start, end = text.find("{"), text.rfind("}")
+        if start < 0 or end <= start:
+            return None
         try:
-            parsed = json.loads(_kit.strip_fences(value))
+            parsed = json.loads(text[start : end + 1])
         except ValueError:
             return None
         return parsed if isinstance(parsed, dict) else None
