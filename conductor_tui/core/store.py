@@ -236,12 +236,18 @@ def read_jsonl(
     path: str | os.PathLike[str], model: type[M], offset: int = 0, *, first_line: int = 1
 ) -> ReadResult[M]:
     """Read ``path`` from byte ``offset`` tolerantly into ``model`` records (see
-    :class:`ReadResult`). A missing file reads as empty. An unreadable one raises
-    :class:`StoreError` naming it and the reason."""
+    :class:`ReadResult`). The file is streamed line by line (never loaded whole). A missing
+    file reads as empty. An unreadable one raises :class:`StoreError` naming it and why."""
     target = Path(path)
     result: ReadResult[M] = ReadResult(end_offset=offset, next_line=first_line)
     try:
-        with open(target, "rb") as fh:
+        fh = open(target, "rb")  # closed by the with-block below
+    except FileNotFoundError:
+        return result
+    except OSError as exc:
+        raise StoreError(target, exc.strerror or str(exc)) from exc
+    try:
+        with fh:
             if offset > 0:
                 # A previous read consumed a last line without its newline; the newline
                 # that later ends it belongs to that line, not to a new (blank) one.
@@ -252,46 +258,42 @@ def read_jsonl(
                         offset += 1
                     elif head[1:3] == b"\r\n":
                         offset += 2
-                result.end_offset = offset
             fh.seek(offset)
-            data = fh.read()
-    except FileNotFoundError:
-        return result
+            pos = offset
+            result.end_offset = pos
+            line_no = first_line
+            for chunk in fh:
+                pos += len(chunk)
+                raw = chunk
+                if line_no == first_line and offset == 0 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM) :]
+                if not chunk.endswith(b"\n"):
+                    # Unterminated last line: consume it only if it is already a complete
+                    # record (a hand-written file without a final newline); otherwise a
+                    # writer may still be finishing it — leave it for the next read.
+                    text = raw.strip()
+                    if not text:
+                        result.end_offset = pos
+                    else:
+                        rec, _err = _line_error(text, model)
+                        if rec is not None:
+                            result.records.append(rec)
+                            result.end_offset = pos
+                            result.next_line = line_no + 1
+                    break
+                text = raw.strip()
+                if text:
+                    rec, err = _line_error(text, model)
+                    if rec is not None:
+                        result.records.append(rec)
+                    else:
+                        result.skipped.append(line_no)
+                        result.errors.append((line_no, err or "invalid"))
+                line_no += 1
+                result.end_offset = pos
+                result.next_line = line_no
     except OSError as exc:
         raise StoreError(target, exc.strerror or str(exc)) from exc
-    start = 0
-    if offset == 0 and data.startswith(_BOM):
-        start = len(_BOM)
-    line_no = first_line
-    length = len(data)
-    while start < length:
-        nl = data.find(b"\n", start)
-        if nl < 0:
-            # Unterminated last line: consume it only if it is already a complete record
-            # (a hand-written file without a final newline); otherwise a writer may still
-            # be finishing it — leave it for the next read.
-            raw = data[start:].strip()
-            if raw:
-                rec, _err = _line_error(raw, model)
-                if rec is not None:
-                    result.records.append(rec)
-                    result.end_offset = offset + length
-                    result.next_line = line_no + 1
-            else:
-                result.end_offset = offset + length
-            return result
-        raw = data[start:nl].strip()
-        if raw:
-            rec, err = _line_error(raw, model)
-            if rec is not None:
-                result.records.append(rec)
-            else:
-                result.skipped.append(line_no)
-                result.errors.append((line_no, err or "invalid"))
-        line_no += 1
-        start = nl + 1
-        result.end_offset = offset + start
-        result.next_line = line_no
     return result
 
 
