@@ -507,6 +507,8 @@ class Executor:
             else:
                 agent_input = self._compose_input(agent, input_text, result)
                 await self._run_one(agent, agent_input, res, emit, base_input=input_text, deps=ok_deps)
+        except AgentFailure as exc:
+            self._fail(res, exc, emit)
         except asyncio.CancelledError:
             if res.status in (PENDING, "running"):
                 res.status = CANCELLED
@@ -514,6 +516,9 @@ class Executor:
                 res.error = "cancelled"
                 res.finished = self._now() if res.started is not None else None
             raise
+        except Exception as exc:  # a bug must fail this agent, not the whole run
+            if res.status in (PENDING, "running"):
+                self._fail(res, AgentFailure(f"internal error: {type(exc).__name__}: {exc}"), emit)
         finally:
             done[agent.name].set()
 

@@ -475,8 +475,8 @@ async def test_cancelling_the_task_kills_scripts_and_reraises(provider, tmp_path
     task = asyncio.create_task(ex.run(spec, "x", on_event=on_event))
     await asyncio.wait_for(started.wait(), 10)
     deadline = time.monotonic() + 5
-    while not pidfile.exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)  # the script's own write: nothing to await
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -507,3 +507,47 @@ async def test_on_dependency_failure_run_lets_a_reporter_see_the_failure(provide
     deps = json.loads(result.agents["report"].response)["data"]
     assert deps["broken"]["status"] == "failed" and "not installed" in deps["broken"]["error"]
     assert result.agents["report"].status == "success" and result.status == "failed"
+
+
+async def test_input_key_error_fails_only_that_agent(provider):
+    spec = ensemble(
+        [
+            llm("prose", "fast:1b"),
+            llm("use", "fast:1b", depends_on=["prose"], input_key="summary"),
+            llm("other", "fast:1b"),
+        ]
+    )
+    result, events = await run(provider, spec)
+    [failed] = of(events, AgentFailed, "use")
+    assert failed.reason == 'input_key "summary": upstream "prose" did not return a JSON object'
+    assert failed.failure == "config"
+    assert result.agents["other"].status == "success" and result.status == "failed"
+
+
+async def test_overall_concurrency_limit(provider, fake):
+    spec = ensemble([llm("a", "fast:1b"), llm("b", "echo:1b"), llm("c", "json:1b")])
+    await run(provider, spec, settings=EngineSettings(max_concurrency=1))
+    reqs = sorted(fake.generation_requests(), key=lambda r: r["t_received"])
+    assert len(reqs) == 3
+    for a, b in zip(reqs, reqs[1:], strict=False):
+        assert b["t_received"] >= a["t_end"]
+
+
+async def test_stream_run_yields_events_until_run_finished(provider):
+    from conductor_tui.engine.executor import stream_run
+
+    ex = Executor(provider, profiles=profiles())
+    kinds = [type(e).__name__ async for e in stream_run(ex, ensemble([llm("a", "fast:1b")]), "x")]
+    assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished" and "TextDelta" in kinds
+
+
+async def test_leaving_stream_run_early_cancels_the_run(provider, fake):
+    from conductor_tui.engine.executor import stream_run
+
+    ex = Executor(provider, profiles=profiles())
+    gen = stream_run(ex, ensemble([llm("a", "slow:1b")]), "x")
+    async for e in gen:
+        if isinstance(e, TextDelta):
+            break
+    await gen.aclose()
+    assert fake.wait_for_outcome(0, timeout=5)["outcome"] == "client-disconnected"
