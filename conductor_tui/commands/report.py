@@ -127,9 +127,19 @@ def _fmt(n: int | float) -> str:
     return f"{n:,}" if isinstance(n, int) else f"{n:,.1f}"
 
 
-def _evals_cell(e: dict[str, Any]) -> str:
+def _short(n: int) -> str:
+    """Compact for table cells: ``999``, ``1.2k``, ``181.8M``, ``2.4G``."""
+    if abs(n) < 1_000:
+        return str(n)
+    for div, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.1f}{suffix}"
+    return str(n)  # pragma: no cover
+
+
+def _evals_cell(e: dict[str, Any], fmt=_fmt) -> str:
     """``good/acceptable/poor`` counts, e.g. ``12/3/1``."""
-    return f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}"
+    return f"{fmt(e.get('good', 0))}/{fmt(e.get('acceptable', 0))}/{fmt(e.get('poor', 0))}"
 
 
 def _print_human(
@@ -164,7 +174,7 @@ def _print_human(
         ("Estimated Claude tokens saved", "~" + _fmt(snap.estimated_claude_tokens_saved)),
         ("Claude tokens used", _fmt(snap.claude_tokens)),
         ("Interim Claude debt (delegable work Claude did)", _fmt(snap.interim_claude_debt)),
-        ("Evaluations (good/acceptable/poor)", _evals_cell(snap.evaluations)),
+        ("Evaluations good/acceptable/poor (g/a/p)", _evals_cell(snap.evaluations)),
         ("Skipped (unreadable) lines", _fmt(snap.skipped_lines)),
     ]
     for what, value in rows:
@@ -172,74 +182,94 @@ def _print_human(
     console.print(summary)
 
     if snap.by_task_type:
-        t = Table(title="By task type", box=box.SIMPLE_HEAD, title_justify="left")
-        for col, kw in (
-            ("task type", {}),
-            ("decisions", {"justify": "right"}),
-            ("local", {"justify": "right"}),
-            ("Claude", {"justify": "right"}),
-            ("debt", {"justify": "right"}),
-            ("saved ~tokens", {"justify": "right"}),
-            ("evals g/a/p", {"justify": "right"}),
-            ("phase", {}),
-            ("promotion", {}),
-            ("next", {}),
-        ):
-            t.add_column(col, **kw)
+        t = Table(
+            title="By task type",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        wide = console.width >= 100  # narrow terminals: drop the derivable columns
+        cols: list[tuple[str, dict[str, Any], Any]] = [
+            ("task type", {"justify": "left", "overflow": "ellipsis", "ratio": 1}, lambda n, r: n),
+            ("runs", {}, lambda n, r: _short(r["decisions"])),
+            ("local", {}, lambda n, r: _short(r["local_decisions"])),
+            ("Claude", {}, lambda n, r: _short(r["claude_decisions"])),
+            ("debt", {}, lambda n, r: _short(r["interim_claude"])),
+            ("saved ~tok", {}, lambda n, r: _short(r["estimated_claude_tokens_saved"])),
+            ("g/a/p", {}, lambda n, r: _evals_cell(r["evaluations"], _short)),
+            ("phase", {"justify": "left"}, lambda n, r: r["phase"] or "claude-only"),
+        ]
+        if not wide:
+            cols = [c for c in cols if c[0] not in ("Claude", "g/a/p")]
+        for col, kw, _get in cols:
+            t.add_column(col, **{"justify": "right", "no_wrap": True, **kw})
         for name, row in snap.by_task_type.items():
-            t.add_row(
-                Text(name),
-                Text(_fmt(row["decisions"])),
-                Text(_fmt(row["local_decisions"])),
-                Text(_fmt(row["claude_decisions"])),
-                Text(_fmt(row["interim_claude"])),
-                Text(_fmt(row["estimated_claude_tokens_saved"])),
-                Text(_evals_cell(row["evaluations"])),
-                Text(row["phase"] or "claude-only"),
-                Text(row["promotion"]),
-                Text(row["next_step"] or ""),
-            )
+            t.add_row(*(Text(get(name, row)) for _c, _kw, get in cols))
         console.print(t)
 
     if snap.by_ensemble:
-        t = Table(title="By ensemble", box=box.SIMPLE_HEAD, title_justify="left")
-        for col, kw in (
-            ("ensemble", {}),
-            ("runs", {"justify": "right"}),
-            ("local tokens", {"justify": "right"}),
-            ("saved ~tokens", {"justify": "right"}),
-            ("evals g/a/p", {"justify": "right"}),
-            ("phase", {}),
-            ("promotion", {}),
-            ("next", {}),
-        ):
-            t.add_column(col, **kw)
+        t = Table(
+            title="By ensemble",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        cols_e: list[tuple[str, dict[str, Any], Any]] = [
+            ("ensemble", {"justify": "left", "overflow": "ellipsis", "ratio": 1}, lambda n, r: n),
+            ("runs", {}, lambda n, r: _short(r["local_decisions"])),
+            ("local tok", {}, lambda n, r: _short(r["total_tokens_local"])),
+            ("saved ~tok", {}, lambda n, r: _short(r["estimated_claude_tokens_saved"])),
+            ("g/a/p", {}, lambda n, r: _evals_cell(r["evaluations"], _short)),
+            ("phase", {"justify": "left"}, lambda n, r: r["phase"]),
+            (
+                "promotion",
+                {"justify": "left"},
+                lambda n, r: r["promotion"]["level"] + ("  LoRA candidate" if r["lora_candidate"] else ""),
+            ),
+        ]
+        if console.width < 100:
+            cols_e = [c for c in cols_e if c[0] != "local tok"]
+        for col, kw, _get in cols_e:
+            t.add_column(col, **{"justify": "right", "no_wrap": True, **kw})
         for name, row in snap.by_ensemble.items():
-            flags = "  LoRA candidate" if row["lora_candidate"] else ""
-            t.add_row(
-                Text(name),
-                Text(_fmt(row["local_decisions"])),
-                Text(_fmt(row["total_tokens_local"])),
-                Text(_fmt(row["estimated_claude_tokens_saved"])),
-                Text(_evals_cell(row["evaluations"])),
-                Text(row["phase"]),
-                Text(row["promotion"]["level"] + flags),
-                Text(row["next_step"]),
-            )
+            t.add_row(*(Text(get(name, row)) for _c, _kw, get in cols_e))
         console.print(t)
+        console.print(Text("Next steps", style="bold"))
+        for name, row in snap.by_ensemble.items():
+            line = Text("  • ")
+            line.append(name, style="bold")
+            line.append(f" ({row['phase']}): {row['next_step']}")
+            if row["promotion"]["next"] != row["next_step"]:
+                line.append(f"; promotion: {row['promotion']['next']}")
+            console.print(line)
+        for name, row in snap.by_task_type.items():
+            if row["phase"] == "design":
+                line = Text("  • ")
+                line.append(name, style="bold")
+                line.append(f" (design): {row['next_step']}")
+                console.print(line)
+        console.print()
 
     if snap.by_day:
         days = list(snap.by_day.items())[-7:]
-        t = Table(title="Last active days", box=box.SIMPLE_HEAD, title_justify="left")
+        t = Table(
+            title="Last active days",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+            pad_edge=False,
+            collapse_padding=True,
+        )
         for col in ("day", "decisions", "local", "local tokens", "saved ~tokens"):
             t.add_column(col, justify="left" if col == "day" else "right")
         for day, row in days:
             t.add_row(
                 Text(day),
-                Text(_fmt(row["decisions"])),
-                Text(_fmt(row["local_decisions"])),
-                Text(_fmt(row["total_tokens_local"])),
-                Text(_fmt(row["estimated_claude_tokens_saved"])),
+                Text(_short(row["decisions"])),
+                Text(_short(row["local_decisions"])),
+                Text(_short(row["total_tokens_local"])),
+                Text(_short(row["estimated_claude_tokens_saved"])),
             )
         console.print(t)
 
