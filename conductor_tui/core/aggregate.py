@@ -5,18 +5,25 @@ each :meth:`Aggregator.feed_file` call reads only the complete lines appended si
 previous call (it remembers the byte offset and line number per file, and starts over
 if a file was truncated or replaced). :meth:`Aggregator.snapshot` returns plain totals.
 
-Speed (DESIGN.md §7: 1,000,000 lines cold < 1.5 s, appends reflected < 50 ms, < 250 MB):
+Speed (DESIGN.md §7: 1,000,000 lines cold < 1.5 s, appends reflected < 50 ms, < 250 MB;
+measured by ``benchmarks/bench_report.py``):
 
-* the hot path decodes whole 4 MiB blocks of lines with one typed ``msgspec`` decoder
-  (``Decoder.decode_lines``) that materialises only the dozen fields the report needs;
-  ``msgspec`` is written in C and is ~5x faster than ``json.loads`` + dict access here;
+* the hot path decodes whole 4 MiB blocks of lines (read unbuffered, passed as a
+  memoryview, no copies) with one typed ``msgspec`` decoder (``Decoder.decode_lines``)
+  that materialises only the fields the report needs. msgspec is C; it skips the other
+  keys without building them, which is what makes it ~3x faster than ``json.loads`` + dict
+  access over the same file (a pydantic model per line would be ~20x slower);
 * per record the loop only builds a small key tuple of raw strings and adds integers to
-  the group's counters; normalisation (near-miss enum spellings, local vs Claude, day
-  validity) runs once per *distinct key* when a batch is merged, not once per line;
-* a block that the strict decoder rejects (a corrupt line, ``"450"`` as a string, a
-  numeric timestamp …) is re-read line by line: lines msgspec accepts stay on the fast
-  path, the rest go through the tolerant pydantic records, and lines that still fail are
-  counted as skipped with their line numbers — exactly like :mod:`store`'s reads.
+  the group's counters; each block's (small, cache-resident) group table is then folded
+  into the totals, and normalisation (near-miss spellings, local vs Claude, day validity)
+  runs once per *distinct key*, not once per line;
+* a block the strict decoder rejects (a corrupt line, ``"450"`` as a string, a numeric
+  timestamp …) is bisected — halves decode fast again — down to small pieces read line by
+  line: lines msgspec accepts stay on the fast path, the rest go through the tolerant
+  pydantic records, and lines that still fail are counted as skipped with their line
+  numbers, exactly like :mod:`~conductor_tui.core.store`'s reads;
+* :meth:`Aggregator.save_cache` / :meth:`Aggregator.load_cache` keep the state by file
+  offset (with a fingerprint of the file) so a warm start reads only new lines.
 
 Savings accounting: for a local decision, the saving is its logged ``tokens_saved``,
 else its logged ``estimated_claude_tokens``, else ``total_tokens_local / ratio`` where
@@ -207,7 +214,22 @@ def _new_bucket() -> dict[str, Any]:
 
 @dataclass
 class Snapshot:
-    """Plain totals (``to_dict()`` is the ``report --json`` object)."""
+    """Plain totals (``to_dict()`` is the ``report --json`` object).
+
+    Decisions count routing-log lines without an ``event`` (config changes, rollbacks …
+    are ``events``). "Local" = ``routed_to`` is not Claude. ``interim_claude_debt`` =
+    Claude decisions whose category is agent- or ensemble-delegable (or reason
+    ``no-ensemble``), excluding ensemble-prepared Claude. ``total_tokens_local`` includes
+    the preparation tokens of ensemble-prepared Claude. ``by_task_type`` / ``by_ensemble``
+    / ``by_day`` rows hold ``decisions``, ``local_decisions``, ``claude_decisions``,
+    ``prepared_claude_decisions``, ``interim_claude``, ``standing_auth``,
+    ``total_tokens_local``, ``claude_tokens``, ``estimated_claude_tokens_saved``; ensemble
+    rows add ``evaluations`` (good/acceptable/poor/total), ``phase``, ``next_step``,
+    ``calibration``, ``promotion`` {level, global_ready, library_ready, next},
+    ``lora_candidate``, ``dominant_failure_mode``, ``task_types``; task-type rows add
+    ``ensembles``, ``evaluations``, ``token_ratio``, ``token_ratio_source``, ``phase``
+    (``None`` for Claude-only work), ``promotion`` (level), ``next_step``.
+    """
 
     routing_decisions: int = 0
     local_decisions: int = 0
