@@ -485,20 +485,29 @@ class ProjectStore:
     ) -> RoutingConfig:
         with _locked(self._config_lock):
             current_version = 0
+            stamp = now_utc().strftime("%Y%m%dT%H%M%S%f")
+            current: RoutingConfig | None = None
             if self.config_path.exists():
                 current_raw = self.config_path.read_bytes()
-                current = self.load_config()
+                try:
+                    current = self.load_config()
+                except StoreError:
+                    # Unreadable (malformed by hand): keep its bytes aside, lose nothing,
+                    # and write the new config after the highest known version.
+                    atomic_write_bytes(self.root / f"routing-config.unreadable-{stamp}.yaml", current_raw)
+                    # it was (presumably) the version after the newest backup
+                    current_version = max(self._backup_versions(), default=0) + 1
+            if current is not None:
                 current_version = current.version
                 backup = self.version_path(current_version)
                 if not backup.exists():
                     atomic_write_bytes(backup, current_raw)
                 elif backup.read_bytes() != current_raw:
                     # Edited by hand without bumping the version: keep both, lose nothing.
-                    stamp = now_utc().strftime("%Y%m%dT%H%M%S%f")
                     atomic_write_bytes(
                         self.root / f"routing-config.v{current_version}.edited-{stamp}.yaml", current_raw
                     )
-            else:
+            elif not self.config_path.exists():
                 # No file yet: the implied defaults become version 1, so that rolling back
                 # to "before the first change" is possible too.
                 current_version = RoutingConfig().version

@@ -425,3 +425,15 @@ def test_line_numbers_stay_right_after_a_consumed_unterminated_line(store: Proje
     assert [r.task_type for r in more.records] == ["c"]
     assert more.skipped == [4]  # line 3 is "c", line 4 the garbage
     assert store.read_routing().skipped == [4]
+
+
+def test_saving_over_a_malformed_config_keeps_its_bytes(store: ProjectStore) -> None:
+    store.update_thresholds("first", repetition_threshold=4)  # v1 (defaults) + v2
+    store.config_path.write_text("routing_thresholds: [oops\n")
+    with pytest.raises(StoreError):
+        store.load_config()
+    cfg = store.save_config(RoutingConfig(), reason="repair")
+    assert cfg.version == 3
+    kept = list(store.root.glob("routing-config.unreadable-*.yaml"))
+    assert len(kept) == 1 and kept[0].read_text() == "routing_thresholds: [oops\n"
+    assert store.load_config().version == 3
