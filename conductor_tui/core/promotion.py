@@ -97,20 +97,28 @@ class PromotionCheck:
     def conflicts(self) -> list[CopyStep]:
         return [s for s in self.steps if s.exists]
 
+    def _rel(self, path: Path | None) -> str:
+        if path is None:
+            return "?"
+        for base in (self.dest_root, self.source.parent.parent if self.source else None):
+            if base is not None:
+                try:
+                    return str(path.relative_to(base))
+                except ValueError:
+                    continue
+        return str(path)
+
     def summary_lines(self) -> list[str]:
         """Plain-text lines for a confirmation dialog or a CLI."""
         where = str(self.dest_root) if self.dest_root else "(no library directory configured)"
-        lines = [f"Promote '{self.ensemble}' to the {self.destination} tier: {where}", self.readiness]
+        lines = [f"Destination: {where}", self.readiness]
         for need in self.profiles:
-            state = (
-                "present at destination"
-                if need.at_destination
-                else (
-                    f"missing — will copy from {need.source}"
-                    if need.source
-                    else "missing and not found in the project"
-                )
-            )
+            if need.at_destination:
+                state = "present at the destination"
+            elif need.source:
+                state = f"missing there — copy from {self._rel(need.source)}"
+            else:
+                state = "missing, and not found in the project"
             lines.append(f"profile {need.name}: {state}")
         for sc in self.scripts:
             if sc.inline:
@@ -126,7 +134,7 @@ class PromotionCheck:
         lines += [f"✗ {p}" for p in self.problems]
         lines += [f"! {w}" for w in self.warnings]
         for step in self.steps:
-            lines.append(f"{'overwrite' if step.exists else 'copy'} {step.kind}: {step.target}")
+            lines.append(f"{'overwrite' if step.exists else 'copy'} {step.kind}: {self._rel(step.target)}")
         return lines
 
 
@@ -348,7 +356,9 @@ def check_promotion(
                 sc.hardcoded.insert(0, (0, script.strip()))
         check.scripts.append(sc)
         for line, text in sc.hardcoded:
-            where = f"{sc.path or 'inline script'}" + (f" line {line}" if line else " (the reference itself)")
+            where = f"{sc.path.name if sc.path else 'inline script'}" + (
+                f" line {line}" if line else " (the reference itself)"
+            )
             check.problems.append(
                 f"Hard-coded path {text} in {where} — make it relative or a parameter so the ensemble runs elsewhere."
             )

@@ -219,7 +219,7 @@ def evaluation_queue(state: ReviewState, *, include_all: bool = False) -> list[Q
         if status.phase in (Phase.CALIBRATE, Phase.DESIGN):
             phase, reason = (
                 EvalPhase.CALIBRATE,
-                f"calibration {min(n, thresholds.calibration_period)}/{thresholds.calibration_period}",
+                f"calibrate {min(n, thresholds.calibration_period)}/{thresholds.calibration_period}",
             )
             due = True
         elif status.phase is Phase.ESTABLISH:
@@ -231,13 +231,13 @@ def evaluation_queue(state: ReviewState, *, include_all: bool = False) -> list[Q
                 due = rules.needs_evaluation(
                     Phase.ESTABLISH, thresholds, rand=lambda rid=rid: stable_fraction(rid)
                 ).evaluate
-            reason = f"sampled ({thresholds.sampling_rate_established:.0%})" if due else "not sampled"
+            reason = f"sampled {thresholds.sampling_rate_established:.0%}" if due else "not sampled"
         else:
             phase, reason, due = EvalPhase.TRUST, "trusted — routine evaluation skipped", False
         if is_flagged:
-            phase, reason, due = EvalPhase.TRIGGERED, "flagged unsatisfactory", True
+            phase, reason, due = EvalPhase.TRIGGERED, "flagged", True
         if judged_only:
-            reason = f"judge scored {ev.judge_score or ev.score} — review"
+            reason = f"judge: {_label(ev.judge_score or ev.score)}"
         if include_all or (due and not reviewed) or (judged_only and not reviewed):
             items.append(
                 QueueItem(
@@ -245,12 +245,16 @@ def evaluation_queue(state: ReviewState, *, include_all: bool = False) -> list[Q
                     ens,
                     n,
                     phase,
-                    reason if not reviewed else f"evaluated: {ev.score}",
+                    reason if not reviewed else f"done: {_label(ev.score)}",
                     judge=ev if judged_only else None,
                     flagged=is_flagged,
                 )  # fmt: skip
             )
     return items
+
+
+def _label(value: Any) -> str:
+    return str(getattr(value, "value", value))
 
 
 # --------------------------------------------------------------------------- artifacts

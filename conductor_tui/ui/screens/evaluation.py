@@ -42,7 +42,7 @@ from conductor_tui.ui.screens.base import CockpitScreen
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 
-REFLECT_PROMPT = "Is it complete? · correct? · in the right format? · anything invented (hallucinated)?"
+REFLECT_PROMPT = "Complete? · Correct, as far as you can tell? · Right format? · Anything invented?"
 SCORES = [Score.GOOD, Score.ACCEPTABLE, Score.POOR]
 FAILURES = [
     FailureMode.HALLUCINATION,
@@ -132,7 +132,7 @@ another score to override it — both verdicts are kept in the record.
 
     def on_mount(self) -> None:
         table = self.query_one("#ev-queue", DataTable)
-        table.add_column("run", width=26, key="run")
+        table.add_column("run", width=25, key="run")
         table.add_column("why", width=13, key="why")
         self.query_one("#ev-failure", RadioSet).display = False
         self._set_detail(None)
@@ -391,7 +391,6 @@ another score to override it — both verdicts are kept in the record.
         result.messages.insert(0, head)
         self._show_consequences(result, score)
         self.query_one("#ev-queue", DataTable).focus()
-        self.notify(f"Recorded: {score.value} for {item.ensemble} #{item.invocation_number}")
         # select the next item in the queue after reload
         idx = next((i for i, it in enumerate(self.items) if it.routing_id == item.routing_id), 0)
         following = self.items[idx + 1].routing_id if idx + 1 < len(self.items) else None
@@ -449,6 +448,7 @@ def _clear_radios(radio_set: RadioSet) -> None:
         for button in radio_set.query(RadioButton).results(RadioButton):
             button.value = False
     radio_set._pressed_button = None
+    radio_set._selected = None
 
 
 def _md_escape(text: str) -> str:

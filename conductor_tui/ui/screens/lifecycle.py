@@ -101,12 +101,12 @@ uses with over 80 % acceptable-or-good earn Trust.
         table = self.query_one("#lc-table", DataTable)
         for label, width in (
             ("task type", 22),
-            ("ensemble", 22),
+            ("ensemble", 23),
             ("ladder", 11),
             ("uses", 4),
             ("g/a/p", 6),
             ("last used", 11),
-            ("next", 21),
+            ("next", 20),
             ("debt", 4),
         ):
             table.add_column(label, width=width, key=label)
@@ -213,7 +213,10 @@ uses with over 80 % acceptable-or-good earn Trust.
             f"{st.invocations} uses · {c.good} good · {c.acceptable} acceptable · {c.poor} poor · last used {_when(row.last_used)}"
         )
         text.append("\nNext: ", style="bold")
-        text.append(st.next_step)
+        if row.design_rejected:
+            text.append("none — Claude-only until new models or verification scripts make a design possible")
+        else:
+            text.append(st.next_step)
         if st.calibration is not None:
             text.append("\nCalibration: ", style="bold")
             text.append(st.calibration.message)
@@ -232,8 +235,12 @@ uses with over 80 % acceptable-or-good earn Trust.
         if row.design_rejected:
             text.append("\nDesign rejected: ", style="bold red")
             text.append(row.rejection_reason or "(no reason recorded)")
-        text.append("\nStanding authorisation: ", style="bold")
-        text.append("granted" if row.authorized else "none", style="green" if row.authorized else "dim")
+        if row.ensemble:
+            text.append("\nStanding authorisation: ", style="bold")
+            text.append(
+                "granted (a to revoke)" if row.authorized else "none (a to grant)",
+                style="green" if row.authorized else "dim",
+            )
         self.query_one("#lc-detail", Static).update(text)
 
     def _show_config(self) -> None:

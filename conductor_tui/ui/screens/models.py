@@ -172,13 +172,15 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 return probe, samples, sysinfo
 
             probe, samples, sysinfo = await asyncio.to_thread(hardware)
+            if hasattr(self.app, "gpu_samples"):
+                self.app.gpu_samples = samples
             status = await status_task
             catalog = await asyncio.to_thread(self._catalog, status)
-            self.polls += 1
             self._show_ollama(status)
             self._show_ensembles(catalog)
             await self._show_gpu(probe, samples, status)
             self._show_system(sysinfo)
+            self.polls += 1
         finally:
             self.in_flight -= 1
             self._polling = False
@@ -216,6 +218,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
 
     def _show_ollama(self, status: Any) -> None:
         self.status = status
+        if hasattr(self.app, "ollama_status"):
+            self.app.ollama_status = status  # the header shows the same, fresher, status
         box = self.query_one("#md-ollama", Static)
         text = Text()
         host = str(getattr(status, "host", "") or "")
@@ -303,7 +307,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
         await box.remove_children()
         widgets: list[Any] = []
         if not samples:
-            text = Text("no GPU detected", style="bold")
+            text = Text()
+            text.append("no GPU detected", style="bold")
             desc = getattr(probe, "description", None)
             if desc and desc != "no GPU detected":
                 text.append(f" ({desc})", style="dim")
@@ -326,7 +331,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             frac = getattr(s, "memory_fraction", None)
             if frac is not None:
                 mem_hist.append(float(frac) * 100)
-            text = Text(str(s.name), style="bold")
+            text = Text()
+            text.append(str(s.name), style="bold")
             used, total = getattr(s, "memory_used", None), getattr(s, "memory_total", None)
             text.append("\nmemory ")
             text.append(f"{human_bytes(used)} / {human_bytes(total)}")

@@ -176,7 +176,8 @@ everything from the start.
 
     def _render_snapshot(self, snap: Any) -> None:
         def card(cid: str, value: str, label: str, style: str = "bold") -> None:
-            t = Text(value, style=style, justify="center")
+            t = Text(justify="center")
+            t.append(value, style=style)
             t.append("\n" + label, style="dim")
             self.query_one(f"#sv-{cid}", Static).update(t)
 

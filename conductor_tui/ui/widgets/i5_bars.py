@@ -20,7 +20,7 @@ def spark(
     for v in data:
         frac = max(0.0, min(1.0, (v - lo) / span))
         chars.append(BLOCKS[round(frac * (len(BLOCKS) - 1))])
-    line = "".join(chars).rjust(width, " ") if width > 0 else ""
+    line = "".join(chars).ljust(width, " ") if width > 0 else ""
     return Text(line, style=style)
 
 
