@@ -434,7 +434,12 @@ class Executor:
         def emit(event: Event) -> None:
             result.events += 1
             if on_event is not None:
-                on_event(event)
+                try:
+                    on_event(event)
+                except Exception as exc:  # a consumer's bug must not break the run
+                    if not getattr(self, "_callback_failed", False):
+                        self._callback_failed = True
+                        result.error = f"event consumer raised {type(exc).__name__}: {exc}"
 
         return emit
 
