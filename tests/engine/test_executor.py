@@ -551,3 +551,13 @@ async def test_leaving_stream_run_early_cancels_the_run(provider, fake):
             break
     await gen.aclose()
     assert fake.wait_for_outcome(0, timeout=5)["outcome"] == "client-disconnected"
+
+
+async def test_a_raising_event_consumer_does_not_break_the_run(provider):
+    def bad(_event):
+        raise RuntimeError("ui bug")
+
+    result = await Executor(provider, profiles=profiles()).run(
+        ensemble([llm("a", "fast:1b")]), "x", on_event=bad
+    )
+    assert result.status == "completed" and "ui bug" in result.error
