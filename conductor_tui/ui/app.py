@@ -8,8 +8,9 @@ Build it with :func:`make_app` (tests, screenshots, the demo) or start it with
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,7 @@ from textual.reactive import var
 from textual.screen import Screen
 
 from conductor_tui.ui.catalog import Catalog, load_catalog
-from conductor_tui.ui.screens.evaluation import EvaluationScreen
 from conductor_tui.ui.screens.help import HelpScreen, keys_markdown
-from conductor_tui.ui.screens.lifecycle import LifecycleScreen
-from conductor_tui.ui.screens.models import ModelsScreen
-from conductor_tui.ui.screens.plan import PlanScreen
-from conductor_tui.ui.screens.run import RunScreen
-from conductor_tui.ui.screens.savings import SavingsScreen
-from conductor_tui.ui.screens.welcome import WelcomeScreen
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
 from conductor_tui.ui.widgets.status import MODE_KEYS
@@ -46,6 +40,16 @@ Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
 """
 
 
+def _lazy(module: str, name: str) -> Callable[[], Screen]:
+    """A mode's screen, imported when the mode is first opened (keeps launch fast)."""
+
+    def build() -> Screen:
+        return getattr(importlib.import_module(f"conductor_tui.ui.screens.{module}"), name)()
+
+    build.__name__ = name
+    return build
+
+
 class ConductorApp(App[int]):
     """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
 
@@ -53,13 +57,13 @@ class ConductorApp(App[int]):
     CSS_PATH = [STYLES / "app.tcss", STYLES / "plan.tcss", STYLES / "run.tcss"]
     ENABLE_COMMAND_PALETTE = True
     MODES = {
-        "home": WelcomeScreen,
-        "plan": PlanScreen,
-        "run": RunScreen,
-        "evaluate": EvaluationScreen,
-        "lifecycle": LifecycleScreen,
-        "models": ModelsScreen,
-        "savings": SavingsScreen,
+        "home": _lazy("welcome", "WelcomeScreen"),
+        "plan": _lazy("plan", "PlanScreen"),
+        "run": _lazy("run", "RunScreen"),
+        "evaluate": _lazy("evaluation", "EvaluationScreen"),
+        "lifecycle": _lazy("lifecycle", "LifecycleScreen"),
+        "models": _lazy("models", "ModelsScreen"),
+        "savings": _lazy("savings", "SavingsScreen"),
     }
     BINDINGS = [
         *(
@@ -91,6 +95,11 @@ class ConductorApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        # Status, GPU and ensembles load after the first screen is painted (and after the
+        # screen's own file reads have had a head start): launching never waits for them.
+        self.set_timer(0.15, self._start_background)
+
+    def _start_background(self) -> None:
         self.refresh_catalog()
         if self.services.poll_interval > 0:
             self._poll()
@@ -113,15 +122,14 @@ class ConductorApp(App[int]):
         self.ollama_status = status
         self.gpu_samples = samples
         models = {str(getattr(m, "name", m)) for m in (getattr(status, "models", None) or [])}
-        if (
-            models != self.catalog.models
-            or bool(getattr(status, "reachable", False)) != self.catalog.ollama_up
-        ):
+        up = bool(getattr(status, "reachable", False))
+        if not self.catalog.loaded or models != self.catalog.models or up != self.catalog.ollama_up:
             self.refresh_catalog()
 
     async def _ollama_status(self) -> Any:
         try:
-            provider = self.services.ollama
+            # the first access imports the ollama client and httpx (~0.3 s): not on the UI loop
+            provider = await asyncio.to_thread(lambda: self.services.ollama)
             result = provider.status()
             if inspect.isawaitable(result):
                 return await result

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.worker import WorkerState
 
 from conductor_tui.providers.ollama import OllamaStatus
 from conductor_tui.ui.app import ConductorApp, make_app
@@ -63,13 +64,20 @@ async def settle(pilot, app: ConductorApp, *, poll: bool = True, status=None) ->
     await pilot.pause()
 
 
-async def drain(app: ConductorApp, *, rounds: int = 10) -> None:
-    """Wait for every running worker (including ones they start); cancelled ones are fine."""
-    for _ in range(rounds):
+async def drain(app: ConductorApp, *, timeout: float = 15.0) -> None:
+    """Wait for every worker (including ones they start); cancelled ones are fine."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
         pending = [w for w in app.workers if not w.is_finished]
         if not pending:
             return
-        await asyncio.gather(*(w.wait() for w in pending), return_exceptions=True)
+        started = [w for w in pending if w.state != WorkerState.PENDING]
+        if started:
+            await asyncio.gather(*(w.wait() for w in started), return_exceptions=True)
+        else:
+            await asyncio.sleep(0.005)  # a worker is queued but not started yet
+    raise AssertionError(f"workers still running: {[w.name for w in app.workers if not w.is_finished]}")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

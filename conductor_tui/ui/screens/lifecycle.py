@@ -106,7 +106,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             ("uses", 4),
             ("g/a/p", 6),
             ("last used", 11),
-            ("next", 20),
+            ("next", max(20, self.app.size.width - 106)),
             ("debt", 4),
         ):
             table.add_column(label, width=width, key=label)

@@ -290,6 +290,9 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             info = ensembles[name]
             ok = bool(getattr(info, "runnable", False))
             fixes = list(getattr(info, "fixes", []) or []) or list(getattr(info, "problems", []) or [])
+            if not getattr(self.status, "reachable", True):
+                # one cause for all of them: say so briefly, keep the other fixes
+                fixes = ["needs Ollama (see above)"] + [f for f in fixes if "ollama" not in str(f).lower()]
             table.add_row(
                 Text(name),
                 Text(str(getattr(info, "tier", "") or ""), style="dim"),

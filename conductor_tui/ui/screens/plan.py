@@ -89,6 +89,8 @@ class PlanScreen(CockpitScreen):
         self._editing: str | None = None  # "edit" | "note"
         self._edit_row: str | None = None
         self._row_context = RowContext()
+        self._profiles_loaded = False
+        self._ratio: float | None = None
         self.loaded = False
 
     # ------------------------------------------------------------------ layout
@@ -121,9 +123,13 @@ class PlanScreen(CockpitScreen):
 
     @work(exclusive=True, group="plans-load", thread=True, exit_on_error=False)
     def load_plans(self) -> None:
-        """Read the plan log from where we stopped (everything the first time)."""
+        """Read the plan log from where we stopped (everything the first time); then the
+        task profiles (phases) and the token ratio, which only refine the display."""
         store = self.store
         result = store.read_plans(self._offset, first_line=self._next_line)
+        self.app.call_from_thread(self._plans_read, result)
+        if self._profiles_loaded:
+            return
         phases: dict[str, str] = {}
         try:
             profiles = store.load_task_profiles()
@@ -137,9 +143,15 @@ class PlanScreen(CockpitScreen):
             ratio = plan_ops.local_to_claude_ratio(store.load_config().routing_thresholds)
         except Exception:
             pass
-        self.app.call_from_thread(self._plans_read, result, phases, ratio)
+        self.app.call_from_thread(self._profiles_read, phases, ratio)
 
-    def _plans_read(self, result, phases: dict[str, str], ratio: float | None) -> None:
+    def _profiles_read(self, phases: dict[str, str], ratio: float | None) -> None:
+        self._profiles_loaded = True
+        self._row_context.phases = phases
+        self._ratio = ratio
+        self._render_all()
+
+    def _plans_read(self, result) -> None:
         self._offset = result.end_offset
         self._next_line = result.next_line
         if result.skipped_count:
@@ -152,8 +164,6 @@ class PlanScreen(CockpitScreen):
             current = self.plans.get(plan.id)
             if current is None or plan.revision >= current.revision:
                 self.plans[plan.id] = plan
-        self._row_context.phases = phases
-        self._ratio = ratio
         if self.plan is None and self.plans:
             self.plan = max(self.plans.values(), key=_plan_sort_key)
         elif self.plan is not None and self.plan.id in self.plans:
@@ -215,7 +225,7 @@ class PlanScreen(CockpitScreen):
         plan = self.plan
         if plan is None:
             return
-        summary = plan_ops.summarize(plan, getattr(self, "_ratio", None))
+        summary = plan_ops.summarize(plan, self._ratio)
         text = Text("Summary: ", style="bold")
         text.append(summary.line())
         text.append("\n")

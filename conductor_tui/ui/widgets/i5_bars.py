@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
+SPARK = "▁▂▃▄▅▆▇█"  # a zero still shows as a baseline
 
 
 def spark(
@@ -19,7 +20,7 @@ def spark(
     chars = []
     for v in data:
         frac = max(0.0, min(1.0, (v - lo) / span))
-        chars.append(BLOCKS[round(frac * (len(BLOCKS) - 1))])
+        chars.append(SPARK[round(frac * (len(SPARK) - 1))])
     line = "".join(chars).ljust(width, " ") if width > 0 else ""
     return Text(line, style=style)
 

@@ -1,0 +1,238 @@
+"""Cockpit speed: launch to first screen, and streaming 8 agents × 150 tokens/s.
+
+    python benchmarks/bench_ui.py [--launches 5] [--tokens 600]
+
+1. **Launch**: a fresh interpreter imports the app and runs it (headless, 140×40) on a
+   project with a 7-row plan; reported: import time, first screen ready, plan rows shown.
+2. **Streaming**: an ensemble of 8 parallel agents, each streaming ``--tokens`` tokens at
+   150 tokens/s from the fake Ollama (real HTTP/NDJSON, real ``ollama`` client) into the
+   run screen.  Reported: token-to-screen lag (a delta's arrival on the app's loop → the
+   flush that puts it into the Markdown widget), event-loop latency (a 10 ms ticker's
+   delay), key-press response time (``down`` in the agent tree → cursor moved) while
+   streaming, and CPU use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+LAUNCH_SCRIPT = r"""
+import time
+t0 = time.perf_counter()
+import asyncio, json, sys
+sys.path.insert(0, {root!r})
+from conductor_tui.ui.app import make_app
+t_import = time.perf_counter()
+
+async def main():
+    app = make_app({project!r}, ollama_host="http://127.0.0.1:9", poll_interval=2.0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        t_ready = time.perf_counter()
+        screen = app.screen
+        while not getattr(screen, "loaded", False):
+            await asyncio.sleep(0.001)
+        await pilot.pause()
+        t_plan = time.perf_counter()
+        rows = screen.query_one("#plan-table").row_count
+    print(json.dumps({{"import": t_import - t0, "ready": t_ready - t0, "plan": t_plan - t0, "rows": rows}}))
+
+asyncio.run(main())
+"""
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    index = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[index]
+
+
+def bench_launch(runs: int) -> None:
+    from tests.ui.sample import make_project, mixed_plan
+
+    home = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    project = make_project(home / "project", plan=mixed_plan())
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    env.pop("OLLAMA_HOST", None)
+    results = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", LAUNCH_SCRIPT.format(root=str(ROOT), project=str(project))],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    med = {k: statistics.median(r[k] for r in results) for k in ("import", "ready", "plan")}
+    print(f"launch ({runs} fresh processes, median; includes interpreter start of this script only from t0)")
+    print(f"  import conductor_tui.ui.app : {med['import'] * 1000:7.1f} ms")
+    print(f"  first screen ready          : {med['ready'] * 1000:7.1f} ms")
+    print(f"  plan rows shown ({results[0]['rows']} rows)    : {med['plan'] * 1000:7.1f} ms")
+
+
+ENSEMBLE_AGENTS = 8
+
+# The fake Ollama runs in its own process (as the real one does), so its pacing threads do not
+# compete with the UI for this interpreter's GIL.  The reply reads like model output: paragraphs,
+# a heading, a short list and a code block, repeated to ~``tokens`` tokens.
+SERVER_SCRIPT = r"""
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.fakes.ollama_server import FakeModel, FakeOllama, tokenize
+block = (
+    "## Findings\n\nThe handler keeps its state in a dictionary keyed by item id; every transition "
+    "goes through `advance()`, which validates the current state and writes the new one. Two call "
+    "sites bypass it and write the dictionary directly, which is how the expired items reappear.\n\n"
+    "- `api/routes.py:88` writes `ACTIVE` without checking expiry\n"
+    "- `jobs/cleanup.py:41` resets state on retry\n"
+    "- `tests/test_flow.py` never covers concurrent promotion\n\n"
+    "```python\nif item.expired:\n    raise PromotionError(item.id)\n```\n\n"
+)
+reply = block
+while len(tokenize(reply)) < {tokens}:
+    reply += block
+reply = "".join(tokenize(reply)[: {tokens}])
+fake = FakeOllama([FakeModel("bench:1b", reply=reply, tokens_per_second=150.0, parallel={agents})]).start()
+print(fake.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def write_ensemble(project: Path) -> None:
+    folder = project / ".llm-orc" / "ensembles"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["name: bench-8", "description: eight agents streaming in parallel", "agents:"]
+    for i in range(ENSEMBLE_AGENTS):
+        lines += [f"  - name: agent-{i}", "    model: bench:1b", "    provider: ollama"]
+    (folder / "bench-8.yaml").write_text("\n".join(lines) + "\n")
+
+
+async def bench_streaming(tokens: int) -> None:
+    from conductor_tui.ui.app import make_app
+    from tests.fakes.gpu import FakeGpuProbe
+
+    home = Path(tempfile.mkdtemp(prefix="bench-ui-stream-"))
+    os.environ["HOME"] = str(home)
+    os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
+    os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    project = home / "project"
+    (project / ".llm-orc" / "evaluations").mkdir(parents=True)
+    write_ensemble(project)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER_SCRIPT.format(root=str(ROOT), tokens=tokens, agents=ENSEMBLE_AGENTS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = server.stdout.readline().strip()  # type: ignore[union-attr]
+        app = make_app(
+            project, ollama_host=url, gpu_probe=FakeGpuProbe(), poll_interval=0, initial_mode="run"
+        )
+        async with app.run_test(size=(140, 40)) as pilot:
+            await app.poll_once()
+            await pilot.pause()
+            screen = app.screen
+            arrivals: list[float] = []  # arrival times of the selected agent's deltas not yet flushed
+            lags: list[float] = []
+            deltas = 0
+            original = screen.on_engine_event
+
+            def on_event(event) -> None:
+                nonlocal deltas
+                if type(event).__name__ == "TextDelta":
+                    deltas += 1
+                    if event.agent == screen.selected:
+                        arrivals.append(time.perf_counter())
+                original(event)
+
+            def on_flush(now: float) -> None:
+                shown = screen._shown_chars
+                if arrivals and shown:
+                    for t in arrivals:
+                        lags.append(now - t)
+                    arrivals.clear()
+
+            screen.on_engine_event = on_event  # type: ignore[method-assign]
+            screen.on_flush = on_flush
+            ticks: list[float] = []
+            stop = asyncio.Event()
+
+            async def ticker() -> None:
+                expected = time.perf_counter() + 0.01
+                while not stop.is_set():
+                    await asyncio.sleep(0.01)
+                    now = time.perf_counter()
+                    ticks.append(max(0.0, now - expected))
+                    expected = now + 0.01
+
+            tick_task = asyncio.create_task(ticker())
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            screen.start_run("bench-8", "go")
+            await asyncio.sleep(0.5)
+            tree = screen.query_one("#run-tree")
+            keys: list[float] = []
+            while screen.view is not None and not screen.view.finished:
+                before = tree.cursor_line
+                t = time.perf_counter()
+                app.simulate_key("down" if before < ENSEMBLE_AGENTS - 1 else "up")
+                while tree.cursor_line == before:
+                    await asyncio.sleep(0)
+                    if time.perf_counter() - t > 2:
+                        break
+                keys.append(time.perf_counter() - t)
+                await asyncio.sleep(0.25)
+            await app.workers.wait_for_complete()
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            stop.set()
+            await tick_task
+            view = screen.view
+            out_tokens = view.output_tokens
+    finally:
+        server.terminate()
+        server.wait()
+    print(
+        f"streaming: {ENSEMBLE_AGENTS} agents × ~{tokens} tokens at 150 tok/s each "
+        f"({deltas} deltas, {out_tokens} output tokens, {wall:.1f} s wall, {screen.flushes} flushes)"
+    )
+    print(
+        f"  token-to-screen lag (selected agent): median {statistics.median(lags) * 1000:5.1f} ms, "
+        f"p95 {pct(lags, 0.95) * 1000:5.1f} ms, max {max(lags) * 1000:5.1f} ms  ({len(lags)} deltas)"
+    )
+    print(
+        f"  event-loop latency (10 ms ticker):  median {statistics.median(ticks) * 1000:5.1f} ms, "
+        f"p95 {pct(ticks, 0.95) * 1000:5.1f} ms, max {max(ticks) * 1000:5.1f} ms"
+    )
+    print(
+        f"  key press → tree cursor moved:      median {statistics.median(keys) * 1000:5.1f} ms, "
+        f"p95 {pct(keys, 0.95) * 1000:5.1f} ms, max {max(keys) * 1000:5.1f} ms  ({len(keys)} presses)"
+    )
+    print(f"  CPU: {cpu / wall * 100:.0f}% of one core (app + in-process fake server threads)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=600)
+    args = parser.parse_args()
+    bench_launch(args.launches)
+    asyncio.run(bench_streaming(args.tokens))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
