@@ -814,28 +814,32 @@ class Executor:
         for fb in loader.fallback_chain(agent, self.profiles):
             if fb.model and (fb.provider or "").lower() == "ollama":
                 candidates.append((fb.model, fb))
-        system = agent.system_prompt
-        if system is None and profile is not None:
-            system = profile.system_prompt
-        if system is None:
-            system = f"You are a {agent.name}. Provide helpful analysis."
-        options: dict[str, Any] = {**((profile.options if profile else None) or {}), **(agent.options or {})}
-        think = options.pop("think", None)
-        temperature = (
-            agent.temperature if agent.temperature is not None else (profile.temperature if profile else None)
-        )
-        if temperature is not None:
-            options["temperature"] = temperature
-        max_tokens = (
-            agent.max_tokens if agent.max_tokens is not None else (profile.max_tokens if profile else None)
-        )
-        if max_tokens is not None:
-            options["num_predict"] = max_tokens
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
-        timeout = self._timeout_for(agent, profile.timeout_seconds if profile else None)
+
+        def call_for(prof: Any) -> tuple[str, dict[str, Any], Any, float]:
+            """System prompt, options, think and timeout for one candidate profile
+            (the agent's own settings win over the profile's, as in llm-orc)."""
+            system = agent.system_prompt
+            if system is None and prof is not None:
+                system = prof.system_prompt
+            if system is None:
+                system = f"You are a {agent.name}. Provide helpful analysis."
+            options: dict[str, Any] = {**((prof.options if prof else None) or {}), **(agent.options or {})}
+            think = options.pop("think", None)
+            temperature = (
+                agent.temperature if agent.temperature is not None else (prof.temperature if prof else None)
+            )
+            if temperature is not None:
+                options["temperature"] = temperature
+            max_tokens = (
+                agent.max_tokens if agent.max_tokens is not None else (prof.max_tokens if prof else None)
+            )
+            if max_tokens is not None:
+                options["num_predict"] = max_tokens
+            return system, options, think, self._timeout_for(agent, prof.timeout_seconds if prof else None)
+
         self._started(agent, res, emit, candidates[0][0], instance)
         last_error: Any = None
-        for attempt, (model, _prof) in enumerate(candidates):
+        for attempt, (model, prof) in enumerate(candidates):
             if attempt:
                 res.model = model
                 res.model_substituted = True
@@ -844,6 +848,8 @@ class Executor:
                         self._run_id(), self._now(), res.name, f"falling back to {model}: {last_error}"
                     )
                 )
+            system, options, think, timeout = call_for(prof)
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
             try:
                 await self._stream_llm(agent, model, messages, options, think, timeout, res, emit)
                 return

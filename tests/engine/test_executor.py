@@ -411,12 +411,19 @@ async def test_ollama_unreachable(closed_port):
     assert result.status == "failed"
 
 
-async def test_missing_model_falls_back_to_the_profile_chain(provider):
+async def test_missing_model_falls_back_to_the_profile_chain(provider, fake):
     ps = profiles(
-        big={"model": "qwen3:32b", "provider": "ollama", "fallback_model_profile": "small"},
-        small={"model": "fast:1b", "provider": "ollama"},
+        big={
+            "model": "qwen3:32b",
+            "provider": "ollama",
+            "fallback_model_profile": "small",
+            "options": {"think": True, "num_ctx": 32768},
+        },
+        small={"model": "fast:1b", "provider": "ollama", "options": {"num_ctx": 4096}},
     )
     result, events = await run(provider, ensemble([{"name": "a", "model_profile": "big"}]), profiles=ps)
+    body = fake.generation_requests()[-1]["body"]
+    assert body["model"] == "fast:1b" and body["options"] == {"num_ctx": 4096} and "think" not in body
     a = result.agents["a"]
     assert a.status == "success" and a.model == "fast:1b" and a.model_substituted
     assert "falling back to fast:1b" in of(events, AgentNotice, "a")[0].message
