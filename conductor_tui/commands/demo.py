@@ -1,10 +1,41 @@
-"""``conductor-tui demo``: the cockpit on a copy of the bundled sample project (demo data)."""
+"""``conductor-tui demo``: the cockpit on a copy of the bundled sample project (demo data).
+
+The sample is a recorded conductor session — the PromotionHandler decomposition of
+seed 000 (plan, routing log over four days, evaluations, task profiles, artifacts,
+ensembles) — copied to a temporary directory, so evaluating, promoting or editing the
+config there never touches the installed package.  Ollama and the GPU show their real
+status.  The temporary copy is removed on exit unless ``--keep`` is given.
+"""
 
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
+from pathlib import Path
+from typing import Any
+
+DEMO_NOTICE = (
+    "Demo data: a recorded PromotionHandler session (33 subtasks). It is a temporary copy — "
+    "evaluate, promote and edit freely. Ollama and GPU status are real."
+)
+
+
+def build_demo_app(project: Path, **service_options: Any):
+    """The cockpit app for ``project`` labelled as demo data (used by ``main`` and tests)."""
+    from conductor_tui.ui.app import ConductorApp
+    from conductor_tui.ui.services import Services
+
+    class DemoApp(ConductorApp):
+        TITLE = "conductor-tui — DEMO DATA"
+        SUB_TITLE = "recorded sample session"
+
+        def on_mount(self) -> None:  # runs after ConductorApp.on_mount (Textual walks the MRO)
+            self.notify(DEMO_NOTICE, title="Demo", timeout=10)
+
+    service_options.setdefault("demo", True)
+    services = Services(project=project, **service_options)
+    return DemoApp(services, initial_mode="savings")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -12,17 +43,19 @@ def main(args: argparse.Namespace) -> int:
 
     project = copy_sample_project()
     keep = bool(getattr(args, "keep", False))
-    print(f"Demo data (a recorded PromotionHandler session) copied to {project}", file=sys.stderr)
+    print(f"Demo data (a recorded PromotionHandler session) copied to {project}")
     try:
-        from conductor_tui.ui.app import make_app  # imported lazily: the CLI stays light
-
-        app = make_app(project, demo=True, initial_mode="savings")
-        app.title = "conductor-tui — DEMO DATA"
-        app.sub_title = "recorded sample session; Ollama status is real"
+        app = build_demo_app(project)
         result = app.run()
     finally:
         if keep:
-            print(f"Kept the demo project: {project}", file=sys.stderr)
+            print(f"Kept the demo project: {project}")
         else:
             shutil.rmtree(project.parent, ignore_errors=True)
+    if result is None and getattr(app, "return_code", 0):
+        return int(app.return_code or 0)
     return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(argparse.Namespace(keep="--keep" in sys.argv)))

@@ -357,3 +357,23 @@ async def test_savings_updates_when_lines_are_appended(tmp_path: Path) -> None:
         assert (snap.local_decisions, snap.routing_decisions, snap.skipped_lines) == (28, 49, 1)
         assert "2026-11-21" in snap.by_day
         assert "1" in str(screen.query_one("#sv-skipped", Static).render())
+
+
+# ----------------------------------------------------------------------------- demo
+
+
+async def test_demo_app_is_labelled_and_opens_on_savings(tmp_path: Path) -> None:
+    from conductor_tui.commands.demo import DEMO_NOTICE, build_demo_app
+    from conductor_tui.demo import copy_sample_project
+
+    project = copy_sample_project(tmp_path)
+    app = build_demo_app(
+        project, poll_interval=0, ollama_host="http://127.0.0.1:9", gpu_probe=FakeGpuProbe.none()
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.services.demo and "DEMO" in app.title
+        assert isinstance(app.screen, SavingsScreen)
+        assert any(n.message == DEMO_NOTICE for n in app._notifications)
+        assert "[demo]" in str(app.screen.query_one("#sb-project", Static).render())
+        assert app.screen.snapshot.routing_decisions == 48
