@@ -471,8 +471,8 @@ class Aggregator:
             n_lines = block.count(b"\n", skip, cut + 1)
             piece = memoryview(block)[skip : cut + 1]
             self._decode_piece(piece, state.next_line, decoder, routing, state, groups)
-            if routing:
-                # A small per-block group table stays in the CPU cache; fold it now.
+            if routing and len(groups) > 2048:
+                # Keep the group table small (it stays in the CPU cache): fold it now.
                 self._merge_routes(groups)
                 groups = {}
             state.lines += n_lines
