@@ -482,3 +482,33 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
 
 def interim_debt(state: ReviewState) -> int:
     return sum(1 for d in state.decisions if rules.is_interim_claude(d))
+
+
+def profiles_after_evaluation(state: ReviewState, item: QueueItem, record: Evaluation) -> TaskProfiles | None:
+    """``task-profiles.yaml`` with the task type's counts and phase brought up to date after
+    ``record`` (seed 001, Task Profile Updates).  ``None`` when there is nothing to update:
+    no task type, or the task type is mapped to a different ensemble."""
+    task_type = item.run.task_type
+    if not task_type:
+        return None
+    profiles = state.profiles.model_copy(deep=True)
+    prof = profiles.profiles.get(task_type)
+    if prof is not None and prof.ensemble and prof.ensemble != item.ensemble:
+        return None
+    if prof is None:
+        from conductor_tui.core.records import TaskProfile
+
+        prof = TaskProfile(delegability_category=item.run.delegability_category)
+        profiles.profiles[task_type] = prof
+    status = status_for(state, item.ensemble, extra_score=record.score, exclude=item.routing_id)
+    runs = [r for r in state.runs if run_ensemble(r) == item.ensemble]
+    prof.ensemble = item.ensemble
+    prof.phase = status.phase
+    prof.invocation_count = status.invocations
+    prof.good_count = status.counts.good
+    prof.acceptable_count = status.counts.acceptable
+    prof.poor_count = status.counts.poor
+    last = max((as_datetime(r.timestamp) for r in runs if as_datetime(r.timestamp)), default=None)
+    if last is not None:
+        prof.last_used = last
+    return profiles

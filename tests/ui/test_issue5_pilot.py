@@ -98,6 +98,13 @@ async def test_an_evaluation_writes_the_spec_record_and_moves_the_phase(tmp_path
     assert record["user_feedback"] == "nice"
     assert record["timestamp"].startswith("2026-11-20T16:30")
     assert status_for(load_review(store), "extract-endpoints").phase is Phase.ESTABLISH
+    profile = store.load_task_profiles().profiles["extraction"]  # Task Profile Updates
+    assert (profile.ensemble, profile.phase, profile.invocation_count, profile.good_count) == (
+        "extract-endpoints",
+        Phase.ESTABLISH,
+        5,
+        5,
+    )
 
 
 async def test_poor_needs_a_failure_mode_and_triggers_the_fallback(tmp_path: Path) -> None:

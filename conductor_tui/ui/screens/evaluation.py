@@ -36,6 +36,7 @@ from conductor_tui.core.review import (
     evaluation_queue,
     flag_event,
     load_review,
+    profiles_after_evaluation,
     read_artifact,
 )
 from conductor_tui.ui.screens.base import CockpitScreen
@@ -382,6 +383,12 @@ another score to override it — both verdicts are kept in the record.
         except Exception as exc:
             self.notify(f"Could not write evaluations.jsonl: {exc}", severity="error")
             return
+        try:
+            profiles = profiles_after_evaluation(self.state, item, record)
+            if profiles is not None:
+                self.services.store.save_task_profiles(profiles)
+        except Exception as exc:  # the evaluation is safe on disk; the profile is derived data
+            self.notify(f"task-profiles.yaml not updated: {exc}", severity="warning")
         self.last_consequences = result
         head = (
             f"Recorded {score.value}"
