@@ -123,7 +123,8 @@ class ConductorApp(App[int]):
         self.gpu_samples = samples
         models = {str(getattr(m, "name", m)) for m in (getattr(status, "models", None) or [])}
         up = bool(getattr(status, "reachable", False))
-        if not self.catalog.loaded or models != self.catalog.models or up != self.catalog.ollama_up:
+        catalog = self.catalog
+        if not catalog.checked or models != catalog.models or up != catalog.ollama_up:
             self.refresh_catalog()
 
     async def _ollama_status(self) -> Any:
@@ -234,7 +235,8 @@ class ConductorApp(App[int]):
         for _key, active in screen.active_bindings.items():
             binding = active.binding
             if (
-                not binding.description
+                active.node not in (screen, self)  # widgets' own keys (cursor moves…) stay out
+                or not binding.description
                 or not active.enabled
                 or binding.action in seen
                 or binding.action.startswith("switch_mode")

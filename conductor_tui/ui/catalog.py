@@ -33,6 +33,7 @@ class Catalog:
     models: set[str] = field(default_factory=set)
     ollama_up: bool = False
     loaded: bool = False  # False until the first load finished
+    checked: bool = False  # runnability checked against an Ollama status (not just parsed)
     error: str | None = None
 
     def get(self, name: str | None) -> EnsembleInfo | None:
@@ -66,7 +67,7 @@ def load_catalog(project: Path, status: Any = None) -> Catalog:
     ``status`` is the last OllamaStatus (None = not asked yet: nothing is flagged)."""
     models = {str(getattr(m, "name", m)) for m in (getattr(status, "models", None) or [])}
     up = bool(getattr(status, "reachable", False))
-    catalog = Catalog(models=models, ollama_up=up, loaded=True)
+    catalog = Catalog(models=models, ollama_up=up, loaded=True, checked=status is not None)
     try:
         from conductor_tui.engine import loader
     except ImportError as exc:  # pragma: no cover - engine is part of the package

@@ -78,6 +78,9 @@ class PlanScreen(CockpitScreen):
         Binding("f", "load_file", "Load file", id="plan.load", tooltip="Load a plan from a JSON/YAML file"),
         Binding("t", "type_plan", "Type plan", id="plan.type", tooltip="Type a new plan"),
         Binding("c", "choose_plan", "Plans", id="plan.choose", tooltip="Choose among the plans in the log"),
+        Binding(
+            "escape", "cancel_edit", "Revert", id="plan.cancel_edit", tooltip="Leave the edit bar unsaved"
+        ),
     ]
 
     def __init__(self) -> None:
@@ -324,7 +327,9 @@ class PlanScreen(CockpitScreen):
         self.commit(new)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self._editing and action not in ():
+        if action == "cancel_edit":
+            return self._editing is not None
+        if self._editing:
             return False
         row = self.selected_row
         if action in ("approve", "reject", "undecide", "override", "edit", "note", "run_row"):
@@ -340,7 +345,9 @@ class PlanScreen(CockpitScreen):
                 return self._runnable_row(row)
             return True
         if action == "bulk":
-            return bool(self.plan and any(r.status == RowStatus.PENDING for r in self.plan.subtasks)) or None
+            if self.plan is None:
+                return False
+            return any(r.status == RowStatus.PENDING for r in self.plan.subtasks) or None
         if action == "choose_plan":
             return bool(self.plans) or None
         return True
@@ -442,7 +449,7 @@ class PlanScreen(CockpitScreen):
         self._editing = kind
         self._edit_row = row.id
         number = plan_ops.row_number(self.plan, row.id)
-        label = f" Edit #{number} " if kind == "edit" else f" Note #{number} "
+        label = f" Edit #{number} (Enter saves) " if kind == "edit" else f" Note #{number} (Enter saves) "
         self.query_one("#edit-label", Label).update(label)
         field = self.query_one("#edit-input", Input)
         field.value = row.description if kind == "edit" else (row.note or "")
@@ -471,11 +478,8 @@ class PlanScreen(CockpitScreen):
             if (self._row(row_id).note or "") != event.value.strip():
                 self._apply(plan_ops.attach_note, row_id, event.value)
 
-    def on_key(self, event) -> None:
-        if self._editing and event.key == "escape":
-            event.stop()
-            event.prevent_default()
-            self._end_edit()  # Esc reverts: nothing was written
+    def action_cancel_edit(self) -> None:
+        self._end_edit()  # Esc reverts: nothing was written
 
     # ------------------------------------------------------------------ other plans
 

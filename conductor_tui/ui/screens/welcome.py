@@ -114,7 +114,7 @@ class WelcomeScreen(CockpitScreen):
                 " (or set OLLAMA_HOST). Local ensembles cannot run until then; plans can still be decided."
             )
             error = getattr(status, "error", None)
-            if error:
+            if error and "not running" not in error:
                 text.append(f"\n   {error}", style="dim")
         self.query_one("#welcome-ollama", Static).update(text)
         self._show_next()
@@ -160,6 +160,10 @@ class WelcomeScreen(CockpitScreen):
                     text.append("✓ ", style="green")
                     text.append(name)
                     text.append(f"  {info.tier}", style="dim")
+                elif info.problems and all("not reachable" in p for p in info.problems):
+                    text.append("… ", style="dim")
+                    text.append(name)
+                    text.append("  waits for Ollama", style="dim")
                 else:
                     text.append("⚠ ", style="yellow")
                     text.append(name)
