@@ -436,20 +436,7 @@ def parse_ensemble(
 
 def load_ensemble_file(path: Path, tier: str | None = None) -> EnsembleSpec:
     doc = read_yaml(path)
-    spec = parse_ensemble(doc.data, path=path, node=doc.node, tier=tier)
-    if path.stem != spec.name:
-        spec.problems.append(
-            Problem(
-                f'file name "{path.name}" differs from name "{spec.name}" (llm-orc finds ensembles '
-                "referenced by other ensembles through the file name)",
-                severity="warning",
-                path=path,
-                line=_key_lines(doc.node).get("name"),
-                fix=f"rename it to {spec.name}{path.suffix}",
-                code="file-name",
-            )
-        )
-    return spec
+    return parse_ensemble(doc.data, path=path, node=doc.node, tier=tier)
 
 
 # --------------------------------------------------------------------------- tiers

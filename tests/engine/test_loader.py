@@ -252,13 +252,3 @@ def test_newer_llm_orc_keys_load():
         ensemble([llm("a", on_dependency_failure="run")])
     with pytest.raises(EnsembleLoadError, match="mean the same"):
         ensemble([llm("a", response_format="json", ollama_format="json")])
-
-
-def test_file_name_differing_from_name_is_a_warning(tmp_path: Path):
-    path = write_yaml(
-        tmp_path / "old-name.yaml", {"name": "new-name", "description": "d", "agents": [llm("a")]}
-    )
-    spec = load_ensemble_file(path)
-    [p] = spec.problems
-    assert p.severity == "warning" and p.fix == "rename it to new-name.yaml" and p.line == 1
-    assert loader.is_runnable(check_runnable(spec, ["qwen3:1.7b"], profiles()))
