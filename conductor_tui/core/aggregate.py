@@ -262,6 +262,7 @@ class Aggregator:
     path (the kind — routing log or evaluations — comes from the file name unless
     ``kind`` is given). ``snapshot()`` returns a :class:`Snapshot`. ``thresholds`` (from
     the routing config) drive lifecycle phases, promotion readiness and the token ratio.
+    Not thread-safe: feed and snapshot from one thread at a time (e.g. one worker).
     """
 
     def __init__(self, thresholds: RoutingThresholds | None = None) -> None:
