@@ -139,3 +139,41 @@ def test_run_view_folds_events_and_fan_out():
     assert view.agents["worker"].output_tokens == 13
     view.apply(RunFinished("r1", 1.5, "cancelled", None, 10, 13, 1500))
     assert view.agents["merge"].state == CANCELLED and view.finished
+
+
+async def test_output_follows_the_bottom_only_while_the_person_is_there(plan_project, cockpit):
+    from conductor_tui.engine import loader
+    from tests.ui.conftest import DOWN
+
+    app = cockpit(plan_project, initial_mode="run")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, app, status=DOWN)
+        screen = app.screen
+        spec = loader.load_catalog(plan_project).get("extract-endpoints").spec
+        screen.show_view(RunView.from_spec(spec, "x"), selected="extractor")
+        screen.on_engine_event(RunStarted("r", 0.0, "extract-endpoints", ["extractor"], "x"))
+        screen.on_engine_event(AgentStarted("r", 0.0, "extractor", "llm", "qwen3:1.7b"))
+        scroll = screen.query_one("#run-output-scroll")
+
+        async def stream(lines: int, start: int) -> None:
+            for i in range(start, start + lines):
+                screen.on_engine_event(TextDelta("r", i / 100, "extractor", f"line {i}\n\n"))
+            await screen._flush()
+            await screen._stream.stop()  # let the stream land before looking
+            screen._stream = None
+            await pilot.pause()
+            await screen._flush()  # the next tick follows what landed
+            await pilot.pause()
+
+        await stream(60, 0)
+        assert scroll.max_scroll_y > 0 and scroll.scroll_y >= scroll.max_scroll_y - 2  # followed
+        scroll.focus()
+        await pilot.press("home")  # the person scrolls up
+        await pilot.pause()
+        assert not scroll.following
+        await stream(30, 60)
+        assert scroll.scroll_y == 0  # the person scrolled up: the view stays put
+        await pilot.press("f")  # follow again
+        await pilot.pause()
+        await stream(10, 90)
+        assert scroll.scroll_y >= scroll.max_scroll_y - 2

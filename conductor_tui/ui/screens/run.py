@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Markdown, Static, Tree
 from textual.widgets.markdown import MarkdownStream
 from textual.widgets.tree import TreeNode
@@ -36,6 +36,7 @@ from conductor_tui.ui.run_state import (
 )
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.screens.dialogs import HandlerPicker, TextDialog
+from conductor_tui.ui.widgets.follow import FollowScroll
 
 HELP = """
 ## Run
@@ -44,7 +45,7 @@ An ensemble running live.  Left: its agents in dependency order (fan-out instanc
 under their agent) with their state — ○ waiting, ◐ running, ● done, ✗ failed,
 ⊘ skipped, ■ cancelled.  Right: the selected agent's output, streaming as Markdown;
 the view follows new text only while you are at the bottom (scroll up to read,
-`End` to follow again).
+`f` to follow again).
 
 `Esc` cancels the run; it is recorded as cancelled in the routing log.  When the run
 ends you see the deliverable, each agent's tokens, the routing-log entry written, and
@@ -67,7 +68,9 @@ class RunScreen(CockpitScreen):
         Binding("n", "new_run", "New run", id="run.new", tooltip="Run an ensemble with your input"),
         Binding("d", "show_deliverable", "Deliverable", id="run.deliverable"),
         Binding("e", "evaluate", "Evaluate run", id="run.evaluate", tooltip="Evaluate the finished run"),
-        Binding("end", "follow", "Follow", id="run.follow", show=False),
+        Binding(
+            "f", "follow", "Follow", id="run.follow", tooltip="Scroll to the newest output and keep following"
+        ),
     ]
 
     def __init__(self) -> None:
@@ -83,8 +86,6 @@ class RunScreen(CockpitScreen):
         self._pending_text: list[str] = []
         self._shown_chars = 0
         self._tree_nodes: dict[str, TreeNode] = {}
-        self._following = True
-        self._auto_y = 0.0
         self._settling_selection = False
         self._started_clock: float | None = None
         self.flushes = 0
@@ -99,7 +100,7 @@ class RunScreen(CockpitScreen):
             yield Tree("agents", id="run-tree")
             with Vertical(id="run-output-pane"):
                 yield Static(id="agent-header")
-                with VerticalScroll(id="run-output-scroll"):
+                with FollowScroll(id="run-output-scroll"):
                     yield Markdown(id="run-output")
         yield Static(id="run-result")
 
@@ -344,20 +345,20 @@ class RunScreen(CockpitScreen):
         for agent in view.agents.values():
             counts[agent.state] = counts.get(agent.state, 0) + 1
         text.append("   " + " ".join(f"{STATE_MARK[s][0]}{n}" for s, n in counts.items()), style="dim")
-        self.query_one("#run-title", Static).update(text)
+        self.query_one("#run-title", Static).update(text, layout=False)  # fixed height: no relayout
 
     def _render_agent_header(self) -> None:
         view = self.view
         header = self.query_one("#agent-header", Static)
         if view is None or self.selected is None:
-            header.update("")
+            header.update("", layout=False)
             return
         if self.selected == DELIVERABLE:
-            header.update(Text("Deliverable", style="bold"))
+            header.update(Text("Deliverable", style="bold"), layout=False)
             return
         agent = view.agents.get(self.selected)
         if agent is None:
-            header.update("")
+            header.update("", layout=False)
             return
         now = self._now_t()
         mark, style = STATE_MARK.get(agent.state, ("?", ""))
@@ -381,7 +382,7 @@ class RunScreen(CockpitScreen):
             if agent.fix:
                 text.append("  fix: ", style="bold")
                 text.append(agent.fix, style="bold cyan")
-        header.update(text)
+        header.update(text, layout=False)  # fixed height (2 lines): no relayout per flush
 
     def _render_result(self) -> None:
         panel = self.query_one("#run-result", Static)
@@ -451,8 +452,7 @@ class RunScreen(CockpitScreen):
         text = self._selected_text()
         self._shown_chars = len(text)
         markdown.update(text or "")
-        self._following = True
-        self._auto_y = 0.0
+        self._scroll.following = True
         self.call_after_refresh(self._follow_if)
         self._render_agent_header()
 
@@ -473,18 +473,9 @@ class RunScreen(CockpitScreen):
             return "\n\n---\n\n".join(parts)
         return agent.text
 
-    def _at_bottom(self) -> bool:
-        """Follow new text while the person stays at the bottom.
-
-        Content growth never lowers ``scroll_y``; so a ``scroll_y`` below where we last
-        scrolled means the person scrolled up (stop following), and reaching the bottom
-        again (within 2 rows) resumes following."""
-        scroll = self.query_one("#run-output-scroll", VerticalScroll)
-        if scroll.scroll_y >= scroll.max_scroll_y - 2:
-            self._following = True
-        elif scroll.scroll_y < self._auto_y - 0.5:
-            self._following = False
-        return self._following
+    @property
+    def _scroll(self) -> FollowScroll:
+        return self.query_one("#run-output-scroll", FollowScroll)
 
     async def _flush(self) -> None:
         """Every 50 ms: refresh changed agents and append new text of the selected one."""
@@ -514,14 +505,11 @@ class RunScreen(CockpitScreen):
         if agent is not None and not agent.instances:
             text = agent.text
             if len(text) > self._shown_chars:
-                follow = self._at_bottom()
                 new = text[self._shown_chars :]
                 self._shown_chars = len(text)
                 if self._stream is None:
                     self._stream = Markdown.get_stream(self.query_one("#run-output", Markdown))
                 await self._stream.write(new)
-                if follow:
-                    self.call_after_refresh(self._follow_if)
             if agent.state not in (RUNNING, WAITING) and self._stream is not None:
                 await self._finish_stream()
         elif agent is not None and agent.instances and self.selected in dirty:
@@ -531,6 +519,8 @@ class RunScreen(CockpitScreen):
         if view.finished and dirty:
             self._render_result()
             self.refresh_bindings()
+        # Appends land asynchronously; following on every tick keeps up with them.
+        self._scroll.follow()
         self.flushes += 1
         if self.on_flush is not None:
             self.on_flush(time.perf_counter())
@@ -540,17 +530,13 @@ class RunScreen(CockpitScreen):
         stream, self._stream = self._stream, None
         if stream is not None:
             await stream.stop()
-        follow = self._at_bottom()
         text = self._selected_text()
         self._shown_chars = len(text)
         await self.query_one("#run-output", Markdown).update(text)
-        if follow:
-            self.call_after_refresh(self._follow_if)
+        self.call_after_refresh(self._follow_if)
 
     def _follow_if(self) -> None:
-        scroll = self.query_one("#run-output-scroll", VerticalScroll)
-        scroll.scroll_end(animate=False, immediate=True)
-        self._auto_y = scroll.max_scroll_y
+        self._scroll.follow()
 
     # ------------------------------------------------------------------ interaction
 
@@ -571,11 +557,11 @@ class RunScreen(CockpitScreen):
             self._reset_output()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        running = self.view is not None and not self.view.finished and self.executor is not None
+        in_progress = self.view is not None and not self.view.finished
         if action == "cancel_run":
-            return running
+            return in_progress and self.executor is not None
         if action == "new_run":
-            return not running
+            return not in_progress
         if action == "evaluate":
             return self.decision is not None and self.evaluation is not None and self.evaluation.evaluate
         if action == "show_deliverable":
@@ -588,7 +574,7 @@ class RunScreen(CockpitScreen):
             self.notify("Cancelling the run…")
 
     def action_follow(self) -> None:
-        self._following = True
+        self._scroll.following = True
         self._follow_if()
 
     async def action_evaluate(self) -> None:
