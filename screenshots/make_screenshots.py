@@ -1,6 +1,9 @@
-"""Regenerate screenshots/*.svg: every cockpit screen with fixed sample data.
+"""Regenerate the cockpit's screenshots (home, plan, run, help) with fixed sample data.
 
     python screenshots/make_screenshots.py            # writes screenshots/*.svg
+
+The evaluate / lifecycle / models / savings screens have their own script
+(``make_issue5_screenshots.py``).
 
 Runs each screen under ``App.run_test`` against the fake Ollama (real HTTP) with a
 fixed clock and GPU, in a temporary $HOME so nothing of yours shows up.
@@ -35,7 +38,6 @@ async def main() -> int:
     for var in ("OLLAMA_HOST", "LLM_ORC_LIBRARY_PATH", "ANTHROPIC_API_KEY"):
         os.environ.pop(var, None)
 
-    from conductor_tui.demo import copy_sample_project
     from conductor_tui.ui.app import make_app
     from tests.fakes.gpu import FakeGpuProbe
     from tests.fakes.ollama_server import FakeOllama
@@ -96,10 +98,6 @@ async def main() -> int:
 
         await shoot("help", app, help_before)
 
-        demo = copy_sample_project(home / "demo")
-        for mode in ("evaluate", "lifecycle", "models", "savings"):
-            app = cockpit(demo, ollama_host=fake.url, initial_mode=mode, demo=True)
-            await shoot(mode, app, lambda pilot, app=app: settle(pilot, app))
     return 0
 
 
