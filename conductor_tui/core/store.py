@@ -29,7 +29,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -477,27 +477,53 @@ class ProjectStore:
     def save_config(self, cfg: RoutingConfig, reason: str) -> RoutingConfig:
         """Write ``cfg`` as the next version (Invariant 9): back up the current file as
         ``routing-config.v{N}.yaml``, write version N+1 atomically, log a
-        ``config-change`` line (with ``reason``) in the routing log. Returns what was written."""
+        ``config-change`` line (with ``reason``) in the routing log. Returns what was written.
+
+        ``cfg`` replaces the current content as a whole; to change one thing on top of
+        whatever is current (safe against a concurrent writer), use the helpers below,
+        which read, modify and write under the config lock."""
         return self._write_config(cfg, reason=reason, event="config-change")
 
     def _write_config(
-        self, cfg: RoutingConfig, *, reason: str, event: str, extra: dict[str, Any] | None = None
+        self,
+        change: RoutingConfig | Callable[[RoutingConfig], RoutingConfig | None],
+        *,
+        reason: str,
+        event: str,
+        extra: dict[str, Any] | None = None,
     ) -> RoutingConfig:
+        """Under the config lock: read the current file, compute the new config (``change``
+        itself, or ``change(current copy)`` — ``None`` means nothing to do), back up, write
+        atomically, log. ``extra`` (which ``change`` may fill) goes into the log line."""
         with _locked(self._config_lock):
-            current_version = 0
             stamp = now_utc().strftime("%Y%m%dT%H%M%S%f")
             current: RoutingConfig | None = None
-            if self.config_path.exists():
+            current_raw = b""
+            load_error: StoreError | None = None
+            exists = self.config_path.exists()
+            if exists:
                 current_raw = self.config_path.read_bytes()
                 try:
                     current = self.load_config()
-                except StoreError:
-                    # Unreadable (malformed by hand): keep its bytes aside, lose nothing,
-                    # and write the new config after the highest known version.
-                    atomic_write_bytes(self.root / f"routing-config.unreadable-{stamp}.yaml", current_raw)
-                    # it was (presumably) the version after the newest backup
-                    current_version = max(self._backup_versions(), default=0) + 1
-            if current is not None:
+                except StoreError as exc:
+                    load_error = exc
+            if callable(change):
+                if load_error is not None:
+                    raise load_error  # never modify what cannot be read
+                base = current if current is not None else RoutingConfig()
+                new_cfg = change(base.model_copy(deep=True))
+                if new_cfg is None:
+                    return base
+                new_cfg = new_cfg.model_copy(deep=True)
+            else:
+                new_cfg = change.model_copy(deep=True)
+
+            if load_error is not None:
+                # Unreadable (malformed by hand): keep its bytes aside, lose nothing; it
+                # was (presumably) the version after the newest backup.
+                atomic_write_bytes(self.root / f"routing-config.unreadable-{stamp}.yaml", current_raw)
+                current_version = max(self._backup_versions(), default=0) + 1
+            elif current is not None:
                 current_version = current.version
                 backup = self.version_path(current_version)
                 if not backup.exists():
@@ -507,16 +533,14 @@ class ProjectStore:
                     atomic_write_bytes(
                         self.root / f"routing-config.v{current_version}.edited-{stamp}.yaml", current_raw
                     )
-            elif not self.config_path.exists():
+            else:
                 # No file yet: the implied defaults become version 1, so that rolling back
                 # to "before the first change" is possible too.
                 current_version = RoutingConfig().version
                 backup = self.version_path(current_version)
                 if not backup.exists():
                     atomic_write_text(backup, _dump_yaml(config_to_mapping(RoutingConfig())))
-            known = self._backup_versions()
-            new_version = max([current_version, *known]) + 1
-            new_cfg = cfg.model_copy(deep=True)
+            new_version = max([current_version, *self._backup_versions()]) + 1
             new_cfg.version = new_version
             atomic_write_text(self.config_path, _dump_yaml(config_to_mapping(new_cfg)))
             record = RoutingDecision(
@@ -536,69 +560,84 @@ class ProjectStore:
 
     def rollback_config(self, version: int | None = None, reason: str = "rollback") -> RoutingConfig:
         """Restore version ``version`` (default: the one before the current) as a NEW
-        version, logged with ``event="rollback"``. Rollback never deletes history."""
-        current = self.load_config()
-        if version is None:
-            older = [v for v in self.config_versions() if v < current.version]
-            if not older:
-                raise StoreError(self.config_path, "no earlier routing config version to roll back to")
-            version = older[-1]
-        target = self.load_config_version(version)
-        return self._write_config(target, reason=reason, event="rollback", extra={"rolled_back_to": version})
+        version, logged with ``event="rollback"`` and ``rolled_back_to``. Rollback never
+        deletes history."""
+        extra: dict[str, Any] = {}
+
+        def restore(current: RoutingConfig) -> RoutingConfig:
+            target = version
+            if target is None:
+                older = [v for v in self.config_versions() if v < current.version]
+                if not older:
+                    raise StoreError(self.config_path, "no earlier routing config version to roll back to")
+                target = older[-1]
+            extra["rolled_back_to"] = target
+            return self.load_config_version(target)
+
+        return self._write_config(restore, reason=reason, event="rollback", extra=extra)
 
     def grant_authorization(
         self, task_type: str, ensemble: str, reason: str = "standing authorization granted by the user"
     ) -> RoutingConfig:
         """Add a standing authorization (task type + ensemble) as a new config version.
         Already granted → no new version; the current config is returned."""
-        cfg = self.load_config()
-        if cfg.authorization_for(task_type, ensemble) is not None:
+
+        def grant(cfg: RoutingConfig) -> RoutingConfig | None:
+            if cfg.authorization_for(task_type, ensemble) is not None:
+                return None
+            cfg.standing_authorizations = [
+                *cfg.standing_authorizations,
+                StandingAuthorization(task_type=task_type, ensemble=ensemble, granted_date=now_utc()),
+            ]
             return cfg
-        new = cfg.model_copy(deep=True)
-        new.standing_authorizations = [
-            *new.standing_authorizations,
-            StandingAuthorization(task_type=task_type, ensemble=ensemble, granted_date=now_utc()),
-        ]
-        return self.save_config(new, reason)
+
+        return self._write_config(grant, reason=reason, event="config-change")
 
     def revoke_authorization(
         self, task_type: str, ensemble: str, reason: str = "standing authorization revoked by the user"
     ) -> RoutingConfig:
         """Remove a standing authorization as a new config version (none → no change)."""
-        cfg = self.load_config()
-        kept = [
-            a
-            for a in cfg.standing_authorizations
-            if not (a.task_type == task_type and a.ensemble == ensemble)
-        ]
-        if len(kept) == len(cfg.standing_authorizations):
+
+        def revoke(cfg: RoutingConfig) -> RoutingConfig | None:
+            kept = [
+                a
+                for a in cfg.standing_authorizations
+                if not (a.task_type == task_type and a.ensemble == ensemble)
+            ]
+            if len(kept) == len(cfg.standing_authorizations):
+                return None
+            cfg.standing_authorizations = kept
             return cfg
-        new = cfg.model_copy(deep=True)
-        new.standing_authorizations = kept
-        return self.save_config(new, reason)
+
+        return self._write_config(revoke, reason=reason, event="config-change")
 
     def update_thresholds(self, reason: str, **changes: Any) -> RoutingConfig:
         """Change routing thresholds (e.g. ``repetition_threshold=4``) as a new config
-        version. Unknown names raise ``ValueError``; values are validated."""
-        cfg = self.load_config()
-        new = cfg.model_copy(deep=True)
-        thresholds = new.routing_thresholds.model_copy()
-        allowed = set(type(thresholds).model_fields) | set(thresholds.extras)
-        for key, value in changes.items():
-            if key not in allowed:
-                raise ValueError(f"unknown routing threshold {key!r} (known: {sorted(allowed)})")
-            setattr(thresholds, key, value)
-        new.routing_thresholds = thresholds
-        return self.save_config(new, reason)
+        version. Unknown names raise ``ValueError``; values are validated (a pydantic
+        ``ValidationError``, also a ``ValueError``)."""
+
+        def update(cfg: RoutingConfig) -> RoutingConfig:
+            thresholds = cfg.routing_thresholds.model_copy()
+            allowed = set(type(thresholds).model_fields) | set(thresholds.extras)
+            for key, value in changes.items():
+                if key not in allowed:
+                    raise ValueError(f"unknown routing threshold {key!r} (known: {sorted(allowed)})")
+                setattr(thresholds, key, value)
+            cfg.routing_thresholds = thresholds
+            return cfg
+
+        return self._write_config(update, reason=reason, event="config-change")
 
     def mark_starter_kit_offered(self, reason: str = "starter kit offered") -> RoutingConfig:
         """Set ``starter_kit_offered: true`` (ADR-009) as a new version, once."""
-        cfg = self.load_config()
-        if cfg.starter_kit_offered:
+
+        def mark(cfg: RoutingConfig) -> RoutingConfig | None:
+            if cfg.starter_kit_offered:
+                return None
+            cfg.starter_kit_offered = True
             return cfg
-        new = cfg.model_copy(deep=True)
-        new.starter_kit_offered = True
-        return self.save_config(new, reason)
+
+        return self._write_config(mark, reason=reason, event="config-change")
 
     # ----------------------------------------------------------------- task profiles
 

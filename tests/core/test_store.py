@@ -437,3 +437,34 @@ def test_saving_over_a_malformed_config_keeps_its_bytes(store: ProjectStore) -> 
     kept = list(store.root.glob("routing-config.unreadable-*.yaml"))
     assert len(kept) == 1 and kept[0].read_text() == "routing_thresholds: [oops\n"
     assert store.load_config().version == 3
+
+
+def _grant_worker(project: str, worker: int, n: int) -> None:
+    s = ProjectStore(project)
+    for i in range(n):
+        s.grant_authorization(f"type-{worker}-{i}", f"ens-{worker}", reason=f"w{worker} #{i}")
+
+
+def test_concurrent_grants_lose_no_update(store: ProjectStore) -> None:
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_grant_worker, args=(str(store.project), w, 5)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    cfg = store.load_config()
+    assert len(cfg.standing_authorizations) == 20
+    assert cfg.version == 21  # v1 = the implied defaults, then one version per grant
+    assert store.config_versions() == list(range(1, 22))
+    changes = [r for r in store.read_routing().records if r.event == "config-change"]
+    assert sorted(r.extras["config_version"] for r in changes) == list(range(2, 22))
+
+
+def test_helpers_refuse_to_modify_an_unreadable_config(store: ProjectStore) -> None:
+    store.root.mkdir(parents=True)
+    store.config_path.write_text("standing_authorizations: [oops\n")
+    with pytest.raises(StoreError):
+        store.grant_authorization("extraction", "x")
+    assert store.config_path.read_text() == "standing_authorizations: [oops\n"
+    assert not store.routing_log_path.exists()
