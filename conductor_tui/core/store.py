@@ -653,6 +653,21 @@ class ProjectStore:
                 self.profiles_path, f"invalid task profile at {loc}: {first.get('msg')}"
             ) from exc
 
+    def update_task_profiles(self, change: Callable[[TaskProfiles], TaskProfiles | None]) -> TaskProfiles:
+        """Read, modify and write ``task-profiles.yaml`` under its lock, so two writers
+        (cockpit, session) never lose each other's update. ``change`` gets the current
+        profiles and returns the new ones (or ``None``: nothing to write).
+
+        >>> store.update_task_profiles(lambda p: bump(p, "extraction"))  # doctest: +SKIP
+        """
+        with _locked(self._profiles_lock):
+            current = self.load_task_profiles()
+            new = change(current)
+            if new is None:
+                return current
+            atomic_write_text(self.profiles_path, _dump_yaml(new.to_mapping()))
+            return new
+
     def save_task_profiles(self, p: TaskProfiles) -> TaskProfiles:
         """Write ``task-profiles.yaml`` atomically (unknown keys kept)."""
         with _locked(self._profiles_lock):

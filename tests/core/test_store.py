@@ -468,3 +468,27 @@ def test_helpers_refuse_to_modify_an_unreadable_config(store: ProjectStore) -> N
         store.grant_authorization("extraction", "x")
     assert store.config_path.read_text() == "standing_authorizations: [oops\n"
     assert not store.routing_log_path.exists()
+
+
+def _profile_worker(project: str, n: int) -> None:
+    s = ProjectStore(project)
+
+    def bump(p: TaskProfiles) -> TaskProfiles:
+        prof = p.profiles.setdefault("extraction", TaskProfile())
+        prof.interim_claude_count += 1
+        return p
+
+    for _ in range(n):
+        s.update_task_profiles(bump)
+
+
+def test_update_task_profiles_under_lock(store: ProjectStore) -> None:
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_profile_worker, args=(str(store.project), 10)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert store.load_task_profiles().profiles["extraction"].interim_claude_count == 30
+    assert store.update_task_profiles(lambda p: None).profiles["extraction"].interim_claude_count == 30
