@@ -365,7 +365,21 @@ ENSEMBLE_AGENTS = {
 # ----------------------------------------------------------------------------- build
 
 
-def build() -> dict[str, int]:
+def build(root: Path | None = None) -> dict[str, int]:
+    """Write the sample project under ``root`` (default: the packaged ``sample_project``)."""
+    global ROOT, LLM_ORC, EVALS
+    saved = (ROOT, LLM_ORC, EVALS)
+    if root is not None:
+        ROOT = Path(root)
+        LLM_ORC = ROOT / ".llm-orc"
+        EVALS = LLM_ORC / "evaluations"
+    try:
+        return _build()
+    finally:
+        ROOT, LLM_ORC, EVALS = saved
+
+
+def _build() -> dict[str, int]:
     if LLM_ORC.exists():
         shutil.rmtree(LLM_ORC)
     EVALS.mkdir(parents=True)
@@ -806,7 +820,7 @@ ENSEMBLES: dict[str, dict[str, Any]] = {
 
 SCRIPTS = {
     "read_files.py": (
-        '#!/usr/bin/env python3\n"""Read the files named in the input and pass their text on (llm-orc script agent)."""\n'
+        '#!/usr/bin/env python3\n"""Read the files named in the input and pass their text on (llm-orc script agent)."""\n\n'
         "import json\nimport sys\nfrom pathlib import Path\n\n"
         'payload = json.load(sys.stdin)\nlimit = payload.get("parameters", {}).get("max_bytes", 60000)\n'
         'names = [n for n in str(payload.get("input", "")).split() if Path(n).is_file()]\n'
@@ -814,19 +828,19 @@ SCRIPTS = {
         'print(json.dumps({"success": True, "data": files, "error": None}))\n'
     ),
     "gather_pattern.py": (
-        '#!/usr/bin/env python3\n"""Collect the first tests of a file as the pattern to follow."""\n'
+        '#!/usr/bin/env python3\n"""Collect the first tests of a file as the pattern to follow."""\n\n'
         "import json\nimport sys\n\npayload = json.load(sys.stdin)\n"
         'items = [line for line in str(payload.get("input", "")).splitlines() if line.strip()]\n'
         'print(json.dumps({"success": True, "data": items, "error": None}))\n'
     ),
     # Deliberately not portable: a hard-coded project path (the promotion check flags it).
     "find_anchor.py": (
-        '#!/usr/bin/env python3\n"""Find the wiring anchor in the MCP server."""\n'
+        '#!/usr/bin/env python3\n"""Find the wiring anchor in the MCP server."""\n\n'
         "import json\nimport sys\nfrom pathlib import Path\n\n"
         'SERVER = Path("/home/dev/src/llm-orc/src/llm_orc/mcp/server.py")\n'
         "payload = json.load(sys.stdin)\ntext = SERVER.read_text()\n"
         'anchor = text.index("_setup_invoke_handler")\n'
-        'print(json.dumps({"success": True, "data": text[anchor:anchor + 2000], "error": None}))\n'
+        'print(json.dumps({"success": True, "data": text[anchor : anchor + 2000], "error": None}))\n'
     ),
 }
 

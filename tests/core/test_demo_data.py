@@ -69,3 +69,19 @@ def test_sample_ships_inside_the_package() -> None:
     assert root.is_relative_to(Path(__file__).resolve().parents[2] / "conductor_tui")
     assert (root / ".llm-orc/evaluations/routing-log.jsonl").is_file()
     assert len(list((root / ".llm-orc/artifacts").rglob("execution.json"))) == 6
+
+
+def test_committed_sample_matches_its_generator(tmp_path: Path) -> None:
+    """The shipped files are exactly what ``build_sample.py`` writes (deterministic)."""
+    from conductor_tui.demo.build_sample import build
+
+    counts = build(tmp_path / "gen")
+    assert counts == {"routing": 50, "evaluations": 20, "artifacts": 6}
+    shipped = sample_project_path()
+    generated = tmp_path / "gen"
+    files = sorted(
+        p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert files == sorted(p.relative_to(generated) for p in generated.rglob("*") if p.is_file())
+    for rel in files:
+        assert (shipped / rel).read_bytes() == (generated / rel).read_bytes(), rel
