@@ -90,6 +90,8 @@ class ConductorApp(App[int]):
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
         self._polling = False
+        self._link: Any = None  # handoff.cockpit.CockpitLink once started
+        self.handoff_requests: list[Any] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -103,6 +105,59 @@ class ConductorApp(App[int]):
         self.refresh_catalog()
         if self.services.poll_interval > 0:
             self._poll()
+            if self.services.handoff and self.services.has_llm_orc:
+                self.start_handoff()
+
+    # ------------------------------------------------------------------ handoff (DESIGN §5)
+
+    def start_handoff(self, interval: float = 1.0) -> None:
+        """Heartbeat for the coding session and take its run requests (every ``interval`` s)."""
+        from conductor_tui.handoff.cockpit import CockpitLink
+
+        if self._link is None:
+            self._link = CockpitLink(self.services.project)
+            if interval > 0:
+                self.set_interval(interval, self._handoff_tick, name="handoff")
+
+    def _handoff_tick(self) -> None:
+        self.run_worker(self.handoff_once, group="handoff", exclusive=True, exit_on_error=False)
+
+    async def handoff_once(self) -> None:
+        """One heartbeat + claim; claimed requests are queued and run one at a time."""
+        link = self._link
+        if link is None:
+            return
+        try:
+            update = await asyncio.to_thread(link.tick)
+        except Exception as exc:  # a broken conductor file must not take the cockpit down
+            self.notify(f"Handoff with the session failed: {exc}", severity="warning")
+            return
+        self.handoff_requests.extend(update.requests)
+        await self.run_next_request()
+
+    async def run_next_request(self) -> None:
+        if not self.handoff_requests or self._link is None:
+            return
+        if self.current_mode != "run":
+            await self.switch_mode("run")
+        screen = self.screen
+        while self.handoff_requests and not getattr(screen, "busy", True):
+            # busy: the run screen takes the next one when the current run ends
+            request = self.handoff_requests.pop(0)
+            self.notify(f"Running {request.ensemble} for the coding session")
+            screen.run_request(request, self._link)  # type: ignore[attr-defined]
+
+    def close_handoff(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            try:
+                link.close()
+            except Exception:
+                pass
+
+    async def action_quit(self) -> None:
+        self.close_handoff()
+        await super().action_quit()
 
     def _remember_theme(self, theme: Any) -> None:
         name = getattr(theme, "name", str(theme))
@@ -277,5 +332,8 @@ def make_app(
 
 def run_app(project_dir: str | None = None) -> int:
     app = make_app(project_dir)
-    result = app.run()
+    try:
+        result = app.run()
+    finally:
+        app.close_handoff()
     return result if isinstance(result, int) else 0

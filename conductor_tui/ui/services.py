@@ -30,6 +30,7 @@ class Services:
     settings_path: Path | None = None  # None → locations.app_config_dir()/settings.json
     poll_interval: float = 2.0  # Ollama / GPU polling (seconds); 0 disables polling (snapshots)
     rng: Callable[[], float] | None = None  # sampling source for needs_evaluation (tests fix it)
+    handoff: bool = True  # heartbeat + run the coding session's requests (needs poll_interval > 0)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

@@ -177,3 +177,38 @@ async def test_output_follows_the_bottom_only_while_the_person_is_there(plan_pro
         await pilot.pause()
         await stream(10, 90)
         assert scroll.scroll_y >= scroll.max_scroll_y - 2
+
+
+async def test_session_run_requests_stream_in_the_cockpit(plan_project, cockpit, fake_ollama_factory):
+    from conductor_tui.handoff import protocol
+
+    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply="found 3 endpoints", tokens_per_second=3000)])
+    app = cockpit(plan_project, ollama_host=fake.url)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        app.start_handoff(interval=0)  # ticks driven by the test
+        request = protocol.request_run(
+            plan_project,
+            "extract-endpoints",
+            "GET /x",
+            session="s-1",
+            plan_id="plan-promotion",
+            row_id="r-01",
+        )
+        missing = protocol.request_run(plan_project, "no-such-ensemble", "x", session="s-1")
+        await app.handoff_once()
+        assert protocol.cockpit_alive(plan_project)
+        await drain(app)
+        await pilot.pause()
+        assert app.current_mode == "run"
+        owner, event = protocol.request_state(plan_project, request.id)
+        assert owner == "cockpit"
+        assert event.status == "completed" and event.output == "found 3 endpoints" and event.routing_id
+        assert routing_log(plan_project)[0].session == "s-1"
+        assert row(revisions(plan_project)[-1], "r-01").status == RowStatus.DONE
+        # the second request names an ensemble the cockpit cannot run: reported as failed
+        await drain(app)
+        owner, event = protocol.request_state(plan_project, missing.id)
+        assert event.status == "failed" and "no-such-ensemble" in event.error
+        app.close_handoff()
+        assert not protocol.cockpit_alive(plan_project)

@@ -10,6 +10,7 @@ streaming at 150 tokens/s therefore cost ~20 small updates a second, not 1,200.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -128,6 +129,33 @@ class RunScreen(CockpitScreen):
             task_summary=row.description,
         )
 
+    @property
+    def busy(self) -> bool:
+        return self.view is not None and not self.view.finished
+
+    def run_request(self, request: Any, link: Any) -> None:
+        """Run a request from the coding session (handoff), reporting back through ``link``."""
+        summary = (
+            (request.input or "").strip().splitlines()[0][:120] if (request.input or "").strip() else None
+        )
+        started = self.start_run(
+            request.ensemble,
+            request.input,
+            task_type=request.task_type,
+            task_summary=summary,
+            plan_id=request.plan_id,
+            row_id=request.row_id,
+            request=request,
+            link=link,
+        )
+        if not started:
+            self.run_worker(
+                asyncio.to_thread(
+                    link.failed, request, f'no runnable ensemble "{request.ensemble}" in the cockpit'
+                ),
+                exit_on_error=False,
+            )
+
     def start_run(self, ensemble: str, input_text: str, **context: Any) -> bool:
         if self.view is not None and not self.view.finished and self.executor is not None:
             self.notify("A run is in progress — Esc cancels it first.", severity="warning")
@@ -152,7 +180,11 @@ class RunScreen(CockpitScreen):
         self.executor = Executor(
             provider=services.ollama, project=services.project, host=services.ollama_host
         )
-        self._mark_row(RowStatus.RUNNING)
+        link, request = self.context.get("link"), self.context.get("request")
+        if link is not None:
+            await asyncio.to_thread(link.started, request)
+        else:
+            self._mark_row(RowStatus.RUNNING)
         try:
             result = await self.executor.run(spec, input_text, on_event=self.on_engine_event)
         except Exception as exc:
@@ -160,12 +192,21 @@ class RunScreen(CockpitScreen):
             if self.view is not None and not self.view.finished:
                 self.view.status = "failed"
                 self.view.error = str(exc)
-            self._mark_row(RowStatus.FAILED)
+            if link is not None:
+                await asyncio.to_thread(link.failed, request, str(exc))
+            else:
+                self._mark_row(RowStatus.FAILED)
             self._render_all()
             return
         finally:
             self.executor = None
         self._record(result)
+        if link is not None:
+            try:
+                await asyncio.to_thread(link.finished, request, result, self.decision)
+            except Exception as exc:
+                self.notify(f"Could not report the result to the session: {exc}", severity="warning")
+        await self.app.run_next_request()  # type: ignore[attr-defined]
 
     def _record(self, result: Any) -> None:
         """Append the routing decision, mark the plan row, decide about evaluation."""
@@ -183,6 +224,7 @@ class RunScreen(CockpitScreen):
                 reason="user-confirmed",
                 plan_id=ctx.get("plan_id"),
                 row_id=ctx.get("row_id"),
+                session=getattr(ctx.get("request"), "session", None),
             )
         except Exception as exc:
             self.notify(f"Could not write the routing log: {exc}", severity="error", timeout=10)
