@@ -2,7 +2,11 @@
 
 Reads ``routing-log.jsonl`` and ``evaluations.jsonl`` (tolerantly: corrupt lines are
 skipped and counted) and prints decisions total / local / Claude, local tokens, the
-estimated Claude tokens saved, interim Claude debt, the local share, and per task type
+estimated Claude tokens saved, Claude's own overhead (planning tokens logged as
+``claude-overhead`` events + the judge's ``judge_tokens`` on evaluations) and the net
+saving after it, interim Claude debt (from the log; a task profile's
+``interim_claude_count`` adds only what the log lacks — ``max(logged, profile)`` per task
+type, see :mod:`~conductor_tui.core.aggregate`), the local share, and per task type
 and per ensemble: decisions, evaluations by score, lifecycle phase and promotion
 readiness. ``--json`` prints one JSON object (the :class:`~conductor_tui.core.aggregate.Snapshot`
 plus ``project``, ``evaluations_dir``, ``config_version`` and ``warnings``).
@@ -49,6 +53,14 @@ def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str
             agg.feed_file(path, kind)
         except OSError as exc:
             raise StoreError(path, exc.strerror or str(exc)) from exc
+    try:
+        agg.feed_task_profiles(store)
+    except StoreError as exc:
+        warnings.append(f"{exc} — interim Claude debt from the routing log only")
+    except OSError as exc:
+        warnings.append(
+            f"{store.profiles_path}: {exc.strerror or exc} — interim Claude debt from the routing log only"
+        )
     snap = agg.snapshot()
     if cache is not None:
         with contextlib.suppress(OSError):
@@ -172,8 +184,22 @@ def _print_human(
         ("Local share of subtasks", f"{snap.local_share_pct:.1f}%"),
         ("Local tokens", _fmt(snap.total_tokens_local)),
         ("Estimated Claude tokens saved", "~" + _fmt(snap.estimated_claude_tokens_saved)),
+        (
+            f"  minus Claude overhead (planning {_fmt(snap.claude_overhead_planning_tokens)}"
+            f", judging {_fmt(snap.claude_overhead_judge_tokens)})",
+            "-" + _fmt(snap.claude_overhead_tokens),
+        ),
+        ("Net Claude tokens saved", "~" + _fmt(snap.net_claude_tokens_saved)),
         ("Claude tokens used", _fmt(snap.claude_tokens)),
-        ("Interim Claude debt (delegable work Claude did)", _fmt(snap.interim_claude_debt)),
+        (
+            "Interim Claude debt (delegable work Claude did)",
+            _fmt(snap.interim_claude_debt)
+            + (
+                f" ({_fmt(snap.interim_claude_debt_from_profiles)} from task profiles)"
+                if snap.interim_claude_debt_from_profiles
+                else ""
+            ),
+        ),
         ("Evaluations good/acceptable/poor (g/a/p)", _evals_cell(snap.evaluations)),
         ("Skipped (unreadable) lines", _fmt(snap.skipped_lines)),
     ]

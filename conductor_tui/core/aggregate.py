@@ -32,6 +32,19 @@ config's default 1.2. Ensemble-prepared Claude adds its ``preparation_savings`` 
 ``estimated_full_claude_tokens - judgment_tokens_claude``). ``by_day`` uses the calendar
 date as written in the timestamp.
 
+Claude's own costs are subtracted (``net_claude_tokens_saved``): routing-log events
+``event="claude-overhead"`` (planning; their ``purpose``/``task_type`` starting with
+``judg`` counts as judging instead) and the ``judge_tokens`` of evaluations (the judge's
+verdicts). Each judge call is recorded once — on its evaluation, or as an overhead event
+when it produced no evaluation — so the two sources never overlap.
+
+Interim Claude debt comes from the routing log (delegable work Claude did). The task
+profiles' ``interim_claude_count`` (``task-profiles.yaml``, fed with
+:meth:`Aggregator.feed_task_profiles`) also counts it — each logged interim decision
+bumps it too — so per task type the debt is ``max(logged, profile count)``: the profile
+only adds what the logs lack (rotated logs, a conductor that updated only the profile),
+never the same work twice.
+
 No Textual, no Rich.
 """
 
@@ -57,7 +70,8 @@ BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU ca
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
 def _fingerprint(path: str | os.PathLike[str], offset: int) -> str:
@@ -106,6 +120,7 @@ class _Eval(msgspec.Struct, gc=False):
     task_type: str | None = None
     score: str | None = None
     failure_mode: str | None = None
+    judge_tokens: int | None = None
 
 
 _ROUTE_DEC = msgspec.json.Decoder(_Route)
@@ -162,6 +177,7 @@ def _eval_from_model(e: Evaluation) -> _Eval:
         task_type=e.task_type,
         score=_str(e.score),
         failure_mode=_str(e.failure_mode),
+        judge_tokens=e.judge_tokens,
     )
 
 
@@ -229,6 +245,12 @@ class Snapshot:
     ``lora_candidate``, ``dominant_failure_mode``, ``task_types``; task-type rows add
     ``ensembles``, ``evaluations``, ``token_ratio``, ``token_ratio_source``, ``phase``
     (``None`` for Claude-only work), ``promotion`` (level), ``next_step``.
+
+    ``claude_overhead_tokens`` = ``claude_overhead_planning_tokens`` (routing-log
+    ``claude-overhead`` events) + ``claude_overhead_judge_tokens`` (evaluations'
+    ``judge_tokens``); ``net_claude_tokens_saved`` = ``estimated_claude_tokens_saved -
+    claude_overhead_tokens`` (can be negative). ``interim_claude_debt_from_profiles`` is
+    the part of ``interim_claude_debt`` only the task profiles know about.
     """
 
     routing_decisions: int = 0
@@ -241,7 +263,12 @@ class Snapshot:
     claude_tokens: int = 0
     preparation_tokens_local: int = 0
     estimated_claude_tokens_saved: int = 0
+    claude_overhead_tokens: int = 0
+    claude_overhead_planning_tokens: int = 0
+    claude_overhead_judge_tokens: int = 0
+    net_claude_tokens_saved: int = 0
     interim_claude_debt: int = 0
+    interim_claude_debt_from_profiles: int = 0
     local_share_pct: float = 0.0
     skipped_lines: int = 0
     skipped_line_numbers: dict[str, list[int]] = field(default_factory=dict)
@@ -268,6 +295,9 @@ class Aggregator:
     def __init__(self, thresholds: RoutingThresholds | None = None) -> None:
         self.thresholds = thresholds or RoutingThresholds()
         self._files: dict[str, _FileState] = {}
+        # task-profiles.yaml: task type → interim_claude_count (read whole, not cached)
+        self._profile_interim: dict[str, int] = {}
+        self._profiles_sig: tuple | None = None
         self._reset_data()
 
     def _reset_data(self) -> None:
@@ -288,6 +318,7 @@ class Aggregator:
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
         self._eval_implicit: dict[str, dict[str, int]] = {}  # ensemble → counts w/o task type
         self._eval_totals: dict[str, int] = {"total": 0, "good": 0, "acceptable": 0, "poor": 0, "unscored": 0}
+        self._overhead: dict[str, int] = {"planning": 0, "judge": 0}
 
     # ----------------------------------------------------------------- warm-start cache
 
@@ -303,6 +334,7 @@ class Aggregator:
         "_eval_tt",
         "_eval_implicit",
         "_eval_totals",
+        "_overhead",
     )
 
     def save_cache(self, path: str | os.PathLike[str]) -> None:
@@ -419,11 +451,46 @@ class Aggregator:
         return self.feed_file(path, "evaluations")
 
     def feed_store(self, store: Any) -> int:
-        """Feed a :class:`~conductor_tui.core.store.ProjectStore`'s routing log and
-        evaluations (what a dashboard calls on every refresh)."""
-        return self.feed_file(store.routing_log_path, "routing") + self.feed_file(
+        """Feed a :class:`~conductor_tui.core.store.ProjectStore`'s routing log,
+        evaluations and task profiles (what a dashboard calls on every refresh; a
+        malformed ``task-profiles.yaml`` keeps the counts read before)."""
+        from conductor_tui.core.store import StoreError
+
+        n = self.feed_file(store.routing_log_path, "routing") + self.feed_file(
             store.evaluations_path, "evaluations"
         )
+        try:
+            self.feed_task_profiles(store)
+        except (StoreError, OSError):
+            pass
+        return n
+
+    def feed_task_profiles(self, store: Any) -> bool:
+        """Read the task profiles' ``interim_claude_count`` from ``store`` (a
+        :class:`~conductor_tui.core.store.ProjectStore`) when ``task-profiles.yaml``
+        changed since the last call (size, mtime, inode); returns whether it was read.
+        Raises :class:`~conductor_tui.core.store.StoreError` when the file is malformed."""
+        path = Path(store.profiles_path)
+        try:
+            st = os.stat(path)
+            sig: tuple | None = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            sig = None
+        if sig == self._profiles_sig and (sig is not None or not self._profile_interim):
+            return False
+        counts: dict[str, int] = {}
+        if sig is not None:
+            for name, profile in store.load_task_profiles().profiles.items():
+                if profile.interim_claude_count and profile.interim_claude_count > 0:
+                    counts[name] = int(profile.interim_claude_count)
+        self._profile_interim = counts
+        self._profiles_sig = sig
+        return True
+
+    def set_task_profile_interim(self, counts: dict[str, int]) -> None:
+        """Set task type → ``interim_claude_count`` directly (see :meth:`feed_task_profiles`)."""
+        self._profile_interim = {k: int(v) for k, v in counts.items() if v and int(v) > 0}
+        self._profiles_sig = None
 
     def _restart(self) -> None:
         files = list(self._files.items())
@@ -602,7 +669,11 @@ class Aggregator:
 
     def _add_evals(self, recs: list[_Eval]) -> None:
         totals = self._eval_totals
+        judge = 0
         for e in recs:
+            j = e.judge_tokens
+            if j is not None and j > 0:
+                judge += j
             score = rules.as_score(e.score) if e.score is not None else None
             name = e.ensemble or "(unknown)"
             self._eval_scores.setdefault(name, []).append(score)
@@ -614,17 +685,22 @@ class Aggregator:
                 self._eval_tt.setdefault(e.task_type.strip(), _score_bucket())[label] += 1
             else:
                 self._eval_implicit.setdefault(name, _score_bucket())[label] += 1
+        self._overhead["judge"] += judge
 
     # ----------------------------------------------------------------- merging
 
     def _norm_key(self, key: tuple) -> tuple:
-        """Raw group key → (is_decision, task type, is_local, ensemble, delegable, day).
+        """Raw group key → (is_decision, task type, is_local, ensemble, delegable,
+        overhead kind or None, day).
         The part without the day is cached (few distinct values), days separately."""
         base = key[:6]
         nb = self._key_cache.get(base)
         if nb is None:
             event, tt, routed, ens, deleg, reason = base
             is_decision = event in (None, "", "routing-decision", "routing")
+            overhead = None
+            if event == CLAUDE_OVERHEAD_EVENT:
+                overhead = "judge" if (tt or "").strip().lower().startswith("judg") else "planning"
             target = (routed or "").strip().lower()
             is_local = bool(target) and not target.startswith("claude")
             ensemble = ens or (routed if is_local else None)
@@ -638,6 +714,7 @@ class Aggregator:
                 is_local,
                 ensemble,
                 delegable,
+                overhead,
             )
         day = key[6]
         dk = self._day_cache.get(day)
@@ -658,9 +735,11 @@ class Aggregator:
             else:
                 collapsed[nk] = [x + y for x, y in zip(b, a, strict=True)]
         for nkey, a in collapsed.items():
-            is_decision, tt, is_local, ensemble, delegable, day = nkey
+            is_decision, tt, is_local, ensemble, delegable, overhead, day = nkey
             if not is_decision:
                 self._events += a[_N]
+                if overhead is not None:
+                    self._overhead[overhead] += a[_CLAUDE_TOK]
                 continue
             buckets = [self._totals, self._by_tt.setdefault(tt, _new_bucket())]
             buckets.append(self._by_day.setdefault(day, _new_bucket()))
@@ -724,6 +803,27 @@ class Aggregator:
             "estimated_claude_tokens_saved": self._saved(bucket, ratios),
         }
 
+    def _profile_debt(self) -> dict[str, int]:
+        """Task type (as the log spells it, else as the profile does) → interim Claude
+        work only the task profiles count: ``max(0, profile count - logged count)``."""
+        if not self._profile_interim:
+            return {}
+        logged: dict[str, int] = {}
+        spelling: dict[str, str] = {}
+        for tt, bucket in self._by_tt.items():
+            k = rules.task_type_key(tt)
+            logged[k] = logged.get(k, 0) + bucket["interim_claude"]
+            spelling.setdefault(k, tt)
+        extra: dict[str, int] = {}
+        for name, count in self._profile_interim.items():
+            k = rules.task_type_key(name)
+            missing = count - logged.get(k, 0)
+            if missing > 0:
+                logged[k] = count  # two profile spellings of one type: count it once
+                tt = spelling.get(k, name.strip() or "(unknown)")
+                extra[tt] = extra.get(tt, 0) + missing
+        return extra
+
     def snapshot(self) -> Snapshot:
         """Current totals, per task type / ensemble / day, evaluations, lifecycle phase and
         promotion readiness (plain data; cheap — proportional to the number of groups)."""
@@ -740,7 +840,13 @@ class Aggregator:
         snap.claude_tokens = tot["claude_tokens"]
         snap.preparation_tokens_local = self._totals["preparation_tokens_local"]
         snap.estimated_claude_tokens_saved = tot["estimated_claude_tokens_saved"]
-        snap.interim_claude_debt = tot["interim_claude"]
+        snap.claude_overhead_planning_tokens = self._overhead["planning"]
+        snap.claude_overhead_judge_tokens = self._overhead["judge"]
+        snap.claude_overhead_tokens = self._overhead["planning"] + self._overhead["judge"]
+        snap.net_claude_tokens_saved = snap.estimated_claude_tokens_saved - snap.claude_overhead_tokens
+        profile_extra = self._profile_debt()
+        snap.interim_claude_debt_from_profiles = sum(profile_extra.values())
+        snap.interim_claude_debt = tot["interim_claude"] + snap.interim_claude_debt_from_profiles
         snap.events = self._events
         snap.local_share_pct = (
             round(100.0 * snap.local_decisions / snap.routing_decisions, 1) if snap.routing_decisions else 0.0
@@ -805,9 +911,10 @@ class Aggregator:
             c = tt_evals.setdefault(main, _score_bucket())
             for label, n in implicit.items():
                 c[label] += n
-        for tt in sorted(set(self._by_tt) | set(tt_evals)):
+        for tt in sorted(set(self._by_tt) | set(tt_evals) | set(profile_extra)):
             bucket = self._by_tt.get(tt) or _new_bucket()
             row = self._public(bucket, ratios)
+            row["interim_claude"] += profile_extra.get(tt, 0)
             ratio = ratios.get(tt, rules.default_ratio(t))
             ens_for_tt = sorted(
                 (e for e, m in self._ens_tt.items() if tt in m), key=lambda e: -self._ens_tt[e][tt]
@@ -817,7 +924,7 @@ class Aggregator:
                 phase = st.phase.value if st else None
                 promo = st.promotion.level if st else "none"
                 nxt = st.next_step if st else ""
-            elif bucket["interim_claude"] or rules.default_category(tt) in (
+            elif row["interim_claude"] or rules.default_category(tt) in (
                 rules.Delegability.AGENT,
                 rules.Delegability.ENSEMBLE,
             ):

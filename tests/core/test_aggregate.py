@@ -301,3 +301,104 @@ def test_unterminated_complete_last_line_then_appends(tmp_path: Path) -> None:
     assert s.routing_decisions == 3
     assert s.skipped_line_numbers[str(log)] == [4]
     assert s.lines_read[str(log)] == 4
+
+
+def test_claude_overhead_is_subtracted_from_savings(tmp_path: Path) -> None:
+    from conductor_tui.core.aggregate import cache_path_for
+
+    log = tmp_path / "ev" / "routing-log.jsonl"
+    evals = tmp_path / "ev" / "evaluations.jsonl"
+    _write(
+        log,
+        [
+            local("extraction", "extract-x", 1200, tokens_saved=1000),
+            local("extraction", "extract-x", 1200, tokens_saved=1000),
+            # planning cost (handoff.record_claude_overhead) — an event, not a decision
+            {
+                "event": "claude-overhead",
+                "task_type": "planning",
+                "routed_to": "claude",
+                "claude_tokens": 300,
+            },
+            {"event": "claude-overhead", "task_type": "planning", "routed_to": "claude", "claude_tokens": 50},
+            # a judge call that produced no evaluation is logged as overhead too
+            {"event": "claude-overhead", "task_type": "judging", "routed_to": "claude", "claude_tokens": 7},
+        ],
+    )
+    _write(
+        evals,
+        [
+            {"ensemble": "extract-x", "score": "good", "judge_tokens": 400},
+            {"ensemble": "extract-x", "score": "good"},  # a person's verdict: no judge cost
+            '{"ensemble": "extract-x", "score": "poor", "judge_tokens": "45"}',  # tolerant path
+        ],
+    )
+    agg = Aggregator()
+    agg.feed_file(log)
+    agg.feed_file(evals)
+    s = agg.snapshot()
+    assert s.routing_decisions == 2 and s.events == 3
+    assert s.estimated_claude_tokens_saved == 2000
+    assert s.claude_overhead_planning_tokens == 350
+    assert s.claude_overhead_judge_tokens == 400 + 45 + 7
+    assert s.claude_overhead_tokens == 350 + 452
+    assert s.net_claude_tokens_saved == 2000 - 802
+    assert s.claude_tokens == 0  # overhead is not counted as Claude decisions' tokens
+    # incremental: new overhead shows up; the warm-start cache keeps it
+    _write(evals, [{"ensemble": "extract-x", "score": "good", "judge_tokens": 98}], mode="a")
+    agg.feed_file(evals)
+    assert agg.snapshot().net_claude_tokens_saved == 2000 - 900
+    cache = cache_path_for(tmp_path / "ev")
+    agg.save_cache(cache)
+    warm = Aggregator()
+    assert warm.load_cache(cache)
+    assert warm.snapshot().claude_overhead_tokens == 900
+    json.dumps(s.to_dict())
+
+
+def test_interim_debt_takes_profile_counts_where_logs_lack_them(tmp_path: Path) -> None:
+    from conductor_tui.core.records import TaskProfile, TaskProfiles
+
+    (tmp_path / ".llm-orc").mkdir()
+    store = ProjectStore(tmp_path)
+    _write(
+        store.routing_log_path,
+        [
+            claude("classification", 800, cat="agent-delegable"),
+            claude("classification", 800, cat="agent-delegable"),
+            claude("holistic-judgment", 3000),
+        ],
+    )
+    agg = Aggregator()
+    agg.feed_store(store)
+    assert agg.snapshot().interim_claude_debt == 2
+    store.save_task_profiles(
+        TaskProfiles(
+            profiles={
+                # same work as the two logged decisions: not counted twice
+                "classification": TaskProfile(phase="design", interim_claude_count=2),
+                # logs rotated / only the profile knows: 3 more
+                "Code Review": TaskProfile(phase="design", interim_claude_count=3),
+                "summarization": TaskProfile(phase="trust", interim_claude_count=0),
+            }
+        )
+    )
+    agg.feed_store(store)
+    s = agg.snapshot()
+    assert s.interim_claude_debt == 2 + 3
+    assert s.interim_claude_debt_from_profiles == 3
+    assert s.by_task_type["classification"]["interim_claude"] == 2
+    assert s.by_task_type["Code Review"]["interim_claude"] == 3
+    assert s.by_task_type["Code Review"]["phase"] == "design"
+    assert "summarization" not in s.by_task_type
+    # the profile counts more than the log: the difference is added, once
+    store.update_task_profiles(
+        lambda p: p.profiles["classification"].__setattr__("interim_claude_count", 5) or p
+    )
+    agg.feed_store(store)
+    s = agg.snapshot()
+    assert s.by_task_type["classification"]["interim_claude"] == 5
+    assert s.interim_claude_debt == 5 + 3
+    # a profile spelled differently from the log still matches it (task_type_key)
+    agg.set_task_profile_interim({"Classification": 1})
+    assert agg.snapshot().interim_claude_debt == 2

@@ -177,3 +177,47 @@ def test_report_second_run_uses_cache_and_sees_appends(tmp_path: Path, capsys) -
         assert json.loads(capsys.readouterr().out)["routing_decisions"] == second["routing_decisions"]
     finally:
         del os.environ["CONDUCTOR_TUI_NO_CACHE"]
+
+
+def test_report_subtracts_claude_overhead_and_counts_profile_debt(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from conductor_tui.core.records import TaskProfile, TaskProfiles
+    from conductor_tui.handoff import record_claude_overhead
+
+    store = _project(tmp_path)
+    record_claude_overhead(tmp_path, "planning", 250, session="s1", store=store)
+    store.append_evaluation(Evaluation(ensemble="extract-endpoints", score="good", judge_tokens=150))
+    store.save_task_profiles(
+        TaskProfiles(
+            profiles={
+                "classification": TaskProfile(phase="design", interim_claude_count=1),  # = the log
+                "code-review": TaskProfile(phase="design", interim_claude_count=2),  # log lacks it
+            }
+        )
+    )
+    assert main(["report", "--project", str(tmp_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["estimated_claude_tokens_saved"] == 3000  # unchanged key, gross figure
+    assert data["claude_overhead_tokens"] == 400
+    assert data["claude_overhead_planning_tokens"] == 250
+    assert data["claude_overhead_judge_tokens"] == 150
+    assert data["net_claude_tokens_saved"] == 2600
+    assert data["routing_decisions"] == 5  # the overhead event is not a decision
+    assert data["interim_claude_debt"] == 1 + 2
+    assert data["interim_claude_debt_from_profiles"] == 2
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["report", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Net Claude tokens saved" in out and "~2,600" in out
+    assert "planning 250, judging 150" in out and "-400" in out
+    assert "(2 from task profiles)" in out
+
+
+def test_report_malformed_task_profiles_warns(tmp_path: Path, capsys) -> None:
+    store = _project(tmp_path)
+    store.profiles_path.write_text("classification: [unclosed\n", encoding="utf-8")
+    assert main(["report", "--project", str(tmp_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["interim_claude_debt"] == 1
+    assert any("task-profiles.yaml" in w and "routing log only" in w for w in data["warnings"])
