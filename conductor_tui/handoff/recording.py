@@ -26,6 +26,7 @@ from conductor_tui.core.records import (
     RoutingDecision,
     Score,
     TaskProfile,
+    TaskProfiles,
 )
 from conductor_tui.core.store import ProjectStore
 
@@ -79,16 +80,23 @@ def record_claude_task(
     written = store.append_routing(decision)
     profile = None
     if is_delegable:
-        profiles = store.load_task_profiles()
-        key = task_type
-        profile = profiles.profiles.get(key) or profiles.profiles.get(rules.task_type_key(key))
-        if profile is None:
-            profile = TaskProfile(phase="design", ensemble=None, delegability_category=cat)
-            profiles.profiles[rules.task_type_key(key)] = profile
-        profile.interim_claude_count = (profile.interim_claude_count or 0) + 1
-        if profile.phase is None:
-            profile.phase = "design"
-        store.save_task_profiles(profiles)
+        bumped: list[TaskProfile] = []
+
+        def bump(profiles: TaskProfiles) -> TaskProfiles:
+            # runs under the task profiles' lock: no other writer's update is lost
+            key = task_type
+            prof = profiles.profiles.get(key) or profiles.profiles.get(rules.task_type_key(key))
+            if prof is None:
+                prof = TaskProfile(phase="design", ensemble=None, delegability_category=cat)
+                profiles.profiles[rules.task_type_key(key)] = prof
+            prof.interim_claude_count = (prof.interim_claude_count or 0) + 1
+            if prof.phase is None:
+                prof.phase = "design"
+            bumped.append(prof)
+            return profiles
+
+        store.update_task_profiles(bump)
+        profile = bumped[-1]
     return written, profile
 
 

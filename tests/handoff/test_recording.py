@@ -163,3 +163,28 @@ def test_plan_meta_task_without_a_key_writes_nothing(tmp_path):
         plan_meta_task(tmp_path, "anything", ensembles=[])
     assert err.value.kind == "unavailable"
     assert not (tmp_path / ".llm-orc").exists()
+
+
+def _bump_interim(project: str, n: int, start) -> None:
+    start.wait(10)
+    for _ in range(n):
+        record_claude_task(project, "classification", 10, delegable=True)
+
+
+def test_concurrent_claude_tasks_lose_no_interim_count(tmp_path):
+    """Processes recording Claude tasks at once: every one reaches task-profiles.yaml
+    (the read-modify-write happens under the profiles' lock)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Event()
+    procs = [ctx.Process(target=_bump_interim, args=(str(tmp_path), 15, start)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = ProjectStore(tmp_path)
+    assert len(store.read_routing().records) == 60
+    assert store.load_task_profiles().profiles["classification"].interim_claude_count == 60
