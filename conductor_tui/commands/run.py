@@ -197,17 +197,34 @@ async def run_async(
     project: Path,
     text: str,
     *,
-    json_mode: bool,
+    json_mode: bool = False,
     task_type: str | None = None,
+    session: str | None = None,
+    plan_id: str | None = None,
+    row_id: str | None = None,
+    task_summary: str | None = None,
+    host: str | None = None,
+    profiles: loader.ProfileSet | None = None,
+    on_event: Any = None,
 ) -> tuple[RunResult, Any]:
+    """Run ``entry`` to the end and record it: the path of ``conductor-tui run`` and of the
+    handoff's headless runner. Returns (result, routing decision as written, or ``None``
+    when the log could not be written — a warning goes to stderr, the result is kept).
+
+    ``json_mode`` turns the live printer off (``on_event``, when given, receives the
+    engine's events instead). ``task_type`` / ``session`` / ``plan_id`` / ``row_id`` /
+    ``task_summary`` go onto the routing decision (:func:`~conductor_tui.engine.artifacts.record_run`);
+    ``host`` / ``profiles`` go to the :class:`~conductor_tui.engine.executor.Executor`
+    (default: ``$OLLAMA_HOST``, the project's profiles). On the main thread Ctrl-C /
+    SIGTERM cancel the run cleanly (it is recorded as cancelled)."""
     spec = entry.spec
     assert spec is not None
-    executor = Executor(project=project)
+    executor = Executor(project=project, profiles=profiles, host=host)
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGINT, executor.cancel)
         loop.add_signal_handler(signal.SIGTERM, executor.cancel)
-    printer = None if json_mode else LivePrinter()
+    printer = on_event if on_event is not None else (None if json_mode else LivePrinter())
     try:
         result = await executor.run(spec, text, on_event=printer)
     finally:
@@ -218,7 +235,15 @@ async def run_async(
     try:
         from conductor_tui.core.store import ProjectStore
 
-        decision = record_run(ProjectStore(project), result, task_type=task_type)
+        decision = record_run(
+            ProjectStore(project),
+            result,
+            task_type=task_type,
+            task_summary=task_summary,
+            plan_id=plan_id,
+            row_id=row_id,
+            session=session,
+        )
     except Exception as exc:  # never lose the result because the log could not be written
         print(f"warning: routing decision not recorded: {exc}", file=sys.stderr)
     return result, decision

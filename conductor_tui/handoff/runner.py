@@ -1,9 +1,10 @@
 """Running a requested ensemble headless (no cockpit open), through the engine (no Textual).
 
-The same path as ``conductor-tui run`` (its ``find_ensemble``): the engine's catalog finds the ensemble, the
-executor runs it on Ollama (``$OLLAMA_HOST``) and writes the llm-orc execution artifact,
-and :func:`conductor_tui.engine.artifacts.record_run` logs the routing decision with its
-token savings.  The outcome is posted to ``results.jsonl`` like the cockpit's would be.
+The same path as ``conductor-tui run`` (its ``find_ensemble`` + ``run_async``): the
+engine's catalog finds the ensemble, the executor runs it on Ollama (``$OLLAMA_HOST``)
+and writes the llm-orc execution artifact, and
+:func:`conductor_tui.engine.artifacts.record_run` logs the routing decision (with the
+request's task type, session, plan and row) and its token savings.  The outcome is posted to ``results.jsonl`` like the cockpit's would be.
 """
 
 from __future__ import annotations
@@ -48,10 +49,7 @@ def run_request_headless(
 
 
 def _execute(project: Path, request: RunRequest, *, host: str | None) -> dict[str, Any]:
-    from conductor_tui.commands.run import find_ensemble
-    from conductor_tui.core.store import ProjectStore
-    from conductor_tui.engine.artifacts import record_run
-    from conductor_tui.engine.executor import Executor
+    from conductor_tui.commands.run import find_ensemble, run_async
 
     entry, catalog, error = find_ensemble(project, request.ensemble)
     if entry is None or entry.spec is None:
@@ -60,15 +58,19 @@ def _execute(project: Path, request: RunRequest, *, host: str | None) -> dict[st
     if blocking:
         msg = "; ".join(str(p) for p in blocking)
         return {"status": "failed", "error": f"{entry.spec.name} cannot run here: {msg}"}
-    executor = Executor(project=project, profiles=catalog.profiles, host=host)
-    result = asyncio.run(executor.run(entry.spec, request.input))
-    decision = record_run(
-        ProjectStore(project),
-        result,
-        task_type=request.task_type,
-        plan_id=request.plan_id,
-        row_id=request.row_id,
-        session=request.session,
+    result, decision = asyncio.run(
+        run_async(
+            entry,
+            project,
+            request.input,
+            json_mode=True,  # headless: no live printing
+            task_type=request.task_type,
+            session=request.session,
+            plan_id=request.plan_id,
+            row_id=request.row_id,
+            host=host,
+            profiles=catalog.profiles,
+        )
     )
     status = "completed" if result.status == "completed" else "failed"
     error = result.error

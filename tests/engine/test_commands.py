@@ -177,3 +177,43 @@ def test_starter_kit_list(project, capsys, argv):
     assert main([*argv, "--project", str(project)]) == 0
     out = capsys.readouterr().out
     assert out.count("missing") == 5 and "fix-lint-violations" in out
+
+
+def test_run_async_passes_session_plan_and_row_to_the_routing_decision(project, fake_ollama):
+    """The run path the handoff's headless runner reuses: host/profiles to the executor,
+    task type, session, plan and row onto the routing decision; events to ``on_event``."""
+    import asyncio
+
+    from conductor_tui.commands.run import find_ensemble, run_async
+    from conductor_tui.engine.events import AgentFinished
+
+    add_ensemble(project, "one", [{"name": "a", "model": "qwen3:1.7b", "provider": "ollama"}])
+    entry, catalog, error = find_ensemble(project, "one")
+    assert entry is not None and error is None
+    seen: list = []
+    result, decision = asyncio.run(
+        run_async(
+            entry,
+            project,
+            "hello",
+            task_type="summarization",
+            session="sess-1",
+            plan_id="plan-1",
+            row_id="row-2",
+            task_summary="say hello",
+            host=fake_ollama.url,  # OLLAMA_HOST is not set: the host must reach the executor
+            profiles=catalog.profiles,
+            on_event=seen.append,
+        )
+    )
+    assert result.status == "completed"
+    assert any(isinstance(e, AgentFinished) and e.agent == "a" for e in seen)
+    [stored] = [d for d in ProjectStore(project).read_routing().records if d.is_decision]
+    assert stored.id == decision.id
+    assert (stored.task_type, stored.session, stored.plan_id, stored.row_id) == (
+        "summarization",
+        "sess-1",
+        "plan-1",
+        "row-2",
+    )
+    assert stored.task_summary == "say hello" and stored.total_tokens_local == result.total_tokens

@@ -557,7 +557,13 @@ def test_run_request_headless_in_process(project, fake_ollama):
     from conductor_tui.handoff import request_run, run_request_headless, try_claim, wait_for_result
 
     req = request_run(
-        project, "echo-summary", "Summarise this", task_type="summarization", plan_id="p", row_id="r"
+        project,
+        "echo-summary",
+        "Summarise this",
+        task_type="summarization",
+        plan_id="p",
+        row_id="r",
+        session="s9",
     )
     assert try_claim(project, req.id, "headless")
     event = run_request_headless(project, req, host=fake_ollama.url)
@@ -565,6 +571,7 @@ def test_run_request_headless_in_process(project, fake_ollama):
     assert wait_for_result(project, req.id, timeout=1).routing_id == event.routing_id
     decision = ProjectStore(project).read_routing().records[-1]
     assert (decision.plan_id, decision.row_id, decision.task_type) == ("p", "r", "summarization")
+    assert decision.session == "s9" and decision.id == event.routing_id
     missing = request_run(project, "nope", "x")
     assert run_request_headless(project, missing).status == "failed"
 
