@@ -587,7 +587,7 @@ def judge_with_claude(provider: Any, shape: ProposeJudgeShape, task: str, run: A
     worker thread). ``provider``: a ``providers.anthropic.ClaudeProvider``; raises its
     ``ClaudeError`` (unavailable, rate-limit, …) unchanged.
 
-    Uses the provider's forced-tool streaming (``_stream_tool``), so the verdict comes back
+    Uses the provider's forced-tool streaming (``stream_tool``), so the verdict comes back
     as structured JSON and is then read by :func:`parse_verdict` like a local judge's.
     """
     agents = _get(run, "agents") or {}
@@ -598,7 +598,7 @@ def judge_with_claude(provider: Any, shape: ProposeJudgeShape, task: str, run: A
     }
     if not proposals:
         raise ValueError("no proposal succeeded; there is nothing to judge")
-    raw, usage, tool_input = provider._stream_tool(
+    raw, usage, tool_input = provider.stream_tool(
         VERDICT_TOOL, JUDGE_SYSTEM, judge_prompt(task, proposals), provider.max_tokens_judge
     )
     text = json.dumps(tool_input) if isinstance(tool_input, dict) else raw

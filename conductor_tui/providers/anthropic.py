@@ -391,7 +391,7 @@ class ClaudeProvider:
         if context:
             ctx = context if isinstance(context, str) else json.dumps(context, indent=1, default=str)
             prompt += f"\n\nContext (available ensembles, task profiles, thresholds):\n{ctx}"
-        raw, usage, tool_input = self._stream_tool(
+        raw, usage, tool_input = self.stream_tool(
             PLAN_TOOL,
             PLANNER_SYSTEM,
             prompt,
@@ -447,7 +447,7 @@ class ClaudeProvider:
                     on_reflection_delta(delta)
 
         try:
-            raw, usage, tool_input = self._stream_tool(
+            raw, usage, tool_input = self.stream_tool(
                 JUDGE_TOOL, JUDGE_SYSTEM, prompt, self.max_tokens_judge, on_progress=progress
             )
         except ClaudeError as err:
@@ -469,8 +469,7 @@ class ClaudeProvider:
             reflection=reflection, score=score, failure_mode=failure, usage=usage, model=self.model
         )
 
-    # ------------------------------------------------------------------ internals
-    def _stream_tool(
+    def stream_tool(
         self,
         tool: dict[str, Any],
         system: str,
@@ -479,7 +478,13 @@ class ClaudeProvider:
         *,
         on_progress: Callable[[str], None] | None = None,
     ) -> tuple[str, Usage, Any]:
-        """Stream one forced tool call; returns (raw JSON text, usage, parsed input)."""
+        """Stream one forced tool call (``tool_choice`` = ``tool``); returns (raw JSON
+        text of the tool input, usage, parsed input dict). ``on_progress(buffer)`` gets the
+        JSON received so far after every delta. Blocking (call it from a worker thread).
+
+        Raises :class:`ClaudeError` (with the partial text and usage so far) when the call
+        fails, the stream stops before ``message_stop``, or Claude did not call the tool.
+        Used by :meth:`plan`, :meth:`judge` and ``core.propose_judge.judge_with_claude``."""
         client = self.client()
         buffer: list[str] = []
         usage = Usage()
@@ -534,6 +539,9 @@ class ClaudeProvider:
             )
         return raw, usage, tool_input
 
+    _stream_tool = stream_tool  # the former private name, kept for existing callers
+
+    # ------------------------------------------------------------------ internals
     def _error(self, exc: BaseException, partial: str, usage: Usage) -> ClaudeError:
         """Map client / transport exceptions onto one :class:`ClaudeError`."""
         import anthropic

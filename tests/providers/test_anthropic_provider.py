@@ -146,6 +146,22 @@ def test_plan_progress_is_reported_while_streaming(claude, fake_anthropic):
     assert len(seen) > 5 and seen == sorted(seen)
 
 
+def test_stream_tool_is_public_and_streams_one_forced_tool_call(claude, fake_anthropic):
+    tool = {
+        "name": "record_thing",
+        "description": "record a thing",
+        "input_schema": {"type": "object", "properties": {"thing": {"type": "string"}}},
+    }
+    fake_anthropic.script(Reply(tool_input={"thing": "a long thing " * 8}, chunk_chars=10))
+    seen: list[str] = []
+    raw, usage, data = claude.stream_tool(tool, "sys", "prompt", 300, on_progress=seen.append)
+    assert data == {"thing": "a long thing " * 8} and raw.startswith('{"thing"')
+    assert len(seen) > 3 and seen[-1] == raw and usage.total > 0
+    body = fake_anthropic.message_requests()[-1].body
+    assert body["tool_choice"] == {"type": "tool", "name": "record_thing"} and body["max_tokens"] == 300
+    assert ClaudeProvider._stream_tool is ClaudeProvider.stream_tool  # former name still works
+
+
 def test_plan_without_subtasks_or_wrong_shape_is_a_clear_error(claude, fake_anthropic):
     fake_anthropic.script(Reply(tool_input={"phases": [], "subtasks": []}))
     with pytest.raises(ClaudeError, match="no subtasks") as err:

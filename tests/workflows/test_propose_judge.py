@@ -435,3 +435,25 @@ def test_claude_judge_needs_a_proposal() -> None:
     shape = pj.ProposeJudgeShape("e", "claude", ["a", "b"], True)
     with pytest.raises(ValueError, match="nothing to judge"):
         pj.judge_with_claude(object(), shape, "t", {"agents": {"a": {"status": "failed"}}})
+
+
+def test_claude_judge_uses_the_providers_public_stream_tool() -> None:
+    """``judge_with_claude`` relies only on the provider's public API (``stream_tool``)."""
+    calls: list[tuple] = []
+
+    class PublicOnly:
+        model = "claude-test"
+        max_tokens_judge = 777
+
+        def stream_tool(self, tool, system, prompt, max_tokens, *, on_progress=None):
+            calls.append((tool["name"], max_tokens))
+            data = {"verdict": "pick", "picked": "b", "reasoning": "b is right", "result": "B"}
+            return json.dumps(data), {"input_tokens": 10, "output_tokens": 5}, data
+
+    shape = pj.ProposeJudgeShape("e", "claude", ["a", "b"], True)
+    run = {
+        "agents": {"a": {"status": "success", "response": "A"}, "b": {"status": "success", "response": "B"}}
+    }
+    judged = pj.judge_with_claude(PublicOnly(), shape, "t", run)
+    assert (judged.verdict.verdict, judged.verdict.picked, judged.model) == ("pick", "b", "claude-test")
+    assert calls == [("record_verdict", 777)]
