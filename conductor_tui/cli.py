@@ -54,7 +54,12 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
         p.add_argument("--task-type", default=None, help="task type to log (default: inferred)")
     elif name == "starter-kit":
         _add_project(p)
-        p.add_argument("names", nargs="*", help="ensembles to install (default: all five)")
+        p.add_argument(
+            "names",
+            nargs="*",
+            help="ensembles to install (default: the five universal ones; extras by name: "
+            "plan-review, distill-context, or both with 'workflows')",
+        )
         p.add_argument("--yes", "-y", action="store_true", help="overwrite changed files without asking")
         p.add_argument("--list", action="store_true", help="list the kit and exit")
     elif name == "demo":

@@ -1,7 +1,9 @@
 """``conductor-tui starter-kit [--project DIR] [NAMES…] [--yes] [--list]``.
 
 Installs any subset of the five universal ensembles (with their profiles and
-scripts) into the project's ``.llm-orc/``. A file the user changed is never
+scripts) into the project's ``.llm-orc/`` — all five by default. The optional workflow
+ensembles ``plan-review`` and ``distill-context`` are installed when named
+(``conductor-tui starter-kit plan-review``, or both with ``starter-kit workflows``). A file the user changed is never
 overwritten without asking: on a terminal the command asks; otherwise it keeps
 the user's file unless ``--yes``. Sets ``starter_kit_offered: true``.
 """
@@ -16,6 +18,8 @@ from conductor_tui.core import locations
 from conductor_tui.engine.kit import (
     KIT_NAMES,
     TASK_TYPES,
+    WORKFLOW_NAMES,
+    WORKFLOW_TASK_TYPES,
     InstallResult,
     KitError,
     install_starter_kit,
@@ -41,12 +45,15 @@ def _ask(path: Path) -> bool:
 def main(args: argparse.Namespace) -> int:
     project = _project(args)
     if getattr(args, "list", False):
-        state = installed_state(project)
+        state = installed_state(project, extras=True)
         for name in KIT_NAMES:
+            print(f"{name:<22} {TASK_TYPES[name]:<21} {state[name]:<9} {kit_ensemble(name).description}")
+        print("Optional workflow ensembles (install by name, or both with `workflows`):")
+        for name in WORKFLOW_NAMES:
             desc = kit_ensemble(name).description
-            print(f"{name:<22} {TASK_TYPES[name]:<21} {state[name]:<9} {desc}")
+            print(f"{name:<22} {WORKFLOW_TASK_TYPES[name]:<21} {state[name]:<9} {desc}")
         return 0
-    names = list(args.names or KIT_NAMES)
+    names = list(args.names or KIT_NAMES)  # extras only when named
     confirm = None
     if not args.yes and sys.stdin.isatty():
         confirm = _ask

@@ -2,7 +2,13 @@
 
 The kit lives in the repository's top-level ``ensembles/`` folder; the wheel
 carries it as ``conductor_tui/_starter_kit``. :func:`kit_dir` finds either.
-No Textual here.
+
+Besides the five universal ensembles (``KIT_NAMES``, the default install), the kit
+carries optional workflow ensembles (``WORKFLOW_NAMES``, under ``ensembles/workflows/``):
+``plan-review`` (propose–judge over three small models) and ``distill-context`` (context
+distillation between workflow phases). They are installed only when named — singly,
+or all at once with the set name ``workflows`` (``EXTRA_SETS``) — into the same
+``.llm-orc/ensembles/`` and ``profiles/`` folders. No Textual here.
 """
 
 from __future__ import annotations
@@ -33,8 +39,44 @@ TASK_TYPES = {
 }
 
 
+# optional extras (not in the default install): name → path inside the kit folder
+WORKFLOW_NAMES = ("plan-review", "distill-context")
+WORKFLOW_TASK_TYPES = {
+    "plan-review": "planning",
+    "distill-context": "summarization",
+}
+EXTRA_SETS = {"workflows": WORKFLOW_NAMES}
+ALL_NAMES = KIT_NAMES + WORKFLOW_NAMES
+
+
 class KitError(Exception):
     pass
+
+
+def _known() -> str:
+    return f"kit: {', '.join(KIT_NAMES)}; extras: {', '.join(WORKFLOW_NAMES)} (set: {', '.join(EXTRA_SETS)})"
+
+
+def kit_source(name: str, root: Path | None = None) -> Path:
+    """The kit file of ensemble ``name`` (a universal one or a workflow extra)."""
+    root = root or kit_dir()
+    if name in WORKFLOW_NAMES:
+        return root / "workflows" / f"{name}.yaml"
+    return root / f"{name}.yaml"
+
+
+def expand_names(names: Iterable[str] | None) -> list[str]:
+    """Requested names → ensemble names: ``None``/empty → the five universal ones; a set
+    name (``workflows``) → its members; duplicates dropped, order kept. Raises
+    :class:`KitError` naming what is unknown."""
+    wanted: list[str] = []
+    for n in list(names or ()) or list(KIT_NAMES):
+        wanted.extend(EXTRA_SETS.get(n, (n,)))
+    wanted = list(dict.fromkeys(wanted))
+    unknown = [n for n in wanted if n not in ALL_NAMES]
+    if unknown:
+        raise KitError(f"not in the starter kit: {', '.join(unknown)} ({_known()})")
+    return wanted
 
 
 def kit_dir() -> Path:
@@ -52,10 +94,9 @@ def kit_dir() -> Path:
 
 
 def kit_ensemble(name: str, root: Path | None = None) -> EnsembleSpec:
-    root = root or kit_dir()
-    path = root / f"{name}.yaml"
-    if not path.is_file():
-        raise KitError(f'"{name}" is not in the starter kit (kit: {", ".join(KIT_NAMES)})')
+    path = kit_source(name, root)
+    if name not in ALL_NAMES or not path.is_file():
+        raise KitError(f'"{name}" is not in the starter kit ({_known()})')
     return loader.load_ensemble_file(path, tier="kit")
 
 
@@ -80,7 +121,7 @@ def kit_files(names: Iterable[str], project: Path, root: Path | None = None) -> 
             )
     for name in names:
         spec = kit_ensemble(name, root)
-        src = root / f"{name}.yaml"
+        src = kit_source(name, root)
         files[src] = KitFile(src, dest / "ensembles" / src.name, "ensemble")
         for agent in spec.agents:
             if agent.kind == "llm":
@@ -141,8 +182,9 @@ def install_starter_kit(
     confirm: Callable[[Path], bool] | None = None,
     mark_offered: bool = True,
 ) -> InstallResult:
-    """Copy the named kit ensembles (default: all five) with the profiles and scripts
-    they need into ``<project>/.llm-orc/``.
+    """Copy the named kit ensembles (default: the five universal ones; the workflow
+    extras ``plan-review`` / ``distill-context`` — or the set ``workflows`` — only when
+    named) with the profiles and scripts they need into ``<project>/.llm-orc/``.
 
     A target that exists with the same bytes is left as is; one with different
     bytes (the user changed it) is replaced only when ``overwrite`` or
@@ -150,10 +192,7 @@ def install_starter_kit(
     Sets ``starter_kit_offered: true`` in the routing config (a new version).
     """
     proj = Path(project)
-    wanted = list(dict.fromkeys(names or KIT_NAMES))
-    unknown = [n for n in wanted if n not in KIT_NAMES]
-    if unknown:
-        raise KitError(f"not in the starter kit: {', '.join(unknown)} (kit: {', '.join(KIT_NAMES)})")
+    wanted = expand_names(names)
     root = kit_dir()
     result = InstallResult(project=proj, ensembles=wanted)
     for f in kit_files(wanted, proj, root):
@@ -202,16 +241,17 @@ def _write(target: Path, data: bytes, source: Path) -> None:
     os.replace(tmp, target)
 
 
-def installed_state(project: str | os.PathLike[str]) -> dict[str, str]:
-    """Per kit ensemble: ``missing``, ``installed`` (same bytes) or ``changed``."""
+def installed_state(project: str | os.PathLike[str], *, extras: bool = False) -> dict[str, str]:
+    """Per kit ensemble (the five universal ones; with ``extras`` the workflow extras too):
+    ``missing``, ``installed`` (same bytes) or ``changed``."""
     proj = Path(project)
     root = kit_dir()
     out: dict[str, str] = {}
-    for name in KIT_NAMES:
+    for name in ALL_NAMES if extras else KIT_NAMES:
         target = locations.project_llm_orc_dir(proj) / "ensembles" / f"{name}.yaml"
         if not target.exists():
             out[name] = "missing"
-        elif target.read_bytes() == (root / f"{name}.yaml").read_bytes():
+        elif target.read_bytes() == kit_source(name, root).read_bytes():
             out[name] = "installed"
         else:
             out[name] = "changed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -176,7 +177,22 @@ def test_starter_kit_command_refuses_to_overwrite_without_a_tty(project, capsys,
 def test_starter_kit_list(project, capsys, argv):
     assert main([*argv, "--project", str(project)]) == 0
     out = capsys.readouterr().out
-    assert out.count("missing") == 5 and "fix-lint-violations" in out
+    assert out.count("missing") == 5 + 2 and "fix-lint-violations" in out
+    universal, extras = out.split("Optional workflow ensembles")
+    assert universal.count("missing") == 5
+    assert "plan-review" in extras and "distill-context" in extras
+
+
+def test_starter_kit_command_installs_a_workflow_extra_by_name(project, capsys):
+    assert main(["starter-kit", "--project", str(project), "plan-review"]) == 0
+    out = capsys.readouterr().out
+    assert "Installed 1 starter-kit ensemble(s): plan-review" in out and "ollama pull qwen3:4b" in out
+    assert (project / ".llm-orc/ensembles/plan-review.yaml").is_file()
+    assert not (project / ".llm-orc/ensembles/write-changelog.yaml").exists()
+    assert main(["starter-kit", "--project", str(project), "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert re.search(r"plan-review\s+planning\s+installed", listed)
+    assert re.search(r"distill-context\s+summarization\s+missing", listed)
 
 
 def test_run_async_passes_session_plan_and_row_to_the_routing_decision(project, fake_ollama):

@@ -243,3 +243,40 @@ async def test_fix_lint_violations_end_to_end(project: Path, fake_ollama_factory
 def test_kit_agents_use_only_keys_llm_orc_accepts(name: str):
     for agent in kit_ensemble(name).agents:
         assert set(agent.raw) <= KEYS_BY_KIND[agent.kind]
+
+
+def test_workflow_extras_install_only_when_named(project: Path):
+    from conductor_tui.engine.kit import WORKFLOW_NAMES, KitError, expand_names
+
+    assert expand_names(None) == list(KIT_NAMES)  # the default stays the five universal ones
+    assert expand_names(["workflows"]) == list(WORKFLOW_NAMES)
+    with pytest.raises(KitError, match="extras: plan-review, distill-context"):
+        expand_names(["plan-reveiw"])
+    default = install_starter_kit(project)
+    assert not (project / ".llm-orc/ensembles/plan-review.yaml").exists()
+    assert not any("plan-review" in str(p) for p in default.written)
+
+    result = install_starter_kit(project, ["plan-review"])
+    llm_orc = project / ".llm-orc"
+    assert result.ok and result.ensembles == ["plan-review"]
+    assert (llm_orc / "ensembles/plan-review.yaml").read_bytes() == (
+        KIT / "workflows/plan-review.yaml"
+    ).read_bytes()
+    for who in ("qwen", "llama", "gemma", "judge"):
+        assert (llm_orc / f"profiles/plan-review-{who}.yaml").is_file()
+    assert set(result.models) == {"qwen3:1.7b", "llama3.2:3b", "gemma3:1b", "qwen3:4b"}
+    # installed, it loads from the project without problems (profiles resolved there)
+    catalog = loader.load_catalog(project)
+    entry = catalog.get("plan-review")
+    assert entry is not None and entry.tier == "project" and entry.spec.problems == []
+
+    both = install_starter_kit(project, ["workflows"])
+    assert both.ensembles == ["plan-review", "distill-context"]
+    assert (llm_orc / "ensembles/distill-context.yaml").is_file()
+    assert (llm_orc / "ensembles/plan-review.yaml") in both.unchanged
+    assert catalog_entry_ok(project, "distill-context")
+
+
+def catalog_entry_ok(project: Path, name: str) -> bool:
+    entry = loader.load_catalog(project).get(name)
+    return entry is not None and entry.spec is not None and entry.spec.problems == []
