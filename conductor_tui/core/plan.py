@@ -281,6 +281,7 @@ class PlanSummary:
     pending: int = 0
     approved: int = 0
     to_create: list[str] = field(default_factory=list)
+    create_uses: dict[str, int] = field(default_factory=dict)
     estimated_savings: int = 0
 
     @property
@@ -297,7 +298,13 @@ class PlanSummary:
         return text
 
     def create_line(self) -> str:
-        return "Ensembles to create: " + (", ".join(self.to_create) if self.to_create else "none")
+        if not self.to_create:
+            return "Ensembles to create: none"
+        parts = []
+        for name in self.to_create:
+            uses = self.create_uses.get(name) or 0
+            parts.append(f"{name} ({uses} uses)" if uses else name)
+        return "Ensembles to create: " + ", ".join(parts)
 
     def savings_line(self) -> str:
         return f"Estimated token savings: ~{self.estimated_savings:,} tokens"
@@ -347,7 +354,7 @@ def summarize(plan: WorkflowPlan, ratio: float | None = None) -> PlanSummary:
     """Counts over the rows that are not rejected (seed 001, Step 3)."""
     ratio = ratio or local_to_claude_ratio()
     out = PlanSummary()
-    create: dict[str, None] = {}
+    create: dict[str, int] = {}  # task type → expected uses (the design priority)
     for row in plan.subtasks:
         if row.status == RowStatus.REJECTED:
             out.rejected += 1
@@ -373,11 +380,14 @@ def summarize(plan: WorkflowPlan, ratio: float | None = None) -> PlanSummary:
             continue
         out.local += 1
         if handler == CREATE_ENSEMBLE:
-            create[row.task_type or row.description[:40]] = None
+            key = row.task_type or row.description[:40]
+            create[key] = create.get(key, 0) + (row.expected_repetitions or 0)
         saved = estimated_claude_tokens(row, ratio)
         if saved:
             out.estimated_savings += saved
-    out.to_create = list(create)
+    # Seed 001: sequence ensemble requests by expected repetitions (higher first).
+    out.to_create = sorted(create, key=lambda k: -create[k])
+    out.create_uses = dict(create)
     return out
 
 

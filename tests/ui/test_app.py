@@ -39,8 +39,8 @@ async def test_palette_lists_screens_and_the_screens_actions(plan_project, cockp
             "Handler",
             "Edit",
             "Note",
-            "Load file",
-            "Type plan",
+            "Load",
+            "New plan",
             "Theme",
             "Help",
         ):

@@ -56,7 +56,10 @@ def test_summary_line_matches_the_spec():
     assert summary.line() == (
         "4 agent-delegable, 1 ensemble-delegable, 2 Claude-only (1 ensemble-prepared) (71% local)"
     )
-    assert summary.create_line() == "Ensembles to create: cross-file-analysis, boilerplate-generation"
+    # sequenced by expected repetitions, highest first (seed 001: design priority)
+    assert summary.create_line() == (
+        "Ensembles to create: boilerplate-generation (8 uses), cross-file-analysis (3 uses)"
+    )
     # local rows: given Claude estimates, else local / 1.2
     assert summary.estimated_savings == 3500 + 8000 + round(14000 / 1.2) + 10000 + round(7000 / 1.2)
     rejected = P.reject(mixed_plan(), "r-03", fixed_clock)

@@ -68,15 +68,15 @@ class PlanScreen(CockpitScreen):
         Binding("o", "override", "Handler", id="plan.override", tooltip="Route the row elsewhere"),
         Binding("i", "edit", "Edit", id="plan.edit", tooltip="Edit the subtask text"),
         Binding("n", "note", "Note", id="plan.note", tooltip="Attach a note to the row"),
-        Binding("g", "run_row", "Run row", id="plan.run", tooltip="Run the approved row's ensemble"),
+        Binding("g", "run_row", "Run", id="plan.run", tooltip="Run the approved row's ensemble"),
         Binding(
             "A", "bulk('approved')", "Approve all", id="plan.approve_all", tooltip="Approve every pending row"
         ),
         Binding(
             "X", "bulk('rejected')", "Reject all", id="plan.reject_all", tooltip="Reject every pending row"
         ),
-        Binding("f", "load_file", "Load file", id="plan.load", tooltip="Load a plan from a JSON/YAML file"),
-        Binding("t", "type_plan", "Type plan", id="plan.type", tooltip="Type a new plan"),
+        Binding("f", "load_file", "Load", id="plan.load", tooltip="Load a plan from a JSON/YAML file"),
+        Binding("t", "type_plan", "New plan", id="plan.type", tooltip="Type a new plan"),
         Binding("c", "choose_plan", "Plans", id="plan.choose", tooltip="Choose among the plans in the log"),
         Binding(
             "escape", "cancel_edit", "Revert", id="plan.cancel_edit", tooltip="Leave the edit bar unsaved"
@@ -163,10 +163,20 @@ class PlanScreen(CockpitScreen):
                 f"(first: line {result.skipped[0]})",
                 severity="warning",
             )
+        arrived: list[WorkflowPlan] = []
         for plan in result.records:
             current = self.plans.get(plan.id)
+            if current is None and self.loaded and plan.id not in {p.id for p in arrived}:
+                arrived.append(plan)
             if current is None or plan.revision >= current.revision:
                 self.plans[plan.id] = plan
+        for plan in arrived:
+            if self.plan is not None and plan.id != self.plan.id:
+                self.notify(
+                    f"New plan from {plan.source or 'the session'}: {plan.meta_task or plan.id} "
+                    f"({len(plan.subtasks)} rows) — c to open it",
+                    timeout=10,
+                )
         if self.plan is None and self.plans:
             self.plan = max(self.plans.values(), key=_plan_sort_key)
         elif self.plan is not None and self.plan.id in self.plans:
@@ -233,9 +243,9 @@ class PlanScreen(CockpitScreen):
         text.append(summary.line())
         text.append("\n")
         text.append(summary.create_line())
-        text.append(" · ")
-        text.append(summary.savings_line(), style="green")
         text.append("\n")
+        text.append(summary.savings_line(), style="green")
+        text.append(" · ")
         text.append(summary.decisions_line(), style="bold" if summary.pending == 0 else "")
         worth, reason = plan_ops.worth_planning(plan)
         if not worth:
