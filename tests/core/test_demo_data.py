@@ -85,3 +85,29 @@ def test_committed_sample_matches_its_generator(tmp_path: Path) -> None:
     assert files == sorted(p.relative_to(generated) for p in generated.rglob("*") if p.is_file())
     for rel in files:
         assert (shipped / rel).read_bytes() == (generated / rel).read_bytes(), rel
+
+
+def test_workflow_wrapup_of_the_promotion_handler_session(tmp_path: Path) -> None:
+    from conductor_tui.core.review import workflow_wrapup
+
+    wrap = workflow_wrapup(ProjectStore(copy_sample_project(tmp_path)), uses={"extract-code-patterns": 12})
+    assert wrap is not None
+    lines = wrap.lines()
+    assert lines[0] == "Workflow complete. 16/33 subtasks handled locally."
+    assert lines[1] == "Local: 33,530 tokens | Claude savings: ~27,940 tokens"
+    assert lines[-1] == "Interim Claude debt: 5 delegable tasks handled by Claude"
+    progression = {p.task_type: p for p in wrap.progression}
+    assert progression["extraction"].after is Phase.ESTABLISH
+    assert (progression["template-fill"].before, progression["template-fill"].after) == (
+        Phase.DESIGN,
+        Phase.CALIBRATE,
+    )
+    assert "poor → Claude" in progression["boilerplate-generation"].line()
+    assert progression["cross-file-analysis"].ensemble is None
+
+
+def test_workflow_wrapup_without_a_plan(tmp_path: Path) -> None:
+    from conductor_tui.core.review import workflow_wrapup
+
+    (tmp_path / ".llm-orc").mkdir()
+    assert workflow_wrapup(ProjectStore(tmp_path)) is None

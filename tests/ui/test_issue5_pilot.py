@@ -347,7 +347,9 @@ async def test_savings_updates_when_lines_are_appended(tmp_path: Path) -> None:
         assert isinstance(screen, SavingsScreen)
         snap = screen.snapshot
         assert (snap.local_decisions, snap.routing_decisions, snap.skipped_lines) == (27, 48, 0)
-        assert "27/48 subtasks handled locally" in str(screen.query_one("#sv-wrapup", Static).render())
+        wrap = str(screen.query_one("#sv-wrapup", Static).render())
+        assert "Workflow complete. 16/33 subtasks handled locally." in wrap  # the latest plan
+        assert "All sessions: 27/48 local" in wrap
         write_jsonl(
             log,
             [

@@ -163,6 +163,7 @@ def test_savings_corrupt_lines_counted(snap_compare, tmp_path: Path) -> None:
 
     async def run_before(pilot) -> None:
         await settle(pilot)
+        pilot.app.animation_level = "none"  # the tab underline would otherwise be mid-slide
         await pilot.click("#sv-tables Tab#--content-tab-sv-tab-ens")
         await settle(pilot)
 

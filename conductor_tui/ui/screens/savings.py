@@ -54,6 +54,27 @@ def wrapup_text(snap: Any, ratio_label: str) -> Text:
     return text
 
 
+def workflow_text(wrap: Any, snap: Any) -> Text:
+    """The wrap-up of the latest workflow plan, then one line for the whole log."""
+    text = Text()
+    text.append(wrap.meta_task + "\n", style="italic dim")
+    for i, line in enumerate(wrap.lines()):
+        style = (
+            "bold"
+            if i == 0 or line == "Lifecycle progression:"
+            else "yellow"
+            if line.startswith("Interim") and wrap.debt
+            else ""
+        )
+        text.append(line + "\n", style=style)
+    text.append(
+        f"All sessions: {snap.local_decisions}/{snap.routing_decisions} local · "
+        f"~{_k(snap.estimated_claude_tokens_saved)} Claude tokens saved (local ÷ {wrap.ratio:g})",
+        style="dim",
+    )
+    return text
+
+
 class SavingsScreen(CockpitScreen):
     MODE = "savings"
     CSS_PATH = STYLES / "issue5.tcss"
@@ -82,6 +103,9 @@ everything from the start.
         self._timer: Timer | None = None
         self._suspended = False
         self.refreshes = 0
+        self.wrapup: Any = None
+        self._wrap_key: Any = None
+        self._wrap_time = 0.0
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="sv-body"):
@@ -105,15 +129,18 @@ everything from the start.
                     yield wrap
 
     def on_mount(self) -> None:
-        self.query_one("#sv-by-tt", DataTable).add_columns(
-            "task type", "phase", "decisions", "local", "local tokens", "saved ~", "ratio", "debt", "g/a/p"
-        )
-        self.query_one("#sv-by-ens", DataTable).add_columns(
-            "ensemble", "phase", "runs", "local tokens", "saved ~", "g/a/p", "promotion"
-        )
-        self.query_one("#sv-by-day", DataTable).add_columns(
-            "day", "decisions", "local", "local tokens", "Claude tokens", "saved ~", "debt"
-        )
+        columns = {
+            "#sv-by-tt": (("task type", 22), ("phase", 9), ("dec", 4), ("local", 5), ("tokens", 7), ("saved~", 7),
+                          ("debt", 4), ("g/a/p", 7), ("ratio", 5)),
+            "#sv-by-ens": (("ensemble", 22), ("phase", 9), ("runs", 4), ("tokens", 7), ("saved~", 7), ("g/a/p", 7),
+                           ("promotion", 24)),
+            "#sv-by-day": (("day", 10), ("dec", 4), ("local", 5), ("tokens", 7), ("Claude", 7), ("saved~", 7),
+                           ("debt", 4)),
+        }  # fmt: skip
+        for table_id, cols in columns.items():
+            table = self.query_one(table_id, DataTable)
+            for label, width in cols:
+                table.add_column(label, width=width, key=label)
         self.refresh_data()
 
     def on_screen_suspend(self) -> None:
@@ -151,10 +178,39 @@ everything from the start.
             error = None
         except Exception as exc:
             snap, error = None, str(exc)
-        self.app.call_from_thread(self._apply, snap, error)
+        wrap = self._workflow_wrapup(snap) if snap is not None else None
+        self.app.call_from_thread(self._apply, snap, error, wrap)
 
-    def _apply(self, snap: Any, error: str | None) -> None:
+    def _workflow_wrapup(self, snap: Any) -> Any:
+        """The latest workflow plan's wrap-up — recomputed when the plans change, and on new
+        routing lines at most every few seconds for big logs (it scans the log)."""
+        import time
+
+        store = self.services.store
+        try:
+            plans = store.plans_path.stat()
+            log_size = store.routing_log_path.stat().st_size if store.routing_log_path.exists() else 0
+        except OSError:
+            return None
+        key = (plans.st_mtime_ns, plans.st_size)
+        now = time.monotonic()
+        stale = key != self._wrap_key or log_size < 20_000_000 or now - self._wrap_time > 5.0
+        if not stale:
+            return self.wrapup
+        try:
+            from conductor_tui.core.review import workflow_wrapup
+
+            uses = {name: row.get("local_decisions", 0) for name, row in snap.by_ensemble.items()}
+            wrap = workflow_wrapup(store, uses=uses)
+        except Exception:
+            wrap = None
+        self._wrap_key, self._wrap_time = key, now
+        return wrap
+
+    def _apply(self, snap: Any, error: str | None, wrap: Any = None) -> None:
         self.refreshes += 1
+        if snap is not None:
+            self.wrapup = wrap
         if error:
             self.query_one("#sv-wrapup", Static).update(
                 Text(f"Could not read the logs: {error}", style="red")
@@ -215,9 +271,9 @@ everything from the start.
                 Text(str(row["local_decisions"]), justify="right"),
                 Text(_k(row["total_tokens_local"]), justify="right"),
                 Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-                Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
                 Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
                 Text(f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}"),
+                Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
                 key=name,
             )
         ens = self.query_one("#sv-by-ens", DataTable)
@@ -263,8 +319,13 @@ everything from the start.
             chart.update(body)
         else:
             chart.update(Text("No routing decisions yet.", style="dim"))
-        if n:
-            self.query_one("#sv-wrapup", Static).update(wrapup_text(snap, self._ratio_label(snap)))
+        wrap_box = self.query_one("#sv-wrapup", Static)
+        if self.wrapup is not None:
+            wrap_box.border_title = "Session wrap-up — latest workflow"
+            wrap_box.update(workflow_text(self.wrapup, snap))
+        elif n:
+            wrap_box.border_title = "Wrap-up — all logged decisions"
+            wrap_box.update(wrapup_text(snap, self._ratio_label(snap)))
         else:
             self.query_one("#sv-wrapup", Static).update(
                 Text(
