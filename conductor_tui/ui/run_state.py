@@ -59,6 +59,7 @@ class AgentView:
     error: str | None = None
     fix: str | None = None
     instances: list[str] = field(default_factory=list)
+    expected_instances: int | None = None  # fan-out width announced by the engine
 
     @property
     def text(self) -> str:
@@ -165,6 +166,8 @@ class RunView:
             changed = {event.agent}
             if event.base and event.base in self.agents:
                 parent = self.agents[event.base]
+                if event.instances:
+                    parent.expected_instances = event.instances
                 if parent.state == WAITING:
                     parent.state = RUNNING
                     parent.started_t = event.t

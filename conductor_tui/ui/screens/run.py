@@ -331,7 +331,8 @@ class RunScreen(CockpitScreen):
             text.append(f"  {agent.tokens} tok", style="dim")
         if agent.instances:
             done = sum(1 for i in agent.instances if self.view.agents[i].state not in (WAITING, RUNNING))  # type: ignore[union-attr]
-            text.append(f"  {done}/{len(agent.instances)}", style="dim")
+            total = max(len(agent.instances), agent.expected_instances or 0)
+            text.append(f"  {done}/{total}", style="dim")
         if agent.depends_on and agent.base is None:
             text.append(f"  ← {', '.join(agent.depends_on)}", style="dim italic")
         return text
@@ -525,6 +526,8 @@ class RunScreen(CockpitScreen):
         if view is None or (not self._dirty and view.finished and self._stream is None):
             return
         dirty, self._dirty = self._dirty, set()
+        if any(n in view.agents and view.agents[n].base is None and n not in self._tree_nodes for n in dirty):
+            self._rebuild_tree()  # new top-level agents (no spec known up front): keep the run's order
         for name in dirty:
             node = self._tree_nodes.get(name)
             agent = view.agents.get(name)
