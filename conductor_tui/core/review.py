@@ -423,6 +423,7 @@ class LifecycleRow:
     rejection_reason: str | None = None
     authorized: bool = False
     fallback_this_session: bool = False
+    lora: Any = None  # rules.LoraCandidate
 
     @property
     def key(self) -> str:
@@ -450,10 +451,17 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
     rows: list[LifecycleRow] = []
     for (tt, ens), runs in pairs.items():
         prof = state.profiles.profiles.get(tt)
+        lora = None
         if ens is None:
             status = rules.lifecycle_status([], thresholds, has_ensemble=False)
         else:
             scores = scores_for(state, ens)
+            pairs_sf = [
+                (ev.score, ev.failure_mode)
+                for ev in effective_evaluations(state.evaluations)
+                if ensemble_of(ev, state) == ens
+            ]
+            lora = rules.lora_candidate(pairs_sf, thresholds)
             status = rules.lifecycle_status(
                 scores, thresholds, invocations=len(runs) or (prof.invocation_count if prof else 0)
             )
@@ -473,6 +481,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
                 fallback_this_session=bool(
                     status.calibration and status.calibration.fallback and status.phase is Phase.CALIBRATE
                 ),
+                lora=lora,
             )
         )
     order = {p: i for i, p in enumerate(Phase)}

@@ -111,3 +111,19 @@ def test_workflow_wrapup_without_a_plan(tmp_path: Path) -> None:
 
     (tmp_path / ".llm-orc").mkdir()
     assert workflow_wrapup(ProjectStore(tmp_path)) is None
+
+
+def test_lora_candidate_after_consistent_poor_scores(tmp_path: Path) -> None:
+    project = copy_sample_project(tmp_path)
+    store = ProjectStore(project)
+    rows = {r.ensemble: r for r in lifecycle_rows(load_review(store))}
+    assert not rows["triage-issue-labels"].lora.flag  # 2 poor, two different modes
+    from conductor_tui.core.records import Evaluation
+
+    for n in (4, 5):
+        store.append_evaluation(
+            Evaluation(ensemble="generate-test-cases", routing_id=f"rt-x{n}", invocation_number=n, phase="calibrate",
+                       score="poor", failure_mode="incomplete", reasoning="cases missing")
+        )  # fmt: skip
+    lora = {r.ensemble: r for r in lifecycle_rows(load_review(store))}["generate-test-cases"].lora
+    assert lora.flag and lora.poor == 3 and lora.dominant_failure_mode == "incomplete"

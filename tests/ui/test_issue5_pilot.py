@@ -386,3 +386,18 @@ async def test_demo_app_is_labelled_and_opens_on_savings(tmp_path: Path) -> None
         assert any(n.message == DEMO_NOTICE for n in app._notifications)
         assert "[demo]" in str(app.screen.query_one("#sb-project", Static).render())
         assert app.screen.snapshot.routing_decisions == 48
+
+
+async def test_judge_stream_hook_renders_into_the_judge_panel(tmp_path: Path) -> None:
+    app, _project = demo_app(tmp_path, "evaluate")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        stream = screen.judge_stream()
+        for delta in ("**Completeness:** all ", "fixtures present. ", "*Hallucinations:* none."):
+            await stream.write(delta)
+        await stream.stop()
+        await settle(pilot)
+        panel = screen.query_one("#ev-judge")
+        assert panel.display
+        assert "fixtures present" in panel.source

@@ -229,6 +229,20 @@ uses with over 80 % acceptable-or-good earn Trust.
                 ("ready for global — " if promo.global_ready else "not yet — ") + promo.next_step,
                 style="green" if promo.global_ready else "",
             )
+        lora = row.lora
+        if lora is not None and lora.poor:
+            text.append("\nLoRA candidate: ", style="bold")
+            mode = getattr(lora.dominant_failure_mode, "value", lora.dominant_failure_mode)
+            if lora.flag:
+                text.append(
+                    f"yes — {lora.poor} poor, mostly {mode}; recommend a fine-tune to the designer",
+                    style="magenta",
+                )
+            else:
+                text.append(
+                    f"no — {lora.poor} poor" + (f", mostly {mode}" if mode else ", no single failure mode"),
+                    style="dim",
+                )
         if row.debt:
             text.append("\nInterim Claude debt: ", style="bold")
             text.append(f"{row.debt} delegable subtask(s) handled by Claude", style="yellow")
