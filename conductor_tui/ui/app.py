@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -86,7 +88,7 @@ class ConductorApp(App[int]):
         self.DEFAULT_MODE = initial_mode or ("plan" if services.has_llm_orc else "home")
         super().__init__()
         self._settings = load_settings(services.settings_path)
-        theme = self._settings.get("theme")
+        theme = os.environ.get("CONDUCTOR_TUI_THEME") or self._settings.get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
         self._polling = False
@@ -331,6 +333,9 @@ def make_app(
 
 
 def run_app(project_dir: str | None = None) -> int:
+    if project_dir is not None and not Path(project_dir).expanduser().is_dir():
+        print(f"conductor-tui: {project_dir}: no such directory", file=sys.stderr)
+        return 2
     app = make_app(project_dir)
     try:
         result = app.run()

@@ -129,3 +129,15 @@ def test_core_modules_do_not_import_textual():
     code = "import sys, conductor_tui.core.plan; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_run_app_refuses_a_missing_directory(tmp_path, capsys):
+    from conductor_tui.ui.app import run_app
+
+    assert run_app(str(tmp_path / "nope")) == 2
+    assert "no such directory" in capsys.readouterr().err
+
+
+async def test_theme_from_the_environment(plan_project, cockpit, monkeypatch):
+    monkeypatch.setenv("CONDUCTOR_TUI_THEME", "gruvbox")
+    assert cockpit(plan_project).theme == "gruvbox"
