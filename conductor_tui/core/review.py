@@ -68,10 +68,11 @@ class ReviewState:
         return {str(e.extras.get("routing_id")) for e in self.events if e.event == FLAG_EVENT}
 
     def run(self, routing_id: str) -> RoutingDecision | None:
-        for d in self.decisions:
-            if d.id == routing_id:
-                return d
-        return None
+        index = self.__dict__.get("_index")
+        if index is None or index[0] != len(self.decisions):
+            index = (len(self.decisions), {d.id: d for d in self.decisions if d.id})
+            self.__dict__["_index"] = index
+        return index[1].get(routing_id)
 
 
 def load_review(store: Any) -> ReviewState:
@@ -201,13 +202,22 @@ def evaluation_queue(state: ReviewState, *, include_all: bool = False) -> list[Q
     flagged = state.flagged
     numbers = _invocation_numbers(state)
     history: dict[str, list[Any]] = {}
+    cache: dict[str, tuple[tuple[int, bool], Any]] = {}
     items: list[QueueItem] = []
     for run in state.runs:
         rid = str(run.id)
         ens = run_ensemble(run)
         n = numbers.get(rid, 0)
         prior = history.setdefault(ens, [])
-        status = rules.lifecycle_status(prior, thresholds, invocations=n - 1)
+        # The phase only changes when a score is added or the use count crosses the Trust
+        # threshold, so the status is recomputed only then (a million-run log stays linear).
+        key = (len(prior), max(n - 1, len(prior)) > thresholds.trusted_threshold_uses)
+        cached = cache.get(ens)
+        if cached is not None and cached[0] == key:
+            status = cached[1]
+        else:
+            status = rules.lifecycle_status(prior, thresholds, invocations=n - 1)
+            cache[ens] = (key, status)
         ev = effective.get(rid)
         if ev is not None and ev.score is not None:
             prior.append(ev.score)

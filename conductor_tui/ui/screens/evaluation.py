@@ -145,8 +145,13 @@ another score to override it — both verdicts are kept in the record.
 
     # ------------------------------------------------------------------ data
 
-    @work(thread=True, exclusive=True, group="evaluate-load", exit_on_error=False)
     def reload(self, select: str | None = None) -> None:
+        """Re-read the logs in a thread worker (the queue shows a loading state meanwhile)."""
+        self.query_one("#ev-queue", DataTable).loading = self.state is None
+        self._load(select)
+
+    @work(thread=True, exclusive=True, group="evaluate-load", exit_on_error=False)
+    def _load(self, select: str | None = None) -> None:
         state = load_review(self.services.store)
         items = evaluation_queue(state, include_all=self.show_all)
         self.app.call_from_thread(self._apply, state, items, select)
@@ -158,6 +163,7 @@ another score to override it — both verdicts are kept in the record.
         self.state = state
         self.items = items
         table = self.query_one("#ev-queue", DataTable)
+        table.loading = False
         keep = select or (self.current.routing_id if self.current else None)
         table.clear()
         for item in items:

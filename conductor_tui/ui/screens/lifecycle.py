@@ -118,8 +118,13 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     # ------------------------------------------------------------------ data
 
-    @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
     def reload(self) -> None:
+        """Re-read the logs and config in a thread worker (loading state on first load)."""
+        self.query_one("#lc-table", DataTable).loading = self.state is None
+        self._load()
+
+    @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
+    def _load(self) -> None:
         state = load_review(self.services.store)
         rows = lifecycle_rows(state)
         versions = []
@@ -143,6 +148,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.rows = rows
         self.versions = versions
         table = self.query_one("#lc-table", DataTable)
+        table.loading = False
         keep = self.current.key if self.current else None
         table.clear()
         for row in rows:
