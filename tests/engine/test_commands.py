@@ -162,7 +162,7 @@ def test_ctrl_c_cancels_cleanly_and_records_cancelled(project, fake_ollama_facto
     assert b"Status: cancelled" in out
     [decision] = [d for d in ProjectStore(project).read_routing().records if d.is_decision]
     assert decision.status == "cancelled" and decision.tokens_saved == 0
-    assert fake.wait_for_outcome(0)["outcome"] == "client-disconnected"
+    assert fake.wait_for_outcome(0, timeout=30)["outcome"] == "client-disconnected"
 
 
 def test_starter_kit_command_refuses_to_overwrite_without_a_tty(project, capsys, monkeypatch):

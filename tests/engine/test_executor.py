@@ -234,6 +234,19 @@ def test_when_grammar():
     assert not evaluate_when("${g.missing}", r) and not evaluate_when("${x.y}", r)
 
 
+async def finished_requests(fake, n: int) -> list[dict]:
+    """The fake's records of the ``n`` generation requests once each is finished: the
+    server stamps a request's outcome, ``t_end`` and metrics just after writing its last
+    chunk, so right after the client has read it they may not be there yet."""
+
+    def done() -> bool:
+        reqs = fake.generation_requests()
+        return len(reqs) == n and all(r.get("outcome") for r in reqs)
+
+    assert await asyncio.to_thread(fake.wait_until, done, 30.0), fake.generation_requests()
+    return fake.generation_requests()
+
+
 def final_chunk_written(record: dict) -> float:
     """When the fake began writing a request's last chunk (server clock): its
     ``total_duration`` ends there. The next request of a one-at-a-time limit can only reach
@@ -249,8 +262,7 @@ async def test_per_model_concurrency_limit(provider, fake, tmp_path):
         [{"name": "split", "script": split}, llm("each", "echo:1b", depends_on=["split"], fan_out=True)]
     )
     await run(provider, spec, settings=EngineSettings(per_model_concurrency=1))
-    reqs = sorted(fake.generation_requests(), key=lambda r: r["t_received"])
-    assert len(reqs) == 3
+    reqs = sorted(await finished_requests(fake, 3), key=lambda r: r["t_received"])
     for a, b in zip(reqs, reqs[1:], strict=False):
         # one at a time although the model has 3 slots
         assert b["t_received"] >= final_chunk_written(a)
@@ -544,8 +556,7 @@ async def test_input_key_error_fails_only_that_agent(provider):
 async def test_overall_concurrency_limit(provider, fake):
     spec = ensemble([llm("a", "fast:1b"), llm("b", "echo:1b"), llm("c", "json:1b")])
     await run(provider, spec, settings=EngineSettings(max_concurrency=1))
-    reqs = sorted(fake.generation_requests(), key=lambda r: r["t_received"])
-    assert len(reqs) == 3
+    reqs = sorted(await finished_requests(fake, 3), key=lambda r: r["t_received"])
     for a, b in zip(reqs, reqs[1:], strict=False):
         assert b["t_received"] >= final_chunk_written(a)
 
