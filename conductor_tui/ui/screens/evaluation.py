@@ -337,15 +337,19 @@ another score to override it — both verdicts are kept in the record.
         if item is None:
             return
         if not self.has_reflection():
-            self.notify("Reflect first: the score is refused until a reflection exists.", severity="error")
+            self.notify(
+                "Reflect first: the score is refused until a reflection exists.",
+                severity="error",
+                markup=False,
+            )
             return
         score = self.selected_score()
         if score is None:
-            self.notify("Choose a score (good, acceptable or poor).", severity="warning")
+            self.notify("Choose a score (good, acceptable or poor).", severity="warning", markup=False)
             return
         failure = self.selected_failure() if score is Score.POOR else None
         if score is Score.POOR and failure is None:
-            self.notify("A poor score needs a failure mode.", severity="error")
+            self.notify("A poor score needs a failure mode.", severity="error", markup=False)
             return
         reflection = self.query_one("#ev-reflect", TextArea).text.strip()
         feedback = self.query_one("#ev-feedback", Input).value.strip()
@@ -359,7 +363,7 @@ another score to override it — both verdicts are kept in the record.
             return
         verdict = item.judge.judge_score or item.judge.score
         if verdict is None:
-            self.notify("The judge left no score.", severity="warning")
+            self.notify("The judge left no score.", severity="warning", markup=False)
             return
         own = self.query_one("#ev-reflect", TextArea).text.strip()
         reasoning = item.judge.judge_reasoning or item.judge.reasoning or ""
@@ -381,20 +385,20 @@ another score to override it — both verdicts are kept in the record.
                 now=self.services.clock(),
             )
         except ValueError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         result = consequences(self.state, item, score)
         try:
             self.services.store.append_evaluation(record)
         except Exception as exc:
-            self.notify(f"Could not write evaluations.jsonl: {exc}", severity="error")
+            self.notify(f"Could not write evaluations.jsonl: {exc}", severity="error", markup=False)
             return
         try:
             profiles = profiles_after_evaluation(self.state, item, record)
             if profiles is not None:
                 self.services.store.save_task_profiles(profiles)
         except Exception as exc:  # the evaluation is safe on disk; the profile is derived data
-            self.notify(f"task-profiles.yaml not updated: {exc}", severity="warning")
+            self.notify(f"task-profiles.yaml not updated: {exc}", severity="warning", markup=False)
         self.last_consequences = result
         head = (
             f"Recorded {score.value}"
@@ -427,10 +431,11 @@ another score to override it — both verdicts are kept in the record.
         try:
             self.services.store.append_routing(flag_event(item.run, now=self.services.clock()))
         except Exception as exc:
-            self.notify(f"Could not write routing-log.jsonl: {exc}", severity="error")
+            self.notify(f"Could not write routing-log.jsonl: {exc}", severity="error", markup=False)
             return
         self.notify(
-            f"Flagged {item.ensemble} #{item.invocation_number} as unsatisfactory — it is in the queue."
+            f"Flagged {item.ensemble} #{item.invocation_number} as unsatisfactory — it is in the queue.",
+            markup=False,
         )
         self.show_all = False
         self.reload(item.routing_id)

@@ -321,7 +321,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         try:
             result = promote(check)
         except Exception as exc:
-            self.notify(f"Promotion failed: {exc}", severity="error")
+            self.notify(f"Promotion failed: {exc}", severity="error", markup=False)
             return
         try:
             self.services.store.append_routing(
@@ -338,7 +338,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         msg = f"Promoted '{check.ensemble}': {len(result.copied)} file(s) copied to {check.dest_root}"
         if result.skipped:
             msg += f"; {len(result.skipped)} already there (kept)"
-        self.notify(msg)
+        self.notify(msg, markup=False)
         self.reload()
 
     def action_toggle_auth(self) -> None:
@@ -353,16 +353,16 @@ uses with over 80 % acceptable-or-good earn Trust.
                     row.ensemble,
                     reason=f"revoked in the cockpit: {row.task_type} → {row.ensemble}",
                 )
-                self.notify(f"Standing authorisation revoked (config v{cfg.version}).")
+                self.notify(f"Standing authorisation revoked (config v{cfg.version}).", markup=False)
             else:
                 cfg = store.grant_authorization(
                     row.task_type,
                     row.ensemble,
                     reason=f"granted in the cockpit: {row.task_type} → {row.ensemble}",
                 )
-                self.notify(f"Standing authorisation granted (config v{cfg.version}).")
+                self.notify(f"Standing authorisation granted (config v{cfg.version}).", markup=False)
         except Exception as exc:
-            self.notify(f"Could not change the routing config: {exc}", severity="error")
+            self.notify(f"Could not change the routing config: {exc}", severity="error", markup=False)
             return
         self.reload()
 
@@ -377,9 +377,9 @@ uses with over 80 % acceptable-or-good earn Trust.
             try:
                 new = self.services.store.update_thresholds(result["reason"], **result["changes"])
             except Exception as exc:
-                self.notify(f"Thresholds not saved: {exc}", severity="error")
+                self.notify(f"Thresholds not saved: {exc}", severity="error", markup=False)
                 return
-            self.notify(f"Thresholds saved as config v{new.version}.")
+            self.notify(f"Thresholds saved as config v{new.version}.", markup=False)
             self.reload()
 
         self.app.push_screen(I5Thresholds(cfg.routing_thresholds, cfg.version), done)
@@ -399,7 +399,9 @@ uses with over 80 % acceptable-or-good earn Trust.
                 )
             )
         if len(entries) < 2:
-            self.notify("No earlier routing config version to roll back to.", severity="warning")
+            self.notify(
+                "No earlier routing config version to roll back to.", severity="warning", markup=False
+            )
             return
 
         def done(version: int | None) -> None:
@@ -410,9 +412,9 @@ uses with over 80 % acceptable-or-good earn Trust.
                     version, reason=f"rolled back to v{version} in the cockpit"
                 )
             except Exception as exc:
-                self.notify(f"Rollback failed: {exc}", severity="error")
+                self.notify(f"Rollback failed: {exc}", severity="error", markup=False)
                 return
-            self.notify(f"Restored v{version} as config v{new.version}.")
+            self.notify(f"Restored v{version} as config v{new.version}.", markup=False)
             self.reload()
 
         self.app.push_screen(I5Rollback(entries, current), done)
