@@ -24,6 +24,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.widgets import DataTable, Input, Markdown, RadioButton, RadioSet, Static, TextArea
 
 from conductor_tui.core.records import FailureMode, Score
@@ -260,7 +261,7 @@ another score to override it — both verdicts are kept in the record.
             verdict_text = verdict.value if isinstance(verdict, Score) else str(verdict)
             body = j.judge_reasoning or j.reasoning or ""
             judge.update(_md_escape(body))
-            judge.border_title = f"Judge ({j.evaluator or 'claude'}): {verdict_text}"
+            judge.border_title = escape(f"Judge ({j.evaluator or 'claude'}): {verdict_text}")
             judge.display = True
             rb = self.query_one("#ev-reflect-box")
             rb.border_title = "1 · Reflect (the judge's is above; write yours to override)"

@@ -19,6 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
@@ -301,12 +302,12 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 key=name,
             )
         err = getattr(catalog, "error", None)
-        table.border_subtitle = str(err) if err else f"{len(ensembles)} ensembles"
+        table.border_subtitle = escape(str(err)) if err else f"{len(ensembles)} ensembles"
 
     async def _show_gpu(self, probe: Any, samples: list[Any], status: Any) -> None:
         box = self.query_one("#md-gpu", Vertical)
         kind = str(getattr(probe, "kind", "none") or "none")
-        box.border_title = f"GPU  ·  {kind}" if samples else "GPU"
+        box.border_title = escape(f"GPU  ·  {kind}") if samples else "GPU"
         await box.remove_children()
         widgets: list[Any] = []
         if not samples:
