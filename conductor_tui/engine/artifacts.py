@@ -356,8 +356,13 @@ def record_run(
     plan_id: str | None = None,
     row_id: str | None = None,
     session: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
     """Append ONE routing decision for a finished run; return it as written.
+
+    ``extra``: additional fields kept in the entry (e.g. ``context`` — the context
+    strategy used and the tokens it saved; ``propose_judge`` — the verdict); they never
+    replace the standard fields.
 
     ``estimated_claude_tokens`` uses the rules' ratio (refined from the log when
     possible, default 1.2); a run that did not complete saved nothing
@@ -396,6 +401,7 @@ def record_run(
         session=session,
         duration_ms=result.duration_ms,
         **({"failure": "infrastructure"} if script_failed else {}),
+        **{k: v for k, v in (extra or {}).items() if k not in RoutingDecision.model_fields},
     )
     return store.append_routing(decision)
 

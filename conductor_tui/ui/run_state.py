@@ -8,6 +8,7 @@ timer (deltas are coalesced, never rendered one by one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from conductor_tui.engine.events import (
@@ -103,11 +104,12 @@ class RunView:
     artifact: str | None = None
     error: str | None = None
     events: int = 0
+    spec: Any = field(default=None, repr=False, compare=False)  # the EnsembleSpec, when known
 
     @classmethod
     def from_spec(cls, spec: Any, input_text: str = "") -> RunView:
         """All agents waiting, with their dependencies, before the first event."""
-        view = cls(ensemble=str(getattr(spec, "name", "")), input=input_text)
+        view = cls(ensemble=str(getattr(spec, "name", "")), input=input_text, spec=spec)
         for agent in getattr(spec, "agents", []) or []:
             view._agent(agent.name).depends_on = list(getattr(agent, "depends_on", []) or [])
             view.agents[agent.name].kind = str(getattr(agent, "kind", "llm"))
@@ -240,3 +242,29 @@ class RunView:
         )
         parent.output_tokens = sum(self.agents[i].tokens for i in parent.instances)
         parent.finished_t = max((self.agents[i].finished_t or 0.0) for i in parent.instances)
+
+
+def run_agents(view: RunView) -> Any:
+    """The view as an object with ``agents = {name: {response, status, model, usage}}`` — the shape
+    ``core.propose_judge.outcome`` and ``propose_judge_cost`` read, so a live run and a
+    recorded one (events fed in) give the same verdict and cost."""
+    agents: dict[str, Any] = {}
+    for name, agent in view.agents.items():
+        if agent.base is not None:
+            continue  # fan-out instances are summed into their agent below
+        pieces = [view.agents[i] for i in agent.instances] or [agent]
+        usage = None
+        if any(p.input_tokens is not None or p.output_tokens is not None for p in pieces):
+            usage = {
+                "input_tokens": sum(p.input_tokens or 0 for p in pieces),
+                "output_tokens": sum(p.output_tokens or 0 for p in pieces),
+                "model": agent.model,
+            }
+        agents[name] = {
+            "response": agent.text,
+            "status": "success" if agent.state == DONE else agent.state,
+            "model": agent.model,
+            "usage": usage,
+        }
+    # an object, not a dict: usage_by_agent takes a bare dict for the agents mapping itself
+    return SimpleNamespace(agents=agents)

@@ -38,6 +38,7 @@ from conductor_tui.ui.run_state import (
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.screens.dialogs import HandlerPicker, TextDialog
 from conductor_tui.ui.widgets.follow import FollowScroll
+from conductor_tui.ui.widgets.proposals import ProposalsPanel
 
 HELP = """
 ## Run
@@ -52,6 +53,18 @@ the view follows new text only while you are at the bottom (scroll up to read,
 ends you see the deliverable, each agent's tokens, the routing-log entry written, and
 whether this run must be evaluated (calibration: always; established: sampled) — `e`
 goes to the Evaluate screen.
+
+**Propose–judge ensembles** (a `conductor: {pattern: propose-judge}` block) show the
+proposals side by side, one column per proposer, with the judge's verdict under them:
+the picked column is highlighted, a synthesis says so, and the reason is given; the
+cost counts every proposer and the judge.  `v` switches between the proposals and the
+agent tree.  A Claude judge (`judge: claude`) runs after the ensemble when
+ANTHROPIC_API_KEY is set.
+
+**Plan rows with dependencies** receive the earlier rows' deliverables under the row's
+context strategy (full, scoped, distilled, fresh); a distilled context runs the
+summarising ensemble first.  The line under the title shows the strategy and the tokens
+it saved against "full"; the routing-log entry records it (`context`).
 
 Start a run from the Plan screen (`g` on an approved row routed to an ensemble) or
 here with `n` (pick an ensemble, type its input).
@@ -72,6 +85,13 @@ class RunScreen(CockpitScreen):
         Binding(
             "f", "follow", "Follow", id="run.follow", tooltip="Scroll to the newest output and keep following"
         ),
+        Binding(
+            "v",
+            "toggle_proposals",
+            "Proposals/agents",
+            id="run.proposals",
+            tooltip="Switch between the proposals side by side and the agent tree",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -91,11 +111,22 @@ class RunScreen(CockpitScreen):
         self._started_clock: float | None = None
         self.flushes = 0
         self.on_flush = None  # benchmarks: called after each flush with the time
+        # propose–judge (core.propose_judge): the shape of the running ensemble, the
+        # outcome once finished, a note about the judge (e.g. Claude unavailable)
+        self.shape: Any = None
+        self.pj_outcome: Any = None
+        self.judge_note: str | None = None
+        self.claude_judgement: Any = None
+        self.show_proposals = True
+        # context strategies (core.context): the ContextResult of a plan row, and a step line
+        self.context_result: Any = None
+        self.context_step: str | None = None
 
     # ------------------------------------------------------------------ layout
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="run-title")
+        yield Static(id="run-context")
         yield Static(id="run-empty", classes="empty-state")
         with Horizontal(id="run-main"):
             yield Tree("agents", id="run-tree")
@@ -115,19 +146,67 @@ class RunScreen(CockpitScreen):
     # ------------------------------------------------------------------ starting runs
 
     def run_plan_row(self, plan: WorkflowPlan, row_id: str) -> None:
+        """Run an approved row: its ensemble, or its role's (``role:<name>``); a row with
+        dependencies receives their deliverables under its context strategy."""
         row = next((r for r in plan.subtasks if r.id == row_id), None)
         if row is None:
             return
         name = plan_ops.effective_handler(row)
         text = row.description + (f"\n\nNote: {row.note}" if row.note else "")
+        spec = None
+        from conductor_tui.core.roles import role_of_handler
+
+        role = role_of_handler(name)
+        if role is not None:
+            spec = self._role_spec(role)
+            if spec is None:
+                return
+            name = spec.name
         self.start_run(
             name,
             text,
+            spec=spec,
+            plan=plan if row.depends_on else None,
             plan_id=plan.id,
             row_id=row_id,
             task_type=row.task_type,
             task_summary=row.description,
+            **({"role": role} if role else {}),
         )
+
+    def _role_spec(self, role: str) -> Any:
+        """The ensemble a role row runs: the role's own ensemble, or a one-agent ensemble
+        on its profile/model (``roles.role_ensemble``); ``None`` (with a notice) otherwise."""
+        from conductor_tui.core import roles as roles_ops
+        from conductor_tui.engine import loader
+
+        project = self.services.project
+        try:
+            config = roles_ops.load_roles(project)
+            catalog = loader.load_catalog(project)
+            resolved = roles_ops.resolve_role(role, config, loader.load_profiles(project), catalog)
+        except Exception as exc:  # a broken roles file names itself
+            self.notify(f"Roles: {exc}", severity="error", timeout=10)
+            return None
+        if resolved is None:
+            known = ", ".join(config.names()) or "none"
+            self.notify(f'Unknown role "{role}" (roles: {known})', severity="error")
+            return None
+        if resolved.role.kind == "claude":
+            self.notify(f'The "{role}" role is handled by Claude, not run here.', severity="warning")
+            return None
+        if resolved.problems:
+            problem = resolved.problems[0]
+            fix = getattr(problem, "fix", None)
+            self.notify(str(problem) + (f" — {fix}" if fix else ""), severity="error", timeout=10)
+            return None
+        if resolved.role.kind == "ensemble":
+            entry = catalog.get(resolved.ensemble or "")
+            if entry is None or entry.spec is None:
+                self.notify(f'Role "{role}": no runnable ensemble "{resolved.ensemble}"', severity="error")
+                return None
+            return entry.spec
+        return roles_ops.role_ensemble(resolved)
 
     @property
     def busy(self) -> bool:
@@ -156,24 +235,36 @@ class RunScreen(CockpitScreen):
                 exit_on_error=False,
             )
 
-    def start_run(self, ensemble: str, input_text: str, **context: Any) -> bool:
+    def start_run(
+        self, ensemble: str, input_text: str, *, spec: Any = None, plan: Any = None, **context: Any
+    ) -> bool:
+        """Run ``ensemble`` (or ``spec``) on ``input_text``.  With ``plan`` (and ``row_id``
+        in ``context``) the input is first built from the earlier rows' outputs."""
         if self.view is not None and not self.view.finished and self.executor is not None:
             self.notify("A run is in progress — Esc cancels it first.", severity="warning")
             return False
-        from conductor_tui.engine import loader
+        if spec is None:
+            from conductor_tui.engine import loader
 
-        catalog = loader.load_catalog(self.services.project)
-        entry = catalog.get(ensemble)
-        if entry is None or entry.spec is None:
-            self.notify(f'No runnable ensemble "{ensemble}"', severity="error")
-            return False
-        self.context = {"ensemble": ensemble, **context}
-        self.show_view(RunView.from_spec(entry.spec, input_text))
-        self._run(entry.spec, input_text)
+            catalog = loader.load_catalog(self.services.project)
+            entry = catalog.get(ensemble)
+            if entry is None or entry.spec is None:
+                self.notify(f'No runnable ensemble "{ensemble}"', severity="error")
+                return False
+            spec = entry.spec
+        self.context = {"ensemble": spec.name, **context}
+        self.context_result = None
+        self.context_step = None
+        self.claude_judgement = None
+        self.judge_note = None
+        if plan is not None and context.get("row_id"):
+            self.context_step = "gathering the earlier rows' outputs…"
+        self.show_view(RunView.from_spec(spec, input_text))
+        self._run(spec, input_text, plan)
         return True
 
     @work(exclusive=True, group="run", exit_on_error=False)
-    async def _run(self, spec: Any, input_text: str) -> None:
+    async def _run(self, spec: Any, input_text: str, plan: Any = None) -> None:
         from conductor_tui.engine.executor import Executor
 
         services = self.services
@@ -186,6 +277,17 @@ class RunScreen(CockpitScreen):
         else:
             self._mark_row(RowStatus.RUNNING)
         try:
+            if plan is not None and self.context.get("row_id"):
+                prepared = await self._prepare_context(plan, self.context["row_id"], spec)
+                if prepared is None:
+                    status = RowStatus.APPROVED if self._cancelled() else RowStatus.FAILED
+                    if link is not None:
+                        await asyncio.to_thread(link.failed, request, self.context_step or "no context")
+                    else:
+                        self._mark_row(status)
+                    self._render_all()
+                    return
+                input_text = prepared
             result = await self.executor.run(spec, input_text, on_event=self.on_engine_event)
         except Exception as exc:
             self.notify(f"Run failed: {exc}", severity="error", timeout=10)
@@ -201,12 +303,153 @@ class RunScreen(CockpitScreen):
         finally:
             self.executor = None
         self._record(result)
+        if self.shape is not None and self.shape.claude_judge and result.status == "completed":
+            self._start_claude_judge(result, input_text)
         if link is not None:
             try:
                 await asyncio.to_thread(link.finished, request, result, self.decision)
             except Exception as exc:
                 self.notify(f"Could not report the result to the session: {exc}", severity="warning")
         await self.app.run_next_request()  # type: ignore[attr-defined]
+
+    def _cancelled(self) -> bool:
+        return self.view is not None and self.view.status == "cancelled"
+
+    # ------------------------------------------------------------------ context strategies
+
+    def _dependency_outputs(self, plan: WorkflowPlan, row_id: str) -> dict[str, str]:
+        """The deliverables of the rows ``row_id`` depends on (directly or not), from their
+        routing-log entries' artifacts: the row's ``routing_id`` first, else the newest
+        completed entry for the row.  Rows with no readable deliverable are left out."""
+        from pathlib import Path
+
+        from conductor_tui.core.context import ancestors
+        from conductor_tui.engine.artifacts import read_execution
+
+        store = self.services.store
+        wanted = ancestors(plan, row_id)
+        if not wanted:
+            return {}
+        rows = {r.id: r for r in plan.subtasks}
+        by_id: dict[str, Any] = {}
+        by_row: dict[str, Any] = {}
+        for d in store.read_routing().records:
+            if d.id:
+                by_id[d.id] = d
+            if d.plan_id == plan.id and d.row_id in wanted and d.status == "completed" and d.artifact:
+                by_row[d.row_id] = d  # the newest wins
+        outputs: dict[str, str] = {}
+        for rid in wanted:
+            routing_id = getattr(rows.get(rid), "routing_id", None)
+            d = by_id.get(routing_id) if routing_id else None
+            if d is None or d.status != "completed" or not d.artifact:
+                d = by_row.get(rid)
+            if d is None:
+                continue
+            path = Path(d.artifact)
+            if not path.is_absolute():
+                path = self.services.project / path
+            try:
+                execution = read_execution(path)
+            except (OSError, ValueError):
+                continue
+            if execution.deliverable:
+                outputs[rid] = execution.deliverable
+        return outputs
+
+    async def _prepare_context(self, plan: WorkflowPlan, row_id: str, spec: Any) -> str | None:
+        """The row's input under its strategy; a distilled one runs the summariser first
+        (shown as step 1 of 2).  ``None`` when it could not be built (the reason is shown)."""
+        from conductor_tui.core import context as ctx_ops
+        from conductor_tui.engine import loader
+
+        project = self.services.project
+        latest = await asyncio.to_thread(lambda: self.services.store.latest_plans().get(plan.id))
+        if latest is not None and any(r.id == row_id for r in latest.subtasks):
+            plan = latest
+        row = next(r for r in plan.subtasks if r.id == row_id)
+        note = f"\n\nNote: {row.note}" if row.note else ""
+        outputs = await asyncio.to_thread(self._dependency_outputs, plan, row_id)
+        try:
+            result = ctx_ops.row_context(plan, row_id, outputs, project=project)
+        except ValueError as exc:
+            self.context_step = f"context: {exc}"
+            self.notify(str(exc), severity="error", timeout=10)
+            return None
+        if result.distill is not None:
+            request = result.distill
+            try:
+                catalog = await asyncio.to_thread(loader.load_catalog, project)
+                distiller = ctx_ops.find_distill_ensemble(request.ensemble, catalog)
+            except LookupError as exc:
+                self.context_step = str(exc)
+                self.notify(str(exc), severity="error", timeout=10)
+                return None
+            self.context_result = result
+            self.context_step = (
+                f"step 1/2: {distiller.name} distils {', '.join(request.sources)}"
+                f" (~{request.input_tokens:,} tok in)"
+            )
+            self.show_view(RunView.from_spec(distiller, request.input_text))
+            done = await self.executor.run(distiller, request.input_text, on_event=self.on_engine_event)
+            if done.status != "completed" or not (done.deliverable or "").strip():
+                self.context_step = f"step 1/2: {distiller.name} {done.status} — the row did not run"
+                if done.status != "cancelled":
+                    self.notify(
+                        f"Distilling the context failed: {done.error or done.status}", severity="error"
+                    )
+                self._render_all()
+                return None
+            result = ctx_ops.row_context(
+                plan,
+                row_id,
+                outputs,
+                project=project,
+                summary=done.deliverable,
+                summary_tokens_spent=done.total_tokens,
+            )
+            self.context_step = f"step 2/2 · summary by {distiller.name} ({done.total_tokens:,} local tok)"
+        else:
+            self.context_step = None
+        self.context_result = result
+        text = result.text + note
+        self.show_view(RunView.from_spec(spec, text))
+        return text
+
+    # ------------------------------------------------------------------ Claude as judge
+
+    def _start_claude_judge(self, result: Any, task: str) -> None:
+        provider = getattr(self.services, "claude", None)
+        if provider is None:
+            from conductor_tui.providers.anthropic import ClaudeProvider
+
+            provider = ClaudeProvider()
+        if not getattr(provider, "available", False):
+            self.judge_note = "Claude judge needs ANTHROPIC_API_KEY — the proposals are kept, unjudged"
+            self._render_all()
+            return
+        self.judge_note = "Claude is judging the proposals…"
+        self._render_all()
+        self._claude_judge(provider, result, task)
+
+    @work(thread=True, exclusive=True, group="claude-judge", exit_on_error=False)
+    def _claude_judge(self, provider: Any, result: Any, task: str) -> None:
+        from conductor_tui.core.propose_judge import judge_with_claude
+
+        try:
+            judgement, error = judge_with_claude(provider, self.shape, task, result), None
+        except Exception as exc:  # ClaudeError (rate limit, auth…) or nothing to judge
+            judgement, error = None, str(exc)
+        self.app.call_from_thread(self._claude_judged, judgement, error)
+
+    def _claude_judged(self, judgement: Any, error: str | None) -> None:
+        if judgement is not None:
+            self.claude_judgement = judgement
+            self.judge_note = None
+        else:
+            self.judge_note = f"Claude judge failed: {error} — the proposals are kept"
+        self.pj_outcome = None
+        self._render_all()
 
     def _record(self, result: Any) -> None:
         """Append the routing decision, mark the plan row, decide about evaluation."""
@@ -215,6 +458,13 @@ class RunScreen(CockpitScreen):
 
         store = self.services.store
         ctx = self.context
+        extra: dict[str, Any] = {}
+        if self.context_result is not None and self.context_result.ready:
+            extra["context"] = self.context_result.to_json()
+        if ctx.get("role"):
+            extra["role"] = ctx["role"]
+        if self.shape is not None:
+            extra["propose_judge"] = self._propose_judge_record(result)
         try:
             self.decision = record_run(
                 store,
@@ -225,6 +475,7 @@ class RunScreen(CockpitScreen):
                 plan_id=ctx.get("plan_id"),
                 row_id=ctx.get("row_id"),
                 session=getattr(ctx.get("request"), "session", None),
+                extra=extra,
             )
         except Exception as exc:
             self.notify(f"Could not write the routing log: {exc}", severity="error", timeout=10)
@@ -247,6 +498,24 @@ class RunScreen(CockpitScreen):
         if self.decision is not None:
             self.app.last_run_decision = self.decision  # type: ignore[attr-defined]
         self._render_all()
+
+    def _propose_judge_record(self, result: Any) -> dict[str, Any]:
+        """What the routing log keeps of a propose–judge run: who, the verdict, the cost."""
+        from conductor_tui.core.propose_judge import outcome
+
+        shape = self.shape
+        done = outcome(shape, result)
+        verdict = done.verdict
+        return {
+            "proposers": list(shape.proposers),
+            "judge": shape.judge,
+            "verdict": verdict.verdict if verdict else None,
+            "picked": verdict.picked if verdict else None,
+            "reasoning": verdict.reasoning if verdict else None,
+            "proposer_tokens": done.cost.proposer_tokens,
+            "judge_tokens": done.cost.judge.total_tokens,
+            "total_tokens": done.cost.total_tokens,
+        }
 
     def _mark_row(self, status: RowStatus, routing_id: str | None = None) -> None:
         plan_id, row_id = self.context.get("plan_id"), self.context.get("row_id")
@@ -277,16 +546,57 @@ class RunScreen(CockpitScreen):
         if self.selected is None and changed:
             self.selected = next(iter(sorted(changed)), None)
 
-    def show_view(self, view: RunView, selected: str | None = None) -> None:
-        """Show a run (a new one, or a recorded one for snapshots)."""
+    def show_view(self, view: RunView, selected: str | None = None, *, spec: Any = None) -> None:
+        """Show a run (a new one, or a recorded one for snapshots).
+
+        ``spec`` (default: the one ``RunView.from_spec`` kept) decides whether the
+        proposals view is shown: ensembles marked propose–judge (``conductor:`` block).
+        """
         self.view = view
         self.decision = None
         self.evaluation = None
+        self.pj_outcome = None
         self._started_clock = time.monotonic()
         self.selected = selected or (view.order[0] if view.order else None)
+        self._set_shape(spec if spec is not None else view.spec)
         self._rebuild_tree()
         self._reset_output()
         self._render_all()
+
+    def _set_shape(self, spec: Any) -> None:
+        """Detect a propose–judge ensemble and (re)mount the proposals panel for it.
+
+        Only ensembles that declare the pattern get the panel: the by-shape detection
+        also matches map→merge ensembles (two summarisers and a merger), which are not
+        proposals to judge.
+        """
+        from conductor_tui.core.propose_judge import detect_propose_judge
+
+        shape = None
+        if spec is not None:
+            try:
+                found = detect_propose_judge(spec)
+            except Exception:
+                found = None
+            if found is not None and found.explicit and len(found.proposers) >= 2:
+                shape = found
+        self.shape = shape
+        keep = None
+        for panel in self.query(ProposalsPanel):
+            same = shape is not None and (panel.shape.proposers, panel.shape.judge) == (
+                shape.proposers,
+                shape.judge,
+            )
+            if same and keep is None:
+                keep, panel.shape = panel, shape
+                panel.reset()
+            else:
+                panel.remove()
+        if shape is not None:
+            self.show_proposals = True
+            if keep is None:
+                self.mount(ProposalsPanel(shape, classes="run-proposals"), before="#run-result")
+                self.call_after_refresh(self._render_all)
 
     # ------------------------------------------------------------------ rendering
 
@@ -342,7 +652,11 @@ class RunScreen(CockpitScreen):
         empty = self.query_one("#run-empty", Static)
         main = self.query_one("#run-main")
         empty.display = view is None
-        main.display = view is not None
+        proposals = self.shape is not None and self.show_proposals
+        main.display = view is not None and not proposals
+        for panel in self.query(ProposalsPanel):
+            panel.display = view is not None and proposals
+        self._render_context()
         if view is None:
             empty.update(
                 Text(
@@ -359,8 +673,38 @@ class RunScreen(CockpitScreen):
             self._tree_nodes[name].set_label(self._label(view.agents[name]))
         self._render_title()
         self._render_agent_header()
+        self._render_proposals()
         self._render_result()
         self.refresh_bindings()
+
+    def _render_proposals(self) -> None:
+        view, shape = self.view, self.shape
+        if view is None or shape is None:
+            return
+        if view.finished and self.pj_outcome is None:
+            from conductor_tui.core.propose_judge import outcome
+            from conductor_tui.ui.run_state import run_agents
+
+            self.pj_outcome = outcome(shape, run_agents(view), self.claude_judgement)
+        result = self.pj_outcome if view.finished else None
+        for panel in self.query(ProposalsPanel):
+            panel.show(view, self._now_t(), result, self.judge_note)
+
+    def _render_context(self) -> None:
+        line = self.query_one("#run-context", Static)
+        result, step = self.context_result, self.context_step
+        if result is None and step is None:
+            line.display = False
+            return
+        line.display = True
+        text = Text("Context: ", style="bold")
+        if result is not None:
+            text.append(result.label(), style="green" if result.saved_tokens else "")
+        if step:
+            text.append(("  · " if result is not None else "") + step, style="dim")
+        if result is not None and result.problems:
+            text.append("  ⚠ " + "; ".join(result.problems[:2]), style="yellow")
+        line.update(text)
 
     def _render_title(self) -> None:
         view = self.view
@@ -504,6 +848,9 @@ class RunScreen(CockpitScreen):
         if view is None or self.selected is None:
             return ""
         if self.selected == DELIVERABLE:
+            verdict = getattr(self.pj_outcome, "verdict", None)
+            if verdict is not None and verdict.result:
+                return verdict.result  # the judged result, not the judge's raw JSON
             return view.deliverable or ""
         agent = view.agents.get(self.selected)
         if agent is None:
@@ -546,6 +893,8 @@ class RunScreen(CockpitScreen):
             pass
         self._render_title()
         self._render_agent_header()
+        if self.shape is not None and dirty:
+            self._render_proposals()
         agent = view.agents.get(self.selected or "")
         if agent is not None and not agent.instances:
             text = agent.text
@@ -611,12 +960,19 @@ class RunScreen(CockpitScreen):
             return self.decision is not None and self.evaluation is not None and self.evaluation.evaluate
         if action == "show_deliverable":
             return bool(self.view and self.view.deliverable) or None
+        if action == "toggle_proposals":
+            return self.shape is not None
         return True
 
     def action_cancel_run(self) -> None:
         if self.executor is not None:
             self.executor.cancel()
             self.notify("Cancelling the run…")
+
+    def action_toggle_proposals(self) -> None:
+        if self.shape is not None:
+            self.show_proposals = not self.show_proposals
+            self._render_all()
 
     def action_follow(self) -> None:
         self._scroll.following = True
@@ -629,6 +985,9 @@ class RunScreen(CockpitScreen):
     def action_show_deliverable(self) -> None:
         if self.view is not None and self.view.deliverable:
             self.selected = DELIVERABLE
+            if self.shape is not None:
+                self.show_proposals = False  # the deliverable shows in the output pane
+                self._render_all()
             self._reset_output()
 
     def action_new_run(self) -> None:
