@@ -49,6 +49,7 @@ import hashlib
 import json
 import re
 import select
+import signal
 import socket
 import threading
 import time
@@ -1021,6 +1022,9 @@ def main(argv: list[str] | None = None) -> int:
     models = args.model or default_models()
     for m in models:
         m.load_seconds = m.load_seconds or args.load_seconds
+    # Ctrl-C stops the server even when it was started with SIGINT ignored (a background
+    # job of a non-interactive shell, e.g. a CI step, passes SIG_IGN on to its children).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     fake = FakeOllama(models, speed=args.speed, port=args.port, host=args.host).start()
     print(f"fake ollama listening on {fake.url} ({', '.join(fake.models)})", flush=True)
     try:
