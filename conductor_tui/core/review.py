@@ -57,6 +57,7 @@ class ReviewState:
     skipped_routing: int = 0
     skipped_evaluations: int = 0
     problems: list[str] = field(default_factory=list)
+    total_runs: int = 0  # local runs in the whole log (the "all runs" view shows the last ones)
 
     @property
     def runs(self) -> list[RoutingDecision]:

@@ -31,6 +31,10 @@ class Services:
     poll_interval: float = 2.0  # Ollama / GPU polling (seconds); 0 disables polling (snapshots)
     rng: Callable[[], float] | None = None  # sampling source for needs_evaluation (tests fix it)
     handoff: bool = True  # heartbeat + run the coding session's requests (needs poll_interval > 0)
+    # () -> providers.system.SystemSample for the Models screen; None → psutil (providers.system)
+    system_sampler: Callable[[], Any] | None = None
+    # providers.anthropic.ClaudeProvider (planner / judge); None → built from the environment
+    claude: Any = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

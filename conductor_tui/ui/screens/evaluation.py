@@ -8,14 +8,20 @@ there is one, the **Reflect** panel and only then the **Score** panel.  The scor
 disabled until a reflection exists; "poor" needs a failure mode.  Recording appends the
 spec's record to ``evaluations.jsonl`` and shows the consequences at once.
 
-Judge hook: a later issue streams Claude's reflection.  It should call
-:meth:`EvaluationScreen.judge_stream` (a ``Markdown`` stream into the judge panel) and
-then :meth:`EvaluationScreen.judge_finished` with the verdict; until a judge provider
-exists, ``J`` explains that.
+Claude as judge (issue 6): ``j`` asks Claude to judge the selected run.  The provider's
+blocking ``judge`` call runs in a thread worker; its reflection deltas are buffered and
+flushed into the judge panel's ``Markdown`` stream on a short timer (coalesced), so the
+reflection is on screen **before** the score exists.  The verdict is then recorded with
+:func:`conductor_tui.handoff.record_judge_verdict` (``evaluator="claude"``, ``judge_tokens``,
+``review="pending"``) and the person agrees (``J``) or overrides.  A failed call keeps the
+partial reflection visible, records no verdict (only the tokens it cost, as Claude
+overhead) and says why.  Without ``ANTHROPIC_API_KEY`` the key is shown disabled with the
+reason; the human reflect → score flow is unchanged.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -72,11 +78,22 @@ unsatisfactory, and runs the **judge** scored that you have not reviewed.
    the phase, the calibration outcome, and the fallback to Claude after a poor
    calibration score.
 
+`j` asks **Claude to judge** the selected run (needs `ANTHROPIC_API_KEY`): its reflection
+streams into the Judge panel first, then its score and failure mode; the verdict is
+recorded as pending your review, and its token cost is subtracted from the savings.
+
 With a judge verdict: `J` agrees with it (your reflection is kept as a comment), or pick
 another score to override it — both verdicts are kept in the record.
 """
     BINDINGS = [
         Binding("ctrl+s", "record", "Record evaluation", id="evaluate.record", priority=True),
+        Binding(
+            "j",
+            "judge",
+            "Judge with Claude",
+            id="evaluate.judge",
+            tooltip="Claude reflects on the selected run, then scores it (needs ANTHROPIC_API_KEY)",
+        ),
         Binding("J", "agree_judge", "Agree with judge", id="evaluate.agree_judge"),
         Binding("f", "flag", "Flag unsatisfactory", id="evaluate.flag"),
         Binding("v", "toggle_all", "All runs / queue", id="evaluate.toggle_all"),
@@ -90,7 +107,18 @@ another score to override it — both verdicts are kept in the record.
         self.current: QueueItem | None = None
         self.show_all = False
         self.output_text = ""
+        self.input_text: str | None = None
         self.last_consequences: Consequences | None = None
+        # Claude as judge: the run being judged, its reflection so far, the verdict
+        self.judging: QueueItem | None = None
+        self.judge_text = ""
+        self.judge_verdict: Any = None
+        self.judge_error: Any = None
+        self._judge_pending: list[str] = []
+        self._judge_lock = threading.Lock()
+        self._judge_stream: Any = None
+        self._judge_timer: Any = None
+        self._claude_provider: Any = None
 
     # ------------------------------------------------------------------ layout
 
@@ -193,7 +221,15 @@ another score to override it — both verdicts are kept in the record.
             help_text.append(f"{skipped} corrupt log line(s) skipped\n", style="yellow")
         for problem in state.problems:
             help_text.append(problem + "\n", style="red")
-        help_text.append("v all runs · f flag · ctrl+s record", style="dim")
+        if self.show_all and state.total_runs > len(items):
+            help_text.append(
+                f"showing the last {len(items):,} of {state.total_runs:,} local runs\n", style="dim"
+            )
+        if self.claude_unavailable():
+            help_text.append("Claude judge: needs ANTHROPIC_API_KEY\n", style="yellow")
+            help_text.append("v all runs · f flag · ctrl+s record", style="dim")
+        else:
+            help_text.append("v all · f flag · j judge · ctrl+s record", style="dim")
         self.query_one("#ev-queue-help", Static).update(help_text)
         if not items:
             self._set_detail(None)
@@ -252,16 +288,23 @@ another score to override it — both verdicts are kept in the record.
             text.append("\n" + " · ".join(meta), style="dim")
         run_box.update(text)
         _input, out = read_artifact(self.services.project, run)
+        self.input_text = _input
         self.output_text = out
         output.update(Text(out))
         self.query_one("#ev-output-box", VerticalScroll).scroll_home(animate=False)
-        if item.judge is not None:
+        if self.judging is not None and self.judging.routing_id == item.routing_id:
+            self._show_judging(judge)
+        elif item.judge is not None:
             j = item.judge
             verdict = j.judge_score or j.score
             verdict_text = verdict.value if isinstance(verdict, Score) else str(verdict)
             body = j.judge_reasoning or j.reasoning or ""
             judge.update(_md_escape(body))
-            judge.border_title = escape(f"Judge ({j.evaluator or 'claude'}): {verdict_text}")
+            mode = getattr(j.failure_mode, "value", j.failure_mode) if verdict_text == "poor" else None
+            judge.border_title = escape(
+                f"Judge ({j.evaluator or 'claude'}): {verdict_text}" + (f" ({mode})" if mode else "")
+            )
+            judge.border_subtitle = f"{j.judge_tokens:,} tokens" if j.judge_tokens else ""
             judge.display = True
             rb = self.query_one("#ev-reflect-box")
             rb.border_title = "1 · Reflect (the judge's is above; write yours to override)"
@@ -325,6 +368,12 @@ another score to override it — both verdicts are kept in the record.
         self._update_gate()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "judge":
+            if self.current is None:
+                return False
+            if self.judging is not None or self.claude_unavailable():
+                return None  # shown, disabled (the queue help says why)
+            return True
         if action == "agree_judge":
             return self.current is not None and self.current.judge is not None
         if action in ("record", "flag"):
@@ -445,12 +494,184 @@ another score to override it — both verdicts are kept in the record.
         self.show_all = not self.show_all
         self.reload()
 
-    # ------------------------------------------------------------------ judge hook
+    # ------------------------------------------------------------------ Claude as judge
+
+    def claude(self) -> Any:
+        """The ClaudeProvider (``services.claude`` when injected, else from the environment)."""
+        provider = getattr(self.services, "claude", None)
+        if provider is None:
+            provider = self._claude_provider
+        if provider is None:
+            from conductor_tui.providers.anthropic import ClaudeProvider
+
+            provider = self._claude_provider = ClaudeProvider()
+        return provider
+
+    def claude_unavailable(self) -> str | None:
+        """Why Claude cannot judge (no API key), or ``None``."""
+        provider = self.claude()
+        if getattr(provider, "available", False):
+            return None
+        return (
+            getattr(provider, "unavailable_reason", None) or "Claude is not configured (ANTHROPIC_API_KEY)."
+        )
+
+    def action_judge(self) -> None:
+        item = self.current
+        if item is None:
+            return
+        reason = self.claude_unavailable()
+        if reason:
+            self.notify(reason, severity="warning", markup=False)
+            return
+        if self.judging is not None:
+            self.notify("Claude is already judging a run.", severity="warning", markup=False)
+            return
+        self.judging = item
+        self.judge_text = ""
+        self.judge_verdict = None
+        self.judge_error = None
+        with self._judge_lock:
+            self._judge_pending.clear()
+        panel = self.query_one("#ev-judge", Markdown)
+        self._show_judging(panel)
+        self._judge_timer = self.set_interval(1 / 20, self._flush_judge)
+        self.refresh_bindings()
+        run = item.run
+        task = run.task_summary or f"{item.ensemble} run"
+        input_summary = (self.input_text or run.task_summary or "")[:4000]
+        self._judge_worker(item, task, input_summary, self.output_text, self.claude())
+
+    def _show_judging(self, panel: Markdown) -> None:
+        """Point the judge panel at the run being judged: its text so far, then the stream."""
+        panel.display = True
+        panel.border_title = "Judge (claude): reflecting…"
+        panel.border_subtitle = "the score comes after the reflection"
+        panel.update(_md_escape(self.judge_text))
+        self._judge_stream = Markdown.get_stream(panel)
+        self.query_one("#ev-reflect-box").border_title = "1 · Reflect"
+
+    def _on_reflection_delta(self, delta: str) -> None:
+        """Called on the worker's thread: buffer (the UI flushes on a timer)."""
+        with self._judge_lock:
+            self._judge_pending.append(delta)
+
+    async def _flush_judge(self) -> None:
+        with self._judge_lock:
+            pending = "".join(self._judge_pending)
+            self._judge_pending.clear()
+        if not pending:
+            return
+        self.judge_text += pending
+        if (
+            self._judge_stream is not None
+            and self.judging is not None
+            and self.current is not None
+            and self.current.routing_id == self.judging.routing_id
+        ):
+            await self._judge_stream.write(_md_escape(pending))
+            panel = self.query_one("#ev-judge", Markdown)
+            if panel.max_scroll_y - panel.scroll_y <= 2:
+                panel.scroll_end(animate=False)
+
+    @work(thread=True, exclusive=True, group="evaluate-judge", exit_on_error=False)
+    def _judge_worker(
+        self, item: QueueItem, task: str, input_summary: str, output: str, provider: Any
+    ) -> None:
+        from conductor_tui.handoff import record_claude_overhead, record_judge_verdict
+        from conductor_tui.providers.anthropic import ClaudeError
+
+        store = self.services.store
+        try:
+            verdict = provider.judge(
+                task, input_summary, output, self._on_reflection_delta, ensemble=item.ensemble
+            )
+        except ClaudeError as err:
+            try:  # the call cost tokens even though it produced no verdict
+                if err.usage.total:
+                    record_claude_overhead(store.project, "judging", err.usage, store=store)
+            except Exception:
+                pass
+            self.app.call_from_thread(self._judge_failed, item, err.message, err.partial)
+            return
+        except Exception as exc:  # never leave the screen in the judging state
+            self.app.call_from_thread(self._judge_failed, item, f"{type(exc).__name__}: {exc}", "")
+            return
+        try:
+            evaluation = record_judge_verdict(
+                store.project,
+                verdict,
+                ensemble=item.ensemble,
+                store=store,
+                routing_id=item.routing_id,
+                input_summary=item.run.task_summary,
+                output_length=len(output),
+                task_type=item.run.task_type,
+                invocation_number=item.invocation_number,
+                phase=item.phase.value,
+            )
+        except Exception as exc:
+            self.app.call_from_thread(
+                self._judge_failed, item, f"could not write evaluations.jsonl: {exc}", verdict.reflection
+            )
+            return
+        self.app.call_from_thread(self._judge_done, item, verdict, evaluation)
+
+    async def _end_stream(self) -> None:
+        if self._judge_timer is not None:
+            self._judge_timer.stop()
+            self._judge_timer = None
+        await self._flush_judge()
+        stream, self._judge_stream = self._judge_stream, None
+        if stream is not None:
+            await stream.stop()
+
+    async def _judge_done(self, item: QueueItem, verdict: Any, evaluation: Any) -> None:
+        await self._end_stream()
+        self.judging = None
+        self.judge_verdict = verdict
+        self.judge_text = verdict.reflection or self.judge_text
+        score = getattr(verdict.score, "value", verdict.score)
+        mode = getattr(verdict.failure_mode, "value", verdict.failure_mode)
+        if self.current is not None and self.current.routing_id == item.routing_id:
+            panel = self.query_one("#ev-judge", Markdown)
+            panel.update(_md_escape(self.judge_text))
+            panel.border_title = escape(f"Judge (claude): {score}" + (f" ({mode})" if mode else ""))
+            panel.border_subtitle = ""
+        tokens = getattr(getattr(verdict, "usage", None), "total", 0)
+        self.notify(
+            f"Claude judged {item.ensemble} #{item.invocation_number}: {score}"
+            + (f" ({mode})" if mode else "")
+            + f" · {tokens:,} tokens. J agrees, or pick your own score to override.",
+            markup=False,
+        )
+        self.refresh_bindings()
+        self.judge_finished(evaluation)
+
+    async def _judge_failed(self, item: QueueItem, message: str, partial: str) -> None:
+        await self._end_stream()
+        self.judging = None
+        self.judge_error = message
+        if partial and len(partial) >= len(self.judge_text):
+            self.judge_text = partial
+        if self.current is not None and self.current.routing_id == item.routing_id:
+            panel = self.query_one("#ev-judge", Markdown)
+            panel.display = True
+            panel.update(_md_escape(self.judge_text) if self.judge_text else "_(no reflection received)_")
+            panel.border_title = "Judge (claude): failed — partial reflection, nothing recorded"
+            panel.border_subtitle = ""
+        self.notify(
+            f"Claude could not judge {item.ensemble} #{item.invocation_number}: {message} "
+            "Nothing was recorded; the partial reflection stays in the Judge panel.",
+            severity="error",
+            markup=False,
+            timeout=10,
+        )
+        self.refresh_bindings()
 
     def judge_stream(self):
-        """A ``MarkdownStream`` into the judge panel, for the Claude judge (a later issue):
-        ``stream = screen.judge_stream(); await stream.write(delta) …; await stream.stop()``,
-        then :meth:`judge_finished`."""
+        """A ``MarkdownStream`` into the judge panel (``await stream.write(delta) …;
+        await stream.stop()``), then :meth:`judge_finished`."""
         panel = self.query_one("#ev-judge", Markdown)
         panel.display = True
         panel.update("")
