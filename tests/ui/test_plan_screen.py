@@ -46,10 +46,11 @@ async def test_approve_reject_override_are_written_as_revisions(plan_project, co
         await pilot.pause()
         picker = app.screen
         assert isinstance(picker, HandlerPicker)
-        # runnable ensembles first, then Claude and "request new ensemble"
+        # runnable ensembles first, then Claude and "request new ensemble", then the roles
         options = picker.query_one("#handler-options")
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
-        assert ids == ["e:extract-endpoints", "e:summarize-files", "claude", "create"]
+        assert ids[:4] == ["e:extract-endpoints", "e:summarize-files", "claude", "create"]
+        assert ids[4:] == ["r:planner", "r:backend", "r:frontend", "r:tests", "r:reviewer", "r:quick"]
         options.highlighted = ids.index("claude")
         await pilot.press("enter")
         await pilot.pause()

@@ -30,19 +30,54 @@ class _Dialog(ModalScreen):
 @dataclass
 class HandlerChoice:
     handler: str
+    role: str | None = None  # set when the person chose a role (core.roles.assign_role)
+
+
+def short_problem(choice) -> str:
+    """``role "backend": profile "x" not found (fix: …)`` → ``profile "x" not found``."""
+    text = str(choice.problem or "cannot run here")
+    text = text.split(" (fix:")[0]
+    prefix = f'role "{choice.role}": '
+    if prefix in text:
+        text = text.split(prefix, 1)[1]
+    return text
 
 
 class HandlerPicker(_Dialog):
-    """Pick a handler: runnable ensembles, Claude, or request a new ensemble."""
+    """Pick a handler: runnable ensembles, Claude, request a new ensemble, then the roles
+    (``core.roles.role_choices``); roles that cannot run here are listed greyed with their problem."""
 
     def __init__(
-        self, row_label: str, current: str, catalog: Catalog, *, ensembles_only: bool = False
+        self,
+        row_label: str,
+        current: str,
+        catalog: Catalog,
+        *,
+        ensembles_only: bool = False,
+        roles: list | None = None,
+        current_role: str | None = None,
     ) -> None:
         super().__init__()
         self.ensembles_only = ensembles_only
         self.row_label = row_label
         self.current = current
         self.catalog = catalog
+        self.roles = list(roles or [])
+        self.current_role = current_role
+
+    def _role_options(self) -> list[Option]:
+        options: list[Option] = []
+        for choice in self.roles:
+            prompt = Text("role ", style="dim")
+            if choice.available:
+                prompt.append(choice.label, style="bold cyan")
+                if choice.description:
+                    prompt.append(f"  {choice.description[:50]}", style="italic dim")
+            else:
+                prompt.append(choice.label, style="dim strike")
+                prompt.append(f"  ✗ {short_problem(choice)}", style="dim yellow")
+            options.append(Option(prompt, id=f"r:{choice.role}", disabled=not choice.available))
+        return options
 
     def compose(self) -> ComposeResult:
         options: list[Option] = []
@@ -70,6 +105,7 @@ class HandlerPicker(_Dialog):
                     id="create",
                 )
             )
+            options.extend(self._role_options())
         with Vertical(classes="dialog"):
             title = "Ensemble for " if self.ensembles_only else "Handler for "
             yield Label(Text.assemble(title, (self.row_label, "bold")), classes="dialog-title")
@@ -85,18 +121,26 @@ class HandlerPicker(_Dialog):
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
+        wanted = (f"r:{self.current_role}",) if self.current_role else (f"e:{self.current}", self.current)
         for index in range(options.option_count):
             option = options.get_option_at_index(index)
-            if option.id in (f"e:{self.current}", self.current):
+            if option.id in wanted and not option.disabled:
                 options.highlighted = index
                 break
         else:
-            options.highlighted = 0
+            first = next(
+                (i for i in range(options.option_count) if not options.get_option_at_index(i).disabled), 0
+            )
+            options.highlighted = first
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         option_id = event.option.id or ""
-        if option_id.startswith("e:"):
+        if option_id.startswith("r:"):
+            role = option_id[2:]
+            handler = next((c.handler for c in self.roles if c.role == role), role)
+            self.dismiss(HandlerChoice(handler, role=role))
+        elif option_id.startswith("e:"):
             self.dismiss(HandlerChoice(option_id[2:]))
         elif option_id == "claude":
             self.dismiss(HandlerChoice(plan_ops.CLAUDE))
@@ -238,3 +282,116 @@ class TextDialog(_Dialog):
 
     def show_error(self, message: str) -> None:
         self.query_one("#text-hint", Static).update(Text(message, style="bold red"))
+
+
+class TemplatePicker(_Dialog):
+    """Choose a workflow template (``core.workflows.list_templates``); broken ones are listed,
+    greyed, with their file:line problem."""
+
+    def __init__(self, entries: list) -> None:
+        super().__init__()
+        self.entries = entries
+
+    def compose(self) -> ComposeResult:
+        options: list[Option] = []
+        broken: list = []
+        for entry in self.entries:
+            if entry.valid:
+                template = entry.template
+                prompt = Text(entry.name, style="bold")
+                prompt.append(f"  {entry.tier}", style="dim")
+                prompt.append(f"  {len(template.phases)} phases", style="dim")
+                if template.description:
+                    prompt.append(f"\n  {template.description[:90]}", style="italic dim")
+                options.append(Option(prompt, id=f"t:{entry.name}"))
+            else:
+                broken.append(entry)
+        for entry in broken:
+            prompt = Text(entry.name, style="dim strike")
+            prompt.append(f"  {entry.tier} · cannot be used", style="dim")
+            for problem in entry.problems[:2]:
+                prompt.append("\n  ✗ ", style="yellow")
+                prompt.append(str(problem), style="dim yellow")
+            options.append(Option(prompt, id=f"x:{entry.name}", disabled=True))
+        with Vertical(classes="dialog"):
+            yield Label("Workflow templates", classes="dialog-title")
+            if options:
+                yield OptionList(*options, id="template-options")
+            else:
+                yield Static(Text("No workflow templates found.", style="dim"))
+            yield Static(
+                Text(
+                    "Enter chooses · Esc cancels · your own go in .llm-orc/workflows/*.yaml",
+                    style="dim",
+                ),
+                classes="dialog-hint",
+            )
+
+    def on_mount(self) -> None:
+        if self.query(OptionList):
+            options = self.query_one(OptionList)
+            options.highlighted = 0 if options.option_count else None
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        option_id = event.option.id or ""
+        if option_id.startswith("t:"):
+            self.dismiss(option_id[2:])
+
+
+class TemplateParamsDialog(_Dialog):
+    """The meta-task and the template's parameters.  Enter in the last field (or ctrl+s) submits
+    ``(meta_task, {param: value})``; Esc cancels."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Submit", id="template.submit", priority=True),
+        Binding("escape", "cancel", "Cancel", id="template.cancel"),
+    ]
+
+    def __init__(self, template, meta_task: str = "") -> None:
+        super().__init__()
+        self.template = template
+        self.meta_task = meta_task
+
+    def compose(self) -> ComposeResult:
+        template = self.template
+        with Vertical(classes="dialog"):
+            yield Label(Text.assemble("Plan from template ", (template.name, "bold")), classes="dialog-title")
+            phases = " → ".join(f"{p.name} ({p.type})" for p in template.phases)
+            yield Static(Text(phases, style="dim"), classes="dialog-note")
+            yield Input(value=self.meta_task, placeholder="Meta-task (what the plan is for)", id="tp-task")
+            for name, spec in template.parameters.items():
+                desc = str(spec.get("description") or name)
+                default = spec.get("default")
+                placeholder = f"{name}: {desc}" + (
+                    f" (default {default})" if default not in (None, "") else ""
+                )
+                yield Input(placeholder=placeholder, id=f"tp-param-{name}", classes="template-param")
+            yield Static(
+                Text("Enter moves on / submits · ctrl+s submits · Esc cancels", style="dim"), id="tp-hint"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#tp-task", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input) if event.input in inputs else len(inputs) - 1
+        if index < len(inputs) - 1:
+            inputs[index + 1].focus()
+        else:
+            self.action_submit()
+
+    def action_submit(self) -> None:
+        task = self.query_one("#tp-task", Input).value.strip()
+        if not task:
+            self.query_one("#tp-hint", Static).update(Text("The meta-task is required.", style="bold red"))
+            self.query_one("#tp-task", Input).focus()
+            return
+        params = {}
+        for name in self.template.parameters:
+            value = self.query_one(f"#tp-param-{name}", Input).value.strip()
+            if value:
+                params[name] = value
+        self.dismiss((task, params))

@@ -8,6 +8,7 @@ are picked up by polling the file's size and reading only the appended lines.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -26,6 +27,8 @@ from conductor_tui.ui.screens.dialogs import (
     HandlerPicker,
     PlanChooser,
     PromptDialog,
+    TemplateParamsDialog,
+    TemplatePicker,
     TextDialog,
 )
 from conductor_tui.ui.widgets.plan_table import PlanTable, RowContext, handler_problem
@@ -45,14 +48,35 @@ Columns: **DAG** shows the four conditions of the decomposability test
 (DAG-decomposable, script-absorbable, fan-out-parallelizable, structured-synthesizable:
 ✓ pass, ✗ fail, · unknown).  **Phase** is the lifecycle phase of that task type.
 **Local / Claude** are estimated tokens.  ⚠ marks a handler that cannot run here; the
-line under the table says how to fix it.  `*` marks an overridden handler.
+line under the table says how to fix it.  `*` marks an overridden handler.  `×4` marks an
+ensemble that multiplies cost (propose–judge: every proposer plus the judge; `×n`: an LLM
+agent fanned out once per item); the line under the table gives the figure.
+
+**Claude as planner (`M`).**  Type a meta-task; Claude (needs `ANTHROPIC_API_KEY`)
+decomposes it, the cockpit matches the subtasks to your runnable ensembles, marks the
+gaps and applies the repetition threshold.  The plan is saved with every row pending, for
+you to decide row by row; the tokens Claude spent planning are counted.
+
+**Workflow templates (`T`).**  Start from a declared workflow (shipped: workshop, plan,
+feature-build; yours in `.llm-orc/workflows/*.yaml`).  Broken templates are listed with
+the file and line of the problem.
+
+**Roles.**  The handler picker (`o`) also offers the roles of
+`.llm-orc/conductor/roles.yaml` (backend → starter-medium, …); a role that cannot run here
+is shown greyed with the reason.
 """
+
+NO_KEY_TEXT = (
+    "Claude planning needs ANTHROPIC_API_KEY — plans from files and from your Claude Code session still work"
+)
 
 EMPTY_TEXT = """No workflow plan yet.
 
   t  type a plan here (one subtask per line, e.g. "Extract endpoints → extract-endpoints (agent)")
   f  load a plan from a file (JSON or YAML: a plan or a list of subtasks)
   c  choose another plan from workflow-plans.jsonl
+  M  ask Claude to plan a meta-task (needs ANTHROPIC_API_KEY)
+  T  start from a workflow template (workshop, plan, feature-build, yours)
 
 Or let the coding session submit one: it lands in .llm-orc/evaluations/workflow-plans.jsonl
 and shows up here on its own."""
@@ -79,6 +103,22 @@ class PlanScreen(CockpitScreen):
         Binding("t", "type_plan", "New plan", id="plan.type", tooltip="Type a new plan"),
         Binding("c", "choose_plan", "Plans", id="plan.choose", tooltip="Choose among the plans in the log"),
         Binding(
+            "M",
+            "claude_plan",
+            "Claude plan",
+            id="plan.claude",
+            show=False,
+            tooltip="Type a meta-task and let Claude plan it",
+        ),
+        Binding(
+            "T",
+            "template",
+            "Template",
+            id="plan.template",
+            show=False,
+            tooltip="Start a plan from a workflow template",
+        ),
+        Binding(
             "escape", "cancel_edit", "Revert", id="plan.cancel_edit", tooltip="Leave the edit bar unsaved"
         ),
     ]
@@ -95,12 +135,19 @@ class PlanScreen(CockpitScreen):
         self._profiles_loaded = False
         self._ratio: float | None = None
         self.loaded = False
+        self._engine_catalog: Any = None  # engine Catalog (specs) for cost warnings
+        self._roles: Any = None  # core.roles.RolesConfig
+        self._role_choices: list = []
+        self.planning = False  # a Claude planning call is under way
+        self._last_meta_task = ""  # kept when planning fails: nothing typed is lost
+        self.last_build: Any = None  # the last PlanBuild Claude produced here
 
     # ------------------------------------------------------------------ layout
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="plan-body"):
             yield Static(id="plan-title")
+            yield Static(id="plan-activity")
             yield Static(Text(EMPTY_TEXT), id="plan-empty", classes="empty-state")
             yield PlanTable(id="plan-table")
             yield Static(id="row-detail")
@@ -114,6 +161,7 @@ class PlanScreen(CockpitScreen):
         self.watch(self.app, "catalog", self._catalog_changed, init=False)
         self._render_all()
         self.load_plans()
+        self.load_routing()
         interval = self.services.poll_interval
         if interval > 0:
             self.set_interval(min(interval, 1.0), self._check_file, name="plans-watch")
@@ -201,10 +249,60 @@ class PlanScreen(CockpitScreen):
 
     def on_project_changed(self) -> None:
         self.load_plans()
+        self.load_routing()
 
     def _catalog_changed(self, catalog: Catalog) -> None:
         self._row_context.catalog = catalog
         self._render_all()
+        self.load_routing()
+
+    @work(exclusive=True, group="plan-routing", thread=True, exit_on_error=False)
+    def load_routing(self) -> None:
+        """The ensembles' specs (cost multipliers) and the roles with whether each can run."""
+        from conductor_tui.core.roles import load_roles, role_choices
+        from conductor_tui.engine import loader
+
+        project = self.services.project
+        try:
+            engine_catalog = loader.load_catalog(project)
+        except Exception:
+            engine_catalog = None
+        try:
+            roles = load_roles(project)
+            profiles = getattr(engine_catalog, "profiles", None)
+            ensembles = {e.name for e in engine_catalog.all_entries()} if engine_catalog else None
+            choices = role_choices(roles, profiles, ensembles)
+        except Exception:
+            roles, choices = None, []
+        self.app.call_from_thread(self._routing_read, engine_catalog, roles, choices)
+
+    def _routing_read(self, engine_catalog: Any, roles: Any, choices: list) -> None:
+        self._engine_catalog = engine_catalog
+        self._roles = roles
+        self._role_choices = choices
+        self._render_all()
+
+    def _cost_warnings(self, plan: WorkflowPlan) -> dict[str, Any]:
+        """Rows routed to a propose–judge or fan-out ensemble → its CostMultiplier."""
+        if self._engine_catalog is None:
+            return {}
+        from conductor_tui.core.workflows import plan_cost_warnings
+
+        try:
+            warnings = plan_cost_warnings(plan, self._engine_catalog)
+        except Exception:
+            return {}
+        from conductor_tui.core.propose_judge import detect_propose_judge
+
+        def declared(name: str) -> bool:
+            entry = self._engine_catalog.get(name)
+            spec = getattr(entry, "spec", None)
+            shape = detect_propose_judge(spec) if spec is not None else None
+            return bool(shape is not None and shape.explicit)
+
+        # Marked: declared propose–judge ensembles and fan-outs (a plain map → merge ensemble
+        # has the same shape but is not flagged as an ensemble of perspectives).
+        return {k: v for k, v in warnings.items() if v.fan_out or (v.proposers and declared(v.ensemble))}
 
     # ------------------------------------------------------------------ rendering
 
@@ -226,9 +324,13 @@ class PlanScreen(CockpitScreen):
         head.append(f"   rev {plan.revision} · {plan.status} · from {plan.source or '?'}", style="dim")
         if len(self.plans) > 1:
             head.append(f" · {len(self.plans)} plans (c)", style="dim")
+        planning = (plan.model_extra or {}).get("planning_tokens")
+        if planning:
+            head.append(f" · planning: {planning:,} Claude tokens", style="magenta")
         if plan.change:
             head.append(f" · last: {plan.change}", style="dim italic")
         title.update(head)
+        self._row_context.costs = self._cost_warnings(plan)
         table.show(plan, self._row_context)
         self._render_summary()
         self._render_detail()
@@ -270,7 +372,14 @@ class PlanScreen(CockpitScreen):
                 line.append("  fix: ", style="bold")
                 line.append(problem.first_fix, style="bold cyan")
             extras.append(line)
+        cost = self._row_context.costs.get(row.id)
+        if cost is not None:
+            line = Text("⚠ cost: ", style="bold yellow")
+            line.append(f"{cost.ensemble}: {cost.message()}")
+            extras.append(line)
         facts = []
+        if row.role:
+            facts.append(f"role: {self._role_label(row.role)}")
         if row.claude_only_criterion:
             facts.append(f"criterion: {row.claude_only_criterion}")
         if row.preparation_ensemble:
@@ -289,6 +398,12 @@ class PlanScreen(CockpitScreen):
             text.append("\n")
             text.append_text(line)
         detail.update(text)
+
+    def _role_label(self, role: str) -> str:
+        for choice in self._role_choices:
+            if choice.role == role:
+                return choice.label + ("" if choice.available else f" (✗ {choice.problem})")
+        return role
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -360,6 +475,8 @@ class PlanScreen(CockpitScreen):
             return any(r.status == RowStatus.PENDING for r in self.plan.subtasks) or None
         if action == "choose_plan":
             return bool(self.plans) or None
+        if action == "claude_plan":
+            return not self.planning or None
         return True
 
     def _runnable_row(self, row) -> bool:
@@ -430,15 +547,38 @@ class PlanScreen(CockpitScreen):
         number = plan_ops.row_number(self.plan, row_id)
 
         def done(choice: HandlerChoice | None) -> None:
-            if choice is not None and choice.handler != plan_ops.effective_handler(self._row(row_id)):
+            if choice is None:
+                return
+            current = self._row(row_id)
+            if choice.role:
+                if choice.role != current.role or choice.handler != plan_ops.effective_handler(current):
+                    self._assign_role(row_id, choice.role)
+            elif choice.handler != plan_ops.effective_handler(current):
                 self._apply(plan_ops.override_handler, row_id, choice.handler)
 
         self.app.push_screen(
             HandlerPicker(
-                f"#{number} {row.description[:60]}", plan_ops.handler_label(row), self._row_context.catalog
+                f"#{number} {row.description[:60]}",
+                plan_ops.handler_label(row),
+                self._row_context.catalog,
+                roles=self._role_choices,
+                current_role=row.role,
             ),
             done,
         )
+
+    def _assign_role(self, row_id: str, role: str) -> None:
+        """Route the row by role: a new revision (core.roles.assign_role), persisted first."""
+        from conductor_tui.core.roles import assign_role
+
+        if self.plan is None or self._roles is None:
+            return
+        try:
+            new = assign_role(self.plan, row_id, role, self._roles, self.services.clock)
+        except (KeyError, plan_ops.PlanError) as exc:
+            self.notify(str(exc).strip("'\""), severity="warning")
+            return
+        self.commit(new)
 
     def _row(self, row_id: str):
         assert self.plan is not None
@@ -548,6 +688,192 @@ class PlanScreen(CockpitScreen):
                 self._render_all()
 
         self.app.push_screen(PlanChooser(plans, self.plan.id if self.plan else None), chosen)
+
+    # ------------------------------------------------------------------ Claude as planner
+
+    def _claude(self) -> Any:
+        """The ClaudeProvider (``services.claude`` when injected, else from the environment)."""
+        provider = getattr(self.services, "claude", None)
+        if provider is None:
+            provider = getattr(self, "_claude_provider", None)
+        if provider is None:
+            from conductor_tui.providers.anthropic import ClaudeProvider
+
+            provider = self._claude_provider = ClaudeProvider()
+        return provider
+
+    def _set_activity(self, text: Text | str | None, *, error: bool = False) -> None:
+        widget = self.query_one("#plan-activity", Static)
+        widget.update(text if isinstance(text, Text) else Text(text or ""))
+        widget.set_class(bool(text), "-shown")
+        widget.set_class(error, "-error")
+
+    def action_claude_plan(self) -> None:
+        if self.planning:
+            return
+        provider = self._claude()
+        if not getattr(provider, "available", False):
+            self._set_activity(Text.assemble(("⚠ ", "bold yellow"), NO_KEY_TEXT), error=True)
+            self.notify(NO_KEY_TEXT, title="Claude is not configured", severity="warning", timeout=10)
+            return
+        dialog = PromptDialog(
+            "Plan a meta-task with Claude",
+            placeholder="e.g. Add rate limiting to the promotion API",
+            value=self._last_meta_task,
+            hint="Enter asks Claude · Esc cancels · the plan arrives with every row pending",
+        )
+
+        def submitted(value: str | None) -> None:
+            if value:
+                self._last_meta_task = value
+                self.start_claude_plan(value)
+
+        self.app.push_screen(dialog, submitted)
+
+    def start_claude_plan(self, meta_task: str) -> None:
+        self.planning = True
+        self._set_activity(Text.assemble(("◌ Claude is planning: ", "bold magenta"), meta_task[:80]))
+        self.refresh_bindings()
+        self._claude_plan(meta_task)
+
+    @work(exclusive=True, group="claude-plan", thread=True, exit_on_error=False)
+    def _claude_plan(self, meta_task: str) -> None:
+        """Blocking: context → Claude (streamed) → rules → pending plan appended to the log."""
+        from conductor_tui.handoff.planning import plan_meta_task
+
+        provider = self._claude()
+        last = [0.0]
+
+        def progress(chars: int) -> None:
+            import time
+
+            now = time.monotonic()
+            if now - last[0] >= 0.1:
+                last[0] = now
+                self.app.call_from_thread(self._planning_progress, meta_task, chars)
+
+        try:
+            build = plan_meta_task(
+                self.services.project, meta_task, provider=provider, source="claude", on_progress=progress
+            )
+        except Exception as exc:  # ClaudeError carries a clear message; anything else: say what
+            from conductor_tui.providers.anthropic import ClaudeError
+
+            message = str(exc) if isinstance(exc, ClaudeError) else f"{type(exc).__name__}: {exc}"
+            self.app.call_from_thread(self._planning_failed, message)
+            return
+        self.app.call_from_thread(self._planning_done, build)
+
+    def _planning_progress(self, meta_task: str, chars: int) -> None:
+        if self.planning:
+            text = Text.assemble(("◌ Claude is planning: ", "bold magenta"), meta_task[:80])
+            text.append(f"  {chars:,} characters of plan received", style="dim")
+            self._set_activity(text)
+
+    def _planning_failed(self, message: str) -> None:
+        self.planning = False
+        self._set_activity(
+            Text.assemble(("✗ Claude planning failed: ", "bold red"), message, ("  (M tries again)", "dim")),
+            error=True,
+        )
+        self.notify(
+            message + " Your meta-task is kept: press M to try again.",
+            title="Claude planning failed",
+            severity="error",
+            timeout=12,
+        )
+        self.refresh_bindings()
+
+    def _planning_done(self, build: Any) -> None:
+        self.planning = False
+        self.last_build = build
+        plan = build.plan
+        self.plans[plan.id] = plan
+        self.plan = plan
+        self._last_meta_task = ""
+        tokens = getattr(build.usage, "total", None) or build.planning_tokens
+        line = Text.assemble(("✓ Claude planned ", "bold green"), f"{len(plan.subtasks)} subtasks")
+        line.append(f" · {tokens:,} planning tokens", style="magenta")
+        if build.gaps:
+            line.append(f" · {len(build.gaps)} ensemble(s) to create", style="yellow")
+        line.append(" — decide row by row (a / x / o)", style="dim")
+        self._set_activity(line)
+        self._render_all()
+        table = self.query_one(PlanTable)
+        table.move_cursor(row=0)
+        table.focus()
+        self.notify(
+            f"Claude's plan saved with {len(plan.subtasks)} rows pending ({tokens:,} planning tokens)"
+        )
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ workflow templates
+
+    def action_template(self) -> None:
+        self._list_templates()
+
+    @work(exclusive=True, group="plan-templates", thread=True, exit_on_error=False)
+    def _list_templates(self) -> None:
+        from conductor_tui.core.workflows import list_templates
+
+        try:
+            entries = list_templates(self.services.project)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, f"Templates not readable: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self._pick_template, entries)
+
+    def _pick_template(self, entries: list) -> None:
+        by_name = {e.name: e for e in entries}
+
+        def chosen(name: str | None) -> None:
+            entry = by_name.get(name or "")
+            if entry is not None and entry.template is not None:
+                self._template_params(entry.template)
+
+        self.app.push_screen(TemplatePicker(entries), chosen)
+
+    def _template_params(self, template: Any) -> None:
+        def submitted(value: Any) -> None:
+            if value:
+                task, params = value
+                self.plan_from_template(template, task, params)
+
+        self.app.push_screen(TemplateParamsDialog(template, self._last_meta_task), submitted)
+
+    def plan_from_template(self, template: Any, meta_task: str, params: dict[str, str]) -> bool:
+        """Instantiate ``template`` (rows pending), persist it, show it; warn about what it lacks."""
+        from conductor_tui.core.workflows import check_template, instantiate
+
+        try:
+            plan = instantiate(template, meta_task, params, roles=self._roles)
+        except Exception as exc:
+            self.notify(f"Template {template.name} not instantiated: {exc}", severity="error", timeout=12)
+            return False
+        if not self.commit(plan):
+            return False
+        problems = []
+        try:
+            problems = [
+                p
+                for p in check_template(template, ensembles=self._engine_catalog, roles=self._roles)
+                if getattr(p, "code", "") != "cost"  # cost is marked on the rows
+            ]
+        except Exception:
+            pass
+        message = f"Plan from template {template.name}: {len(plan.subtasks)} rows pending"
+        if problems:
+            self.notify(
+                message + "\n" + "\n".join(str(p) for p in problems[:3]),
+                severity="warning",
+                timeout=12,
+            )
+        else:
+            self.notify(message)
+        table = self.query_one(PlanTable)
+        table.move_cursor(row=0)
+        table.focus()
+        return True
 
     # ------------------------------------------------------------------ run
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -54,6 +55,7 @@ class RowContext:
 
     catalog: Catalog = field(default_factory=Catalog)
     phases: dict[str, str] = field(default_factory=dict)
+    costs: dict[str, Any] = field(default_factory=dict)  # row id → propose_judge.CostMultiplier
 
 
 def handler_problem(row: PlanRow, catalog: Catalog) -> EnsembleInfo | None:
@@ -70,6 +72,14 @@ def handler_problem(row: PlanRow, catalog: Catalog) -> EnsembleInfo | None:
             fixes=["pick another handler (o) or create it (request new ensemble)"],
         )
     return None if info.runnable else info
+
+
+def cost_mark(cost: Any) -> str:
+    """``×4`` for a propose–judge / multi-agent ensemble, ``×n`` for a fan-out."""
+    factor = getattr(cost, "factor", 0) or 0
+    if getattr(cost, "fan_out", False) and not getattr(cost, "proposers", 0):
+        return "×n"
+    return f"×{factor:g}"
 
 
 def _num(value: int | None) -> Text:
@@ -110,6 +120,9 @@ def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...
         handler.stylize("yellow")
     if row.original_handler and row.original_handler != plan_ops.effective_handler(row):
         handler.append(" *", style="bold")
+    cost = context.costs.get(row.id)
+    if cost is not None:
+        handler = Text.assemble((cost_mark(cost) + " ", "bold yellow"), handler)
     phase = context.phases.get(row.task_type or "", "")
     if not phase:  # no task profile yet: a gap is in Design, a first-time ensemble calibrates
         phase = {"create": "design", "ensemble": "calibrate"}.get(kind, "")
