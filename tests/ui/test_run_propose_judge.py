@@ -188,6 +188,11 @@ async def test_claude_judge_picks_through_the_anthropic_protocol(
         assert "Verdict: picked B two" in verdict and "Shorter and enough." in verdict
         assert "+ Claude judge" in verdict
         assert [c.agent for c in screen.query(ProposalColumn) if c.has_class("picked")] == ["two"]
+        # the routing-log entry was written after the verdict: it has Claude's pick and tokens
+        entry = next(d for d in routing_log(project_dir) if d.routed_to == "pair-claude")
+        pj = entry.model_extra["propose_judge"]
+        assert pj["picked"] == "two" and pj["judge"] == "claude" and pj["claude_judge_tokens"] > 0
+        assert pj["total_tokens"] == entry.total_tokens_local + pj["claude_judge_tokens"]
 
 
 # --------------------------------------------------------------------------- snapshot

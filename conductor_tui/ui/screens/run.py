@@ -302,9 +302,15 @@ class RunScreen(CockpitScreen):
             return
         finally:
             self.executor = None
-        self._record(result)
         if self.shape is not None and self.shape.claude_judge and result.status == "completed":
-            self._start_claude_judge(result, input_text)
+            # the verdict (and Claude's tokens) belong in the routing-log entry: judge first
+            worker = self._start_claude_judge(result, input_text)
+            if worker is not None:
+                try:
+                    await worker.wait()
+                except Exception:  # reported by _claude_judged
+                    pass
+        self._record(result)
         if link is not None:
             try:
                 await asyncio.to_thread(link.finished, request, result, self.decision)
@@ -418,7 +424,9 @@ class RunScreen(CockpitScreen):
 
     # ------------------------------------------------------------------ Claude as judge
 
-    def _start_claude_judge(self, result: Any, task: str) -> None:
+    def _start_claude_judge(self, result: Any, task: str) -> Any:
+        """The thread worker asking Claude for the verdict, or ``None`` (with a note) when
+        Claude is not configured."""
         provider = getattr(self.services, "claude", None)
         if provider is None:
             from conductor_tui.providers.anthropic import ClaudeProvider
@@ -427,10 +435,10 @@ class RunScreen(CockpitScreen):
         if not getattr(provider, "available", False):
             self.judge_note = "Claude judge needs ANTHROPIC_API_KEY — the proposals are kept, unjudged"
             self._render_all()
-            return
+            return None
         self.judge_note = "Claude is judging the proposals…"
         self._render_all()
-        self._claude_judge(provider, result, task)
+        return self._claude_judge(provider, result, task)
 
     @work(thread=True, exclusive=True, group="claude-judge", exit_on_error=False)
     def _claude_judge(self, provider: Any, result: Any, task: str) -> None:
@@ -504,8 +512,9 @@ class RunScreen(CockpitScreen):
         from conductor_tui.core.propose_judge import outcome
 
         shape = self.shape
-        done = outcome(shape, result)
+        done = outcome(shape, result, self.claude_judgement)
         verdict = done.verdict
+        claude = self.claude_judgement
         return {
             "proposers": list(shape.proposers),
             "judge": shape.judge,
@@ -515,6 +524,11 @@ class RunScreen(CockpitScreen):
             "proposer_tokens": done.cost.proposer_tokens,
             "judge_tokens": done.cost.judge.total_tokens,
             "total_tokens": done.cost.total_tokens,
+            **(
+                {"claude_judge_tokens": done.cost.judge.total_tokens, "claude_model": claude.model}
+                if claude is not None
+                else {}
+            ),
         }
 
     def _mark_row(self, status: RowStatus, routing_id: str | None = None) -> None:
