@@ -217,3 +217,27 @@ def test_snapshot_context_label(snap_compare, project_dir, cockpit, fake_ollama)
 def test_context_json_is_plain_data():
     result = build_context("t", [DependencyOutput("a", "x" * 400)], "fresh")
     assert json.loads(json.dumps(result.to_json()))["saved_tokens"] == result.saved_tokens > 0
+
+
+async def test_a_row_after_a_propose_judge_row_gets_the_judged_result(
+    project_dir, cockpit, fake_ollama_factory
+):
+    from tests.ui.test_run_propose_judge import PLAN_B, VERDICT, plan_review_models
+
+    plan = context_plan("fresh", inputs=["r-01"])
+    plan.subtasks[0].handler = "plan-review"
+    make_project(project_dir, plan=plan)
+    install_starter_kit(project_dir, ["plan-review"])
+    fake = fake_ollama_factory(plan_review_models())
+    app = cockpit(project_dir, ollama_host=fake.url, initial_mode="run")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        screen.run_plan_row(plan, "r-01")
+        await drain(app)
+        screen.run_plan_row(revisions(project_dir)[-1], "r-02")
+        await drain(app)
+        row_input = user_message(fake.generation_requests()[-1])
+        assert "## Output of r-01" in row_input and PLAN_B.strip() in row_input
+        assert VERDICT["reasoning"] not in row_input  # the result, not the judge's JSON
+        assert screen.context_result.strategy == ContextStrategy.FRESH

@@ -330,6 +330,7 @@ class RunScreen(CockpitScreen):
         from pathlib import Path
 
         from conductor_tui.core.context import ancestors
+        from conductor_tui.core.propose_judge import parse_verdict
         from conductor_tui.engine.artifacts import read_execution
 
         store = self.services.store
@@ -359,8 +360,14 @@ class RunScreen(CockpitScreen):
                 execution = read_execution(path)
             except (OSError, ValueError):
                 continue
-            if execution.deliverable:
-                outputs[rid] = execution.deliverable
+            text = execution.deliverable
+            judged = (d.model_extra or {}).get("propose_judge")
+            if text and isinstance(judged, dict):
+                # a propose–judge row hands on the judged result, not the judge's JSON
+                verdict = parse_verdict(text, list(judged.get("proposers") or []))
+                text = verdict.result if verdict.parsed and verdict.result.strip() else text
+            if text:
+                outputs[rid] = text
         return outputs
 
     async def _prepare_context(self, plan: WorkflowPlan, row_id: str, spec: Any) -> str | None:
