@@ -241,3 +241,39 @@ async def test_a_row_after_a_propose_judge_row_gets_the_judged_result(
         assert "## Output of r-01" in row_input and PLAN_B.strip() in row_input
         assert VERDICT["reasoning"] not in row_input  # the result, not the judge's JSON
         assert screen.context_result.strategy == ContextStrategy.FRESH
+
+
+async def test_escape_during_the_distil_step_leaves_the_row_approved(
+    project_dir, cockpit, fake_ollama_factory
+):
+    from tests.ui.conftest import wait_until
+
+    plan = context_plan("distilled")
+    make_project(project_dir, plan=plan)
+    install_starter_kit(project_dir, ["distill-context"])
+
+    def slow_summary(body: dict) -> str:
+        return reply(body) if "distil" not in json.dumps(body).lower() else "word " * 3000
+
+    fake = fake_ollama_factory(
+        [FakeModel("qwen3:1.7b", reply=slow_summary, tokens_per_second=5000, parallel=2)]
+    )
+    app = cockpit(project_dir, ollama_host=fake.url, initial_mode="run")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        screen.run_plan_row(plan, "r-01")
+        await drain(app)
+        fake.remove_model("qwen3:1.7b")
+        fake.add_model(FakeModel("qwen3:1.7b", reply=slow_summary, tokens_per_second=200))
+        screen.run_plan_row(revisions(project_dir)[-1], "r-02")
+        await wait_until(
+            lambda: screen.view.ensemble == "distill-context" and screen.view.streamed_tokens > 3
+        )
+        assert "step 1/2" in str(screen.query_one("#run-context").render())
+        await pilot.press("escape")
+        await drain(app)
+        assert screen.view.status == "cancelled"
+        assert len(fake.generation_requests()) == 2  # r-01 and the summariser; the row never ran
+        assert row(revisions(project_dir)[-1], "r-02").status == RowStatus.APPROVED
+        assert not [d for d in routing_log(project_dir) if d.row_id == "r-02"]

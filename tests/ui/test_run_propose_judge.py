@@ -244,3 +244,33 @@ def test_snapshot_proposals_with_a_verdict(snap_compare, project_dir, cockpit, f
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=before)
+
+
+def test_snapshot_proposals_streaming(snap_compare, project_dir, cockpit, fake_ollama):
+    """Mid-run: A and C done, B still streaming, the judge waiting for it."""
+    make_project(project_dir)
+    install_starter_kit(project_dir, ["plan-review"])
+    app = cockpit(project_dir, ollama_host=fake_ollama.url, initial_mode="run")
+    events = recorded_plan_review()
+    cut = next(i for i, e in enumerate(events) if isinstance(e, AgentFinished) and e.agent == "propose-llama")
+    partial = [e for e in events[: cut - 12]] + [
+        e for e in events[cut:] if isinstance(e, AgentFinished) and e.agent == "propose-gemma"
+    ]
+
+    async def before(pilot):
+        await settle(pilot, app)
+        screen = app.screen
+        spec = loader.load_catalog(project_dir).get("plan-review").spec
+        screen.context = {"ensemble": "plan-review", "task_summary": "sign-up validation"}
+        screen.show_view(RunView.from_spec(spec, TASK))
+        await pilot.pause()
+        for event in partial:
+            screen.on_engine_event(event)
+        await screen._flush()
+        if screen._stream is not None:
+            await screen._stream.stop()
+            screen._stream = None
+        screen._render_all()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=before)

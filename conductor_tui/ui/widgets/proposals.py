@@ -56,9 +56,6 @@ class ProposalColumn(Vertical):
             if agent.model:
                 head.append(f" · {agent.model}", style="cyan")
             head.append(f" · {agent.tokens:,} tok")
-            rate = agent.rate(now)
-            if rate is not None and state == RUNNING:
-                head.append(f" · {rate:.0f}/s", style="dim")
         self.query_one(".proposal-head", Static).update(head)
         text = agent.text if agent is not None else ""
         self.text = text
@@ -69,14 +66,13 @@ class ProposalColumn(Vertical):
         body = self.query_one(".proposal-body", Static)
         if not text:
             body.update(Text("waiting for the model…" if state in (WAITING, RUNNING) else "", style="dim"))
-        elif state in (WAITING, RUNNING):
-            body.update(Text(text))  # plain while streaming: cheap, never interpreted
-            scroll = self.query_one(".proposal-scroll", VerticalScroll)
-            scroll.scroll_end(animate=False)
+        elif agent is not None and agent.error and state not in (WAITING, RUNNING):
+            body.update(Text(agent.error, style="red"))
         else:
+            # re-parsed only when the text grew (the screen flushes at 20 Hz, not per token)
             body.update(RichMarkdown(text))
-            if agent is not None and agent.error:
-                body.update(Text(agent.error, style="red"))
+            if state in (WAITING, RUNNING):
+                self.query_one(".proposal-scroll", VerticalScroll).scroll_end(animate=False)
 
 
 def verdict_text(
@@ -123,10 +119,13 @@ def verdict_text(
         mark, style = STATE_MARK.get(judge.state, ("?", ""))
         text.append("Judge: ", style="bold")
         text.append(f"{mark} {judge.name} {judge.state}", style=style)
+        if judge.model:
+            text.append(f" ({judge.model})", style="dim cyan")
         if judge.state == WAITING:
             waiting = [p for p in shape.proposers if view.agents.get(p) and view.agents[p].state != DONE]
             if waiting:
-                text.append(f" — waiting for {len(waiting)} proposal(s)", style="dim")
+                plural = "proposal" if len(waiting) == 1 else "proposals"
+                text.append(f" for {len(waiting)} more {plural}", style="dim")
         elif judge.state == RUNNING:
             text.append(f" — reading {len(shape.proposers)} proposals · {judge.tokens:,} tok", style="dim")
         elif judge.error:
