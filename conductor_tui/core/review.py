@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from conductor_tui.core import rules
 from conductor_tui.core.records import (
@@ -40,17 +43,30 @@ from conductor_tui.core.records import (
 )
 
 FLAG_EVENT = "flagged-unsatisfactory"
+_BOM = b"\xef\xbb\xbf"
 JUDGES = {"claude", "judge", "claude-judge"}
 
 
 # --------------------------------------------------------------------------- loading
 
+ALL_RUNS_LIMIT = 500  # the "all runs" view shows the newest local runs, not a million rows
+QUEUE_LIMIT = 1000  # runs needing an evaluation kept for the queue (the newest; flagged and
+# judged runs are always kept)
+
 
 @dataclass
 class ReviewState:
+    """What the review screens need, read in one pass over the logs.
+
+    ``decisions`` holds only the routing decisions the queue shows (materialised as full
+    records); counts over the whole log are in ``uses`` / ``last_used`` (per ensemble),
+    ``pairs`` (per task type + ensemble), ``debt`` (interim Claude work per task type)
+    and ``total_runs``.  A million-line log therefore costs one fast ``msgspec`` pass,
+    not a million pydantic records."""
+
     project: Path
-    decisions: list[RoutingDecision] = field(default_factory=list)  # routing decisions (all handlers)
-    events: list[RoutingDecision] = field(default_factory=list)  # non-decision entries
+    decisions: list[RoutingDecision] = field(default_factory=list)  # materialised decisions
+    events: list[RoutingDecision] = field(default_factory=list)  # materialised non-decision entries
     evaluations: list[Evaluation] = field(default_factory=list)  # raw, file order
     config: RoutingConfig = field(default_factory=RoutingConfig)
     profiles: TaskProfiles = field(default_factory=TaskProfiles)
@@ -58,15 +74,26 @@ class ReviewState:
     skipped_evaluations: int = 0
     problems: list[str] = field(default_factory=list)
     total_runs: int = 0  # local runs in the whole log (the "all runs" view shows the last ones)
+    uses: dict[str, int] = field(default_factory=dict)  # ensemble → local runs
+    last_used: dict[str, str] = field(default_factory=dict)  # ensemble → newest timestamp (raw)
+    pairs: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (tt, ens) → [runs, last]
+    debt: dict[str, int] = field(default_factory=dict)  # task type → interim Claude decisions
+    flagged_ids: set[str] = field(default_factory=set)
+    run_ensembles: dict[str, str] = field(default_factory=dict)  # routing id → ensemble (for evals)
+    queue_due: list[QueueItem] = field(default_factory=list)
+    queue_all: list[QueueItem] = field(default_factory=list)
+    queue_total: int = 0  # runs needing an evaluation (queue_due keeps the newest QUEUE_LIMIT)
 
     @property
     def runs(self) -> list[RoutingDecision]:
-        """Local ensemble runs (the things that can be evaluated)."""
+        """Local ensemble runs among the materialised decisions."""
         return [d for d in self.decisions if d.is_local]
 
     @property
     def flagged(self) -> set[str]:
-        return {str(e.extras.get("routing_id")) for e in self.events if e.event == FLAG_EVENT}
+        return self.flagged_ids | {
+            str(e.extras.get("routing_id")) for e in self.events if e.event == FLAG_EVENT
+        }
 
     def run(self, routing_id: str) -> RoutingDecision | None:
         index = self.__dict__.get("_index")
@@ -76,16 +103,409 @@ class ReviewState:
         return index[1].get(routing_id)
 
 
-def load_review(store: Any) -> ReviewState:
-    """Read everything the review screens need from a ``ProjectStore``."""
-    state = ReviewState(project=Path(store.project))
+class _Light(msgspec.Struct, gc=False):
+    """The few routing-log fields the review screens need (decoded without pydantic)."""
+
+    id: str | None = None
+    timestamp: Any = None
+    event: str | None = None
+    routing_id: Any = None
+    task_type: str | None = None
+    routed_to: str | None = None
+    ensemble: str | None = None
+    status: str | None = None
+    delegability_category: Any = None
+    preparation_tokens_local: Any = None
+    invocation_number: Any = None
+    sampled_for_evaluation: Any = None
+
+
+_LIGHT = msgspec.json.Decoder(_Light)
+_BLOCK = 1 << 20
+
+
+def _light_from_model(d: RoutingDecision) -> _Light:
+    ts = d.timestamp
+    extras = d.extras
+    return _Light(
+        id=d.id,
+        timestamp=ts.isoformat() if hasattr(ts, "isoformat") else ts,
+        event=d.event,
+        routing_id=extras.get("routing_id"),
+        task_type=d.task_type,
+        routed_to=d.routed_to,
+        ensemble=d.ensemble,
+        status=d.status,
+        delegability_category=getattr(d.delegability_category, "value", d.delegability_category),
+        preparation_tokens_local=d.preparation_tokens_local,
+        invocation_number=extras.get("invocation_number"),
+        sampled_for_evaluation=extras.get("sampled_for_evaluation"),
+    )
+
+
+def _tolerant_light(line: bytes) -> _Light | None:
     try:
-        routing = store.read_routing(0)
-        for rec in routing.records:
-            (state.decisions if rec.is_decision else state.events).append(rec)
-        state.skipped_routing = len(routing.skipped)
-    except Exception as exc:  # a broken file degrades this view, never the app
-        state.problems.append(f"routing-log.jsonl: {exc}")
+        obj = json.loads(line.decode("utf-8"))
+        if not isinstance(obj, dict):
+            return None
+        return _light_from_model(RoutingDecision.model_validate(obj))
+    except Exception:
+        return None
+
+
+def _ts(raw: Any) -> datetime | None:
+    from conductor_tui.core.records import parse_timestamp
+
+    return as_datetime(parse_timestamp(raw)) if raw else None
+
+
+def _validate_line(line: bytes) -> RoutingDecision | None:
+    try:
+        return RoutingDecision.model_validate_json(line)
+    except Exception:
+        try:
+            return RoutingDecision.model_validate(json.loads(line.decode("utf-8")))
+        except Exception:
+            return None
+
+
+# A queue entry found in the pass, materialised (full record) at the end:
+# (block offset, block length, line index, routing id, ensemble, invocation number,
+#  eval phase, reason, judge evaluation or None, flagged)
+_Pending = tuple
+_LOC = slice(0, 3)
+_DECISION_EVENTS = (None, "", "routing-decision", "routing")
+_DONE = ("completed", "done", "success")
+_TRUSTED = "trusted — routine evaluation skipped"
+
+
+class _EnsembleTrack:
+    """Per-ensemble state of the queue pass: scores so far and the cached status."""
+
+    __slots__ = ("counter", "prior", "key", "phase", "passed", "good_ok", "scored", "quiet")
+
+    def __init__(self) -> None:
+        self.counter = 0
+        self.prior: list[Any] = []
+        self.key: tuple[int, bool] | None = None
+        self.phase: Phase = Phase.CALIBRATE
+        self.passed = False  # calibration passed: later scores only move counts (rules.lifecycle_status)
+        self.good_ok = 0  # acceptable-or-good among scored
+        self.scored = 0
+        self.quiet = False  # trusted: runs without an evaluation or a flag need nothing
+
+
+class _ReviewPass:
+    """One pass over the routing log: counts for the lifecycle, the evaluation queue."""
+
+    def __init__(self, state: ReviewState, need_ensembles: set[str]) -> None:
+        self.state = state
+        self.thresholds = state.config.routing_thresholds
+        self.effective = {
+            str(ev.routing_id): ev for ev in effective_evaluations(state.evaluations) if ev.routing_id
+        }
+        self.need = need_ensembles
+        self.tracks: dict[str, _EnsembleTrack] = {}
+        self.local_cache: dict[Any, bool] = {}
+        self.deleg_cache: dict[Any, bool] = {}
+        self.due: deque[_Pending] = deque(maxlen=QUEUE_LIMIT)
+        self.special: list[_Pending] = []  # flagged or judge-scored: always in the queue
+        self.all: deque[_Pending] = deque(maxlen=ALL_RUNS_LIMIT)
+        self.due_total = 0
+        self.total_runs = 0
+        self.pairs: dict[tuple[str, str], list[Any]] = {}
+        self.debt: dict[str, int] = {}
+
+    def _is_local(self, routed: Any) -> bool:
+        from conductor_tui.core.records import _null_string
+
+        value = _null_string(routed)
+        target = (value or "").strip().lower() if isinstance(value, str) else ""
+        hit = self.local_cache[routed] = bool(target) and not target.startswith("claude")
+        return hit
+
+    def _delegable(self, category: Any) -> bool:
+        key = category if isinstance(category, str) else repr(category)
+        hit = self.deleg_cache.get(key)
+        if hit is None:
+            hit = self.deleg_cache[key] = rules.as_delegability(category) in (
+                rules.Delegability.AGENT,
+                rules.Delegability.ENSEMBLE,
+            )
+        return hit
+
+    def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
+        """Process decoded records in file order (``step``: their line indexes when not
+        consecutive from ``first_idx``).  The hot loop: runs of a trusted ensemble that
+        carry no evaluation and no flag cost a few dictionary operations."""
+        local_cache = self.local_cache
+        tracks = self.tracks
+        effective = self.effective
+        flagged = self.state.flagged_ids
+        pairs = self.pairs
+        need = self.need
+        all_append = self.all.append
+        deleg_cache = self.deleg_cache
+        for i, rec in enumerate(recs):
+            event = rec.event
+            if event is not None and event not in _DECISION_EVENTS:
+                continue  # flags were found before the pass (they may follow their run)
+            routed = rec.routed_to
+            local = local_cache.get(routed)
+            if local is None:
+                local = self._is_local(routed)
+            tt = rec.task_type or "(untyped)"
+            if not local:
+                if rec.preparation_tokens_local is None:
+                    category = rec.delegability_category
+                    delegable = deleg_cache.get(category) if category.__class__ is str else None
+                    if delegable is None:
+                        delegable = self._delegable(category)
+                    if delegable:
+                        self.debt[tt] = self.debt.get(tt, 0) + 1
+                continue
+            ens = rec.ensemble or routed
+            self.total_runs += 1
+            ts = rec.timestamp
+            pair = pairs.get((tt, ens))
+            if pair is None:
+                pair = pairs[(tt, ens)] = [0, None]
+            pair[0] += 1
+            if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
+                pair[1] = ts
+            rid = rec.id
+            if rid is None:
+                rid = "None"
+            if need and rid in need:
+                self.state.run_ensembles[rid] = ens
+            idx = step[i] if step is not None else first_idx + i
+            track = tracks.get(ens)
+            if (
+                track is not None
+                and track.quiet
+                and rec.invocation_number is None
+                and rid not in effective
+                and rid not in flagged
+            ):
+                track.counter += 1
+                status = rec.status
+                if status is None or status in _DONE:
+                    all_append((offset, plen, idx, rid, ens, track.counter))  # trusted, not due
+                continue
+            self._step(rec, rid, ens, offset, plen, idx)
+
+    def _step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> None:
+        thresholds = self.thresholds
+        track = self.tracks.get(ens)
+        if track is None:
+            track = self.tracks[ens] = _EnsembleTrack()
+        track.counter += 1
+        recorded = rec.invocation_number
+        n = recorded if isinstance(recorded, int) else track.counter
+        prior = track.prior
+        trusted_uses = max(n - 1, track.scored) > thresholds.trusted_threshold_uses
+        if track.passed:
+            # After a passed calibration window the walk in rules.lifecycle_status stops
+            # there; only the acceptable-or-good share and the uses decide the phase.
+            ratio = track.good_ok / track.scored if track.scored else 0.0
+            trusted = trusted_uses and ratio > thresholds.trusted_threshold_good_ratio
+            track.phase = Phase.TRUST if trusted else Phase.ESTABLISH
+        else:
+            # The phase only changes when a score is added or the use count crosses the
+            # Trust threshold, so the status is recomputed only then.
+            key = (len(prior), trusted_uses)
+            if track.key != key:
+                track.phase = rules.lifecycle_status(prior, thresholds, invocations=n - 1).phase
+                track.key = key
+                if track.phase in (Phase.ESTABLISH, Phase.TRUST, Phase.PROMOTE):
+                    track.passed = True
+        phase_now = track.phase
+        ev = self.effective.get(rid)
+        if ev is not None and ev.score is not None:
+            score = rules.as_score(ev.score)
+            if not track.passed:
+                prior.append(ev.score)
+            if score is not None:
+                track.scored += 1
+                if score is not Score.POOR:
+                    track.good_ok += 1
+        if track.passed:
+            # quiet from the next run on while trusted (a later score or flag wakes it)
+            ratio = track.good_ok / track.scored if track.scored else 0.0
+            track.quiet = (
+                max(n, track.scored) > thresholds.trusted_threshold_uses
+                and ratio > thresholds.trusted_threshold_good_ratio
+            )
+        if (rec.status or "completed") not in _DONE:
+            return  # script / infrastructure failures are not evaluated (seed 001)
+        judged_only = ev is not None and is_judge(ev)
+        reviewed = ev is not None and not judged_only
+        is_flagged = rid in self.state.flagged_ids
+        if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
+            period = thresholds.calibration_period
+            phase, reason, due = EvalPhase.CALIBRATE, f"calibrate {min(n, period)}/{period}", True
+        elif phase_now is Phase.ESTABLISH:
+            phase = EvalPhase.ESTABLISH
+            sampled = rec.sampled_for_evaluation
+            if isinstance(sampled, bool):
+                due = sampled
+            else:
+                due = stable_fraction(rid) < thresholds.sampling_rate_established
+            reason = f"sampled {thresholds.sampling_rate_established:.0%}" if due else "not sampled"
+        else:
+            phase, reason, due = EvalPhase.TRUST, "trusted — routine evaluation skipped", False
+        if is_flagged:
+            phase, reason, due = EvalPhase.TRIGGERED, "flagged", True
+        if judged_only:
+            reason = f"judge: {_label(ev.judge_score or ev.score)}"
+        pending = (
+            offset,
+            plen,
+            idx,
+            rid,
+            ens,
+            n,
+            phase,
+            reason if not reviewed else f"done: {_label(ev.score)}",
+            ev if judged_only else None,
+            is_flagged,
+        )
+        self.all.append(pending)
+        if (due and not reviewed) or (judged_only and not reviewed):
+            (self.special if judged_only or is_flagged else self.due).append(pending)
+            self.due_total += 1
+
+    def finish(self) -> None:
+        state = self.state
+        state.total_runs = self.total_runs
+        state.debt = self.debt
+        state.pairs = self.pairs
+        for (_tt, ens), (count, last) in self.pairs.items():
+            state.uses[ens] = state.uses.get(ens, 0) + count
+            if last is not None and (state.last_used.get(ens) is None or last > state.last_used[ens]):
+                state.last_used[ens] = last
+
+
+def _scan_flags(path: Path) -> set[str]:
+    """Routing ids the person flagged (``flagged-unsatisfactory`` events; rare, found with
+    a C-level search per 8 MiB chunk, so runs logged before their flag are known in the
+    main pass)."""
+    out: set[str] = set()
+    if not path.is_file():
+        return out
+    needle = f'"{FLAG_EVENT}"'.encode()
+    carry = b""
+    with path.open("rb", buffering=0) as fh:
+        while True:
+            chunk = fh.read(8 << 20)
+            if not chunk:
+                data, last = carry, True
+            else:
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    carry += chunk
+                    continue
+                data, carry, last = carry + chunk[: cut + 1], chunk[cut + 1 :], False
+            pos = data.find(needle)
+            while pos != -1:
+                start = data.rfind(b"\n", 0, pos) + 1
+                end = data.find(b"\n", pos)
+                end = len(data) if end == -1 else end
+                rec = _validate_line(data[start:end].strip())
+                if rec is not None and rec.event == FLAG_EVENT and rec.extras.get("routing_id") is not None:
+                    out.add(str(rec.extras.get("routing_id")))
+                pos = data.find(needle, end)
+            if last:
+                break
+    return out
+
+
+def _read_routing(path: Path, review: _ReviewPass) -> int:
+    """Feed every record of ``path`` to ``review`` (fast msgspec blocks, per-line fallback
+    for blocks with corrupt or hand-written lines); returns the number of skipped lines."""
+    skipped = 0
+    if not path.is_file():
+        return 0
+
+    def per_line(piece: bytes, base: int) -> None:
+        nonlocal skipped
+        recs: list[_Light] = []
+        indexes: list[int] = []
+        for idx, raw in enumerate(piece.split(b"\n")):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                rec = _LIGHT.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                rec = _tolerant_light(line)
+            if rec is None:
+                skipped += 1
+                continue
+            recs.append(rec)
+            indexes.append(idx)
+        review.feed(recs, base, len(piece), step=indexes)
+
+    with path.open("rb", buffering=0) as fh:
+        offset = 0
+        size = _BLOCK
+        first = True
+        while True:
+            fh.seek(offset)
+            block = fh.read(size)
+            if not block:
+                break
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                if len(block) < size:  # the last line has no newline
+                    if block.startswith(_BOM) and first:
+                        block = block[len(_BOM) :]
+                        offset += len(_BOM)
+                    per_line(block, offset)
+                    break
+                size *= 2
+                continue
+            if first and block.startswith(_BOM):
+                offset += len(_BOM)
+                cut -= len(_BOM)
+                block = block[len(_BOM) :]
+            first = False
+            piece = block[: cut + 1]
+            try:
+                recs = _LIGHT.decode_lines(piece)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                recs = None
+            if recs is not None and len(recs) == piece.count(b"\n"):
+                review.feed(recs, offset, len(piece))
+            else:
+                per_line(piece, offset)
+            offset += cut + 1
+            size = _BLOCK
+    return skipped
+
+
+def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, int], RoutingDecision]:
+    """Full records for the queue entries (re-read only the blocks they are in)."""
+    by_block: dict[tuple[int, int], list[int]] = {}
+    for p in pendings:
+        by_block.setdefault((p[0], p[1]), []).append(p[2])
+    out: dict[tuple[int, int, int], RoutingDecision] = {}
+    with path.open("rb", buffering=0) as fh:
+        for (offset, length), indexes in sorted(by_block.items()):
+            fh.seek(offset)
+            lines = fh.read(length).split(b"\n")
+            for idx in indexes:
+                if idx < len(lines):
+                    rec = _validate_line(lines[idx].strip())
+                    if rec is not None:
+                        out[(offset, length, idx)] = rec
+    return out
+
+
+def load_review(store: Any) -> ReviewState:
+    """Read everything the review screens need from a ``ProjectStore``: the evaluations,
+    config and task profiles, then one pass over the routing log (see :class:`ReviewState`)."""
+    state = ReviewState(project=Path(store.project))
     try:
         evals = store.read_evaluations(0)
         state.evaluations = list(evals.records)
@@ -100,6 +520,40 @@ def load_review(store: Any) -> ReviewState:
         state.profiles = store.load_task_profiles()
     except Exception as exc:
         state.problems.append(f"task-profiles.yaml: {exc}")
+    path = Path(store.routing_log_path)
+    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
+    review = _ReviewPass(state, need)
+    try:
+        state.flagged_ids = _scan_flags(path)
+        state.skipped_routing = _read_routing(path, review)
+        due = sorted({p[_LOC]: p for p in (*review.special, *review.due)}.values(), key=lambda p: p[_LOC])
+        wanted = list({p[_LOC]: p for p in (*due, *review.all)}.values())
+        records = _materialise(path, wanted) if wanted else {}
+    except Exception as exc:  # a broken file degrades this view, never the app
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state
+    review.finish()
+    seen: set[tuple[int, int, int]] = set()
+    for p in sorted(wanted, key=lambda p: p[_LOC]):
+        rec = records.get(p[_LOC])
+        if rec is not None and p[_LOC] not in seen:
+            seen.add(p[_LOC])
+            state.decisions.append(rec)
+
+    def items(pendings: Any) -> list[QueueItem]:
+        out = []
+        for p in pendings:
+            rec = records.get(p[_LOC])
+            if rec is not None:
+                if len(p) == 6:  # a quiet run of a trusted ensemble
+                    out.append(QueueItem(rec, p[4], p[5], EvalPhase.TRUST, _TRUSTED))
+                else:
+                    out.append(QueueItem(rec, *p[4:]))
+        return out
+
+    state.queue_due = items(due)
+    state.queue_all = items(review.all)
+    state.queue_total = review.due_total
     return state
 
 
@@ -132,6 +586,9 @@ def ensemble_of(ev: Evaluation, state: ReviewState | None = None) -> str | None:
     if ev.ensemble:
         return ev.ensemble
     if state is not None and ev.routing_id:
+        known = state.run_ensembles.get(str(ev.routing_id))
+        if known is not None:
+            return known
         run = state.run(ev.routing_id)
         if run is not None:
             return run.ensemble or run.routed_to
@@ -160,7 +617,7 @@ def status_for(state: ReviewState, ensemble: str, *, extra_score: Any = None, ex
     scores = scores_for(state, ensemble, exclude=exclude)
     if extra_score is not None:
         scores.append(extra_score)
-    uses = sum(1 for r in state.runs if run_ensemble(r) == ensemble)
+    uses = state.uses.get(ensemble, 0)
     return rules.lifecycle_status(scores, state.config.routing_thresholds, invocations=uses)
 
 
@@ -185,83 +642,11 @@ class QueueItem:
         return str(self.run.id)
 
 
-def _invocation_numbers(state: ReviewState) -> dict[str, int]:
-    counters: dict[str, int] = {}
-    out: dict[str, int] = {}
-    for run in state.runs:
-        ens = run_ensemble(run)
-        counters[ens] = counters.get(ens, 0) + 1
-        recorded = run.extras.get("invocation_number")
-        out[str(run.id)] = int(recorded) if isinstance(recorded, int) else counters[ens]
-    return out
-
-
 def evaluation_queue(state: ReviewState, *, include_all: bool = False) -> list[QueueItem]:
-    """Runs that still need a person's evaluation, oldest first (all runs when ``include_all``)."""
-    thresholds = state.config.routing_thresholds
-    effective = {ev.routing_id: ev for ev in effective_evaluations(state.evaluations) if ev.routing_id}
-    flagged = state.flagged
-    numbers = _invocation_numbers(state)
-    history: dict[str, list[Any]] = {}
-    cache: dict[str, tuple[tuple[int, bool], Any]] = {}
-    items: list[QueueItem] = []
-    for run in state.runs:
-        rid = str(run.id)
-        ens = run_ensemble(run)
-        n = numbers.get(rid, 0)
-        prior = history.setdefault(ens, [])
-        # The phase only changes when a score is added or the use count crosses the Trust
-        # threshold, so the status is recomputed only then (a million-run log stays linear).
-        key = (len(prior), max(n - 1, len(prior)) > thresholds.trusted_threshold_uses)
-        cached = cache.get(ens)
-        if cached is not None and cached[0] == key:
-            status = cached[1]
-        else:
-            status = rules.lifecycle_status(prior, thresholds, invocations=n - 1)
-            cache[ens] = (key, status)
-        ev = effective.get(rid)
-        if ev is not None and ev.score is not None:
-            prior.append(ev.score)
-        if (run.status or "completed") not in ("completed", "done", "success"):
-            continue  # script / infrastructure failures are not evaluated (seed 001)
-        judged_only = ev is not None and is_judge(ev)
-        reviewed = ev is not None and not judged_only
-        is_flagged = rid in flagged
-        if status.phase in (Phase.CALIBRATE, Phase.DESIGN):
-            phase, reason = (
-                EvalPhase.CALIBRATE,
-                f"calibrate {min(n, thresholds.calibration_period)}/{thresholds.calibration_period}",
-            )
-            due = True
-        elif status.phase is Phase.ESTABLISH:
-            phase = EvalPhase.ESTABLISH
-            recorded = run.extras.get("sampled_for_evaluation")
-            if isinstance(recorded, bool):
-                due = recorded
-            else:
-                due = rules.needs_evaluation(
-                    Phase.ESTABLISH, thresholds, rand=lambda rid=rid: stable_fraction(rid)
-                ).evaluate
-            reason = f"sampled {thresholds.sampling_rate_established:.0%}" if due else "not sampled"
-        else:
-            phase, reason, due = EvalPhase.TRUST, "trusted — routine evaluation skipped", False
-        if is_flagged:
-            phase, reason, due = EvalPhase.TRIGGERED, "flagged", True
-        if judged_only:
-            reason = f"judge: {_label(ev.judge_score or ev.score)}"
-        if include_all or (due and not reviewed) or (judged_only and not reviewed):
-            items.append(
-                QueueItem(
-                    run,
-                    ens,
-                    n,
-                    phase,
-                    reason if not reviewed else f"done: {_label(ev.score)}",
-                    judge=ev if judged_only else None,
-                    flagged=is_flagged,
-                )  # fmt: skip
-            )
-    return items
+    """Runs that still need a person's evaluation, oldest first (the newest
+    :data:`QUEUE_LIMIT`); with ``include_all`` the newest :data:`ALL_RUNS_LIMIT` local runs.
+    Computed by :func:`load_review` in its pass over the log."""
+    return list(state.queue_all if include_all else state.queue_due)
 
 
 def _label(value: Any) -> str:
@@ -443,40 +828,31 @@ class LifecycleRow:
 
 def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
     thresholds = state.config.routing_thresholds
-    pairs: dict[tuple[str, str | None], list[RoutingDecision]] = {}
-    debt: dict[str, int] = {}
-    for d in state.decisions:
-        tt = d.task_type or "(untyped)"
-        if d.is_local:
-            pairs.setdefault((tt, run_ensemble(d)), []).append(d)
-        elif rules.is_interim_claude(d):
-            debt[tt] = debt.get(tt, 0) + 1
+    pairs: dict[tuple[str, str | None], list[Any]] = {key: value for key, value in state.pairs.items()}
+    debt = dict(state.debt)
     for tt, prof in state.profiles.profiles.items():
         if prof.ensemble:
-            pairs.setdefault((tt, prof.ensemble), [])
+            pairs.setdefault((tt, prof.ensemble), [0, None])
         elif not any(k[0] == tt for k in pairs):
-            pairs.setdefault((tt, None), [])
+            pairs.setdefault((tt, None), [0, None])
     for tt in debt:
         if not any(k[0] == tt for k in pairs):
-            pairs.setdefault((tt, None), [])
+            pairs.setdefault((tt, None), [0, None])
     rows: list[LifecycleRow] = []
-    for (tt, ens), runs in pairs.items():
+    evaluations = effective_evaluations(state.evaluations)
+    for (tt, ens), (n_runs, last_raw) in ((k, v or [0, None]) for k, v in pairs.items()):
         prof = state.profiles.profiles.get(tt)
         lora = None
         if ens is None:
             status = rules.lifecycle_status([], thresholds, has_ensemble=False)
         else:
             scores = scores_for(state, ens)
-            pairs_sf = [
-                (ev.score, ev.failure_mode)
-                for ev in effective_evaluations(state.evaluations)
-                if ensemble_of(ev, state) == ens
-            ]
+            pairs_sf = [(ev.score, ev.failure_mode) for ev in evaluations if ensemble_of(ev, state) == ens]
             lora = rules.lora_candidate(pairs_sf, thresholds)
             status = rules.lifecycle_status(
-                scores, thresholds, invocations=len(runs) or (prof.invocation_count if prof else 0)
+                scores, thresholds, invocations=n_runs or (prof.invocation_count if prof else 0)
             )
-        last = max((as_datetime(r.timestamp) for r in runs if as_datetime(r.timestamp)), default=None)
+        last = _ts(last_raw)
         if last is None and prof is not None:
             last = as_datetime(prof.last_used)
         rows.append(
@@ -501,7 +877,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
 
 
 def interim_debt(state: ReviewState) -> int:
-    return sum(1 for d in state.decisions if rules.is_interim_claude(d))
+    return sum(state.debt.values())
 
 
 def profiles_after_evaluation(state: ReviewState, item: QueueItem, record: Evaluation) -> TaskProfiles | None:
@@ -521,14 +897,14 @@ def profiles_after_evaluation(state: ReviewState, item: QueueItem, record: Evalu
         prof = TaskProfile(delegability_category=item.run.delegability_category)
         profiles.profiles[task_type] = prof
     status = status_for(state, item.ensemble, extra_score=record.score, exclude=item.routing_id)
-    runs = [r for r in state.runs if run_ensemble(r) == item.ensemble]
     prof.ensemble = item.ensemble
     prof.phase = status.phase
     prof.invocation_count = status.invocations
     prof.good_count = status.counts.good
     prof.acceptable_count = status.counts.acceptable
     prof.poor_count = status.counts.poor
-    last = max((as_datetime(r.timestamp) for r in runs if as_datetime(r.timestamp)), default=None)
+    raw_last = state.last_used.get(item.ensemble)
+    last = _ts(raw_last)
     if last is not None:
         prof.last_used = last
     return profiles

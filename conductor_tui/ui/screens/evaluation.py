@@ -221,6 +221,10 @@ another score to override it — both verdicts are kept in the record.
             help_text.append(f"{skipped} corrupt log line(s) skipped\n", style="yellow")
         for problem in state.problems:
             help_text.append(problem + "\n", style="red")
+        if not self.show_all and state.queue_total > len(items):
+            help_text.append(
+                f"showing the newest {len(items):,} of {state.queue_total:,} runs to evaluate\n", style="dim"
+            )
         if self.show_all and state.total_runs > len(items):
             help_text.append(
                 f"showing the last {len(items):,} of {state.total_runs:,} local runs\n", style="dim"
