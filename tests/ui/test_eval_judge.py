@@ -85,6 +85,7 @@ async def test_reflection_streams_before_the_score_then_the_verdict_is_recorded(
         assert len(panel.source) < len(REFLECTION)  # still streaming
         assert len(_evals(project)) == before
         assert screen.check_action("judge", ()) is None  # one judge at a time
+        assert screen.check_action("record", ()) is None  # no human verdict racing the judge's
         await pilot.app.workers.wait_for_complete()
         await settle(pilot)
         assert screen.judging is None
@@ -134,6 +135,10 @@ async def test_a_mid_stream_fault_keeps_the_partial_reflection_and_records_no_ve
         assert "Nothing was recorded" in errors[-1].message
         assert screen.check_action("judge", ()) is True  # can try again
     assert _evals(project) == before  # no verdict recorded
+    # what the failed call cost is still counted (as Claude overhead, not as a verdict)
+    routing = _lines(project / ".llm-orc/evaluations/routing-log.jsonl")
+    overhead = [r for r in routing if r.get("event") == "claude-overhead"]
+    assert overhead and overhead[-1]["task_type"] == "judging" and overhead[-1]["claude_tokens"] > 0
 
 
 async def test_without_an_api_key_the_judge_is_disabled_and_says_why(tmp_path: Path) -> None:

@@ -378,6 +378,8 @@ another score to override it — both verdicts are kept in the record.
             if self.judging is not None or self.claude_unavailable():
                 return None  # shown, disabled (the queue help says why)
             return True
+        if action in ("record", "agree_judge") and self._judging_current():
+            return None  # the judge's verdict for this run is on its way
         if action == "agree_judge":
             return self.current is not None and self.current.judge is not None
         if action in ("record", "flag"):
@@ -424,10 +426,24 @@ another score to override it — both verdicts are kept in the record.
         feedback = self.query_one("#ev-feedback", Input).value.strip() or own or "agreed with the judge"
         self._save(item, Score(verdict), reasoning, item.judge.failure_mode, feedback)
 
+    def _judging_current(self) -> bool:
+        return (
+            self.judging is not None
+            and self.current is not None
+            and self.current.routing_id == self.judging.routing_id
+        )
+
     def _save(
         self, item: QueueItem, score: Score, reasoning: str, failure: Any, feedback: str | None
     ) -> None:
         assert self.state is not None
+        if self.judging is not None and self.judging.routing_id == item.routing_id:
+            self.notify(
+                "Claude is judging this run: wait for its verdict, then agree (J) or override it.",
+                severity="warning",
+                markup=False,
+            )
+            return
         try:
             record = build_evaluation(
                 item,
