@@ -34,8 +34,9 @@ date as written in the timestamp.
 
 Claude's own costs are subtracted (``net_claude_tokens_saved``): routing-log events
 ``event="claude-overhead"`` (planning; their ``purpose``/``task_type`` starting with
-``judg`` counts as judging instead) and the ``judge_tokens`` of evaluations (the judge's
-verdicts). Each judge call is recorded once — on its evaluation, or as an overhead event
+``judg`` counts as judging instead), the ``judge_tokens`` of evaluations (the judge's
+verdicts) and the ``propose_judge.claude_judge_tokens`` of propose–judge runs that Claude
+judged. Each judge call is recorded once — on its evaluation, or as an overhead event
 when it produced no evaluation — so the two sources never overlap.
 
 Interim Claude debt comes from the routing log (delegable work Claude did). The task
@@ -96,6 +97,12 @@ def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
     return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"
 
 
+class _PJ(msgspec.Struct, gc=False):
+    """The ``propose_judge`` block of a propose–judge run's routing decision."""
+
+    claude_judge_tokens: int | None = None
+
+
 class _Route(msgspec.Struct, gc=False):
     timestamp: str | None = None
     event: str | None = None
@@ -113,6 +120,7 @@ class _Route(msgspec.Struct, gc=False):
     judgment_tokens_claude: int | None = None
     estimated_full_claude_tokens: int | None = None
     preparation_savings: int | None = None
+    propose_judge: _PJ | None = None
 
 
 class _Eval(msgspec.Struct, gc=False):
@@ -138,7 +146,8 @@ _PREP_LOCAL = 7
 _PREP_SAVED = 8
 _PREP_N = 9
 _STANDING = 10
-_NCOUNTERS = 11
+_PJ_CLAUDE = 11  # Claude-judge tokens of propose–judge runs (overhead)
+_NCOUNTERS = 12
 
 
 def _str(v: Any) -> str | None:
@@ -147,6 +156,17 @@ def _str(v: Any) -> str | None:
     if isinstance(v, str):
         return v
     return str(v.value) if hasattr(v, "value") else str(v)
+
+
+def _pj_from_model(d: RoutingDecision) -> _PJ | None:
+    pj = (d.model_extra or {}).get("propose_judge")
+    if not isinstance(pj, dict):
+        return None
+    tokens = pj.get("claude_judge_tokens")
+    try:
+        return _PJ(claude_judge_tokens=int(tokens)) if tokens is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _route_from_model(d: RoutingDecision) -> _Route:
@@ -168,6 +188,7 @@ def _route_from_model(d: RoutingDecision) -> _Route:
         judgment_tokens_claude=d.judgment_tokens_claude,
         estimated_full_claude_tokens=d.estimated_full_claude_tokens,
         preparation_savings=d.preparation_savings,
+        propose_judge=_pj_from_model(d),
     )
 
 
@@ -248,7 +269,8 @@ class Snapshot:
 
     ``claude_overhead_tokens`` = ``claude_overhead_planning_tokens`` (routing-log
     ``claude-overhead`` events) + ``claude_overhead_judge_tokens`` (evaluations'
-    ``judge_tokens``); ``net_claude_tokens_saved`` = ``estimated_claude_tokens_saved -
+    ``judge_tokens``, ``claude-overhead`` events for judging, Claude-judged propose–judge
+    runs); ``net_claude_tokens_saved`` = ``estimated_claude_tokens_saved -
     claude_overhead_tokens`` (can be negative). ``interim_claude_debt_from_profiles`` is
     the part of ``interim_claude_debt`` only the task profiles know about.
     """
@@ -666,6 +688,10 @@ class Aggregator:
                     a[9] += 1
             if r.standing_auth:
                 a[10] += 1
+            if r.propose_judge is not None:
+                j = r.propose_judge.claude_judge_tokens
+                if j:
+                    a[11] += j
 
     def _add_evals(self, recs: list[_Eval]) -> None:
         totals = self._eval_totals
@@ -736,6 +762,7 @@ class Aggregator:
                 collapsed[nk] = [x + y for x, y in zip(b, a, strict=True)]
         for nkey, a in collapsed.items():
             is_decision, tt, is_local, ensemble, delegable, overhead, day = nkey
+            self._overhead["judge"] += a[_PJ_CLAUDE]
             if not is_decision:
                 self._events += a[_N]
                 if overhead is not None:

@@ -323,6 +323,15 @@ def test_claude_overhead_is_subtracted_from_savings(tmp_path: Path) -> None:
             {"event": "claude-overhead", "task_type": "planning", "routed_to": "claude", "claude_tokens": 50},
             # a judge call that produced no evaluation is logged as overhead too
             {"event": "claude-overhead", "task_type": "judging", "routed_to": "claude", "claude_tokens": 7},
+            # a propose–judge run judged by Claude (the cockpit's run screen): its judge cost
+            local(
+                "planning",
+                "pair-claude",
+                300,
+                tokens_saved=0,
+                propose_judge={"judge": "claude", "judge_tokens": 90, "claude_judge_tokens": 90},
+            ),
+            local("planning", "pair-local", 300, tokens_saved=0, propose_judge={"judge_tokens": 80}),
         ],
     )
     _write(
@@ -337,22 +346,30 @@ def test_claude_overhead_is_subtracted_from_savings(tmp_path: Path) -> None:
     agg.feed_file(log)
     agg.feed_file(evals)
     s = agg.snapshot()
-    assert s.routing_decisions == 2 and s.events == 3
+    assert s.routing_decisions == 4 and s.events == 3
     assert s.estimated_claude_tokens_saved == 2000
     assert s.claude_overhead_planning_tokens == 350
-    assert s.claude_overhead_judge_tokens == 400 + 45 + 7
-    assert s.claude_overhead_tokens == 350 + 452
-    assert s.net_claude_tokens_saved == 2000 - 802
+    assert s.claude_overhead_judge_tokens == 400 + 45 + 7 + 90  # a local judge costs Claude nothing
+    assert s.claude_overhead_tokens == 350 + 542
+    assert s.net_claude_tokens_saved == 2000 - 892
     assert s.claude_tokens == 0  # overhead is not counted as Claude decisions' tokens
     # incremental: new overhead shows up; the warm-start cache keeps it
     _write(evals, [{"ensemble": "extract-x", "score": "good", "judge_tokens": 98}], mode="a")
     agg.feed_file(evals)
-    assert agg.snapshot().net_claude_tokens_saved == 2000 - 900
+    assert agg.snapshot().net_claude_tokens_saved == 2000 - 990
     cache = cache_path_for(tmp_path / "ev")
     agg.save_cache(cache)
     warm = Aggregator()
     assert warm.load_cache(cache)
-    assert warm.snapshot().claude_overhead_tokens == 900
+    assert warm.snapshot().claude_overhead_tokens == 990
+    # the tolerant path (a line the strict decoder rejects) counts it too
+    _write(
+        log,
+        [local("planning", "pair-claude", "300", propose_judge={"claude_judge_tokens": 10})],
+        mode="a",
+    )
+    warm.feed_file(log)
+    assert warm.snapshot().claude_overhead_judge_tokens == 542 + 98 + 10
     json.dumps(s.to_dict())
 
 
