@@ -187,3 +187,55 @@ def test_snapshot_judge_panel_after_a_finished_stream(
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_judge_timeout_is_a_clear_message_and_records_no_verdict(
+    tmp_path: Path, fake_anthropic
+) -> None:
+    from conductor_tui.providers.anthropic import ClaudeProvider
+
+    fake_anthropic.script(Reply(tool_input=VERDICT, first_token_delay=3.0))
+    app, project = demo_app(tmp_path, "evaluate")
+    # an injected provider (Services.claude) with a short read timeout and no retries
+    app.services.claude = ClaudeProvider(
+        api_key=fake_anthropic.api_key, base_url=fake_anthropic.url, timeout=0.3, max_retries=0
+    )
+    before = _evals(project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _select_unjudged(pilot)
+        await pilot.press("j")
+        await pilot.app.workers.wait_for_complete()
+        await settle(pilot)
+        assert screen.judging is None and screen.judge_verdict is None
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert errors and "could not judge" in errors[-1].message
+        assert "time" in errors[-1].message.lower()
+        assert "failed" in str(screen.query_one("#ev-judge", Markdown).border_title)
+    assert _evals(project) == before
+
+
+async def test_escape_stops_a_judge_and_nothing_is_recorded(
+    tmp_path: Path, monkeypatch, fake_anthropic
+) -> None:
+    _claude_env(monkeypatch, fake_anthropic)
+    fake_anthropic.script(Reply(tool_input=VERDICT, chunk_chars=8, delta_delay=0.03))
+    app, project = demo_app(tmp_path, "evaluate")
+    before = _evals(project)
+    routing_log = project / ".llm-orc/evaluations/routing-log.jsonl"
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _select_unjudged(pilot)
+        assert screen.check_action("cancel_judge", ()) is False  # escape is free when not judging
+        await pilot.press("j")
+        panel = screen.query_one("#ev-judge", Markdown)
+        await _until(pilot, lambda: "Completeness" in panel.source)
+        assert screen.check_action("cancel_judge", ()) is True
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.judging is None and screen.judge_error == "stopped"
+        assert "stopped" in str(panel.border_title) and "Completeness" in panel.source
+        assert screen.check_action("judge", ()) is True
+        # the abandoned call finishes in its thread: its cost is logged, its verdict is not
+        await _until(pilot, lambda: any(r.get("event") == "claude-overhead" for r in _lines(routing_log)))
+        await settle(pilot)
+        assert screen.judge_verdict is None
+    assert _evals(project) == before

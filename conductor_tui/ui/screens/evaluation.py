@@ -81,6 +81,7 @@ unsatisfactory, and runs the **judge** scored that you have not reviewed.
 `j` asks **Claude to judge** the selected run (needs `ANTHROPIC_API_KEY`): its reflection
 streams into the Judge panel first, then its score and failure mode; the verdict is
 recorded as pending your review, and its token cost is subtracted from the savings.
+`escape` stops a judge that is still reflecting (nothing is recorded).
 
 With a judge verdict: `J` agrees with it (your reflection is kept as a comment), or pick
 another score to override it — both verdicts are kept in the record.
@@ -95,6 +96,7 @@ another score to override it — both verdicts are kept in the record.
             tooltip="Claude reflects on the selected run, then scores it (needs ANTHROPIC_API_KEY)",
         ),
         Binding("J", "agree_judge", "Agree with judge", id="evaluate.agree_judge"),
+        Binding("escape", "cancel_judge", "Stop judging", id="evaluate.cancel_judge"),
         Binding("f", "flag", "Flag unsatisfactory", id="evaluate.flag"),
         Binding("v", "toggle_all", "All runs / queue", id="evaluate.toggle_all"),
         Binding("ctrl+r", "reload", "Reload", id="evaluate.reload", show=False),
@@ -119,6 +121,7 @@ another score to override it — both verdicts are kept in the record.
         self._judge_stream: Any = None
         self._judge_timer: Any = None
         self._claude_provider: Any = None
+        self._judge_gen = 0  # bumped by every judge start and stop: stale results are ignored
 
     # ------------------------------------------------------------------ layout
 
@@ -378,6 +381,8 @@ another score to override it — both verdicts are kept in the record.
             if self.judging is not None or self.claude_unavailable():
                 return None  # shown, disabled (the queue help says why)
             return True
+        if action == "cancel_judge":
+            return self.judging is not None
         if action in ("record", "agree_judge") and self._judging_current():
             return None  # the judge's verdict for this run is on its way
         if action == "agree_judge":
@@ -548,6 +553,7 @@ another score to override it — both verdicts are kept in the record.
             self.notify("Claude is already judging a run.", severity="warning", markup=False)
             return
         self.judging = item
+        self._judge_gen += 1
         self.judge_text = ""
         self.judge_verdict = None
         self.judge_error = None
@@ -560,7 +566,7 @@ another score to override it — both verdicts are kept in the record.
         run = item.run
         task = run.task_summary or f"{item.ensemble} run"
         input_summary = (self.input_text or run.task_summary or "")[:4000]
-        self._judge_worker(item, task, input_summary, self.output_text, self.claude())
+        self._judge_worker(item, task, input_summary, self.output_text, self.claude(), self._judge_gen)
 
     def _show_judging(self, panel: Markdown) -> None:
         """Point the judge panel at the run being judged: its text so far, then the stream."""
@@ -571,10 +577,11 @@ another score to override it — both verdicts are kept in the record.
         self._judge_stream = Markdown.get_stream(panel)
         self.query_one("#ev-reflect-box").border_title = "1 · Reflect"
 
-    def _on_reflection_delta(self, delta: str) -> None:
+    def _on_reflection_delta(self, delta: str, gen: int) -> None:
         """Called on the worker's thread: buffer (the UI flushes on a timer)."""
         with self._judge_lock:
-            self._judge_pending.append(delta)
+            if gen == self._judge_gen:
+                self._judge_pending.append(delta)
 
     async def _flush_judge(self) -> None:
         with self._judge_lock:
@@ -596,26 +603,39 @@ another score to override it — both verdicts are kept in the record.
 
     @work(thread=True, exclusive=True, group="evaluate-judge", exit_on_error=False)
     def _judge_worker(
-        self, item: QueueItem, task: str, input_summary: str, output: str, provider: Any
+        self, item: QueueItem, task: str, input_summary: str, output: str, provider: Any, gen: int
     ) -> None:
         from conductor_tui.handoff import record_claude_overhead, record_judge_verdict
         from conductor_tui.providers.anthropic import ClaudeError
 
         store = self.services.store
-        try:
-            verdict = provider.judge(
-                task, input_summary, output, self._on_reflection_delta, ensemble=item.ensemble
-            )
-        except ClaudeError as err:
+
+        def overhead(usage: Any) -> None:
             try:  # the call cost tokens even though it produced no verdict
-                if err.usage.total:
-                    record_claude_overhead(store.project, "judging", err.usage, store=store)
+                if usage is not None and usage.total:
+                    record_claude_overhead(store.project, "judging", usage, store=store)
             except Exception:
                 pass
-            self.app.call_from_thread(self._judge_failed, item, err.message, err.partial)
+
+        try:
+            verdict = provider.judge(
+                task,
+                input_summary,
+                output,
+                lambda delta: self._on_reflection_delta(delta, gen),
+                ensemble=item.ensemble,
+            )
+        except ClaudeError as err:
+            overhead(err.usage)
+            if gen == self._judge_gen:
+                self.app.call_from_thread(self._judge_failed, item, err.message, err.partial)
             return
         except Exception as exc:  # never leave the screen in the judging state
-            self.app.call_from_thread(self._judge_failed, item, f"{type(exc).__name__}: {exc}", "")
+            if gen == self._judge_gen:
+                self.app.call_from_thread(self._judge_failed, item, f"{type(exc).__name__}: {exc}", "")
+            return
+        if gen != self._judge_gen:  # stopped by the person: no verdict, only its cost
+            overhead(verdict.usage)
             return
         try:
             evaluation = record_judge_verdict(
@@ -635,7 +655,7 @@ another score to override it — both verdicts are kept in the record.
                 self._judge_failed, item, f"could not write evaluations.jsonl: {exc}", verdict.reflection
             )
             return
-        self.app.call_from_thread(self._judge_done, item, verdict, evaluation)
+        self.app.call_from_thread(self._judge_done, item, verdict, evaluation, gen)
 
     async def _end_stream(self) -> None:
         if self._judge_timer is not None:
@@ -646,7 +666,10 @@ another score to override it — both verdicts are kept in the record.
         if stream is not None:
             await stream.stop()
 
-    async def _judge_done(self, item: QueueItem, verdict: Any, evaluation: Any) -> None:
+    async def _judge_done(self, item: QueueItem, verdict: Any, evaluation: Any, gen: int) -> None:
+        if gen != self._judge_gen:  # stopped just as the verdict was written: show it anyway
+            self.judge_finished(evaluation)
+            return
         await self._end_stream()
         self.judging = None
         self.judge_verdict = verdict
@@ -667,6 +690,28 @@ another score to override it — both verdicts are kept in the record.
         )
         self.refresh_bindings()
         self.judge_finished(evaluation)
+
+    async def action_cancel_judge(self) -> None:
+        item = self.judging
+        if item is None:
+            return
+        with self._judge_lock:
+            self._judge_gen += 1  # the worker's late deltas and result are ignored
+            self._judge_pending.clear()
+        await self._end_stream()
+        self.judging = None
+        self.judge_error = "stopped"
+        if self.current is not None and self.current.routing_id == item.routing_id:
+            panel = self.query_one("#ev-judge", Markdown)
+            panel.border_title = "Judge (claude): stopped — nothing recorded"
+            panel.border_subtitle = ""
+        self.notify(
+            f"Stopped judging {item.ensemble} #{item.invocation_number}: no verdict is recorded "
+            "(the tokens Claude already spent are counted as overhead).",
+            severity="warning",
+            markup=False,
+        )
+        self.refresh_bindings()
 
     async def _judge_failed(self, item: QueueItem, message: str, partial: str) -> None:
         await self._end_stream()
