@@ -127,9 +127,18 @@ def _reference(store: ProjectStore) -> tuple[list[tuple], list[tuple], dict]:
         every.append(row)
         if (due_now or judged) and not reviewed:
             due.append(row)
+    run_ens = {str(r.id): review.run_ensemble(r) for r in runs}
     counts = {
         "uses": {e: sum(1 for r in runs if review.run_ensemble(r) == e) for e in ENSEMBLES},
         "debt": sum(1 for r in records if rules.is_interim_claude(r)),
+        "scores": {
+            e: [
+                ev.score
+                for ev in review.effective_evaluations(evaluations)
+                if (ev.ensemble or run_ens.get(str(ev.routing_id))) == e
+            ]
+            for e in ENSEMBLES
+        },
     }
     return due, every[-review.ALL_RUNS_LIMIT :], counts
 
@@ -160,7 +169,8 @@ def test_one_pass_loader_matches_the_pydantic_reference(tmp_path: Path, monkeypa
     # the lifecycle agrees with the same scores, whatever the phase
     for row in review.lifecycle_rows(state):
         if row.ensemble in ENSEMBLES:
-            scores = review.scores_for(state, row.ensemble)
+            scores = counts["scores"][row.ensemble]
+            assert review.scores_for(state, row.ensemble) == scores
             expect = rules.lifecycle_status(
                 scores, state.config.routing_thresholds, invocations=counts["uses"][row.ensemble]
             )
