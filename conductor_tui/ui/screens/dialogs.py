@@ -4,6 +4,7 @@ text input.  Each dismisses with its result (``None`` = cancelled)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual import on
@@ -31,6 +32,34 @@ class _Dialog(ModalScreen):
 class HandlerChoice:
     handler: str
     role: str | None = None  # set when the person chose a role (core.roles.assign_role)
+
+
+OPTION_WIDTH = 72  # what fits on one line of an option in an 80-column dialog
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(1, width - 1)].rstrip() + "…"
+
+
+def problem_text(problem, project=None) -> str:
+    """``file:line: message (fix: …)`` with the file relative to the project when inside it."""
+    path = getattr(problem, "path", None)
+    message = getattr(problem, "message", None)
+    if message is None:
+        return str(problem)
+    where = ""
+    if path is not None:
+        shown = str(path)
+        if project is not None:
+            try:
+                shown = str(Path(path).resolve().relative_to(Path(project).resolve()))
+            except ValueError:
+                pass
+        line = getattr(problem, "line", None)
+        where = f"{shown}:{line}: " if line else f"{shown}: "
+    fix = getattr(problem, "fix", None)
+    return f"{where}{message}" + (f" (fix: {fix})" if fix else "")
 
 
 def short_problem(choice) -> str:
@@ -87,7 +116,8 @@ class HandlerPicker(_Dialog):
             if info.tier:
                 prompt.append(f"  {info.tier}", style="dim")
             if info.description:
-                prompt.append(f"  {info.description[:60]}", style="italic dim")
+                room = max(10, OPTION_WIDTH - len(prompt.plain) - 2)
+                prompt.append(f"  {_clip(info.description, room)}", style="italic dim")
             options.append(Option(prompt, id=f"e:{name}"))
         not_runnable = [n for n in self.catalog.all_names() if not self.catalog.ensembles[n].runnable]
         if not self.ensembles_only:
@@ -288,9 +318,10 @@ class TemplatePicker(_Dialog):
     """Choose a workflow template (``core.workflows.list_templates``); broken ones are listed,
     greyed, with their file:line problem."""
 
-    def __init__(self, entries: list) -> None:
+    def __init__(self, entries: list, project=None) -> None:
         super().__init__()
         self.entries = entries
+        self.project = project
 
     def compose(self) -> ComposeResult:
         options: list[Option] = []
@@ -302,7 +333,7 @@ class TemplatePicker(_Dialog):
                 prompt.append(f"  {entry.tier}", style="dim")
                 prompt.append(f"  {len(template.phases)} phases", style="dim")
                 if template.description:
-                    prompt.append(f"\n  {template.description[:90]}", style="italic dim")
+                    prompt.append(f"\n  {_clip(template.description, OPTION_WIDTH - 2)}", style="italic dim")
                 options.append(Option(prompt, id=f"t:{entry.name}"))
             else:
                 broken.append(entry)
@@ -311,7 +342,7 @@ class TemplatePicker(_Dialog):
             prompt.append(f"  {entry.tier} · cannot be used", style="dim")
             for problem in entry.problems[:2]:
                 prompt.append("\n  ✗ ", style="yellow")
-                prompt.append(str(problem), style="dim yellow")
+                prompt.append(problem_text(problem, self.project), style="dim yellow")
             options.append(Option(prompt, id=f"x:{entry.name}", disabled=True))
         with Vertical(classes="dialog"):
             yield Label("Workflow templates", classes="dialog-title")

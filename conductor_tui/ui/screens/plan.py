@@ -831,7 +831,7 @@ class PlanScreen(CockpitScreen):
             if entry is not None and entry.template is not None:
                 self._template_params(entry.template)
 
-        self.app.push_screen(TemplatePicker(entries), chosen)
+        self.app.push_screen(TemplatePicker(entries, self.services.project), chosen)
 
     def _template_params(self, template: Any) -> None:
         def submitted(value: Any) -> None:
