@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import yaml
 
 from conductor_tui.core import locations
+from conductor_tui.core.store import atomic_write_bytes
 
 Destination = Literal["global", "library"]
 
@@ -407,20 +407,6 @@ def check_promotion(
 # --------------------------------------------------------------------------- copy
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def promote(check: PromotionCheck, *, overwrite: bool = False, force: bool = False) -> PromotionResult:
     """Copy the planned files.  Refuses when the check is not ``ok`` unless ``force``."""
     if not check.ok and not force:
@@ -432,7 +418,7 @@ def promote(check: PromotionCheck, *, overwrite: bool = False, force: bool = Fal
             result.skipped.append(step.target)
             continue
         data = step.content if step.content is not None else step.source.read_bytes()  # type: ignore[union-attr]
-        _atomic_write(step.target, data)
+        atomic_write_bytes(step.target, data)
         if step.kind == "script" and step.source is not None:
             mode = step.source.stat().st_mode & 0o777
             os.chmod(step.target, mode)

@@ -7,12 +7,11 @@ Read tolerantly (a missing or broken file gives defaults), written atomically
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from conductor_tui.core.locations import app_config_dir
+from conductor_tui.core.store import atomic_write_text
 
 
 def settings_path(override: Path | None = None) -> Path:
@@ -33,15 +32,5 @@ def save_settings(values: dict[str, Any], path: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     data = load_settings(target)
     data.update(values)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return target
