@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from conductor_tui.core import locations
+from conductor_tui.core.yamlnodes import YamlFileError, _mapping_child, read_yaml_doc
 from conductor_tui.engine.spec import (
     KEYS_BY_KIND,
     AgentSpec,
@@ -66,38 +67,10 @@ def read_yaml(path: Path) -> _Doc:
     Raises :class:`EnsembleLoadError` with ``file:line`` on a syntax error.
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EnsembleLoadError([Problem(f"not UTF-8 text ({exc.reason})", path=path, code="yaml")]) from exc
-    except OSError as exc:
-        raise EnsembleLoadError([Problem(f"cannot read: {exc.strerror}", path=path, code="io")]) from exc
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = exc.problem or "invalid YAML"
-        if exc.context:
-            what = f"{exc.context}: {what}"
-        raise EnsembleLoadError(
-            [Problem(f"YAML syntax error: {what}", path=path, line=line, code="yaml")]
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise EnsembleLoadError([Problem(f"YAML error: {exc}", path=path, code="yaml")]) from exc
-    finally:
-        loader.dispose()
-    return _Doc(data, node)
-
-
-def _mapping_child(node: yaml.Node | None, key: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for k, v in node.value:
-        if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return v
-    return None
+        doc = read_yaml_doc(path)
+    except YamlFileError as exc:
+        raise EnsembleLoadError(exc.problems) from exc
+    return _Doc(doc.data, doc.node)
 
 
 def _key_lines(node: yaml.Node | None) -> dict[str, int]:
