@@ -250,3 +250,16 @@ def test_snapshot_no_api_key(snap_compare, plan_project, cockpit):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
+
+
+async def test_palette_lists_the_new_plan_actions(plan_project, cockpit):
+    app = cockpit(plan_project)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app, status=DOWN)
+        titles = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert "key M" in titles["Claude plan"] and "key T" in titles["Template"]
+        # the F1 help names both keys too
+        await pilot.press("f1")
+        await pilot.pause()
+        help_text = str(app.screen.query_one("Markdown")._markdown)
+        assert "Claude as planner (`M`)" in help_text and "Workflow templates (`T`)" in help_text
