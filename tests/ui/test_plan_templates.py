@@ -129,6 +129,7 @@ async def test_template_instantiated_persisted_with_cost_warning(project_dir, co
         await pilot.pause()
         detail = str(screen.query_one("#row-detail").render())
         assert "plan-review: 3 proposers + judge ≈ 4× the tokens of one agent" in detail
+        assert "context: full · output: docs/ai/rate-limit/plan.md" in detail
         # decisions on a template plan are revisions like any other
         await pilot.press("a")
         assert plans_on_disk(project)[-1].revision == 2

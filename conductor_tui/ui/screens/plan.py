@@ -386,6 +386,14 @@ class PlanScreen(CockpitScreen):
             facts.append(f"prepared by: {row.preparation_ensemble}")
         if row.depends_on:
             facts.append("depends on: " + ", ".join(row.depends_on))
+        extra = row.model_extra or {}
+        strategy = extra.get("context_strategy")
+        if strategy and extra.get("workflow"):  # rows from a workflow template
+            via = f" via {extra.get('distill_with')}" if strategy == "distilled" else ""
+            files = extra.get("context_files") or []
+            facts.append(f"context: {strategy}{via}" + (f" ({', '.join(map(str, files))})" if files else ""))
+        if extra.get("output"):
+            facts.append(f"output: {extra['output']}")
         if row.original_handler and row.original_handler != plan_ops.effective_handler(row):
             facts.append(f"proposed: {row.original_handler}")
         if row.routing_id:
