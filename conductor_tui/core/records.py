@@ -221,6 +221,9 @@ class Record(BaseModel):
         populate_by_name=True,
         validate_assignment=True,
         use_enum_values=False,
+        # Build validators on first use, not at import: keeps `import conductor_tui.core`
+        # cheap for the CLI and the cockpit's first paint (DESIGN §7).
+        defer_build=True,
     )
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -468,6 +471,8 @@ class TaskProfile(Record):
 
 class TaskProfiles(BaseModel):
     """``task-profiles.yaml``: a mapping of task type → :class:`TaskProfile`."""
+
+    model_config = ConfigDict(defer_build=True)
 
     profiles: dict[str, TaskProfile] = Field(default_factory=dict)
 
