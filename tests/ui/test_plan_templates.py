@@ -165,6 +165,8 @@ async def test_roles_in_the_handler_picker_and_assignment_persisted(project_dir,
         )
         detail = str(screen.query_one("#row-detail").render())
         assert "role: backend → starter-medium" in detail
+        assert "not runnable" not in detail  # a role row is not an unknown ensemble
+        assert str(screen.query_one(PlanTable).get_cell("r-01", "handler")).startswith("role:backend")
         # an ensemble role routes to its ensemble
         await pilot.press("o")
         await pilot.pause()

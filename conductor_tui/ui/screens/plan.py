@@ -274,7 +274,10 @@ class PlanScreen(CockpitScreen):
             choices = role_choices(roles, profiles, ensembles)
         except Exception:
             roles, choices = None, []
-        self.app.call_from_thread(self._routing_read, engine_catalog, roles, choices)
+        from textual.worker import get_current_worker
+
+        if not get_current_worker().is_cancelled and self.app.is_running:
+            self.app.call_from_thread(self._routing_read, engine_catalog, roles, choices)
 
     def _routing_read(self, engine_catalog: Any, roles: Any, choices: list) -> None:
         self._engine_catalog = engine_catalog

@@ -63,6 +63,8 @@ def handler_problem(row: PlanRow, catalog: Catalog) -> EnsembleInfo | None:
     handler = plan_ops.effective_handler(row)
     if plan_ops.handler_kind(handler) != "ensemble" or not catalog.loaded:
         return None
+    if handler.lower().startswith("role:"):  # routed by role: checked by the roles file, not here
+        return None
     info = catalog.get(handler)
     if info is None:
         return EnsembleInfo(
@@ -115,6 +117,8 @@ def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...
         handler.stylize("magenta")
     elif kind == "create":
         handler.stylize("italic yellow")
+    elif plan_ops.effective_handler(row).lower().startswith("role:"):
+        handler.stylize("cyan")
     if handler_problem(row, context.catalog) is not None:
         handler = Text.assemble(("⚠ ", "bold yellow"), handler)
         handler.stylize("yellow")
