@@ -107,6 +107,37 @@ async def test_an_evaluation_writes_the_spec_record_and_moves_the_phase(tmp_path
     )
 
 
+async def test_an_evaluation_keeps_a_profile_bump_written_meanwhile(tmp_path: Path) -> None:
+    """The post-evaluation profile update re-reads the file under its lock: a session
+    bumping interim_claude_count after the screen loaded is not lost."""
+    project = calibrating_project(tmp_path, evaluated=4)
+    app = make_app(services=services_for(project, tmp_path), initial_mode="evaluate")
+    store = ProjectStore(project)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        def bump(p):
+            prof = p.profiles.get("extraction")
+            if prof is None:
+                from conductor_tui.core.records import TaskProfile
+
+                prof = p.profiles["extraction"] = TaskProfile()
+            prof.interim_claude_count += 3
+            return p
+
+        before = store.load_task_profiles().profiles.get("extraction")
+        start = before.interim_claude_count if before else 0
+        store.update_task_profiles(bump)  # the session process, after the screen loaded
+        await pilot.click("#ev-reflect")
+        await type_text(pilot, "All 7 endpoints with methods")
+        await pilot.click("#ev-score-good")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    profile = store.load_task_profiles().profiles["extraction"]
+    assert profile.interim_claude_count == start + 3
+    assert (profile.phase, profile.good_count) == (Phase.ESTABLISH, 5)
+
+
 async def test_poor_needs_a_failure_mode_and_triggers_the_fallback(tmp_path: Path) -> None:
     project = calibrating_project(tmp_path, evaluated=1)
     app = make_app(services=services_for(project, tmp_path), initial_mode="evaluate")

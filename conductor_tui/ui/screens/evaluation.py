@@ -21,6 +21,7 @@ reason; the human reflect → score flow is unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -469,9 +470,14 @@ another score to override it — both verdicts are kept in the record.
             self.notify(f"Could not write evaluations.jsonl: {exc}", severity="error", markup=False)
             return
         try:
-            profiles = profiles_after_evaluation(self.state, item, record)
-            if profiles is not None:
-                self.services.store.save_task_profiles(profiles)
+            state = self.state
+
+            def change(current: Any) -> Any:
+                # recompute from the file as it is now (under its lock), so a session
+                # bumping interim_claude_count meanwhile is not overwritten
+                return profiles_after_evaluation(dataclasses.replace(state, profiles=current), item, record)
+
+            self.services.store.update_task_profiles(change)
         except Exception as exc:  # the evaluation is safe on disk; the profile is derived data
             self.notify(f"task-profiles.yaml not updated: {exc}", severity="warning", markup=False)
         self.last_consequences = result
