@@ -345,6 +345,30 @@ def _ratio_for(store: Any, task_type: str | None) -> Any:
         return 1.2
 
 
+def infer_task_type(store: Any, spec: Any) -> str:
+    """The task type a run of ``spec`` is logged under when the caller gave none.
+
+    In order: the task profile that maps a task type to this ensemble
+    (``task-profiles.yaml``), the ensemble's own ``conductor: {task_type: …}`` block
+    (a top-level key llm-orc ignores), the starter kit's known task types, and
+    finally the ensemble's name.
+    """
+    name = spec.name
+    try:
+        profiles = store.load_task_profiles().profiles
+    except Exception:  # a malformed task-profiles.yaml must not stop a run being logged
+        profiles = {}
+    for task_type, profile in profiles.items():
+        if profile.ensemble == name:
+            return task_type
+    block = (getattr(spec, "raw", None) or {}).get("conductor")
+    if isinstance(block, dict) and isinstance(block.get("task_type"), str) and block["task_type"].strip():
+        return block["task_type"].strip()
+    from conductor_tui.engine.kit import TASK_TYPES, WORKFLOW_TASK_TYPES
+
+    return TASK_TYPES.get(name) or WORKFLOW_TASK_TYPES.get(name) or name
+
+
 def record_run(
     store: Any,
     result: RunResult,
@@ -371,6 +395,7 @@ def record_run(
     from conductor_tui.core import rules
     from conductor_tui.core.records import RoutingDecision
 
+    task_type = task_type or infer_task_type(store, result.ensemble)
     ratio = _ratio_for(store, task_type)
     local = result.total_tokens
     estimated = rules.estimate_claude_tokens(local, ratio)
@@ -380,7 +405,8 @@ def record_run(
     summary = task_summary or (result.input.strip().splitlines()[0][:120] if result.input.strip() else None)
     decision = RoutingDecision(
         id=f"rd-{result.run_id}",
-        task_type=task_type or result.ensemble.name,
+        task_type=task_type,
+        delegability_category=rules.default_category(task_type),
         task_summary=summary,
         routed_to=result.ensemble.name,
         ensemble=result.ensemble.name,
