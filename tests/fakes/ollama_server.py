@@ -996,6 +996,12 @@ def _parse_model_arg(text: str) -> FakeModel:
         numbers.insert(0, float(parts.pop()))
     name = ":".join(parts)
     model = FakeModel(name)
+    size_tag = re.search(r":(\d+(?:\.\d+)?)([bm])\b", name.lower())
+    if size_tag:  # "qwen3:4b" → 4B parameters, ~0.6 GB per billion at Q4
+        value, unit = float(size_tag.group(1)), size_tag.group(2).upper()
+        model.parameter_size = f"{size_tag.group(1)}{unit}"
+        model.size = int(value * (1e9 if unit == "B" else 1e6) * 0.6) or model.size
+        model.family = name.split(":")[0].rstrip("0123456789.") or model.family
     if numbers:
         model.tokens_per_second = numbers[0]
     if len(numbers) > 1:
