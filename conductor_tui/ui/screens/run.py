@@ -845,7 +845,7 @@ class RunScreen(CockpitScreen):
                 text.append("\nEvaluation: ", style="bold")
                 text.append(f"not needed — {self.evaluation.reason}.", style="dim")
         if view.deliverable and self.selected != DELIVERABLE:
-            text.append("  d shows the deliverable.", style="dim")
+            text.append("\nd shows the deliverable.", style="dim")
         panel.update(text)
 
     # ------------------------------------------------------------------ output streaming
