@@ -31,7 +31,7 @@ def build_demo_app(project: Path, **service_options: Any):
         SUB_TITLE = "recorded sample session"
 
         def on_mount(self) -> None:  # runs after ConductorApp.on_mount (Textual walks the MRO)
-            self.notify(DEMO_NOTICE, title="Demo", timeout=10, markup=False)
+            self.notify(DEMO_NOTICE, title="Demo", timeout=4, markup=False)  # header says DEMO
 
     service_options.setdefault("demo", True)
     services = Services(project=project, **service_options)
