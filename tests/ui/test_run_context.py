@@ -277,3 +277,52 @@ async def test_escape_during_the_distil_step_leaves_the_row_approved(
         assert len(fake.generation_requests()) == 2  # r-01 and the summariser; the row never ran
         assert row(revisions(project_dir)[-1], "r-02").status == RowStatus.APPROVED
         assert not [d for d in routing_log(project_dir) if d.row_id == "r-02"]
+
+
+async def test_g_on_the_plan_screen_runs_a_role_row(project_dir, cockpit, fake_ollama_factory):
+    plan = WorkflowPlan(
+        id="plan-role-g",
+        revision=1,
+        timestamp=FIXED_NOW,
+        meta_task="Quick edits",
+        source="session",
+        subtasks=[
+            PlanRow(
+                id="r-01",
+                description="Rename the handler module",
+                task_type="quick-edit",
+                delegability_category=Delegability.AGENT,
+                handler="role:quick",
+                role="quick",
+                status=RowStatus.APPROVED,
+            ),
+            PlanRow(
+                id="r-02",
+                description="Name the new API",
+                task_type="naming",
+                delegability_category=Delegability.CLAUDE,
+                handler="role:planner",
+                role="planner",
+                status=RowStatus.APPROVED,
+            ),
+        ],
+    )
+    make_project(project_dir, plan=plan)
+    install_starter_kit(project_dir)
+    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply="renamed", tokens_per_second=5000)])
+    app = cockpit(project_dir, ollama_host=fake.url, initial_mode="plan")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert screen.check_action("run_row", ()) is True  # row 1: the "quick" role runs locally
+        await pilot.press("down")
+        await settle(pilot, app, poll=False)
+        # the default "planner" role is Claude: nothing to run locally
+        assert not screen.check_action("run_row", ())
+        await pilot.press("up")
+        await pilot.press("g")
+        await settle(pilot, app, poll=False)
+        await drain(app)
+        run_screen = app.screen
+        assert run_screen.view.ensemble == "role-quick" and run_screen.view.status == "completed"
+        assert fake.generation_requests()[-1]["body"]["model"] == "qwen3:1.7b"

@@ -496,6 +496,12 @@ class PlanScreen(CockpitScreen):
         handler = plan_ops.effective_handler(row)
         if plan_ops.handler_kind(handler) != "ensemble":
             return False
+        if handler.startswith("role:"):
+            # A role row runs on its role's profile/model/ensemble (the run screen resolves it);
+            # runnable when the role resolves here and is not Claude.
+            role = handler.split(":", 1)[1]
+            choice = next((c for c in self._role_choices if c.role == role), None)
+            return bool(choice and choice.available and plan_ops.handler_kind(choice.handler) != "claude")
         return (
             handler_problem(row, self._row_context.catalog) is None
             and self._row_context.catalog.get(handler) is not None
