@@ -242,3 +242,21 @@ async def test_footer_hints_follow_the_row(plan_project, cockpit):
         assert screen.check_action("undecide", ()) is True
         # approved, but Ollama is down: its ensemble cannot run
         assert screen.check_action("run_row", ()) is False
+
+
+async def test_table_is_compact_at_120_columns_and_wide_at_140(plan_project, cockpit, fake_ollama):
+    from textual.widgets.data_table import ColumnKey
+
+    app = cockpit(plan_project, ollama_host=fake_ollama.url)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        table = app.screen.query_one(PlanTable)
+        assert table.compact
+        assert str(table.get_cell("r-03", "category")) == "ens."
+        assert table.columns[ColumnKey("handler")].width >= 20  # "⚠ classify-issues *" fits
+        assert table.columns[ColumnKey("subtask")].width >= 22
+        await pilot.resize_terminal(140, 36)
+        await settle(pilot, app)
+        assert not table.compact
+        assert str(table.get_cell("r-03", "category")) == "ensemble"
+        assert table.columns[ColumnKey("subtask")].width >= 30

@@ -26,13 +26,32 @@ COLUMNS: list[tuple[str, str, int | None]] = [
     ("type", "Task type", 12),
     ("category", "Category", 8),
     ("dag", "DAG", 4),
-    ("handler", "Handler", 17),
+    ("handler", "Handler", 22),
     ("phase", "Phase", 9),
     ("reps", "Reps", 4),
     ("local", "Local", 6),
     ("claude", "Claude", 6),
     ("status", "Status", 10),
 ]
+# Narrow terminals (≈120 columns): compact labels and narrower columns, so the subtask
+# and the handler name stay readable.  Used when the wide layout would leave the
+# subtask fewer than MIN_WIDE_SUBTASK cells.
+COMPACT_WIDTHS: dict[str, int] = {
+    "num": 2,
+    "type": 9,
+    "category": 6,
+    "dag": 4,
+    "handler": 22,
+    "phase": 6,
+    "reps": 4,
+    "local": 5,
+    "claude": 6,
+    "status": 10,
+}
+MIN_WIDE_SUBTASK = 30
+COMPACT_LABELS = {"category": "Cat."}
+COMPACT_CATEGORY = {"ensemble": "ens."}
+COMPACT_PHASE = {"calibrate": "calib.", "establish": "estab.", "promote": "promo."}
 
 CATEGORY_TEXT = {
     Delegability.AGENT: ("agent", "green"),
@@ -92,8 +111,8 @@ def _num(value: int | None) -> Text:
     return Text(f"{value:,}", justify="right")
 
 
-def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...]:
-    """The cells of one row, in COLUMNS order."""
+def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool = False) -> tuple[Text, ...]:
+    """The cells of one row, in COLUMNS order (``compact``: short category and phase)."""
     rejected = row.status == RowStatus.REJECTED
     base = "dim strike" if rejected else ""
     description = Text(row.description, style=base, overflow="ellipsis", no_wrap=True)
@@ -101,6 +120,8 @@ def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...
         description = Text.assemble(("✎ ", "yellow"), description)
     category = row.delegability_category
     label, colour = CATEGORY_TEXT.get(category, (str(category or "—"), "dim"))  # type: ignore[arg-type]
+    if compact:
+        label = COMPACT_CATEGORY.get(label, label)
     dag = row.dag_test_result
     if dag is None:
         dag_text = Text("····", style="dim")
@@ -127,9 +148,12 @@ def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...
     cost = context.costs.get(row.id)
     if cost is not None:
         handler = Text.assemble((cost_mark(cost) + " ", "bold yellow"), handler)
+    handler.overflow, handler.no_wrap = "ellipsis", True  # Text.assemble drops them
     phase = context.phases.get(row.task_type or "", "")
     if not phase:  # no task profile yet: a gap is in Design, a first-time ensemble calibrates
         phase = {"create": "design", "ensemble": "calibrate"}.get(kind, "")
+    if compact:
+        phase = COMPACT_PHASE.get(phase, phase)
     status_label, status_style = STATUS_TEXT.get(row.status, (str(row.status), ""))  # type: ignore[arg-type]
     return (
         Text(str(number), style="dim", justify="right"),
@@ -143,7 +167,7 @@ def row_cells(number: int, row: PlanRow, context: RowContext) -> tuple[Text, ...
         Text(label, style=f"{colour} {base}".strip()),
         dag_text,
         handler,
-        Text(phase or "—", style="dim" if not phase else ""),
+        Text(phase or "—", style="dim" if not phase else "", overflow="ellipsis", no_wrap=True),
         _num(row.expected_repetitions),
         _num(row.estimated_local_tokens),
         _num(plan_ops.estimated_claude_tokens(row)),
@@ -167,6 +191,8 @@ class PlanTable(DataTable):
         self._shown: dict[str, tuple[Text, ...]] = {}
         self._order: list[str] = []
         self.cells_updated = 0  # for tests and benchmarks: how many cells the last show() touched
+        self.compact = False  # narrow layout (see fit_columns)
+        self._last: tuple[WorkflowPlan | None, RowContext] | None = None
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -177,15 +203,32 @@ class PlanTable(DataTable):
         self.fit_columns()
 
     def fit_columns(self) -> None:
-        """Give the subtask column whatever width the other columns leave."""
+        """Pick the wide or compact layout for this width; the subtask column gets
+        whatever width the other columns leave."""
         if not self.columns or not self.size.width:
             return
-        fixed = sum(w or 0 for k, _, w in COLUMNS if k != "subtask")
         padding = 2 * self.cell_padding * len(COLUMNS)
-        width = max(16, self.size.width - fixed - padding - 2)
-        column = self.columns.get(ColumnKey("subtask"))
-        if column is not None and column.width != width:
-            column.width = width
+        available = self.size.width - padding - 2
+        wide = {k: w or 0 for k, _, w in COLUMNS if k != "subtask"}
+        compact = available - sum(wide.values()) < MIN_WIDE_SUBTASK
+        widths = COMPACT_WIDTHS if compact else wide
+        widths = {**widths, "subtask": max(16, available - sum(widths.values()))}
+        changed = False
+        for key, width in widths.items():
+            column = self.columns.get(ColumnKey(key))
+            if column is not None and column.width != width:
+                column.width = width
+                changed = True
+        if compact != self.compact:
+            self.compact = compact
+            for key, label, _ in COLUMNS:
+                column = self.columns.get(ColumnKey(key))
+                if column is not None:
+                    column.label = Text(COMPACT_LABELS.get(key, label) if compact else label)
+            changed = True
+            if self._last is not None:
+                self.show(*self._last)
+        if changed:
             self._clear_caches()
             self._require_update_dimensions = True
             self.refresh()
@@ -202,9 +245,10 @@ class PlanTable(DataTable):
 
     def show(self, plan: WorkflowPlan | None, context: RowContext, *, batch: Callable | None = None) -> None:
         """Show ``plan``: update changed cells only; rebuild when the row set changed."""
+        self._last = (plan, context)
         rows = plan.subtasks if plan is not None else []
         order = [r.id for r in rows]
-        cells = {r.id: row_cells(i + 1, r, context) for i, r in enumerate(rows)}
+        cells = {r.id: row_cells(i + 1, r, context, compact=self.compact) for i, r in enumerate(rows)}
         updated = 0
         with self.app.batch_update():
             if order != self._order:
