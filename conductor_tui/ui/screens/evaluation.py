@@ -88,18 +88,33 @@ With a judge verdict: `J` agrees with it (your reflection is kept as a comment),
 another score to override it — both verdicts are kept in the record.
 """
     BINDINGS = [
-        Binding("ctrl+s", "record", "Record evaluation", id="evaluate.record", priority=True),
+        Binding(
+            "ctrl+s",
+            "record",
+            "Record",
+            id="evaluate.record",
+            priority=True,
+            tooltip="Record the evaluation (reflection, score, failure mode, feedback)",
+        ),
         Binding(
             "j",
             "judge",
-            "Judge with Claude",
+            "Judge",
             id="evaluate.judge",
             tooltip="Claude reflects on the selected run, then scores it (needs ANTHROPIC_API_KEY)",
         ),
-        Binding("J", "agree_judge", "Agree with judge", id="evaluate.agree_judge"),
-        Binding("escape", "cancel_judge", "Stop judging", id="evaluate.cancel_judge"),
-        Binding("f", "flag", "Flag unsatisfactory", id="evaluate.flag"),
-        Binding("v", "toggle_all", "All runs / queue", id="evaluate.toggle_all"),
+        Binding(
+            "J", "agree_judge", "Agree", id="evaluate.agree_judge", tooltip="Agree with the judge's verdict"
+        ),
+        Binding("escape", "cancel_judge", "Stop judge", id="evaluate.cancel_judge", tooltip="Stop judging"),
+        Binding("f", "flag", "Flag", id="evaluate.flag", tooltip="Flag the run as unsatisfactory"),
+        Binding(
+            "v",
+            "toggle_all",
+            "All runs",
+            id="evaluate.toggle_all",
+            tooltip="Switch between the queue and all runs",
+        ),
         Binding("ctrl+r", "reload", "Reload", id="evaluate.reload", show=False),
     ]
 

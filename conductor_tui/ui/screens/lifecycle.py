@@ -71,11 +71,35 @@ uses with over 80 % acceptable-or-good earn Trust.
 * `t` edits the thresholds (a new config version each time), `b` rolls back to a version.
 """
     BINDINGS = [
-        Binding("g", "promote('global')", "Promote → global", id="lifecycle.promote_global"),
-        Binding("L", "promote('library')", "Promote → library", id="lifecycle.promote_library"),
-        Binding("a", "toggle_auth", "Grant/revoke auth", id="lifecycle.authorize"),
+        Binding(
+            "g",
+            "promote('global')",
+            "→ global",
+            id="lifecycle.promote_global",
+            tooltip="Promote the ensemble to the global tier",
+        ),
+        Binding(
+            "L",
+            "promote('library')",
+            "→ library",
+            id="lifecycle.promote_library",
+            tooltip="Promote the ensemble to the library",
+        ),
+        Binding(
+            "a",
+            "toggle_auth",
+            "Auth",
+            id="lifecycle.authorize",
+            tooltip="Grant or revoke standing authorisation",
+        ),
         Binding("t", "thresholds", "Thresholds", id="lifecycle.thresholds"),
-        Binding("b", "rollback", "Roll back config", id="lifecycle.rollback"),
+        Binding(
+            "b",
+            "rollback",
+            "Roll back",
+            id="lifecycle.rollback",
+            tooltip="Roll back the routing config to an earlier version",
+        ),
         Binding("ctrl+r", "reload", "Reload", id="lifecycle.reload", show=False),
     ]
 

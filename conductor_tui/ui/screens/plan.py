@@ -94,10 +94,20 @@ class PlanScreen(CockpitScreen):
         Binding("n", "note", "Note", id="plan.note", tooltip="Attach a note to the row"),
         Binding("g", "run_row", "Run", id="plan.run", tooltip="Run the approved row's ensemble"),
         Binding(
-            "A", "bulk('approved')", "Approve all", id="plan.approve_all", tooltip="Approve every pending row"
+            "A",
+            "bulk('approved')",
+            "Approve all",
+            id="plan.approve_all",
+            show=False,
+            tooltip="Approve every pending row",
         ),
         Binding(
-            "X", "bulk('rejected')", "Reject all", id="plan.reject_all", tooltip="Reject every pending row"
+            "X",
+            "bulk('rejected')",
+            "Reject all",
+            id="plan.reject_all",
+            show=False,
+            tooltip="Reject every pending row",
         ),
         Binding("f", "load_file", "Load", id="plan.load", tooltip="Load a plan from a JSON/YAML file"),
         Binding("t", "type_plan", "New plan", id="plan.type", tooltip="Type a new plan"),
