@@ -118,6 +118,7 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
     description = Text(row.description, style=base, overflow="ellipsis", no_wrap=True)
     if row.note:
         description = Text.assemble(("✎ ", "yellow"), description)
+        description.overflow, description.no_wrap = "ellipsis", True
     category = row.delegability_category
     label, colour = CATEGORY_TEXT.get(category, (str(category or "—"), "dim"))  # type: ignore[arg-type]
     if compact:
