@@ -22,6 +22,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from conductor_tui.ui.catalog import Catalog, load_catalog
 from conductor_tui.ui.screens.help import HelpScreen, keys_markdown
@@ -218,9 +219,17 @@ class ConductorApp(App[int]):
     @work(exclusive=True, group="catalog", thread=True, exit_on_error=False)
     def refresh_catalog(self) -> None:
         """Load the ensembles (all tiers) and check them against Ollama's models."""
+        worker = get_current_worker()
         status = self.ollama_status
         catalog = load_catalog(self.services.project, status)
-        self.call_from_thread(setattr, self, "catalog", catalog)
+
+        def apply() -> None:
+            # A newer check (e.g. once Ollama's status is known) cancels this one; a thread
+            # cannot be stopped, so its stale result must not land after the newer one.
+            if not worker.is_cancelled:
+                self.catalog = catalog
+
+        self.call_from_thread(apply)
 
     # ------------------------------------------------------------------ actions
 
