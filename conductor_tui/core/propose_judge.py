@@ -103,24 +103,7 @@ def detect_propose_judge(ensemble: EnsembleSpec) -> ProposeJudgeShape | None:
                 proposers = [str(p) for p in proposers_raw]
             else:
                 proposers = [a.name for a in ensemble.terminal_agents() if _is_llm(a)]
-            for p in proposers:
-                if p not in names:
-                    problems.append(
-                        Problem(
-                            f'conductor.proposers: "{p}" is not an agent of this ensemble',
-                            path=ensemble.path,
-                            code="propose-judge",
-                        )
-                    )
-            if len(proposers) < 2:
-                problems.append(
-                    Problem(
-                        "a propose–judge ensemble needs at least two proposers",
-                        path=ensemble.path,
-                        severity="warning",
-                        code="propose-judge",
-                    )
-                )
+            problems += _proposer_problems(ensemble, proposers, names)
             return ProposeJudgeShape(ensemble.name, CLAUDE_JUDGE, proposers, True, problems)
         if not isinstance(judge, str) or not judge.strip():
             terminals = [a for a in ensemble.terminal_agents() if _is_llm(a)]
@@ -140,34 +123,7 @@ def detect_propose_judge(ensemble: EnsembleSpec) -> ProposeJudgeShape | None:
             proposers = [str(p) for p in proposers_raw]
         else:
             proposers = [d for d in judge_agent.depends_on if _is_llm(ensemble.agent(d))]  # type: ignore[union-attr]
-        for p in proposers:
-            if p not in names:
-                problems.append(
-                    Problem(
-                        f'conductor.proposers: "{p}" is not an agent of this ensemble',
-                        path=ensemble.path,
-                        code="propose-judge",
-                    )
-                )
-            elif p not in judge_agent.depends_on:  # type: ignore[union-attr]
-                problems.append(
-                    Problem(
-                        f'the judge "{judge}" does not depend on proposer "{p}", so it never sees it',
-                        path=ensemble.path,
-                        line=judge_agent.line if judge_agent else None,
-                        fix=f"add {p} to {judge}'s depends_on",
-                        code="propose-judge",
-                    )
-                )
-        if len(proposers) < 2:
-            problems.append(
-                Problem(
-                    "a propose–judge ensemble needs at least two proposers",
-                    path=ensemble.path,
-                    severity="warning",
-                    code="propose-judge",
-                )
-            )
+        problems += _proposer_problems(ensemble, proposers, names, judge_agent)
         return ProposeJudgeShape(ensemble.name, judge, proposers, True, problems)
     candidates = _shape_candidates(ensemble)
     if not candidates:
@@ -604,3 +560,39 @@ def judge_with_claude(provider: Any, shape: ProposeJudgeShape, task: str, run: A
     text = json.dumps(tool_input) if isinstance(tool_input, dict) else raw
     verdict = parse_verdict(text, list(proposals))
     return ClaudeJudgement(verdict, usage, getattr(provider, "model", None))
+
+
+def _proposer_problems(
+    ensemble: Any, proposers: list[str], names: set[str], judge_agent: Any = None
+) -> list[Problem]:
+    """Declared proposers that are not agents, that a local judge does not depend on, or too few."""
+    problems: list[Problem] = []
+    for p in proposers:
+        if p not in names:
+            problems.append(
+                Problem(
+                    f'conductor.proposers: "{p}" is not an agent of this ensemble',
+                    path=ensemble.path,
+                    code="propose-judge",
+                )
+            )
+        elif judge_agent is not None and p not in judge_agent.depends_on:
+            problems.append(
+                Problem(
+                    f'the judge "{judge_agent.name}" does not depend on proposer "{p}", so it never sees it',
+                    path=ensemble.path,
+                    line=judge_agent.line,
+                    fix=f"add {p} to {judge_agent.name}'s depends_on",
+                    code="propose-judge",
+                )
+            )
+    if len(proposers) < 2:
+        problems.append(
+            Problem(
+                "a propose–judge ensemble needs at least two proposers",
+                path=ensemble.path,
+                severity="warning",
+                code="propose-judge",
+            )
+        )
+    return problems
