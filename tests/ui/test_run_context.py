@@ -40,6 +40,29 @@ def reply(body: dict) -> str:
     return TESTS
 
 
+def role_plan(plan_id: str, *rows: tuple[str, str, str, str, Delegability]) -> WorkflowPlan:
+    """An approved plan of role rows: (id, description, task type, role, category)."""
+    return WorkflowPlan(
+        id=plan_id,
+        revision=1,
+        timestamp=FIXED_NOW,
+        meta_task="Quick edits",
+        source="session",
+        subtasks=[
+            PlanRow(
+                id=row_id,
+                description=description,
+                task_type=task_type,
+                delegability_category=category,
+                handler=f"role:{role}",
+                role=role,
+                status=RowStatus.APPROVED,
+            )
+            for row_id, description, task_type, role, category in rows
+        ],
+    )
+
+
 def context_plan(strategy: str, **fields) -> WorkflowPlan:
     rows = [
         PlanRow(
@@ -132,23 +155,8 @@ async def test_a_dependent_row_gets_its_context(project_dir, cockpit, fake_ollam
 
 
 async def test_a_role_row_runs_on_its_roles_profile(project_dir, cockpit, fake_ollama_factory):
-    plan = WorkflowPlan(
-        id="plan-role",
-        revision=1,
-        timestamp=FIXED_NOW,
-        meta_task="Quick edits",
-        source="session",
-        subtasks=[
-            PlanRow(
-                id="r-01",
-                description="Rename the handler module",
-                task_type="quick-edit",
-                delegability_category=Delegability.AGENT,
-                handler="role:quick",
-                role="quick",
-                status=RowStatus.APPROVED,
-            )
-        ],
+    plan = role_plan(
+        "plan-role", ("r-01", "Rename the handler module", "quick-edit", "quick", Delegability.AGENT)
     )
     make_project(project_dir, plan=plan)
     install_starter_kit(project_dir)  # starter-small, the default "quick" role's profile
@@ -280,32 +288,10 @@ async def test_escape_during_the_distil_step_leaves_the_row_approved(
 
 
 async def test_g_on_the_plan_screen_runs_a_role_row(project_dir, cockpit, fake_ollama_factory):
-    plan = WorkflowPlan(
-        id="plan-role-g",
-        revision=1,
-        timestamp=FIXED_NOW,
-        meta_task="Quick edits",
-        source="session",
-        subtasks=[
-            PlanRow(
-                id="r-01",
-                description="Rename the handler module",
-                task_type="quick-edit",
-                delegability_category=Delegability.AGENT,
-                handler="role:quick",
-                role="quick",
-                status=RowStatus.APPROVED,
-            ),
-            PlanRow(
-                id="r-02",
-                description="Name the new API",
-                task_type="naming",
-                delegability_category=Delegability.CLAUDE,
-                handler="role:planner",
-                role="planner",
-                status=RowStatus.APPROVED,
-            ),
-        ],
+    plan = role_plan(
+        "plan-role-g",
+        ("r-01", "Rename the handler module", "quick-edit", "quick", Delegability.AGENT),
+        ("r-02", "Name the new API", "naming", "planner", Delegability.CLAUDE),
     )
     make_project(project_dir, plan=plan)
     install_starter_kit(project_dir)
