@@ -376,6 +376,15 @@ class ProjectStore:
         """True when any conductor file exists in the folder."""
         return any((self.root / name).exists() for name in CONDUCTOR_FILES)
 
+    @contextlib.contextmanager
+    def lock(self, name: str = "loop") -> Iterator[None]:
+        """A cross-process critical section over this evaluations folder: an exclusive
+        ``flock`` on ``.<name>.lock``. Every read-modify-write that spans files (an
+        evaluation's invocation number, a plan revision, a lifecycle transition) runs
+        inside one, so two writers (cockpit, session) never interleave."""
+        with _locked(self.root / f".{name}.lock"):
+            yield
+
     # ----------------------------------------------------------------- appends
 
     def append_routing(self, d: RoutingDecision) -> RoutingDecision:
