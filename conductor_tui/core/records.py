@@ -15,6 +15,7 @@ This module never imports Textual.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -203,6 +204,16 @@ def now_utc() -> datetime:
 
 def new_id(prefix: str = "") -> str:
     return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def line_identity(prefix: str, raw: bytes | str) -> str:
+    """A stable id for a log line written without one (the conductor skill's logs, hand-
+    written files): ``prefix`` + 16 hex digits of the SHA-256 of the stripped line. The
+    same line is the same record on every read, by every reader; nothing is invented."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return prefix + hashlib.sha256(data.strip()).hexdigest()[:16]
 
 
 def as_datetime(value: datetime | str | None) -> datetime | None:

@@ -161,6 +161,8 @@ def calibration_outcome(window_scores: Sequence[Any], thresholds: RoutingThresho
     period = thresholds.calibration_period
     scored = [s for s in (as_score(x) for x in window_scores) if s is not None][:period]
     poor = sum(1 for s in scored if s is Score.POOR)
+    if poor >= thresholds.calibration_fail_poor:
+        return CalibrationOutcome("fail", len(scored), poor, 0, True)
     if len(scored) < period:
         return CalibrationOutcome("in-progress", len(scored), poor, period - len(scored), poor > 0)
     if poor == 0:
@@ -217,16 +219,26 @@ class PromotionReadiness:
 
 
 def promotion_readiness(
-    scores: Iterable[Any] | ScoreCounts, thresholds: RoutingThresholds, *, generality_assessed: bool = False
+    scores: Iterable[Any] | ScoreCounts,
+    thresholds: RoutingThresholds,
+    *,
+    generality_assessed: bool = False,
+    phase: Phase | None = None,
 ) -> PromotionReadiness:
-    """Promotion readiness from an ensemble's evaluation scores (or their counts)."""
+    """Promotion readiness from an ensemble's evaluation scores (or their counts). With
+    ``phase`` the lifecycle gate applies too: only a trusted ensemble (Trust / Promote) is
+    a promotion candidate — never one still calibrating or back in Design."""
     counts = scores if isinstance(scores, ScoreCounts) else count_scores(scores)
     good = counts.good
     g, lib = thresholds.promotion_global_good, thresholds.promotion_library_good
-    global_ready = good >= g
+    gated = phase is not None and phase not in (Phase.TRUST, Phase.PROMOTE)
+    global_ready = good >= g and not gated
     library_good = good >= lib
-    library_ready = library_good and generality_assessed
-    if not global_ready:
+    library_ready = library_good and generality_assessed and not gated
+    if gated and good >= g:
+        label = "a failed calibration must be revised" if phase is Phase.DESIGN else "reach Trust"
+        next_step = f"{label} before promotion ({good} good)"
+    elif not global_ready:
         next_step = f"{_n(g - good, 'more good')} for global promotion"
     elif not library_good:
         next_step = f"{_n(lib - good, 'more good')} for library contribution"
@@ -303,71 +315,60 @@ def lifecycle_status(
     has_ensemble: bool = True,
     generality_assessed: bool = False,
 ) -> LifecycleStatus:
-    """The lifecycle phase of an ensemble from its evaluation scores in file order
-    ("count the ensemble's entries in evaluations.jsonl") and its invocation count
-    (local routing decisions; defaults to the number of evaluations).
+    """The lifecycle phase of an ensemble from its effective evaluation scores in log
+    order and its invocation count (completed local runs; defaults to the number of
+    evaluations). The transitions are :class:`conductor_tui.core.lifecycle.LifecycleTracker`'s;
+    no ensemble → **Design**."""
+    from conductor_tui.core.lifecycle import walk
 
-    * no ensemble → **Design**;
-    * the scored evaluations are taken in windows of ``calibration_period``: an unfinished
-      window → **Calibrate**; pass (0 poor) → calibration done; mixed (1 poor) → a second
-      window, and a second non-pass → **Design** (revision); fail → **Design**. Evaluations
-      after a Design verdict are those of the revised ensemble and start a new calibration;
-    * after a pass: **Trust** when uses > ``trusted_threshold_uses`` and the
-      acceptable-or-good share of all evaluations > ``trusted_threshold_good_ratio``,
-      else **Establish**;
-    * a trusted ensemble with ``promotion_global_good``+ good is a **Promote** candidate.
-    """
     counts = count_scores(scores)
     uses = max(invocations or 0, counts.evaluated)
-    promo = promotion_readiness(counts, thresholds, generality_assessed=generality_assessed)
     if not has_ensemble:
-        return LifecycleStatus(
-            Phase.DESIGN, uses, counts, None, promo, "ensemble requested from the designer"
+        promo = promotion_readiness(counts, thresholds, generality_assessed=generality_assessed, phase=Phase.DESIGN)
+        return LifecycleStatus(Phase.DESIGN, uses, counts, None, promo, "ensemble requested from the designer")
+    return status_from_tracker(walk(scores, thresholds), uses, generality_assessed=generality_assessed)
+
+
+def status_from_tracker(tracker: Any, uses: int, *, generality_assessed: bool = False) -> LifecycleStatus:
+    """:class:`LifecycleStatus` of a fed :class:`~conductor_tui.core.lifecycle.LifecycleTracker`."""
+    t = tracker.t
+    counts = ScoreCounts(tracker.good, tracker.acceptable, tracker.poor)
+    uses = max(uses, counts.evaluated)
+    phase = tracker.phase(uses)
+    promo = promotion_readiness(counts, t, generality_assessed=generality_assessed, phase=phase)
+    period = t.calibration_period
+    if phase is Phase.CALIBRATE:
+        window_poor = sum(1 for s in tracker.window if s is Score.POOR)
+        outcome = CalibrationOutcome(
+            "in-progress", len(tracker.window), window_poor, tracker.remaining(), tracker.cal_poor > 0
         )
-    period = thresholds.calibration_period
-    scored = [s for s in (as_score(x) for x in scores) if s is not None]
-    i = 0
-    mixed_before = False
-    windows = 0
-    while True:
-        window = scored[i : i + period]
-        outcome = calibration_outcome(window, thresholds)
-        if outcome.kind == "in-progress":
-            word = "more evaluated uses" if outcome.remaining != 1 else "more evaluated use"
-            nxt = f"{_n(outcome.remaining, word)} to finish calibration"
-            if mixed_before:
-                nxt += " (second window after a mixed result)"
-            return LifecycleStatus(Phase.CALIBRATE, uses, counts, outcome, promo, nxt, windows)
-        windows += 1
-        i += period
-        if outcome.kind == "pass":
-            break
-        if outcome.kind == "mixed" and not mixed_before:
-            mixed_before = True
-            continue
-        # fail, or a second non-pass window → back to Design; later evaluations (if any)
-        # belong to the revised ensemble.
-        mixed_before = False
-        if i >= len(scored):
-            return LifecycleStatus(
-                Phase.DESIGN, uses, counts, outcome, promo, "revision requested from the designer", windows
-            )
-    trusted_uses = thresholds.trusted_threshold_uses
-    ratio = counts.ratio_acceptable_or_good()
-    trusted = uses > trusted_uses and ratio > thresholds.trusted_threshold_good_ratio
-    if not trusted:
+        rem = outcome.remaining
+        nxt = f"{_n(rem, 'more evaluated use' if rem == 1 else 'more evaluated uses')} to finish calibration"
+        if tracker.mixed:
+            nxt += " (second window after a mixed result)"
+        return LifecycleStatus(phase, uses, counts, outcome, promo, nxt, tracker.windows)
+    if phase is Phase.DESIGN:
+        outcome = CalibrationOutcome("fail", period, t.calibration_fail_poor, 0, True)
+        return LifecycleStatus(
+            phase, uses, counts, outcome, promo, "revision requested from the designer", tracker.windows
+        )
+    outcome = CalibrationOutcome("pass", period, 0, 0, False)
+    if phase is Phase.ESTABLISH:
+        trusted_uses = t.trusted_threshold_uses
         if uses <= trusted_uses:
             more = trusted_uses + 1 - uses
             nxt = f"{_n(more, 'more uses' if more != 1 else 'more use')} for Trust"
         else:
+            ratio = counts.ratio_acceptable_or_good()
+            recent = list(tracker.recent)
+            recent_ratio = sum(recent) / len(recent) if recent else 1.0
+            shown = min(ratio, recent_ratio)
             nxt = (
-                f"acceptable-or-good {ratio:.0%} must exceed "
-                f"{thresholds.trusted_threshold_good_ratio:.0%} for Trust"
+                f"acceptable-or-good {shown:.0%} must exceed "
+                f"{t.trusted_threshold_good_ratio:.0%} for Trust"
             )
-        return LifecycleStatus(Phase.ESTABLISH, uses, counts, outcome, promo, nxt, windows)
-    if promo.global_ready:
-        return LifecycleStatus(Phase.PROMOTE, uses, counts, outcome, promo, promo.next_step, windows)
-    return LifecycleStatus(Phase.TRUST, uses, counts, outcome, promo, promo.next_step, windows)
+        return LifecycleStatus(phase, uses, counts, outcome, promo, nxt, tracker.windows)
+    return LifecycleStatus(phase, uses, counts, outcome, promo, promo.next_step, tracker.windows)
 
 
 def lifecycle_phase(

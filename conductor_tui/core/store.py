@@ -29,6 +29,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ from conductor_tui.core.records import (
     StandingAuthorization,
     TaskProfiles,
     WorkflowPlan,
+    line_identity,
     new_id,
     now_utc,
 )
@@ -213,6 +215,10 @@ def append_jsonl(path: str | os.PathLike[str], obj: dict[str, Any], *, fsync: bo
         os.close(fd)
 
 
+_HELD: dict[tuple[str, int], int] = {}  # (lock file, thread) → depth, for re-entrant locks
+_ID_PREFIX = {"RoutingDecision": "rd-", "Evaluation": "ev-"}
+
+
 def _line_error(raw: bytes, model: type[M]) -> tuple[M | None, str | None]:
     try:
         text = raw.decode("utf-8")
@@ -225,11 +231,15 @@ def _line_error(raw: bytes, model: type[M]) -> tuple[M | None, str | None]:
     if not isinstance(obj, dict):
         return None, f"not a JSON object ({type(obj).__name__})"
     try:
-        return model.model_validate(obj), None
+        rec = model.model_validate(obj)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first.get("loc", ())) or "record"
         return None, f"invalid {loc}: {first.get('msg', 'invalid value')}"
+    prefix = _ID_PREFIX.get(model.__name__)
+    if prefix is not None and getattr(rec, "id", "") is None:
+        rec.id = line_identity(prefix, text)  # a line without id: its stable, derived identity
+    return rec, None
 
 
 def read_jsonl(
@@ -381,9 +391,23 @@ class ProjectStore:
         """A cross-process critical section over this evaluations folder: an exclusive
         ``flock`` on ``.<name>.lock``. Every read-modify-write that spans files (an
         evaluation's invocation number, a plan revision, a lifecycle transition) runs
-        inside one, so two writers (cockpit, session) never interleave."""
-        with _locked(self.root / f".{name}.lock"):
-            yield
+        inside one, so two writers (cockpit, session) never interleave. Re-entrant within a
+        thread (a nested ``lock`` of the same name does not deadlock)."""
+        path = self.root / f".{name}.lock"
+        key = (str(path), threading.get_ident())
+        if key in _HELD:  # re-entered by the same thread: already exclusive
+            _HELD[key] += 1
+            try:
+                yield
+            finally:
+                _HELD[key] -= 1
+            return
+        with _locked(path):
+            _HELD[key] = 1
+            try:
+                yield
+            finally:
+                del _HELD[key]
 
     # ----------------------------------------------------------------- appends
 

@@ -48,7 +48,10 @@ def test_review_state_has_every_screen_state(tmp_path: Path) -> None:
         _inp, out = read_artifact(project, item.run)
         assert not out.startswith("("), out
     rows = {r.ensemble or r.task_type: r for r in lifecycle_rows(state)}
-    assert rows["extract-code-patterns"].status.promotion.global_ready
+    # 5 good but only 12 uses: Establish — promotion waits for Trust (the spec's gate)
+    extract = rows["extract-code-patterns"].status
+    assert extract.phase is Phase.ESTABLISH and extract.promotion.good >= 3
+    assert not extract.promotion.global_ready and "reach Trust" in extract.promotion.next_step
     assert rows["triage-issue-labels"].status.phase is Phase.DESIGN  # failed calibration
     assert rows["dependency-resolution"].design_rejected
     assert rows["generate-test-cases"].status.counts.poor == 1

@@ -1,0 +1,81 @@
+"""The lifecycle state machine: every transition, with the spec's numbers."""
+
+from __future__ import annotations
+
+from conductor_tui.core import rules
+from conductor_tui.core.lifecycle import LifecycleTracker, walk
+from conductor_tui.core.records import Phase, RoutingThresholds, Score
+
+T = RoutingThresholds()
+G, A, P = Score.GOOD, Score.ACCEPTABLE, Score.POOR
+
+
+def feed(scores, *, uses=None, session=None):
+    tr = LifecycleTracker(T)
+    changes = []
+    for i, s in enumerate(scores):
+        c = tr.add(s, session=session, uses=(uses or 0) + i + 1 if uses is not None else None)
+        if c is not None:
+            changes.append((c.before, c.after))
+    return tr, changes
+
+
+def test_five_good_or_acceptable_pass_calibration():
+    tr, changes = feed([G, A, G, G, G])
+    assert tr.phase(5) is Phase.ESTABLISH
+    assert changes == [(Phase.CALIBRATE, Phase.ESTABLISH)]
+
+
+def test_second_poor_in_calibration_returns_to_design_at_once():
+    tr, changes = feed([G, P, G, P])
+    assert tr.phase(4) is Phase.DESIGN and tr.failed
+    assert changes == [(Phase.CALIBRATE, Phase.DESIGN)]
+    assert "failed calibration (2 poor)" in tr.transitions[-1].reason
+
+
+def test_one_poor_triggers_fallback_only_for_its_session():
+    tr, _ = feed([G, P], session="s-1")
+    assert tr.phase(2) is Phase.CALIBRATE
+    assert tr.fallback_for("s-1")
+    assert not tr.fallback_for("s-2")
+
+
+def test_mixed_window_then_a_clean_one_passes():
+    tr, _ = feed([G, G, P, G, G] + [G] * 5)
+    assert tr.phase(10) is Phase.ESTABLISH
+    assert tr.windows == 2
+
+
+def test_establish_demotes_to_calibrate_when_two_of_the_last_five_are_poor():
+    tr, changes = feed([G] * 5 + [G, P, G, P])
+    assert tr.phase(9) is Phase.CALIBRATE
+    assert changes[-1] == (Phase.ESTABLISH, Phase.CALIBRATE)
+    # a clean window re-establishes it
+    for s in [G] * 5:
+        tr.add(s)
+    assert tr.phase(14) is Phase.ESTABLISH
+
+
+def test_trust_and_promote_then_demotion_to_establish_when_the_recent_share_falls():
+    tr = walk([G] * 5 + [A] * 16, T)
+    assert tr.phase(21) is Phase.PROMOTE  # > 20 uses, 100 %, 5 good
+    for s in [P, A, A, A, A, P]:  # never 2 poor in 5, but 2 poor in the last 10 → 80 %
+        tr.add(s)
+    assert tr.phase(27) is Phase.ESTABLISH
+    st = rules.status_from_tracker(tr, 27)
+    assert "must exceed 80%" in st.next_step
+    assert not st.promotion.global_ready  # promotion needs Trust
+
+
+def test_revised_ensemble_recalibrates_after_design():
+    tr = walk([P, P], T)
+    assert tr.phase(2) is Phase.DESIGN
+    tr.add(G)
+    assert tr.phase(3) is Phase.CALIBRATE and tr.remaining() == 4
+
+
+def test_promotion_is_gated_by_the_phase():
+    st = rules.lifecycle_status(["good", "good", "poor", "good"], T)
+    assert st.phase is Phase.CALIBRATE
+    assert st.promotion.good == 3 and not st.promotion.global_ready
+    assert "reach Trust" in st.promotion.next_step
