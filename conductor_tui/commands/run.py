@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import difflib
 import json
 import re
 import signal
@@ -22,7 +21,6 @@ from typing import Any, TextIO
 
 from conductor_tui.core import locations
 from conductor_tui.engine import loader
-from conductor_tui.engine.artifacts import record_run
 from conductor_tui.engine.events import (
     AgentFailed,
     AgentFinished,
@@ -32,7 +30,7 @@ from conductor_tui.engine.events import (
     Event,
     TextDelta,
 )
-from conductor_tui.engine.executor import Executor, RunResult
+from conductor_tui.engine.executor import RunResult
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 
@@ -110,23 +108,10 @@ def resolve_input(args: argparse.Namespace, spec: Any) -> str:
 
 
 def find_ensemble(project: Path, name: str) -> tuple[loader.EnsembleEntry | None, loader.Catalog, str | None]:
-    """(entry, catalog, error message)."""
-    catalog = loader.load_catalog(project)
-    entry = catalog.get(name)
-    if entry is not None:
-        return entry, catalog, None
-    broken = catalog.find_invalid(name)
-    if broken:
-        lines = [f'ensemble "{name}" cannot be loaded:']
-        for e in broken:
-            lines += [f"  {p}" for p in e.problems]
-        return None, catalog, "\n".join(lines)
-    close = difflib.get_close_matches(name, list(catalog.entries), n=3)
-    where = ", ".join(f"{tier}: {d}" for tier, d in catalog.dirs)
-    msg = f'ensemble "{name}" not found (looked in {where})'
-    if close:
-        msg += f"; did you mean {', '.join(close)}?"
-    return None, catalog, msg
+    """(entry, catalog, error message) — see :func:`conductor_tui.engine.row_run.find_ensemble`."""
+    from conductor_tui.engine.row_run import find_ensemble as find
+
+    return find(project, name)
 
 
 def result_json(result: RunResult, decision: Any, entry: loader.EnsembleEntry) -> dict[str, Any]:
@@ -207,46 +192,51 @@ async def run_async(
     profiles: loader.ProfileSet | None = None,
     on_event: Any = None,
 ) -> tuple[RunResult, Any]:
-    """Run ``entry`` to the end and record it: the path of ``conductor-tui run`` and of the
-    handoff's headless runner. Returns (result, routing decision as written, or ``None``
-    when the log could not be written — a warning goes to stderr, the result is kept).
+    """Run ``entry`` to the end and record it through the conductor loop (the same
+    :class:`~conductor_tui.engine.row_run.RowRunner` as the cockpit and the headless
+    runner). Returns (result, routing decision as written, or ``None`` when the log could
+    not be written — a warning goes to stderr, the result is kept).
 
-    ``json_mode`` turns the live printer off (``on_event``, when given, receives the
-    engine's events instead). ``task_type`` / ``session`` / ``plan_id`` / ``row_id`` /
-    ``task_summary`` go onto the routing decision (:func:`~conductor_tui.engine.artifacts.record_run`);
-    ``host`` / ``profiles`` go to the :class:`~conductor_tui.engine.executor.Executor`
-    (default: ``$OLLAMA_HOST``, the project's profiles). On the main thread Ctrl-C /
-    SIGTERM cancel the run cleanly (it is recorded as cancelled)."""
+    A run by hand is never refused: when the lifecycle would not route to the ensemble
+    (failed calibration, a session fallback) it runs and is logged as ``user-override``.
+    On the main thread Ctrl-C / SIGTERM cancel the run cleanly (it is recorded as cancelled)."""
+    from conductor_tui.engine.row_run import RowJob, RowRunner, StageNote, StageStarted
+
     spec = entry.spec
     assert spec is not None
-    executor = Executor(project=project, profiles=profiles, host=host)
+    runner = RowRunner(project, host=host, profiles=profiles)
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGINT, executor.cancel)
-        loop.add_signal_handler(signal.SIGTERM, executor.cancel)
+        loop.add_signal_handler(signal.SIGINT, runner.cancel)
+        loop.add_signal_handler(signal.SIGTERM, runner.cancel)
     printer = on_event if on_event is not None else (None if json_mode else LivePrinter())
+
+    def forward(event: Any) -> None:
+        if printer is not None and not isinstance(event, StageStarted | StageNote):
+            printer(event)
+
+    job = RowJob(
+        spec.name,
+        text,
+        spec=spec,
+        task_type=task_type,
+        task_summary=task_summary,
+        session=session,
+        plan_id=plan_id,
+        row_id=row_id,
+        enforce=False,
+    )
     try:
-        result = await executor.run(spec, text, on_event=printer)
+        outcome = await runner.run(job, on_event=forward)
     finally:
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
-    decision = None
-    try:
-        from conductor_tui.core.store import ProjectStore
-
-        decision = record_run(
-            ProjectStore(project),
-            result,
-            task_type=task_type,
-            task_summary=task_summary,
-            plan_id=plan_id,
-            row_id=row_id,
-            session=session,
-        )
-    except Exception as exc:  # never lose the result because the log could not be written
-        print(f"warning: routing decision not recorded: {exc}", file=sys.stderr)
-    return result, decision
+    for note in outcome.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    if outcome.result is None:
+        raise RuntimeError(outcome.error or "the run did not start")
+    return outcome.result, outcome.decision
 
 
 def main(args: argparse.Namespace) -> int:

@@ -259,41 +259,14 @@ def _load_plan(source: str) -> Any:
     return plan_from_text(text, source="session")
 
 
-def _assign_handlers(project: Path, plan: Any) -> None:
-    """Rows without a handler get one from the rules (ensemble match / create-ensemble / claude)."""
-    missing = [r for r in plan.subtasks if not r.handler]
-    if not missing:
-        return
-    from conductor_tui.core import rules
-    from conductor_tui.core.planner import CREATE_ENSEMBLE, ensembles_from_catalog, matching_ensembles
-    from conductor_tui.core.store import ProjectStore
+def _route(project: Path, plan: Any) -> Any:
+    """The plan routed by the conductor loop: rows without a handler get one from the rules
+    with the live lifecycle state, rows the lifecycle forbids go to Claude with the reason,
+    rows covered by a standing authorisation are approved by the rule."""
+    from conductor_tui.core.loop import Conductor
+    from conductor_tui.engine.row_run import candidates_for
 
-    try:
-        from conductor_tui.engine.loader import load_catalog
-
-        ensembles = ensembles_from_catalog(load_catalog(project, with_profiles=False))
-    except Exception:
-        ensembles = []
-    store = ProjectStore(project)
-    try:
-        config, profiles = store.load_config(), store.load_task_profiles()
-    except Exception:
-        from conductor_tui.core.records import RoutingConfig, TaskProfiles
-
-        config, profiles = RoutingConfig(), TaskProfiles()
-    for row in missing:
-        decision = rules.triage(
-            row.task_type or "",
-            config=config,
-            profiles=profiles,
-            available_ensembles=matching_ensembles(row.task_type or "", ensembles),
-            category=row.delegability_category,
-            dag_test=row.dag_test_result,
-            claude_only_criterion=row.claude_only_criterion,
-        )
-        row.handler = CREATE_ENSEMBLE if decision.reason == "no-ensemble" else decision.handler
-        if decision.category is not None and row.delegability_category is None:
-            row.delegability_category = decision.category
+    return Conductor(project).route_plan(plan, candidates_for(project))
 
 
 def _plan(args: argparse.Namespace, out: _Out) -> int:
@@ -309,10 +282,14 @@ def _plan(args: argparse.Namespace, out: _Out) -> int:
             plan = _load_plan(args.file)
         except PlanError as exc:
             return out.fail(str(exc), EXIT_USAGE)
-        _assign_handlers(project, plan)
         if not session:
             session = protocol.new_session_id()
+        plan.session = plan.session or session
+        plan = _route(project, plan)
         written = protocol.submit_plan(project, plan, session=session)
+        routed = _route(project, written)  # standing authorisations approve their rows by rule
+        if routed is not written:
+            written = ProjectStore(project).append_plan(routed)
         live = protocol.cockpit_alive(project) is not None
         payload = {
             **_plan_payload(written),
@@ -522,7 +499,7 @@ def _request_result(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _record(args: argparse.Namespace, out: _Out) -> int:
-    from conductor_tui.handoff.recording import record_claude_task, record_evaluation
+    from conductor_tui.handoff.recording import evaluate, record_claude_task
 
     project = _project(args)
     session = _session(args)
@@ -550,6 +527,8 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             "claude_tokens": decision.claude_tokens,
             "reason": decision.reason,
             "interim_claude_count": profile.interim_claude_count if profile else None,
+            "phase": getattr(profile.phase, "value", profile.phase) if profile else None,
+            "ensemble": profile.ensemble if profile else None,
         }
         debt = (
             f"; interim Claude debt for {args.task_type}: {profile.interim_claude_count}" if profile else ""
@@ -558,7 +537,9 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             payload, f"{decision.id}\nRecorded {args.tokens:,} Claude tokens for {args.task_type}{debt}"
         )
     if args.action == "evaluation":
-        evaluation = record_evaluation(
+        from conductor_tui.engine.row_run import candidates_for
+
+        outcome = evaluate(
             project,
             args.ensemble,
             args.score,
@@ -573,17 +554,25 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             user_feedback=args.user_feedback,
             judge_tokens=args.judge_tokens,
             session=session,
+            candidates_for=candidates_for(project),
         )
+        evaluation = outcome.evaluation
         payload = {
             "evaluation_id": evaluation.id,
             "ensemble": evaluation.ensemble,
+            "routing_id": evaluation.routing_id,
             "score": getattr(evaluation.score, "value", evaluation.score),
             "invocation_number": evaluation.invocation_number,
             "phase": getattr(evaluation.phase, "value", evaluation.phase),
+            "lifecycle_before": outcome.before.value,
+            "lifecycle_after": outcome.after.value,
+            "fallback": outcome.fallback,
+            "rerouted_rows": [{"plan_id": p, "row_id": r} for p, r in outcome.rerouted],
+            "messages": outcome.messages,
         }
-        return out.done(
-            payload,
+        text = (
             f"{evaluation.id}\nRecorded evaluation #{evaluation.invocation_number} of "
-            f"{args.ensemble}: {payload['score']} ({payload['phase']})",
+            f"{args.ensemble}: {payload['score']} ({payload['phase']})"
         )
+        return out.done(payload, "\n".join([text, *outcome.messages]))
     return out.fail(f"unknown record action {args.action!r}", EXIT_USAGE)

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 # --------------------------------------------------------------------------- enums
 
@@ -278,6 +278,17 @@ def _dag_test(value: Any) -> Any:
 DagTestField = Annotated[DagTestResult | None, BeforeValidator(_dag_test)]
 
 
+def _accept_dag_test(data: Any) -> Any:
+    """The conductor skill writes the DAG test as ``dag_test``; the spec's record says
+    ``dag_test_result``. Both are read (the spec's name wins when both are present)."""
+    if isinstance(data, dict) and "dag_test" in data:
+        data = dict(data)
+        value = data.pop("dag_test")
+        if data.get("dag_test_result") in (None, ""):
+            data["dag_test_result"] = value
+    return data
+
+
 class RoutingDecision(Record):
     """One line of ``routing-log.jsonl`` (seed 001, Routing Decision Record).
 
@@ -314,6 +325,11 @@ class RoutingDecision(Record):
     session: str | None = None
     plan_id: str | None = None
     row_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _skill_keys(cls, data: Any) -> Any:
+        return _accept_dag_test(data)
 
     @property
     def is_decision(self) -> bool:
@@ -380,6 +396,13 @@ class PlanRow(Record):
     original_handler: NullableStr = None
     decided_at: Timestamp = None
     routing_id: NullableStr = None  # the run / routing decision it produced
+    route_reason: NullableStr = None  # why the conductor routed it so (fallback, standing auth …)
+    decided_by: NullableStr = None  # "person" | "standing-auth" (approved by the rule)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _skill_keys(cls, data: Any) -> Any:
+        return _accept_dag_test(data)
 
 
 class WorkflowPlan(Record):

@@ -40,6 +40,7 @@ from conductor_tui.core.records import (
     Score,
     TaskProfiles,
     as_datetime,
+    line_identity,
 )
 
 FLAG_EVENT = "flagged-unsatisfactory"
@@ -83,6 +84,7 @@ class ReviewState:
     queue_due: list[QueueItem] = field(default_factory=list)
     queue_all: list[QueueItem] = field(default_factory=list)
     queue_total: int = 0  # runs needing an evaluation (queue_due keeps the newest QUEUE_LIMIT)
+    linked: dict[str, Evaluation] = field(default_factory=dict)  # run id → evaluation naming no run
 
     @property
     def runs(self) -> list[RoutingDecision]:
@@ -144,13 +146,8 @@ def _light_from_model(d: RoutingDecision) -> _Light:
 
 
 def _tolerant_light(line: bytes) -> _Light | None:
-    try:
-        obj = json.loads(line.decode("utf-8"))
-        if not isinstance(obj, dict):
-            return None
-        return _light_from_model(RoutingDecision.model_validate(obj))
-    except Exception:
-        return None
+    rec = _validate_line(line)
+    return _light_from_model(rec) if rec is not None else None
 
 
 def _ts(raw: Any) -> datetime | None:
@@ -161,12 +158,15 @@ def _ts(raw: Any) -> datetime | None:
 
 def _validate_line(line: bytes) -> RoutingDecision | None:
     try:
-        return RoutingDecision.model_validate_json(line)
+        rec = RoutingDecision.model_validate_json(line)
     except Exception:
         try:
-            return RoutingDecision.model_validate(json.loads(line.decode("utf-8")))
+            rec = RoutingDecision.model_validate(json.loads(line.decode("utf-8")))
         except Exception:
             return None
+    if rec.id is None:
+        rec.id = line_identity("rd-", line)  # the same identity every reader derives
+    return rec
 
 
 # A queue entry found in the pass, materialised (full record) at the end:
@@ -180,19 +180,15 @@ _TRUSTED = "trusted — routine evaluation skipped"
 
 
 class _EnsembleTrack:
-    """Per-ensemble state of the queue pass: scores so far and the cached status."""
+    """Per-ensemble state of the queue pass: completed runs so far and the lifecycle."""
 
-    __slots__ = ("counter", "prior", "key", "phase", "passed", "good_ok", "scored", "quiet")
+    __slots__ = ("counter", "tracker")
 
-    def __init__(self) -> None:
-        self.counter = 0
-        self.prior: list[Any] = []
-        self.key: tuple[int, bool] | None = None
-        self.phase: Phase = Phase.CALIBRATE
-        self.passed = False  # calibration passed: later scores only move counts (rules.lifecycle_status)
-        self.good_ok = 0  # acceptable-or-good among scored
-        self.scored = 0
-        self.quiet = False  # trusted: runs without an evaluation or a flag need nothing
+    def __init__(self, thresholds: Any) -> None:
+        from conductor_tui.core.lifecycle import LifecycleTracker
+
+        self.counter = 0  # completed runs (invocations)
+        self.tracker = LifecycleTracker(thresholds)
 
 
 class _ReviewPass:
@@ -201,9 +197,15 @@ class _ReviewPass:
     def __init__(self, state: ReviewState, need_ensembles: set[str]) -> None:
         self.state = state
         self.thresholds = state.config.routing_thresholds
-        self.effective = {
-            str(ev.routing_id): ev for ev in effective_evaluations(state.evaluations) if ev.routing_id
-        }
+        self.effective: dict[str, Evaluation] = {}
+        # evaluations that name no run (the conductor skill's logs): by ensemble + invocation
+        self.by_invocation: dict[tuple[str, int], Evaluation] = {}
+        for ev in effective_evaluations(state.evaluations):
+            if ev.routing_id:
+                self.effective[str(ev.routing_id)] = ev
+            elif ev.ensemble and isinstance(ev.invocation_number, int):
+                self.by_invocation[(ev.ensemble, ev.invocation_number)] = ev
+        self.effective.update(state.linked)
         self.need = need_ensembles
         self.tracks: dict[str, _EnsembleTrack] = {}
         self.local_cache: dict[Any, bool] = {}
@@ -236,15 +238,10 @@ class _ReviewPass:
 
     def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
         """Process decoded records in file order (``step``: their line indexes when not
-        consecutive from ``first_idx``).  The hot loop: runs of a trusted ensemble that
-        carry no evaluation and no flag cost a few dictionary operations."""
+        consecutive from ``first_idx``)."""
         local_cache = self.local_cache
-        tracks = self.tracks
-        effective = self.effective
-        flagged = self.state.flagged_ids
         pairs = self.pairs
         need = self.need
-        all_append = self.all.append
         deleg_cache = self.deleg_cache
         for i, rec in enumerate(recs):
             event = rec.event
@@ -270,80 +267,49 @@ class _ReviewPass:
             pair = pairs.get((tt, ens))
             if pair is None:
                 pair = pairs[(tt, ens)] = [0, None]
-            pair[0] += 1
-            if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
-                pair[1] = ts
+            if (rec.status or "completed") in _DONE:
+                pair[0] += 1  # uses: completed runs only
+                if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
+                    pair[1] = ts
             rid = rec.id
             if rid is None:
-                rid = "None"
+                rid = "None"  # only when a caller fed a record without its derived id
             if need and rid in need:
                 self.state.run_ensembles[rid] = ens
             idx = step[i] if step is not None else first_idx + i
-            track = tracks.get(ens)
-            if (
-                track is not None
-                and track.quiet
-                and rec.invocation_number is None
-                and rid not in effective
-                and rid not in flagged
-            ):
-                track.counter += 1
-                status = rec.status
-                if status is None or status in _DONE:
-                    all_append((offset, plen, idx, rid, ens, track.counter))  # trusted, not due
-                continue
             self._step(rec, rid, ens, offset, plen, idx)
 
     def _step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> None:
         thresholds = self.thresholds
         track = self.tracks.get(ens)
         if track is None:
-            track = self.tracks[ens] = _EnsembleTrack()
-        track.counter += 1
-        recorded = rec.invocation_number
-        n = recorded if isinstance(recorded, int) else track.counter
-        prior = track.prior
-        trusted_uses = max(n - 1, track.scored) > thresholds.trusted_threshold_uses
-        if track.passed:
-            # After a passed calibration window the walk in rules.lifecycle_status stops
-            # there; only the acceptable-or-good share and the uses decide the phase.
-            ratio = track.good_ok / track.scored if track.scored else 0.0
-            trusted = trusted_uses and ratio > thresholds.trusted_threshold_good_ratio
-            track.phase = Phase.TRUST if trusted else Phase.ESTABLISH
-        else:
-            # The phase only changes when a score is added or the use count crosses the
-            # Trust threshold, so the status is recomputed only then.
-            key = (len(prior), trusted_uses)
-            if track.key != key:
-                track.phase = rules.lifecycle_status(prior, thresholds, invocations=n - 1).phase
-                track.key = key
-                if track.phase in (Phase.ESTABLISH, Phase.TRUST, Phase.PROMOTE):
-                    track.passed = True
-        phase_now = track.phase
+            track = self.tracks[ens] = _EnsembleTrack(thresholds)
+        tracker = track.tracker
+        done = (rec.status or "completed") in _DONE
         ev = self.effective.get(rid)
+        if not done:
+            # a failed or cancelled run is no invocation (no number, no calibration slot);
+            # script / infrastructure failures are not evaluated (seed 001)
+            if ev is not None and ev.score is not None:
+                tracker.add(rules.as_score(ev.score), uses=track.counter)
+            return
+        track.counter += 1
+        n = track.counter
+        if ev is None and self.by_invocation:
+            ev = self.by_invocation.get((ens, n))
+            if ev is not None:
+                self.state.linked[rid] = ev
+        phase_now = tracker.phase(n - 1)
         if ev is not None and ev.score is not None:
-            score = rules.as_score(ev.score)
-            if not track.passed:
-                prior.append(ev.score)
-            if score is not None:
-                track.scored += 1
-                if score is not Score.POOR:
-                    track.good_ok += 1
-        if track.passed:
-            # quiet from the next run on while trusted (a later score or flag wakes it)
-            ratio = track.good_ok / track.scored if track.scored else 0.0
-            track.quiet = (
-                max(n, track.scored) > thresholds.trusted_threshold_uses
-                and ratio > thresholds.trusted_threshold_good_ratio
-            )
-        if (rec.status or "completed") not in _DONE:
-            return  # script / infrastructure failures are not evaluated (seed 001)
+            tracker.add(rules.as_score(ev.score), uses=n)
         judged_only = ev is not None and is_judge(ev)
         reviewed = ev is not None and not judged_only
         is_flagged = rid in self.state.flagged_ids
         if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
             period = thresholds.calibration_period
-            phase, reason, due = EvalPhase.CALIBRATE, f"calibrate {min(n, period)}/{period}", True
+            window = len(tracker.window) if ev is None or ev.score is None else max(0, len(tracker.window) - 1)
+            position = min(window + 1, period) if tracker.calibrating else min(n, period)
+            phase, reason, due = EvalPhase.CALIBRATE, f"calibrate {position}/{period}", True
         elif phase_now is Phase.ESTABLISH:
             phase = EvalPhase.ESTABLISH
             sampled = rec.sampled_for_evaluation
@@ -353,7 +319,7 @@ class _ReviewPass:
                 due = stable_fraction(rid) < thresholds.sampling_rate_established
             reason = f"sampled {thresholds.sampling_rate_established:.0%}" if due else "not sampled"
         else:
-            phase, reason, due = EvalPhase.TRUST, "trusted — routine evaluation skipped", False
+            phase, reason, due = EvalPhase.TRUST, _TRUSTED, False
         if is_flagged:
             phase, reason, due = EvalPhase.TRIGGERED, "flagged", True
         if judged_only:
@@ -442,6 +408,8 @@ def _read_routing(path: Path, review: _ReviewPass) -> int:
             if rec is None:
                 skipped += 1
                 continue
+            if rec.id is None:
+                rec.id = line_identity("rd-", line)
             recs.append(rec)
             indexes.append(idx)
         review.feed(recs, base, len(piece), step=indexes)
@@ -475,7 +443,7 @@ def _read_routing(path: Path, review: _ReviewPass) -> int:
                 recs = _LIGHT.decode_lines(piece)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 recs = None
-            if recs is not None and len(recs) == piece.count(b"\n"):
+            if recs is not None and len(recs) == piece.count(b"\n") and all(r.id is not None for r in recs):
                 review.feed(recs, offset, len(piece))
             else:
                 per_line(piece, offset)
@@ -521,6 +489,22 @@ def load_review(store: Any) -> ReviewState:
     except Exception as exc:
         state.problems.append(f"task-profiles.yaml: {exc}")
     path = Path(store.routing_log_path)
+    loose = [
+        ev
+        for ev in state.evaluations
+        if not ev.routing_id and ev.ensemble and not isinstance(ev.invocation_number, int)
+    ]
+    if loose:  # evaluations that name neither a run nor an invocation: link by time
+        try:
+            from conductor_tui.core.history import build_history
+
+            hist = build_history(store)
+            for ev in loose:
+                run = hist.run_for_evaluation(ev)
+                if run is not None:
+                    state.linked[run.id] = ev
+        except Exception as exc:
+            state.problems.append(f"linking evaluations: {exc}")
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
     review = _ReviewPass(state, need)
     try:
@@ -571,6 +555,8 @@ def effective_evaluations(evaluations: list[Evaluation]) -> list[Evaluation]:
     loose: list[tuple[int, Evaluation]] = []
     for i, ev in enumerate(evaluations):
         key = ev.routing_id
+        if not key and ev.ensemble and isinstance(ev.invocation_number, int):
+            key = f"\1{ev.ensemble}#{ev.invocation_number}"  # names no run: ensemble + invocation
         if not key:
             loose.append((i, ev))
             order.append(f"\0{i}")

@@ -345,13 +345,34 @@ def _ratio_for(store: Any, task_type: str | None) -> Any:
         return 1.2
 
 
-def infer_task_type(store: Any, spec: Any) -> str:
+def declared_task_types(spec: Any) -> list[str]:
+    """The task types an ensemble declares: its ``conductor: {task_type | task_types}`` block
+    (a top-level key llm-orc ignores), else the starter kit's known type for it."""
+    block = (getattr(spec, "raw", None) or {}).get("conductor")
+    out: list[str] = []
+    if isinstance(block, dict):
+        single = block.get("task_type")
+        if isinstance(single, str) and single.strip():
+            out.append(single.strip())
+        many = block.get("task_types")
+        if isinstance(many, list):
+            out += [str(t).strip() for t in many if isinstance(t, str) and t.strip()]
+    if not out:
+        from conductor_tui.engine.kit import TASK_TYPES, WORKFLOW_TASK_TYPES
+
+        known = TASK_TYPES.get(spec.name) or WORKFLOW_TASK_TYPES.get(spec.name)
+        if known:
+            out.append(known)
+    return list(dict.fromkeys(out))
+
+
+def infer_task_type(store: Any, spec: Any) -> str | None:
     """The task type a run of ``spec`` is logged under when the caller gave none.
 
     In order: the task profile that maps a task type to this ensemble
-    (``task-profiles.yaml``), the ensemble's own ``conductor: {task_type: …}`` block
-    (a top-level key llm-orc ignores), the starter kit's known task types, and
-    finally the ensemble's name.
+    (``task-profiles.yaml``), then the ensemble's declared task types
+    (:func:`declared_task_types`). Never the ensemble's name: an ensemble that declares
+    nothing is logged untyped rather than inventing a task type.
     """
     name = spec.name
     try:
@@ -361,15 +382,11 @@ def infer_task_type(store: Any, spec: Any) -> str:
     for task_type, profile in profiles.items():
         if profile.ensemble == name:
             return task_type
-    block = (getattr(spec, "raw", None) or {}).get("conductor")
-    if isinstance(block, dict) and isinstance(block.get("task_type"), str) and block["task_type"].strip():
-        return block["task_type"].strip()
-    from conductor_tui.engine.kit import TASK_TYPES, WORKFLOW_TASK_TYPES
-
-    return TASK_TYPES.get(name) or WORKFLOW_TASK_TYPES.get(name) or name
+    declared = declared_task_types(spec)
+    return declared[0] if declared else None
 
 
-def record_run(
+def build_decision(
     store: Any,
     result: RunResult,
     *,
@@ -382,16 +399,11 @@ def record_run(
     session: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Any:
-    """Append ONE routing decision for a finished run; return it as written.
-
-    ``extra``: additional fields kept in the entry (e.g. ``context`` — the context
-    strategy used and the tokens it saved; ``propose_judge`` — the verdict); they never
-    replace the standard fields.
+    """The routing decision of a finished run, not yet written (see :func:`record_run`).
 
     ``estimated_claude_tokens`` uses the rules' ratio (refined from the log when
     possible, default 1.2); a run that did not complete saved nothing
-    (``tokens_saved`` 0) — Claude will have to do that work.
-    """
+    (``tokens_saved`` 0) — Claude will have to do that work."""
     from conductor_tui.core import rules
     from conductor_tui.core.records import RoutingDecision
 
@@ -403,20 +415,26 @@ def record_run(
     failed = result.failed_agents
     script_failed = [r for r in failed if r.kind == "script"]
     summary = task_summary or (result.input.strip().splitlines()[0][:120] if result.input.strip() else None)
+    failure = None
+    if result.status != "completed":
+        failure = (
+            f"Script agent failed ({script_failed[0].error}) — falling back to Claude"
+            if script_failed
+            else (
+                f"agent {failed[0].name} failed: {failed[0].error}"
+                if failed
+                else result.error or result.status
+            )
+        )
     decision = RoutingDecision(
         id=f"rd-{result.run_id}",
         task_type=task_type,
-        delegability_category=rules.default_category(task_type),
+        delegability_category=rules.default_category(task_type) if task_type else None,
         task_summary=summary,
         routed_to=result.ensemble.name,
         ensemble=result.ensemble.name,
         status=result.status,
-        reason=reason
-        or (
-            f"Script agent failed ({script_failed[0].error}) — falling back to Claude"
-            if script_failed
-            else (f"agent {failed[0].name} failed: {failed[0].error}" if failed else None)
-        ),
+        reason=failure or reason,  # a run that did not complete says why (Claude takes it over)
         standing_auth=standing_auth,
         total_tokens_local=local,
         estimated_claude_tokens=estimated,
@@ -429,7 +447,17 @@ def record_run(
         **({"failure": "infrastructure"} if script_failed else {}),
         **{k: v for k, v in (extra or {}).items() if k not in RoutingDecision.model_fields},
     )
-    return store.append_routing(decision)
+    return decision
+
+
+def record_run(store: Any, result: RunResult, **fields: Any) -> Any:
+    """Append ONE routing decision for a finished run through the conductor loop
+    (:meth:`conductor_tui.core.loop.Conductor.record_run`: invocation number, reason,
+    standing authorisation, evaluation summary, the sampling decision) and return it."""
+    from conductor_tui.core.loop import Conductor
+
+    decision = build_decision(store, result, **fields)
+    return Conductor(store.project, store=store).record_run(decision).decision
 
 
 def now_ms() -> int:

@@ -104,6 +104,14 @@ class CockpitLink:
             duration_ms=getattr(result, "duration_ms", None),
         )
 
+    def report(self, request: RunRequest, outcome: Any) -> RunEvent:
+        """Post the final event of a row run (:class:`~conductor_tui.engine.row_run.RowOutcome`;
+        the runner has already marked the plan row)."""
+        from conductor_tui.handoff.runner import outcome_fields
+
+        fields = outcome_fields(outcome)
+        return protocol.post_result(self.project, request.id, fields.pop("status"), by=self.by, **fields)
+
     def failed(self, request: RunRequest, error: str) -> RunEvent:
         protocol.mark_row(self.project, request.plan_id, request.row_id, "failed", store=self.store)
         return protocol.post_result(self.project, request.id, "failed", by=self.by, error=error)

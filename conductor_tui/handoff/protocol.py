@@ -66,7 +66,7 @@ RESULTS_LOG = "results.jsonl"
 COCKPIT_FILE = "cockpit.json"
 HEARTBEAT_STALE_AFTER = 6.0  # seconds without a heartbeat → the cockpit is gone
 
-FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "refused"})
 
 
 class HandoffError(Exception):

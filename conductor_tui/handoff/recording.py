@@ -19,14 +19,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from conductor_tui.core import rules
 from conductor_tui.core.records import (
     Delegability,
     Evaluation,
     RoutingDecision,
     Score,
     TaskProfile,
-    TaskProfiles,
 )
 from conductor_tui.core.store import ProjectStore
 
@@ -47,72 +45,34 @@ def record_claude_task(
     criterion: str | None = None,
     store: ProjectStore | None = None,
 ) -> tuple[RoutingDecision, TaskProfile | None]:
-    """Log a subtask Claude handled; returns (decision as written, updated profile or None)."""
-    if tokens < 0:
-        raise ValueError("tokens must be ≥ 0")
+    """Log a subtask Claude handled through the conductor loop
+    (:meth:`~conductor_tui.core.loop.Conductor.record_claude_task`); returns (decision as
+    written, the task type's profile as rewritten, or None for Claude-only work)."""
+    from conductor_tui.core.loop import Conductor
+
     store = store or ProjectStore(project)
-    cat = rules.as_delegability(category) if category is not None else None
-    if cat is None:
-        if delegable is True:
-            cat = rules.default_category(task_type)
-            if cat not in (Delegability.AGENT, Delegability.ENSEMBLE):
-                cat = Delegability.AGENT
-        elif delegable is False:
-            cat = Delegability.CLAUDE
-        else:
-            cat = rules.default_category(task_type) or Delegability.CLAUDE
-    is_delegable = cat in (Delegability.AGENT, Delegability.ENSEMBLE)
-    decision = RoutingDecision(
-        task_type=task_type,
-        delegability_category=cat,
-        task_summary=summary,
-        routed_to="claude",
-        reason="no-ensemble" if is_delegable else "competence-boundary",
-        claude_tokens=tokens,
+    return Conductor(project, store=store).record_claude_task(
+        task_type,
+        tokens,
+        delegable=delegable,
+        category=category,
+        summary=summary,
         session=session,
         plan_id=plan_id,
         row_id=row_id,
+        criterion=criterion,
     )
-    if criterion:
-        decision.claude_only_criterion = criterion
-    if is_delegable:
-        decision.interim = True
-    written = store.append_routing(decision)
-    profile = None
-    if is_delegable:
-        bumped: list[TaskProfile] = []
-
-        def bump(profiles: TaskProfiles) -> TaskProfiles:
-            # runs under the task profiles' lock: no other writer's update is lost
-            key = task_type
-            prof = profiles.profiles.get(key) or profiles.profiles.get(rules.task_type_key(key))
-            if prof is None:
-                prof = TaskProfile(phase="design", ensemble=None, delegability_category=cat)
-                profiles.profiles[rules.task_type_key(key)] = prof
-            prof.interim_claude_count = (prof.interim_claude_count or 0) + 1
-            if prof.phase is None:
-                prof.phase = "design"
-            bumped.append(prof)
-            return profiles
-
-        store.update_task_profiles(bump)
-        profile = bumped[-1]
-    return written, profile
 
 
-def _phase_for(store: ProjectStore, ensemble: str) -> tuple[int, Any]:
-    """(invocation number of the next evaluation, its phase) for ``ensemble``."""
-    earlier = [e for e in store.read_evaluations().records if e.ensemble == ensemble]
-    number = len(earlier) + 1
-    try:
-        thresholds = store.load_config().routing_thresholds
-        phase = rules.lifecycle_phase([e.score for e in earlier], thresholds)
-    except Exception:
-        phase = None
-    value = getattr(phase, "value", phase)
-    if value not in ("calibrate", "establish", "trust"):
-        value = "trust" if value == "promote" else "calibrate" if value in (None, "design") else value
-    return number, value
+def _phase_for(store: ProjectStore, ensemble: str, routing_id: str | None = None) -> tuple[int, Any]:
+    """(invocation number, phase) an evaluation of ``ensemble`` is recorded under: the run's
+    ordinal among the ensemble's completed runs and the ensemble's live phase."""
+    from conductor_tui.core.history import build_history
+
+    hist = build_history(store)
+    run = hist.runs.get(routing_id) if routing_id else None
+    number = run.invocation if run is not None and run.invocation else hist.unlinked_number(ensemble)
+    return number, hist.eval_phase(ensemble).value
 
 
 def record_evaluation(
@@ -120,45 +80,27 @@ def record_evaluation(
     ensemble: str,
     score: Score | str,
     *,
-    reasoning: str | None = None,
-    failure_mode: str | None = None,
-    routing_id: str | None = None,
-    input_summary: str | None = None,
-    output_length: int | None = None,
-    task_type: str | None = None,
-    evaluator: str = "claude",
-    phase: str | None = None,
-    user_feedback: str | None = None,
-    judge_tokens: int | None = None,
-    session: str | None = None,
     store: ProjectStore | None = None,
+    **fields: Any,
 ) -> Evaluation:
-    """Append one evaluation (seed 001, Evaluation Record) and return it as written."""
+    """Append one evaluation through the conductor loop and return it as written (the
+    lifecycle change it causes is applied: :meth:`~conductor_tui.core.loop.Conductor.record_evaluation`)."""
+    return evaluate(project, ensemble, score, store=store, **fields).evaluation
+
+
+def evaluate(
+    project: str | os.PathLike[str],
+    ensemble: str,
+    score: Score | str,
+    *,
+    store: ProjectStore | None = None,
+    **fields: Any,
+) -> Any:
+    """:func:`record_evaluation` returning the whole :class:`~conductor_tui.core.loop.EvaluationOutcome`."""
+    from conductor_tui.core.loop import Conductor
+
     store = store or ProjectStore(project)
-    sc = rules.as_score(score)
-    if sc is None:
-        raise ValueError(f"score must be good, acceptable or poor (got {score!r})")
-    fm = rules.as_failure_mode(failure_mode) if failure_mode else None
-    if sc is not Score.POOR:
-        fm = None
-    number, auto_phase = _phase_for(store, ensemble)
-    evaluation = Evaluation(
-        ensemble=ensemble,
-        routing_id=routing_id,
-        invocation_number=number,
-        phase=phase or ("triggered" if user_feedback else auto_phase),
-        score=sc,
-        reasoning=reasoning,
-        failure_mode=fm,
-        input_summary=input_summary,
-        output_length=output_length,
-        task_type=task_type,
-        evaluator=evaluator,
-        user_feedback=user_feedback,
-        judge_tokens=judge_tokens,
-        session=session,
-    )
-    return store.append_evaluation(evaluation)
+    return Conductor(project, store=store).record_evaluation(ensemble, score, **fields)
 
 
 def evaluation_from_verdict(
@@ -209,7 +151,7 @@ def record_judge_verdict(
 ) -> Evaluation:
     """Append the judge's verdict as an evaluation (invocation number and phase filled in)."""
     store = store or ProjectStore(project)
-    number, phase = _phase_for(store, ensemble)
+    number, phase = _phase_for(store, ensemble, fields.get("routing_id"))
     fields.setdefault("invocation_number", number)
     fields.setdefault("phase", phase)
     return store.append_evaluation(evaluation_from_verdict(verdict, ensemble=ensemble, **fields))

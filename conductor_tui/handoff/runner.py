@@ -1,21 +1,23 @@
 """Running a requested ensemble headless (no cockpit open), through the engine (no Textual).
 
-The same path as ``conductor-tui run`` (its ``find_ensemble`` + ``run_async``): the
-engine's catalog finds the ensemble, the executor runs it on Ollama (``$OLLAMA_HOST``)
-and writes the llm-orc execution artifact, and
-:func:`conductor_tui.engine.artifacts.record_run` logs the routing decision (with the
-request's task type, session, plan and row) and its token savings.  The outcome is posted to ``results.jsonl`` like the cockpit's would be.
+The same path as the cockpit's Run screen and ``conductor-tui run``:
+:class:`conductor_tui.engine.row_run.RowRunner` admits the run (a session that fell back to
+Claude, or an ensemble back in Design, is refused with the reason), builds a plan row's input
+under its context strategy, runs it, judges a propose–judge ensemble, and records it through
+the conductor loop. The outcome is posted to ``results.jsonl`` like the cockpit's would be.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.handoff.protocol import RunEvent, RunRequest, mark_row, post_result
+from conductor_tui.handoff.protocol import RunEvent, RunRequest, post_result
 
 
 def run_request_headless(
@@ -28,61 +30,69 @@ def run_request_headless(
     """Run ``request`` to the end here and post (and return) its final event."""
     t0 = time.monotonic()
     post_result(project, request.id, "running", by=by)
-    mark_row(project, request.plan_id, request.row_id, "running")
     try:
-        outcome = _execute(Path(project), request, host=host)
+        outcome = asyncio.run(_execute(Path(project), request, host=host))
     except Exception as exc:  # the engine reports most failures in the result; this is the rest
         outcome = {
             "status": "failed",
             "error": f"{type(exc).__name__}: {exc}",
             "duration_ms": int((time.monotonic() - t0) * 1000),
         }
-    event = post_result(project, request.id, by=by, **outcome)
-    mark_row(
-        project,
-        request.plan_id,
-        request.row_id,
-        "done" if event.status == "completed" else "failed",
-        routing_id=event.routing_id,
+    return post_result(project, request.id, by=by, **outcome)
+
+
+def job_for(request: RunRequest) -> Any:
+    """The :class:`~conductor_tui.engine.row_run.RowJob` of a session's run request."""
+    from conductor_tui.engine.row_run import RowJob
+
+    text = request.input or ""
+    summary = text.strip().splitlines()[0][:120] if text.strip() else None
+    return RowJob(
+        ensemble=request.ensemble,
+        input_text=text,
+        task_type=request.task_type,
+        task_summary=summary,
+        session=request.session,
+        plan_id=request.plan_id,
+        row_id=request.row_id,
+        request_id=request.id,
     )
-    return event
 
 
-def _execute(project: Path, request: RunRequest, *, host: str | None) -> dict[str, Any]:
-    from conductor_tui.commands.run import find_ensemble, run_async
-
-    entry, catalog, error = find_ensemble(project, request.ensemble)
-    if entry is None or entry.spec is None:
-        return {"status": "failed", "error": error or f"ensemble {request.ensemble!r} cannot be loaded"}
-    blocking = [p for p in entry.spec.problems if getattr(p, "blocking", False)]
-    if blocking:
-        msg = "; ".join(str(p) for p in blocking)
-        return {"status": "failed", "error": f"{entry.spec.name} cannot run here: {msg}"}
-    result, decision = asyncio.run(
-        run_async(
-            entry,
-            project,
-            request.input,
-            json_mode=True,  # headless: no live printing
-            task_type=request.task_type,
-            session=request.session,
-            plan_id=request.plan_id,
-            row_id=request.row_id,
-            host=host,
-            profiles=catalog.profiles,
-        )
-    )
-    status = "completed" if result.status == "completed" else "failed"
-    error = result.error
-    if status == "failed" and not error:
-        failed = result.failed_agents
-        error = f"agent {failed[0].name} failed: {failed[0].error}" if failed else f"run {result.status}"
-    return {
-        "status": status,
-        "output": result.deliverable,
-        "error": error,
-        "total_tokens": result.total_tokens,
-        "routing_id": getattr(decision, "id", None),
-        "artifact": str(result.artifact) if result.artifact else None,
-        "duration_ms": result.duration_ms,
+def outcome_fields(outcome: Any) -> dict[str, Any]:
+    """A row outcome as a run request's final event: a failed or refused run carries its
+    error and no ``output`` (a session must never mistake an agent's text for the result)."""
+    result = outcome.result
+    fields: dict[str, Any] = {
+        "status": "completed" if outcome.status == "completed" else outcome.status,
+        "error": outcome.error if outcome.status != "completed" else None,
+        "total_tokens": getattr(result, "total_tokens", None),
+        "routing_id": getattr(outcome.decision, "id", None),
+        "artifact": str(result.artifact) if result is not None and result.artifact else None,
+        "duration_ms": getattr(result, "duration_ms", None),
     }
+    if outcome.status == "completed":
+        fields["output"] = outcome.deliverable
+    if outcome.evaluation is not None:
+        fields["evaluate"] = outcome.evaluation.evaluate
+        fields["evaluation_reason"] = outcome.evaluation.reason
+    if outcome.admission is not None:
+        fields["reason"] = outcome.admission.reason if outcome.admission.allowed else outcome.admission.message
+    return fields
+
+
+async def _execute(project: Path, request: RunRequest, *, host: str | None) -> dict[str, Any]:
+    from conductor_tui.engine.row_run import RowRunner
+
+    runner = RowRunner(project, host=host)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, runner.cancel)
+        loop.add_signal_handler(signal.SIGTERM, runner.cancel)
+    try:
+        outcome = await runner.run(job_for(request))
+    finally:
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+    return outcome_fields(outcome)

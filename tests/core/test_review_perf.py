@@ -99,14 +99,17 @@ def _reference(store: ProjectStore) -> tuple[list[tuple], list[tuple], dict]:
     due, every = [], []
     for run in runs:
         rid, ens = str(run.id), review.run_ensemble(run)
-        counter[ens] = counter.get(ens, 0) + 1
-        n = run.extras.get("invocation_number") or counter[ens]
-        phase_now = rules.lifecycle_status(prior.get(ens, []), thresholds, invocations=n - 1).phase
         ev = effective.get(rid)
+        if (run.status or "completed") != "completed":
+            # a failed or cancelled run is no invocation: no number, no calibration slot
+            if ev is not None and ev.score is not None:
+                prior.setdefault(ens, []).append(ev.score)
+            continue
+        counter[ens] = counter.get(ens, 0) + 1
+        n = counter[ens]
+        phase_now = rules.lifecycle_status(prior.get(ens, []), thresholds, invocations=n - 1).phase
         if ev is not None and ev.score is not None:
             prior.setdefault(ens, []).append(ev.score)
-        if (run.status or "completed") != "completed":
-            continue
         judged = ev is not None and review.is_judge(ev)
         reviewed = ev is not None and not judged
         if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
@@ -129,7 +132,10 @@ def _reference(store: ProjectStore) -> tuple[list[tuple], list[tuple], dict]:
             due.append(row)
     run_ens = {str(r.id): review.run_ensemble(r) for r in runs}
     counts = {
-        "uses": {e: sum(1 for r in runs if review.run_ensemble(r) == e) for e in ENSEMBLES},
+        "uses": {
+            e: sum(1 for r in runs if review.run_ensemble(r) == e and (r.status or "completed") == "completed")
+            for e in ENSEMBLES
+        },
         "debt": sum(1 for r in records if rules.is_interim_claude(r)),
         "scores": {
             e: [

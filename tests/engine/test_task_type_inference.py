@@ -24,14 +24,19 @@ def test_task_profile_mapping_wins(tmp_path: Path):
     )
 
 
-def test_conductor_block_then_kit_then_name(tmp_path: Path):
+def test_conductor_block_then_kit_never_the_name(tmp_path: Path):
     store = ProjectStore(tmp_path)
     assert (
         infer_task_type(store, _spec("x", {"conductor": {"task_type": "classification"}})) == "classification"
     )
     assert infer_task_type(store, _spec("fix-lint-violations")) == "mechanical-transform"
     assert infer_task_type(store, _spec("write-commit-message")) == "summarization"
-    assert infer_task_type(store, _spec("something-else")) == "something-else"
+    # an ensemble that declares nothing is logged untyped, never under its own name
+    assert infer_task_type(store, _spec("something-else")) is None
+    assert (
+        infer_task_type(store, _spec("y", {"conductor": {"task_types": ["extraction", "classification"]}}))
+        == "extraction"
+    )
 
 
 def test_malformed_task_profiles_do_not_stop_inference(tmp_path: Path):

@@ -21,7 +21,6 @@ reason; the human reflect → score flow is unchanged.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,11 +39,9 @@ from conductor_tui.core.review import (
     QueueItem,
     ReviewState,
     build_evaluation,
-    consequences,
     evaluation_queue,
     flag_event,
     load_review,
-    profiles_after_evaluation,
     read_artifact,
 )
 from conductor_tui.ui.screens.base import CockpitScreen
@@ -478,23 +475,56 @@ another score to override it — both verdicts are kept in the record.
         except ValueError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        result = consequences(self.state, item, score)
+        self._record_worker(item, record, score, failure)
+
+    @work(thread=True, exclusive=True, group="evaluate-record", exit_on_error=False)
+    def _record_worker(self, item: QueueItem, record: Any, score: Score, failure: Any) -> None:
+        """Record through the conductor loop (invocation number, phase, lifecycle change,
+        fallback re-routing, task profiles — the same path as ``record evaluation``)."""
+        from conductor_tui.core.loop import Conductor
+        from conductor_tui.engine.row_run import candidates_for
+
+        services = self.services
+        fields = record.to_json_dict()
+        extra = {
+            k: v
+            for k, v in fields.items()
+            if k
+            in (
+                "timestamp",
+                "judge_score",
+                "judge_reasoning",
+                "judge_tokens",
+                "judge_agreement",
+                "calibration_context",
+            )
+            and v is not None
+        }
         try:
-            self.services.store.append_evaluation(record)
+            outcome = Conductor(services.project, store=services.store, now=services.clock).record_evaluation(
+                item.ensemble,
+                score,
+                reasoning=record.reasoning,
+                failure_mode=failure,
+                routing_id=item.routing_id,
+                input_summary=record.input_summary,
+                output_length=record.output_length,
+                task_type=record.task_type,
+                evaluator="human",
+                phase=getattr(record.phase, "value", record.phase),
+                user_feedback=record.user_feedback,
+                session=getattr(item.run, "session", None),
+                extra=extra,
+                candidates_for=candidates_for(services.project),
+            )
         except Exception as exc:
-            self.notify(f"Could not write evaluations.jsonl: {exc}", severity="error", markup=False)
+            self.app.call_from_thread(
+                self.notify, f"Could not record the evaluation: {exc}", severity="error", markup=False
+            )
             return
-        try:
-            state = self.state
+        self.app.call_from_thread(self._recorded, item, outcome, score, failure)
 
-            def change(current: Any) -> Any:
-                # recompute from the file as it is now (under its lock), so a session
-                # bumping interim_claude_count meanwhile is not overwritten
-                return profiles_after_evaluation(dataclasses.replace(state, profiles=current), item, record)
-
-            self.services.store.update_task_profiles(change)
-        except Exception as exc:  # the evaluation is safe on disk; the profile is derived data
-            self.notify(f"task-profiles.yaml not updated: {exc}", severity="warning", markup=False)
+    def _recorded(self, item: QueueItem, result: Any, score: Score, failure: Any) -> None:
         self.last_consequences = result
         head = (
             f"Recorded {score.value}"
@@ -502,6 +532,8 @@ another score to override it — both verdicts are kept in the record.
             + f" for {item.ensemble} #{item.invocation_number}."
         )
         result.messages.insert(0, head)
+        if result.rerouted:
+            result.messages.append(f"{len(result.rerouted)} open plan row(s) re-routed to Claude.")
         self._show_consequences(result, score)
         self.query_one("#ev-queue", DataTable).focus()
         # select the next item in the queue after reload
@@ -509,8 +541,9 @@ another score to override it — both verdicts are kept in the record.
         following = self.items[idx + 1].routing_id if idx + 1 < len(self.items) else None
         self.current = None
         self.reload(following)
+        self.app.broadcast("on_project_changed")  # type: ignore[attr-defined]
 
-    def _show_consequences(self, result: Consequences, score: Score) -> None:
+    def _show_consequences(self, result: Any, score: Score) -> None:
         box = self.query_one("#ev-consequences", Static)
         text = Text()
         for i, line in enumerate(result.messages):

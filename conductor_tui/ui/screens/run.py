@@ -24,7 +24,7 @@ from textual.widgets.markdown import MarkdownStream
 from textual.widgets.tree import TreeNode
 
 from conductor_tui.core import plan as plan_ops
-from conductor_tui.core.records import Phase, RowStatus, WorkflowPlan
+from conductor_tui.core.records import WorkflowPlan
 from conductor_tui.ui.run_state import (
     CANCELLED,
     DONE,
@@ -97,7 +97,8 @@ class RunScreen(CockpitScreen):
     def __init__(self) -> None:
         super().__init__()
         self.view: RunView | None = None
-        self.executor: Any = None
+        self.runner: Any = None  # engine.row_run.RowRunner while a row runs
+        self.outcome: Any = None  # its RowOutcome once finished
         self.selected: str | None = None
         self.decision: Any = None  # the routing-log entry written for the finished run
         self.evaluation: Any = None  # rules.EvaluationDecision
@@ -210,7 +211,7 @@ class RunScreen(CockpitScreen):
 
     @property
     def busy(self) -> bool:
-        return self.view is not None and not self.view.finished
+        return self.runner is not None or (self.view is not None and not self.view.finished)
 
     def run_request(self, request: Any, link: Any) -> None:
         """Run a request from the coding session (handoff), reporting back through ``link``."""
@@ -224,340 +225,154 @@ class RunScreen(CockpitScreen):
             task_summary=summary,
             plan_id=request.plan_id,
             row_id=request.row_id,
+            session=request.session,
             request=request,
             link=link,
         )
         if not started:
             self.run_worker(
-                asyncio.to_thread(
-                    link.failed, request, f'no runnable ensemble "{request.ensemble}" in the cockpit'
-                ),
+                asyncio.to_thread(link.failed, request, "the cockpit is busy with another run"),
                 exit_on_error=False,
             )
 
     def start_run(
         self, ensemble: str, input_text: str, *, spec: Any = None, plan: Any = None, **context: Any
     ) -> bool:
-        """Run ``ensemble`` (or ``spec``) on ``input_text``.  With ``plan`` (and ``row_id``
-        in ``context``) the input is first built from the earlier rows' outputs."""
-        if self.view is not None and not self.view.finished and self.executor is not None:
+        """Run ``ensemble`` (or ``spec``) on ``input_text`` through the conductor loop's row
+        runner. A plan row (``plan_id`` + ``row_id`` in ``context``) with dependencies gets
+        its input from the earlier rows under its context strategy."""
+        if self.runner is not None:
             self.notify("A run is in progress — Esc cancels it first.", severity="warning")
             return False
-        if spec is None:
-            from conductor_tui.engine import loader
+        from conductor_tui.engine.row_run import RowJob
 
-            catalog = loader.load_catalog(self.services.project)
-            entry = catalog.get(ensemble)
-            if entry is None or entry.spec is None:
-                self.notify(f'No runnable ensemble "{ensemble}"', severity="error")
-                return False
-            spec = entry.spec
-        self.context = {"ensemble": spec.name, **context}
+        if spec is None:
+            spec = self._catalog_spec(ensemble)  # unknown or broken: the runner says precisely why
+        self.context = {"ensemble": spec.name if spec is not None else ensemble, **context}
         self.context_result = None
         self.context_step = None
         self.claude_judgement = None
         self.judge_note = None
-        if plan is not None and context.get("row_id"):
-            self.context_step = "gathering the earlier rows' outputs…"
-        self.show_view(RunView.from_spec(spec, input_text))
-        self._run(spec, input_text, plan)
-        return True
-
-    @work(exclusive=True, group="run", exit_on_error=False)
-    async def _run(self, spec: Any, input_text: str, plan: Any = None) -> None:
+        self.decision = None
+        self.evaluation = None
+        request = context.get("request")
+        job = RowJob(
+            ensemble=spec.name if spec is not None else ensemble,
+            input_text=input_text,
+            spec=spec,
+            task_type=context.get("task_type"),
+            task_summary=context.get("task_summary"),
+            session=context.get("session") or getattr(request, "session", None),
+            plan_id=context.get("plan_id"),
+            row_id=context.get("row_id"),
+            role=context.get("role"),
+            request_id=getattr(request, "id", None),
+            use_plan_context=plan is not None or bool(context.get("row_id")),
+        )
         from conductor_tui.engine.executor import Executor
+        from conductor_tui.engine.row_run import RowRunner
 
         services = self.services
-        self.executor = Executor(
-            provider=services.ollama, project=services.project, host=services.ollama_host
+        self.runner = RowRunner(  # set now: the screen is busy from this moment
+            services.project,
+            executor_factory=lambda: Executor(
+                provider=services.ollama, project=services.project, host=services.ollama_host
+            ),
+            claude=getattr(services, "claude", None),
         )
+        if spec is not None:
+            self.show_view(RunView.from_spec(spec, input_text))
+        else:
+            self.view = None
+            self._render_all()
+        self._run(job)
+        return True
+
+    def _catalog_spec(self, name: str) -> Any:
+        from conductor_tui.engine import loader
+
+        try:
+            entry = loader.load_catalog(self.services.project).get(name)
+        except Exception:
+            return None
+        spec = getattr(entry, "spec", None)
+        if spec is None or any(getattr(p, "blocking", False) for p in spec.problems):
+            return None
+        return spec
+
+    @work(exclusive=True, group="run", exit_on_error=False)
+    async def _run(self, job: Any) -> None:
         link, request = self.context.get("link"), self.context.get("request")
+        assert self.runner is not None
         if link is not None:
             await asyncio.to_thread(link.started, request)
-        else:
-            self._mark_row(RowStatus.RUNNING)
         try:
-            if plan is not None and self.context.get("row_id"):
-                prepared = await self._prepare_context(plan, self.context["row_id"], spec)
-                if prepared is None:
-                    status = RowStatus.APPROVED if self._cancelled() else RowStatus.FAILED
-                    if link is not None:
-                        await asyncio.to_thread(link.failed, request, self.context_step or "no context")
-                    else:
-                        self._mark_row(status)
-                    self._render_all()
-                    return
-                input_text = prepared
-            result = await self.executor.run(spec, input_text, on_event=self.on_engine_event)
-        except Exception as exc:
-            self.notify(f"Run failed: {exc}", severity="error", timeout=10)
-            if self.view is not None and not self.view.finished:
-                self.view.status = "failed"
-                self.view.error = str(exc)
+            outcome = await self.runner.run(job, on_event=self.on_engine_event)
+        except Exception as exc:  # a bug, not a run failure: say it, never leave the session waiting
+            self.notify(f"Run failed: {exc}", severity="error", timeout=10, markup=False)
             if link is not None:
                 await asyncio.to_thread(link.failed, request, str(exc))
-            else:
-                self._mark_row(RowStatus.FAILED)
+            self.runner = None
             self._render_all()
             return
         finally:
-            self.executor = None
-        if self.shape is not None and self.shape.claude_judge and result.status == "completed":
-            # the verdict (and Claude's tokens) belong in the routing-log entry: judge first
-            worker = self._start_claude_judge(result, input_text)
-            if worker is not None:
-                try:
-                    await worker.wait()
-                except Exception:  # reported by _claude_judged
-                    pass
-        self._record(result)
+            self.runner = None
+        self._finished(outcome)
         if link is not None:
             try:
-                await asyncio.to_thread(link.finished, request, result, self.decision)
+                await asyncio.to_thread(link.report, request, outcome)
             except Exception as exc:
                 self.notify(f"Could not report the result to the session: {exc}", severity="warning")
         await self.app.run_next_request()  # type: ignore[attr-defined]
 
-    def _cancelled(self) -> bool:
-        return self.view is not None and self.view.status == "cancelled"
-
-    # ------------------------------------------------------------------ context strategies
-
-    def _dependency_outputs(self, plan: WorkflowPlan, row_id: str) -> dict[str, str]:
-        """The deliverables of the rows ``row_id`` depends on (directly or not), from their
-        routing-log entries' artifacts: the row's ``routing_id`` first, else the newest
-        completed entry for the row.  Rows with no readable deliverable are left out."""
-        from pathlib import Path
-
-        from conductor_tui.core.context import ancestors
-        from conductor_tui.core.propose_judge import parse_verdict
-        from conductor_tui.engine.artifacts import read_execution
-
-        store = self.services.store
-        wanted = ancestors(plan, row_id)
-        if not wanted:
-            return {}
-        rows = {r.id: r for r in plan.subtasks}
-        by_id: dict[str, Any] = {}
-        by_row: dict[str, Any] = {}
-        for d in store.read_routing().records:
-            if d.id:
-                by_id[d.id] = d
-            if d.plan_id == plan.id and d.row_id in wanted and d.status == "completed" and d.artifact:
-                by_row[d.row_id] = d  # the newest wins
-        outputs: dict[str, str] = {}
-        for rid in wanted:
-            routing_id = getattr(rows.get(rid), "routing_id", None)
-            d = by_id.get(routing_id) if routing_id else None
-            if d is None or d.status != "completed" or not d.artifact:
-                d = by_row.get(rid)
-            if d is None:
-                continue
-            path = Path(d.artifact)
-            if not path.is_absolute():
-                path = self.services.project / path
-            try:
-                execution = read_execution(path)
-            except (OSError, ValueError):
-                continue
-            text = execution.deliverable
-            judged = (d.model_extra or {}).get("propose_judge")
-            if text and isinstance(judged, dict):
-                # a propose–judge row hands on the judged result, not the judge's JSON
-                verdict = parse_verdict(text, list(judged.get("proposers") or []))
-                text = verdict.result if verdict.parsed and verdict.result.strip() else text
-            if text:
-                outputs[rid] = text
-        return outputs
-
-    async def _prepare_context(self, plan: WorkflowPlan, row_id: str, spec: Any) -> str | None:
-        """The row's input under its strategy; a distilled one runs the summariser first
-        (shown as step 1 of 2).  ``None`` when it could not be built (the reason is shown)."""
-        from conductor_tui.core import context as ctx_ops
-        from conductor_tui.engine import loader
-
-        project = self.services.project
-        latest = await asyncio.to_thread(lambda: self.services.store.latest_plans().get(plan.id))
-        if latest is not None and any(r.id == row_id for r in latest.subtasks):
-            plan = latest
-        row = next(r for r in plan.subtasks if r.id == row_id)
-        note = f"\n\nNote: {row.note}" if row.note else ""
-        outputs = await asyncio.to_thread(self._dependency_outputs, plan, row_id)
-        try:
-            result = ctx_ops.row_context(plan, row_id, outputs, project=project)
-        except ValueError as exc:
-            self.context_step = f"context: {exc}"
-            self.notify(str(exc), severity="error", timeout=10)
-            return None
-        if result.distill is not None:
-            request = result.distill
-            try:
-                catalog = await asyncio.to_thread(loader.load_catalog, project)
-                distiller = ctx_ops.find_distill_ensemble(request.ensemble, catalog)
-            except LookupError as exc:
-                self.context_step = str(exc)
-                self.notify(str(exc), severity="error", timeout=10)
-                return None
-            self.context_result = result
-            self.context_step = (
-                f"step 1/2: {distiller.name} distils {', '.join(request.sources)}"
-                f" (~{request.input_tokens:,} tok in)"
-            )
-            self.show_view(RunView.from_spec(distiller, request.input_text))
-            done = await self.executor.run(distiller, request.input_text, on_event=self.on_engine_event)
-            if done.status != "completed" or not (done.deliverable or "").strip():
-                self.context_step = f"step 1/2: {distiller.name} {done.status} — the row did not run"
-                if done.status != "cancelled":
-                    self.notify(
-                        f"Distilling the context failed: {done.error or done.status}", severity="error"
-                    )
-                self._render_all()
-                return None
-            result = ctx_ops.row_context(
-                plan,
-                row_id,
-                outputs,
-                project=project,
-                summary=done.deliverable,
-                summary_tokens_spent=done.total_tokens,
-            )
-            self.context_step = f"step 2/2 · summary by {distiller.name} ({done.total_tokens:,} local tok)"
-        else:
-            self.context_step = None
-        self.context_result = result
-        text = result.text + note
-        self.show_view(RunView.from_spec(spec, text))
-        return text
-
-    # ------------------------------------------------------------------ Claude as judge
-
-    def _start_claude_judge(self, result: Any, task: str) -> Any:
-        """The thread worker asking Claude for the verdict, or ``None`` (with a note) when
-        Claude is not configured."""
-        provider = getattr(self.services, "claude", None)
-        if provider is None:
-            from conductor_tui.providers.anthropic import ClaudeProvider
-
-            provider = ClaudeProvider()
-        if not getattr(provider, "available", False):
-            self.judge_note = "Claude judge needs ANTHROPIC_API_KEY — the proposals are kept, unjudged"
-            self._render_all()
-            return None
-        self.judge_note = "Claude is judging the proposals…"
-        self._render_all()
-        return self._claude_judge(provider, result, task)
-
-    @work(thread=True, exclusive=True, group="claude-judge", exit_on_error=False)
-    def _claude_judge(self, provider: Any, result: Any, task: str) -> None:
-        from conductor_tui.core.propose_judge import judge_with_claude
-
-        try:
-            judgement, error = judge_with_claude(provider, self.shape, task, result), None
-        except Exception as exc:  # ClaudeError (rate limit, auth…) or nothing to judge
-            judgement, error = None, str(exc)
-        self.app.call_from_thread(self._claude_judged, judgement, error)
-
-    def _claude_judged(self, judgement: Any, error: str | None) -> None:
-        if judgement is not None:
-            self.claude_judgement = judgement
-            self.judge_note = None
-        else:
-            self.judge_note = f"Claude judge failed: {error} — the proposals are kept"
-        self.pj_outcome = None
-        self._render_all()
-
-    def _record(self, result: Any) -> None:
-        """Append the routing decision, mark the plan row, decide about evaluation."""
-        from conductor_tui.core import rules
-        from conductor_tui.engine.artifacts import record_run
-
-        store = self.services.store
-        ctx = self.context
-        extra: dict[str, Any] = {}
-        if self.context_result is not None and self.context_result.ready:
-            extra["context"] = self.context_result.to_json()
-        if ctx.get("role"):
-            extra["role"] = ctx["role"]
-        if self.shape is not None:
-            extra["propose_judge"] = self._propose_judge_record(result)
-        try:
-            self.decision = record_run(
-                store,
-                result,
-                task_type=ctx.get("task_type"),
-                task_summary=ctx.get("task_summary"),
-                reason="user-confirmed",
-                plan_id=ctx.get("plan_id"),
-                row_id=ctx.get("row_id"),
-                session=getattr(ctx.get("request"), "session", None),
-                extra=extra,
-            )
-        except Exception as exc:
-            self.notify(f"Could not write the routing log: {exc}", severity="error", timeout=10)
-            self.decision = None
-        status = {"completed": RowStatus.DONE, "failed": RowStatus.FAILED}.get(
-            result.status, RowStatus.APPROVED
-        )
-        self._mark_row(status, getattr(self.decision, "id", None))
-        self.evaluation = None
-        if result.status == "completed":
-            try:
-                config = store.load_config()
-                task_type = ctx.get("task_type") or ctx.get("ensemble")
-                profile = store.load_task_profiles().profiles.get(task_type or "")
-                phase = profile.phase if profile is not None and profile.phase else Phase.CALIBRATE
-                rand = self.services.rng or __import__("random").random
-                self.evaluation = rules.needs_evaluation(phase, config.routing_thresholds, rand=rand)
-            except Exception as exc:
-                self.notify(f"Could not decide about evaluation: {exc}", severity="warning")
+    def _finished(self, outcome: Any) -> None:
+        """Show what the row runner did: refusal, failure before the run, or the record."""
+        self.outcome = outcome
+        self.decision = outcome.decision
+        self.evaluation = outcome.evaluation
+        self.context_result = outcome.context
+        self.claude_judgement = outcome.claude_judgement
+        if outcome.claude_judgement is not None:
+            self.pj_outcome = None
+        if outcome.status == "refused":
+            self.context_step = outcome.error
+            self.notify(outcome.error or "refused", severity="warning", timeout=10, markup=False)
+        elif outcome.result is None and outcome.error:
+            self.context_step = outcome.error
+            self.notify(outcome.error, severity="error", timeout=10, markup=False)
+            if self.view is not None and not self.view.finished:
+                self.view.status = "failed"
+                self.view.error = outcome.error
+        for note in outcome.notes:
+            self.notify(note, severity="warning", markup=False)
         if self.decision is not None:
             self.app.last_run_decision = self.decision  # type: ignore[attr-defined]
         self._render_all()
 
-    def _propose_judge_record(self, result: Any) -> dict[str, Any]:
-        """What the routing log keeps of a propose–judge run: who, the verdict, the cost."""
-        from conductor_tui.core.propose_judge import outcome
-
-        shape = self.shape
-        done = outcome(shape, result, self.claude_judgement)
-        verdict = done.verdict
-        claude = self.claude_judgement
-        return {
-            "proposers": list(shape.proposers),
-            "judge": shape.judge,
-            "verdict": verdict.verdict if verdict else None,
-            "picked": verdict.picked if verdict else None,
-            "reasoning": verdict.reasoning if verdict else None,
-            "proposer_tokens": done.cost.proposer_tokens,
-            "judge_tokens": done.cost.judge.total_tokens,
-            "total_tokens": done.cost.total_tokens,
-            **(
-                {"claude_judge_tokens": done.cost.judge.total_tokens, "claude_model": claude.model}
-                if claude is not None
-                else {}
-            ),
-        }
-
-    def _mark_row(self, status: RowStatus, routing_id: str | None = None) -> None:
-        plan_id, row_id = self.context.get("plan_id"), self.context.get("row_id")
-        if not plan_id or not row_id:
-            return
-        store = self.services.store
-        try:
-            plan = store.latest_plans().get(plan_id)
-            if plan is None:
-                return
-            new = plan_ops.set_row_status(plan, row_id, status, self.services.clock, routing_id=routing_id)
-            store.append_plan(new)
-        except Exception as exc:
-            self.notify(f"Could not update the plan: {exc}", severity="warning")
-            return
-        self.app.broadcast("plan_revised", new)  # type: ignore[attr-defined]
+    def _cancelled(self) -> bool:
+        return self.view is not None and self.view.status == "cancelled"
 
     # ------------------------------------------------------------------ events → view
 
     def on_engine_event(self, event: Any) -> None:
-        """Called by the executor (same loop) for every event: fold it, render later."""
+        """Called by the row runner (same loop) for every event: a stage shows a new
+        ensemble run, a note updates the context / judge line; engine events are folded
+        into the view and rendered later."""
+        kind = getattr(event, "kind", None)
+        if kind == "StageStarted":
+            if event.label is not None or self.view is None or self.view.spec is not event.spec:
+                self.show_view(RunView.from_spec(event.spec, event.input_text))
+            if event.label is not None:
+                self.context_step = event.label
+                self._render_all()
+            return
+        if kind == "StageNote":
+            if event.topic == "judge":
+                self.judge_note = event.text or None
+            else:
+                self.context_step = event.text or None
+            self._render_all()
+            return
         if self.view is None:
             self.view = RunView()
         if self._started_clock is None:
@@ -625,7 +440,7 @@ class RunScreen(CockpitScreen):
         view = self.view
         if view is None:
             return 0.0
-        if view.finished or self._started_clock is None or self.executor is None:
+        if view.finished or self._started_clock is None or self.runner is None:
             return view.t
         return max(view.t, time.monotonic() - self._started_clock)
 
@@ -974,7 +789,7 @@ class RunScreen(CockpitScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         in_progress = self.view is not None and not self.view.finished
         if action == "cancel_run":
-            return in_progress and self.executor is not None
+            return in_progress and self.runner is not None
         if action == "new_run":
             return not in_progress
         if action == "evaluate":
@@ -986,8 +801,8 @@ class RunScreen(CockpitScreen):
         return True
 
     def action_cancel_run(self) -> None:
-        if self.executor is not None:
-            self.executor.cancel()
+        if self.runner is not None:
+            self.runner.cancel()
             self.notify("Cancelling the run…")
 
     def action_toggle_proposals(self) -> None:
