@@ -120,6 +120,7 @@ class Conductor:
         self.store = store or ProjectStore(self.project)
         self.now = now or (lambda: datetime.now(UTC))
         self._ensemble_file = ensemble_file or self._find_ensemble_file
+        self.refusals: list[Admission] = []  # what the last route_row refused, and why
 
     # ------------------------------------------------------------------ state
 
@@ -268,30 +269,32 @@ class Conductor:
         """The triage tree for one plan row with the live lifecycle state: ensembles that
         failed calibration are skipped, a session fallback sends the row to Claude."""
         task_type = row.task_type or ""
-        allowed, fallen_back = [], False
-        for name in candidates:
+        allowed: list[str] = []
+        refused: list[Admission] = []
+        names = list(candidates)
+        prof = profiles.profiles.get(task_type) or profiles.profiles.get(rules.task_type_key(task_type))
+        if prof is not None and prof.ensemble and prof.ensemble not in names:
+            names.append(prof.ensemble)
+        for name in names:
             adm = self.admit(
                 name, task_type=task_type, session=session, hist=hist, config=config, profiles=profiles
             )
-            if adm.allowed:
-                allowed.append(name)
-            elif adm.reason == "calibration-fallback":
-                fallen_back = True
-        prof = profiles.profiles.get(task_type) or profiles.profiles.get(rules.task_type_key(task_type))
-        if prof is not None and prof.ensemble and prof.ensemble not in allowed:
-            adm = self.admit(
-                prof.ensemble,
-                task_type=task_type,
-                session=session,
-                hist=hist,
-                config=config,
-                profiles=profiles,
-            )
             if not adm.allowed:
-                fallen_back = fallen_back or adm.reason == "calibration-fallback"
+                refused.append(adm)
+            elif name in candidates:
+                allowed.append(name)
+        fallen_back = any(a.reason == "calibration-fallback" for a in refused)
+        if refused:  # neither a profile nor a standing authorisation routes to a refused ensemble
+            gone = {a.ensemble for a in refused}
+            if prof is not None and prof.ensemble in gone:
                 profiles = profiles.model_copy(deep=True)
                 profiles.profiles.pop(task_type, None)
                 profiles.profiles.pop(rules.task_type_key(task_type), None)
+            config = config.model_copy(deep=True)
+            config.standing_authorizations = [
+                a for a in config.standing_authorizations if a.ensemble not in gone
+            ]
+        self.refusals = refused
         return rules.triage(
             task_type,
             config=config,
@@ -344,7 +347,10 @@ class Conductor:
                 new.handler = CREATE_ENSEMBLE if decision.reason == "no-ensemble" else decision.handler
                 if decision.category is not None and new.delegability_category is None:
                     new.delegability_category = decision.category
-                if decision.reason not in ("no-ensemble",):
+                failed = [a for a in self.refusals if a.reason == "calibration-failed"]
+                if decision.reason == "no-ensemble" and failed:
+                    new.route_reason = failed[0].message + " Revision requested from the designer."
+                elif decision.reason != "no-ensemble":
                     new.route_reason = decision.message
                 changed = True
             handler = plan_ops.effective_handler(new)
@@ -584,7 +590,7 @@ class Conductor:
             tt = ev.task_type
             msgs.append(
                 f"Ensemble '{ensemble}' scored poor during calibration — falling back to Claude for the "
-                f"remaining {tt + ' ' if tt else ''}subtasks of this session."
+                "rest of this session" + (f" ({tt} subtasks)." if tt else ".")
             )
         if status.promotion.global_ready and not status_before.promotion.global_ready:
             msgs.append(f"'{ensemble}' is now ready for global promotion ({status.promotion.good} good).")

@@ -372,6 +372,9 @@ def row_view(plan: WorkflowPlan) -> list[dict[str, Any]]:
                 "status": _plain(row.status),
                 "note": row.note,
                 "depends_on": list(row.depends_on),
+                "route_reason": row.route_reason,
+                "decided_by": row.decided_by,
+                "routing_id": row.routing_id,
             }
         )
     return out

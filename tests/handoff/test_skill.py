@@ -43,3 +43,61 @@ def test_every_taught_command_parses(capsys):
         assert name in cli.SUBCOMMANDS, argv
         args = cli._build_subparser(name).parse_args(rest)  # SystemExit on an unknown flag
         assert args.json, f"the skill should always use --json: {argv}"
+
+
+def _json_examples(text: str) -> list[dict]:
+    """Every JSON document the skill shows (heredoc bodies and inline objects in bash blocks)."""
+    import json
+
+    docs = []
+    for body in re.findall(r"<<'?(\w+)'?\n(.*?)\n\1\n", text, re.S):
+        docs.append(json.loads(body[1]))
+    return docs
+
+
+def test_every_json_example_is_a_valid_plan_with_known_keys():
+    """The skill and the product cannot drift: every key a plan example uses is a field of the
+    plan row model (or an alias the model accepts), and it validates."""
+    from conductor_tui.core.plan import plan_from_data
+    from conductor_tui.core.records import PlanRow, WorkflowPlan
+
+    examples = _json_examples(SKILL.read_text())
+    assert examples, "the skill shows at least one plan"
+    aliases = {"dag_test"}  # the skill's name for the spec's dag_test_result
+    for doc in examples:
+        assert set(doc) <= set(WorkflowPlan.model_fields), set(doc) - set(WorkflowPlan.model_fields)
+        for row in doc["subtasks"]:
+            unknown = set(row) - set(PlanRow.model_fields) - aliases
+            assert not unknown, f"skill example uses keys the product ignores: {unknown}"
+        plan = plan_from_data(doc, source="session")
+        for raw, row in zip(doc["subtasks"], plan.subtasks, strict=True):
+            if "dag_test" in raw:
+                assert row.dag_test_result is not None
+                assert row.dag_test_result.model_dump(exclude_unset=False) == {
+                    k: raw["dag_test"].get(k) for k in ("dag", "script", "fanout", "synthesis")
+                }
+            assert not row.extras, f"keys kept as unknown extras: {row.extras}"
+
+
+def test_a_failed_dag_test_under_the_skill_key_routes_to_claude(tmp_path):
+    from conductor_tui.core.loop import Conductor
+    from conductor_tui.core.plan import plan_from_data
+
+    plan = plan_from_data(
+        {
+            "meta_task": "m",
+            "subtasks": [
+                {
+                    "id": "s1",
+                    "description": "Reconcile the two config schemas",
+                    "task_type": "cross-file-analysis",
+                    "delegability_category": "ensemble-delegable",
+                    "dag_test": {"dag": False, "script": True, "fanout": True, "synthesis": True},
+                }
+            ],
+        },
+        source="session",
+    )
+    routed = Conductor(tmp_path).route_plan(plan, lambda _t: ["analyse-files"])
+    row = routed.subtasks[0]
+    assert row.handler == "claude" and "DAG-decomposable" in (row.route_reason or "")

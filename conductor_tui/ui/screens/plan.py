@@ -411,6 +411,15 @@ class PlanScreen(CockpitScreen):
             facts.append(f"proposed: {row.original_handler}")
         if row.routing_id:
             facts.append(f"run: {row.routing_id}")
+        if row.decided_by == "standing-auth":
+            extras.append(
+                Text.assemble(
+                    ("✓ approved by a standing authorisation", "bold green"),
+                    ("  (u undoes; revoke it on the Lifecycle screen)", "dim"),
+                )
+            )
+        elif row.route_reason:
+            extras.append(Text.assemble(("↪ routing: ", "bold cyan"), row.route_reason))
         if facts:
             extras.append(Text(" · ".join(facts), style="dim"))
         if row.note:
@@ -684,6 +693,7 @@ class PlanScreen(CockpitScreen):
             return
         if self.commit(plan):
             self.notify(f"Loaded {len(plan.subtasks)} subtasks from {path.name}")
+            self.route_plan(plan.id)
 
     def action_type_plan(self) -> None:
         hint = (
@@ -703,6 +713,7 @@ class PlanScreen(CockpitScreen):
                 return
             if self.commit(plan):
                 self.notify(f"New plan with {len(plan.subtasks)} subtasks saved")
+                self.route_plan(plan.id)
 
         self.app.push_screen(dialog, submitted)
 
@@ -832,6 +843,7 @@ class PlanScreen(CockpitScreen):
         self.notify(
             f"Claude's plan saved with {len(plan.subtasks)} rows pending ({tokens:,} planning tokens)"
         )
+        self.route_plan(plan.id)
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ workflow templates
@@ -879,6 +891,7 @@ class PlanScreen(CockpitScreen):
             return False
         if not self.commit(plan):
             return False
+        self.route_plan(plan.id)
         problems = []
         try:
             problems = [
@@ -914,6 +927,25 @@ class PlanScreen(CockpitScreen):
         start = getattr(run_screen, "run_plan_row", None)
         if start is not None:
             start(plan, row_id)
+
+    @work(thread=True, group="plan-route", exit_on_error=False)
+    def route_plan(self, plan_id: str) -> None:
+        """Route a plan made here through the conductor loop (rows without a handler get
+        one with the live lifecycle state; standing authorisations approve their rows)."""
+        from conductor_tui.core.loop import PLANS_LOCK, Conductor
+        from conductor_tui.engine.row_run import candidates_for
+
+        services = self.services
+        conductor = Conductor(services.project, store=self.store, now=services.clock)
+        with self.store.lock(PLANS_LOCK):
+            plan = self.store.latest_plans().get(plan_id)
+            if plan is None:
+                return
+            routed = conductor.route_plan(plan, candidates_for(services.project))
+            if routed is plan:
+                return
+            self.store.append_plan(routed)
+        self.app.call_from_thread(self.plan_revised, routed)
 
     def plan_revised(self, plan: WorkflowPlan) -> None:
         """Another screen appended a revision (e.g. a row's run finished)."""
