@@ -348,12 +348,24 @@ class RoutingDecision(Record):
         return self.preparation_tokens_local is not None
 
 
+def _id_or_none(value: Any) -> Any:
+    """An id never holds whitespace: text like the spec's ``"links to routing-log entry"``
+    is a placeholder, not a reference."""
+    value = _null_string(value)
+    if isinstance(value, str) and (not value.strip() or any(c.isspace() for c in value.strip())):
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+RefId = Annotated[str | None, BeforeValidator(_id_or_none)]
+
+
 class Evaluation(Record):
     """One line of ``evaluations.jsonl`` (seed 001, Evaluation Record)."""
 
     id: str | None = None
     timestamp: Timestamp = Field(default_factory=now_utc)
-    routing_id: NullableStr = None
+    routing_id: RefId = None
     ensemble: str | None = None
     task_type: str | None = None
     invocation_number: int | None = None

@@ -545,7 +545,11 @@ def load_review(store: Any) -> ReviewState:
 
 
 def is_judge(ev: Evaluation) -> bool:
-    return (ev.evaluator or "").strip().lower() in JUDGES
+    """A judge's verdict awaiting the person (the cockpit's Claude judge writes
+    ``judge_score``); a session's own ``record evaluation`` is a finished evaluation."""
+    return (ev.evaluator or "").strip().lower() in JUDGES and (
+        ev.judge_score is not None or (ev.model_extra or {}).get("review") == "pending"
+    )
 
 
 def effective_evaluations(evaluations: list[Evaluation]) -> list[Evaluation]:
