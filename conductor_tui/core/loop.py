@@ -335,7 +335,7 @@ class Conductor:
             status = (
                 RowStatus(_value(new.status)) if _value(new.status) in RowStatus._value2member_map_ else None
             )
-            if not new.handler:
+            if not new.handler and new.task_type:  # a row without a task type stays the person's to route
                 decision = self.route_row(
                     new,
                     hist=hist,
@@ -354,6 +354,16 @@ class Conductor:
                     new.route_reason = decision.message
                 changed = True
             handler = plan_ops.effective_handler(new)
+            if status is RowStatus.APPROVED and new.decided_by == "standing-auth":
+                covered = new.task_type and (
+                    config.authorization_for(new.task_type, handler)
+                    or config.authorization_for(rules.task_type_key(new.task_type), handler)
+                )
+                if not covered:  # the authorisation was revoked before the row ran
+                    new.status, status = RowStatus.PENDING, RowStatus.PENDING
+                    new.decided_by = None
+                    new.route_reason = "standing authorisation revoked — waiting for your decision"
+                    changed = True
             if status in _OPEN_ROWS and plan_ops.handler_kind(handler) == "ensemble":
                 adm = self.admit(
                     handler,
@@ -525,23 +535,26 @@ class Conductor:
             number = run.invocation if run is not None and run.invocation else None
             if number is None:
                 number = hist.unlinked_number(ensemble)
-            evaluation = Evaluation(
-                ensemble=ensemble,
-                routing_id=run.id if run is not None else routing_id,
-                invocation_number=number,
-                phase=rec_phase,
-                score=sc,
-                reasoning=reasoning,
-                failure_mode=fm,
-                input_summary=input_summary,
-                output_length=output_length,
-                task_type=task_type or (run.task_type if run is not None else None),
-                evaluator=evaluator,
-                user_feedback=user_feedback,
-                judge_tokens=judge_tokens,
-                session=session or (run.session if run is not None else None),
-                **(extra or {}),
-            )
+            fields: dict[str, Any] = {
+                "ensemble": ensemble,
+                "routing_id": run.id if run is not None else routing_id,
+                "invocation_number": number,
+                "phase": rec_phase,
+                "score": sc,
+                "reasoning": reasoning,
+                "failure_mode": fm,
+                "input_summary": input_summary,
+                "output_length": output_length,
+                "task_type": task_type or (run.task_type if run is not None else None),
+                "evaluator": evaluator,
+                "user_feedback": user_feedback,
+                "judge_tokens": judge_tokens,
+                "session": session or (run.session if run is not None else None),
+            }
+            for key, value in (extra or {}).items():
+                if fields.get(key) is None:
+                    fields[key] = value
+            evaluation = Evaluation(**fields)
             written = self.store.append_evaluation(evaluation)
             after_hist = self.history()
             after = self.phase(ensemble, after_hist)

@@ -256,20 +256,36 @@ def check_promotion(
     thresholds: Any = None,
     library: str | os.PathLike[str] | None = None,
     generality_confirmed: bool = False,
+    phase: Any = None,
 ) -> PromotionCheck:
-    """Readiness + dependency check for promoting ``ensemble`` from ``project``."""
+    """Readiness + dependency check for promoting ``ensemble`` from ``project``.
+
+    ``phase``: the ensemble's lifecycle phase; only a trusted ensemble (Trust / Promote) may
+    be promoted — the gate is :func:`conductor_tui.core.rules.promotion_readiness`'s."""
+    from conductor_tui.core import rules
+
     proj = Path(project)
-    global_good = int(getattr(thresholds, "promotion_global_good", 3) or 3)
-    library_good = int(getattr(thresholds, "promotion_library_good", 5) or 5)
+    g = getattr(thresholds, "promotion_global_good", None)
+    lib = getattr(thresholds, "promotion_library_good", None)
+    global_good = int(g) if g is not None else 3
+    library_good = int(lib) if lib is not None else 5
     dest_root = destination_root(destination, library)
     check = PromotionCheck(
         ensemble=ensemble, destination=destination, dest_root=dest_root, good_count=good_count
     )
     check.needed_good = global_good if destination == "global" else library_good
 
-    # readiness (Invariant 6)
+    # readiness (Invariant 6), gated by the lifecycle phase
+    gate = rules.as_phase(phase)
     short = check.needed_good - good_count
-    if short > 0:
+    if gate is not None and gate not in (rules.Phase.TRUST, rules.Phase.PROMOTE):
+        label = (
+            "a failed calibration must be revised first"
+            if gate is rules.Phase.DESIGN
+            else "reach Trust first"
+        )
+        check.readiness = f"Not ready: '{ensemble}' is in {gate.value.title()} — {label} ({good_count} good)."
+    elif short > 0:
         check.readiness = (
             f"Not ready: {good_count} good evaluation{'s' if good_count != 1 else ''}, "
             f"{check.needed_good} needed — {short} more good for {destination} promotion."

@@ -307,7 +307,9 @@ class _ReviewPass:
         is_flagged = rid in self.state.flagged_ids
         if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
             period = thresholds.calibration_period
-            window = len(tracker.window) if ev is None or ev.score is None else max(0, len(tracker.window) - 1)
+            window = (
+                len(tracker.window) if ev is None or ev.score is None else max(0, len(tracker.window) - 1)
+            )
             position = min(window + 1, period) if tracker.calibrating else min(n, period)
             phase, reason, due = EvalPhase.CALIBRATE, f"calibrate {position}/{period}", True
         elif phase_now is Phase.ESTABLISH:
@@ -830,6 +832,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
             pairs.setdefault((tt, None), [0, None])
     rows: list[LifecycleRow] = []
     evaluations = effective_evaluations(state.evaluations)
+    debt_shown: set[str] = set()  # a task type's debt is shown once, not on each of its ensembles
     for (tt, ens), (n_runs, last_raw) in ((k, v or [0, None]) for k, v in pairs.items()):
         prof = state.profiles.profiles.get(tt)
         lora = None
@@ -839,9 +842,8 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
             scores = scores_for(state, ens)
             pairs_sf = [(ev.score, ev.failure_mode) for ev in evaluations if ensemble_of(ev, state) == ens]
             lora = rules.lora_candidate(pairs_sf, thresholds)
-            status = rules.lifecycle_status(
-                scores, thresholds, invocations=n_runs or (prof.invocation_count if prof else 0)
-            )
+            uses = state.uses.get(ens) or n_runs or (prof.invocation_count if prof else 0)
+            status = rules.lifecycle_status(scores, thresholds, invocations=uses)
         last = _ts(last_raw)
         if last is None and prof is not None:
             last = as_datetime(prof.last_used)
@@ -851,7 +853,9 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
                 ensemble=ens,
                 status=status,
                 last_used=last,
-                debt=max(debt.get(tt, 0), prof.interim_claude_count if prof else 0),
+                debt=0
+                if tt in debt_shown
+                else max(debt.get(tt, 0), prof.interim_claude_count if prof else 0),
                 design_rejected=bool(prof and prof.design_rejected),
                 rejection_reason=prof.rejection_reason if prof else None,
                 authorized=bool(ens and state.config.authorization_for(tt, ens)),
@@ -861,6 +865,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
                 lora=lora,
             )
         )
+        debt_shown.add(tt)
     order = {p: i for i, p in enumerate(Phase)}
     rows.sort(key=lambda r: (-order[r.status.phase], r.task_type, r.ensemble or ""))
     return rows

@@ -324,8 +324,12 @@ def lifecycle_status(
     counts = count_scores(scores)
     uses = max(invocations or 0, counts.evaluated)
     if not has_ensemble:
-        promo = promotion_readiness(counts, thresholds, generality_assessed=generality_assessed, phase=Phase.DESIGN)
-        return LifecycleStatus(Phase.DESIGN, uses, counts, None, promo, "ensemble requested from the designer")
+        promo = promotion_readiness(
+            counts, thresholds, generality_assessed=generality_assessed, phase=Phase.DESIGN
+        )
+        return LifecycleStatus(
+            Phase.DESIGN, uses, counts, None, promo, "ensemble requested from the designer"
+        )
     return status_from_tracker(walk(scores, thresholds), uses, generality_assessed=generality_assessed)
 
 
@@ -363,10 +367,7 @@ def status_from_tracker(tracker: Any, uses: int, *, generality_assessed: bool = 
             recent = list(tracker.recent)
             recent_ratio = sum(recent) / len(recent) if recent else 1.0
             shown = min(ratio, recent_ratio)
-            nxt = (
-                f"acceptable-or-good {shown:.0%} must exceed "
-                f"{t.trusted_threshold_good_ratio:.0%} for Trust"
-            )
+            nxt = f"acceptable-or-good {shown:.0%} must exceed {t.trusted_threshold_good_ratio:.0%} for Trust"
         return LifecycleStatus(phase, uses, counts, outcome, promo, nxt, tracker.windows)
     return LifecycleStatus(phase, uses, counts, outcome, promo, promo.next_step, tracker.windows)
 

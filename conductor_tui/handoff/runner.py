@@ -77,7 +77,9 @@ def outcome_fields(outcome: Any) -> dict[str, Any]:
         fields["evaluate"] = outcome.evaluation.evaluate
         fields["evaluation_reason"] = outcome.evaluation.reason
     if outcome.admission is not None:
-        fields["reason"] = outcome.admission.reason if outcome.admission.allowed else outcome.admission.message
+        fields["reason"] = (
+            outcome.admission.reason if outcome.admission.allowed else outcome.admission.message
+        )
     return fields
 
 

@@ -329,6 +329,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             destination="library" if destination == "library" else "global",
             good_count=row.status.counts.good,
             thresholds=self.state.config.routing_thresholds,
+            phase=row.status.phase,
         )
         lines = check.summary_lines()
         title = f"Promote '{row.ensemble}' to the {check.destination} tier?"
@@ -388,7 +389,23 @@ uses with over 80 % acceptable-or-good earn Trust.
         except Exception as exc:
             self.notify(f"Could not change the routing config: {exc}", severity="error", markup=False)
             return
+        self._reroute()
         self.reload()
+
+    @work(thread=True, group="lifecycle-reroute", exit_on_error=False)
+    def _reroute(self) -> None:
+        """Open plans follow the authorisation at once: covered pending rows are approved by
+        the rule; after a revocation, rows it approved (not yet run) are pending again."""
+        from conductor_tui.core.loop import Conductor
+        from conductor_tui.engine.row_run import candidates_for
+
+        services = self.services
+        conductor = Conductor(services.project, store=services.store, now=services.clock)
+        moved = conductor.reroute_open_plans(conductor.history(), candidates_for(services.project))
+        if moved:
+            self.app.call_from_thread(
+                self.notify, f"{len(moved)} open plan row(s) re-decided by the rule.", markup=False
+            )
 
     def action_thresholds(self) -> None:
         if self.state is None:

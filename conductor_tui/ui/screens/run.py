@@ -172,6 +172,7 @@ class RunScreen(CockpitScreen):
             row_id=row_id,
             task_type=row.task_type,
             task_summary=row.description,
+            session=plan.session,
             **({"role": role} if role else {}),
         )
 
