@@ -78,7 +78,10 @@ def test_evaluated_runs_are_not_queued_again_linked_by_invocation(tmp_path: Path
     assert queued[0].invocation_number == 4
     hist = build_history(store)
     assert hist.ensembles["extract-endpoints"].completed == 4
-    assert hist.phase("extract-endpoints") is Phase.CALIBRATE and hist.ensembles["extract-endpoints"].tracker.remaining() == 2
+    assert (
+        hist.phase("extract-endpoints") is Phase.CALIBRATE
+        and hist.ensembles["extract-endpoints"].tracker.remaining() == 2
+    )
 
 
 def test_evaluations_without_invocation_link_by_time(tmp_path: Path) -> None:
