@@ -287,11 +287,14 @@ async def test_grant_and_revoke_standing_authorisation(tmp_path: Path) -> None:
 
 async def test_promotion_copies_the_right_files_after_confirmation(tmp_path: Path) -> None:
     app, project = demo_app(tmp_path, "lifecycle")
+    # 12 uses, all acceptable-or-good, 5 good: with Trust from 10 uses it is a promotion candidate
+    ProjectStore(project).update_thresholds("trust earlier for this test", trusted_threshold_uses=10)
     dest = locations.global_llm_orc_dir()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = app.screen
         assert screen.current.ensemble == "extract-code-patterns"  # the promotion-ready one is first
+        assert screen.current.status.phase is Phase.PROMOTE
         await pilot.press("g")
         await settle(pilot)
         assert isinstance(app.screen, I5Confirm)
