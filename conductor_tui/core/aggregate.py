@@ -71,7 +71,7 @@ BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU ca
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
@@ -147,7 +147,9 @@ _PREP_SAVED = 8
 _PREP_N = 9
 _STANDING = 10
 _PJ_CLAUDE = 11  # Claude-judge tokens of propose–judge runs (overhead)
-_NCOUNTERS = 12
+_PLAIN_CLAUDE_TOK = 12  # claude_tokens of Claude decisions without preparation (for the ratio)
+_PLAIN_CLAUDE_N = 13
+_NCOUNTERS = 14
 
 
 def _str(v: Any) -> str | None:
@@ -212,7 +214,10 @@ def _tolerant(line: bytes, kind: str) -> Any | None:
         return None
     try:
         if kind == "routing":
-            return _route_from_model(RoutingDecision.model_validate(obj))
+            route = _route_from_model(RoutingDecision.model_validate(obj))
+            if obj.get("timestamp") is None:
+                route.timestamp = None  # no date written: "unknown" day, as on the fast path
+            return route
         return _eval_from_model(Evaluation.model_validate(obj))
     except (ValidationError, ValueError, TypeError):
         return None
@@ -228,7 +233,7 @@ def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list
     collapsed: dict[tuple, list[int]] = {}
     lines = 0
     with open(path, "rb", buffering=0) as fh:
-        for piece, first in logscan.iter_blocks(fh, start, end):
+        for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
             agg._decode_piece(piece, first, _ROUTE_DEC, True, state, groups)
             lines += piece.obj.count(b"\n", 0, len(piece))
             if len(groups) > 2048:
@@ -726,10 +731,13 @@ class Aggregator:
                 if s is not None:
                     a[3] += s
                 c = r.claude_tokens
+                p = r.preparation_tokens_local
                 if c is not None:
                     a[5] += c
                     a[6] += 1
-                p = r.preparation_tokens_local
+                    if p is None:
+                        a[12] += c
+                        a[13] += 1
                 if p is not None:
                     a[7] += p
                     ps = r.preparation_savings
@@ -838,11 +846,9 @@ class Aggregator:
             if is_local:
                 ratio[0] += a[_LOCAL_TOK]
                 ratio[1] += a[_LOCAL_TOK_N]
-            else:
-                plain = a[_N] - prepared
-                if plain > 0 and a[_CLAUDE_TOK_N]:
-                    ratio[2] += a[_CLAUDE_TOK]
-                    ratio[3] += a[_CLAUDE_TOK_N]
+            else:  # counted per decision, so the ratio never depends on how lines were grouped
+                ratio[2] += a[_PLAIN_CLAUDE_TOK]
+                ratio[3] += a[_PLAIN_CLAUDE_N]
             for b in buckets:
                 b["decisions"] += a[_N]
                 b["standing_auth"] += a[_STANDING]

@@ -91,7 +91,8 @@ def line_ranges(fh: Any, start: int, end: int, n: int) -> list[tuple[int, int]]:
         return [(start, end)] if end > start else []
     cuts = [start]
     for i in range(1, n):
-        guess = max(start + (end - start) * i // n, cuts[-1])
+        # search from the byte before the guess: a guess on a line start cuts right there
+        guess = max(start + (end - start) * i // n - 1, cuts[-1])
         fh.seek(guess)
         pos = guess
         while True:
@@ -110,12 +111,13 @@ def line_ranges(fh: Any, start: int, end: int, n: int) -> list[tuple[int, int]]:
 
 
 def iter_blocks(
-    fh: Any, start: int, end: int, block_size: int = BLOCK_SIZE
+    fh: Any, start: int, end: int, block_size: int | None = None
 ) -> Iterator[tuple[memoryview, int]]:
     """Complete lines of ``[start, end)`` (``end`` just after a newline) as memoryviews of
     about ``block_size`` bytes, each ending with ``\\n``; yields ``(piece, first_line)``
     where ``first_line`` is the 1-based number, within the range, of the piece's first
     line. ``fh`` must be an unbuffered binary file (``open(path, "rb", buffering=0)``)."""
+    block_size = block_size or BLOCK_SIZE
     offset = start
     line = 1
     size = block_size
