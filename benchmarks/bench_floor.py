@@ -173,16 +173,15 @@ async def main(project, mode):
         out["cold_s"] = time.perf_counter() - t0
         await app.switch_mode("home")
         await pilot.pause()
-        if mode == "savings":
-            scr.snapshot = None
-        else:
-            scr.state = None
+        # switching back reloads (on_screen_resume); wait for the new result to be applied
+        marker = "refreshes" if mode == "savings" else ("items" if mode == "evaluate" else "rows")
+        before = getattr(scr, marker)
         t0 = time.perf_counter()
         await app.switch_mode(mode)
         scr = app.screen
-        if mode == "savings" and scr.snapshot is None:
+        if mode == "savings":
             scr.refresh_data()
-        while not populated(scr, mode):
+        while getattr(scr, marker) is before or (mode == "savings" and scr.refreshes == before):
             await asyncio.sleep(0.001)
         out["warm_s"] = time.perf_counter() - t0
     print(json.dumps(out))
