@@ -63,7 +63,7 @@ from typing import Any
 import msgspec
 from pydantic import ValidationError
 
-from conductor_tui.core import rules
+from conductor_tui.core import logscan, rules
 from conductor_tui.core.records import Evaluation, RoutingDecision, RoutingThresholds, Score
 from conductor_tui.core.store import EVALUATIONS_LOG
 
@@ -71,7 +71,7 @@ BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU ca
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
@@ -147,7 +147,9 @@ _PREP_SAVED = 8
 _PREP_N = 9
 _STANDING = 10
 _PJ_CLAUDE = 11  # Claude-judge tokens of propose–judge runs (overhead)
-_NCOUNTERS = 12
+_PLAIN_CLAUDE_TOK = 12  # claude_tokens of Claude decisions without preparation (for the ratio)
+_PLAIN_CLAUDE_N = 13
+_NCOUNTERS = 14
 
 
 def _str(v: Any) -> str | None:
@@ -212,10 +214,33 @@ def _tolerant(line: bytes, kind: str) -> Any | None:
         return None
     try:
         if kind == "routing":
-            return _route_from_model(RoutingDecision.model_validate(obj))
+            route = _route_from_model(RoutingDecision.model_validate(obj))
+            if obj.get("timestamp") is None:
+                route.timestamp = None  # no date written: "unknown" day, as on the fast path
+            return route
         return _eval_from_model(Evaluation.model_validate(obj))
     except (ValidationError, ValueError, TypeError):
         return None
+
+
+def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list[int]]:
+    """One piece of a parallel routing-log read (whole lines ``[start, end)`` of ``path``):
+    ``(normalised group counters, lines, skipped lines, their numbers within the piece)``."""
+    path, start, end = job
+    agg = Aggregator()
+    state = _FileState(kind="routing")
+    groups: dict[tuple, list[int]] = {}
+    collapsed: dict[tuple, list[int]] = {}
+    lines = 0
+    with open(path, "rb", buffering=0) as fh:
+        for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
+            agg._decode_piece(piece, first, _ROUTE_DEC, True, state, groups)
+            lines += piece.obj.count(b"\n", 0, len(piece))
+            if len(groups) > 2048:
+                agg._collapse(groups, collapsed)
+                groups = {}
+    agg._collapse(groups, collapsed)
+    return collapsed, lines, state.skipped, state.skipped_lines
 
 
 @dataclass
@@ -544,6 +569,8 @@ class Aggregator:
                     state.offset += 1
                 elif head[1:3] == b"\r\n":
                     state.offset += 2
+        if routing:
+            self._consume_parallel(fh, state)
         fh.seek(state.offset)
         while True:
             block = fh.read(size)
@@ -588,6 +615,36 @@ class Aggregator:
             state.offset += len(tail)
         if routing:
             self._merge_routes(groups)
+
+    def _consume_parallel(self, fh: Any, state: _FileState) -> None:
+        """Read the whole lines from ``state.offset`` on every core when there are enough
+        of them (:mod:`~conductor_tui.core.logscan`): the bytes split at line boundaries,
+        each piece folded into normalised group counters by a forked worker, the partials
+        added here in file order (line numbers of skipped lines shifted by the lines
+        before their piece). The unterminated tail, if any, is left to :meth:`_consume`."""
+        start = state.offset
+        size = os.fstat(fh.fileno()).st_size
+        n = logscan.parallel_workers(size - start)
+        if n <= 1:
+            return
+        if start == 0:
+            fh.seek(0)
+            if fh.read(len(_BOM)) == _BOM:
+                start = len(_BOM)
+        end = logscan.last_newline(fh, start, size)
+        ranges = logscan.line_ranges(fh, start, end, n)
+        if not ranges:
+            return
+        parts = logscan.fork_map(_scan_routing_range, [(fh.name, a, b) for a, b in ranges])
+        for collapsed, lines, skipped, skipped_lines in parts:
+            self._apply_collapsed(collapsed)
+            state.skipped += skipped
+            room = MAX_SKIPPED_LINE_NUMBERS - len(state.skipped_lines)
+            if room > 0:
+                state.skipped_lines.extend(state.next_line - 1 + n for n in skipped_lines[:room])
+            state.lines += lines
+            state.next_line += lines
+        state.offset = end
 
     def _decode_piece(
         self,
@@ -674,10 +731,13 @@ class Aggregator:
                 if s is not None:
                     a[3] += s
                 c = r.claude_tokens
+                p = r.preparation_tokens_local
                 if c is not None:
                     a[5] += c
                     a[6] += 1
-                p = r.preparation_tokens_local
+                    if p is None:
+                        a[12] += c
+                        a[13] += 1
                 if p is not None:
                     a[7] += p
                     ps = r.preparation_savings
@@ -749,9 +809,13 @@ class Aggregator:
         return (*nb, dk)
 
     def _merge_routes(self, groups: dict[tuple, list[int]]) -> None:
-        # Collapse raw keys (spelling variants, reasons) onto normalised keys first, so
-        # the bucket updates below run once per distinct (type, target, day …).
-        collapsed: dict[tuple, list[int]] = {}
+        self._apply_collapsed(self._collapse(groups))
+
+    def _collapse(self, groups: dict[tuple, list[int]], into: dict[tuple, list[int]] | None = None) -> dict:
+        """Raw group keys (spelling variants, reasons) onto normalised keys, so the bucket
+        updates of :meth:`_apply_collapsed` run once per distinct (type, target, day …).
+        Adds to ``into`` when given (a parallel worker's running partial)."""
+        collapsed: dict[tuple, list[int]] = {} if into is None else into
         norm = self._norm_key
         for key, a in groups.items():
             nk = norm(key)
@@ -760,6 +824,9 @@ class Aggregator:
                 collapsed[nk] = a
             else:
                 collapsed[nk] = [x + y for x, y in zip(b, a, strict=True)]
+        return collapsed
+
+    def _apply_collapsed(self, collapsed: dict[tuple, list[int]]) -> None:
         for nkey, a in collapsed.items():
             is_decision, tt, is_local, ensemble, delegable, overhead, day = nkey
             self._overhead["judge"] += a[_PJ_CLAUDE]
@@ -779,11 +846,9 @@ class Aggregator:
             if is_local:
                 ratio[0] += a[_LOCAL_TOK]
                 ratio[1] += a[_LOCAL_TOK_N]
-            else:
-                plain = a[_N] - prepared
-                if plain > 0 and a[_CLAUDE_TOK_N]:
-                    ratio[2] += a[_CLAUDE_TOK]
-                    ratio[3] += a[_CLAUDE_TOK_N]
+            else:  # counted per decision, so the ratio never depends on how lines were grouped
+                ratio[2] += a[_PLAIN_CLAUDE_TOK]
+                ratio[3] += a[_PLAIN_CLAUDE_N]
             for b in buckets:
                 b["decisions"] += a[_N]
                 b["standing_auth"] += a[_STANDING]

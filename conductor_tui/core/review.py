@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from conductor_tui.core import rules
+from conductor_tui.core import logscan, rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -388,10 +389,13 @@ def _scan_flags(path: Path) -> set[str]:
     return out
 
 
-def _read_routing(path: Path, review: _ReviewPass) -> int:
-    """Feed every record of ``path`` to ``review`` (fast msgspec blocks, per-line fallback
-    for blocks with corrupt or hand-written lines); returns the number of skipped lines."""
+def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
+    """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
+    per-line fallback for blocks with corrupt or hand-written lines); returns the number of
+    skipped lines. ``review.offset`` is left after the last newline read, ``review.tail``
+    tells whether an unterminated last line was fed too (see :func:`load_review`)."""
     skipped = 0
+    review.offset, review.tail = start, False
     if not path.is_file():
         return 0
 
@@ -417,9 +421,9 @@ def _read_routing(path: Path, review: _ReviewPass) -> int:
         review.feed(recs, base, len(piece), step=indexes)
 
     with path.open("rb", buffering=0) as fh:
-        offset = 0
+        offset = start
         size = _BLOCK
-        first = True
+        first = start == 0
         while True:
             fh.seek(offset)
             block = fh.read(size)
@@ -432,6 +436,7 @@ def _read_routing(path: Path, review: _ReviewPass) -> int:
                         block = block[len(_BOM) :]
                         offset += len(_BOM)
                     per_line(block, offset)
+                    review.tail = bool(block.strip())
                     break
                 size *= 2
                 continue
@@ -451,6 +456,7 @@ def _read_routing(path: Path, review: _ReviewPass) -> int:
                 per_line(piece, offset)
             offset += cut + 1
             size = _BLOCK
+    review.offset = offset
     return skipped
 
 
@@ -474,8 +480,79 @@ def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, i
 
 def load_review(store: Any) -> ReviewState:
     """Read everything the review screens need from a ``ProjectStore``: the evaluations,
-    config and task profiles, then one pass over the routing log (see :class:`ReviewState`)."""
+    config and task profiles, then one pass over the routing log (see :class:`ReviewState`).
+
+    Repeated calls are cheap (Evaluate and Lifecycle share them; see :class:`_Memo`): an
+    unchanged project returns the same state — treat it as read-only —, and when lines
+    were only appended to the routing log the pass resumes where it stopped."""
+    path = Path(store.routing_log_path)
+    with _MEMO_LOCK:
+        memo = _MEMO.get(str(path))
+        inputs = _inputs(store)
+        if memo is not None and memo.inputs == inputs and logscan.file_signature(path) == memo.log_sig:
+            return memo.state
+        resume = memo if memo is not None and memo.resumable(inputs, path) else None
+        log_sig = logscan.file_signature(path)
+        state, review, records = _load_review(store, resume)
+        _MEMO.pop(str(path), None)
+        if review is not None and not state.problems:
+            _MEMO[str(path)] = _Memo(inputs, log_sig, state, review, records, path)
+        return state
+
+
+_MEMO_LOCK = threading.Lock()
+_MEMO: dict[str, _Memo] = {}  # routing log path → the last load
+
+
+def _inputs(store: Any) -> tuple:
+    """What, besides the routing log, a load depends on: changed → read everything again."""
+    return tuple(
+        logscan.file_signature(p) for p in (store.evaluations_path, store.config_path, store.profiles_path)
+    )
+
+
+class _Memo:
+    """The last :func:`load_review` of a project: its state, the paused routing-log pass
+    (its offset and a fingerprint of the bytes before it) and the records it materialised."""
+
+    def __init__(self, inputs: tuple, log_sig: Any, state: ReviewState, review: _ReviewPass, records: dict, path: Path):
+        self.inputs, self.log_sig, self.state, self.review, self.records = inputs, log_sig, state, review, records
+        self.offset = review.offset
+        self.fingerprint = logscan.prefix_fingerprint(path, self.offset)
+
+    def resumable(self, inputs: tuple, path: Path) -> bool:
+        """Only lines were appended to the log since (evaluations, config and profiles
+        unchanged, no unterminated line was read, and no new flag, which may point back at
+        an earlier run): the pass can go on from its offset."""
+        return (
+            inputs == self.inputs
+            and not self.review.tail
+            and self.review.offset == self.offset
+            and logscan.grew_from(path, self.log_sig, self.offset, self.fingerprint)
+            and not logscan.region_contains(path, self.offset, f'"{FLAG_EVENT}"'.encode())
+        )
+
+
+def _load_review(store: Any, resume: _Memo | None) -> tuple[ReviewState, Any, dict]:
+    """A full load, or the continuation of ``resume``'s paused pass over the appended lines.
+    Returns ``(state, the pass or None when it failed, the materialised records)``."""
     state = ReviewState(project=Path(store.project))
+    path = Path(store.routing_log_path)
+    if resume is not None:
+        old = resume.state
+        state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
+        state.config, state.profiles, state.flagged_ids = old.config, old.profiles, old.flagged_ids
+        state.run_ensembles = dict(old.run_ensembles)
+        state.linked = dict(old.linked)
+        state.skipped_routing = old.skipped_routing
+        review = resume.review
+        review.state = state
+        try:
+            state.skipped_routing += _read_routing(path, review, review.offset)
+        except Exception as exc:  # a broken file degrades this view, never the app
+            state.problems.append(f"routing-log.jsonl: {exc}")
+            return state, None, {}
+        return _complete(state, review, path, resume.records)
     try:
         evals = store.read_evaluations(0)
         state.evaluations = list(evals.records)
@@ -490,7 +567,6 @@ def load_review(store: Any) -> ReviewState:
         state.profiles = store.load_task_profiles()
     except Exception as exc:
         state.problems.append(f"task-profiles.yaml: {exc}")
-    path = Path(store.routing_log_path)
     loose = [
         ev
         for ev in state.evaluations
@@ -512,13 +588,30 @@ def load_review(store: Any) -> ReviewState:
     try:
         state.flagged_ids = _scan_flags(path)
         state.skipped_routing = _read_routing(path, review)
-        due = sorted({p[_LOC]: p for p in (*review.special, *review.due)}.values(), key=lambda p: p[_LOC])
-        wanted = list({p[_LOC]: p for p in (*due, *review.all)}.values())
-        records = _materialise(path, wanted) if wanted else {}
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
-        return state
+        return state, None, {}
+    return _complete(state, review, path, {})
+
+
+def _complete(
+    state: ReviewState, review: _ReviewPass, path: Path, known: dict
+) -> tuple[ReviewState, Any, dict]:
+    """After the pass: the queue entries materialised (``known``: records already read by
+    an earlier load, by location), the counts published."""
+    try:
+        due = sorted({p[_LOC]: p for p in (*review.special, *review.due)}.values(), key=lambda p: p[_LOC])
+        wanted = list({p[_LOC]: p for p in (*due, *review.all)}.values())
+        missing = [p for p in wanted if p[_LOC] not in known]
+        records = _materialise(path, missing) if missing else {}
+        records.update((p[_LOC], known[p[_LOC]]) for p in wanted if p[_LOC] in known)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state, None, {}
     review.finish()
+    # the pass goes on with later appends: the state gets its own copies of its counters
+    state.pairs = {k: list(v) for k, v in state.pairs.items()}
+    state.debt = dict(state.debt)
     seen: set[tuple[int, int, int]] = set()
     for p in sorted(wanted, key=lambda p: p[_LOC]):
         rec = records.get(p[_LOC])
@@ -540,7 +633,7 @@ def load_review(store: Any) -> ReviewState:
     state.queue_due = items(due)
     state.queue_all = items(review.all)
     state.queue_total = review.due_total
-    return state
+    return state, review, records
 
 
 # --------------------------------------------------------------------------- evaluations
@@ -819,6 +912,9 @@ class LifecycleRow:
 
 
 def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
+    cached = state.__dict__.get("_lifecycle_rows")  # a remembered state (load_review) is read-only
+    if cached is not None:
+        return list(cached)
     thresholds = state.config.routing_thresholds
     pairs: dict[tuple[str, str | None], list[Any]] = {key: value for key, value in state.pairs.items()}
     debt = dict(state.debt)
@@ -868,6 +964,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         debt_shown.add(tt)
     order = {p: i for i, p in enumerate(Phase)}
     rows.sort(key=lambda r: (-order[r.status.phase], r.task_type, r.ensemble or ""))
+    state.__dict__["_lifecycle_rows"] = list(rows)
     return rows
 
 

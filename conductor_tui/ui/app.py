@@ -25,7 +25,6 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from conductor_tui.ui.catalog import Catalog, load_catalog
-from conductor_tui.ui.screens.help import HelpScreen, keys_markdown
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
 from conductor_tui.ui.widgets.status import MODE_KEYS
@@ -235,6 +234,8 @@ class ConductorApp(App[int]):
 
     def action_help(self) -> None:
         screen = self.screen
+        from conductor_tui.ui.screens.help import HelpScreen, keys_markdown  # Markdown: only when asked
+
         if isinstance(screen, HelpScreen):
             return
         help_text = getattr(screen, "HELP", "") or ""

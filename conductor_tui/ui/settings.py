@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from conductor_tui.core.locations import app_config_dir
-from conductor_tui.core.store import atomic_write_text
 
 
 def settings_path(override: Path | None = None) -> Path:
@@ -28,6 +27,8 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
 
 def save_settings(values: dict[str, Any], path: Path | None = None) -> Path:
     """Merge ``values`` into the settings file (atomic write)."""
+    from conductor_tui.core.store import atomic_write_text  # store (pydantic, yaml): not at launch
+
     target = settings_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     data = load_settings(target)

@@ -7,6 +7,8 @@ shown; paused while hidden)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +25,17 @@ from conductor_tui.ui.widgets.i5_bars import columns
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 LIVE_INTERVAL = 0.5  # seconds between tail reads (appended lines show within a second)
+
+
+def _cache_path(store: Any) -> Path | None:
+    """The offset cache ``conductor-tui report`` keeps for this project's logs (shared, so a
+    restart or a report run leaves the dashboard only the new lines to read);
+    ``CONDUCTOR_TUI_NO_CACHE=1`` turns it off."""
+    if os.environ.get("CONDUCTOR_TUI_NO_CACHE"):
+        return None
+    from conductor_tui.core.aggregate import cache_path_for
+
+    return cache_path_for(store.root)
 
 
 def _k(n: int | float) -> str:
@@ -165,7 +178,8 @@ everything from the start.
         """Feed the new bytes (all of them the first time) and publish a snapshot."""
         try:
             store = self.services.store
-            if self.aggregator is None:
+            first = self.aggregator is None
+            if first:
                 from conductor_tui.core.aggregate import Aggregator
 
                 try:
@@ -173,7 +187,15 @@ everything from the start.
                 except Exception:
                     thresholds = None
                 self.aggregator = Aggregator(thresholds)
+                cache = _cache_path(store)
+                if cache is not None:
+                    self.aggregator.load_cache(cache)  # `report`'s offset cache: read only new lines
             new = self.aggregator.feed_store(store)
+            if first and new:
+                cache = _cache_path(store)
+                if cache is not None:
+                    with contextlib.suppress(OSError):
+                        self.aggregator.save_cache(cache)
             snap = self.aggregator.snapshot() if (new or self.snapshot is None) else None
             error = None
         except Exception as exc:

@@ -1,0 +1,345 @@
+"""Every speed figure of issue 16 as a ratio against its floor, measured in ONE run.
+
+    python benchmarks/gen_routing_log.py     # once: the 1,000,000-line log (~390 MB, gitignored)
+    python benchmarks/bench_floor.py [--repeat 3] [--launches 5] [--skip report,screens,launch]
+
+Prints absolute times and ratios (lower is better), each measured here, interleaved, so
+that the load other processes put on the machine affects both sides alike:
+
+1. ``report --json`` on the 1M-line log, cold (no cache; a fresh process: interpreter,
+   imports, parallel aggregation, JSON out) and warm (offset cache primed), against plain
+   ``json.loads`` per line over the same file (one process; target cold ≤ 0.25×, warm ≤
+   0.1×). Also quoted: a typed msgspec decoder per line (the one-core decoding floor) and
+   peak memory (the report process and its largest worker).
+2. Evaluate, Lifecycle and Savings over the same project: time from mounting the screen
+   to its populated table in a fresh process (cold), then again after switching away and
+   back (warm: in-process state, new lines only) — targets 1 s / 100 ms. Savings is also
+   measured after a restart with its offset cache (``report``'s cache) present.
+3. Launch to the first painted screen: the cockpit vs a bare Textual app (Header +
+   DataTable + Footer), both fresh processes timed from before the interpreter starts
+   (target ≤ 1.5×).
+
+The load average is printed before and after: on a shared 2-core machine the cold figures
+use both cores, so they suffer more than the one-core baselines when others are busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+PROJECT = HERE / ".data" / "project"
+EVALS = PROJECT / ".llm-orc" / "evaluations"
+LOG = EVALS / "routing-log.jsonl"
+
+
+def _run_child(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[float, dict]:
+    """Run ``code`` in a fresh interpreter; (wall seconds from before the spawn, its JSON)."""
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    wall = time.perf_counter() - t
+    return wall, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- 1. report
+
+_REPORT = r"""
+import io, json, resource, sys, contextlib
+from conductor_tui.cli import main
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    rc = main(["report", "--project", sys.argv[1], "--json"])
+data = json.loads(buf.getvalue())
+print(json.dumps({"rc": rc, "decisions": data["routing_decisions"], "skipped": data["skipped_lines"],
+    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+_JSON_LOADS = r"""
+import json, time
+t = time.perf_counter()
+per_type = {}
+with open(__import__("sys").argv[1], encoding="utf-8-sig") as fh:
+    for line in fh:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            a = per_type.setdefault(obj.get("task_type") or "", [0, 0])
+            a[0] += 1
+            a[1] += obj.get("total_tokens_local") or 0
+print(json.dumps({"inner_s": time.perf_counter() - t}))
+"""
+
+_MSGSPEC_LINES = r"""
+import time, msgspec, sys
+t = time.perf_counter()
+class R(msgspec.Struct):
+    task_type: str | None = None
+    total_tokens_local: int | None = None
+dec = msgspec.json.Decoder(R)
+n = 0
+with open(sys.argv[1], "rb") as fh:
+    for line in fh:
+        try:
+            n += dec.decode(line).total_tokens_local or 0
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+print(__import__("json").dumps({"inner_s": time.perf_counter() - t}))
+"""
+
+
+def bench_report(repeat: int) -> dict:
+    cache_home = Path(tempfile.mkdtemp(prefix="bench-floor-cache-"))
+    cold, warm, loads, typed = [], [], [], []
+    info: dict = {}
+    for _ in range(repeat):  # interleaved: cold report, json.loads, typed decoder, warm report
+        w, info = _run_child(_REPORT, str(PROJECT), env={"CONDUCTOR_TUI_NO_CACHE": "1"})
+        cold.append(w)
+        loads.append(_run_child(_JSON_LOADS, str(LOG))[0])
+        typed.append(_run_child(_MSGSPEC_LINES, str(LOG))[0])
+        env = {"XDG_CACHE_HOME": str(cache_home)}
+        _run_child(_REPORT, str(PROJECT), env=env)  # prime the offset cache
+        warm.append(_run_child(_REPORT, str(PROJECT), env=env)[0])
+    floor = statistics.median(loads)
+    out = {
+        "cold_s": statistics.median(cold),
+        "warm_s": statistics.median(warm),
+        "json_loads_s": floor,
+        "msgspec_lines_s": statistics.median(typed),
+        "rss_mb": info["rss_mb"],
+        "child_rss_mb": info["child_rss_mb"],
+        "decisions": info["decisions"],
+        "skipped": info["skipped"],
+    }
+    print("1. report --json over the 1M-line routing log (fresh processes, median of "
+          f"{repeat}, wall incl. interpreter start)")
+    print(f"   plain json.loads per line (floor): {floor:6.2f} s   runs {[round(x, 2) for x in loads]}")
+    print(f"   typed msgspec per line, one core : {out['msgspec_lines_s']:6.2f} s "
+          f"= {out['msgspec_lines_s'] / floor:.2f}x")
+    print(f"   cold report --json               : {out['cold_s']:6.2f} s = {out['cold_s'] / floor:.2f}x "
+          f"(target ≤ 0.25x)   runs {[round(x, 2) for x in cold]}")
+    print(f"   warm report --json (offset cache): {out['warm_s']:6.2f} s = {out['warm_s'] / floor:.3f}x "
+          "(target ≤ 0.1x)")
+    print(f"   peak RSS: report process {out['rss_mb']:.0f} MB, largest worker {out['child_rss_mb']:.0f} MB "
+          f"(target ≤ 250 MB); {out['decisions']:,} decisions, {out['skipped']} skipped lines")
+    return out
+
+
+# --------------------------------------------------------------------------- 2. screens
+
+_SCREEN = r"""
+import asyncio, json, sys, time
+from pathlib import Path
+from conductor_tui.ui.app import make_app
+from tests.fakes.gpu import FakeGpuProbe
+
+def populated(scr, mode):
+    if mode == "savings":
+        return scr.snapshot is not None
+    return getattr(scr, "state", None) is not None
+
+async def main(project, mode):
+    app = make_app(Path(project), poll_interval=0, gpu_probe=FakeGpuProbe.none(),
+                   ollama_host="http://127.0.0.1:9", initial_mode=mode)
+    out = {}
+    async with app.run_test(size=(140, 40)) as pilot:
+        t0 = time.perf_counter()
+        scr = app.screen
+        while not populated(scr, mode):
+            await asyncio.sleep(0.002)
+        out["cold_s"] = time.perf_counter() - t0
+        await app.switch_mode("home")
+        await pilot.pause()
+        # switching back reloads (on_screen_resume); wait for the new result to be applied
+        marker = "refreshes" if mode == "savings" else ("items" if mode == "evaluate" else "rows")
+        before = getattr(scr, marker)
+        t0 = time.perf_counter()
+        await app.switch_mode(mode)
+        scr = app.screen
+        if mode == "savings":
+            scr.refresh_data()
+        while getattr(scr, marker) is before or (mode == "savings" and scr.refreshes == before):
+            await asyncio.sleep(0.001)
+        out["warm_s"] = time.perf_counter() - t0
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def bench_screens(repeat: int) -> dict:
+    cache_home = Path(tempfile.mkdtemp(prefix="bench-floor-screens-"))
+    results: dict[str, dict] = {}
+    print("2. screens over the same project (mount → populated; cold = fresh process, warm = "
+          "switch away and back)")
+    for mode in ("evaluate", "lifecycle", "savings"):
+        runs = [
+            _run_child(_SCREEN, str(PROJECT), mode, env={"XDG_CACHE_HOME": str(cache_home / f"{mode}{i}")})[1]
+            for i in range(repeat)
+        ]
+        cold = statistics.median(r["cold_s"] for r in runs)
+        warm = statistics.median(r["warm_s"] for r in runs)
+        results[mode] = {"cold_s": cold, "warm_s": warm}
+        print(f"   {mode:<9}: cold {cold:5.2f} s = {cold / 1.0:.2f}x of 1 s; "
+              f"warm {warm * 1000:6.1f} ms = {warm / 0.1:.2f}x of 100 ms")
+    # Savings after a restart, with the offset cache a previous session left
+    env = {"XDG_CACHE_HOME": str(cache_home / "restart")}
+    _run_child(_SCREEN, str(PROJECT), "savings", env=env)
+    runs = [_run_child(_SCREEN, str(PROJECT), "savings", env=env)[1] for _ in range(repeat)]
+    restart = statistics.median(r["cold_s"] for r in runs)
+    results["savings_restart_s"] = restart
+    print(f"   savings after a restart (offset cache on disk): {restart * 1000:.0f} ms "
+          f"= {restart / 0.1:.2f}x of 100 ms")
+    return results
+
+
+# --------------------------------------------------------------------------- 3. launch
+
+_BARE = r"""
+import time, sys
+import asyncio, json
+from textual.app import App
+from textual.widgets import DataTable, Footer, Header
+
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield DataTable()
+        yield Footer()
+    def on_mount(self):
+        t = self.query_one(DataTable)
+        t.add_columns("a", "b", "c")
+        for i in range(7):
+            t.add_row(str(i), "row", "x")
+
+
+from textual import events
+seen = []
+
+def hook(message):  # the first frame is laid out and displayed (Textual's Ready event)
+    if isinstance(message, events.Ready) and not seen:
+        seen.append(time.monotonic())
+
+async def main():
+    app = Bare()
+    async with app.run_test(size=(140, 40), message_hook=hook):
+        while not seen:
+            await asyncio.sleep(0.001)
+    print(json.dumps({"ready_mono": seen[0]}))
+
+asyncio.run(main())
+"""
+
+_COCKPIT = r"""
+import time, sys
+import asyncio, json
+from conductor_tui.ui.app import make_app
+
+
+from textual import events
+seen = []
+
+def hook(message):  # the first frame is laid out and displayed (Textual's Ready event)
+    if isinstance(message, events.Ready) and not seen:
+        seen.append(time.monotonic())
+
+async def main():
+    app = make_app(sys.argv[1], ollama_host="http://127.0.0.1:9", poll_interval=2.0)
+    async with app.run_test(size=(140, 40), message_hook=hook):
+        while not seen:
+            await asyncio.sleep(0.001)
+    print(json.dumps({"ready_mono": seen[0]}))
+
+asyncio.run(main())
+"""
+
+
+def _launch(code: str, *args: str, env: dict[str, str]) -> float:
+    t = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])["ready_mono"] - t
+
+
+def bench_launch(launches: int) -> dict:
+    from tests.ui.sample import make_project, mixed_plan
+
+    home = Path(tempfile.mkdtemp(prefix="bench-floor-ui-"))
+    project = make_project(home / "project", plan=mixed_plan())
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    os.environ.pop("OLLAMA_HOST", None)
+    bare, cockpit = [], []
+    _launch(_BARE, env=env)  # warm the OS file cache for both
+    _launch(_COCKPIT, str(project), env=env)
+    for _ in range(launches):
+        bare.append(_launch(_BARE, env=env))
+        cockpit.append(_launch(_COCKPIT, str(project), env=env))
+    b, c = statistics.median(bare), statistics.median(cockpit)
+    print(f"3. launch to first painted screen (fresh processes, median of {launches}, from before the "
+          "interpreter starts)")
+    print(f"   bare Textual app (Header+DataTable+Footer): {b * 1000:6.0f} ms   "
+          f"runs {[round(x * 1000) for x in bare]}")
+    print(f"   cockpit (plan screen, 7-row plan)         : {c * 1000:6.0f} ms = {c / b:.2f}x "
+          f"(target ≤ 1.5x)   runs {[round(x * 1000) for x in cockpit]}")
+    return {"bare_s": b, "cockpit_s": c}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--launches", type=int, default=5)
+    ap.add_argument("--skip", default="", help="comma-separated: report,screens,launch")
+    args = ap.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    if not LOG.is_file() and not {"report", "screens"} <= skip:
+        print("no 1M-line log: run `python benchmarks/gen_routing_log.py` first", file=sys.stderr)
+        return 2
+    # An installed package has its bytecode compiled (pip does it); a checkout run with
+    # PYTHONDONTWRITEBYTECODE would recompile every module on each launch instead.
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "conductor_tui"), quiet=1)
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    if LOG.is_file():
+        print(f"routing log: {LOG.stat().st_size / 1e6:.0f} MB")
+    if "report" not in skip:
+        bench_report(args.repeat)
+    if "screens" not in skip:
+        bench_screens(args.repeat)
+    if "launch" not in skip:
+        bench_launch(args.launches)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
