@@ -2,12 +2,15 @@
 
 * Every agent is one task that waits for *its own* dependencies (not for a
   level), so a fast branch never waits for a slow sibling.
-* LLM agents stream through :class:`~conductor_tui.providers.ollama.OllamaProvider`
-  (the official ``ollama`` client); every delta becomes a :class:`TextDelta`.
+* LLM agents stream through the provider their profile names: ``ollama``
+  (:class:`~conductor_tui.providers.ollama.OllamaProvider`, one per host) or an
+  OpenAI-compatible server (``openai-compatible``, ``llama-server``:
+  :class:`~conductor_tui.providers.openai_compat.OpenAICompatProvider`, one per
+  ``base_url``); every delta becomes a :class:`TextDelta`.
 * Script agents run as subprocesses with llm-orc's JSON stdin/stdout contract.
 * ``fan_out`` runs an agent once per item of its first dependency's JSON array
   (or ``{"data": [...]}``), in parallel; results are gathered in order.
-* Concurrency is limited overall and per model; cancelling stops every agent,
+* Concurrency is limited overall, per model and per host; cancelling stops every agent,
   kills subprocesses (their whole process group) and closes HTTP streams.
 
 Failure semantics (as llm-orc): a dependent runs with the dependencies that
@@ -32,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.engine import loader
+from conductor_tui.engine import endpoints, loader
 from conductor_tui.engine.events import (
     AgentFailed,
     AgentFinished,
@@ -271,6 +274,8 @@ def _role(agent: AgentSpec) -> str:
 class EngineSettings:
     max_concurrency: int | None = None  # None / 0 = unlimited
     per_model_concurrency: int | None = None
+    per_host_concurrency: int | None = None  # every host (an Ollama or an OpenAI-compatible server)
+    host_concurrency: dict[str, int] = field(default_factory=dict)  # base URL → limit (wins)
     default_timeout: float = DEFAULT_TIMEOUT_SECONDS
     keep_alive: float | str | None = None
 
@@ -299,6 +304,13 @@ class EngineSettings:
                 s.max_concurrency = conc["max_concurrent_agents"] or None
             if isinstance(conc, dict) and isinstance(conc.get("max_concurrent_per_model"), int):
                 s.per_model_concurrency = conc["max_concurrent_per_model"] or None
+            if isinstance(conc, dict) and isinstance(conc.get("max_concurrent_per_host"), int):
+                s.per_host_concurrency = conc["max_concurrent_per_host"] or None
+            hosts = conc.get("hosts") if isinstance(conc, dict) else None
+            if isinstance(hosts, dict):
+                for url, n in hosts.items():
+                    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                        s.host_concurrency[endpoints.normalise_url(str(url))] = n
             exe = perf.get("execution") or {}
             if isinstance(exe, dict) and isinstance(exe.get("default_timeout"), int | float):
                 s.default_timeout = float(exe["default_timeout"])
@@ -334,6 +346,8 @@ class Executor:
         self._cancel_requested = False
         self._running: asyncio.Task[Any] | None = None
         self._procs: set[asyncio.subprocess.Process] = set()
+        self._endpoint_providers: dict[str, Any] = {}  # endpoint key → provider (owned, closed after a run)
+        self._host_sems: dict[str, asyncio.Semaphore] = {}
 
     # ------------------------------------------------------------------ public
     def cancel(self) -> None:
@@ -376,15 +390,11 @@ class Executor:
             self._finish(result, emit)
             return result
 
-        if self._provider is None and any(a.kind == "llm" for a in ensemble.agents):
-            from conductor_tui.providers.ollama import OllamaProvider
-
-            self._provider = OllamaProvider(self._host)
-            self._own_provider = True
         self._global_sem = (
             asyncio.Semaphore(self.settings.max_concurrency) if self.settings.max_concurrency else None
         )
         self._model_sems: dict[str, asyncio.Semaphore] = {}
+        self._host_sems = {}
         done: dict[str, asyncio.Event] = {a.name: asyncio.Event() for a in ensemble.agents}
         outer_cancelled = False
         tasks: list[asyncio.Task[Any]] = []
@@ -413,6 +423,10 @@ class Executor:
                 with contextlib.suppress(Exception):
                     await self._provider.aclose()
                 self._provider = None
+            for prov in self._endpoint_providers.values():
+                with contextlib.suppress(Exception):
+                    await prov.aclose()
+            self._endpoint_providers.clear()
         now = self._now()
         for r in result.agents.values():
             if r.status in (PENDING, "running"):
@@ -769,26 +783,70 @@ class Executor:
         return float(agent.timeout_seconds or profile_timeout or self.settings.default_timeout)
 
     @contextlib.asynccontextmanager
-    async def _slot(self, model: str | None):
+    async def _slot(self, model: str | None, host: str | None = None):
         per = self.settings.per_model_concurrency
         msem = None
         if model and per:
             msem = self._model_sems.get(model)
             if msem is None:
                 msem = self._model_sems[model] = asyncio.Semaphore(per)
-        if msem is not None:
-            await msem.acquire()
+        hsem = None
+        if host:
+            limit = self.settings.host_concurrency.get(host) or self.settings.per_host_concurrency
+            if limit:
+                hsem = self._host_sems.get(host)
+                if hsem is None:
+                    hsem = self._host_sems[host] = asyncio.Semaphore(limit)
+        if hsem is not None:
+            await hsem.acquire()
         try:
-            if self._global_sem is not None:
-                await self._global_sem.acquire()
-            try:
-                yield
-            finally:
-                if self._global_sem is not None:
-                    self._global_sem.release()
-        finally:
             if msem is not None:
-                msem.release()
+                await msem.acquire()
+            try:
+                if self._global_sem is not None:
+                    await self._global_sem.acquire()
+                try:
+                    yield
+                finally:
+                    if self._global_sem is not None:
+                        self._global_sem.release()
+            finally:
+                if msem is not None:
+                    msem.release()
+        finally:
+            if hsem is not None:
+                hsem.release()
+
+    # providers ---------------------------------------------------------------
+    def _endpoint(self, provider: str | None, profile: Any) -> endpoints.Endpoint | None:
+        return endpoints.endpoint_for(provider, profile, ollama_host=self._host)
+
+    def _provider_for(self, ep: endpoints.Endpoint) -> Any:
+        """The client for one endpoint: the executor's own Ollama provider for the default Ollama host
+        (the one passed in, or one created from ``host`` / ``$OLLAMA_HOST``), else one per endpoint."""
+        if ep.family == endpoints.OLLAMA:
+            default = self._endpoint("ollama", None)
+            if default is not None and ep.url == default.url:
+                if self._provider is None:
+                    from conductor_tui.providers.ollama import OllamaProvider
+
+                    self._provider = OllamaProvider(self._host)
+                    self._own_provider = True
+                return self._provider
+        prov = self._endpoint_providers.get(ep.key)
+        if prov is None:
+            if ep.family == endpoints.OLLAMA:
+                from conductor_tui.providers.ollama import OllamaProvider
+
+                prov = OllamaProvider(ep.url)
+            else:
+                from conductor_tui.providers.openai_compat import OpenAICompatProvider
+
+                prov = OpenAICompatProvider(
+                    ep.url, api_key=ep.api_key(), api_key_env=ep.api_key_env, provider=ep.provider
+                )
+            self._endpoint_providers[ep.key] = prov
+        return prov
 
     # LLM --------------------------------------------------------------------
     async def _run_llm(
@@ -804,16 +862,20 @@ class Executor:
         if resolved.problems:
             p = resolved.problems[0]
             raise AgentFailure(p.message, "config", p.fix)
-        if (resolved.provider or "").lower() != "ollama":
-            raise AgentFailure(
-                f'provider "{resolved.provider}" is not supported (conductor-tui runs Ollama models)',
-                "config",
-            )
         profile = resolved.profile
-        candidates: list[tuple[str, Any]] = [(resolved.model or "", profile)]
+        endpoint = self._endpoint(resolved.provider, profile)
+        if endpoint is None:
+            raise AgentFailure(
+                f'provider "{resolved.provider}" is not supported (conductor-tui runs ollama, '
+                "openai-compatible and llama-server models)",
+                "config",
+                "point its profile at one of those providers",
+            )
+        candidates: list[tuple[str, Any, endpoints.Endpoint]] = [(resolved.model or "", profile, endpoint)]
         for fb in loader.fallback_chain(agent, self.profiles):
-            if fb.model and (fb.provider or "").lower() == "ollama":
-                candidates.append((fb.model, fb))
+            fb_ep = self._endpoint(fb.provider, fb)
+            if fb.model and fb_ep is not None:
+                candidates.append((fb.model, fb, fb_ep))
 
         def call_for(prof: Any) -> tuple[str, dict[str, Any], Any, float]:
             """System prompt, options, think and timeout for one candidate profile
@@ -839,7 +901,7 @@ class Executor:
 
         self._started(agent, res, emit, candidates[0][0], instance)
         last_error: Any = None
-        for attempt, (model, prof) in enumerate(candidates):
+        for attempt, (model, prof, ep) in enumerate(candidates):
             if attempt:
                 res.model = model
                 res.model_substituted = True
@@ -851,12 +913,23 @@ class Executor:
             system, options, think, timeout = call_for(prof)
             messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
             try:
-                await self._stream_llm(agent, model, messages, options, think, timeout, res, emit)
+                if ep.api_key_env and not ep.api_key():
+                    exc = AgentFailure(
+                        f"{ep.api_key_env} is not set (the API key for {ep.label})",
+                        "config",
+                        f"export {ep.api_key_env}=<key>",
+                    )
+                    exc.ollama_kind = "auth"  # type: ignore[attr-defined]
+                    raise exc
+                provider = self._provider_for(ep)
+                await self._stream_llm(agent, model, messages, options, think, timeout, res, emit, provider, ep)
                 return
             except AgentFailure as exc:
                 last_error = exc
                 retryable = getattr(exc, "ollama_kind", None) in (
                     "model-missing",
+                    "auth",
+                    "unreachable",
                     "http",
                     "busy",
                     "stream",
@@ -875,16 +948,20 @@ class Executor:
         timeout: float,
         res: AgentResult,
         emit: Callable[[Event], None],
+        provider: Any = None,
+        ep: endpoints.Endpoint | None = None,
     ) -> None:
         parts: list[str] = []
+        if provider is None:
+            provider = self._provider_for(self._endpoint("ollama", None))  # type: ignore[arg-type]
         usage_obj: Any = None
         run_id = self._run_id()
         name = res.name
         perf = time.perf_counter
         t0 = self._t0
         try:
-            async with self._slot(model), asyncio.timeout(timeout):
-                stream = self._provider.chat_stream(
+            async with self._slot(model, ep.url if ep is not None else None), asyncio.timeout(timeout):
+                stream = provider.chat_stream(
                     model,
                     messages,
                     options=options or None,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -738,16 +738,25 @@ def check_runnable(
     *,
     project: Path | None = None,
     ollama_host: str | None = None,
+    endpoint_models: Mapping[str, Collection[str] | None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[Problem]:
     """Everything that stops ``ensemble`` from running here, each with its fix.
 
-    ``installed_models=None`` means Ollama could not be asked; that is one problem
-    for ensembles with LLM agents (not one per model).
+    ``installed_models=None`` means the default Ollama host could not be asked; that is one
+    problem for ensembles with Ollama agents (not one per model).
+    ``endpoint_models``: what the other hosts serve, by :attr:`Endpoint.key` (``None`` = not
+    reachable); a host missing from it was not probed and is not judged.
     """
+    from conductor_tui.engine import endpoints
+
+    default_ollama = endpoints.endpoint_for("ollama", None, ollama_host=ollama_host)
+    probed = endpoint_models or {}
+    down_reported: set[str] = set()
     profiles = profiles if profiles is not None else load_profiles(project)
     problems: list[Problem] = [p for p in ensemble.problems if p.severity != "warning"]
     missing_models: dict[str, Problem] = {}
-    has_llm = False
+    has_llm = False  # an agent on the default Ollama host
     for agent in ensemble.agents:
         if agent.kind == "script" and agent.script:
             if looks_like_path(agent.script) and resolve_script(agent.script, project) is None:
@@ -764,24 +773,40 @@ def check_runnable(
             continue
         if agent.kind != "llm":
             continue
-        has_llm = True
         resolved = resolve_agent_model(agent, profiles, ensemble)
         problems.extend(resolved.problems)
         if resolved.problems or not resolved.model:
             continue
-        if (resolved.provider or "").lower() != "ollama":
+        ep = endpoints.endpoint_for(resolved.provider, resolved.profile, ollama_host=ollama_host)
+        if ep is None:
             problems.append(
                 Problem(
-                    f'agent "{agent.name}" uses provider "{resolved.provider}"; conductor-tui runs Ollama models only',
+                    f'agent "{agent.name}" uses provider "{resolved.provider}"; conductor-tui runs '
+                    "ollama, openai-compatible and llama-server models",
                     severity="unsupported",
                     path=ensemble.path,
                     line=agent.line,
                     agent=agent.name,
-                    fix="point its profile at an Ollama model (provider: ollama)",
+                    fix="point its profile at one of those providers, or run it with llm-orc itself",
                     code="unsupported-provider",
                 )
             )
             continue
+        if ep.api_key_env and not (env if env is not None else os.environ).get(ep.api_key_env):
+            problems.append(
+                Problem(
+                    f'agent "{agent.name}": {ep.api_key_env} is not set (the API key for {ep.label})',
+                    path=(resolved.profile.source if resolved.profile else None) or ensemble.path,
+                    agent=agent.name,
+                    fix=f"export {ep.api_key_env}=<key>",
+                    code="missing-api-key",
+                )
+            )
+            continue
+        if default_ollama is None or ep.key != default_ollama.key:
+            problems.extend(_check_endpoint_model(ensemble, agent, resolved.model, ep, probed, down_reported))
+            continue
+        has_llm = True
         if installed_models is None:
             continue
         if not model_installed(resolved.model, installed_models):
@@ -822,6 +847,73 @@ def check_runnable(
             )
         )
     return problems
+
+
+def _check_endpoint_model(
+    ensemble: EnsembleSpec,
+    agent: AgentSpec,
+    model: str,
+    ep: Any,
+    probed: Mapping[str, Collection[str] | None],
+    down_reported: set[str],
+) -> list[Problem]:
+    """Problems for an agent on a host other than the default Ollama: down, or model not served."""
+    if ep.key not in probed:
+        return []
+    served = probed[ep.key]
+    if served is None:
+        if ep.key in down_reported:
+            return []
+        down_reported.add(ep.key)
+        fix = (
+            "start Ollama there (OLLAMA_HOST=0.0.0.0 ollama serve on that machine) or fix base_url"
+            if ep.family == "ollama"
+            else "start llama-server (llama-server -m MODEL.gguf --port 8080) or fix base_url"
+            if ep.provider == "llama-server"
+            else f"start the server behind {ep.url} or fix base_url in the profile"
+        )
+        return [
+            Problem(
+                f"{ep.label} is not reachable (agent \"{agent.name}\")",
+                agent=agent.name,
+                fix=fix,
+                code="host-down",
+            )
+        ]
+    if ep.family == "ollama":
+        if model_installed(model, served):
+            return []
+        return [
+            Problem(
+                f'Ensemble "{ensemble.name}" requires {model} which is not installed on {ep.label}',
+                agent=agent.name,
+                fix=f"OLLAMA_HOST={ep.url} ollama pull {model}",
+                code="missing-model",
+            )
+        ]
+    if model in served:
+        return []
+    listed = ", ".join(sorted(served)[:5]) or "none"
+    if ep.provider == "llama-server":
+        # llama.cpp's server answers any model name with the model it loaded (unless it routes)
+        return [
+            Problem(
+                f'agent "{agent.name}" asks {ep.label} for {model}; it serves {listed}',
+                severity="warning",
+                agent=agent.name,
+                fix=f"set model: {sorted(served)[0]} in the profile" if served else None,
+                code="model-not-served",
+            )
+        ]
+    close = difflib.get_close_matches(model, list(served), n=1)
+    return [
+        Problem(
+            f'agent "{agent.name}" needs {model}, which {ep.label} does not serve (it serves {listed})',
+            agent=agent.name,
+            fix=f'use "{close[0]}" in the profile' if close else f"serve {model} there (e.g. vllm serve {model})",
+            code="model-not-served",
+        )
+    ]
 
 
 def is_runnable(problems: Iterable[Problem]) -> bool:
