@@ -228,3 +228,37 @@ def test_cli_run_on_an_openai_compatible_profile_records_the_run(fake_openai, pr
     log = (project / ".llm-orc/evaluations/routing-log.jsonl").read_text().splitlines()
     assert len(log) == 1 and json.loads(log[0])["ensemble"] == "one"
     assert list((project / ".llm-orc/artifacts/one").glob("*/execution.json"))
+
+
+def test_check_discovers_every_configured_host(
+    project, fake_ollama, fake_openai, closed_port, monkeypatch, capsys
+):
+    monkeypatch.setenv("OLLAMA_HOST", fake_ollama.url)
+    down = f"http://127.0.0.1:{closed_port}/v1"
+    for name, body in {
+        "vllm": {"model": "smollm2", "provider": "openai-compatible", "base_url": fake_openai.url},
+        "wrong": {"model": "gpt-9", "provider": "openai-compatible", "base_url": fake_openai.url},
+        "llama": {"model": "m", "provider": "llama-server", "base_url": down},
+    }.items():
+        write_yaml(project / f".llm-orc/profiles/{name}.yaml", {"name": name, **body})
+    for name, prof in {"ok": "vllm", "bad-model": "wrong", "server-down": "llama"}.items():
+        write_yaml(
+            project / f".llm-orc/ensembles/{name}.yaml",
+            {"name": name, "description": "d", "agents": [{"name": "a", "model_profile": prof}]},
+        )
+    assert main(["check", "--project", str(project), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    hosts = {h["url"]: h for h in data["hosts"]}
+    assert hosts[fake_ollama.url]["default"] and hosts[fake_ollama.url]["reachable"]
+    vllm = hosts[fake_openai.url]
+    assert vllm["reachable"] and vllm["models"] == ["Qwen/Qwen2.5-1.5B-Instruct", "smollm2"]
+    assert vllm["profiles"] == ["vllm", "wrong"]
+    assert not hosts[down]["reachable"] and "llama-server" in hosts[down]["fix"]
+    by = {e["name"]: e for e in data["ensembles"]}
+    assert by["ok"]["runnable"]
+    assert not by["bad-model"]["runnable"] and by["bad-model"]["problems"][0]["code"] == "model-not-served"
+    assert not by["server-down"]["runnable"] and by["server-down"]["problems"][0]["code"] == "host-down"
+    assert main(["check", "--project", str(project)]) == 0
+    text = capsys.readouterr().out
+    assert f"✓ openai-compatible at {fake_openai.url} (profiles: vllm, wrong) — 2 model(s)" in text
+    assert f"✗ llama-server at {down} (profiles: llama)" in text
