@@ -108,11 +108,15 @@ async def probe_one(
 
 
 async def probe_hosts(
-    configured: list[tuple[Endpoint, list[str]]], *, timeout: float = 5.0
+    configured: list[tuple[Endpoint, list[str]]], *, timeout: float = 5.0, default_first: bool = True
 ) -> list[HostStatus]:
-    """Ask every host at once; never raises. The first entry is the default Ollama host."""
+    """Ask every host at once; never raises. With ``default_first`` the first entry is the default
+    Ollama host (as :func:`configured_endpoints` returns it)."""
     results = await asyncio.gather(
-        *(probe_one(ep, names, default=i == 0, timeout=timeout) for i, (ep, names) in enumerate(configured)),
+        *(
+            probe_one(ep, names, default=default_first and i == 0, timeout=timeout)
+            for i, (ep, names) in enumerate(configured)
+        ),
         return_exceptions=True,
     )
     out: list[HostStatus] = []
@@ -129,20 +133,3 @@ async def probe_hosts(
 def endpoint_models(statuses: Iterable[HostStatus]) -> dict[str, list[str] | None]:
     """``check_runnable``'s ``endpoint_models`` from probed hosts."""
     return {s.endpoint.key: s.known_models for s in statuses}
-
-
-def header_summary(statuses: list[HostStatus], limit: int = 3) -> str:
-    """One compact line for the header: ``hosts 2/3 · gpu-box:8000 ✗``. Empty when only the default
-    Ollama is configured (the header already shows it)."""
-    extra = [s for s in statuses if not s.default]
-    if not extra:
-        return ""
-    up = sum(1 for s in statuses if s.reachable)
-    down = [s for s in statuses if not s.reachable and not s.default]
-    text = f"hosts {up}/{len(statuses)}"
-    if down:
-        names = [endpoints.display_url(s.endpoint.url).removesuffix("/v1") for s in down[:limit]]
-        text += " · " + " ".join(f"{n} ✗" for n in names)
-        if len(down) > limit:
-            text += f" +{len(down) - limit}"
-    return text
