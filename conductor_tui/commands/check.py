@@ -41,6 +41,10 @@ def discover(project: Path) -> dict[str, Any]:
     statuses = asyncio.run(hosts.probe_hosts(hosts.configured_endpoints(profiles, agents)))
     status = statuses[0].ollama_status
     others = hosts.endpoint_models(statuses[1:])
+    by_name = {e.name: e.spec for e in catalog.all_entries() if e.spec is not None}
+    from conductor_tui.engine.executor import EngineSettings
+
+    max_depth = EngineSettings.from_project(project).max_ensemble_depth
     known = status.reachable and (bool(status.models) or not status.error)
     installed = [m.name for m in status.models] if known else None
     now = datetime.now(UTC)
@@ -49,7 +53,14 @@ def discover(project: Path) -> dict[str, Any]:
         spec = entry.spec
         assert spec is not None
         problems = loader.check_runnable(
-            spec, installed, profiles, project=project, ollama_host=status.host, endpoint_models=others
+            spec,
+            installed,
+            profiles,
+            project=project,
+            ollama_host=status.host,
+            endpoint_models=others,
+            ensembles=by_name,
+            max_depth=max_depth,
         )
         warnings = [p for p in problems if not p.blocking]
         ensembles.append(

@@ -48,7 +48,12 @@ from conductor_tui.engine.events import (
     TextDelta,
     Usage,
 )
-from conductor_tui.engine.spec import DEFAULT_TIMEOUT_SECONDS, AgentSpec, EnsembleSpec
+from conductor_tui.engine.spec import (
+    DEFAULT_MAX_ENSEMBLE_DEPTH,
+    DEFAULT_TIMEOUT_SECONDS,
+    AgentSpec,
+    EnsembleSpec,
+)
 
 EventCallback = Callable[[Event], Any]
 
@@ -278,6 +283,7 @@ class EngineSettings:
     host_concurrency: dict[str, int] = field(default_factory=dict)  # base URL → limit (wins)
     default_timeout: float = DEFAULT_TIMEOUT_SECONDS
     keep_alive: float | str | None = None
+    max_ensemble_depth: int = DEFAULT_MAX_ENSEMBLE_DEPTH
 
     @classmethod
     def from_project(cls, project: Path | None) -> EngineSettings:
@@ -314,6 +320,8 @@ class EngineSettings:
             exe = perf.get("execution") or {}
             if isinstance(exe, dict) and isinstance(exe.get("default_timeout"), int | float):
                 s.default_timeout = float(exe["default_timeout"])
+            if isinstance(exe, dict) and isinstance(exe.get("max_ensemble_depth"), int):
+                s.max_ensemble_depth = exe["max_ensemble_depth"]
         return s
 
 
@@ -334,8 +342,11 @@ class Executor:
         settings: EngineSettings | None = None,
         host: str | None = None,
         write_artifacts: bool = True,
+        depth: int = 0,
     ):
         self.write_artifacts = write_artifacts
+        self.depth = depth  # 0 for a top-level run; +1 per ensemble / loop / dispatch agent
+        self._parent: Executor | None = None
         self.project = Path(project) if project is not None else None
         self._provider = provider
         self._own_provider = provider is None
@@ -374,6 +385,7 @@ class Executor:
         t0 = time.perf_counter()
         self._t0 = t0
         self._current_run_id = result.run_id
+        self._result = result
         self._cancel_requested = False
         emit = self._make_emitter(result, on_event)
         for agent in ensemble.agents:
@@ -395,6 +407,11 @@ class Executor:
         )
         self._model_sems: dict[str, asyncio.Semaphore] = {}
         self._host_sems = {}
+        if self._parent is not None:  # a child ensemble shares its parent's limits and clients
+            self._global_sem = self._parent._global_sem
+            self._model_sems = self._parent._model_sems
+            self._host_sems = self._parent._host_sems
+            self._endpoint_providers = self._parent._endpoint_providers
         done: dict[str, asyncio.Event] = {a.name: asyncio.Event() for a in ensemble.agents}
         outer_cancelled = False
         tasks: list[asyncio.Task[Any]] = []
@@ -423,10 +440,11 @@ class Executor:
                 with contextlib.suppress(Exception):
                     await self._provider.aclose()
                 self._provider = None
-            for prov in self._endpoint_providers.values():
-                with contextlib.suppress(Exception):
-                    await prov.aclose()
-            self._endpoint_providers.clear()
+            if self._parent is None:
+                for prov in self._endpoint_providers.values():
+                    with contextlib.suppress(Exception):
+                        await prov.aclose()
+                self._endpoint_providers.clear()
         now = self._now()
         for r in result.agents.values():
             if r.status in (PENDING, "running"):
@@ -734,6 +752,8 @@ class Executor:
                 await self._run_script(agent, payload, res, emit, base_input=base_input, instance=instance)
             elif agent.kind == "llm":
                 await self._run_llm(agent, payload, res, emit, instance=instance)
+            elif agent.kind in ("ensemble", "loop", "dispatch"):
+                await self._run_composition(agent, _as_text(payload), res, emit, instance=instance)
             else:
                 raise AgentFailure(
                     f"{agent.kind} agents are not supported by conductor-tui's engine", "config"
@@ -744,6 +764,147 @@ class Executor:
             raise
         except Exception as exc:  # a bug or an unexpected error: the agent fails, the run goes on
             self._fail(res, AgentFailure(f"{type(exc).__name__}: {exc}"), emit)
+
+    # ensemble / loop / dispatch ---------------------------------------------------
+    def _child_executor(self) -> Executor:
+        child = Executor(
+            self._provider_for(self._endpoint("ollama", None)),  # type: ignore[arg-type]
+            project=self.project,
+            profiles=self.profiles,
+            settings=self.settings,
+            host=self._host,
+            write_artifacts=False,  # the child's results nest in the parent's artifact (llm-orc)
+            depth=self.depth + 1,
+        )
+        child._parent = self
+        return child
+
+    def _find_ensemble(self, name: str) -> EnsembleSpec:
+        catalog = getattr(self, "_catalog_cache", None)
+        if catalog is None:
+            catalog = self._catalog_cache = loader.load_catalog(self.project, with_profiles=False)
+        entry = catalog.get(name)
+        if entry is None or entry.spec is None:
+            bad = catalog.find_invalid(name)
+            if bad:
+                raise AgentFailure(
+                    f'ensemble "{name}" is invalid: {bad[0].problems[0] if bad[0].problems else bad[0].path}',
+                    "config",
+                )
+            raise AgentFailure(f'ensemble "{name}" not found in any tier', "config", "conductor-tui check")
+        return entry.spec
+
+    async def _run_child(
+        self, name: str, text: str, agent: AgentSpec, emit: Callable[[Event], None]
+    ) -> RunResult:
+        if self.depth + 1 > self.settings.max_ensemble_depth:
+            raise AgentFailure(
+                f"ensemble nesting depth limit exceeded: depth {self.depth + 1} > limit "
+                f"{self.settings.max_ensemble_depth}",
+                "config",
+                "raise performance.execution.max_ensemble_depth in config.yaml",
+            )
+        spec = self._find_ensemble(name)
+        child = self._child_executor()
+        run_id, t = self._run_id(), self._now
+        emit(AgentNotice(run_id, t(), agent.name, f"running ensemble {name}"))
+
+        def forward(event: Event) -> None:
+            if isinstance(event, AgentFinished):
+                emit(AgentNotice(run_id, t(), agent.name, f"{name}/{event.agent} finished"))
+            elif isinstance(event, AgentFailed):
+                emit(AgentNotice(run_id, t(), agent.name, f"{name}/{event.agent} failed: {event.error}"))
+
+        return await child.run(spec, text, on_event=forward, run_id=f"{run_id}/{agent.name}")
+
+    @staticmethod
+    def _child_json(child: RunResult) -> dict[str, Any]:
+        return {
+            "ensemble": child.ensemble.name,
+            "status": child.status,
+            "results": {
+                n: {"response": r.response, "status": r.status, "error": r.error}
+                for n, r in child.agents.items()
+            },
+            "deliverable": child.deliverable,
+            "metadata": {
+                "usage": {
+                    "totals": {
+                        "input_tokens": child.total_input_tokens,
+                        "output_tokens": child.total_output_tokens,
+                        "total_tokens": child.total_tokens,
+                    }
+                }
+            },
+        }
+
+    @staticmethod
+    def _child_failed(name: str, child: RunResult) -> AgentFailure:
+        failed = child.failed_agents
+        detail = "; ".join(f"{r.name}: {r.error}" for r in failed[:3]) or child.error or child.status
+        return AgentFailure(
+            f'ensemble "{name}" {child.status}: {detail}', failed[0].failure if failed else "infrastructure"
+        )
+
+    async def _run_composition(
+        self,
+        agent: AgentSpec,
+        text: str,
+        res: AgentResult,
+        emit: Callable[[Event], None],
+        *,
+        instance: tuple[int, int] | None,
+    ) -> None:
+        """llm-orc's composition agents: ``ensemble`` runs a child ensemble and answers with its result
+        dict (JSON); ``dispatch`` does the same for the ensemble a ``${agent.field}`` names at run time;
+        ``loop`` re-runs its ``body`` ensemble until ``until`` holds over the body's output (or
+        ``max_iterations``), feeding ``carry`` forward, and answers ``{output, iterations, terminated}``."""
+        self._started(agent, res, emit, None, instance)
+        usage_in = usage_out = 0
+        if agent.kind == "loop":
+            loop = agent.loop or {}
+            body, until = str(loop.get("body")), str(loop.get("until"))
+            limit, carry = int(loop.get("max_iterations") or 1), loop.get("carry")
+            output: dict[str, Any] = {}
+            terminated, iterations, inp = "exhausted", 0, text
+            for iterations in range(1, limit + 1):  # noqa: B007 - the count is the answer
+                child = await self._run_child(body, inp, agent, emit)
+                usage_in += child.total_input_tokens
+                usage_out += child.total_output_tokens
+                if child.status != "completed":
+                    raise self._child_failed(body, child)
+                output = _terminal_output(child.deliverable)
+                if evaluate_on(until, output):
+                    terminated = "until"
+                    break
+                if carry:
+                    value = resolve_in(carry, output)
+                    if value is not None:
+                        inp = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            response = json.dumps(
+                {"output": output, "iterations": iterations, "terminated": terminated}, ensure_ascii=False
+            )
+        else:
+            if agent.kind == "dispatch":
+                ref = agent.dispatch or ""
+                target = resolve_reference(ref, self._result.agents) if "${" in ref else ref
+                if not isinstance(target, str) or not target.strip():
+                    raise AgentFailure(
+                        f"dispatch {ref} resolved to {target!r}, not an ensemble name", "config"
+                    )
+                target = target.strip()
+            else:
+                target = agent.ensemble or ""
+            child = await self._run_child(target, text, agent, emit)
+            usage_in, usage_out = child.total_input_tokens, child.total_output_tokens
+            if child.status != "completed":
+                raise self._child_failed(target, child)
+            response = json.dumps(self._child_json(child), ensure_ascii=False)
+        res.finished = self._now()
+        res.response = response
+        res.usage = Usage(input_tokens=usage_in, output_tokens=usage_out, duration_ms=res.duration_ms)
+        res.status = SUCCESS
+        emit(AgentFinished(self._run_id(), res.finished, res.name, response, res.usage))
 
     def _fail(self, res: AgentResult, exc: AgentFailure, emit: Callable[[Event], None]) -> None:
         res.status = FAILED
@@ -922,7 +1083,9 @@ class Executor:
                     exc.ollama_kind = "auth"  # type: ignore[attr-defined]
                     raise exc
                 provider = self._provider_for(ep)
-                await self._stream_llm(agent, model, messages, options, think, timeout, res, emit, provider, ep)
+                await self._stream_llm(
+                    agent, model, messages, options, think, timeout, res, emit, provider, ep
+                )
                 return
             except AgentFailure as exc:
                 last_error = exc
@@ -1135,6 +1298,36 @@ class Executor:
         res.response = stdout
         res.status = SUCCESS
         emit(AgentFinished(self._run_id(), res.finished, res.name, stdout, res.usage))
+
+
+def _terminal_output(deliverable: str | None) -> dict[str, Any]:
+    """A loop body's output as llm-orc reads it: its deliverable's JSON object, else ``{"value": …}``."""
+    if deliverable is None:
+        return {}
+    parsed = _json_or_none(deliverable)
+    if parsed is None:
+        return {"value": deliverable}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def resolve_in(token: str, output: dict[str, Any]) -> Any:
+    """``${field.sub}`` → the value in a loop body's ``output`` (``None`` when absent)."""
+    token = token.strip()
+    if not (token.startswith("${") and token.endswith("}")):
+        return token
+    value: Any = output
+    for part in token[2:-1].split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def evaluate_on(expr: str, output: dict[str, Any]) -> bool:
+    """A loop's ``until``: ``${field}`` (truthy) or ``${field} == literal`` over the body's output."""
+    expr = expr.strip()
+    if "==" in expr:
+        left, right = expr.split("==", 1)
+        return bool(resolve_in(left, output) == _literal(right.strip()))
+    return bool(resolve_in(expr, output))
 
 
 def _tail(text: str, limit: int = 300) -> str:

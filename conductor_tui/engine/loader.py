@@ -32,7 +32,9 @@ import yaml
 from conductor_tui.core import locations
 from conductor_tui.core.yamlnodes import YamlFileError, _mapping_child, read_yaml_doc
 from conductor_tui.engine.spec import (
+    DEFAULT_MAX_ENSEMBLE_DEPTH,
     KEYS_BY_KIND,
+    LOOP_KEYS,
     AgentSpec,
     EnsembleSpec,
     Problem,
@@ -274,13 +276,41 @@ def _parse_agent(
             params = {}
         spec.parameters = params
     elif kind == "ensemble":
-        spec.ensemble = str(raw.get("ensemble"))
+        target = raw.get("ensemble")
+        if not isinstance(target, str) or not target.strip():
+            bad("ensemble must name another ensemble", "ensemble")
+        else:
+            spec.ensemble = target.strip()
     elif kind == "loop":
-        spec.loop = raw.get("loop") if isinstance(raw.get("loop"), dict) else None
-        if spec.loop is None:
+        loop = raw.get("loop")
+        if not isinstance(loop, dict):
             bad("loop must be a mapping with body, until, max_iterations", "loop")
+        else:
+            for key in loop:
+                if key not in LOOP_KEYS:
+                    bad(
+                        f'unknown key "{key}" in loop (llm-orc rejects extra keys)',
+                        "loop",
+                        fix=_suggest(str(key), LOOP_KEYS),
+                    )
+            for key in ("body", "until"):
+                if not isinstance(loop.get(key), str) or not loop[key].strip():
+                    bad(f"loop.{key} is required (a string)", "loop")
+            n = loop.get("max_iterations")
+            if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+                bad(
+                    "loop.max_iterations is required and must be a positive integer (no unbounded loops)",
+                    "loop",
+                )
+            if loop.get("carry") is not None and not isinstance(loop.get("carry"), str):
+                bad("loop.carry must be a ${field} reference", "loop")
+            spec.loop = dict(loop)
     elif kind == "dispatch":
-        spec.dispatch = str(raw.get("dispatch"))
+        target = raw.get("dispatch")
+        if not isinstance(target, str) or not target.strip():
+            bad("dispatch must be an ensemble name or a ${agent.field} reference", "dispatch")
+        else:
+            spec.dispatch = target.strip()
     if not spec.supported:
         problems.append(
             Problem(
@@ -740,6 +770,9 @@ def check_runnable(
     ollama_host: str | None = None,
     endpoint_models: Mapping[str, Collection[str] | None] | None = None,
     env: Mapping[str, str] | None = None,
+    ensembles: Mapping[str, EnsembleSpec] | None = None,
+    max_depth: int = DEFAULT_MAX_ENSEMBLE_DEPTH,
+    _stack: tuple[str, ...] = (),
 ) -> list[Problem]:
     """Everything that stops ``ensemble`` from running here, each with its fix.
 
@@ -747,6 +780,8 @@ def check_runnable(
     problem for ensembles with Ollama agents (not one per model).
     ``endpoint_models``: what the other hosts serve, by :attr:`Endpoint.key` (``None`` = not
     reachable); a host missing from it was not probed and is not judged.
+    ``ensembles``: the catalog by name, to judge ``ensemble`` / ``loop`` / ``dispatch`` agents (their
+    targets exist, no reference cycle, nesting within ``max_depth``, the child ensembles runnable).
     """
     from conductor_tui.engine import endpoints
 
@@ -770,6 +805,29 @@ def check_runnable(
                         code="missing-script",
                     )
                 )
+            continue
+        if agent.kind in ("ensemble", "loop", "dispatch"):
+            problems.extend(
+                _check_composition(
+                    ensemble,
+                    agent,
+                    ensembles,
+                    max_depth,
+                    (*_stack, ensemble.name),
+                    lambda child, stack: check_runnable(
+                        child,
+                        installed_models,
+                        profiles,
+                        project=project,
+                        ollama_host=ollama_host,
+                        endpoint_models=endpoint_models,
+                        env=env,
+                        ensembles=ensembles,
+                        max_depth=max_depth,
+                        _stack=stack,
+                    ),
+                )
+            )
             continue
         if agent.kind != "llm":
             continue
@@ -849,6 +907,85 @@ def check_runnable(
     return problems
 
 
+def composition_target(agent: AgentSpec) -> str | None:
+    """The ensemble a composition agent names statically (``None``: none, or chosen at run time)."""
+    if agent.kind == "ensemble":
+        return agent.ensemble
+    if agent.kind == "loop":
+        body = (agent.loop or {}).get("body")
+        return body if isinstance(body, str) else None
+    if agent.kind == "dispatch" and agent.dispatch and "${" not in agent.dispatch:
+        return agent.dispatch
+    return None
+
+
+def _check_composition(
+    ensemble: EnsembleSpec,
+    agent: AgentSpec,
+    ensembles: Mapping[str, EnsembleSpec] | None,
+    max_depth: int,
+    stack: tuple[str, ...],
+    check_child: Any,
+) -> list[Problem]:
+    """An ``ensemble`` / ``loop`` / ``dispatch`` agent: its target exists, no cycle, depth bound,
+    and the child ensemble's own blocking problems (prefixed with the path to them)."""
+    where = {"path": ensemble.path, "line": agent.line, "agent": agent.name}
+    target = composition_target(agent)
+    if target is None:
+        if agent.kind == "dispatch" and agent.dispatch:
+            return [
+                Problem(
+                    f'agent "{agent.name}" dispatches to the ensemble named by {agent.dispatch} at run time; '
+                    "it is checked when the run gets there",
+                    severity="warning",
+                    code="dynamic-dispatch",
+                    **where,
+                )
+            ]
+        return []
+    if ensembles is None:
+        return []
+    if target in stack:
+        cycle = " → ".join([*stack[stack.index(target) :], target])
+        return [Problem(f"ensemble reference cycle: {cycle}", code="ensemble-cycle", **where)]
+    if len(stack) > max_depth:
+        return [
+            Problem(
+                f'agent "{agent.name}": ensemble nesting depth {len(stack)} > limit {max_depth} ({" → ".join(stack)} → {target})',
+                code="ensemble-depth",
+                fix="raise performance.execution.max_ensemble_depth in config.yaml, or flatten the ensembles",
+                **where,
+            )
+        ]
+    child = ensembles.get(target)
+    if child is None:
+        close = difflib.get_close_matches(target, list(ensembles), n=1)
+        return [
+            Problem(
+                f'agent "{agent.name}" runs ensemble "{target}", which is not found in any tier',
+                code="missing-ensemble",
+                fix=f'did you mean "{close[0]}"?' if close else f"create .llm-orc/ensembles/{target}.yaml",
+                **where,
+            )
+        ]
+    out = []
+    for p in check_child(child, stack):
+        if not p.blocking:
+            continue
+        out.append(
+            Problem(
+                f'child ensemble "{target}" (agent "{agent.name}"): {p.message}',
+                severity=p.severity,
+                fix=p.fix,
+                path=p.path,
+                line=p.line,
+                agent=agent.name,
+                code=p.code,
+            )
+        )
+    return out
+
+
 def _check_endpoint_model(
     ensemble: EnsembleSpec,
     agent: AgentSpec,
@@ -874,7 +1011,7 @@ def _check_endpoint_model(
         )
         return [
             Problem(
-                f"{ep.label} is not reachable (agent \"{agent.name}\")",
+                f'{ep.label} is not reachable (agent "{agent.name}")',
                 agent=agent.name,
                 fix=fix,
                 code="host-down",
@@ -910,7 +1047,9 @@ def _check_endpoint_model(
         Problem(
             f'agent "{agent.name}" needs {model}, which {ep.label} does not serve (it serves {listed})',
             agent=agent.name,
-            fix=f'use "{close[0]}" in the profile' if close else f"serve {model} there (e.g. vllm serve {model})",
+            fix=f'use "{close[0]}" in the profile'
+            if close
+            else f"serve {model} there (e.g. vllm serve {model})",
             code="model-not-served",
         )
     ]

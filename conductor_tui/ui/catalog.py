@@ -107,6 +107,7 @@ def load_catalog(project: Path, status: Any = None, hosts: list[Any] | None = No
         catalog.error = f"could not load ensembles: {exc}"
         return catalog
     installed = models if up else None
+    by_name = {e.name: e.spec for e in found.all_entries() if e.spec is not None}
     for entry in found.all_entries():
         spec = entry.spec
         info = EnsembleInfo(
@@ -130,6 +131,7 @@ def load_catalog(project: Path, status: Any = None, hosts: list[Any] | None = No
                     endpoint_models=(
                         {h.endpoint.key: h.known_models for h in hosts} if hosts is not None else None
                     ),
+                    ensembles=by_name,
                 )
             except Exception as exc:
                 problems = [f"cannot check: {exc}"]
