@@ -16,7 +16,8 @@ one-line message and, where there is one, the fix. So the executor treats both a
 
 Token counts come from the server (``usage`` on the last chunk, asked for with
 ``stream_options={"include_usage": True}``); a server that sends none gets one token per content chunk
-(what vLLM and llama.cpp send) and ``usage_source="estimated"``. Durations are measured here (time to
+(what vLLM and llama.cpp send; llama-cpp-python's server ignores ``include_usage``), a prompt count
+estimated at ~4 characters a token, and ``usage_source="estimated"``. Durations are measured here (time to
 first token, generation time) unless the server reports llama.cpp's ``timings``.
 """
 
@@ -397,7 +398,10 @@ class OpenAICompatProvider:
                 f"{self.provider} at {self.where} ended the response for {model} before it was done",
                 model=model,
             )
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0
+        if usage is not None:
+            prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        else:  # e.g. llama-cpp-python ignores include_usage: ~4 characters a token, +4 per message
+            prompt_tokens = sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)
         output_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else chunks
         ttft = (t_first or t_end) - t0
         if chunks > 1:  # n chunks span n-1 intervals: scale to n tokens' worth of generation

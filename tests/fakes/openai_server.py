@@ -133,6 +133,7 @@ class FakeOpenAI:
         host: str = "127.0.0.1",
         api_key: str | None = None,
         llama_timings: bool = False,
+        send_usage: bool = True,
     ):
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -142,6 +143,7 @@ class FakeOpenAI:
         self.host = host
         self.api_key = api_key
         self.llama_timings = llama_timings
+        self.send_usage = send_usage  # False: ignore include_usage, like llama-cpp-python's server
         self.requests: list[dict] = []
         self.faults: list[_Fault] = []
         self._cond = threading.Condition()
@@ -444,7 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
             fake._update(entry, status=400, outcome="error")
             return
         stream = bool(body.get("stream"))
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and fake.send_usage
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         stops = body.get("stop")
         stops = [stops] if isinstance(stops, str) else list(stops or [])

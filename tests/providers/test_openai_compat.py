@@ -192,3 +192,12 @@ def test_openai_is_not_imported_by_the_core_or_the_engine():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_server_that_ignores_include_usage_gets_estimated_counts(fake_openai_factory):
+    server = fake_openai_factory(send_usage=False)  # as llama-cpp-python's server does
+    async with OpenAICompatProvider(server.url) as p:
+        chunks, usage = await collect(p)
+    assert usage.usage_source == "estimated"
+    assert usage.output_tokens == len(chunks) == 7  # one chunk per token
+    assert usage.prompt_tokens == (len("be brief") // 4 + 4) + (len("name three prime numbers") // 4 + 4)

@@ -81,9 +81,10 @@ def test_cli_runs_a_two_agent_ensemble_on_the_real_model(real_server, tmp_path, 
         agent = out["agents"][name]
         assert agent["status"] == "success"
         assert 0 < agent["output_tokens"] <= MAX_TOKENS
-        assert agent["input_tokens"] > 0  # the server's own prompt count
+        assert agent["input_tokens"] > 0  # estimated: llama-cpp-python ignores include_usage
         assert agent["model"] == real_server.model
-    [artifact] = (project / ".llm-orc/artifacts/smol-chain").glob("*/execution.json")
+    runs = (project / ".llm-orc/artifacts/smol-chain").glob("*/execution.json")
+    [artifact] = [p for p in runs if not p.parent.is_symlink()]  # "latest" links to it
     usage = json.loads(artifact.read_text())["metadata"]["usage"]
     assert usage["agents"]["summariser"]["output_tokens"] == out["agents"]["summariser"]["output_tokens"]
     lines = (project / ".llm-orc/evaluations/routing-log.jsonl").read_text().splitlines()
