@@ -396,6 +396,11 @@ class OpenAICompatProvider:
             raise OpenAICompatError(
                 "stream",
                 f"{self.provider} at {self.where} ended the response for {model} before it was done",
+                fix=(
+                    "if several agents share this server, let it take one request at a time "
+                    f'(performance.concurrency.hosts: {{"{self.base_url}": 1}}); llama-cpp-python\'s server '
+                    "drops a stream when another request arrives unless started with --interrupt_requests False"
+                ),
                 model=model,
             )
         if usage is not None:

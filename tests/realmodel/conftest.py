@@ -98,6 +98,9 @@ def serve(tmp: Path, *, n_ctx: int = 2048) -> Iterator[RealServer]:
                 str(port),
                 "--n_ctx",
                 str(n_ctx),
+                # by default a new request interrupts the stream in progress; queue them instead
+                "--interrupt_requests",
+                "False",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
