@@ -21,6 +21,10 @@ _CLEARED = (
     "https_proxy",
     "all_proxy",
     "LLM_ORC_LIBRARY_PATH",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
 )
 
 

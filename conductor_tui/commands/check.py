@@ -1,7 +1,8 @@
 """``conductor-tui check [--project DIR] [--json]`` — pre-flight discovery.
 
 Ollama (reachable or not and where it looked, version, installed models, loaded
-models), every ensemble per tier with runnable yes/no and the exact fix, the
+models), every other configured host (Ollama hosts named by profiles, OpenAI-compatible
+servers and llama-server: reachable, models, the fix), every ensemble per tier with runnable yes/no and the exact fix, the
 profiles, the task profiles, and the spec's summary line
 ``Discovery: N Ollama models available, M ensembles found (R runnable)``.
 Ollama being down is a status, not an error: the exit code is 0.
@@ -30,21 +31,20 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-async def _ollama_status() -> Any:
-    from conductor_tui.providers.ollama import OllamaProvider
-
-    provider = OllamaProvider()
-    try:
-        return await provider.status()
-    finally:
-        await provider.aclose()
-
-
 def discover(project: Path) -> dict[str, Any]:
     """Everything ``check`` reports, as one JSON-ready dict."""
-    status = asyncio.run(_ollama_status())
+    from conductor_tui.providers import hosts
+
     catalog = loader.load_catalog(project)
     profiles = catalog.profiles or loader.ProfileSet()
+    agents = [a for e in catalog.all_entries() if e.spec is not None for a in e.spec.agents]
+    statuses = asyncio.run(hosts.probe_hosts(hosts.configured_endpoints(profiles, agents)))
+    status = statuses[0].ollama_status
+    others = hosts.endpoint_models(statuses[1:])
+    by_name = {e.name: e.spec for e in catalog.all_entries() if e.spec is not None}
+    from conductor_tui.engine.executor import EngineSettings
+
+    max_depth = EngineSettings.from_project(project).max_ensemble_depth
     known = status.reachable and (bool(status.models) or not status.error)
     installed = [m.name for m in status.models] if known else None
     now = datetime.now(UTC)
@@ -52,7 +52,16 @@ def discover(project: Path) -> dict[str, Any]:
     for entry in catalog.all_entries():
         spec = entry.spec
         assert spec is not None
-        problems = loader.check_runnable(spec, installed, profiles, project=project, ollama_host=status.host)
+        problems = loader.check_runnable(
+            spec,
+            installed,
+            profiles,
+            project=project,
+            ollama_host=status.host,
+            endpoint_models=others,
+            ensembles=by_name,
+            max_depth=max_depth,
+        )
         warnings = [p for p in problems if not p.blocking]
         ensembles.append(
             {
@@ -129,6 +138,7 @@ def discover(project: Path) -> dict[str, Any]:
                 for m in status.loaded
             ],
         },
+        "hosts": [h.to_json() for h in statuses],
         "ensembles": ensembles,
         "tiers": [{"tier": t, "path": str(d), "exists": d.is_dir()} for t, d in catalog.dirs],
         "profiles": [
@@ -176,6 +186,19 @@ def _print_text(data: dict[str, Any], out=None) -> None:
             secs = m["seconds_to_unload"]
             exp = "kept loaded" if secs is None else f"unloads in {int(secs // 60)}m{int(secs % 60):02d}s"
             w(f"    {m['name']:<28} {_size(m['size']):>9}  {gpu}% GPU / {100 - gpu}% CPU  {exp}\n")
+    other_hosts = [h for h in data.get("hosts", []) if not h["default"]]
+    if other_hosts:
+        w(f"\nOther hosts ({len(other_hosts)}):\n")
+        for h in other_hosts:
+            name = "Ollama" if h["family"] == "ollama" else h["provider"]
+            used = f" (profiles: {', '.join(h['profiles'])})" if h["profiles"] else ""
+            if h["reachable"] and not h["error"]:
+                models = ", ".join(h["models"][:6]) + (" …" if len(h["models"]) > 6 else "")
+                w(f"  ✓ {name} at {h['url']}{used} — {len(h['models'])} model(s): {models or 'none'}\n")
+            else:
+                w(f"  ✗ {name} at {h['url']}{used} — {h['error']}\n")
+                if h.get("fix"):
+                    w(f"      fix: {h['fix']}\n")
     w(f"\nEnsembles ({len(data['ensembles'])}):\n")
     for e in data["ensembles"]:
         mark = "✓" if e["runnable"] else "✗"

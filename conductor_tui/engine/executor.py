@@ -2,12 +2,15 @@
 
 * Every agent is one task that waits for *its own* dependencies (not for a
   level), so a fast branch never waits for a slow sibling.
-* LLM agents stream through :class:`~conductor_tui.providers.ollama.OllamaProvider`
-  (the official ``ollama`` client); every delta becomes a :class:`TextDelta`.
+* LLM agents stream through the provider their profile names: ``ollama``
+  (:class:`~conductor_tui.providers.ollama.OllamaProvider`, one per host) or an
+  OpenAI-compatible server (``openai-compatible``, ``llama-server``:
+  :class:`~conductor_tui.providers.openai_compat.OpenAICompatProvider`, one per
+  ``base_url``); every delta becomes a :class:`TextDelta`.
 * Script agents run as subprocesses with llm-orc's JSON stdin/stdout contract.
 * ``fan_out`` runs an agent once per item of its first dependency's JSON array
   (or ``{"data": [...]}``), in parallel; results are gathered in order.
-* Concurrency is limited overall and per model; cancelling stops every agent,
+* Concurrency is limited overall, per model and per host; cancelling stops every agent,
   kills subprocesses (their whole process group) and closes HTTP streams.
 
 Failure semantics (as llm-orc): a dependent runs with the dependencies that
@@ -32,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.engine import loader
+from conductor_tui.engine import endpoints, loader
 from conductor_tui.engine.events import (
     AgentFailed,
     AgentFinished,
@@ -45,7 +48,12 @@ from conductor_tui.engine.events import (
     TextDelta,
     Usage,
 )
-from conductor_tui.engine.spec import DEFAULT_TIMEOUT_SECONDS, AgentSpec, EnsembleSpec
+from conductor_tui.engine.spec import (
+    DEFAULT_MAX_ENSEMBLE_DEPTH,
+    DEFAULT_TIMEOUT_SECONDS,
+    AgentSpec,
+    EnsembleSpec,
+)
 
 EventCallback = Callable[[Event], Any]
 
@@ -271,8 +279,11 @@ def _role(agent: AgentSpec) -> str:
 class EngineSettings:
     max_concurrency: int | None = None  # None / 0 = unlimited
     per_model_concurrency: int | None = None
+    per_host_concurrency: int | None = None  # every host (an Ollama or an OpenAI-compatible server)
+    host_concurrency: dict[str, int] = field(default_factory=dict)  # base URL → limit (wins)
     default_timeout: float = DEFAULT_TIMEOUT_SECONDS
     keep_alive: float | str | None = None
+    max_ensemble_depth: int = DEFAULT_MAX_ENSEMBLE_DEPTH
 
     @classmethod
     def from_project(cls, project: Path | None) -> EngineSettings:
@@ -299,9 +310,18 @@ class EngineSettings:
                 s.max_concurrency = conc["max_concurrent_agents"] or None
             if isinstance(conc, dict) and isinstance(conc.get("max_concurrent_per_model"), int):
                 s.per_model_concurrency = conc["max_concurrent_per_model"] or None
+            if isinstance(conc, dict) and isinstance(conc.get("max_concurrent_per_host"), int):
+                s.per_host_concurrency = conc["max_concurrent_per_host"] or None
+            hosts = conc.get("hosts") if isinstance(conc, dict) else None
+            if isinstance(hosts, dict):
+                for url, n in hosts.items():
+                    if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                        s.host_concurrency[endpoints.normalise_url(str(url))] = n
             exe = perf.get("execution") or {}
             if isinstance(exe, dict) and isinstance(exe.get("default_timeout"), int | float):
                 s.default_timeout = float(exe["default_timeout"])
+            if isinstance(exe, dict) and isinstance(exe.get("max_ensemble_depth"), int):
+                s.max_ensemble_depth = exe["max_ensemble_depth"]
         return s
 
 
@@ -322,8 +342,11 @@ class Executor:
         settings: EngineSettings | None = None,
         host: str | None = None,
         write_artifacts: bool = True,
+        depth: int = 0,
     ):
         self.write_artifacts = write_artifacts
+        self.depth = depth  # 0 for a top-level run; +1 per ensemble / loop / dispatch agent
+        self._parent: Executor | None = None
         self.project = Path(project) if project is not None else None
         self._provider = provider
         self._own_provider = provider is None
@@ -334,6 +357,8 @@ class Executor:
         self._cancel_requested = False
         self._running: asyncio.Task[Any] | None = None
         self._procs: set[asyncio.subprocess.Process] = set()
+        self._endpoint_providers: dict[str, Any] = {}  # endpoint key → provider (owned, closed after a run)
+        self._host_sems: dict[str, asyncio.Semaphore] = {}
 
     # ------------------------------------------------------------------ public
     def cancel(self) -> None:
@@ -360,6 +385,7 @@ class Executor:
         t0 = time.perf_counter()
         self._t0 = t0
         self._current_run_id = result.run_id
+        self._result = result
         self._cancel_requested = False
         emit = self._make_emitter(result, on_event)
         for agent in ensemble.agents:
@@ -376,15 +402,16 @@ class Executor:
             self._finish(result, emit)
             return result
 
-        if self._provider is None and any(a.kind == "llm" for a in ensemble.agents):
-            from conductor_tui.providers.ollama import OllamaProvider
-
-            self._provider = OllamaProvider(self._host)
-            self._own_provider = True
         self._global_sem = (
             asyncio.Semaphore(self.settings.max_concurrency) if self.settings.max_concurrency else None
         )
         self._model_sems: dict[str, asyncio.Semaphore] = {}
+        self._host_sems = {}
+        if self._parent is not None:  # a child ensemble shares its parent's limits and clients
+            self._global_sem = self._parent._global_sem
+            self._model_sems = self._parent._model_sems
+            self._host_sems = self._parent._host_sems
+            self._endpoint_providers = self._parent._endpoint_providers
         done: dict[str, asyncio.Event] = {a.name: asyncio.Event() for a in ensemble.agents}
         outer_cancelled = False
         tasks: list[asyncio.Task[Any]] = []
@@ -413,6 +440,11 @@ class Executor:
                 with contextlib.suppress(Exception):
                     await self._provider.aclose()
                 self._provider = None
+            if self._parent is None:
+                for prov in self._endpoint_providers.values():
+                    with contextlib.suppress(Exception):
+                        await prov.aclose()
+                self._endpoint_providers.clear()
         now = self._now()
         for r in result.agents.values():
             if r.status in (PENDING, "running"):
@@ -720,6 +752,8 @@ class Executor:
                 await self._run_script(agent, payload, res, emit, base_input=base_input, instance=instance)
             elif agent.kind == "llm":
                 await self._run_llm(agent, payload, res, emit, instance=instance)
+            elif agent.kind in ("ensemble", "loop", "dispatch"):
+                await self._run_composition(agent, _as_text(payload), res, emit, instance=instance)
             else:
                 raise AgentFailure(
                     f"{agent.kind} agents are not supported by conductor-tui's engine", "config"
@@ -730,6 +764,147 @@ class Executor:
             raise
         except Exception as exc:  # a bug or an unexpected error: the agent fails, the run goes on
             self._fail(res, AgentFailure(f"{type(exc).__name__}: {exc}"), emit)
+
+    # ensemble / loop / dispatch ---------------------------------------------------
+    def _child_executor(self) -> Executor:
+        child = Executor(
+            self._provider_for(self._endpoint("ollama", None)),  # type: ignore[arg-type]
+            project=self.project,
+            profiles=self.profiles,
+            settings=self.settings,
+            host=self._host,
+            write_artifacts=False,  # the child's results nest in the parent's artifact (llm-orc)
+            depth=self.depth + 1,
+        )
+        child._parent = self
+        return child
+
+    def _find_ensemble(self, name: str) -> EnsembleSpec:
+        catalog = getattr(self, "_catalog_cache", None)
+        if catalog is None:
+            catalog = self._catalog_cache = loader.load_catalog(self.project, with_profiles=False)
+        entry = catalog.get(name)
+        if entry is None or entry.spec is None:
+            bad = catalog.find_invalid(name)
+            if bad:
+                raise AgentFailure(
+                    f'ensemble "{name}" is invalid: {bad[0].problems[0] if bad[0].problems else bad[0].path}',
+                    "config",
+                )
+            raise AgentFailure(f'ensemble "{name}" not found in any tier', "config", "conductor-tui check")
+        return entry.spec
+
+    async def _run_child(
+        self, name: str, text: str, agent: AgentSpec, emit: Callable[[Event], None]
+    ) -> RunResult:
+        if self.depth + 1 > self.settings.max_ensemble_depth:
+            raise AgentFailure(
+                f"ensemble nesting depth limit exceeded: depth {self.depth + 1} > limit "
+                f"{self.settings.max_ensemble_depth}",
+                "config",
+                "raise performance.execution.max_ensemble_depth in config.yaml",
+            )
+        spec = self._find_ensemble(name)
+        child = self._child_executor()
+        run_id, t = self._run_id(), self._now
+        emit(AgentNotice(run_id, t(), agent.name, f"running ensemble {name}"))
+
+        def forward(event: Event) -> None:
+            if isinstance(event, AgentFinished):
+                emit(AgentNotice(run_id, t(), agent.name, f"{name}/{event.agent} finished"))
+            elif isinstance(event, AgentFailed):
+                emit(AgentNotice(run_id, t(), agent.name, f"{name}/{event.agent} failed: {event.error}"))
+
+        return await child.run(spec, text, on_event=forward, run_id=f"{run_id}/{agent.name}")
+
+    @staticmethod
+    def _child_json(child: RunResult) -> dict[str, Any]:
+        return {
+            "ensemble": child.ensemble.name,
+            "status": child.status,
+            "results": {
+                n: {"response": r.response, "status": r.status, "error": r.error}
+                for n, r in child.agents.items()
+            },
+            "deliverable": child.deliverable,
+            "metadata": {
+                "usage": {
+                    "totals": {
+                        "input_tokens": child.total_input_tokens,
+                        "output_tokens": child.total_output_tokens,
+                        "total_tokens": child.total_tokens,
+                    }
+                }
+            },
+        }
+
+    @staticmethod
+    def _child_failed(name: str, child: RunResult) -> AgentFailure:
+        failed = child.failed_agents
+        detail = "; ".join(f"{r.name}: {r.error}" for r in failed[:3]) or child.error or child.status
+        return AgentFailure(
+            f'ensemble "{name}" {child.status}: {detail}', failed[0].failure if failed else "infrastructure"
+        )
+
+    async def _run_composition(
+        self,
+        agent: AgentSpec,
+        text: str,
+        res: AgentResult,
+        emit: Callable[[Event], None],
+        *,
+        instance: tuple[int, int] | None,
+    ) -> None:
+        """llm-orc's composition agents: ``ensemble`` runs a child ensemble and answers with its result
+        dict (JSON); ``dispatch`` does the same for the ensemble a ``${agent.field}`` names at run time;
+        ``loop`` re-runs its ``body`` ensemble until ``until`` holds over the body's output (or
+        ``max_iterations``), feeding ``carry`` forward, and answers ``{output, iterations, terminated}``."""
+        self._started(agent, res, emit, None, instance)
+        usage_in = usage_out = 0
+        if agent.kind == "loop":
+            loop = agent.loop or {}
+            body, until = str(loop.get("body")), str(loop.get("until"))
+            limit, carry = int(loop.get("max_iterations") or 1), loop.get("carry")
+            output: dict[str, Any] = {}
+            terminated, iterations, inp = "exhausted", 0, text
+            for iterations in range(1, limit + 1):  # noqa: B007 - the count is the answer
+                child = await self._run_child(body, inp, agent, emit)
+                usage_in += child.total_input_tokens
+                usage_out += child.total_output_tokens
+                if child.status != "completed":
+                    raise self._child_failed(body, child)
+                output = _terminal_output(child.deliverable)
+                if evaluate_on(until, output):
+                    terminated = "until"
+                    break
+                if carry:
+                    value = resolve_in(carry, output)
+                    if value is not None:
+                        inp = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            response = json.dumps(
+                {"output": output, "iterations": iterations, "terminated": terminated}, ensure_ascii=False
+            )
+        else:
+            if agent.kind == "dispatch":
+                ref = agent.dispatch or ""
+                target = resolve_reference(ref, self._result.agents) if "${" in ref else ref
+                if not isinstance(target, str) or not target.strip():
+                    raise AgentFailure(
+                        f"dispatch {ref} resolved to {target!r}, not an ensemble name", "config"
+                    )
+                target = target.strip()
+            else:
+                target = agent.ensemble or ""
+            child = await self._run_child(target, text, agent, emit)
+            usage_in, usage_out = child.total_input_tokens, child.total_output_tokens
+            if child.status != "completed":
+                raise self._child_failed(target, child)
+            response = json.dumps(self._child_json(child), ensure_ascii=False)
+        res.finished = self._now()
+        res.response = response
+        res.usage = Usage(input_tokens=usage_in, output_tokens=usage_out, duration_ms=res.duration_ms)
+        res.status = SUCCESS
+        emit(AgentFinished(self._run_id(), res.finished, res.name, response, res.usage))
 
     def _fail(self, res: AgentResult, exc: AgentFailure, emit: Callable[[Event], None]) -> None:
         res.status = FAILED
@@ -769,26 +944,70 @@ class Executor:
         return float(agent.timeout_seconds or profile_timeout or self.settings.default_timeout)
 
     @contextlib.asynccontextmanager
-    async def _slot(self, model: str | None):
+    async def _slot(self, model: str | None, host: str | None = None):
         per = self.settings.per_model_concurrency
         msem = None
         if model and per:
             msem = self._model_sems.get(model)
             if msem is None:
                 msem = self._model_sems[model] = asyncio.Semaphore(per)
-        if msem is not None:
-            await msem.acquire()
+        hsem = None
+        if host:
+            limit = self.settings.host_concurrency.get(host) or self.settings.per_host_concurrency
+            if limit:
+                hsem = self._host_sems.get(host)
+                if hsem is None:
+                    hsem = self._host_sems[host] = asyncio.Semaphore(limit)
+        if hsem is not None:
+            await hsem.acquire()
         try:
-            if self._global_sem is not None:
-                await self._global_sem.acquire()
-            try:
-                yield
-            finally:
-                if self._global_sem is not None:
-                    self._global_sem.release()
-        finally:
             if msem is not None:
-                msem.release()
+                await msem.acquire()
+            try:
+                if self._global_sem is not None:
+                    await self._global_sem.acquire()
+                try:
+                    yield
+                finally:
+                    if self._global_sem is not None:
+                        self._global_sem.release()
+            finally:
+                if msem is not None:
+                    msem.release()
+        finally:
+            if hsem is not None:
+                hsem.release()
+
+    # providers ---------------------------------------------------------------
+    def _endpoint(self, provider: str | None, profile: Any) -> endpoints.Endpoint | None:
+        return endpoints.endpoint_for(provider, profile, ollama_host=self._host)
+
+    def _provider_for(self, ep: endpoints.Endpoint) -> Any:
+        """The client for one endpoint: the executor's own Ollama provider for the default Ollama host
+        (the one passed in, or one created from ``host`` / ``$OLLAMA_HOST``), else one per endpoint."""
+        if ep.family == endpoints.OLLAMA:
+            default = self._endpoint("ollama", None)
+            if default is not None and ep.url == default.url:
+                if self._provider is None:
+                    from conductor_tui.providers.ollama import OllamaProvider
+
+                    self._provider = OllamaProvider(self._host)
+                    self._own_provider = True
+                return self._provider
+        prov = self._endpoint_providers.get(ep.key)
+        if prov is None:
+            if ep.family == endpoints.OLLAMA:
+                from conductor_tui.providers.ollama import OllamaProvider
+
+                prov = OllamaProvider(ep.url)
+            else:
+                from conductor_tui.providers.openai_compat import OpenAICompatProvider
+
+                prov = OpenAICompatProvider(
+                    ep.url, api_key=ep.api_key(), api_key_env=ep.api_key_env, provider=ep.provider
+                )
+            self._endpoint_providers[ep.key] = prov
+        return prov
 
     # LLM --------------------------------------------------------------------
     async def _run_llm(
@@ -804,16 +1023,20 @@ class Executor:
         if resolved.problems:
             p = resolved.problems[0]
             raise AgentFailure(p.message, "config", p.fix)
-        if (resolved.provider or "").lower() != "ollama":
-            raise AgentFailure(
-                f'provider "{resolved.provider}" is not supported (conductor-tui runs Ollama models)',
-                "config",
-            )
         profile = resolved.profile
-        candidates: list[tuple[str, Any]] = [(resolved.model or "", profile)]
+        endpoint = self._endpoint(resolved.provider, profile)
+        if endpoint is None:
+            raise AgentFailure(
+                f'provider "{resolved.provider}" is not supported (conductor-tui runs ollama, '
+                "openai-compatible and llama-server models)",
+                "config",
+                "point its profile at one of those providers",
+            )
+        candidates: list[tuple[str, Any, endpoints.Endpoint]] = [(resolved.model or "", profile, endpoint)]
         for fb in loader.fallback_chain(agent, self.profiles):
-            if fb.model and (fb.provider or "").lower() == "ollama":
-                candidates.append((fb.model, fb))
+            fb_ep = self._endpoint(fb.provider, fb)
+            if fb.model and fb_ep is not None:
+                candidates.append((fb.model, fb, fb_ep))
 
         def call_for(prof: Any) -> tuple[str, dict[str, Any], Any, float]:
             """System prompt, options, think and timeout for one candidate profile
@@ -839,7 +1062,7 @@ class Executor:
 
         self._started(agent, res, emit, candidates[0][0], instance)
         last_error: Any = None
-        for attempt, (model, prof) in enumerate(candidates):
+        for attempt, (model, prof, ep) in enumerate(candidates):
             if attempt:
                 res.model = model
                 res.model_substituted = True
@@ -851,12 +1074,25 @@ class Executor:
             system, options, think, timeout = call_for(prof)
             messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
             try:
-                await self._stream_llm(agent, model, messages, options, think, timeout, res, emit)
+                if ep.api_key_env and not ep.api_key():
+                    exc = AgentFailure(
+                        f"{ep.api_key_env} is not set (the API key for {ep.label})",
+                        "config",
+                        f"export {ep.api_key_env}=<key>",
+                    )
+                    exc.ollama_kind = "auth"  # type: ignore[attr-defined]
+                    raise exc
+                provider = self._provider_for(ep)
+                await self._stream_llm(
+                    agent, model, messages, options, think, timeout, res, emit, provider, ep
+                )
                 return
             except AgentFailure as exc:
                 last_error = exc
                 retryable = getattr(exc, "ollama_kind", None) in (
                     "model-missing",
+                    "auth",
+                    "unreachable",
                     "http",
                     "busy",
                     "stream",
@@ -875,16 +1111,20 @@ class Executor:
         timeout: float,
         res: AgentResult,
         emit: Callable[[Event], None],
+        provider: Any = None,
+        ep: endpoints.Endpoint | None = None,
     ) -> None:
         parts: list[str] = []
+        if provider is None:
+            provider = self._provider_for(self._endpoint("ollama", None))  # type: ignore[arg-type]
         usage_obj: Any = None
         run_id = self._run_id()
         name = res.name
         perf = time.perf_counter
         t0 = self._t0
         try:
-            async with self._slot(model), asyncio.timeout(timeout):
-                stream = self._provider.chat_stream(
+            async with self._slot(model, ep.url if ep is not None else None), asyncio.timeout(timeout):
+                stream = provider.chat_stream(
                     model,
                     messages,
                     options=options or None,
@@ -1058,6 +1298,36 @@ class Executor:
         res.response = stdout
         res.status = SUCCESS
         emit(AgentFinished(self._run_id(), res.finished, res.name, stdout, res.usage))
+
+
+def _terminal_output(deliverable: str | None) -> dict[str, Any]:
+    """A loop body's output as llm-orc reads it: its deliverable's JSON object, else ``{"value": …}``."""
+    if deliverable is None:
+        return {}
+    parsed = _json_or_none(deliverable)
+    if parsed is None:
+        return {"value": deliverable}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def resolve_in(token: str, output: dict[str, Any]) -> Any:
+    """``${field.sub}`` → the value in a loop body's ``output`` (``None`` when absent)."""
+    token = token.strip()
+    if not (token.startswith("${") and token.endswith("}")):
+        return token
+    value: Any = output
+    for part in token[2:-1].split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def evaluate_on(expr: str, output: dict[str, Any]) -> bool:
+    """A loop's ``until``: ``${field}`` (truthy) or ``${field} == literal`` over the body's output."""
+    expr = expr.strip()
+    if "==" in expr:
+        left, right = expr.split("==", 1)
+        return bool(resolve_in(left, output) == _literal(right.strip()))
+    return bool(resolve_in(expr, output))
 
 
 def _tail(text: str, limit: int = 300) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,9 @@ import yaml
 from conductor_tui.core import locations
 from conductor_tui.core.yamlnodes import YamlFileError, _mapping_child, read_yaml_doc
 from conductor_tui.engine.spec import (
+    DEFAULT_MAX_ENSEMBLE_DEPTH,
     KEYS_BY_KIND,
+    LOOP_KEYS,
     AgentSpec,
     EnsembleSpec,
     Problem,
@@ -274,13 +276,41 @@ def _parse_agent(
             params = {}
         spec.parameters = params
     elif kind == "ensemble":
-        spec.ensemble = str(raw.get("ensemble"))
+        target = raw.get("ensemble")
+        if not isinstance(target, str) or not target.strip():
+            bad("ensemble must name another ensemble", "ensemble")
+        else:
+            spec.ensemble = target.strip()
     elif kind == "loop":
-        spec.loop = raw.get("loop") if isinstance(raw.get("loop"), dict) else None
-        if spec.loop is None:
+        loop = raw.get("loop")
+        if not isinstance(loop, dict):
             bad("loop must be a mapping with body, until, max_iterations", "loop")
+        else:
+            for key in loop:
+                if key not in LOOP_KEYS:
+                    bad(
+                        f'unknown key "{key}" in loop (llm-orc rejects extra keys)',
+                        "loop",
+                        fix=_suggest(str(key), LOOP_KEYS),
+                    )
+            for key in ("body", "until"):
+                if not isinstance(loop.get(key), str) or not loop[key].strip():
+                    bad(f"loop.{key} is required (a string)", "loop")
+            n = loop.get("max_iterations")
+            if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+                bad(
+                    "loop.max_iterations is required and must be a positive integer (no unbounded loops)",
+                    "loop",
+                )
+            if loop.get("carry") is not None and not isinstance(loop.get("carry"), str):
+                bad("loop.carry must be a ${field} reference", "loop")
+            spec.loop = dict(loop)
     elif kind == "dispatch":
-        spec.dispatch = str(raw.get("dispatch"))
+        target = raw.get("dispatch")
+        if not isinstance(target, str) or not target.strip():
+            bad("dispatch must be an ensemble name or a ${agent.field} reference", "dispatch")
+        else:
+            spec.dispatch = target.strip()
     if not spec.supported:
         problems.append(
             Problem(
@@ -738,16 +768,30 @@ def check_runnable(
     *,
     project: Path | None = None,
     ollama_host: str | None = None,
+    endpoint_models: Mapping[str, Collection[str] | None] | None = None,
+    env: Mapping[str, str] | None = None,
+    ensembles: Mapping[str, EnsembleSpec] | None = None,
+    max_depth: int = DEFAULT_MAX_ENSEMBLE_DEPTH,
+    _stack: tuple[str, ...] = (),
 ) -> list[Problem]:
     """Everything that stops ``ensemble`` from running here, each with its fix.
 
-    ``installed_models=None`` means Ollama could not be asked; that is one problem
-    for ensembles with LLM agents (not one per model).
+    ``installed_models=None`` means the default Ollama host could not be asked; that is one
+    problem for ensembles with Ollama agents (not one per model).
+    ``endpoint_models``: what the other hosts serve, by :attr:`Endpoint.key` (``None`` = not
+    reachable); a host missing from it was not probed and is not judged.
+    ``ensembles``: the catalog by name, to judge ``ensemble`` / ``loop`` / ``dispatch`` agents (their
+    targets exist, no reference cycle, nesting within ``max_depth``, the child ensembles runnable).
     """
+    from conductor_tui.engine import endpoints
+
+    default_ollama = endpoints.endpoint_for("ollama", None, ollama_host=ollama_host)
+    probed = endpoint_models or {}
+    down_reported: set[str] = set()
     profiles = profiles if profiles is not None else load_profiles(project)
     problems: list[Problem] = [p for p in ensemble.problems if p.severity != "warning"]
     missing_models: dict[str, Problem] = {}
-    has_llm = False
+    has_llm = False  # an agent on the default Ollama host
     for agent in ensemble.agents:
         if agent.kind == "script" and agent.script:
             if looks_like_path(agent.script) and resolve_script(agent.script, project) is None:
@@ -762,26 +806,65 @@ def check_runnable(
                     )
                 )
             continue
+        if agent.kind in ("ensemble", "loop", "dispatch"):
+            problems.extend(
+                _check_composition(
+                    ensemble,
+                    agent,
+                    ensembles,
+                    max_depth,
+                    (*_stack, ensemble.name),
+                    lambda child, stack: check_runnable(
+                        child,
+                        installed_models,
+                        profiles,
+                        project=project,
+                        ollama_host=ollama_host,
+                        endpoint_models=endpoint_models,
+                        env=env,
+                        ensembles=ensembles,
+                        max_depth=max_depth,
+                        _stack=stack,
+                    ),
+                )
+            )
+            continue
         if agent.kind != "llm":
             continue
-        has_llm = True
         resolved = resolve_agent_model(agent, profiles, ensemble)
         problems.extend(resolved.problems)
         if resolved.problems or not resolved.model:
             continue
-        if (resolved.provider or "").lower() != "ollama":
+        ep = endpoints.endpoint_for(resolved.provider, resolved.profile, ollama_host=ollama_host)
+        if ep is None:
             problems.append(
                 Problem(
-                    f'agent "{agent.name}" uses provider "{resolved.provider}"; conductor-tui runs Ollama models only',
+                    f'agent "{agent.name}" uses provider "{resolved.provider}"; conductor-tui runs '
+                    "ollama, openai-compatible and llama-server models",
                     severity="unsupported",
                     path=ensemble.path,
                     line=agent.line,
                     agent=agent.name,
-                    fix="point its profile at an Ollama model (provider: ollama)",
+                    fix="point its profile at one of those providers, or run it with llm-orc itself",
                     code="unsupported-provider",
                 )
             )
             continue
+        if ep.api_key_env and not (env if env is not None else os.environ).get(ep.api_key_env):
+            problems.append(
+                Problem(
+                    f'agent "{agent.name}": {ep.api_key_env} is not set (the API key for {ep.label})',
+                    path=(resolved.profile.source if resolved.profile else None) or ensemble.path,
+                    agent=agent.name,
+                    fix=f"export {ep.api_key_env}=<key>",
+                    code="missing-api-key",
+                )
+            )
+            continue
+        if default_ollama is None or ep.key != default_ollama.key:
+            problems.extend(_check_endpoint_model(ensemble, agent, resolved.model, ep, probed, down_reported))
+            continue
+        has_llm = True
         if installed_models is None:
             continue
         if not model_installed(resolved.model, installed_models):
@@ -822,6 +905,154 @@ def check_runnable(
             )
         )
     return problems
+
+
+def composition_target(agent: AgentSpec) -> str | None:
+    """The ensemble a composition agent names statically (``None``: none, or chosen at run time)."""
+    if agent.kind == "ensemble":
+        return agent.ensemble
+    if agent.kind == "loop":
+        body = (agent.loop or {}).get("body")
+        return body if isinstance(body, str) else None
+    if agent.kind == "dispatch" and agent.dispatch and "${" not in agent.dispatch:
+        return agent.dispatch
+    return None
+
+
+def _check_composition(
+    ensemble: EnsembleSpec,
+    agent: AgentSpec,
+    ensembles: Mapping[str, EnsembleSpec] | None,
+    max_depth: int,
+    stack: tuple[str, ...],
+    check_child: Any,
+) -> list[Problem]:
+    """An ``ensemble`` / ``loop`` / ``dispatch`` agent: its target exists, no cycle, depth bound,
+    and the child ensemble's own blocking problems (prefixed with the path to them)."""
+    where = {"path": ensemble.path, "line": agent.line, "agent": agent.name}
+    target = composition_target(agent)
+    if target is None:
+        if agent.kind == "dispatch" and agent.dispatch:
+            return [
+                Problem(
+                    f'agent "{agent.name}" dispatches to the ensemble named by {agent.dispatch} at run time; '
+                    "it is checked when the run gets there",
+                    severity="warning",
+                    code="dynamic-dispatch",
+                    **where,
+                )
+            ]
+        return []
+    if ensembles is None:
+        return []
+    if target in stack:
+        cycle = " → ".join([*stack[stack.index(target) :], target])
+        return [Problem(f"ensemble reference cycle: {cycle}", code="ensemble-cycle", **where)]
+    if len(stack) > max_depth:
+        return [
+            Problem(
+                f'agent "{agent.name}": ensemble nesting depth {len(stack)} > limit {max_depth} ({" → ".join(stack)} → {target})',
+                code="ensemble-depth",
+                fix="raise performance.execution.max_ensemble_depth in config.yaml, or flatten the ensembles",
+                **where,
+            )
+        ]
+    child = ensembles.get(target)
+    if child is None:
+        close = difflib.get_close_matches(target, list(ensembles), n=1)
+        return [
+            Problem(
+                f'agent "{agent.name}" runs ensemble "{target}", which is not found in any tier',
+                code="missing-ensemble",
+                fix=f'did you mean "{close[0]}"?' if close else f"create .llm-orc/ensembles/{target}.yaml",
+                **where,
+            )
+        ]
+    out = []
+    for p in check_child(child, stack):
+        if not p.blocking:
+            continue
+        out.append(
+            Problem(
+                f'child ensemble "{target}" (agent "{agent.name}"): {p.message}',
+                severity=p.severity,
+                fix=p.fix,
+                path=p.path,
+                line=p.line,
+                agent=agent.name,
+                code=p.code,
+            )
+        )
+    return out
+
+
+def _check_endpoint_model(
+    ensemble: EnsembleSpec,
+    agent: AgentSpec,
+    model: str,
+    ep: Any,
+    probed: Mapping[str, Collection[str] | None],
+    down_reported: set[str],
+) -> list[Problem]:
+    """Problems for an agent on a host other than the default Ollama: down, or model not served."""
+    if ep.key not in probed:
+        return []
+    served = probed[ep.key]
+    if served is None:
+        if ep.key in down_reported:
+            return []
+        down_reported.add(ep.key)
+        fix = (
+            "start Ollama there (OLLAMA_HOST=0.0.0.0 ollama serve on that machine) or fix base_url"
+            if ep.family == "ollama"
+            else "start llama-server (llama-server -m MODEL.gguf --port 8080) or fix base_url"
+            if ep.provider == "llama-server"
+            else f"start the server behind {ep.url} or fix base_url in the profile"
+        )
+        return [
+            Problem(
+                f'{ep.label} is not reachable (agent "{agent.name}")',
+                agent=agent.name,
+                fix=fix,
+                code="host-down",
+            )
+        ]
+    if ep.family == "ollama":
+        if model_installed(model, served):
+            return []
+        return [
+            Problem(
+                f'Ensemble "{ensemble.name}" requires {model} which is not installed on {ep.label}',
+                agent=agent.name,
+                fix=f"OLLAMA_HOST={ep.url} ollama pull {model}",
+                code="missing-model",
+            )
+        ]
+    if model in served:
+        return []
+    listed = ", ".join(sorted(served)[:5]) or "none"
+    if ep.provider == "llama-server":
+        # llama.cpp's server answers any model name with the model it loaded (unless it routes)
+        return [
+            Problem(
+                f'agent "{agent.name}" asks {ep.label} for {model}; it serves {listed}',
+                severity="warning",
+                agent=agent.name,
+                fix=f"set model: {sorted(served)[0]} in the profile" if served else None,
+                code="model-not-served",
+            )
+        ]
+    close = difflib.get_close_matches(model, list(served), n=1)
+    return [
+        Problem(
+            f'agent "{agent.name}" needs {model}, which {ep.label} does not serve (it serves {listed})',
+            agent=agent.name,
+            fix=f'use "{close[0]}" in the profile'
+            if close
+            else f"serve {model} there (e.g. vllm serve {model})",
+            code="model-not-served",
+        )
+    ]
 
 
 def is_runnable(problems: Iterable[Problem]) -> bool:

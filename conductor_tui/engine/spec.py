@@ -52,7 +52,9 @@ KEYS_BY_KIND: dict[str, frozenset[str]] = {
     "loop": LOOP_AGENT_KEYS,
     "dispatch": DISPATCH_AGENT_KEYS,
 }
-UNSUPPORTED_KINDS = frozenset({"ensemble", "loop", "dispatch"})
+UNSUPPORTED_KINDS: frozenset[str] = frozenset()  # ensemble, loop and dispatch agents run too
+LOOP_KEYS = frozenset({"body", "until", "max_iterations", "carry"})
+DEFAULT_MAX_ENSEMBLE_DEPTH = 5  # llm-orc performance.execution.max_ensemble_depth
 
 # Profile fields llm-orc documents (unknown ones are kept in ``raw``).
 PROFILE_KEYS = frozenset(
@@ -147,7 +149,7 @@ class AgentSpec:
     # script agents
     script: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
-    # composition agents (valid llm-orc; not run by conductor-tui)
+    # composition agents: a child ensemble, a bounded loop over a body ensemble, a runtime-chosen ensemble
     ensemble: str | None = None
     loop: dict[str, Any] | None = None
     dispatch: str | None = None

@@ -81,6 +81,7 @@ class ConductorApp(App[int]):
     evaluation_target: Any = None  # the run the person chose to evaluate (RoutingDecision)
     ollama_status: var[Any] = var(None, init=False)
     gpu_samples: var[Any] = var(None, init=False)
+    host_statuses: var[Any] = var(None, init=False)  # hosts besides the default Ollama (HostStatus)
     catalog: var[Catalog] = var(Catalog(), init=False, always_update=True)
 
     def __init__(self, services: Services, *, initial_mode: str | None = None) -> None:
@@ -175,14 +176,23 @@ class ConductorApp(App[int]):
 
     async def poll_once(self) -> None:
         """Refresh Ollama status and GPU figures once (never raises)."""
-        status, samples = await asyncio.gather(self._ollama_status(), self._gpu_samples())
+        status, samples, others = await asyncio.gather(
+            self._ollama_status(), self._gpu_samples(), self._other_hosts()
+        )
         self.ollama_status = status
         self.gpu_samples = samples
+        changed = _host_digest(others) != _host_digest(self.host_statuses)
+        self.host_statuses = others
         models = {str(getattr(m, "name", m)) for m in (getattr(status, "models", None) or [])}
         up = bool(getattr(status, "reachable", False))
         catalog = self.catalog
-        if not catalog.checked or models != catalog.models or up != catalog.ollama_up:
+        if not catalog.checked or models != catalog.models or up != catalog.ollama_up or changed:
             self.refresh_catalog()
+
+    async def _other_hosts(self) -> list[Any]:
+        from conductor_tui.ui.catalog import probe_other_hosts
+
+        return await probe_other_hosts(self.services.project, self.services.ollama_host)
 
     async def _ollama_status(self) -> Any:
         try:
@@ -220,7 +230,7 @@ class ConductorApp(App[int]):
         """Load the ensembles (all tiers) and check them against Ollama's models."""
         worker = get_current_worker()
         status = self.ollama_status
-        catalog = load_catalog(self.services.project, status)
+        catalog = load_catalog(self.services.project, status, self.host_statuses)
 
         def apply() -> None:
             # A newer check (e.g. once Ollama's status is known) cancels this one; a thread
@@ -352,3 +362,10 @@ def run_app(project_dir: str | None = None) -> int:
     finally:
         app.close_handoff()
     return result if isinstance(result, int) else 0
+
+
+def _host_digest(statuses: Any) -> Any:
+    """What about the other hosts changes runnability: who answers and with which models."""
+    if not statuses:
+        return ()
+    return tuple((h.endpoint.key, h.reachable, tuple(h.models)) for h in statuses)

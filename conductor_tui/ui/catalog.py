@@ -61,10 +61,38 @@ def _problem_parts(problem: Any) -> tuple[str, str | None]:
     return _text(message), (_text(fix) or None)
 
 
-def load_catalog(project: Path, status: Any = None) -> Catalog:
+async def probe_other_hosts(project: Path, ollama_host: str | None = None) -> list[Any]:
+    """The hosts the profiles name besides the default Ollama (other Ollama hosts, OpenAI-compatible
+    servers, llama-server), each probed once: a list of ``HostStatus`` (empty: none configured).
+    Profiles are read and the ``openai`` client imported in a thread, never on the UI loop."""
+    import asyncio
+
+    def configured() -> list[Any]:
+        from conductor_tui.engine import loader
+        from conductor_tui.providers import hosts
+
+        found = hosts.configured_endpoints(loader.load_profiles(project), ollama_host=ollama_host)[1:]
+        if any(ep.family == "openai" for ep, _ in found):
+            import openai  # noqa: F401 - ~0.5 s import, paid here in the thread
+
+        return found
+
+    try:
+        found = await asyncio.to_thread(configured)
+        if not found:
+            return []
+        from conductor_tui.providers import hosts
+
+        return await hosts.probe_hosts(found, default_first=False)
+    except Exception:  # a broken profile file is reported by the catalog; the probe stays quiet
+        return []
+
+
+def load_catalog(project: Path, status: Any = None, hosts: list[Any] | None = None) -> Catalog:
     """Every ensemble visible from ``project`` with its runnable state (never raises).
 
-    ``status`` is the last OllamaStatus (None = not asked yet: nothing is flagged)."""
+    ``status`` is the last OllamaStatus (None = not asked yet: nothing is flagged); ``hosts`` the
+    other hosts' statuses (:func:`probe_other_hosts`), so agents on them are judged too."""
     models = {str(getattr(m, "name", m)) for m in (getattr(status, "models", None) or [])}
     up = bool(getattr(status, "reachable", False))
     catalog = Catalog(models=models, ollama_up=up, loaded=True, checked=status is not None)
@@ -79,6 +107,7 @@ def load_catalog(project: Path, status: Any = None) -> Catalog:
         catalog.error = f"could not load ensembles: {exc}"
         return catalog
     installed = models if up else None
+    by_name = {e.name: e.spec for e in found.all_entries() if e.spec is not None}
     for entry in found.all_entries():
         spec = entry.spec
         info = EnsembleInfo(
@@ -99,6 +128,10 @@ def load_catalog(project: Path, status: Any = None) -> Catalog:
                     found.profiles,
                     project=project,
                     ollama_host=getattr(status, "host", None),
+                    endpoint_models=(
+                        {h.endpoint.key: h.known_models for h in hosts} if hosts is not None else None
+                    ),
+                    ensembles=by_name,
                 )
             except Exception as exc:
                 problems = [f"cannot check: {exc}"]

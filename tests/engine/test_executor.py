@@ -513,11 +513,14 @@ async def test_cancelling_the_task_kills_scripts_and_reraises(provider, tmp_path
     assert _gone(int(pidfile.read_text()))
 
 
-async def test_unsupported_agents_do_not_run(provider, fake):
+async def test_a_missing_child_ensemble_fails_only_its_agent(provider, fake):
     spec = ensemble([llm("a", "fast:1b"), {"name": "sub", "ensemble": "other"}])
     result, events = await run(provider, spec)
-    assert result.status == "failed" and "sub" in result.error
-    assert fake.generation_requests() == []
+    assert result.status == "failed"
+    assert (
+        result.agents["sub"].status == "failed" and 'ensemble "other" not found' in result.agents["sub"].error
+    )
+    assert result.agents["a"].status == "success" and len(fake.generation_requests()) == 1
     assert of(events, RunFinished)[0].status == "failed"
 
 

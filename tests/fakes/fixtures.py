@@ -45,3 +45,27 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return port
+
+
+@pytest.fixture
+def fake_openai_factory() -> Iterator[Callable[..., object]]:
+    """``make(models=None, **kw) -> FakeOpenAI`` (an OpenAI-compatible server; ``.url`` ends with /v1);
+    every server it starts is stopped after the test."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    started: list[FakeOpenAI] = []
+
+    def make(models=None, **kwargs) -> FakeOpenAI:
+        server = FakeOpenAI(models, **kwargs).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def fake_openai(fake_openai_factory):
+    """A started fake OpenAI-compatible server with the default models."""
+    return fake_openai_factory()

@@ -92,6 +92,10 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 ollama = Static(Text("Asking Ollama…", style="dim"), id="md-ollama", classes="i5-panel")
                 ollama.border_title = "Ollama"
                 yield ollama
+                hosts = Static(id="md-hosts", classes="i5-panel")
+                hosts.border_title = "Other hosts"
+                hosts.display = False  # shown when profiles name hosts besides the default Ollama
+                yield hosts
                 models = DataTable(id="md-models", cursor_type="row", zebra_stripes=True, classes="i5-panel")
                 models.border_title = "Installed models"
                 yield models
@@ -154,6 +158,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
         try:
             services = self.services
             status_task = asyncio.ensure_future(self._ollama_status())
+            hosts_task = asyncio.ensure_future(self._other_hosts())
 
             def hardware() -> tuple[Any, list[Any], Any]:
                 probe = None
@@ -176,8 +181,12 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             if hasattr(self.app, "gpu_samples"):
                 self.app.gpu_samples = samples
             status = await status_task
-            catalog = await asyncio.to_thread(self._catalog, status)
+            others = await hosts_task
+            if hasattr(self.app, "host_statuses"):
+                self.app.host_statuses = others
+            catalog = await asyncio.to_thread(self._catalog, status, others)
             self._show_ollama(status)
+            self._show_hosts(others)
             self._show_ensembles(catalog)
             await self._show_gpu(probe, samples, status)
             self._show_system(sysinfo)
@@ -205,17 +214,53 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 fix=None,
             )
 
-    def _catalog(self, status: Any) -> Any:
+    async def _other_hosts(self) -> list[Any]:
+        from conductor_tui.ui.catalog import probe_other_hosts
+
+        return await probe_other_hosts(self.services.project, self.services.ollama_host)
+
+    def _catalog(self, status: Any, others: list[Any] | None = None) -> Any:
         try:
             from conductor_tui.ui.catalog import load_catalog
 
-            return load_catalog(self.services.project, status)
+            return load_catalog(self.services.project, status, others)
         except Exception as exc:
             from types import SimpleNamespace
 
             return SimpleNamespace(ensembles={}, error=str(exc))
 
     # ------------------------------------------------------------------ rendering
+
+    def _show_hosts(self, others: list[Any]) -> None:
+        """One block per host the profiles name besides the default Ollama: up or down, its models
+        and the profiles that use it, or the error and the exact fix."""
+        box = self.query_one("#md-hosts", Static)
+        box.display = bool(others)
+        if not others:
+            return
+        text = Text()
+        for i, h in enumerate(others):
+            ep = h.endpoint
+            if i:
+                text.append("\n")
+            kind = "Ollama" if ep.family == "ollama" else ep.provider
+            if h.reachable and not h.error:
+                text.append("● ", style="bold green")
+                text.append(f"{kind} ", style="bold")
+                text.append(ep.url, style="dim")
+                models = ", ".join(h.models[:4]) + (f" +{len(h.models) - 4}" if len(h.models) > 4 else "")
+                text.append(f"\n  {len(h.models)} model(s): {models or 'none'}")
+            else:
+                text.append("○ ", style="bold red")
+                text.append(f"{kind} ", style="bold")
+                text.append(ep.url, style="dim")
+                text.append(f"\n  {h.error or 'not reachable'}")
+                if h.fix:
+                    text.append("\n  Fix: ", style="bold")
+                    text.append(h.fix)
+            if h.profiles:
+                text.append(f"\n  profiles: {', '.join(h.profiles)}", style="dim")
+        box.update(text)
 
     def _show_ollama(self, status: Any) -> None:
         self.status = status

@@ -75,6 +75,22 @@ def ollama_text(status: Any) -> Text:
     return text
 
 
+def hosts_text(statuses: Any) -> Text:
+    """`` · hosts 2/3 up gpu-box:8000 ✗`` — the other configured hosts, compact (empty when none)."""
+    if not statuses:
+        return Text()
+    up = sum(1 for s in statuses if s.reachable)
+    text = Text(" · ", style="dim")
+    text.append(f"hosts {up}/{len(statuses)} up", style="green" if up == len(statuses) else "yellow")
+    down = [s for s in statuses if not s.reachable]
+    for s in down[:2]:
+        url = s.endpoint.url.split("://", 1)[-1].removesuffix("/v1")
+        text.append(f" {url} ✗", style="red")
+    if len(down) > 2:
+        text.append(f" +{len(down) - 2}", style="red")
+    return text
+
+
 def gpu_text(samples: Any, kind: str | None = None) -> Text:
     """One line: ``GPU RTX 4090 · VRAM 5.1/24.0 GB · 12% · 51°C``."""
     if samples is None:
@@ -141,9 +157,16 @@ class StatusBar(Horizontal):
         self.query_one("#sb-project", Static).update(label)
         self.watch(app, "ollama_status", self._show_ollama)
         self.watch(app, "gpu_samples", self._show_gpu)
+        if hasattr(app, "host_statuses"):
+            self.watch(app, "host_statuses", self._show_hosts)
 
     def _show_ollama(self, status: Any) -> None:
-        self.query_one("#sb-ollama", Static).update(ollama_text(status))
+        text = ollama_text(status)
+        text.append_text(hosts_text(getattr(self.app, "host_statuses", None)))
+        self.query_one("#sb-ollama", Static).update(text)
+
+    def _show_hosts(self, _statuses: Any) -> None:
+        self._show_ollama(getattr(self.app, "ollama_status", None))
 
     def _show_gpu(self, samples: Any) -> None:
         self.query_one("#sb-gpu", Static).update(gpu_text(samples))
