@@ -71,7 +71,7 @@ BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU ca
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4  # 4: failed/cancelled local runs counted apart; one verdict per run
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
@@ -121,9 +121,12 @@ class _Route(msgspec.Struct, gc=False):
     estimated_full_claude_tokens: int | None = None
     preparation_savings: int | None = None
     propose_judge: _PJ | None = None
+    status: str | None = None  # a local run that did not complete is a failed decision
 
 
 class _Eval(msgspec.Struct, gc=False):
+    routing_id: str | None = None
+    invocation_number: int | None = None
     ensemble: str | None = None
     task_type: str | None = None
     score: str | None = None
@@ -149,7 +152,9 @@ _STANDING = 10
 _PJ_CLAUDE = 11  # Claude-judge tokens of propose–judge runs (overhead)
 _PLAIN_CLAUDE_TOK = 12  # claude_tokens of Claude decisions without preparation (for the ratio)
 _PLAIN_CLAUDE_N = 13
-_NCOUNTERS = 14
+_FAILED = 14  # local runs that did not complete (failed, cancelled): no success, nothing saved
+_NCOUNTERS = 15
+_DONE = frozenset({None, "completed", "done", "success"})
 
 
 def _str(v: Any) -> str | None:
@@ -262,6 +267,7 @@ def _new_bucket() -> dict[str, Any]:
     return {
         "decisions": 0,
         "local_decisions": 0,
+        "failed_decisions": 0,
         "claude_decisions": 0,
         "prepared_claude_decisions": 0,
         "interim_claude": 0,
@@ -362,6 +368,10 @@ class Aggregator:
         self._status_cache: dict[str, tuple] = {}
         self._eval_scores: dict[str, list[Score | None]] = {}
         self._eval_modes: dict[str, list[Any]] = {}
+        # the run an evaluation belongs to → [ensemble, index in its lists, label, task type]:
+        # a later verdict on the same run (the person agreeing with or overriding the judge)
+        # replaces the earlier one — one verdict per run, as core.history counts them
+        self._eval_index: dict[str, list[Any]] = {}
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
         self._eval_implicit: dict[str, dict[str, int]] = {}  # ensemble → counts w/o task type
         self._eval_totals: dict[str, int] = {"total": 0, "good": 0, "acceptable": 0, "poor": 0, "unscored": 0}
@@ -378,6 +388,7 @@ class Aggregator:
         "_ratio",
         "_ens_tt",
         "_eval_modes",
+        "_eval_index",
         "_eval_tt",
         "_eval_implicit",
         "_eval_totals",
@@ -746,6 +757,8 @@ class Aggregator:
                         ps = full - (r.judgment_tokens_claude or 0) if full is not None else 0
                     a[8] += ps
                     a[9] += 1
+            if r.status not in _DONE:
+                a[14] += 1
             if r.standing_auth:
                 a[10] += 1
             if r.propose_judge is not None:
@@ -762,13 +775,32 @@ class Aggregator:
                 judge += j
             score = rules.as_score(e.score) if e.score is not None else None
             name = e.ensemble or "(unknown)"
-            self._eval_scores.setdefault(name, []).append(score)
-            self._eval_modes.setdefault(name, []).append(e.failure_mode)
-            totals["total"] += 1
             label = score.value if score is not None else "unscored"
+            tt = e.task_type.strip() if e.task_type else None
+            rid = e.routing_id
+            key = rid if isinstance(rid, str) and rid.strip() and " " not in rid.strip() else None
+            if key is None and e.ensemble and isinstance(e.invocation_number, int):
+                key = f"{e.ensemble}#{e.invocation_number}"
+            prev = self._eval_index.get(key) if key is not None else None
+            if prev is not None:  # a later verdict on the same run replaces the earlier one
+                old_name, idx, old_label, old_tt = prev
+                self._eval_scores[old_name][idx] = score
+                self._eval_modes[old_name][idx] = e.failure_mode
+                totals[old_label] -= 1
+                old_bucket = self._eval_tt.get(old_tt) if old_tt else self._eval_implicit.get(old_name)
+                if old_bucket is not None:
+                    old_bucket[old_label] -= 1
+                prev[2], prev[3] = label, tt
+            else:
+                scores = self._eval_scores.setdefault(name, [])
+                scores.append(score)
+                self._eval_modes.setdefault(name, []).append(e.failure_mode)
+                totals["total"] += 1
+                if key is not None:
+                    self._eval_index[key] = [name, len(scores) - 1, label, tt]
             totals[label] += 1
-            if e.task_type:
-                self._eval_tt.setdefault(e.task_type.strip(), _score_bucket())[label] += 1
+            if tt:
+                self._eval_tt.setdefault(tt, _score_bucket())[label] += 1
             else:
                 self._eval_implicit.setdefault(name, _score_bucket())[label] += 1
         self._overhead["judge"] += judge
@@ -854,7 +886,8 @@ class Aggregator:
                 b["standing_auth"] += a[_STANDING]
                 b["claude_tokens"] += a[_CLAUDE_TOK]
                 if is_local:
-                    b["local_decisions"] += a[_N]
+                    b["local_decisions"] += a[_N] - a[_FAILED]
+                    b["failed_decisions"] += a[_FAILED]
                     b["total_tokens_local"] += a[_LOCAL_TOK]
                     b["saved_logged"] += a[_SAVED]
                     if a[_UNESTIMATED]:
@@ -886,6 +919,7 @@ class Aggregator:
         return {
             "decisions": bucket["decisions"],
             "local_decisions": bucket["local_decisions"],
+            "failed_local_decisions": bucket["failed_decisions"],
             "claude_decisions": bucket["claude_decisions"],
             "prepared_claude_decisions": bucket["prepared_claude_decisions"],
             "interim_claude": bucket["interim_claude"],

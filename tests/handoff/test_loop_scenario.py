@@ -258,9 +258,22 @@ def test_the_loop_closes_across_sessions_through_the_cli(story, capsys, monkeypa
     code, out = f.run()
     assert code == 0 and out["evaluate"] is True
 
-    # ---- the figures: every completed run counted once, tokens from the log ----------------
-    completed = [r for r in store.read_routing().records if r.is_decision and r.is_local]
-    assert all(r.status == "completed" for r in completed)
+    # ---- a run that fails (its model is not installed): no success, no saving, no slot ------
+    (story / ".llm-orc/ensembles/summarize-notes.yaml").write_text(
+        "name: summarize-notes\ndescription: Summarise notes.\nconductor:\n  task_type: summarization\n"
+        "agents:\n  - name: s\n    model: missing-model:1b\n    provider: ollama\n"
+    )
+    code, broken = f.cli("request-run", "summarize-notes", "--input", "notes", "--headless", "--session", "s-F")
+    assert code == 4 and broken["status"] == "failed" and "output" not in broken
+    failed_run = next(r for r in store.read_routing().records if r.id == broken["routing_id"])
+    assert failed_run.tokens_saved == 0 and "invocation_number" not in failed_run.extras
+
+    # ---- the figures: every completed run counted once, the failed one apart ----------------
+    local = [r for r in store.read_routing().records if r.is_decision and r.is_local]
+    completed = [r for r in local if r.status == "completed"]
     code, totals = f.cli("report")
     assert totals["local_decisions"] == len(completed) == 3 + 3 + 16 + 1 + 1 + 1
-    assert totals["total_tokens_local"] == sum(r.total_tokens_local for r in completed)
+    assert totals["by_ensemble"]["summarize-notes"]["failed_local_decisions"] == 1
+    assert totals["by_ensemble"]["summarize-notes"]["local_decisions"] == 0
+    assert totals["total_tokens_local"] == sum(r.total_tokens_local for r in local)
+    assert totals["estimated_claude_tokens_saved"] == sum(r.tokens_saved for r in completed)
