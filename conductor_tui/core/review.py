@@ -19,6 +19,7 @@ The rules themselves live in :mod:`conductor_tui.core.rules`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -1035,10 +1036,16 @@ class WrapUp:
     debt: int
     ratio: float
     progression: list[Progression] = field(default_factory=list)
+    open_rows: int = 0  # rows still pending, approved or running
 
     def lines(self) -> list[str]:
+        head = (
+            "Workflow complete."
+            if self.open_rows == 0
+            else f"Workflow in progress ({self.open_rows} of {self.subtasks} subtasks not done yet)."
+        )
         out = [
-            f"Workflow complete. {self.local}/{self.subtasks} subtasks handled locally.",
+            f"{head} {self.local}/{self.subtasks} subtasks handled locally.",
             f"Local: {self.local_tokens:,} tokens | Claude savings: ~{self.saved_tokens:,} tokens",
             "Lifecycle progression:",
         ]
@@ -1083,10 +1090,13 @@ def latest_plan(store: Any):
     return max(plans, key=lambda p: (as_datetime(p.timestamp) or floor, p.revision))
 
 
-def workflow_wrapup(store: Any, plan: Any = None, *, uses: dict[str, int] | None = None) -> WrapUp | None:
+def workflow_wrapup(
+    store: Any, plan: Any = None, *, uses: dict[str, int] | None = None, ensembles: dict[str, Any] | None = None
+) -> WrapUp | None:
     """The wrap-up of ``plan`` (default: the latest plan) from its routing decisions and
-    the evaluations; ``None`` when there is no plan.  ``uses``: local runs per ensemble
-    over the whole log (e.g. from the aggregator), for the phases after the session."""
+    the evaluations; ``None`` when there is no plan.  ``uses``: completed local runs per
+    ensemble over the whole log; ``ensembles``: the report's ``by_ensemble`` rows — when
+    given, the phase after the session is the report's (one source for every screen)."""
     plan = plan or latest_plan(store)
     if plan is None:
         return None
@@ -1109,8 +1119,9 @@ def workflow_wrapup(store: Any, plan: Any = None, *, uses: dict[str, int] | None
 
         thresholds = RoutingThresholds()
     ratio = float(thresholds.local_to_claude_token_ratio or 1.2)
-    local = [d for d in decisions.values() if d.is_local]
-    local_tokens = sum(d.total_tokens_local or 0 for d in local)
+    local_all = [d for d in decisions.values() if d.is_local]
+    local = [d for d in local_all if (d.status or "completed") in _DONE]  # failed runs are no success
+    local_tokens = sum(d.total_tokens_local or 0 for d in local_all)
     saved = sum(
         d.tokens_saved if d.tokens_saved is not None else round((d.total_tokens_local or 0) / ratio)
         for d in local
@@ -1132,13 +1143,13 @@ def workflow_wrapup(store: Any, plan: Any = None, *, uses: dict[str, int] | None
         if not tt or tt in seen_types or cat not in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE):
             continue
         seen_types.add(tt)
-        ensembles = sorted({str(d.ensemble or d.routed_to) for d in local if d.task_type == tt})
-        if not ensembles:
+        names = sorted({str(d.ensemble or d.routed_to) for d in local if d.task_type == tt})
+        if not names:
             progression.append(
                 Progression(tt, None, None, Phase.DESIGN, "no ensemble yet; Claude as interim")
             )
             continue
-        ens = ensembles[0]
+        ens = names[0]
         scores_all = [e.score for e in evaluations if e.ensemble == ens]
         scores_before = [
             e.score
@@ -1152,8 +1163,12 @@ def workflow_wrapup(store: Any, plan: Any = None, *, uses: dict[str, int] | None
         )
         total_uses = (uses or {}).get(ens, len(scores_all))
         after = rules.lifecycle_status(scores_all, thresholds, invocations=total_uses)
+        reported = (ensembles or {}).get(ens)
+        if reported is not None and rules.as_phase(reported.get("phase")) is not None:
+            after = dataclasses.replace(after, phase=rules.as_phase(reported["phase"]))
         if after.phase is Phase.CALIBRATE and after.calibration is not None:
-            detail = f"{ens} {after.calibration.evaluated}/{thresholds.calibration_period} evaluated"
+            evaluated = after.calibration.evaluated
+            detail = f"{ens} {evaluated}/{thresholds.calibration_period} evaluated"
             if after.calibration.fallback:
                 detail += " · poor → Claude fallback"
         else:
@@ -1172,4 +1187,7 @@ def workflow_wrapup(store: Any, plan: Any = None, *, uses: dict[str, int] | None
         debt=debt,
         ratio=ratio,
         progression=progression,
+        open_rows=sum(
+            1 for r in plan.subtasks if str(getattr(r.status, "value", r.status)) in ("pending", "approved", "running")
+        ),
     )

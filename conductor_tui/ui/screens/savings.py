@@ -223,7 +223,7 @@ everything from the start.
             from conductor_tui.core.review import workflow_wrapup
 
             uses = {name: row.get("local_decisions", 0) for name, row in snap.by_ensemble.items()}
-            wrap = workflow_wrapup(store, uses=uses)
+            wrap = workflow_wrapup(store, uses=uses, ensembles=snap.by_ensemble)
         except Exception:
             wrap = None
         self._wrap_key, self._wrap_time = key, now
