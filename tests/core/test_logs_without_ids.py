@@ -101,3 +101,26 @@ def test_a_new_evaluation_of_an_id_less_run_gets_its_real_number(tmp_path: Path)
     outcome = Conductor(tmp_path).record_evaluation("extract-endpoints", "good", routing_id=run_id)
     assert outcome.evaluation.invocation_number == 4 and outcome.evaluation.routing_id == run_id
     assert review.evaluation_queue(review.load_review(store)) == []
+
+
+def _record_many(project: str, n: int) -> None:
+    from conductor_tui.core.loop import Conductor
+
+    conductor = Conductor(project)
+    for _ in range(n):
+        conductor.record_evaluation("extract-endpoints", "good", reasoning="fine")
+
+
+def test_concurrent_evaluations_never_share_an_invocation_number(tmp_path: Path) -> None:
+    """Two processes recording at once: numbering is one critical section under the store lock."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_record_many, args=(str(tmp_path), 12)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    numbers = [e.invocation_number for e in ProjectStore(tmp_path).read_evaluations().records]
+    assert sorted(numbers) == list(range(1, 25))
