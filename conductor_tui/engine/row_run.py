@@ -224,11 +224,12 @@ class RowRunner:
         outputs: dict[str, str] = {}
         for rid in wanted:
             routing_id = getattr(rows.get(rid), "routing_id", None)
-            d = by_id.get(routing_id) if routing_id else None
-            if d is None or d.status != "completed" or not d.artifact:
-                d = by_row.get(rid)
-            if d is None:
+            found: Any = by_id.get(routing_id) if routing_id else None
+            if found is None or found.status != "completed" or not found.artifact:
+                found = by_row.get(rid)
+            if found is None or not found.artifact:
                 continue
+            d = found
             path = Path(d.artifact)
             if not path.is_absolute():
                 path = self.project / path
