@@ -27,9 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="project directory (default: nearest folder with .llm-orc/ at or above the cwd)",
     )
     p.add_argument("--task-type", default=None, metavar="T", help="only this task type")
-    p.add_argument("--format", dest="fmt", default="jsonl", metavar="FORMAT", help="jsonl (default) or chatml")
     p.add_argument(
-        "--out", default=None, metavar="DIR", help="folder to write (default .llm-orc/training-data/<type>-<time>/)"
+        "--format", dest="fmt", default="jsonl", metavar="FORMAT", help="jsonl (default) or chatml"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder to write (default .llm-orc/training-data/<type>-<time>/)",
     )
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
@@ -41,14 +46,19 @@ def main(args: argparse.Namespace) -> int:
         print(f"conductor-tui export: unknown export {args.what!r} (try: training-data)", file=sys.stderr)
         return 2
     if args.fmt not in FORMATS:
-        print(f"conductor-tui export: --format must be one of {', '.join(FORMATS)} (got {args.fmt!r})", file=sys.stderr)
+        print(
+            f"conductor-tui export: --format must be one of {', '.join(FORMATS)} (got {args.fmt!r})",
+            file=sys.stderr,
+        )
         return 2
     project = Path(args.project).expanduser().resolve() if args.project else locations.find_project()
     if not locations.project_llm_orc_dir(project).is_dir():
         print(f"conductor-tui export: no .llm-orc/ folder in {project} — nothing to export.", file=sys.stderr)
         return 2
     try:
-        result = export_training_data(ProjectStore(project), task_type=args.task_type, fmt=args.fmt, out_dir=args.out)
+        result = export_training_data(
+            ProjectStore(project), task_type=args.task_type, fmt=args.fmt, out_dir=args.out
+        )
     except OSError as exc:
         print(f"conductor-tui export: cannot write: {exc}", file=sys.stderr)
         return 1

@@ -118,6 +118,7 @@ def main(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"conductor-tui report: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
         return 1
+    agreement = _agreement(store, cfg)
     if as_json:
         out = snap.to_dict()
         out.update(
@@ -125,11 +126,61 @@ def main(args: argparse.Namespace) -> int:
             evaluations_dir=str(store.root),
             config_version=cfg.version,
             warnings=warnings,
+            judge_agreement=agreement.to_dict() if agreement is not None else None,
         )
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     _print_human(snap, store, cfg, warnings, global_tier=global_tier)
+    if agreement is not None and agreement.pairs:
+        _print_agreement(agreement)
     return 0
+
+
+def _agreement(store: ProjectStore, cfg: RoutingConfig) -> Any:
+    """Judge–human agreement (:mod:`conductor_tui.core.agreement`), or ``None`` when the
+    evaluations cannot be read (the report itself already says why)."""
+    from conductor_tui.core.agreement import agreement_report
+
+    try:
+        evaluations = list(store.read_evaluations(0).records)
+    except (StoreError, OSError):
+        return None
+    return agreement_report(evaluations, cfg.routing_thresholds)
+
+
+def _print_agreement(rep: Any) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    t = Table(
+        title=f"Judge–human agreement (threshold {rep.min_rate:.0%} over ≥{rep.min_samples} runs)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+    )
+    for col in ("by", "name", "agreed", "pairs", "rate", "95% CI"):
+        t.add_column(col, justify="left" if col in ("by", "name") else "right")
+    for kind, groups in (
+        ("ensemble", rep.by_ensemble),
+        ("task type", rep.by_task_type),
+        ("failure mode", rep.by_failure_mode),
+    ):
+        for name in sorted(groups):
+            a = groups[name]
+            lo, hi = a.interval
+            low = kind == "ensemble" and name in rep.untrusted
+            t.add_row(
+                Text(kind, style="dim"),
+                Text(name + ("  → back to you" if low else ""), style="red" if low else ""),
+                Text(str(a.agreed)),
+                Text(str(a.total)),
+                Text(f"{a.rate:.0%}"),
+                Text(f"{lo:.0%}–{hi:.0%}"),
+            )
+    console.print(t)
 
 
 # --------------------------------------------------------------------------- human output

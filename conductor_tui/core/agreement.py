@@ -97,7 +97,7 @@ class Agreement:
         if not self.total:
             return "no pairs"
         lo, hi = self.interval
-        return f"{self.rate:.0%} ({self.agreed}/{self.total}, {lo:.0%}–{hi:.0%})"
+        return f"{self.rate:.0%} ({self.agreed}/{self.total}, {lo * 100:.0f}–{hi:.0%})"
 
     def to_dict(self) -> dict[str, Any]:
         lo, hi = self.interval
@@ -130,7 +130,10 @@ class AgreementReport:
             "by_ensemble": table(self.by_ensemble),
             "by_task_type": table(self.by_task_type),
             "by_failure_mode": table(self.by_failure_mode),
-            "threshold": {"judge_agreement_min": self.min_rate, "judge_agreement_min_samples": self.min_samples},
+            "threshold": {
+                "judge_agreement_min": self.min_rate,
+                "judge_agreement_min_samples": self.min_samples,
+            },
             "untrusted_ensembles": sorted(self.untrusted),
         }
 

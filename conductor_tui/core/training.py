@@ -272,9 +272,7 @@ def export_training_data(
     folder.mkdir(parents=True, exist_ok=True)
     name = "training-data.jsonl" if fmt == "jsonl" else "training-data.chatml.jsonl"
     data_file = folder / name
-    lines = [
-        json.dumps(ex.jsonl() if fmt == "jsonl" else ex.chatml(), ensure_ascii=False) for ex in examples
-    ]
+    lines = [json.dumps(ex.jsonl() if fmt == "jsonl" else ex.chatml(), ensure_ascii=False) for ex in examples]
     atomic_write_text(data_file, "".join(line + "\n" for line in lines))
     manifest = {
         "project": str(project),

@@ -61,7 +61,10 @@ def test_pairs_without_the_explicit_flag_compare_scores_and_latest_person_wins()
         Evaluation(routing_id="r3", ensemble="e", score="good", evaluator="human"),  # no judge
     ]
     pairs = judge_pairs(evs)
-    assert [(p.key, p.agreed, p.failure_mode) for p in pairs] == [("r1", False, "off-topic"), ("r2", True, "none")]
+    assert [(p.key, p.agreed, p.failure_mode) for p in pairs] == [
+        ("r1", False, "off-topic"),
+        ("r2", True, "none"),
+    ]
 
 
 def _add(proj: Path, rec: dict) -> None:
@@ -73,8 +76,15 @@ def _add_run(proj: Path, rid: str) -> None:
     with (proj / EV / "routing-log.jsonl").open("a") as fh:
         fh.write(
             json.dumps(
-                {"id": rid, "timestamp": "2026-01-09T10:00:00Z", "task_type": "extraction", "routed_to": "extract",
-                 "ensemble": "extract", "status": "completed", "total_tokens_local": 10}
+                {
+                    "id": rid,
+                    "timestamp": "2026-01-09T10:00:00Z",
+                    "task_type": "extraction",
+                    "routed_to": "extract",
+                    "ensemble": "extract",
+                    "status": "completed",
+                    "total_tokens_local": 10,
+                }
             )
             + "\n"
         )
@@ -85,8 +95,17 @@ def test_an_untrusted_judge_sends_its_verdicts_back_to_the_person(project) -> No
     store = ProjectStore(proj)
     # a session's own Claude evaluation (a finished record, not awaiting review)
     _add_run(proj, "rd-ex7")
-    _add(proj, {"id": "ev-s7", "routing_id": "rd-ex7", "ensemble": "extract", "score": "good",
-                "reasoning": "Claude evaluated it", "evaluator": "claude"})
+    _add(
+        proj,
+        {
+            "id": "ev-s7",
+            "routing_id": "rd-ex7",
+            "ensemble": "extract",
+            "score": "good",
+            "reasoning": "Claude evaluated it",
+            "evaluator": "claude",
+        },
+    )
     state = review.load_review(store)
     queued = {q.routing_id: q for q in review.evaluation_queue(state)}
     assert "rd-ex7" in queued and queued["rd-ex7"].judge is not None
@@ -123,3 +142,25 @@ def test_the_cockpit_judge_records_advice_only_for_an_untrusted_ensemble(project
     assert written.score is None and written.judge_score.value == "good"
     ev2 = record_judge_verdict(proj, _Verdict(), ensemble="gen-tests", store=store, routing_id="rd-gt3")
     assert ev2.score is not None and "advisory" not in ev2.model_extra
+
+
+def test_report_json_carries_the_agreement(project, capsys, monkeypatch) -> None:
+    from conductor_tui.cli import main
+
+    monkeypatch.setenv("CONDUCTOR_TUI_NO_CACHE", "1")
+    proj, truth = project
+    assert main(["report", "--project", str(proj), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ja = out["judge_agreement"]
+    assert ja["by_ensemble"]["extract"]["agreed"] == 3 and ja["by_ensemble"]["extract"]["pairs"] == 5
+    assert ja["by_failure_mode"]["hallucination"] == {
+        "agreed": 0,
+        "overridden": 1,
+        "pairs": 1,
+        "rate": 0.0,
+        "ci95": [0.0, pytest.approx(0.7935, abs=1e-3)],
+    }
+    assert ja["untrusted_ensembles"] == ["extract"]
+    assert main(["report", "--project", str(proj)]) == 0
+    text = capsys.readouterr().out
+    assert "Judge–human agreement" in text and "back to you" in text

@@ -60,7 +60,9 @@ def test_export_writes_real_triples_labels_and_manifest(project) -> None:
 def test_export_filters_by_task_type_and_writes_chatml(project, tmp_path: Path) -> None:
     proj, truth = project
     out = tmp_path / "out"
-    res = export_training_data(ProjectStore(proj), task_type="test-generation", fmt="chatml", out_dir=out, now=NOW)
+    res = export_training_data(
+        ProjectStore(proj), task_type="test-generation", fmt="chatml", out_dir=out, now=NOW
+    )
     rows = _lines(out / "training-data.chatml.jsonl")
     assert len(rows) == truth.exportable_by_tt["test-generation"] == res.count
     for r in rows:

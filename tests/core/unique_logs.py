@@ -182,9 +182,12 @@ def write_project(project: Path, other_project: Path) -> Truth:
         )
         truth.saved_lines[line] = 1500 if status == "completed" else 0
         truth.inputs[rid], truth.outputs[rid] = inp, out
-        score, mode = [("poor", "wrong-format"), ("poor", "wrong-format"), ("good", None), ("poor", "incomplete")][
-            i - 1
-        ]
+        score, mode = [
+            ("poor", "wrong-format"),
+            ("poor", "wrong-format"),
+            ("good", None),
+            ("poor", "incomplete"),
+        ][i - 1]
         ev(
             {
                 "id": f"ev-gt{i}",
@@ -262,7 +265,9 @@ def write_project(project: Path, other_project: Path) -> Truth:
             }
         )
         truth.claude_tokens[line] = ("extraction", tokens)
-    line = route({"event": "claude-overhead", "task_type": "planning", "claude_tokens": 700, "routed_to": "claude"})
+    line = route(
+        {"event": "claude-overhead", "task_type": "planning", "claude_tokens": 700, "routed_to": "claude"}
+    )
     truth.overhead_routing[line] = 700
     (d / "routing-log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in routes) + "{not json\n")
     (d / "evaluations.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
