@@ -43,6 +43,10 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.add_argument("--global", dest="global_tier", action="store_true",
                        help="report on the global tier (~/.config/llm-orc/evaluations)")
+        p.add_argument("--explain", default=None, metavar="FIGURE",
+                       help="the log lines (file:line) behind a figure: saved, net, overhead, local-tokens, "
+                       "claude-tokens, decisions, local-decisions, debt; scoped as FIGURE:task-type=T, "
+                       ":ensemble=E or :day=YYYY-MM-DD")
     elif name == "check":
         _add_project(p)
         p.add_argument("--json", action="store_true", help="print one JSON object")
