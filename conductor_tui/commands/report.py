@@ -182,7 +182,7 @@ def _explain(store: ProjectStore, figure: str, *, as_json: bool) -> int:
     if exp.note:
         console.print(Text(exp.note, style="dim"))
     for at, value, what in exp.lines:
-        console.print(Text(f"  {at:<28} {value:>12,.0f}  {what}"))
+        console.print(Text(f"  {at:<28} {value:>12,.0f}  {what}"), soft_wrap=True)
     return 0
 
 

@@ -69,3 +69,31 @@ async def test_lifecycle_exports_training_data_for_a_lora_candidate(tmp_path: Pa
         manifest = json.loads((result.folder / "manifest.json").read_text())
         assert manifest["task_type"] == "test-generation"
         assert manifest["by_label"] == {"poor:wrong-format": 2, "good": 1}
+
+
+async def test_savings_shows_the_range_and_drills_down_to_log_lines(tmp_path: Path) -> None:
+    from conductor_tui.ui.screens.savings import SavingsScreen
+    from conductor_tui.ui.widgets.explain import ExplainDialog
+
+    proj = _project(tmp_path)
+    app = make_app(services=services_for(proj, tmp_path), initial_mode="savings")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SavingsScreen)
+        assert "saved (11k–20k)" in str(screen.query_one("#sv-saved", Static).render())
+        table = screen.query_one("#sv-by-tt", DataTable)
+        keys = [k.value for k in table.rows]
+        table.focus()
+        table.move_cursor(row=keys.index("extraction"))
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ExplainDialog)
+        exp = screen.last_explanation
+        assert exp.scope == ("task-type", "extraction") and exp.total == 6750 and exp.range == (4800, 9000)
+        assert [at for at, _v, _w in exp.lines] == [f"routing-log.jsonl:{n}" for n in range(1, 7)]
+        assert app.screen.query_one("#ex-table", DataTable).row_count == 6
+        await pilot.press("escape")
+        await pilot.press("D")
+        await settle(pilot)
+        assert screen.last_explanation.figure == "net" and screen.last_explanation.total == 12950
