@@ -419,5 +419,7 @@ def _print_human(
     for w in warnings:
         console.print(Text("warning: " + w, style="yellow"))
     console.print(
-        Text("Where a figure comes from: conductor-tui report --explain saved|net|overhead|debt …", style="dim")
+        Text(
+            "Where a figure comes from: conductor-tui report --explain saved|net|overhead|debt …", style="dim"
+        )
     )

@@ -111,10 +111,20 @@ everything from the start.
 """
     BINDINGS = [
         Binding("ctrl+r", "reread", "Re-read logs", id="savings.reread"),
-        Binding("d", "explain('row')", "Lines behind", id="savings.explain_row",
-                tooltip="The routing-log lines behind the highlighted row's saving"),
-        Binding("D", "explain('net')", "Net lines", id="savings.explain_net",
-                tooltip="The lines behind the net saving (savings minus Claude's overhead)"),
+        Binding(
+            "d",
+            "explain('row')",
+            "Lines behind",
+            id="savings.explain_row",
+            tooltip="The routing-log lines behind the highlighted row's saving",
+        ),
+        Binding(
+            "D",
+            "explain('net')",
+            "Net lines",
+            id="savings.explain_net",
+            tooltip="The lines behind the net saving (savings minus Claude's overhead)",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -242,7 +252,9 @@ everything from the start.
         try:
             exp = trace_savings(self.services.store).explain(figure)
         except Exception as exc:
-            self.app.call_from_thread(self.notify, f"Cannot explain {figure}: {exc}", severity="error", markup=False)
+            self.app.call_from_thread(
+                self.notify, f"Cannot explain {figure}: {exc}", severity="error", markup=False
+            )
             return
         self.last_explanation = exp
         self.app.call_from_thread(self._show_explanation, exp)
