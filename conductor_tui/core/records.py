@@ -470,7 +470,6 @@ class RoutingThresholds(Record):
     judge_agreement_min: float = 0.7  # judge agreeing with the person less often → back to the person
     judge_agreement_min_samples: int = 5  # judge–person pairs before the rule applies
     ratio_band_default: float = 0.25  # ± share around the default ratio when too few samples
-    capacity_flag_slowdown: float = 1.5  # flag a local row expected to run this much slower
 
 
 THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
@@ -487,7 +486,6 @@ THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
     "judge_agreement_min",
     "judge_agreement_min_samples",
     "ratio_band_default",
-    "capacity_flag_slowdown",
 )
 
 
