@@ -324,7 +324,11 @@ everything from the start.
         card("local", _k(snap.total_tokens_local), "local tokens")
         rng = self.savings_range
         saved_label = "Claude saved"
-        if rng and rng.get("saved") == snap.estimated_claude_tokens_saved:
+        if (
+            rng
+            and rng.get("saved") == snap.estimated_claude_tokens_saved
+            and rng["saved_range"][0] < rng["saved_range"][1]
+        ):
             lo, hi = rng["saved_range"]
             saved_label = f"saved ({_short(lo)}–{_short(hi)})"
         card("saved", "~" + _k(snap.estimated_claude_tokens_saved), saved_label, "bold green")
