@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "request-run": ("session", "Ask for an ensemble run (in the open cockpit, else headless)."),
     "request-result": ("session", "Wait for / print the result of a requested run."),
     "record": ("session", "Record a Claude-handled subtask or an evaluation."),
+    "export": ("export", "Export training data: evaluated runs as (input, output, score, reasoning)."),
 }
 
 
@@ -42,6 +43,10 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.add_argument("--global", dest="global_tier", action="store_true",
                        help="report on the global tier (~/.config/llm-orc/evaluations)")
+        p.add_argument("--explain", default=None, metavar="FIGURE",
+                       help="the log lines (file:line) behind a figure: saved, net, overhead, local-tokens, "
+                       "claude-tokens, decisions, local-decisions, debt; scoped as FIGURE:task-type=T, "
+                       ":ensemble=E or :day=YYYY-MM-DD")
     elif name == "check":
         _add_project(p)
         p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -64,6 +69,10 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
         p.add_argument("--list", action="store_true", help="list the kit and exit")
     elif name == "demo":
         p.add_argument("--keep", action="store_true", help="keep the temporary demo project")
+    elif name == "export":
+        from conductor_tui.commands.export import add_arguments as add_export
+
+        add_export(p)
     elif module == "session":
         from conductor_tui.commands.session import add_arguments
 

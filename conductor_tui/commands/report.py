@@ -113,11 +113,16 @@ def main(args: argparse.Namespace) -> int:
         else:
             print(message)
         return 0
+    explain = getattr(args, "explain", None)
+    if explain:
+        return _explain(store, explain, as_json=as_json)
     try:
         snap, cfg, warnings = build_report(store)
     except StoreError as exc:
         print(f"conductor-tui report: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
         return 1
+    agreement = _agreement(store, cfg)
+    savings_range = _savings_range(store)
     if as_json:
         out = snap.to_dict()
         out.update(
@@ -125,11 +130,107 @@ def main(args: argparse.Namespace) -> int:
             evaluations_dir=str(store.root),
             config_version=cfg.version,
             warnings=warnings,
+            judge_agreement=agreement.to_dict() if agreement is not None else None,
+            savings_range=savings_range,
         )
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    _print_human(snap, store, cfg, warnings, global_tier=global_tier)
+    _print_human(snap, store, cfg, warnings, global_tier=global_tier, savings_range=savings_range)
+    if agreement is not None and agreement.pairs:
+        _print_agreement(agreement)
     return 0
+
+
+def _savings_range(store: ProjectStore) -> dict[str, Any] | None:
+    """The saving and net saving as ranges (:mod:`conductor_tui.core.savings_trace`)."""
+    from conductor_tui.core.savings_trace import trace_savings
+
+    try:
+        return trace_savings(store).savings_range()
+    except OSError:
+        return None
+
+
+def _explain(store: ProjectStore, figure: str, *, as_json: bool) -> int:
+    """``report --explain FIGURE``: the lines behind one figure."""
+    from conductor_tui.core.savings_trace import trace_savings
+
+    try:
+        trace = trace_savings(store)
+        exp = trace.explain(figure)
+    except ValueError as exc:
+        print(f"conductor-tui report: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"conductor-tui report: cannot read the logs: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        out = exp.to_dict()
+        out["evaluations_dir"] = str(store.root)
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console()
+    scope = f" ({exp.scope[0]} {exp.scope[1]})" if exp.scope else ""
+    head = Text.assemble((f"{exp.figure}{scope}: {exp.total:,}", "bold"))
+    if exp.range:
+        head.append(f"  range {exp.range[0]:,}–{exp.range[1]:,}", style="dim")
+    console.print(head)
+    console.print(Text(f"{store.root}  — {len(exp.lines)} line(s)", style="dim"))
+    if exp.note:
+        console.print(Text(exp.note, style="dim"))
+    for at, value, what in exp.lines:
+        console.print(Text(f"  {at:<28} {value:>12,.0f}  {what}"), soft_wrap=True)
+    return 0
+
+
+def _agreement(store: ProjectStore, cfg: RoutingConfig) -> Any:
+    """Judge–human agreement (:mod:`conductor_tui.core.agreement`), or ``None`` when the
+    evaluations cannot be read (the report itself already says why)."""
+    from conductor_tui.core.agreement import agreement_report
+
+    try:
+        evaluations = list(store.read_evaluations(0).records)
+    except (StoreError, OSError):
+        return None
+    return agreement_report(evaluations, cfg.routing_thresholds)
+
+
+def _print_agreement(rep: Any) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    t = Table(
+        title=f"Judge–human agreement (threshold {rep.min_rate:.0%} over ≥{rep.min_samples} runs)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+    )
+    for col in ("by", "name", "agreed", "pairs", "rate", "95% CI"):
+        t.add_column(col, justify="left" if col in ("by", "name") else "right")
+    for kind, groups in (
+        ("ensemble", rep.by_ensemble),
+        ("task type", rep.by_task_type),
+        ("failure mode", rep.by_failure_mode),
+    ):
+        for name in sorted(groups):
+            a = groups[name]
+            lo, hi = a.interval
+            low = kind == "ensemble" and name in rep.untrusted
+            t.add_row(
+                Text(kind, style="dim"),
+                Text(name + ("  → back to you" if low else ""), style="red" if low else ""),
+                Text(str(a.agreed)),
+                Text(str(a.total)),
+                Text(f"{a.rate:.0%}"),
+                Text(f"{lo:.0%}–{hi:.0%}"),
+            )
+    console.print(t)
 
 
 # --------------------------------------------------------------------------- human output
@@ -155,7 +256,13 @@ def _evals_cell(e: dict[str, Any], fmt=_fmt) -> str:
 
 
 def _print_human(
-    snap: Snapshot, store: ProjectStore, cfg: RoutingConfig, warnings: list[str], *, global_tier: bool
+    snap: Snapshot,
+    store: ProjectStore,
+    cfg: RoutingConfig,
+    warnings: list[str],
+    *,
+    global_tier: bool,
+    savings_range: dict[str, Any] | None = None,
 ) -> None:
     from rich import box
     from rich.console import Console
@@ -190,6 +297,16 @@ def _print_human(
             "-" + _fmt(snap.claude_overhead_tokens),
         ),
         ("Net Claude tokens saved", "~" + _fmt(snap.net_claude_tokens_saved)),
+        *(
+            [
+                (
+                    "  range (ratio band from your Claude-task records)",
+                    f"{_fmt(savings_range['net_range'][0])}–{_fmt(savings_range['net_range'][1])}",
+                )
+            ]
+            if savings_range
+            else []
+        ),
         ("Claude tokens used", _fmt(snap.claude_tokens)),
         (
             "Interim Claude debt (delegable work Claude did)",
@@ -301,3 +418,8 @@ def _print_human(
 
     for w in warnings:
         console.print(Text("warning: " + w, style="yellow"))
+    console.print(
+        Text(
+            "Where a figure comes from: conductor-tui report --explain saved|net|overhead|debt …", style="dim"
+        )
+    )

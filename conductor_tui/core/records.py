@@ -467,6 +467,9 @@ class RoutingThresholds(Record):
     local_to_claude_token_ratio: float = 1.2  # estimated_claude = local / ratio
     ratio_min_samples: int = 3  # decisions per side before the ratio is refined
     preparation_min_tokens: int = 500  # ensemble-prepared Claude below this is not worth it
+    judge_agreement_min: float = 0.7  # judge agreeing with the person less often → back to the person
+    judge_agreement_min_samples: int = 5  # judge–person pairs before the rule applies
+    ratio_band_default: float = 0.25  # ± share around the default ratio when too few samples
 
 
 THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
@@ -480,6 +483,9 @@ THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
     "local_to_claude_token_ratio",
     "ratio_min_samples",
     "preparation_min_tokens",
+    "judge_agreement_min",
+    "judge_agreement_min_samples",
+    "ratio_band_default",
 )
 
 

@@ -87,6 +87,7 @@ class ReviewState:
     queue_all: list[QueueItem] = field(default_factory=list)
     queue_total: int = 0  # runs needing an evaluation (queue_due keeps the newest QUEUE_LIMIT)
     linked: dict[str, Evaluation] = field(default_factory=dict)  # run id → evaluation naming no run
+    agreement: Any = None  # core.agreement.AgreementReport (judge–human agreement)
 
     @property
     def runs(self) -> list[RoutingDecision]:
@@ -208,6 +209,12 @@ class _ReviewPass:
             elif ev.ensemble and isinstance(ev.invocation_number, int):
                 self.by_invocation[(ev.ensemble, ev.invocation_number)] = ev
         self.effective.update(state.linked)
+        from conductor_tui.core.agreement import agreement_report
+
+        # judge–human agreement: an ensemble whose judge is untrusted sends its judge's
+        # verdicts back to the person (core.agreement)
+        state.agreement = agreement_report(state.evaluations, self.thresholds, lambda ev: ensemble_of(ev, state))
+        self.untrusted = state.agreement.untrusted
         self.need = need_ensembles
         self.tracks: dict[str, _EnsembleTrack] = {}
         self.local_cache: dict[Any, bool] = {}
@@ -304,7 +311,9 @@ class _ReviewPass:
         phase_now = tracker.phase(n - 1)
         if ev is not None and ev.score is not None:
             tracker.add(rules.as_score(ev.score), uses=n)
-        judged_only = ev is not None and is_judge(ev)
+        judged_only = ev is not None and (
+            is_judge(ev) or (ens in self.untrusted and (ev.evaluator or "").strip().lower() in JUDGES)
+        )
         reviewed = ev is not None and not judged_only
         is_flagged = rid in self.state.flagged_ids
         if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
@@ -328,6 +337,9 @@ class _ReviewPass:
             phase, reason, due = EvalPhase.TRIGGERED, "flagged", True
         if judged_only:
             reason = f"judge: {_label(ev.judge_score or ev.score)}"
+            low = self.untrusted.get(ens)
+            if low is not None:
+                reason += f" · judge agreement {low.rate:.0%} < {self.state.agreement.min_rate:.0%}"
         pending = (
             offset,
             plen,

@@ -154,7 +154,27 @@ def record_judge_verdict(
     number, phase = _phase_for(store, ensemble, fields.get("routing_id"))
     fields.setdefault("invocation_number", number)
     fields.setdefault("phase", phase)
-    return store.append_evaluation(evaluation_from_verdict(verdict, ensemble=ensemble, **fields))
+    evaluation = evaluation_from_verdict(verdict, ensemble=ensemble, **fields)
+    advice = judge_advice_only(store, ensemble)
+    if advice:  # the judge is not trusted for this ensemble: its verdict is advice, not a score
+        evaluation.score = None
+        evaluation.advisory = advice
+    return store.append_evaluation(evaluation)
+
+
+def judge_advice_only(store: ProjectStore, ensemble: str) -> str | None:
+    """Why the judge's verdicts for ``ensemble`` are recorded as advice only (no score, the
+    person decides), or ``None`` while the judge is trusted (:mod:`conductor_tui.core.agreement`)."""
+    from conductor_tui.core.agreement import agreement_report, untrusted_reason
+
+    try:
+        thresholds = store.load_config().routing_thresholds
+        evaluations = list(store.read_evaluations(0).records)
+    except Exception:
+        return None
+    report = agreement_report(evaluations, thresholds)
+    low = report.untrusted.get(ensemble)
+    return untrusted_reason(ensemble, low, report.min_rate) if low is not None else None
 
 
 def judge_run(

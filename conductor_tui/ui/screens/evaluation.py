@@ -245,6 +245,15 @@ another score to override it — both verdicts are kept in the record.
             help_text.append(
                 f"showing the last {len(items):,} of {state.total_runs:,} local runs\n", style="dim"
             )
+        rep = state.agreement
+        if rep is not None and rep.by_ensemble:
+            help_text.append("Judge agreement\n", style="bold")
+            for name in sorted(rep.by_ensemble):
+                low = name in rep.untrusted
+                help_text.append(
+                    f" {name}: {rep.by_ensemble[name].label()}" + (" → back to you" if low else "") + "\n",
+                    style="red" if low else "dim",
+                )
         if self.claude_unavailable():
             help_text.append("Claude judge: needs ANTHROPIC_API_KEY\n", style="yellow")
             help_text.append("v all runs · f flag · ctrl+s record", style="dim")
@@ -306,6 +315,15 @@ another score to override it — both verdicts are kept in the record.
             meta.append(f"{run.total_tokens_local:,} local tokens")
         if meta:
             text.append("\n" + " · ".join(meta), style="dim")
+        rep = self.state.agreement if self.state is not None else None
+        pair = rep.by_ensemble.get(item.ensemble) if rep is not None else None
+        if pair is not None:
+            low = item.ensemble in rep.untrusted
+            text.append(
+                f"\nJudge agreement for {item.ensemble}: {pair.label()}"
+                + (f" — below {rep.min_rate:.0%}: the judge's verdicts come back to you" if low else ""),
+                style="red" if low else "dim",
+            )
         run_box.update(text)
         _input, out = read_artifact(self.services.project, run)
         self.input_text = _input

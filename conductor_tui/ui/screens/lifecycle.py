@@ -69,6 +69,10 @@ uses with over 80 % acceptable-or-good earn Trust.
   no hard-coded project paths in scripts) are checked and shown before anything is copied.
 * `a` grants or revokes a standing authorisation for the task type + ensemble.
 * `t` edits the thresholds (a new config version each time), `b` rolls back to a version.
+* **Judge agreement:** how often Claude's verdicts matched yours for the ensemble (with a
+  95 % interval); below `judge_agreement_min` its verdicts come back to you.
+* `x` on a **LoRA candidate** exports its training data (input, output, score, reasoning
+  per evaluated run, poor ones labelled by failure mode) with a manifest of counts.
 """
     BINDINGS = [
         Binding(
@@ -99,6 +103,13 @@ uses with over 80 % acceptable-or-good earn Trust.
             "Roll back",
             id="lifecycle.rollback",
             tooltip="Roll back the routing config to an earlier version",
+        ),
+        Binding(
+            "x",
+            "export_training",
+            "Export data",
+            id="lifecycle.export_training",
+            tooltip="Export the LoRA candidate's training data (evaluated runs with their input and output)",
         ),
         Binding("ctrl+r", "reload", "Reload", id="lifecycle.reload", show=False),
     ]
@@ -273,6 +284,17 @@ uses with over 80 % acceptable-or-good earn Trust.
                     f"no — {lora.poor} poor" + (f", mostly {mode}" if mode else ", no single failure mode"),
                     style="dim",
                 )
+        if lora is not None and lora.flag:
+            text.append("  (x exports its training data)", style="dim")
+        rep = self.state.agreement if self.state is not None else None
+        pair = rep.by_ensemble.get(row.ensemble) if rep is not None and row.ensemble else None
+        if pair is not None:
+            low = row.ensemble in rep.untrusted
+            text.append("\nJudge agreement: ", style="bold")
+            text.append(
+                pair.label() + (f" — below {rep.min_rate:.0%}: its verdicts come back to you" if low else ""),
+                style="red" if low else "",
+            )
         if row.debt:
             text.append("\nInterim Claude debt: ", style="bold")
             text.append(f"{row.debt} delegable subtask(s) handled by Claude", style="yellow")
@@ -317,7 +339,33 @@ uses with over 80 % acceptable-or-good earn Trust.
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("promote", "toggle_auth"):
             return self.current is not None and self.current.ensemble is not None
+        if action == "export_training":
+            lora = self.current.lora if self.current is not None else None
+            return bool(lora is not None and lora.flag)
         return True
+
+    def action_export_training(self) -> None:
+        row = self.current
+        if row is None or row.lora is None or not row.lora.flag:
+            return
+        self.notify(f"Exporting training data for {row.task_type}…", markup=False)
+        self._export(row.task_type)
+
+    @work(thread=True, exclusive=True, group="lifecycle-export", exit_on_error=False)
+    def _export(self, task_type: str) -> None:
+        from conductor_tui.core.training import export_training_data
+
+        try:
+            result = export_training_data(self.services.store, task_type=task_type, now=self.services.clock())
+        except Exception as exc:
+            self.app.call_from_thread(
+                self.notify, f"Export failed: {exc}", severity="error", markup=False
+            )
+            return
+        self.last_export = result
+        self.app.call_from_thread(
+            self.notify, f"{result.summary()} — {result.data_file}", timeout=10, markup=False
+        )
 
     def action_promote(self, destination: str) -> None:
         row = self.current

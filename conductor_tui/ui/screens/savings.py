@@ -42,6 +42,15 @@ def _k(n: int | float) -> str:
     return f"{int(n):,}"
 
 
+def _short(n: int | float) -> str:
+    n = int(n)
+    if abs(n) >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if abs(n) >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:,}"
+
+
 def wrapup_text(snap: Any, ratio_label: str) -> Text:
     """The spec's session wrap-up summary (END-TO-END FLOW)."""
     d, n = snap.local_decisions, snap.routing_decisions
@@ -104,10 +113,32 @@ From `routing-log.jsonl` and `evaluations.jsonl`, updating live as lines are app
 * Per task type, per ensemble and per day, with a chart of local tokens per day.
 * The session wrap-up summary, as the conductor reports it.
 
+The saving is shown as a **range** too: the ratio band comes from your own Claude-task
+records per task type (the default ratio ± 25 % while there are too few).
+
+`d` shows the **log lines** (file:line) behind the saving of the highlighted row (task
+type, ensemble or day); `D` behind the net saving of the whole log.
+
 Corrupt log lines are skipped and **counted** here, never hidden. `ctrl+r` re-reads
 everything from the start.
 """
-    BINDINGS = [Binding("ctrl+r", "reread", "Re-read logs", id="savings.reread")]
+    BINDINGS = [
+        Binding("ctrl+r", "reread", "Re-read logs", id="savings.reread"),
+        Binding(
+            "d",
+            "explain('row')",
+            "Lines behind",
+            id="savings.explain_row",
+            tooltip="The routing-log lines behind the highlighted row's saving",
+        ),
+        Binding(
+            "D",
+            "explain('net')",
+            "Net lines",
+            id="savings.explain_net",
+            tooltip="The lines behind the net saving (savings minus Claude's overhead)",
+        ),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,6 +150,8 @@ everything from the start.
         self.wrapup: Any = None
         self._wrap_key: Any = None
         self._wrap_time = 0.0
+        self.savings_range: Any = None
+        self.last_explanation: Any = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="sv-body"):
@@ -201,7 +234,57 @@ everything from the start.
         except Exception as exc:
             snap, error = None, str(exc)
         wrap = self._workflow_wrapup(snap) if snap is not None else None
+        if snap is not None:
+            self.savings_range = self._range()
         self.app.call_from_thread(self._apply, snap, error, wrap)
+
+    def _range(self) -> Any:
+        """The saving's range (core.savings_trace); skipped for very big logs while live."""
+        store = self.services.store
+        try:
+            size = store.routing_log_path.stat().st_size if store.routing_log_path.exists() else 0
+            if size > 20_000_000 and self.savings_range is not None:
+                return self.savings_range
+            from conductor_tui.core.savings_trace import trace_savings
+
+            return trace_savings(store).savings_range()
+        except Exception:
+            return None
+
+    def action_explain(self, which: str) -> None:
+        figure = "net"
+        if which == "row":
+            tabs = self.query_one("#sv-tables", TabbedContent)
+            table_id, scope = {
+                "sv-tab-tt": ("#sv-by-tt", "task-type"),
+                "sv-tab-ens": ("#sv-by-ens", "ensemble"),
+                "sv-tab-day": ("#sv-by-day", "day"),
+            }.get(tabs.active or "sv-tab-tt", ("#sv-by-tt", "task-type"))
+            table = self.query_one(table_id, DataTable)
+            figure = "saved"
+            if table.row_count:
+                key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+                figure = f"saved:{scope}={key}"
+        self._explain(figure)
+
+    @work(thread=True, exclusive=True, group="savings-explain", exit_on_error=False)
+    def _explain(self, figure: str) -> None:
+        from conductor_tui.core.savings_trace import trace_savings
+
+        try:
+            exp = trace_savings(self.services.store).explain(figure)
+        except Exception as exc:
+            self.app.call_from_thread(
+                self.notify, f"Cannot explain {figure}: {exc}", severity="error", markup=False
+            )
+            return
+        self.last_explanation = exp
+        self.app.call_from_thread(self._show_explanation, exp)
+
+    def _show_explanation(self, exp: Any) -> None:
+        from conductor_tui.ui.widgets.explain import ExplainDialog
+
+        self.app.push_screen(ExplainDialog(exp, str(self.services.store.root)))
 
     def _workflow_wrapup(self, snap: Any) -> Any:
         """The latest workflow plan's wrap-up — recomputed when the plans change, and on new
@@ -261,7 +344,16 @@ everything from the start.
 
         n = snap.routing_decisions
         card("local", _k(snap.total_tokens_local), "local tokens")
-        card("saved", "~" + _k(snap.estimated_claude_tokens_saved), "Claude saved", "bold green")
+        rng = self.savings_range
+        saved_label = "Claude saved"
+        if (
+            rng
+            and rng.get("saved") == snap.estimated_claude_tokens_saved
+            and rng["saved_range"][0] < rng["saved_range"][1]
+        ):
+            lo, hi = rng["saved_range"]
+            saved_label = f"saved ({_short(lo)}–{_short(hi)})"
+        card("saved", "~" + _k(snap.estimated_claude_tokens_saved), saved_label, "bold green")
         card("share", f"{snap.local_share_pct:.0f}%", f"local ({snap.local_decisions}/{n})")
         card(
             "debt",
