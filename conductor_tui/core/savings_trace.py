@@ -406,7 +406,12 @@ class SavingsTrace:
                 [(ln.where, float(ln.claude_tokens), ln.summary) for ln in sel],
             )
         if name in ("decisions", "local-decisions"):
-            sel = [ln for ln in lines if ln.decision and (name == "decisions" or ln.kind == "local")]
+            # a local run that did not complete is a decision but no local success (as in the report)
+            sel = [
+                ln
+                for ln in lines
+                if ln.decision and (name == "decisions" or (ln.kind == "local" and ln.completed))
+            ]
             return Explanation(name, scope, len(sel), [(ln.where, 1.0, ln.summary) for ln in sel])
         if name == "debt":
             sel = [ln for ln in lines if ln.decision and ln.interim]
