@@ -676,9 +676,9 @@ class Conductor:
                 row_id=row_id,
             )
             if criterion:
-                decision.claude_only_criterion = criterion
+                _set(decision, "claude_only_criterion", criterion)
             if is_delegable:
-                decision.interim = True
+                _set(decision, "interim", True)
             written = self.store.append_routing(decision)
             profile = None
             if is_delegable:
