@@ -240,15 +240,23 @@ def _load_plan(source: str) -> Any:
         raise PlanError("standard input is empty: pipe a plan (JSON, YAML or one subtask per line)")
     stripped = text.lstrip()
     if stripped[:1] in "[{":
+        from conductor_tui.core.store import loads_bounded
+
         try:
-            data = json.loads(text)
+            data = loads_bounded(text)
         except json.JSONDecodeError as exc:
             raise PlanError(f"<stdin>:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+        except ValueError as exc:
+            raise PlanError(f"<stdin>:1: invalid JSON: {exc}") from exc
         return plan_from_data(data, source="session")
     import yaml
 
+    from conductor_tui.core import safeyaml
+
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
+    except safeyaml.YamlLimitError as exc:
+        raise PlanError(f"<stdin>:{exc.line or 1}: invalid YAML: {exc.message}") from exc
     except yaml.YAMLError:
         data = None
     if isinstance(data, dict | list) and data:

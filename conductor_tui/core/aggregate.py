@@ -206,7 +206,7 @@ def _tolerant(line: bytes, kind: str) -> Any | None:
     """Slow path for one line: json + pydantic. ``None`` when it is not a record."""
     try:
         obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None

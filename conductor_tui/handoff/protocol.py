@@ -64,6 +64,7 @@ CONDUCTOR_DIR = "conductor"
 REQUESTS_LOG = "requests.jsonl"
 RESULTS_LOG = "results.jsonl"
 COCKPIT_FILE = "cockpit.json"
+PLANS_LOCK = "plans"  # ProjectStore.lock name for every plan read-modify-append
 HEARTBEAT_STALE_AFTER = 6.0  # seconds without a heartbeat → the cockpit is gone
 
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -179,9 +180,14 @@ def submit_plan(
     into someone else's plan); duplicate row ids are made unique."""
     store = store or ProjectStore(project)
     plan = plan.model_copy(deep=True)
-    existing = set(store.latest_plans())
-    if not plan.id or plan.id in existing:
-        plan.id = new_id("plan-")
+    with store.lock(PLANS_LOCK):
+        existing = set(store.latest_plans())
+        if not plan.id or plan.id in existing:
+            plan.id = new_id("plan-")
+        return store.append_plan(_fresh_plan(plan, session=session, source=source))
+
+
+def _fresh_plan(plan: WorkflowPlan, *, session: str | None, source: str) -> WorkflowPlan:
     plan.revision = 1
     plan.timestamp = now_utc()
     plan.session = session or plan.session
@@ -195,7 +201,46 @@ def submit_plan(
         seen.add(row.id)
         row.status = RowStatus.PENDING
         row.decided_at = None
-    return store.append_plan(plan)
+    return plan
+
+
+def _rebase(base: WorkflowPlan, new: WorkflowPlan, latest: WorkflowPlan) -> WorkflowPlan:
+    """``new`` was made from ``base``, but ``latest`` was written since: apply what
+    ``new`` changed (rows and plan fields that differ from ``base``) on top of ``latest``."""
+    out = latest.model_copy(deep=True)
+    base_rows = {r.id: r for r in base.subtasks}
+    new_ids = {r.id for r in new.subtasks}
+    rows = {r.id: r for r in out.subtasks}
+    for row in new.subtasks:
+        old = base_rows.get(row.id)
+        if old is None or row != old:
+            rows[row.id] = row.model_copy(deep=True)
+    removed = set(base_rows) - new_ids
+    order = [r.id for r in out.subtasks]
+    order += [r.id for r in new.subtasks if r.id not in order]
+    out.subtasks = [rows[i] for i in order if i not in removed]
+    for name in type(new).model_fields:
+        if name in ("revision", "subtasks"):
+            continue
+        if getattr(new, name) != getattr(base, name):
+            setattr(out, name, getattr(new, name))
+    return out
+
+
+def append_revision(store: ProjectStore, base: WorkflowPlan | None, new: WorkflowPlan) -> WorkflowPlan:
+    """Append ``new`` (a revision made from ``base``) as ONE critical section under the
+    store's plans lock, across processes: when another writer appended a revision since
+    ``base``, ``new``'s changes are applied on top of it (nothing lost) and it gets the next
+    revision number (never a duplicate). Returns the revision as written."""
+    if base is not None and base.id != new.id:
+        base = None
+    with store.lock(PLANS_LOCK):
+        latest = store.latest_plans().get(new.id)
+        if latest is not None and base is not None and latest.revision != base.revision:
+            new = _rebase(base, new, latest)
+        if latest is not None:
+            new = new.model_copy(update={"revision": latest.revision + 1})
+        return store.append_plan(new)
 
 
 def get_plan(
@@ -276,6 +321,16 @@ def decide_rows(
     when the person approves / rejects / overrides).  A decision is a status, or a mapping
     ``{status, handler, note}``."""
     store = store or ProjectStore(project)
+    with store.lock(PLANS_LOCK):  # read, decide, append: one critical section
+        return _decide_rows_locked(store, plan_id, decisions, change)
+
+
+def _decide_rows_locked(
+    store: ProjectStore,
+    plan_id: str,
+    decisions: Mapping[str, str | RowStatus | Mapping[str, Any]],
+    change: str | None,
+) -> WorkflowPlan:
     plan = store.latest_plans().get(plan_id)
     if plan is None:
         raise HandoffError(f"no plan {plan_id!r}", code=2)
@@ -323,10 +378,17 @@ def mark_row(
     if not plan_id or not row_id:
         return None
     store = store or ProjectStore(project)
+    status = RowStatus(getattr(status, "value", status))
+    with store.lock(PLANS_LOCK):  # read, change, append: one critical section
+        return _mark_row_locked(store, plan_id, row_id, status, routing_id)
+
+
+def _mark_row_locked(
+    store: ProjectStore, plan_id: str, row_id: str, status: RowStatus, routing_id: str | None
+) -> WorkflowPlan | None:
     plan = store.latest_plans().get(plan_id)
     if plan is None:
         return None
-    status = RowStatus(getattr(status, "value", status))
     for row in plan.subtasks:
         if row.id != row_id:
             continue
@@ -417,7 +479,7 @@ def cockpit_closed(project: str | os.PathLike[str], *, pid: int | None = None) -
 def _read_cockpit(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -479,7 +541,10 @@ def request_run(
 
 
 def read_requests(project: str | os.PathLike[str]) -> list[RunRequest]:
-    return read_jsonl(requests_path(project), RunRequest).records
+    """Every run request. A line written without an ``id`` gets one derived from the line
+    itself (:func:`~conductor_tui.core.store.derived_id`), the same on every read — so a
+    cockpit claims and runs it once, never again on its next poll."""
+    return read_jsonl(requests_path(project), RunRequest, derive_id="req-").records
 
 
 def read_events(project: str | os.PathLike[str], request_id: str | None = None) -> list[RunEvent]:
