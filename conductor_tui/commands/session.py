@@ -11,7 +11,8 @@
     conductor-tui record claude-task --task-type T --tokens N [--delegable]
     conductor-tui record evaluation --ensemble E --score S [--reasoning …]
 
-Exit codes: 0 ok, 1 other error, 2 usage / bad input, 3 timeout, 4 rejected / failed.
+Exit codes: 0 ok, 1 other error (e.g. a log that cannot be written), 2 usage / bad input,
+3 timeout, 4 rejected / failed, 5 the cockpit that claimed a request died before finishing it.
 With ``--json`` every verb prints exactly one JSON object on stdout (errors too:
 ``{"ok": false, "error": …}``); messages for people go to stderr.
 """
@@ -24,9 +25,39 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_TIMEOUT, EXIT_FAILED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_TIMEOUT, EXIT_FAILED, EXIT_COCKPIT_GONE = 0, 1, 2, 3, 4, 5
+
+
+def seconds(text: str) -> float:
+    """argparse type for a timeout: a finite number ≥ 0 (``nan``, ``inf``, ``-1`` → usage error)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds ≥ 0, not {text!r}")
+    return value
+
+
+def _bounded_int(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo:,} and {hi:,}, not {value:,}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
 
 VERBS = ("plan", "request-run", "request-result", "record")
+EVALUATORS = ("claude", "human")
+EVAL_PHASES = ("calibrate", "establish", "trust", "triggered")
 
 
 # --------------------------------------------------------------------------- argparse
@@ -60,7 +91,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         w = sub.add_parser("wait", help="wait until every row of a plan is decided; print the rows")
         w.add_argument("plan_id")
         w.add_argument(
-            "--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 3)"
+            "--timeout", type=seconds, default=None, metavar="S", help="give up after S seconds (exit 3)"
         )
         _common(w)
         sh = sub.add_parser("show", help="print a plan's newest revision")
@@ -81,11 +112,11 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--row-id", default=None)
         p.add_argument("--wait", action="store_true", help="wait for the result (headless runs always wait)")
         p.add_argument(
-            "--timeout", type=float, default=None, metavar="S", help="give up waiting after S seconds"
+            "--timeout", type=seconds, default=None, metavar="S", help="give up waiting after S seconds"
         )
         p.add_argument(
             "--claim-timeout",
-            type=float,
+            type=seconds,
             default=10.0,
             metavar="S",
             help="run headless if the open cockpit has not picked the request up after S s",
@@ -94,13 +125,15 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         _common(p)
     elif name == "request-result":
         p.add_argument("request_id")
-        p.add_argument("--timeout", type=float, default=None, metavar="S")
+        p.add_argument("--timeout", type=seconds, default=None, metavar="S")
         _common(p, session=False)
     elif name == "record":
         sub = p.add_subparsers(dest="action", metavar="WHAT", required=True)
         c = sub.add_parser("claude-task", help="log a subtask Claude handled (debt and savings figures)")
         c.add_argument("--task-type", required=True)
-        c.add_argument("--tokens", type=int, required=True, help="Claude tokens the subtask took")
+        c.add_argument(
+            "--tokens", type=_bounded_int(0, 10**12), required=True, help="Claude tokens the subtask took"
+        )
         c.add_argument(
             "--delegable",
             action="store_true",
@@ -121,14 +154,12 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         )
         e.add_argument("--routing-id", default=None)
         e.add_argument("--input-summary", default=None)
-        e.add_argument("--output-length", type=int, default=None)
+        e.add_argument("--output-length", type=_bounded_int(0, 10**12), default=None)
         e.add_argument("--task-type", default=None)
-        e.add_argument("--evaluator", default="claude", help="claude (default) | human")
-        e.add_argument(
-            "--phase", default=None, help="calibrate | establish | trust | triggered (default: worked out)"
-        )
+        e.add_argument("--evaluator", default="claude", help=" | ".join(EVALUATORS) + " (default: claude)")
+        e.add_argument("--phase", default=None, help=" | ".join(EVAL_PHASES) + " (default: worked out)")
         e.add_argument("--user-feedback", default=None)
-        e.add_argument("--judge-tokens", type=int, default=None)
+        e.add_argument("--judge-tokens", type=_bounded_int(0, 10**12), default=None)
         _common(e)
 
 
@@ -205,6 +236,7 @@ def _plan_payload(plan: Any) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     out = _Out(bool(getattr(args, "json", False)))
+    from conductor_tui.core.store import StoreError
     from conductor_tui.handoff.protocol import HandoffError, HandoffTimeout
 
     verb = getattr(args, "verb", None)
@@ -222,6 +254,8 @@ def main(args: argparse.Namespace) -> int:
         return out.fail(exc.message, EXIT_TIMEOUT, payload)
     except HandoffError as exc:
         return out.fail(exc.message, exc.code)
+    except StoreError as exc:
+        return out.fail(str(exc), EXIT_OTHER)
     except (ValueError, OSError) as exc:
         return out.fail(str(exc), EXIT_USAGE if isinstance(exc, ValueError) else EXIT_OTHER)
     return out.fail(f"unknown verb {verb!r}", EXIT_USAGE)
@@ -566,6 +600,16 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             payload, f"{decision.id}\nRecorded {args.tokens:,} Claude tokens for {args.task_type}{debt}"
         )
     if args.action == "evaluation":
+        evaluator = (args.evaluator or "").strip().lower()
+        if evaluator not in EVALUATORS:
+            return out.fail(
+                f"--evaluator must be one of {', '.join(EVALUATORS)} (got {args.evaluator!r})", EXIT_USAGE
+            )
+        phase = args.phase.strip().lower() if args.phase else None
+        if phase is not None and phase not in EVAL_PHASES:
+            return out.fail(
+                f"--phase must be one of {', '.join(EVAL_PHASES)} (got {args.phase!r})", EXIT_USAGE
+            )
         evaluation = record_evaluation(
             project,
             args.ensemble,
@@ -576,8 +620,8 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             input_summary=args.input_summary,
             output_length=args.output_length,
             task_type=args.task_type,
-            evaluator=args.evaluator,
-            phase=args.phase,
+            evaluator=evaluator,
+            phase=phase,
             user_feedback=args.user_feedback,
             judge_tokens=args.judge_tokens,
             session=session,

@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import mmap
 import os
 import re
 import tempfile
@@ -63,6 +64,10 @@ _BOM = b"\xef\xbb\xbf"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _VERSION_RE = re.compile(r"^routing-config\.v(\d+)\.yaml$")
+_CONFIG_LINE_RE = re.compile(
+    rb'"event": "(?:config-change|rollback)"[^\n]*?"config_version": (\d+)'
+    rb'|"config_version": (\d+)[^\n]*?"event": "(?:config-change|rollback)"'
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -167,12 +172,16 @@ def _pid_gone(pid: int) -> bool:
     return False
 
 
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
 def sweep_temp_files(path: str | os.PathLike[str], *, stale_after: float = TEMP_STALE_AFTER) -> int:
-    """Remove the temp files a killed :func:`atomic_write_bytes` left next to ``path``
-    (``.<name>.<pid>.<random>.tmp``): those whose writer process is gone, and any older
-    than ``stale_after`` seconds. Returns how many were removed. Never raises."""
+    """Remove the temp files killed :func:`atomic_write_bytes` calls left in ``path``'s
+    folder (``.<name>.<pid>.<random>.tmp``): those whose writer process is gone, and any
+    older than ``stale_after`` seconds (also ``.<name>.<random>.tmp`` of older versions
+    next to ``path``). Returns how many were removed. Never raises."""
     target = Path(path)
-    prefix = _temp_prefix(target)
+    legacy = _temp_prefix(target)
     removed = 0
     try:
         entries = list(os.scandir(target.parent))
@@ -181,15 +190,17 @@ def sweep_temp_files(path: str | os.PathLike[str], *, stale_after: float = TEMP_
     now = time.time()
     for entry in entries:
         name = entry.name
-        if not (name.startswith(prefix) and name.endswith(".tmp")):
+        if not (name.startswith(".") and name.endswith(".tmp")):
             continue
-        middle = name[len(prefix) : -len(".tmp")]
-        pid_text = middle.split(".", 1)[0]
+        m = _TEMP_RE.match(name)
+        if m is None and not name.startswith(legacy):
+            continue
         try:
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        dead = pid_text.isdigit() and int(pid_text) != os.getpid() and _pid_gone(int(pid_text))
+        pid = int(m.group(1)) if m else None
+        dead = pid is not None and pid != os.getpid() and _pid_gone(pid)
         if dead or age > stale_after:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
@@ -211,7 +222,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f"{_temp_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{_temp_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -257,7 +270,9 @@ def append_jsonl(path: str | os.PathLike[str], obj: dict[str, Any], *, fsync: bo
     line = json.dumps(obj, ensure_ascii=False) + "\n"
     data = line.encode("utf-8")
     if len(data) > MAX_LINE_BYTES:
-        raise StoreError(target, f"record too large for one log line ({len(data):,} bytes > {MAX_LINE_BYTES:,})")
+        raise StoreError(
+            target, f"record too large for one log line ({len(data):,} bytes > {MAX_LINE_BYTES:,})"
+        )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
@@ -721,6 +736,7 @@ class ProjectStore:
                 current_version = max(self._backup_versions(), default=0) + 1
             elif current is not None:
                 current_version = current.version
+                self._repair_config_log(current_version)
                 backup = self.version_path(current_version)
                 if not backup.exists():
                     atomic_write_bytes(backup, current_raw)
@@ -748,6 +764,49 @@ class ProjectStore:
             )
             self.append_routing(record)
             return new_cfg
+
+    def logged_config_versions(self) -> set[int]:
+        """The config versions that have their ``config-change`` / ``rollback`` line in the
+        routing log (a fast byte scan; the lines are written by this class)."""
+        try:
+            with open(self.routing_log_path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    return set()
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    return {int(m.group(1) or m.group(2)) for m in _CONFIG_LINE_RE.finditer(data)}
+        except (FileNotFoundError, IsADirectoryError):
+            return set()
+        except (OSError, ValueError) as exc:
+            raise StoreError(self.routing_log_path, getattr(exc, "strerror", None) or str(exc)) from exc
+
+    def config_versions_without_log(self) -> list[int]:
+        """Versions after the first (the implied defaults) that exist as a file but have no
+        log line — a writer killed between writing the version and logging it."""
+        logged = self.logged_config_versions()
+        return [v for v in self.config_versions() if v > 1 and v not in logged]
+
+    def _repair_config_log(self, version: int) -> None:
+        """Under the config lock: give ``version`` its missing log line (say it was recovered)."""
+        if version <= 1 or version in self.logged_config_versions():
+            return
+        older = [v for v in self._backup_versions() if v < version]
+        self.append_routing(
+            RoutingDecision(
+                event="config-change",
+                reason=f"recovered: routing config version {version} was written without its log line",
+                config_version=version,
+                previous_version=max(older) if older else None,
+            )
+        )
+
+    def repair_config_log(self) -> list[int]:
+        """Log every version found without its line (see :meth:`config_versions_without_log`);
+        returns the versions repaired."""
+        with _locked(self._config_lock):
+            missing = self.config_versions_without_log()
+            for version in missing:
+                self._repair_config_log(version)
+            return missing
 
     def _backup_versions(self) -> list[int]:
         if not self.root.is_dir():

@@ -200,7 +200,9 @@ def write_execution_artifact(
     try:
         ensemble_dir.resolve().relative_to(root.resolve())
     except ValueError:
-        raise ValueError(f"artifact folder {ensemble_dir} would be outside {root}; no artifact written") from None
+        raise ValueError(
+            f"artifact folder {ensemble_dir} would be outside {root}; no artifact written"
+        ) from None
     stamp = _timestamp(now)
     target = ensemble_dir / stamp
     n = 1

@@ -1086,9 +1086,28 @@ SCRIPT_OUTPUT_LIMIT = 1_000_000  # bytes of stdout a script agent may print
 # secrets never reach a script). Names ending in _KEY/_TOKEN/_SECRET/_PASSWORD are dropped
 # even when a prefix below would keep them.
 _ENV_KEEP = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR", "TMP", "TEMP",
-     "VIRTUAL_ENV", "CONDA_PREFIX", "OLLAMA_HOST", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
-     "LLM_ORC_LIBRARY_PATH", "SYSTEMROOT"}
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TERM",
+        "TZ",
+        "TMPDIR",
+        "TMP",
+        "TEMP",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "OLLAMA_HOST",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "LLM_ORC_LIBRARY_PATH",
+        "SYSTEMROOT",
+    }
 )
 _ENV_KEEP_PREFIXES = ("LC_", "PYTHON")
 _ENV_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)

@@ -348,7 +348,11 @@ def parse_ensemble(
     opt_in = data.get(EXTERNAL_SCRIPTS_KEY)
     if opt_in is not None and not isinstance(opt_in, bool):
         problems.append(
-            Problem(f"{EXTERNAL_SCRIPTS_KEY} must be true or false", path=path, line=lines.get(EXTERNAL_SCRIPTS_KEY))
+            Problem(
+                f"{EXTERNAL_SCRIPTS_KEY} must be true or false",
+                path=path,
+                line=lines.get(EXTERNAL_SCRIPTS_KEY),
+            )
         )
     agents_raw = data.get("agents")
     agents: list[AgentSpec] = []
@@ -705,7 +709,9 @@ def external_scripts_allowed(ensemble: Any) -> bool:
     return isinstance(raw, dict) and raw.get(EXTERNAL_SCRIPTS_KEY) is True
 
 
-def locate_script(script: str, project: Path | None, *, allow_external: bool = False) -> tuple[Path | None, str]:
+def locate_script(
+    script: str, project: Path | None, *, allow_external: bool = False
+) -> tuple[Path | None, str]:
     """(the script file, "ok") — or (None, "missing" | "outside"): a path-like script must
     resolve inside a tier's scripts folder (:func:`script_roots`) unless ``allow_external``."""
     path = resolve_script(script, project)
@@ -826,7 +832,9 @@ def check_runnable(
     for agent in ensemble.agents:
         if agent.kind == "script" and agent.script:
             if looks_like_path(agent.script):
-                found, why = locate_script(agent.script, project, allow_external=external_scripts_allowed(ensemble))
+                found, why = locate_script(
+                    agent.script, project, allow_external=external_scripts_allowed(ensemble)
+                )
                 if found is None and why == "outside":
                     problems.append(
                         Problem(

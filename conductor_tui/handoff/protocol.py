@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import socket
 import time
@@ -77,6 +78,24 @@ class HandoffError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class CockpitGone(HandoffError):
+    """The cockpit that claimed a request stopped (no heartbeat) before finishing it."""
+
+    def __init__(self, message: str, state: Any = None) -> None:
+        super().__init__(message, code=5)
+        self.state = state
+
+
+def check_timeout(value: float | None, name: str = "timeout") -> float | None:
+    """``value`` when it is ``None`` or a finite number ≥ 0; else :class:`HandoffError`
+    (code 2) — ``nan`` would wait forever, a negative or infinite one is a mistake."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise HandoffError(f"{name} must be a finite number of seconds ≥ 0, not {value!r}", code=2)
+    return float(value)
 
 
 class HandoffTimeout(HandoffError):
@@ -279,6 +298,7 @@ def wait_for_decisions(
     Reads the plans log incrementally (from the last offset).  Raises
     :class:`HandoffError` (code 2) for an unknown plan or another session's plan, and
     :class:`HandoffTimeout` (its ``state`` = the newest revision) when time runs out."""
+    timeout = check_timeout(timeout)
     store = ProjectStore(project)
     deadline = None if timeout is None else time.monotonic() + timeout
     offset, line = 0, 1
@@ -630,11 +650,20 @@ def wait_for_result(
     timeout: float | None = None,
     poll: float = 0.1,
     on_event: Callable[[RunEvent], None] | None = None,
+    watch_cockpit: bool = True,
+    stale_after: float = HEARTBEAT_STALE_AFTER,
 ) -> RunEvent:
-    """Block until ``request_id`` has a final event; :class:`HandoffTimeout` otherwise."""
+    """Block until ``request_id`` has a final event; :class:`HandoffTimeout` otherwise.
+
+    With ``watch_cockpit`` (the default), a request claimed by the cockpit whose heartbeat
+    then stops (the cockpit died or was closed mid-run) raises :class:`CockpitGone`
+    (code 5) instead of waiting forever."""
+    timeout = check_timeout(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     offset, line = 0, 1
     last: RunEvent | None = None
+    claimed_by: str | None = None
+    next_check = time.monotonic() + 1.0
     while True:
         result = read_jsonl(results_path(project), RunEvent, offset, first_line=line)
         offset, line = result.end_offset, result.next_line
@@ -642,10 +671,20 @@ def wait_for_result(
             if event.request_id != request_id:
                 continue
             last = event
+            if event.status == "claimed" and claimed_by is None:
+                claimed_by = event.by or "unknown"
             if on_event is not None:
                 on_event(event)
             if event.final:
                 return event
+        if watch_cockpit and claimed_by == "cockpit" and time.monotonic() >= next_check:
+            next_check = time.monotonic() + 1.0
+            if cockpit_alive(project, stale_after=stale_after) is None:
+                raise CockpitGone(
+                    f"the cockpit that claimed request {request_id} is gone (no heartbeat) and did not "
+                    f"finish it ({last.status if last else 'claimed'}); run it again with --headless",
+                    state=last,
+                )
         if deadline is not None and time.monotonic() >= deadline:
             state = last.status if last else "not claimed"
             raise HandoffTimeout(
