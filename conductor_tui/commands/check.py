@@ -4,7 +4,8 @@ Ollama (reachable or not and where it looked, version, installed models, loaded
 models), every ensemble per tier with runnable yes/no and the exact fix, the
 profiles, the task profiles, and the spec's summary line
 ``Discovery: N Ollama models available, M ensembles found (R runnable)``.
-Ollama being down is a status, not an error: the exit code is 0.
+Exit codes say what was found: 0 — Ollama reachable and at least one ensemble runnable;
+1 — Ollama not reachable; 3 — reachable but no ensemble is runnable.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from conductor_tui.core import locations
+from conductor_tui.core.text import safe_text
 from conductor_tui.engine import loader
 
 
@@ -152,7 +154,10 @@ def discover(project: Path) -> dict[str, Any]:
 def _print_text(data: dict[str, Any], out=None) -> None:
     out = out or sys.stdout
     o = data["ollama"]
-    w = out.write
+
+    def w(text: str) -> None:  # names, paths and errors come from files and the server
+        out.write(safe_text(text))
+
     if o["reachable"]:
         w(f"Ollama: reachable at {o['host']} (version {o['version'] or '?'})\n")
         if o.get("error"):
@@ -220,4 +225,17 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False))
     else:
         _print_text(data)
-    return 0
+    return exit_code(data)
+
+
+EXIT_OK, EXIT_OLLAMA_UNREACHABLE, EXIT_NOTHING_RUNNABLE = 0, 1, 3
+
+
+def exit_code(data: dict[str, Any]) -> int:
+    """What ``check`` found, as its exit code: 0 Ollama reachable and at least one ensemble
+    runnable, 1 Ollama not reachable, 3 reachable but nothing runnable (``check --help``)."""
+    if not data["ollama"]["reachable"]:
+        return EXIT_OLLAMA_UNREACHABLE
+    if not data["discovery"]["runnable"]:
+        return EXIT_NOTHING_RUNNABLE
+    return EXIT_OK

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conductor_tui.core.text import safe_text
+
 EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_TIMEOUT, EXIT_FAILED, EXIT_COCKPIT_GONE = 0, 1, 2, 3, 4, 5
 
 
@@ -174,7 +176,7 @@ class _Out:
         if self.as_json:
             print(json.dumps({"ok": code == EXIT_OK, "exit_code": code, **payload}, default=str))
         else:
-            print(text)
+            print(safe_text(text))  # model output, plan rows and names: never escapes
         return code
 
     def fail(self, message: str, code: int, payload: dict[str, Any] | None = None) -> int:
@@ -182,7 +184,7 @@ class _Out:
             print(
                 json.dumps({"ok": False, "exit_code": code, "error": message, **(payload or {})}, default=str)
             )
-        print(f"conductor-tui: {message}", file=sys.stderr)
+        print(f"conductor-tui: {safe_text(message)}", file=sys.stderr)
         return code
 
 
@@ -457,8 +459,8 @@ def _finish_event(out: _Out, event: Any, request: Any = None) -> int:
     if out.as_json:
         print(json.dumps({"ok": False, "exit_code": EXIT_FAILED, **payload}, default=str))
     else:
-        print(message)
-    print(f"conductor-tui: {message}", file=sys.stderr)
+        print(safe_text(message))
+    print(f"conductor-tui: {safe_text(message)}", file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -489,8 +491,10 @@ def _request_run(args: argparse.Namespace, out: _Out) -> int:
             )
         if row.handler and row.handler not in ("claude", "create-ensemble") and row.handler != args.ensemble:
             print(
-                f"conductor-tui: note: the person routed row {args.row_id} to {row.handler!r}, "
-                f"not {args.ensemble!r}",
+                safe_text(
+                    f"conductor-tui: note: the person routed row {args.row_id} to {row.handler!r}, "
+                    f"not {args.ensemble!r}"
+                ),
                 file=sys.stderr,
             )
     request = protocol.request_run(
@@ -528,7 +532,7 @@ def _request_run(args: argparse.Namespace, out: _Out) -> int:
         event = protocol.wait_for_result(project, request.id, timeout=args.timeout)
         return _finish_event(out, event, request)
     print(
-        f"conductor-tui: no cockpit open on {project}; running {request.ensemble} here (headless)",
+        safe_text(f"conductor-tui: no cockpit open on {project}; running {request.ensemble} here (headless)"),
         file=sys.stderr,
     )
     from conductor_tui.handoff.runner import run_request_headless
