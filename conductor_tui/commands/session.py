@@ -258,6 +258,8 @@ def main(args: argparse.Namespace) -> int:
         return out.fail(exc.message, exc.code)
     except StoreError as exc:
         return out.fail(str(exc), EXIT_OTHER)
+    except KeyboardInterrupt:  # Ctrl-C (SIGINT) while waiting: stop cleanly, no traceback
+        return out.fail("interrupted", 130)
     except (ValueError, OSError) as exc:
         return out.fail(str(exc), EXIT_USAGE if isinstance(exc, ValueError) else EXIT_OTHER)
     return out.fail(f"unknown verb {verb!r}", EXIT_USAGE)

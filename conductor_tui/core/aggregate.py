@@ -51,6 +51,7 @@ No Textual, no Rich.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -58,20 +59,20 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from pydantic import ValidationError
 
 from conductor_tui.core import rules
-from conductor_tui.core.records import Evaluation, RoutingDecision, RoutingThresholds, Score
+from conductor_tui.core.records import MAX_TOKENS, Evaluation, RoutingDecision, RoutingThresholds, Score
 from conductor_tui.core.store import EVALUATIONS_LOG
 
 BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU cache for the loop
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: size + mtime_ns per file
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
@@ -88,6 +89,13 @@ def _fingerprint(path: str | os.PathLike[str], offset: int) -> str:
     return h.hexdigest()
 
 
+def _identity(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Size and mtime (ns) of a cached file when the cache is saved: with the inode they
+    key the cache on the content's identity, so an in-place edit invalidates it."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
     """Where the report's warm-start cache for one evaluations folder lives:
     ``$XDG_CACHE_HOME/conductor-tui/aggregates/<hash>.msgpack`` (never inside ``.llm-orc/``)."""
@@ -97,10 +105,16 @@ def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
     return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"
 
 
+# The same bounds as the records (core.records.TokenCount): a value outside them fails the
+# fast path, the tolerant path rejects it too, and the line is skipped and counted.
+_Tok = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+_SignedTok = Annotated[int, msgspec.Meta(ge=-MAX_TOKENS, le=MAX_TOKENS)]
+
+
 class _PJ(msgspec.Struct, gc=False):
     """The ``propose_judge`` block of a propose–judge run's routing decision."""
 
-    claude_judge_tokens: int | None = None
+    claude_judge_tokens: _Tok | None = None
 
 
 class _Route(msgspec.Struct, gc=False):
@@ -112,14 +126,14 @@ class _Route(msgspec.Struct, gc=False):
     reason: str | None = None
     ensemble: str | None = None
     standing_auth: bool | None = None
-    total_tokens_local: int | None = None
-    estimated_claude_tokens: int | None = None
-    tokens_saved: int | None = None
-    claude_tokens: int | None = None
-    preparation_tokens_local: int | None = None
-    judgment_tokens_claude: int | None = None
-    estimated_full_claude_tokens: int | None = None
-    preparation_savings: int | None = None
+    total_tokens_local: _Tok | None = None
+    estimated_claude_tokens: _Tok | None = None
+    tokens_saved: _SignedTok | None = None
+    claude_tokens: _Tok | None = None
+    preparation_tokens_local: _Tok | None = None
+    judgment_tokens_claude: _Tok | None = None
+    estimated_full_claude_tokens: _Tok | None = None
+    preparation_savings: _SignedTok | None = None
     propose_judge: _PJ | None = None
 
 
@@ -128,7 +142,7 @@ class _Eval(msgspec.Struct, gc=False):
     task_type: str | None = None
     score: str | None = None
     failure_mode: str | None = None
-    judge_tokens: int | None = None
+    judge_tokens: _Tok | None = None
 
 
 _ROUTE_DEC = msgspec.json.Decoder(_Route)
@@ -373,6 +387,7 @@ class Aggregator:
                 "skipped": st.skipped,
                 "skipped_lines": st.skipped_lines,
                 "fingerprint": _fingerprint(name, st.offset),
+                **_identity(name),
             }
         state = {
             "format": CACHE_FORMAT,
@@ -384,7 +399,13 @@ class Aggregator:
         }
         from conductor_tui.core.store import atomic_write_bytes
 
-        atomic_write_bytes(path, msgspec.msgpack.encode(state))
+        try:
+            blob = msgspec.msgpack.encode(state)
+        except (OverflowError, msgspec.EncodeError, TypeError, ValueError):
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # no cache beats a wrong one
+            return
+        atomic_write_bytes(path, blob)
 
     def load_cache(self, path: str | os.PathLike[str]) -> bool:
         """Restore state saved by :meth:`save_cache` if every file it covers is still the
@@ -400,6 +421,8 @@ class Aggregator:
                 if (
                     st.st_ino != f["ino"]
                     or st.st_size < f["offset"]
+                    # same size, other mtime: edited in place (an append changes the size)
+                    or (st.st_size == f["size"] and st.st_mtime_ns != f["mtime_ns"])
                     or _fingerprint(name, f["offset"]) != f["fingerprint"]
                 ):
                     return False

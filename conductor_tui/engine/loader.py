@@ -746,6 +746,22 @@ class ResolvedModel:
     problems: list[Problem] = field(default_factory=list)
 
 
+def _unreadable_profile_file(name: str, profiles: ProfileSet) -> Problem | None:
+    """A profile file that could not be read and may define ``name`` (named after it, or
+    mentioning it) — so the advice is "fix that file", never "create" what exists."""
+    candidates = [p for p in profiles.problems if p.code in ("yaml", "io") and p.path is not None]
+    for problem in candidates:
+        if Path(problem.path).stem in (name, f"{name}.local"):
+            return problem
+    for problem in candidates:
+        try:
+            if name.encode() in Path(problem.path).read_bytes()[:1_000_000]:
+                return problem
+        except OSError:
+            continue
+    return None
+
+
 def resolve_agent_model(
     agent: AgentSpec, profiles: ProfileSet, ensemble: EnsembleSpec | None = None
 ) -> ResolvedModel:
@@ -754,18 +770,28 @@ def resolve_agent_model(
         prof = profiles.get(agent.model_profile)
         if prof is None:
             close = difflib.get_close_matches(agent.model_profile, list(profiles.profiles), n=1)
+            unreadable = _unreadable_profile_file(agent.model_profile, profiles)
             return ResolvedModel(
                 None,
                 None,
                 None,
                 [
                     Problem(
-                        f'profile "{agent.model_profile}" not found (agent "{agent.name}")',
+                        f'profile "{agent.model_profile}" not found (agent "{agent.name}")'
+                        + (
+                            f" — {unreadable.path}"
+                            + (f":{unreadable.line}" if unreadable.line else "")
+                            + f" could not be read: {unreadable.message}"
+                            if unreadable
+                            else ""
+                        ),
                         path=path,
                         line=agent.line,
                         agent=agent.name,
                         fix=(
-                            f'did you mean "{close[0]}"?'
+                            f"fix {unreadable.path} (it may define this profile)"
+                            if unreadable
+                            else f'did you mean "{close[0]}"?'
                             if close
                             else f"create .llm-orc/profiles/{agent.model_profile}.yaml with name, model, provider"
                         ),
