@@ -58,6 +58,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,6 +73,15 @@ BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU ca
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _real_day(day: str) -> bool:
+    """``2025-02-30`` matches the pattern but is no day (once per distinct day: cached)."""
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 CACHE_FORMAT = 3  # 3: size + mtime_ns per file
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
@@ -768,7 +778,7 @@ class Aggregator:
         day = key[6]
         dk = self._day_cache.get(day)
         if dk is None:
-            dk = self._day_cache[day] = day if day and _DAY_RE.match(day) else "unknown"
+            dk = self._day_cache[day] = day if day and _DAY_RE.match(day) and _real_day(day) else "unknown"
         return (*nb, dk)
 
     def _merge_routes(self, groups: dict[tuple, list[int]]) -> None:
