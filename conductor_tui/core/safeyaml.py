@@ -98,7 +98,12 @@ def check_bounds(
                 raise YamlLimitError(
                     f"YAML aliases expand to more than {max_nodes:,} nodes (an alias bomb?)", _line(event)
                 )
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # libyaml's own limit, met while scanning ahead
+            mark = getattr(exc, "problem_mark", None)
+            raise YamlLimitError(
+                f"YAML nested deeper than {max_depth} levels", mark.line + 1 if mark is not None else None
+            ) from None
         return  # a syntax error: the real parse reports it with its line (what came before it passed)
     except RecursionError as exc:  # pragma: no cover - the depth check comes first
         raise YamlLimitError(f"YAML nested deeper than {max_depth} levels") from exc
