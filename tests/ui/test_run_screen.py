@@ -39,7 +39,7 @@ async def test_run_an_approved_row_streams_and_records_usage(plan_project, cockp
         screen = app.screen
         assert isinstance(screen, RunScreen)
         await drain(app)
-        await pilot.pause(0.1)
+        await wait_until(lambda: screen.view.status == "completed")  # a state, not a fixed pause
         view = screen.view
         assert view.status == "completed"
         assert {a.state for a in view.agents.values()} == {DONE}
