@@ -95,6 +95,13 @@ def discover(project: Path) -> dict[str, Any]:
         starter_kit_offered = bool(store.load_config().starter_kit_offered)
     except Exception as exc:
         task_profiles["error"] = str(exc)
+    config_log_gaps: list[int] = []
+    try:
+        from conductor_tui.core.store import ProjectStore
+
+        config_log_gaps = ProjectStore(project).config_versions_without_log()
+    except Exception:
+        pass  # an unreadable config is reported with the task profiles / by report
     runnable = sum(1 for e in ensembles if e["runnable"])
     n_models = len(status.models) if status.reachable else 0
     local_count = sum(1 for e in ensembles if e["tier"] == "project" and e["description"] is not None)
@@ -144,6 +151,7 @@ def discover(project: Path) -> dict[str, Any]:
         ],
         "profile_problems": [p.to_json() for p in profiles.problems],
         "task_profiles": task_profiles,
+        "config_versions_without_log": config_log_gaps,
         "starter_kit_offered": starter_kit_offered,
         "local_ensembles": local_count,
         "discovery": {"models": n_models, "ensembles": len(ensembles), "runnable": runnable},
@@ -205,6 +213,12 @@ def _print_text(data: dict[str, Any], out=None) -> None:
                 w(
                     f'Ensemble "{e["name"]}" requires {model} which is not installed.\nSuggested fix: {p["fix"]}\n'
                 )
+    if data.get("config_versions_without_log"):
+        gaps = ", ".join(f"v{v}" for v in data["config_versions_without_log"])
+        w(
+            f"Routing config {gaps} has no config-change line in the routing log (a writer was "
+            "interrupted); the next config change records it.\n"
+        )
     tp = data["task_profiles"]
     if tp["error"]:
         w(f"Task profiles: could not be read — {tp['error']}\n")

@@ -275,6 +275,9 @@ def test_a_config_version_without_its_log_line_is_found_and_repaired(project: Pa
     cfg.version += 1
     store_mod.atomic_write_text(store.config_path, store_mod._dump_yaml(store_mod.config_to_mapping(cfg)))
     assert store.config_versions_without_log() == [3]
+    from conductor_tui.commands.check import discover
+
+    assert discover(project)["config_versions_without_log"] == [3]  # check reports it
     store.update_thresholds("v4", repetition_threshold=5)  # the next write repairs it first
     assert store.config_versions_without_log() == []
     events = [(d.event, d.config_version) for d in store.read_routing().records]
