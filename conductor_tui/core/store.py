@@ -31,6 +31,7 @@ import mmap
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ _CONFIG_LINE_RE = re.compile(
 )
 
 M = TypeVar("M", bound=BaseModel)
+_HELD = threading.local()  # the ProjectStore.lock()s this thread holds (re-entrancy)
 
 # conductor-tui's own optional fields, left out of a log line when they are null so that
 # lines stay compact (the spec's fields are always written, null or not).
@@ -583,9 +585,23 @@ class ProjectStore:
         """A cross-process critical section over this evaluations folder: an exclusive
         ``flock`` on ``.<name>.lock``. Every read-modify-write that spans files (an
         evaluation's invocation number, a plan revision, a lifecycle transition) runs
-        inside one, so two writers (cockpit, session) never interleave."""
-        with _locked(self.root / f".{name}.lock"):
+        inside one, so two writers (cockpit, session) never interleave.
+
+        Re-entrant within one thread (``flock`` is not: a second descriptor on the same
+        file would wait for the first forever), so a helper that takes the lock may be
+        called from inside the same critical section."""
+        path = self.root / f".{name}.lock"
+        key = str(path.absolute())
+        held: set[str] = _HELD.__dict__.setdefault("locks", set())
+        if key in held:
             yield
+            return
+        with _locked(path):
+            held.add(key)
+            try:
+                yield
+            finally:
+                held.discard(key)
 
     # ----------------------------------------------------------------- appends
 

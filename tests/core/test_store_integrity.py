@@ -302,3 +302,23 @@ def test_an_in_place_edit_invalidates_the_warm_cache(tmp_path: Path) -> None:
     st = log.stat()
     os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     assert not Aggregator().load_cache(cache)
+
+
+def test_the_store_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(project: Path) -> None:
+    import threading
+
+    store = ProjectStore(project)
+    plan = protocol.submit_plan(project, _plan(2), session="s")
+    with store.lock(protocol.PLANS_LOCK):  # a caller's critical section around a helper that locks too
+        protocol.decide_rows(project, plan.id, {"r0": "approved"})
+        entered = threading.Event()
+
+        def other() -> None:
+            with store.lock(protocol.PLANS_LOCK):
+                entered.set()
+
+        t = threading.Thread(target=other)
+        t.start()
+        assert not entered.wait(0.2)  # another thread waits for us
+    t.join(30)
+    assert entered.is_set()
