@@ -232,9 +232,19 @@ def test_absurd_token_counts_and_dates_are_skipped_and_counted(project: Path, ca
         assert "2025-02-30" not in out["by_day"] and "unknown" in out["by_day"]
 
 
-def test_record_against_a_directory_is_one_line_exit_1(project: Path, capsys) -> None:
-    ProjectStore(project).routing_log_path.mkdir(parents=True)
+def test_record_and_plan_submit_against_a_directory_are_one_line_exit_1(
+    project: Path, tmp_path: Path, capsys
+) -> None:
+    store = ProjectStore(project)
+    store.routing_log_path.mkdir(parents=True)
+    store.plans_path.mkdir(parents=True)
     code = cli.main(["record", "claude-task", "--task-type", "t", "--tokens", "5", "--project", str(project)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "is a directory" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps({"meta_task": "m", "subtasks": [{"description": "a", "task_type": "t"}]}))
+    code = cli.main(["plan", "submit", str(plan_file), "--project", str(project)])
     err = capsys.readouterr().err
     assert code == 1
     assert "is a directory" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
