@@ -243,6 +243,8 @@ def _rebase(base: WorkflowPlan, new: WorkflowPlan, latest: WorkflowPlan) -> Work
             continue
         if getattr(new, name) != getattr(base, name):
             setattr(out, name, getattr(new, name))
+    if out.status in ("proposed", "decided"):  # the merged rows decide it, not either side
+        out.status = "decided" if is_plan_decided(out) else "proposed"
     return out
 
 

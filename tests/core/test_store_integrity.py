@@ -103,6 +103,7 @@ def test_a_stale_revision_is_rebased_not_overwritten(project: Path) -> None:
     written = protocol.append_revision(store, base, mine)
     assert written.revision == 3
     assert [r.status.value for r in written.subtasks] == ["approved", "rejected"]
+    assert written.status == "decided"  # worked out from the merged rows
 
 
 # --------------------------------------------------------------------------- torn lines
