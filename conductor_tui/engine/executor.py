@@ -1023,7 +1023,7 @@ class Executor:
             except _OutputTooLarge:
                 _kill_group(proc)
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(proc.wait(), 2)
+                    await asyncio.wait_for(proc.communicate(), 2)  # reap, drain and close the pipes
                 raise AgentFailure(
                     f"script printed more than {SCRIPT_OUTPUT_LIMIT // 1_000_000} MB; stopped it",
                     "infrastructure",
@@ -1032,7 +1032,7 @@ class Executor:
             except TimeoutError:
                 _kill_group(proc)
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(proc.wait(), 2)
+                    await asyncio.wait_for(proc.communicate(), 2)  # reap, drain and close the pipes
                 raise AgentFailure(
                     f"script timed out after {timeout:g} s",
                     "infrastructure",
@@ -1041,7 +1041,7 @@ class Executor:
             except asyncio.CancelledError:
                 _kill_group(proc)
                 with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(proc.wait(), 2)
+                    await asyncio.wait_for(proc.communicate(), 2)  # reap, drain and close the pipes
                 raise
             finally:
                 if proc.returncode is not None:
@@ -1064,11 +1064,15 @@ class Executor:
             )
         try:
             parsed = json.loads(stdout)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             res.response = stdout
+            where = (
+                f"{exc.msg} at line {exc.lineno} col {exc.colno}"
+                if isinstance(exc, json.JSONDecodeError)
+                else "nested too deeply"
+            )
             raise AgentFailure(
-                f"script printed invalid JSON ({exc.msg} at line {exc.lineno} col {exc.colno}): {stdout[:120]!r}",
-                "infrastructure",
+                f"script printed invalid JSON ({where}): {stdout[:120]!r}", "infrastructure"
             ) from None
         if isinstance(parsed, dict) and (not parsed.get("success", True) or parsed.get("error")):
             res.response = stdout

@@ -132,3 +132,10 @@ async def test_a_hanging_script_times_out(project: Path) -> None:
     )
     result = await _run(project, spec)
     assert result.status != "completed" and "timed out" in result.failed_agents[0].error
+
+
+async def test_a_script_printing_deeply_nested_json_fails_clearly(project: Path) -> None:
+    script(project / ".llm-orc" / "scripts" / "deep.py", "sys.stdout.write('[' * 100000)")
+    result = await _run(project, _spec("deep.py"))
+    assert result.status != "completed"
+    assert "invalid JSON" in result.failed_agents[0].error
