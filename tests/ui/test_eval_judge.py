@@ -66,9 +66,13 @@ async def test_reflection_streams_before_the_score_then_the_verdict_is_recorded(
 ) -> None:
     _claude_env(monkeypatch, fake_anthropic)
     # a 429 first (the client retries it), then a slow, chunked judge reply
+    # held after "Completeness" until released: the streaming state is looked at while
+    # the judge is really still streaming, however loaded the machine is
+    release = threading.Event()
+    hold = (json.dumps(VERDICT).index("Completeness") + len("Completeness")) // 12 + 3
     fake_anthropic.script(
         Fault(429, retry_after_ms=20),
-        Reply(tool_input=VERDICT, chunk_chars=12, delta_delay=0.03),
+        Reply(tool_input=VERDICT, chunk_chars=12, hold_after=hold, release=release),
     )
     app, project = demo_app(tmp_path, "evaluate")
     before = len(_evals(project))
@@ -87,6 +91,7 @@ async def test_reflection_streams_before_the_score_then_the_verdict_is_recorded(
         assert len(_evals(project)) == before
         assert screen.check_action("judge", ()) is None  # one judge at a time
         assert screen.check_action("record", ()) is None  # no human verdict racing the judge's
+        release.set()
         await pilot.app.workers.wait_for_complete()
         await settle(pilot)
         assert screen.judging is None
