@@ -37,7 +37,14 @@ def _add_project(p: argparse.ArgumentParser) -> None:
 
 def _build_subparser(name: str) -> argparse.ArgumentParser:
     module, help_text = SUBCOMMANDS[name]
-    p = argparse.ArgumentParser(prog=f"conductor-tui {name}", description=help_text)
+    epilog = None
+    if name == "check":
+        epilog = (
+            "Exit codes: 0 — Ollama is reachable and at least one ensemble is runnable; "
+            "1 — Ollama is not reachable; 3 — Ollama is reachable but no ensemble is runnable; "
+            "2 — usage error."
+        )
+    p = argparse.ArgumentParser(prog=f"conductor-tui {name}", description=help_text, epilog=epilog)
     if name == "report":
         _add_project(p)
         p.add_argument("--json", action="store_true", help="print one JSON object")

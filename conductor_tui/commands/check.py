@@ -5,7 +5,8 @@ models), every other configured host (Ollama hosts named by profiles, OpenAI-com
 servers and llama-server: reachable, models, the fix), every ensemble per tier with runnable yes/no and the exact fix, the
 profiles, the task profiles, and the spec's summary line
 ``Discovery: N Ollama models available, M ensembles found (R runnable)``.
-Ollama being down is a status, not an error: the exit code is 0.
+Exit codes say what was found: 0 — Ollama reachable and at least one ensemble runnable;
+1 — Ollama not reachable; 3 — reachable but no ensemble is runnable.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from conductor_tui.core import locations
+from conductor_tui.core.text import safe_text
 from conductor_tui.engine import loader
 
 
@@ -102,6 +104,13 @@ def discover(project: Path) -> dict[str, Any]:
         starter_kit_offered = bool(store.load_config().starter_kit_offered)
     except Exception as exc:
         task_profiles["error"] = str(exc)
+    config_log_gaps: list[int] = []
+    try:
+        from conductor_tui.core.store import ProjectStore
+
+        config_log_gaps = ProjectStore(project).config_versions_without_log()
+    except Exception:
+        pass  # an unreadable config is reported with the task profiles / by report
     runnable = sum(1 for e in ensembles if e["runnable"])
     n_models = len(status.models) if status.reachable else 0
     local_count = sum(1 for e in ensembles if e["tier"] == "project" and e["description"] is not None)
@@ -152,6 +161,7 @@ def discover(project: Path) -> dict[str, Any]:
         ],
         "profile_problems": [p.to_json() for p in profiles.problems],
         "task_profiles": task_profiles,
+        "config_versions_without_log": config_log_gaps,
         "starter_kit_offered": starter_kit_offered,
         "local_ensembles": local_count,
         "discovery": {"models": n_models, "ensembles": len(ensembles), "runnable": runnable},
@@ -162,7 +172,10 @@ def discover(project: Path) -> dict[str, Any]:
 def _print_text(data: dict[str, Any], out=None) -> None:
     out = out or sys.stdout
     o = data["ollama"]
-    w = out.write
+
+    def w(text: str) -> None:  # names, paths and errors come from files and the server
+        out.write(safe_text(text))
+
     if o["reachable"]:
         w(f"Ollama: reachable at {o['host']} (version {o['version'] or '?'})\n")
         if o.get("error"):
@@ -223,6 +236,12 @@ def _print_text(data: dict[str, Any], out=None) -> None:
                 w(
                     f'Ensemble "{e["name"]}" requires {model} which is not installed.\nSuggested fix: {p["fix"]}\n'
                 )
+    if data.get("config_versions_without_log"):
+        gaps = ", ".join(f"v{v}" for v in data["config_versions_without_log"])
+        w(
+            f"Routing config {gaps} has no config-change line in the routing log (a writer was "
+            "interrupted); the next config change records it.\n"
+        )
     tp = data["task_profiles"]
     if tp["error"]:
         w(f"Task profiles: could not be read — {tp['error']}\n")
@@ -243,4 +262,17 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False))
     else:
         _print_text(data)
-    return 0
+    return exit_code(data)
+
+
+EXIT_OK, EXIT_OLLAMA_UNREACHABLE, EXIT_NOTHING_RUNNABLE = 0, 1, 3
+
+
+def exit_code(data: dict[str, Any]) -> int:
+    """What ``check`` found, as its exit code: 0 Ollama reachable and at least one ensemble
+    runnable, 1 Ollama not reachable, 3 reachable but nothing runnable (``check --help``)."""
+    if not data["ollama"]["reachable"]:
+        return EXIT_OLLAMA_UNREACHABLE
+    if not data["discovery"]["runnable"]:
+        return EXIT_NOTHING_RUNNABLE
+    return EXIT_OK

@@ -265,11 +265,12 @@ def _print_human(
     savings_range: dict[str, Any] | None = None,
 ) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
+    from conductor_tui.commands.safe_console import SafeConsole
+
+    console = SafeConsole()
     title = "global tier" if global_tier else str(store.project)
     console.print(Text.assemble(("conductor-tui report", "bold"), " — ", title))
     console.print(Text(f"{store.root}  (routing config v{cfg.version})", style="dim"))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from conductor_tui.core import locations
+from conductor_tui.core.text import safe_text
 from conductor_tui.engine import loader
 from conductor_tui.engine.events import (
     AgentFailed,
@@ -31,13 +32,6 @@ from conductor_tui.engine.events import (
     TextDelta,
 )
 from conductor_tui.engine.executor import RunResult
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
-
-
-def safe_text(text: str) -> str:
-    """Model output as plain text: no terminal escape or control sequences."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class LivePrinter:

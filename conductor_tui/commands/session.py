@@ -11,7 +11,8 @@
     conductor-tui record claude-task --task-type T --tokens N [--delegable]
     conductor-tui record evaluation --ensemble E --score S [--reasoning …]
 
-Exit codes: 0 ok, 1 other error, 2 usage / bad input, 3 timeout, 4 rejected / failed.
+Exit codes: 0 ok, 1 other error (e.g. a log that cannot be written), 2 usage / bad input,
+3 timeout, 4 rejected / failed, 5 the cockpit that claimed a request died before finishing it.
 With ``--json`` every verb prints exactly one JSON object on stdout (errors too:
 ``{"ok": false, "error": …}``); messages for people go to stderr.
 """
@@ -24,9 +25,41 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_TIMEOUT, EXIT_FAILED = 0, 1, 2, 3, 4
+from conductor_tui.core.text import safe_text
+
+EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_TIMEOUT, EXIT_FAILED, EXIT_COCKPIT_GONE = 0, 1, 2, 3, 4, 5
+
+
+def seconds(text: str) -> float:
+    """argparse type for a timeout: a finite number ≥ 0 (``nan``, ``inf``, ``-1`` → usage error)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds ≥ 0, not {text!r}")
+    return value
+
+
+def _bounded_int(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo:,} and {hi:,}, not {value:,}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
 
 VERBS = ("plan", "request-run", "request-result", "record")
+EVALUATORS = ("claude", "human")
+EVAL_PHASES = ("calibrate", "establish", "trust", "triggered")
 
 
 # --------------------------------------------------------------------------- argparse
@@ -60,7 +93,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         w = sub.add_parser("wait", help="wait until every row of a plan is decided; print the rows")
         w.add_argument("plan_id")
         w.add_argument(
-            "--timeout", type=float, default=None, metavar="S", help="give up after S seconds (exit 3)"
+            "--timeout", type=seconds, default=None, metavar="S", help="give up after S seconds (exit 3)"
         )
         _common(w)
         sh = sub.add_parser("show", help="print a plan's newest revision")
@@ -81,11 +114,11 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--row-id", default=None)
         p.add_argument("--wait", action="store_true", help="wait for the result (headless runs always wait)")
         p.add_argument(
-            "--timeout", type=float, default=None, metavar="S", help="give up waiting after S seconds"
+            "--timeout", type=seconds, default=None, metavar="S", help="give up waiting after S seconds"
         )
         p.add_argument(
             "--claim-timeout",
-            type=float,
+            type=seconds,
             default=10.0,
             metavar="S",
             help="run headless if the open cockpit has not picked the request up after S s",
@@ -94,13 +127,15 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         _common(p)
     elif name == "request-result":
         p.add_argument("request_id")
-        p.add_argument("--timeout", type=float, default=None, metavar="S")
+        p.add_argument("--timeout", type=seconds, default=None, metavar="S")
         _common(p, session=False)
     elif name == "record":
         sub = p.add_subparsers(dest="action", metavar="WHAT", required=True)
         c = sub.add_parser("claude-task", help="log a subtask Claude handled (debt and savings figures)")
         c.add_argument("--task-type", required=True)
-        c.add_argument("--tokens", type=int, required=True, help="Claude tokens the subtask took")
+        c.add_argument(
+            "--tokens", type=_bounded_int(0, 10**12), required=True, help="Claude tokens the subtask took"
+        )
         c.add_argument(
             "--delegable",
             action="store_true",
@@ -121,14 +156,12 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         )
         e.add_argument("--routing-id", default=None)
         e.add_argument("--input-summary", default=None)
-        e.add_argument("--output-length", type=int, default=None)
+        e.add_argument("--output-length", type=_bounded_int(0, 10**12), default=None)
         e.add_argument("--task-type", default=None)
-        e.add_argument("--evaluator", default="claude", help="claude (default) | human")
-        e.add_argument(
-            "--phase", default=None, help="calibrate | establish | trust | triggered (default: worked out)"
-        )
+        e.add_argument("--evaluator", default="claude", help=" | ".join(EVALUATORS) + " (default: claude)")
+        e.add_argument("--phase", default=None, help=" | ".join(EVAL_PHASES) + " (default: worked out)")
         e.add_argument("--user-feedback", default=None)
-        e.add_argument("--judge-tokens", type=int, default=None)
+        e.add_argument("--judge-tokens", type=_bounded_int(0, 10**12), default=None)
         _common(e)
 
 
@@ -143,7 +176,7 @@ class _Out:
         if self.as_json:
             print(json.dumps({"ok": code == EXIT_OK, "exit_code": code, **payload}, default=str))
         else:
-            print(text)
+            print(safe_text(text))  # model output, plan rows and names: never escapes
         return code
 
     def fail(self, message: str, code: int, payload: dict[str, Any] | None = None) -> int:
@@ -151,7 +184,7 @@ class _Out:
             print(
                 json.dumps({"ok": False, "exit_code": code, "error": message, **(payload or {})}, default=str)
             )
-        print(f"conductor-tui: {message}", file=sys.stderr)
+        print(f"conductor-tui: {safe_text(message)}", file=sys.stderr)
         return code
 
 
@@ -205,6 +238,7 @@ def _plan_payload(plan: Any) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     out = _Out(bool(getattr(args, "json", False)))
+    from conductor_tui.core.store import StoreError
     from conductor_tui.handoff.protocol import HandoffError, HandoffTimeout
 
     verb = getattr(args, "verb", None)
@@ -222,6 +256,10 @@ def main(args: argparse.Namespace) -> int:
         return out.fail(exc.message, EXIT_TIMEOUT, payload)
     except HandoffError as exc:
         return out.fail(exc.message, exc.code)
+    except StoreError as exc:
+        return out.fail(str(exc), EXIT_OTHER)
+    except KeyboardInterrupt:  # Ctrl-C (SIGINT) while waiting: stop cleanly, no traceback
+        return out.fail("interrupted", 130)
     except (ValueError, OSError) as exc:
         return out.fail(str(exc), EXIT_USAGE if isinstance(exc, ValueError) else EXIT_OTHER)
     return out.fail(f"unknown verb {verb!r}", EXIT_USAGE)
@@ -240,15 +278,23 @@ def _load_plan(source: str) -> Any:
         raise PlanError("standard input is empty: pipe a plan (JSON, YAML or one subtask per line)")
     stripped = text.lstrip()
     if stripped[:1] in "[{":
+        from conductor_tui.core.store import loads_bounded
+
         try:
-            data = json.loads(text)
+            data = loads_bounded(text)
         except json.JSONDecodeError as exc:
             raise PlanError(f"<stdin>:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+        except ValueError as exc:
+            raise PlanError(f"<stdin>:1: invalid JSON: {exc}") from exc
         return plan_from_data(data, source="session")
     import yaml
 
+    from conductor_tui.core import safeyaml
+
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
+    except safeyaml.YamlLimitError as exc:
+        raise PlanError(f"<stdin>:{exc.line or 1}: invalid YAML: {exc.message}") from exc
     except yaml.YAMLError:
         data = None
     if isinstance(data, dict | list) and data:
@@ -392,8 +438,8 @@ def _finish_event(out: _Out, event: Any, request: Any = None) -> int:
     if out.as_json:
         print(json.dumps({"ok": False, "exit_code": EXIT_FAILED, **payload}, default=str))
     else:
-        print(message)
-    print(f"conductor-tui: {message}", file=sys.stderr)
+        print(safe_text(message))
+    print(f"conductor-tui: {safe_text(message)}", file=sys.stderr)
     return EXIT_FAILED
 
 
@@ -424,8 +470,10 @@ def _request_run(args: argparse.Namespace, out: _Out) -> int:
             )
         if row.handler and row.handler not in ("claude", "create-ensemble") and row.handler != args.ensemble:
             print(
-                f"conductor-tui: note: the person routed row {args.row_id} to {row.handler!r}, "
-                f"not {args.ensemble!r}",
+                safe_text(
+                    f"conductor-tui: note: the person routed row {args.row_id} to {row.handler!r}, "
+                    f"not {args.ensemble!r}"
+                ),
                 file=sys.stderr,
             )
     request = protocol.request_run(
@@ -463,7 +511,7 @@ def _request_run(args: argparse.Namespace, out: _Out) -> int:
         event = protocol.wait_for_result(project, request.id, timeout=args.timeout)
         return _finish_event(out, event, request)
     print(
-        f"conductor-tui: no cockpit open on {project}; running {request.ensemble} here (headless)",
+        safe_text(f"conductor-tui: no cockpit open on {project}; running {request.ensemble} here (headless)"),
         file=sys.stderr,
     )
     from conductor_tui.handoff.runner import run_request_headless
@@ -539,6 +587,16 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
     if args.action == "evaluation":
         from conductor_tui.engine.row_run import candidates_for
 
+        evaluator = (args.evaluator or "").strip().lower()
+        if evaluator not in EVALUATORS:
+            return out.fail(
+                f"--evaluator must be one of {', '.join(EVALUATORS)} (got {args.evaluator!r})", EXIT_USAGE
+            )
+        phase = args.phase.strip().lower() if args.phase else None
+        if phase is not None and phase not in EVAL_PHASES:
+            return out.fail(
+                f"--phase must be one of {', '.join(EVAL_PHASES)} (got {args.phase!r})", EXIT_USAGE
+            )
         outcome = evaluate(
             project,
             args.ensemble,
@@ -549,8 +607,8 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             input_summary=args.input_summary,
             output_length=args.output_length,
             task_type=args.task_type,
-            evaluator=args.evaluator,
-            phase=args.phase,
+            evaluator=evaluator,
+            phase=phase,
             user_feedback=args.user_feedback,
             judge_tokens=args.judge_tokens,
             session=session,

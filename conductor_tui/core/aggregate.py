@@ -51,27 +51,41 @@ No Textual, no Rich.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from pydantic import ValidationError
 
 from conductor_tui.core import logscan, rules
-from conductor_tui.core.records import Evaluation, RoutingDecision, RoutingThresholds, Score
+from conductor_tui.core.records import MAX_TOKENS, Evaluation, RoutingDecision, RoutingThresholds, Score
 from conductor_tui.core.store import EVALUATIONS_LOG
 
 BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU cache for the loop
 MAX_SKIPPED_LINE_NUMBERS = 1000
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-CACHE_FORMAT = 4  # 4: failed/cancelled local runs counted apart; one verdict per run
+
+
+def _real_day(day: str) -> bool:
+    """``2025-02-30`` matches the pattern but is no day (once per distinct day: cached)."""
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
+# 5: size + mtime_ns per file; failed/cancelled local runs apart; one verdict per run
+CACHE_FORMAT = 5
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
@@ -88,6 +102,13 @@ def _fingerprint(path: str | os.PathLike[str], offset: int) -> str:
     return h.hexdigest()
 
 
+def _identity(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Size and mtime (ns) of a cached file when the cache is saved: with the inode they
+    key the cache on the content's identity, so an in-place edit invalidates it."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
 def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
     """Where the report's warm-start cache for one evaluations folder lives:
     ``$XDG_CACHE_HOME/conductor-tui/aggregates/<hash>.msgpack`` (never inside ``.llm-orc/``)."""
@@ -97,10 +118,16 @@ def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
     return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"
 
 
+# The same bounds as the records (core.records.TokenCount): a value outside them fails the
+# fast path, the tolerant path rejects it too, and the line is skipped and counted.
+_Tok = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+_SignedTok = Annotated[int, msgspec.Meta(ge=-MAX_TOKENS, le=MAX_TOKENS)]
+
+
 class _PJ(msgspec.Struct, gc=False):
     """The ``propose_judge`` block of a propose–judge run's routing decision."""
 
-    claude_judge_tokens: int | None = None
+    claude_judge_tokens: _Tok | None = None
 
 
 class _Route(msgspec.Struct, gc=False):
@@ -112,14 +139,14 @@ class _Route(msgspec.Struct, gc=False):
     reason: str | None = None
     ensemble: str | None = None
     standing_auth: bool | None = None
-    total_tokens_local: int | None = None
-    estimated_claude_tokens: int | None = None
-    tokens_saved: int | None = None
-    claude_tokens: int | None = None
-    preparation_tokens_local: int | None = None
-    judgment_tokens_claude: int | None = None
-    estimated_full_claude_tokens: int | None = None
-    preparation_savings: int | None = None
+    total_tokens_local: _Tok | None = None
+    estimated_claude_tokens: _Tok | None = None
+    tokens_saved: _SignedTok | None = None
+    claude_tokens: _Tok | None = None
+    preparation_tokens_local: _Tok | None = None
+    judgment_tokens_claude: _Tok | None = None
+    estimated_full_claude_tokens: _Tok | None = None
+    preparation_savings: _SignedTok | None = None
     propose_judge: _PJ | None = None
     status: str | None = None  # a local run that did not complete is a failed decision
 
@@ -131,7 +158,7 @@ class _Eval(msgspec.Struct, gc=False):
     task_type: str | None = None
     score: str | None = None
     failure_mode: str | None = None
-    judge_tokens: int | None = None
+    judge_tokens: _Tok | None = None
 
 
 _ROUTE_DEC = msgspec.json.Decoder(_Route)
@@ -213,7 +240,7 @@ def _tolerant(line: bytes, kind: str) -> Any | None:
     """Slow path for one line: json + pydantic. ``None`` when it is not a record."""
     try:
         obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None
@@ -409,6 +436,7 @@ class Aggregator:
                 "skipped": st.skipped,
                 "skipped_lines": st.skipped_lines,
                 "fingerprint": _fingerprint(name, st.offset),
+                **_identity(name),
             }
         state = {
             "format": CACHE_FORMAT,
@@ -420,7 +448,13 @@ class Aggregator:
         }
         from conductor_tui.core.store import atomic_write_bytes
 
-        atomic_write_bytes(path, msgspec.msgpack.encode(state))
+        try:
+            blob = msgspec.msgpack.encode(state)
+        except (OverflowError, msgspec.EncodeError, TypeError, ValueError):
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # no cache beats a wrong one
+            return
+        atomic_write_bytes(path, blob)
 
     def load_cache(self, path: str | os.PathLike[str]) -> bool:
         """Restore state saved by :meth:`save_cache` if every file it covers is still the
@@ -436,6 +470,8 @@ class Aggregator:
                 if (
                     st.st_ino != f["ino"]
                     or st.st_size < f["offset"]
+                    # same size, other mtime: edited in place (an append changes the size)
+                    or (st.st_size == f["size"] and st.st_mtime_ns != f["mtime_ns"])
                     or _fingerprint(name, f["offset"]) != f["fingerprint"]
                 ):
                     return False
@@ -837,7 +873,7 @@ class Aggregator:
         day = key[6]
         dk = self._day_cache.get(day)
         if dk is None:
-            dk = self._day_cache[day] = day if day and _DAY_RE.match(day) else "unknown"
+            dk = self._day_cache[day] = day if day and _DAY_RE.match(day) and _real_day(day) else "unknown"
         return (*nb, dk)
 
     def _merge_routes(self, groups: dict[tuple, list[int]]) -> None:

@@ -31,6 +31,7 @@ from conductor_tui.core.records import (
     WorkflowPlan,
     normalise_enum,
 )
+from conductor_tui.core.store import loads_bounded
 
 Clock = Callable[[], datetime]
 
@@ -490,7 +491,9 @@ def _yaml_line(text: str, index: int | None) -> int | None:
     try:
         import yaml
 
-        node = yaml.compose(text)
+        from conductor_tui.core import safeyaml
+
+        node = safeyaml.compose(text)
     except Exception:
         return None
     if node is None:
@@ -533,14 +536,20 @@ def load_plan_file(path: str | Path, *, clock: Clock = _utcnow) -> WorkflowPlan:
     data: Any
     if suffix in (".json", ".jsonl") or (suffix not in (".yaml", ".yml") and text.lstrip()[:1] in "[{"):
         try:
-            data = json.loads(text)
+            data = loads_bounded(text)
         except json.JSONDecodeError as exc:
             raise PlanError(f"{path}:{exc.lineno + line_offset}: invalid JSON: {exc.msg}") from exc
+        except ValueError as exc:
+            raise PlanError(f"{path}:{1 + line_offset}: invalid JSON: {exc}") from exc
     else:
         import yaml
 
+        from conductor_tui.core import safeyaml
+
         try:
-            data = yaml.safe_load(text)
+            data = safeyaml.load(text)
+        except safeyaml.YamlLimitError as exc:
+            raise PlanError(f"{path}:{exc.line or 1}: invalid YAML: {exc.message}") from exc
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = (mark.line + 1) if mark is not None else 1

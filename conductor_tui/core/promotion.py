@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import yaml
 
-from conductor_tui.core import locations
+from conductor_tui.core import locations, safeyaml
 from conductor_tui.core.store import atomic_write_bytes
 
 Destination = Literal["global", "library"]
@@ -153,8 +153,8 @@ class PromotionError(Exception):
 
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return safeyaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
         return None
 
 

@@ -102,6 +102,7 @@ _ALIASES: dict[str, str] = {
     "completed": "done",
 }
 
+_DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}")
 _NULLS = {"", "null", "none", "n/a", "na", "~"}
 
 
@@ -156,7 +157,10 @@ def parse_timestamp(value: Any) -> datetime | str | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return str(value)
     if isinstance(value, str):
         text = value.strip()
         if text.lower() in _NULLS:
@@ -187,7 +191,22 @@ def _to_bool(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[datetime | str | None, BeforeValidator(parse_timestamp)]
+MAX_TOKENS = 10**12  # no real token count (or length) comes near a trillion
+TokenCount = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+SignedTokenCount = Annotated[int, Field(ge=-MAX_TOKENS, le=MAX_TOKENS)]
+
+
+def _checked_timestamp(value: Any) -> datetime | str | None:
+    """:func:`parse_timestamp` for a record field: a value that looks like a date or a
+    number but is not a real one (``2025-02-30``, ``1e30``) makes the record invalid;
+    other text (the spec's ``"ISO-8601"`` placeholder) is kept."""
+    parsed = parse_timestamp(value)
+    if isinstance(parsed, str) and (isinstance(value, int | float) or _DATE_LIKE.match(parsed.strip())):
+        raise ValueError(f"impossible date {value!r}")
+    return parsed
+
+
+Timestamp = Annotated[datetime | str | None, BeforeValidator(_checked_timestamp)]
 PhaseField = Annotated[Phase | str | None, normalise_enum(Phase)]
 EvalPhaseField = Annotated[EvalPhase | str | None, normalise_enum(EvalPhase)]
 ScoreField = Annotated[Score | str | None, normalise_enum(Score)]
@@ -309,15 +328,15 @@ class RoutingDecision(Record):
     evaluation_summary: NullableStr = None
     standing_auth: Flag = False
     # Token savings quantification (Invariant 7)
-    total_tokens_local: int | None = None
-    estimated_claude_tokens: int | None = None
-    tokens_saved: int | None = None
-    claude_tokens: int | None = None  # actual Claude tokens when Claude handled it
+    total_tokens_local: TokenCount | None = None
+    estimated_claude_tokens: TokenCount | None = None
+    tokens_saved: SignedTokenCount | None = None
+    claude_tokens: TokenCount | None = None  # actual Claude tokens when Claude handled it
     # Ensemble-prepared Claude (ADR-014)
-    preparation_tokens_local: int | None = None
-    judgment_tokens_claude: int | None = None
-    estimated_full_claude_tokens: int | None = None
-    preparation_savings: int | None = None
+    preparation_tokens_local: TokenCount | None = None
+    judgment_tokens_claude: TokenCount | None = None
+    estimated_full_claude_tokens: TokenCount | None = None
+    preparation_savings: SignedTokenCount | None = None
     # conductor-tui bookkeeping
     ensemble: str | None = None
     status: str | None = None  # completed | failed | cancelled
@@ -368,13 +387,13 @@ class Evaluation(Record):
     routing_id: RefId = None
     ensemble: str | None = None
     task_type: str | None = None
-    invocation_number: int | None = None
+    invocation_number: TokenCount | None = None
     phase: EvalPhaseField = None
     score: ScoreField = None
     reasoning: str | None = None
     failure_mode: FailureModeField = None
     input_summary: str | None = None
-    output_length: int | None = None
+    output_length: TokenCount | None = None
     user_feedback: NullableStr = None
     calibration_context: NullableStr = None
     # Who scored: "human", "claude" (judge) …; the judge's own verdict is kept when
@@ -382,7 +401,7 @@ class Evaluation(Record):
     evaluator: str | None = None
     judge_score: ScoreField = None
     judge_reasoning: str | None = None
-    judge_tokens: int | None = None
+    judge_tokens: TokenCount | None = None
     session: str | None = None
 
 
@@ -399,9 +418,9 @@ class PlanRow(Record):
     role: NullableStr = None  # routing role (core.roles): planner, backend, tests …
     claude_only_criterion: NullableStr = None
     depends_on: list[str] = Field(default_factory=list)
-    expected_repetitions: int | None = None
-    estimated_local_tokens: int | None = None
-    estimated_claude_tokens: int | None = None
+    expected_repetitions: TokenCount | None = None
+    estimated_local_tokens: TokenCount | None = None
+    estimated_claude_tokens: TokenCount | None = None
     preparation_ensemble: NullableStr = None  # ensemble-prepared Claude
     status: RowStatusField = RowStatus.PENDING
     note: NullableStr = None

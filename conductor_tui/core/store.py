@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
+import mmap
 import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +41,7 @@ from typing import Any, Generic, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from conductor_tui.core import locations
+from conductor_tui.core import locations, safeyaml
 from conductor_tui.core.records import (
     THRESHOLD_EXTENSION_KEYS,
     Evaluation,
@@ -63,8 +66,13 @@ _BOM = b"\xef\xbb\xbf"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _VERSION_RE = re.compile(r"^routing-config\.v(\d+)\.yaml$")
+_CONFIG_LINE_RE = re.compile(
+    rb'"event": "(?:config-change|rollback)"[^\n]*?"config_version": (\d+)'
+    rb'|"config_version": (\d+)[^\n]*?"event": "(?:config-change|rollback)"'
+)
 
 M = TypeVar("M", bound=BaseModel)
+_HELD = threading.local()  # the ProjectStore.lock()s this thread holds (re-entrancy)
 
 # conductor-tui's own optional fields, left out of a log line when they are null so that
 # lines stay compact (the spec's fields are always written, null or not).
@@ -150,17 +158,76 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+TEMP_STALE_AFTER = 30.0  # seconds: an atomic-write temp file older than this is an orphan
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
+
+
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def sweep_temp_files(path: str | os.PathLike[str], *, stale_after: float = TEMP_STALE_AFTER) -> int:
+    """Remove the temp files killed :func:`atomic_write_bytes` calls left in ``path``'s
+    folder (``.<name>.<pid>.<random>.tmp``): those whose writer process is gone, and any
+    older than ``stale_after`` seconds (also ``.<name>.<random>.tmp`` of older versions
+    next to ``path``). Returns how many were removed. Never raises."""
+    target = Path(path)
+    legacy = _temp_prefix(target)
+    removed = 0
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return 0
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and name.endswith(".tmp")):
+            continue
+        m = _TEMP_RE.match(name)
+        if m is None and not name.startswith(legacy):
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = int(m.group(1)) if m else None
+        dead = pid is not None and pid != os.getpid() and _pid_gone(pid)
+        if dead or age > stale_after:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` so a reader (or a crash) sees the old or the new file,
     never a torn one: temp file in the same folder, write, flush, fsync, ``os.replace``,
-    fsync the folder. Keeps the permissions of an existing file."""
+    fsync the folder. Keeps the permissions of an existing file.
+
+    The temp file is named ``.<name>.<pid>.<random>.tmp``; every write first removes the
+    temp files of earlier writers that were killed (:func:`sweep_temp_files`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_temp_files(target)
     try:
         mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{_temp_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -192,15 +259,30 @@ def _locked(path: Path, *, shared: bool = False) -> Iterator[int]:
         os.close(fd)  # closing releases the lock
 
 
+MAX_LINE_BYTES = 64 * 1024 * 1024  # a log line longer than this is refused (write) / skipped (read)
+MAX_JSON_DEPTH = 64  # nesting deeper than this in one record is refused / skipped
+
+
 def append_jsonl(path: str | os.PathLike[str], obj: dict[str, Any], *, fsync: bool = False) -> None:
     """Append ``obj`` as one JSON line: one ``os.write()`` on an ``O_APPEND`` descriptor
     under an exclusive ``flock``. If the file's last byte is not a newline (a hand-edited
-    file), the line is preceded by one so it never merges with the previous line."""
+    file, or a line torn by a writer killed mid-write), the line is preceded by one so it
+    never merges with the previous line — the torn line is then skipped and counted by
+    :func:`read_jsonl`. Raises :class:`StoreError` (naming the file) when it cannot write."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(obj, ensure_ascii=False) + "\n"
     data = line.encode("utf-8")
-    fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    if len(data) > MAX_LINE_BYTES:
+        raise StoreError(
+            target, f"record too large for one log line ({len(data):,} bytes > {MAX_LINE_BYTES:,})"
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except IsADirectoryError as exc:
+        raise StoreError(target, "is a directory, not a log file") from exc
+    except OSError as exc:
+        raise StoreError(target, f"cannot write: {exc.strerror or exc}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
@@ -211,49 +293,145 @@ def append_jsonl(path: str | os.PathLike[str], obj: dict[str, Any], *, fsync: bo
             written += os.write(fd, data[written:])
         if fsync:
             os.fsync(fd)
+    except OSError as exc:
+        raise StoreError(target, f"cannot write: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
 
 
-_HELD: dict[tuple[str, int], int] = {}  # (lock file, thread) → depth, for re-entrant locks
 _ID_PREFIX = {"RoutingDecision": "rd-", "Evaluation": "ev-"}
 
 
-def _line_error(raw: bytes, model: type[M]) -> tuple[M | None, str | None]:
+def _too_deep(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``obj`` nests lists/dicts deeper than ``limit`` (iterative walk)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return False
+
+
+def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` that refuses (``ValueError``) what nests deeper than ``max_depth``
+    instead of raising ``RecursionError`` — for every JSON that comes from a file."""
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8")
+    try:
+        obj = json.loads(text)
+    except RecursionError as exc:
+        raise ValueError(f"nested deeper than {max_depth} levels") from exc
+    # Cheap pre-test: a record this shallow cannot hold more openers than the limit.
+    if (text.count("[") + text.count("{")) > max_depth and _too_deep(obj, max_depth):
+        raise ValueError(f"nested deeper than {max_depth} levels")
+    return obj
+
+
+def derived_id(prefix: str, raw: bytes, line_no: int) -> str:
+    """A stable id for a log line written without one: the same line at the same place
+    gets the same id on every read (``prefix`` + 16 hex digits of sha256)."""
+    h = hashlib.sha256(raw)
+    h.update(b"\0%d" % line_no)
+    return f"{prefix}{h.hexdigest()[:16]}"
+
+
+def _line_error(
+    raw: bytes, model: type[M], *, line_no: int = 0, derive_id: str | None = None
+) -> tuple[M | None, str | None]:
+    if len(raw) > MAX_LINE_BYTES:
+        return None, f"line too long ({len(raw):,} bytes > {MAX_LINE_BYTES:,})"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 ({exc.reason})"
     try:
-        obj = json.loads(text)
+        obj = loads_bounded(text)
     except json.JSONDecodeError as exc:
         return None, f"not JSON ({exc.msg})"
+    except ValueError as exc:
+        return None, f"not readable JSON ({exc})"
     if not isinstance(obj, dict):
         return None, f"not a JSON object ({type(obj).__name__})"
+    if derive_id is not None and not obj.get("id"):
+        obj["id"] = derived_id(derive_id, raw, line_no)
     try:
         rec = model.model_validate(obj)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first.get("loc", ())) or "record"
         return None, f"invalid {loc}: {first.get('msg', 'invalid value')}"
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        return None, f"invalid record ({type(exc).__name__})"
     prefix = _ID_PREFIX.get(model.__name__)
     if prefix is not None and getattr(rec, "id", "") is None:
-        rec.id = line_identity(prefix, text)  # a line without id: its stable, derived identity
+        rec.id = line_identity(prefix, raw)  # a log line without id: its stable, derived identity
     return rec, None
 
 
+def _writer_active(fh: Any) -> bool:
+    """True when a writer holds the log's lock right now (an append is in progress)."""
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+TORN_AFTER = 2.0  # seconds: an unterminated last line untouched this long is torn, not pending
+
+
+def _may_grow(fh: Any, pos: int) -> bool:
+    """True when the unterminated line ending at ``pos`` may still be completed: the file
+    grew since it was read, or was modified less than ``TORN_AFTER`` seconds ago."""
+    st = os.fstat(fh.fileno())
+    return st.st_size != pos or time.time() - st.st_mtime < TORN_AFTER
+
+
+def _read_long_line(fh: Any, head: bytes) -> tuple[bytes, int, bool]:
+    """Finish reading a line whose first ``MAX_LINE_BYTES + 1`` bytes are ``head`` without
+    keeping it: returns (a short prefix, its total length, whether it ended with a newline)."""
+    total = len(head)
+    while True:
+        piece = fh.readline(1 << 20)
+        if not piece:
+            return head[:64], total, False
+        total += len(piece)
+        if piece.endswith(b"\n"):
+            return head[:64], total, True
+
+
 def read_jsonl(
-    path: str | os.PathLike[str], model: type[M], offset: int = 0, *, first_line: int = 1
+    path: str | os.PathLike[str],
+    model: type[M],
+    offset: int = 0,
+    *,
+    first_line: int = 1,
+    derive_id: str | None = None,
 ) -> ReadResult[M]:
     """Read ``path`` from byte ``offset`` tolerantly into ``model`` records (see
-    :class:`ReadResult`). The file is streamed line by line (never loaded whole). A missing
-    file reads as empty. An unreadable one raises :class:`StoreError` naming it and why."""
+    :class:`ReadResult`). The file is streamed line by line (never loaded whole); a line
+    longer than ``MAX_LINE_BYTES`` or nested deeper than ``MAX_JSON_DEPTH`` is skipped and
+    counted. A missing file reads as empty. An unreadable one raises :class:`StoreError`.
+
+    A last line without its newline that is not a complete record is left for the next
+    read while a writer may still finish it (it holds the log's lock, or the file changed
+    less than ``TORN_AFTER`` seconds ago); after that it is a torn line (a writer killed
+    mid-write) and is skipped and counted. The next append starts on a new line anyway. ``derive_id`` (a prefix): a line
+    without an ``id`` gets :func:`derived_id` — the same on every read, never random."""
     target = Path(path)
     result: ReadResult[M] = ReadResult(end_offset=offset, next_line=first_line)
     try:
         fh = open(target, "rb")  # closed by the with-block below
     except FileNotFoundError:
         return result
+    except IsADirectoryError as exc:
+        raise StoreError(target, "is a directory, not a log file") from exc
     except OSError as exc:
         raise StoreError(target, exc.strerror or str(exc)) from exc
     try:
@@ -272,28 +450,48 @@ def read_jsonl(
             pos = offset
             result.end_offset = pos
             line_no = first_line
-            for chunk in fh:
+            while True:
+                chunk = fh.readline(MAX_LINE_BYTES + 1)
+                if not chunk:
+                    break
+                if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+                    _prefix, length, ended = _read_long_line(fh, chunk)
+                    if not ended and (_writer_active(fh) or _may_grow(fh, pos + length)):
+                        break  # still being written: wait for the next read
+                    pos += length
+                    result.skipped.append(line_no)
+                    result.errors.append((line_no, f"line too long ({length:,} bytes > {MAX_LINE_BYTES:,})"))
+                    line_no += 1
+                    result.end_offset = pos
+                    result.next_line = line_no
+                    continue
                 pos += len(chunk)
                 raw = chunk
                 if line_no == first_line and offset == 0 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]
                 if not chunk.endswith(b"\n"):
-                    # Unterminated last line: consume it only if it is already a complete
-                    # record (a hand-written file without a final newline); otherwise a
-                    # writer may still be finishing it — leave it for the next read.
+                    # Unterminated last line: a complete record (a hand-written file
+                    # without a final newline) is consumed; an incomplete one is left for
+                    # the next read while a writer may still be finishing it, else it is a
+                    # torn line: skipped and counted.
                     text = raw.strip()
                     if not text:
                         result.end_offset = pos
+                        break
+                    rec, err = _line_error(text, model, line_no=line_no, derive_id=derive_id)
+                    if rec is not None:
+                        result.records.append(rec)
+                    elif _writer_active(fh) or _may_grow(fh, pos):
+                        break  # a writer may still finish it: next read
                     else:
-                        rec, _err = _line_error(text, model)
-                        if rec is not None:
-                            result.records.append(rec)
-                            result.end_offset = pos
-                            result.next_line = line_no + 1
+                        result.skipped.append(line_no)
+                        result.errors.append((line_no, f"torn last line: {err or 'incomplete'}"))
+                    result.end_offset = pos
+                    result.next_line = line_no + 1
                     break
                 text = raw.strip()
                 if text:
-                    rec, err = _line_error(text, model)
+                    rec, err = _line_error(text, model, line_no=line_no, derive_id=derive_id)
                     if rec is not None:
                         result.records.append(rec)
                     else:
@@ -319,6 +517,8 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     Malformed YAML or a non-mapping raises :class:`StoreError` with the file and line."""
     target = Path(path)
     try:
+        if target.stat().st_size > safeyaml.MAX_YAML_BYTES:
+            raise StoreError(target, f"YAML file too large (> {safeyaml.MAX_YAML_BYTES:,} bytes)")
         raw = target.read_bytes()
     except FileNotFoundError:
         return None
@@ -329,7 +529,9 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except UnicodeDecodeError as exc:
         raise StoreError(target, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
-        data = yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (C when available)
+        data = safeyaml.load(text)  # bounded (size, depth, aliases), safe, C when available
+    except safeyaml.YamlLimitError as exc:
+        raise StoreError(target, exc.message, exc.line) from exc
     except yaml.YAMLError as exc:
         raise _yaml_error(target, exc) from exc
     if data is None:
@@ -391,23 +593,23 @@ class ProjectStore:
         """A cross-process critical section over this evaluations folder: an exclusive
         ``flock`` on ``.<name>.lock``. Every read-modify-write that spans files (an
         evaluation's invocation number, a plan revision, a lifecycle transition) runs
-        inside one, so two writers (cockpit, session) never interleave. Re-entrant within a
-        thread (a nested ``lock`` of the same name does not deadlock)."""
+        inside one, so two writers (cockpit, session) never interleave.
+
+        Re-entrant within one thread (``flock`` is not: a second descriptor on the same
+        file would wait for the first forever), so a helper that takes the lock may be
+        called from inside the same critical section."""
         path = self.root / f".{name}.lock"
-        key = (str(path), threading.get_ident())
-        if key in _HELD:  # re-entered by the same thread: already exclusive
-            _HELD[key] += 1
-            try:
-                yield
-            finally:
-                _HELD[key] -= 1
+        key = str(path.absolute())
+        held: set[str] = _HELD.__dict__.setdefault("locks", set())
+        if key in held:
+            yield
             return
         with _locked(path):
-            _HELD[key] = 1
+            held.add(key)
             try:
                 yield
             finally:
-                del _HELD[key]
+                held.discard(key)
 
     # ----------------------------------------------------------------- appends
 
@@ -558,6 +760,7 @@ class ProjectStore:
                 current_version = max(self._backup_versions(), default=0) + 1
             elif current is not None:
                 current_version = current.version
+                self._repair_config_log(current_version)
                 backup = self.version_path(current_version)
                 if not backup.exists():
                     atomic_write_bytes(backup, current_raw)
@@ -585,6 +788,49 @@ class ProjectStore:
             )
             self.append_routing(record)
             return new_cfg
+
+    def logged_config_versions(self) -> set[int]:
+        """The config versions that have their ``config-change`` / ``rollback`` line in the
+        routing log (a fast byte scan; the lines are written by this class)."""
+        try:
+            with open(self.routing_log_path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    return set()
+                with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    return {int(m.group(1) or m.group(2)) for m in _CONFIG_LINE_RE.finditer(data)}
+        except (FileNotFoundError, IsADirectoryError):
+            return set()
+        except (OSError, ValueError) as exc:
+            raise StoreError(self.routing_log_path, getattr(exc, "strerror", None) or str(exc)) from exc
+
+    def config_versions_without_log(self) -> list[int]:
+        """Versions after the first (the implied defaults) that exist as a file but have no
+        log line — a writer killed between writing the version and logging it."""
+        logged = self.logged_config_versions()
+        return [v for v in self.config_versions() if v > 1 and v not in logged]
+
+    def _repair_config_log(self, version: int) -> None:
+        """Under the config lock: give ``version`` its missing log line (say it was recovered)."""
+        if version <= 1 or version in self.logged_config_versions():
+            return
+        older = [v for v in self._backup_versions() if v < version]
+        self.append_routing(
+            RoutingDecision(
+                event="config-change",
+                reason=f"recovered: routing config version {version} was written without its log line",
+                config_version=version,
+                previous_version=max(older) if older else None,
+            )
+        )
+
+    def repair_config_log(self) -> list[int]:
+        """Log every version found without its line (see :meth:`config_versions_without_log`);
+        returns the versions repaired."""
+        with _locked(self._config_lock):
+            missing = self.config_versions_without_log()
+            for version in missing:
+                self._repair_config_log(version)
+            return missing
 
     def _backup_versions(self) -> list[int]:
         if not self.root.is_dir():

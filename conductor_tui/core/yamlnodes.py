@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from conductor_tui.core.safeyaml import MAX_YAML_BYTES, YamlLimitError, check_bounds
 from conductor_tui.engine.spec import Problem
 
 
@@ -79,6 +80,10 @@ def _mapping_child(node: yaml.Node | None, key: str) -> yaml.Node | None:
 
 def parse_yaml_text(text: str, path: Path | None = None) -> Node:
     """Parse ``text``; raise :class:`YamlFileError` with the line of a syntax error."""
+    try:
+        check_bounds(text)
+    except YamlLimitError as exc:
+        raise YamlFileError([Problem(exc.message, path=path, line=exc.line, code="yaml")]) from exc
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -100,6 +105,8 @@ def parse_yaml_text(text: str, path: Path | None = None) -> Node:
         ) from exc
     except yaml.YAMLError as exc:
         raise YamlFileError([Problem(f"YAML error: {exc}", path=path, code="yaml")]) from exc
+    except RecursionError as exc:
+        raise YamlFileError([Problem("YAML nested too deeply", path=path, code="yaml")]) from exc
     finally:
         loader.dispose()
     return Node(node, data)
@@ -108,6 +115,11 @@ def parse_yaml_text(text: str, path: Path | None = None) -> Node:
 def read_yaml_doc(path: Path) -> Node:
     """Read and parse ``path``; raise :class:`YamlFileError` naming the file (and line)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise YamlFileError(
+                [Problem(f"YAML file too large ({size:,} bytes > {MAX_YAML_BYTES:,})", path=path, code="io")]
+            )
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise YamlFileError([Problem(f"not UTF-8 text ({exc.reason})", path=path, code="io")]) from exc

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conductor_tui.core.store import atomic_write_text
+from conductor_tui.engine.loader import ensemble_name_problem
 
 if TYPE_CHECKING:  # pragma: no cover
     from conductor_tui.engine.executor import RunResult
@@ -161,7 +162,7 @@ def _json_list(text: Any) -> Any:
     if isinstance(text, str):
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return text
         return value
     return text
@@ -188,10 +189,20 @@ def write_execution_artifact(
     project: str | os.PathLike[str], result: RunResult, *, now: datetime | None = None
 ) -> Path:
     """Write ``execution.json`` (+ ``execution.md``, ``latest`` link); return the json path."""
-    ensemble_dir = artifact_root(project)
+    root = artifact_root(project)
+    ensemble_dir = root
     if result.ensemble.relative_path:
         ensemble_dir = ensemble_dir / result.ensemble.relative_path
+    why = ensemble_name_problem(result.ensemble.name)
+    if why:
+        raise ValueError(f"ensemble name {result.ensemble.name!r} {why}; no artifact written")
     ensemble_dir = ensemble_dir / result.ensemble.name
+    try:
+        ensemble_dir.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise ValueError(
+            f"artifact folder {ensemble_dir} would be outside {root}; no artifact written"
+        ) from None
     stamp = _timestamp(now)
     target = ensemble_dir / stamp
     n = 1
@@ -274,6 +285,8 @@ def read_execution(path: str | os.PathLike[str]) -> Execution:
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{p}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    except RecursionError as exc:
+        raise ValueError(f"{p}: JSON nested too deeply") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{p}: expected a JSON object")
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}

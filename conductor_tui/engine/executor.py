@@ -25,11 +25,12 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,7 +192,7 @@ def _json_or_none(text: Any) -> Any:
         return None
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
 
 
@@ -382,6 +383,7 @@ class Executor:
         :meth:`cancel` instead makes ``run`` return a cancelled result.
         """
         result = RunResult(run_id=run_id or uuid.uuid4().hex[:12], ensemble=ensemble, input=input_text)
+        self._external_scripts = loader.external_scripts_allowed(ensemble)
         t0 = time.perf_counter()
         self._t0 = t0
         self._current_run_id = result.run_id
@@ -486,7 +488,7 @@ class Executor:
 
             try:
                 result.artifact = write_execution_artifact(self.project, result)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 result.error = (result.error + "; " if result.error else "") + f"artifact not written: {exc}"
         emit(
             RunFinished(
@@ -1205,7 +1207,16 @@ class Executor:
         script = agent.script or ""
         self._started(agent, res, emit, None, instance)
         if loader.looks_like_path(script):
-            path = loader.resolve_script(script, self.project)
+            path, why = loader.locate_script(
+                script, self.project, allow_external=getattr(self, "_external_scripts", False)
+            )
+            if path is None and why == "outside":
+                raise AgentFailure(
+                    f"script {script} is outside the scripts folders; not running it",
+                    "infrastructure",
+                    f"move it into .llm-orc/scripts/, or set {loader.EXTERNAL_SCRIPTS_KEY}: true "
+                    "at the top of the ensemble",
+                )
             if path is None:
                 raise AgentFailure(
                     f"script not found: {script}",
@@ -1216,7 +1227,7 @@ class Executor:
         else:
             argv = ["/bin/bash", "-c", script]
         stdin = json.dumps(payload, ensure_ascii=False).encode()
-        env = os.environ.copy()
+        env = script_environment(os.environ)
         if instance is not None:
             item = payload.get("input")
             env["INPUT_DATA"] = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
@@ -1248,11 +1259,20 @@ class Executor:
             self._procs.add(proc)
             try:
                 async with asyncio.timeout(timeout):
-                    out, err = await proc.communicate(stdin)
+                    out, err = await _communicate_bounded(proc, stdin, SCRIPT_OUTPUT_LIMIT)
+            except _OutputTooLarge:
+                _kill_group(proc)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(proc.communicate(), 2)  # reap, drain and close the pipes
+                raise AgentFailure(
+                    f"script printed more than {SCRIPT_OUTPUT_LIMIT // 1_000_000} MB; stopped it",
+                    "infrastructure",
+                    "make the script print less (its output becomes a prompt)",
+                ) from None
             except TimeoutError:
                 _kill_group(proc)
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(proc.wait(), 2)
+                    await asyncio.wait_for(proc.communicate(), 2)  # reap, drain and close the pipes
                 raise AgentFailure(
                     f"script timed out after {timeout:g} s",
                     "infrastructure",
@@ -1261,7 +1281,7 @@ class Executor:
             except asyncio.CancelledError:
                 _kill_group(proc)
                 with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(proc.wait(), 2)
+                    await asyncio.wait_for(proc.communicate(), 2)  # reap, drain and close the pipes
                 raise
             finally:
                 if proc.returncode is not None:
@@ -1284,11 +1304,15 @@ class Executor:
             )
         try:
             parsed = json.loads(stdout)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             res.response = stdout
+            where = (
+                f"{exc.msg} at line {exc.lineno} col {exc.colno}"
+                if isinstance(exc, json.JSONDecodeError)
+                else "nested too deeply"
+            )
             raise AgentFailure(
-                f"script printed invalid JSON ({exc.msg} at line {exc.lineno} col {exc.colno}): {stdout[:120]!r}",
-                "infrastructure",
+                f"script printed invalid JSON ({where}): {stdout[:120]!r}", "infrastructure"
             ) from None
         if isinstance(parsed, dict) and (not parsed.get("success", True) or parsed.get("error")):
             res.response = stdout
@@ -1328,6 +1352,96 @@ def evaluate_on(expr: str, output: dict[str, Any]) -> bool:
         left, right = expr.split("==", 1)
         return bool(resolve_in(left, output) == _literal(right.strip()))
     return bool(resolve_in(expr, output))
+
+SCRIPT_OUTPUT_LIMIT = 1_000_000  # bytes of stdout a script agent may print
+
+# What a script agent's environment keeps from ours (an allow-list: API keys and other
+# secrets never reach a script). Names ending in _KEY/_TOKEN/_SECRET/_PASSWORD are dropped
+# even when a prefix below would keep them.
+_ENV_KEEP = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TERM",
+        "TZ",
+        "TMPDIR",
+        "TMP",
+        "TEMP",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "OLLAMA_HOST",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+        "XDG_DATA_HOME",
+        "LLM_ORC_LIBRARY_PATH",
+        "SYSTEMROOT",
+    }
+)
+_ENV_KEEP_PREFIXES = ("LC_", "PYTHON")
+_ENV_SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
+
+
+def script_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The allow-listed part of ``base`` for a script agent (see ``_ENV_KEEP``)."""
+    out: dict[str, str] = {}
+    for key, value in base.items():
+        if _ENV_SECRET.search(key):
+            continue
+        if key in _ENV_KEEP or key.startswith(_ENV_KEEP_PREFIXES):
+            out[key] = value
+    return out
+
+
+class _OutputTooLarge(Exception):
+    pass
+
+
+async def _communicate_bounded(
+    proc: asyncio.subprocess.Process, stdin: bytes, limit: int
+) -> tuple[bytes, bytes]:
+    """``proc.communicate(stdin)`` that raises :class:`_OutputTooLarge` as soon as stdout
+    passes ``limit`` bytes (and keeps only the last 64 KiB of stderr)."""
+
+    async def feed() -> None:
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.write(stdin)
+            await proc.stdin.drain()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+            proc.stdin.close()
+
+    async def read_out() -> bytes:
+        assert proc.stdout is not None
+        buf = bytearray()
+        while chunk := await proc.stdout.read(1 << 16):
+            buf += chunk
+            if len(buf) > limit:
+                raise _OutputTooLarge
+        return bytes(buf)
+
+    async def read_err() -> bytes:
+        assert proc.stderr is not None
+        buf = bytearray()
+        while chunk := await proc.stderr.read(1 << 16):
+            buf += chunk
+            if len(buf) > 1 << 17:
+                del buf[: len(buf) - (1 << 16)]
+        return bytes(buf)
+
+    tasks = [asyncio.ensure_future(c) for c in (feed(), read_out(), read_err())]
+    try:
+        _, out, err = await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        raise
+    await proc.wait()
+    return out, err
 
 
 def _tail(text: str, limit: int = 300) -> str:

@@ -373,6 +373,17 @@ def parse_ensemble(
     name = data.get("name")
     if "name" in data and (not isinstance(name, str) or not name.strip()):
         problems.append(Problem("name must be a non-empty string", path=path, line=lines.get("name")))
+    elif isinstance(name, str) and (why := ensemble_name_problem(name)):
+        problems.append(Problem(f"name {name!r} {why}", path=path, line=lines.get("name"), code="bad-name"))
+    opt_in = data.get(EXTERNAL_SCRIPTS_KEY)
+    if opt_in is not None and not isinstance(opt_in, bool):
+        problems.append(
+            Problem(
+                f"{EXTERNAL_SCRIPTS_KEY} must be true or false",
+                path=path,
+                line=lines.get(EXTERNAL_SCRIPTS_KEY),
+            )
+        )
     agents_raw = data.get("agents")
     agents: list[AgentSpec] = []
     if agents_raw is not None and not isinstance(agents_raw, list):
@@ -633,6 +644,57 @@ def load_profiles(project: str | os.PathLike[str] | None) -> ProfileSet:
 # --------------------------------------------------------------------------- scripts
 
 
+# A top-level (not agent) key: llm-orc rejects unknown agent keys. ``true`` lets this
+# ensemble's script agents name files outside the tiers' scripts folders (absolute paths,
+# ``../``) — the user's explicit opt-in, per ensemble.
+EXTERNAL_SCRIPTS_KEY = "allow_external_scripts"
+
+_MAX_NAME = 200
+
+
+def ensemble_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an ensemble name (it becomes a folder under
+    ``.llm-orc/artifacts/``), or ``None`` when it is fine: no path separators, no ``.`` /
+    ``..``, no control characters, not absolute, at most 200 characters."""
+    if not name or not name.strip():
+        return "is empty"
+    if "/" in name or "\\" in name:
+        return "must not contain a path separator (/ or \\)"
+    if name.strip() in (".", ".."):
+        return "must not be . or .. (it names a folder)"
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in name):
+        return "must not contain control characters"
+    if len(name) > _MAX_NAME:
+        return f"is longer than {_MAX_NAME} characters"
+    return None
+
+
+def script_roots(project: Path | None) -> list[Path]:
+    """The folders script agents may run files from without the opt-in: each tier's
+    ``scripts`` folder (project ``.llm-orc/scripts``, the library's, the global tier's)."""
+    base = project or Path.cwd()
+    roots = [base / ".llm-orc" / "scripts", locations.global_llm_orc_dir() / "scripts"]
+    lib = locations.library_dir()
+    if lib is not None:
+        roots.append(lib / "scripts")
+    return roots
+
+
+def script_confined(path: Path, project: Path | None) -> bool:
+    """True when ``path`` (symlinks resolved) lies inside one of :func:`script_roots`."""
+    try:
+        real = path.resolve(strict=True)
+    except OSError:
+        return False
+    for root in script_roots(project):
+        try:
+            real.relative_to(root.resolve())
+            return True
+        except (ValueError, OSError):
+            continue
+    return False
+
+
 def looks_like_path(script: str) -> bool:
     """llm-orc's rule: a path has a slash or a known script extension; else inline."""
     s = script.strip()
@@ -671,6 +733,25 @@ def resolve_script(script: str, project: Path | None) -> Path | None:
     return None
 
 
+def external_scripts_allowed(ensemble: Any) -> bool:
+    """The ensemble's explicit opt-in (top-level ``allow_external_scripts: true``)."""
+    raw = getattr(ensemble, "raw", None)
+    return isinstance(raw, dict) and raw.get(EXTERNAL_SCRIPTS_KEY) is True
+
+
+def locate_script(
+    script: str, project: Path | None, *, allow_external: bool = False
+) -> tuple[Path | None, str]:
+    """(the script file, "ok") — or (None, "missing" | "outside"): a path-like script must
+    resolve inside a tier's scripts folder (:func:`script_roots`) unless ``allow_external``."""
+    path = resolve_script(script, project)
+    if path is None:
+        return None, "missing"
+    if not allow_external and not script_confined(path, project):
+        return None, "outside"
+    return path, "ok"
+
+
 # --------------------------------------------------------------------------- runnability
 
 
@@ -695,6 +776,22 @@ class ResolvedModel:
     problems: list[Problem] = field(default_factory=list)
 
 
+def _unreadable_profile_file(name: str, profiles: ProfileSet) -> Problem | None:
+    """A profile file that could not be read and may define ``name`` (named after it, or
+    mentioning it) — so the advice is "fix that file", never "create" what exists."""
+    candidates = [p for p in profiles.problems if p.code in ("yaml", "io") and p.path is not None]
+    for problem in candidates:
+        if Path(problem.path).stem in (name, f"{name}.local"):
+            return problem
+    for problem in candidates:
+        try:
+            if name.encode() in Path(problem.path).read_bytes()[:1_000_000]:
+                return problem
+        except OSError:
+            continue
+    return None
+
+
 def resolve_agent_model(
     agent: AgentSpec, profiles: ProfileSet, ensemble: EnsembleSpec | None = None
 ) -> ResolvedModel:
@@ -703,18 +800,28 @@ def resolve_agent_model(
         prof = profiles.get(agent.model_profile)
         if prof is None:
             close = difflib.get_close_matches(agent.model_profile, list(profiles.profiles), n=1)
+            unreadable = _unreadable_profile_file(agent.model_profile, profiles)
             return ResolvedModel(
                 None,
                 None,
                 None,
                 [
                     Problem(
-                        f'profile "{agent.model_profile}" not found (agent "{agent.name}")',
+                        f'profile "{agent.model_profile}" not found (agent "{agent.name}")'
+                        + (
+                            f" — {unreadable.path}"
+                            + (f":{unreadable.line}" if unreadable.line else "")
+                            + f" could not be read: {unreadable.message}"
+                            if unreadable
+                            else ""
+                        ),
                         path=path,
                         line=agent.line,
                         agent=agent.name,
                         fix=(
-                            f'did you mean "{close[0]}"?'
+                            f"fix {unreadable.path} (it may define this profile)"
+                            if unreadable
+                            else f'did you mean "{close[0]}"?'
                             if close
                             else f"create .llm-orc/profiles/{agent.model_profile}.yaml with name, model, provider"
                         ),
@@ -794,17 +901,33 @@ def check_runnable(
     has_llm = False  # an agent on the default Ollama host
     for agent in ensemble.agents:
         if agent.kind == "script" and agent.script:
-            if looks_like_path(agent.script) and resolve_script(agent.script, project) is None:
-                problems.append(
-                    Problem(
-                        f'script "{agent.script}" not found (agent "{agent.name}")',
-                        path=ensemble.path,
-                        line=agent.line,
-                        agent=agent.name,
-                        fix=f"put it in .llm-orc/scripts/ (looked in {', '.join(str(d) for d in script_search_dirs(project)[:2])})",
-                        code="missing-script",
-                    )
+            if looks_like_path(agent.script):
+                found, why = locate_script(
+                    agent.script, project, allow_external=external_scripts_allowed(ensemble)
                 )
+                if found is None and why == "outside":
+                    problems.append(
+                        Problem(
+                            f'script "{agent.script}" is outside the scripts folders (agent "{agent.name}")',
+                            path=ensemble.path,
+                            line=agent.line,
+                            agent=agent.name,
+                            fix=f"move it into .llm-orc/scripts/, or set {EXTERNAL_SCRIPTS_KEY}: true "
+                            "at the top of the ensemble to allow it",
+                            code="script-outside",
+                        )
+                    )
+                elif found is None:
+                    problems.append(
+                        Problem(
+                            f'script "{agent.script}" not found (agent "{agent.name}")',
+                            path=ensemble.path,
+                            line=agent.line,
+                            agent=agent.name,
+                            fix=f"put it in .llm-orc/scripts/ (looked in {', '.join(str(d) for d in script_search_dirs(project)[:2])})",
+                            code="missing-script",
+                        )
+                    )
             continue
         if agent.kind in ("ensemble", "loop", "dispatch"):
             problems.extend(

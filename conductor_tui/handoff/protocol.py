@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import socket
 import time
@@ -64,6 +65,7 @@ CONDUCTOR_DIR = "conductor"
 REQUESTS_LOG = "requests.jsonl"
 RESULTS_LOG = "results.jsonl"
 COCKPIT_FILE = "cockpit.json"
+PLANS_LOCK = "plans"  # ProjectStore.lock name for every plan read-modify-append
 HEARTBEAT_STALE_AFTER = 6.0  # seconds without a heartbeat → the cockpit is gone
 
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "refused"})
@@ -76,6 +78,24 @@ class HandoffError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class CockpitGone(HandoffError):
+    """The cockpit that claimed a request stopped (no heartbeat) before finishing it."""
+
+    def __init__(self, message: str, state: Any = None) -> None:
+        super().__init__(message, code=5)
+        self.state = state
+
+
+def check_timeout(value: float | None, name: str = "timeout") -> float | None:
+    """``value`` when it is ``None`` or a finite number ≥ 0; else :class:`HandoffError`
+    (code 2) — ``nan`` would wait forever, a negative or infinite one is a mistake."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise HandoffError(f"{name} must be a finite number of seconds ≥ 0, not {value!r}", code=2)
+    return float(value)
 
 
 class HandoffTimeout(HandoffError):
@@ -179,9 +199,14 @@ def submit_plan(
     into someone else's plan); duplicate row ids are made unique."""
     store = store or ProjectStore(project)
     plan = plan.model_copy(deep=True)
-    existing = set(store.latest_plans())
-    if not plan.id or plan.id in existing:
-        plan.id = new_id("plan-")
+    with store.lock(PLANS_LOCK):
+        existing = set(store.latest_plans())
+        if not plan.id or plan.id in existing:
+            plan.id = new_id("plan-")
+        return store.append_plan(_fresh_plan(plan, session=session, source=source))
+
+
+def _fresh_plan(plan: WorkflowPlan, *, session: str | None, source: str) -> WorkflowPlan:
     plan.revision = 1
     plan.timestamp = now_utc()
     plan.session = session or plan.session
@@ -195,7 +220,48 @@ def submit_plan(
         seen.add(row.id)
         row.status = RowStatus.PENDING
         row.decided_at = None
-    return store.append_plan(plan)
+    return plan
+
+
+def _rebase(base: WorkflowPlan, new: WorkflowPlan, latest: WorkflowPlan) -> WorkflowPlan:
+    """``new`` was made from ``base``, but ``latest`` was written since: apply what
+    ``new`` changed (rows and plan fields that differ from ``base``) on top of ``latest``."""
+    out = latest.model_copy(deep=True)
+    base_rows = {r.id: r for r in base.subtasks}
+    new_ids = {r.id for r in new.subtasks}
+    rows = {r.id: r for r in out.subtasks}
+    for row in new.subtasks:
+        old = base_rows.get(row.id)
+        if old is None or row != old:
+            rows[row.id] = row.model_copy(deep=True)
+    removed = set(base_rows) - new_ids
+    order = [r.id for r in out.subtasks]
+    order += [r.id for r in new.subtasks if r.id not in order]
+    out.subtasks = [rows[i] for i in order if i not in removed]
+    for name in type(new).model_fields:
+        if name in ("revision", "subtasks"):
+            continue
+        if getattr(new, name) != getattr(base, name):
+            setattr(out, name, getattr(new, name))
+    if out.status in ("proposed", "decided"):  # the merged rows decide it, not either side
+        out.status = "decided" if is_plan_decided(out) else "proposed"
+    return out
+
+
+def append_revision(store: ProjectStore, base: WorkflowPlan | None, new: WorkflowPlan) -> WorkflowPlan:
+    """Append ``new`` (a revision made from ``base``) as ONE critical section under the
+    store's plans lock, across processes: when another writer appended a revision since
+    ``base``, ``new``'s changes are applied on top of it (nothing lost) and it gets the next
+    revision number (never a duplicate). Returns the revision as written."""
+    if base is not None and base.id != new.id:
+        base = None
+    with store.lock(PLANS_LOCK):
+        latest = store.latest_plans().get(new.id)
+        if latest is not None and base is not None and latest.revision != base.revision:
+            new = _rebase(base, new, latest)
+        if latest is not None:
+            new = new.model_copy(update={"revision": latest.revision + 1})
+        return store.append_plan(new)
 
 
 def get_plan(
@@ -234,6 +300,7 @@ def wait_for_decisions(
     Reads the plans log incrementally (from the last offset).  Raises
     :class:`HandoffError` (code 2) for an unknown plan or another session's plan, and
     :class:`HandoffTimeout` (its ``state`` = the newest revision) when time runs out."""
+    timeout = check_timeout(timeout)
     store = ProjectStore(project)
     deadline = None if timeout is None else time.monotonic() + timeout
     offset, line = 0, 1
@@ -276,6 +343,16 @@ def decide_rows(
     when the person approves / rejects / overrides).  A decision is a status, or a mapping
     ``{status, handler, note}``."""
     store = store or ProjectStore(project)
+    with store.lock(PLANS_LOCK):  # read, decide, append: one critical section
+        return _decide_rows_locked(store, plan_id, decisions, change)
+
+
+def _decide_rows_locked(
+    store: ProjectStore,
+    plan_id: str,
+    decisions: Mapping[str, str | RowStatus | Mapping[str, Any]],
+    change: str | None,
+) -> WorkflowPlan:
     plan = store.latest_plans().get(plan_id)
     if plan is None:
         raise HandoffError(f"no plan {plan_id!r}", code=2)
@@ -323,10 +400,17 @@ def mark_row(
     if not plan_id or not row_id:
         return None
     store = store or ProjectStore(project)
+    status = RowStatus(getattr(status, "value", status))
+    with store.lock(PLANS_LOCK):  # read, change, append: one critical section
+        return _mark_row_locked(store, plan_id, row_id, status, routing_id)
+
+
+def _mark_row_locked(
+    store: ProjectStore, plan_id: str, row_id: str, status: RowStatus, routing_id: str | None
+) -> WorkflowPlan | None:
     plan = store.latest_plans().get(plan_id)
     if plan is None:
         return None
-    status = RowStatus(getattr(status, "value", status))
     for row in plan.subtasks:
         if row.id != row_id:
             continue
@@ -420,7 +504,7 @@ def cockpit_closed(project: str | os.PathLike[str], *, pid: int | None = None) -
 def _read_cockpit(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -482,7 +566,10 @@ def request_run(
 
 
 def read_requests(project: str | os.PathLike[str]) -> list[RunRequest]:
-    return read_jsonl(requests_path(project), RunRequest).records
+    """Every run request. A line written without an ``id`` gets one derived from the line
+    itself (:func:`~conductor_tui.core.store.derived_id`), the same on every read — so a
+    cockpit claims and runs it once, never again on its next poll."""
+    return read_jsonl(requests_path(project), RunRequest, derive_id="req-").records
 
 
 def read_events(project: str | os.PathLike[str], request_id: str | None = None) -> list[RunEvent]:
@@ -568,11 +655,20 @@ def wait_for_result(
     timeout: float | None = None,
     poll: float = 0.1,
     on_event: Callable[[RunEvent], None] | None = None,
+    watch_cockpit: bool = True,
+    stale_after: float = HEARTBEAT_STALE_AFTER,
 ) -> RunEvent:
-    """Block until ``request_id`` has a final event; :class:`HandoffTimeout` otherwise."""
+    """Block until ``request_id`` has a final event; :class:`HandoffTimeout` otherwise.
+
+    With ``watch_cockpit`` (the default), a request claimed by the cockpit whose heartbeat
+    then stops (the cockpit died or was closed mid-run) raises :class:`CockpitGone`
+    (code 5) instead of waiting forever."""
+    timeout = check_timeout(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     offset, line = 0, 1
     last: RunEvent | None = None
+    claimed_by: str | None = None
+    next_check = time.monotonic() + 1.0
     while True:
         result = read_jsonl(results_path(project), RunEvent, offset, first_line=line)
         offset, line = result.end_offset, result.next_line
@@ -580,10 +676,20 @@ def wait_for_result(
             if event.request_id != request_id:
                 continue
             last = event
+            if event.status == "claimed" and claimed_by is None:
+                claimed_by = event.by or "unknown"
             if on_event is not None:
                 on_event(event)
             if event.final:
                 return event
+        if watch_cockpit and claimed_by == "cockpit" and time.monotonic() >= next_check:
+            next_check = time.monotonic() + 1.0
+            if cockpit_alive(project, stale_after=stale_after) is None:
+                raise CockpitGone(
+                    f"the cockpit that claimed request {request_id} is gone (no heartbeat) and did not "
+                    f"finish it ({last.status if last else 'claimed'}); run it again with --headless",
+                    state=last,
+                )
         if deadline is not None and time.monotonic() >= deadline:
             state = last.status if last else "not claimed"
             raise HandoffTimeout(

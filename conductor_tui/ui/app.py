@@ -24,6 +24,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from conductor_tui.ui import terminal_safety
 from conductor_tui.ui.catalog import Catalog, load_catalog
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
@@ -88,6 +89,7 @@ class ConductorApp(App[int]):
         self.services = services
         self.DEFAULT_MODE = initial_mode or ("plan" if services.has_llm_orc else "home")
         super().__init__()
+        terminal_safety.install(self)  # no control character from any widget reaches the terminal
         self._settings = load_settings(services.settings_path)
         theme = os.environ.get("CONDUCTOR_TUI_THEME") or self._settings.get("theme")
         if isinstance(theme, str) and theme in self.available_themes:

@@ -20,7 +20,7 @@ def settings_path(override: Path | None = None) -> Path:
 def load_settings(path: Path | None = None) -> dict[str, Any]:
     try:
         data = json.loads(settings_path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

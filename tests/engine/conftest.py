@@ -12,8 +12,16 @@ from conductor_tui.engine.loader import ProfileSet, parse_ensemble
 from conductor_tui.engine.spec import EnsembleSpec, Profile
 
 
-def ensemble(agents: list[dict[str, Any]], name: str = "t") -> EnsembleSpec:
-    return parse_ensemble({"name": name, "description": "test", "agents": agents})
+def ensemble(agents: list[dict[str, Any]], name: str = "t", external_scripts: bool | None = None) -> EnsembleSpec:
+    """An ensemble from agent dicts. Script files written by :func:`script` live in the
+    test's tmp folder, outside the scripts folders: such an ensemble opts in with
+    ``allow_external_scripts: true`` (unless ``external_scripts`` says otherwise)."""
+    data: dict[str, Any] = {"name": name, "description": "test", "agents": agents}
+    if external_scripts is None:
+        external_scripts = any(str(a.get("script", "")).startswith("/") for a in agents)
+    if external_scripts:
+        data["allow_external_scripts"] = True
+    return parse_ensemble(data)
 
 
 def llm(name: str, model: str = "qwen3:1.7b", **kw: Any) -> dict[str, Any]:

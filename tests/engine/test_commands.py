@@ -61,7 +61,7 @@ def test_check_json_reports_ollama_ensembles_and_discovery(project, fake_ollama,
     assert data["task_profiles"]["count"] == 0
 
 
-def test_check_text_when_ollama_is_down_is_a_status_not_an_error(project, closed_port, monkeypatch, capsys):
+def test_check_text_when_ollama_is_down_says_so_and_exits_1(project, closed_port, monkeypatch, capsys):
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{closed_port}")
     add_ensemble(project, "ok", [{"name": "a", "model": "qwen3:1.7b", "provider": "ollama"}])
     ProjectStore(project).save_task_profiles(
@@ -69,7 +69,7 @@ def test_check_text_when_ollama_is_down_is_a_status_not_an_error(project, closed
             {"extraction": {"phase": "calibrate", "ensemble": "ok"}}
         )
     )
-    assert main(["check", "--project", str(project)]) == 0
+    assert main(["check", "--project", str(project)]) == 1  # exit codes say what happened
     out = capsys.readouterr().out
     assert f"Ollama: not reachable at http://127.0.0.1:{closed_port}" in out
     assert "Discovery: 0 Ollama models available, 1 ensembles found (0 runnable)" in out

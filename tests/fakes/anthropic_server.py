@@ -56,7 +56,9 @@ class Reply:
     request asked for ``output_config.format``).  Streaming options: ``chunk_chars`` (size
     of each delta), ``first_token_delay`` (seconds between ``message_start`` and the first
     delta), ``delta_delay`` (between deltas), ``error_after`` (send ``event: error`` after
-    that many deltas), ``cut_after`` (close the socket after that many deltas).
+    that many deltas), ``cut_after`` (close the socket after that many deltas),
+    ``hold_after`` + ``release`` (after that many deltas, send nothing more until the test
+    sets the ``release`` event — a stream that cannot finish before the test looks).
     """
 
     text: str | None = None
@@ -71,6 +73,8 @@ class Reply:
     error_type: str = "overloaded_error"
     error_message: str = "Overloaded"
     cut_after: int | None = None
+    hold_after: int | None = None
+    release: threading.Event | None = None
 
 
 @dataclass
@@ -364,6 +368,10 @@ class _Handler(BaseHTTPRequestHandler):
                         first = False
                     elif reply.delta_delay:
                         self._wait(reply.delta_delay)
+                    if reply.hold_after is not None and deltas_sent == reply.hold_after and reply.release:
+                        while not reply.release.wait(0.05):
+                            if self.state.stop.is_set():
+                                return
                     if reply.cut_after is not None and deltas_sent >= reply.cut_after:
                         self._cut()
                         return

@@ -170,6 +170,11 @@ class FakeModel:
     thinking: str | Callable[[dict], str] = ""  # streamed first when the request sets ``think``
     capabilities: list[str] | None = None  # None → completion, tools (+ thinking for thinking families)
     modified_at: datetime = field(default_factory=lambda: datetime(2025, 9, 1, 10, 0, 0, tzinfo=UTC))
+    # After ``hold_after`` streamed tokens, send nothing more until the test sets ``release``
+    # (the client hanging up still ends the request): a stream that cannot finish before the
+    # test has looked, however loaded the machine is.
+    hold_after: int | None = None
+    release: threading.Event | None = None
 
     @property
     def model_capabilities(self) -> list[str]:
@@ -934,6 +939,10 @@ class _Handler(BaseHTTPRequestHandler):
             if sent == 1:
                 fake._update(entry, t_first_token=time.monotonic())
             fake._update(entry, tokens_sent=sent)
+            if m.hold_after is not None and sent == m.hold_after and m.release is not None:
+                while not m.release.is_set():
+                    self._wait(0.05)
+                next_at = time.monotonic()
 
         if fail_at is not None and fault is not None:
             if fault.kind == "cut-midstream":

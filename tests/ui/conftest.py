@@ -64,7 +64,7 @@ async def settle(pilot, app: ConductorApp, *, poll: bool = True, status=None) ->
     await pilot.pause()
 
 
-async def drain(app: ConductorApp, *, timeout: float = 15.0) -> None:
+async def drain(app: ConductorApp, *, timeout: float = 60.0) -> None:
     """Wait for every worker (including ones they start); cancelled ones are fine."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -80,7 +80,7 @@ async def drain(app: ConductorApp, *, timeout: float = 15.0) -> None:
     raise AssertionError(f"workers still running: {[w.name for w in app.workers if not w.is_finished]}")
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not predicate():

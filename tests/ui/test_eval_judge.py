@@ -7,6 +7,7 @@ the key is disabled with a clear message."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -52,7 +53,7 @@ async def _select_unjudged(pilot) -> EvaluationScreen:
     return screen
 
 
-async def _until(pilot, predicate, timeout: float = 10.0) -> None:
+async def _until(pilot, predicate, timeout: float = 30.0) -> None:
     """Let the app run until ``predicate()`` holds (an observed state, not a fixed sleep)."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -65,9 +66,13 @@ async def test_reflection_streams_before_the_score_then_the_verdict_is_recorded(
 ) -> None:
     _claude_env(monkeypatch, fake_anthropic)
     # a 429 first (the client retries it), then a slow, chunked judge reply
+    # held after "Completeness" until released: the streaming state is looked at while
+    # the judge is really still streaming, however loaded the machine is
+    release = threading.Event()
+    hold = (json.dumps(VERDICT).index("Completeness") + len("Completeness")) // 12 + 3
     fake_anthropic.script(
         Fault(429, retry_after_ms=20),
-        Reply(tool_input=VERDICT, chunk_chars=12, delta_delay=0.03),
+        Reply(tool_input=VERDICT, chunk_chars=12, hold_after=hold, release=release),
     )
     app, project = demo_app(tmp_path, "evaluate")
     before = len(_evals(project))
@@ -86,6 +91,7 @@ async def test_reflection_streams_before_the_score_then_the_verdict_is_recorded(
         assert len(_evals(project)) == before
         assert screen.check_action("judge", ()) is None  # one judge at a time
         assert screen.check_action("record", ()) is None  # no human verdict racing the judge's
+        release.set()
         await pilot.app.workers.wait_for_complete()
         await settle(pilot)
         assert screen.judging is None
@@ -218,7 +224,12 @@ async def test_escape_stops_a_judge_and_nothing_is_recorded(
     tmp_path: Path, monkeypatch, fake_anthropic
 ) -> None:
     _claude_env(monkeypatch, fake_anthropic)
-    fake_anthropic.script(Reply(tool_input=VERDICT, chunk_chars=8, delta_delay=0.03))
+    # The stream stops after "Completeness" until the test releases it: the judge cannot
+    # finish before escape is pressed, however loaded the machine is.
+    payload = json.dumps(VERDICT)
+    hold = (payload.index("Completeness") + len("Completeness")) // 8 + 3
+    release = threading.Event()
+    fake_anthropic.script(Reply(tool_input=VERDICT, chunk_chars=8, hold_after=hold, release=release))
     app, project = demo_app(tmp_path, "evaluate")
     before = _evals(project)
     routing_log = project / ".llm-orc/evaluations/routing-log.jsonl"
@@ -230,11 +241,14 @@ async def test_escape_stops_a_judge_and_nothing_is_recorded(
         await _until(pilot, lambda: "Completeness" in panel.source)
         assert screen.check_action("cancel_judge", ()) is True
         await pilot.press("escape")
-        await settle(pilot)
+        # (not settle(): the abandoned call is still held open in its worker thread)
+        await _until(pilot, lambda: screen.judging is None)
+        await pilot.pause()
         assert screen.judging is None and screen.judge_error == "stopped"
         assert "stopped" in str(panel.border_title) and "Completeness" in panel.source
         assert screen.check_action("judge", ()) is True
         # the abandoned call finishes in its thread: its cost is logged, its verdict is not
+        release.set()
         await _until(pilot, lambda: any(r.get("event") == "claude-overhead" for r in _lines(routing_log)))
         await settle(pilot)
         assert screen.judge_verdict is None

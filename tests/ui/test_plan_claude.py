@@ -8,6 +8,8 @@ and the typed meta-task kept.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from conductor_tui.core.records import RowStatus
@@ -184,8 +186,13 @@ async def test_claude_faults_end_in_a_clear_message_with_nothing_lost(
     entries, expected = FAULTS[fault]
     fake_anthropic.script(*entries)
     app = cockpit(plan_project)
+    # a short client timeout only where the timeout is the fault: elsewhere a busy machine
+    # must not turn "the stream was cut" into "did not answer within"
     app.services.claude = ClaudeProvider(  # type: ignore[attr-defined]
-        api_key=fake_anthropic.api_key, base_url=fake_anthropic.url, timeout=0.5, max_retries=2
+        api_key=fake_anthropic.api_key,
+        base_url=fake_anthropic.url,
+        timeout=0.5 if fault == "timeout" else 30.0,
+        max_retries=2,
     )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app, status=DOWN)
@@ -208,7 +215,8 @@ async def test_claude_faults_end_in_a_clear_message_with_nothing_lost(
 
 
 async def test_progress_is_shown_while_claude_streams(empty_project, cockpit, claude_env):
-    claude_env.script(Reply(tool_input=PLAN, chunk_chars=20, delta_delay=0.03))
+    release = threading.Event()  # held after 4 deltas until the test has seen the progress
+    claude_env.script(Reply(tool_input=PLAN, chunk_chars=20, hold_after=4, release=release))
     app = cockpit(empty_project)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app, status=DOWN)
@@ -217,6 +225,7 @@ async def test_progress_is_shown_while_claude_streams(empty_project, cockpit, cl
         activity = screen.query_one("#plan-activity")
         await wait_until(lambda: "characters of plan received" in str(activity.render()))
         assert screen.planning and screen.check_action("claude_plan", ()) is None  # shown disabled
+        release.set()
         await drain(app)
         await pilot.pause()
         assert screen.plan is not None and "✓ Claude planned 5 subtasks" in str(activity.render())

@@ -6,6 +6,7 @@ on their role's profile. Against the fake Ollama (real HTTP, real client)."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -273,7 +274,12 @@ async def test_escape_during_the_distil_step_leaves_the_row_approved(
         screen.run_plan_row(plan, "r-01")
         await drain(app)
         fake.remove_model("qwen3:1.7b")
-        fake.add_model(FakeModel("qwen3:1.7b", reply=slow_summary, tokens_per_second=200))
+        # the summariser streams a few tokens, then holds until released: the distil step
+        # cannot finish before escape, however loaded the machine is
+        release = threading.Event()
+        fake.add_model(
+            FakeModel("qwen3:1.7b", reply=slow_summary, tokens_per_second=200, hold_after=5, release=release)
+        )
         screen.run_plan_row(revisions(project_dir)[-1], "r-02")
         await wait_until(
             lambda: screen.view.ensemble == "distill-context" and screen.view.streamed_tokens > 3
@@ -281,6 +287,7 @@ async def test_escape_during_the_distil_step_leaves_the_row_approved(
         assert "step 1/2" in str(screen.query_one("#run-context").render())
         await pilot.press("escape")
         await drain(app)
+        release.set()
         assert screen.view.status == "cancelled"
         assert len(fake.generation_requests()) == 2  # r-01 and the summariser; the row never ran
         assert row(revisions(project_dir)[-1], "r-02").status == RowStatus.APPROVED

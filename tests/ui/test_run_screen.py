@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from conductor_tui.core.records import RoutingDecision, RowStatus
 from conductor_tui.engine.events import AgentFinished, AgentStarted, RunFinished, RunStarted, TextDelta, Usage
@@ -39,7 +40,7 @@ async def test_run_an_approved_row_streams_and_records_usage(plan_project, cockp
         screen = app.screen
         assert isinstance(screen, RunScreen)
         await drain(app)
-        await pilot.pause(0.1)
+        await wait_until(lambda: screen.view.status == "completed")  # a state, not a fixed pause
         view = screen.view
         assert view.status == "completed"
         assert {a.state for a in view.agents.values()} == {DONE}
@@ -67,7 +68,10 @@ async def test_run_an_approved_row_streams_and_records_usage(plan_project, cockp
 
 
 async def test_escape_cancels_and_records_cancelled(plan_project, cockpit, fake_ollama_factory):
-    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply="word " * 2000, tokens_per_second=100)])
+    release = threading.Event()  # never set: the stream holds after 10 tokens until escape
+    fake = fake_ollama_factory(
+        [FakeModel("qwen3:1.7b", reply="word " * 2000, tokens_per_second=100, hold_after=10, release=release)]
+    )
     app = cockpit(plan_project, ollama_host=fake.url)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot, app)

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 from conductor_tui.core.records import RowStatus
 from conductor_tui.handoff import protocol
@@ -94,7 +95,10 @@ async def test_session_plan_decisions_and_run_through_the_open_cockpit(
     (project / ".llm-orc" / "ensembles").mkdir(parents=True)
     (project / ".llm-orc" / "ensembles" / "echo-summary.yaml").write_text(ENSEMBLE)
     (project / "plan.json").write_text(json.dumps(PLAN))
-    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply=REPLY, tokens_per_second=60)])
+    release = threading.Event()  # the run holds after 3 tokens until the test has seen it live
+    fake = fake_ollama_factory(
+        [FakeModel("qwen3:1.7b", reply=REPLY, tokens_per_second=60, hold_after=3, release=release)]
+    )
     # the plan screen watches the log every 0.1 s; the handoff (heartbeat + claims) ticks below
     app = cockpit(project, ollama_host=fake.url, poll_interval=0.1, handoff=False)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -155,6 +159,7 @@ async def test_session_plan_decisions_and_run_through_the_open_cockpit(
         await wait_until(streaming, timeout=20)
         view = app.screen.view
         assert view.status == "running"  # seen mid-stream, live in the cockpit
+        release.set()
         result = await finish(runner)
         assert result["status"] == "completed" and result["by"] == "cockpit"
         assert result["output"] == REPLY and result["routing_id"]

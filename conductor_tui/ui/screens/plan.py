@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from conductor_tui.core import plan as plan_ops
 from conductor_tui.core.records import RowStatus, WorkflowPlan
+from conductor_tui.handoff.protocol import append_revision
 from conductor_tui.ui.catalog import Catalog
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.screens.dialogs import (
@@ -459,7 +460,7 @@ class PlanScreen(CockpitScreen):
     def commit(self, new: WorkflowPlan) -> bool:
         """Persist ``new`` (fsync'd append) and only then show it."""
         try:
-            self.store.append_plan(new)
+            new = append_revision(self.store, self.plan, new)
         except Exception as exc:
             self.notify(
                 f"Not saved — could not write workflow-plans.jsonl: {exc}", severity="error", timeout=10
