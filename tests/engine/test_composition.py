@@ -68,9 +68,10 @@ async def test_an_ensemble_agent_runs_its_child_and_answers_with_its_result(proj
 
 
 async def test_a_loop_runs_its_body_until_the_guard_holds_and_carries_forward(project, tmp_path):
-    counter = tmp_path / "counter.py"
-    counter.write_text(COUNTER)
-    add(project, "count-once", [{"name": "step", "script": str(counter)}])
+    scripts = project / ".llm-orc" / "scripts"
+    scripts.mkdir(parents=True, exist_ok=True)
+    (scripts / "counter.py").write_text(COUNTER)  # scripts resolve inside the tiers' script folders
+    add(project, "count-once", [{"name": "step", "script": "counter.py"}])
     add(
         project,
         "loops",
