@@ -304,7 +304,11 @@ def decide_rows(
     new.change = change or "decided " + ", ".join(decisions)
     if new.status in ("proposed", "decided"):
         new.status = "decided" if is_plan_decided(new) else "proposed"
-    return store.append_plan(new)
+    written = store.append_plan(new)
+    from conductor_tui.core.loop import Conductor
+
+    Conductor(project, store=store).note_plan_decisions(written)  # approved gaps → ensemble requests
+    return written
 
 
 def mark_row(

@@ -468,7 +468,24 @@ class PlanScreen(CockpitScreen):
         self.plan = new
         self.plans[new.id] = new
         self._render_all()
+        self._note_decisions(new)
         return True
+
+    @work(thread=True, group="plan-designer", exit_on_error=False)
+    def _note_decisions(self, plan: WorkflowPlan) -> None:
+        """Approved ``create-ensemble`` rows hand their task type to the designer (the loop
+        writes the ensemble request)."""
+        from conductor_tui.core.loop import Conductor
+
+        written = Conductor(self.services.project, store=self.store).note_plan_decisions(plan)
+        fresh = [a for a in written if a.data.get("plan_id") == plan.id and a.state == "requested"]
+        if fresh:
+            names = ", ".join(sorted({a.subject for a in fresh}))
+            self.app.call_from_thread(
+                self.notify,
+                f"Ensemble request for the designer: {names} (Lifecycle → Designer)",
+                markup=False,
+            )
 
     def _apply(self, operation, *args) -> None:
         if self.plan is None:
