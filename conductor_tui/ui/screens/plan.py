@@ -477,7 +477,7 @@ class PlanScreen(CockpitScreen):
         writes the ensemble request)."""
         from conductor_tui.core.loop import Conductor
 
-        written = Conductor(self.services.project, store=self.store).note_plan_decisions(plan)
+        written = Conductor(self.services.project, store=self.store, now=self.services.clock).note_plan_decisions(plan)
         fresh = [a for a in written if a.data.get("plan_id") == plan.id and a.state == "requested"]
         if fresh:
             names = ", ".join(sorted({a.subject for a in fresh}))
