@@ -72,7 +72,7 @@ class Admission:
 
     ensemble: str
     allowed: bool
-    reason: str  # routing-log vocabulary: standing-auth | task-profile | user-confirmed | calibration-fallback | calibration-failed
+    reason: str  # routing-log vocabulary: standing-auth | task-profile | user-confirmed | calibration-fallback | calibration-failed | model-ceiling
     message: str
     phase: Phase
     standing_auth: bool = False
@@ -119,8 +119,11 @@ class Conductor:
         store: ProjectStore | None = None,
         now: Callable[[], datetime] | None = None,
         ensemble_file: Callable[[str], Path | None] | None = None,
+        size_facts: Callable[[str], Any] | None = None,
     ) -> None:
         self.project = Path(project)
+        # ensemble → rules.EnsembleSize (Invariant 3), built by the engine (engine.model_size)
+        self.size_facts = size_facts
         self.store = store or ProjectStore(self.project)
         self.now = now or (lambda: datetime.now(UTC))
         self._ensemble_file = ensemble_file or self._find_ensemble_file
@@ -230,6 +233,16 @@ class Conductor:
                 phase,
                 evaluation_summary=summary,
             )
+        size = self._size(ensemble)
+        if size is not None and size.refused:
+            return Admission(
+                ensemble,
+                False,
+                "model-ceiling",
+                size.message(hist.thresholds),
+                phase,
+                evaluation_summary=summary,
+            )
         if hist.fallback(ensemble, session, self.now()):
             rest = f" for the remaining {task_type} subtasks" if task_type else ""
             return Admission(
@@ -258,6 +271,14 @@ class Conductor:
         prof = table.get(task_type or "") or table.get(rules.task_type_key(task_type))
         reason = "task-profile" if prof is not None and prof.ensemble == ensemble else "user-confirmed"
         return Admission(ensemble, True, reason, f"Route to '{ensemble}'.", phase, evaluation_summary=summary)
+
+    def _size(self, ensemble: str) -> Any:
+        if self.size_facts is None:
+            return None
+        try:
+            return self.size_facts(ensemble)
+        except Exception:  # size facts are advice; a broken probe never stops the loop
+            return None
 
     # ------------------------------------------------------------------ routing
 

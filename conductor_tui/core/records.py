@@ -467,6 +467,8 @@ class RoutingThresholds(Record):
     local_to_claude_token_ratio: float = 1.2  # estimated_claude = local / ratio
     ratio_min_samples: int = 3  # decisions per side before the ratio is refined
     preparation_min_tokens: int = 500  # ensemble-prepared Claude below this is not worth it
+    small_model_max_b: float = 7.0  # Invariant 3: agents above this size (billions) are flagged
+    model_ceiling_b: float = 14.0  # Invariant 3: above this, refused for delegation unless overridden
 
 
 THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
@@ -480,6 +482,8 @@ THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
     "local_to_claude_token_ratio",
     "ratio_min_samples",
     "preparation_min_tokens",
+    "small_model_max_b",
+    "model_ceiling_b",
 )
 
 
