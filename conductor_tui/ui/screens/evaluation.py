@@ -306,6 +306,13 @@ another score to override it — both verdicts are kept in the record.
             meta.append(f"{run.total_tokens_local:,} local tokens")
         if meta:
             text.append("\n" + " · ".join(meta), style="dim")
+        verdicts = _per_model(item.judge)
+        if verdicts:  # a complementary ensemble: each model's correctness (Invariant 15)
+            text.append("\nPer model: ", style="bold")
+            for i, (model, verdict) in enumerate(verdicts.items()):
+                text.append(" · " if i else "")
+                ok = verdict == "correct"
+                text.append(f"{model} {'✓' if ok else '✗'} {verdict}", style="green" if ok else "red")
         run_box.update(text)
         _input, out = read_artifact(self.services.project, run)
         self.input_text = _input
@@ -497,6 +504,7 @@ another score to override it — both verdicts are kept in the record.
                 "judge_tokens",
                 "judge_agreement",
                 "calibration_context",
+                "per_model",
             )
             and v is not None
         }
@@ -819,3 +827,15 @@ def _md_escape(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _per_model(evaluation: Any) -> dict[str, str]:
+    """``{model: correct | incorrect}`` recorded on an evaluation (complementary ensembles)."""
+    if evaluation is None:
+        return {}
+    from conductor_tui.core.designer import per_model_of
+
+    try:
+        return per_model_of(evaluation)
+    except Exception:
+        return {}
