@@ -68,6 +68,9 @@ uses with over 80 % acceptable-or-good earn Trust.
   generality check for the library) and dependencies (profiles at the destination,
   no hard-coded project paths in scripts) are checked and shown before anything is copied.
 * `a` grants or revokes a standing authorisation for the task type + ensemble.
+* **Designer handoff** (shown once there is one): ensemble requests and feedback written for the
+  Ensemble Designer under `.llm-orc/conductor/designer/`, with their state; `D` hands the selected
+  task type's proposed request to the designer (Invariant 1: you gate the transition).
 * `t` edits the thresholds (a new config version each time), `b` rolls back to a version.
 """
     BINDINGS = [

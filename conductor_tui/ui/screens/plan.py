@@ -51,6 +51,9 @@ Columns: **DAG** shows the four conditions of the decomposability test
 line under the table says how to fix it.  `*` marks an overridden handler.  `×4` marks an
 ensemble that multiplies cost (propose–judge: every proposer plus the judge; `×n`: an LLM
 agent fanned out once per item); the line under the table gives the figure.
+▲ marks an ensemble with a model above 7B, ✗ one above the 14B ceiling (refused
+for delegation unless the ensemble sets `conductor: {allow_large_models: true}`).
+Under the table: the routing reason and the repetition line of the selected row.
 
 **Claude as planner (`M`).**  Type a meta-task; Claude (needs `ANTHROPIC_API_KEY`)
 decomposes it, the cockpit matches the subtasks to your runnable ensembles, marks the
