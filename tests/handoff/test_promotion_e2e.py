@@ -119,9 +119,12 @@ def test_promotion_gates_name_the_failing_gate(kit_project: Path, capsys) -> Non
 
 
 def test_good_evidence_before_a_failed_calibration_does_not_count(tmp_path: Path) -> None:
-    conductor = _earn(tmp_path, runs=0, good=0)
+    conductor = Conductor(tmp_path)
+    for score in ["good", "poor", "poor", "good", "good", "good"]:  # fail at the 2nd poor, then revised
+        conductor.record_evaluation(ENSEMBLE, score, failure_mode="incomplete" if score == "poor" else None)
     hist = conductor.history()
-    assert conductor.good_since_failure(ENSEMBLE, hist) == 0
+    assert hist.ensembles[ENSEMBLE].tracker.good == 4
+    assert conductor.good_since_failure(ENSEMBLE, hist) == 3  # the good before the failure is not evidence
 
 
 def test_global_then_library_promotion_runs_from_an_empty_project(
