@@ -23,6 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "request-result": ("session", "Wait for / print the result of a requested run."),
     "record": ("session", "Record a Claude-handled subtask or an evaluation."),
     "export": ("export", "Export training data: evaluated runs as (input, output, score, reasoning)."),
+    "design": ("session", "The Ensemble Designer handoff: list/request/approve/decline/reject/notes."),
+    "design-notes": ("session", "Design knowledge for a task type (what worked, failure modes)."),
+    "promote": ("promotion", "Promote an ensemble to the global tier or the library (gated on evidence)."),
+    "demote": ("promotion", "Remove a promoted ensemble from the global tier or the library."),
 }
 
 
@@ -84,6 +88,10 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
         from conductor_tui.commands.session import add_arguments
 
         add_arguments(name, p)
+    elif module == "promotion":
+        from conductor_tui.commands.promotion import add_arguments as add_promotion_arguments
+
+        add_promotion_arguments(name, p)
     return p
 
 

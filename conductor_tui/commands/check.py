@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import locations
+from conductor_tui.core import locations, rules
 from conductor_tui.core.text import safe_text
 from conductor_tui.engine import loader
+from conductor_tui.engine.model_size import ensemble_size
 
 
 def _size(n: int) -> str:
@@ -31,6 +32,44 @@ def _size(n: int) -> str:
             return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
         value /= 1000
     return f"{n} B"  # pragma: no cover
+
+
+def _thresholds(project: Path) -> Any:
+    from conductor_tui.core.records import RoutingThresholds
+    from conductor_tui.core.store import ProjectStore
+
+    try:
+        return ProjectStore(project).load_config().routing_thresholds
+    except Exception:
+        return RoutingThresholds()
+
+
+def _size_problems(size: Any, thresholds: Any, path: Path | None) -> list[Any]:
+    """Invariant 3 as check problems: above 7B a warning; above the 14B ceiling refused for
+    delegation (blocking) unless the ensemble overrides it."""
+    from conductor_tui.engine.spec import Problem
+
+    out = []
+    if size.over_ceiling:
+        out.append(
+            Problem(
+                size.message(thresholds),
+                severity="warning" if size.allow_large else "error",
+                fix=None if size.allow_large else "compose ≤7B models, or add `conductor: {allow_large_models: true}`",
+                path=path,
+                code="model-ceiling",
+            )
+        )
+    if size.large:
+        out.append(
+            Problem(
+                rules.EnsembleSize(size.ensemble, tuple(size.large)).message(thresholds),
+                severity="warning",
+                path=path,
+                code="model-large",
+            )
+        )
+    return out
 
 
 def discover(project: Path) -> dict[str, Any]:
@@ -51,6 +90,8 @@ def discover(project: Path) -> dict[str, Any]:
     installed = [m.name for m in status.models] if known else None
     now = datetime.now(UTC)
     ensembles: list[dict[str, Any]] = []
+    sizes = {m.name: m.parameter_size for m in status.models if m.parameter_size} if known else {}
+    thresholds = _thresholds(project)
     for entry in catalog.all_entries():
         spec = entry.spec
         assert spec is not None
@@ -64,6 +105,8 @@ def discover(project: Path) -> dict[str, Any]:
             ensembles=by_name,
             max_depth=max_depth,
         )
+        size = ensemble_size(spec, profiles, sizes, thresholds)
+        problems += _size_problems(size, thresholds, entry.path)
         warnings = [p for p in problems if not p.blocking]
         ensembles.append(
             {
@@ -76,6 +119,13 @@ def discover(project: Path) -> dict[str, Any]:
                 "warnings": [p.to_json() for p in warnings],
                 "agents": [{"name": a.name, "type": a.kind} for a in spec.agents],
                 "shadowed": [{"tier": t, "path": str(p)} for t, p in entry.shadowed],
+                "model_sizes": [
+                    {"agent": m.agent, "model": m.model, "billions": m.billions, "source": m.source, "level": m.level}
+                    for m in size.models
+                ],
+                "size_level": size.level,
+                "delegation_refused": size.refused,
+                "allow_large_models": size.allow_large,
             }
         )
     for entry in catalog.invalid:

@@ -57,7 +57,7 @@ def _bounded_int(lo: int, hi: int):
     return parse
 
 
-VERBS = ("plan", "request-run", "request-result", "record")
+VERBS = ("plan", "request-run", "request-result", "record", "design", "design-notes")
 EVALUATORS = ("claude", "human")
 EVAL_PHASES = ("calibrate", "establish", "trust", "triggered")
 
@@ -146,6 +146,34 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         c.add_argument("--criterion", default=None, help="Claude-only criterion")
         c.add_argument("--plan-id", default=None)
         c.add_argument("--row-id", default=None)
+        c.add_argument(
+            "--remaining",
+            type=int,
+            default=None,
+            metavar="N",
+            help="how many more subtasks of this type the session expects (adaptive ensemble requests)",
+        )
+        c.add_argument("--output-format", default=None, help="the expected output format (for a request)")
+        c.add_argument(
+            "--prepared-by",
+            default=None,
+            metavar="ENSEMBLE",
+            help="ensemble-prepared Claude: the ensemble that prepared the brief (--tokens = judgment tokens)",
+        )
+        c.add_argument(
+            "--preparation-tokens",
+            type=int,
+            default=None,
+            metavar="N",
+            help="local tokens of the preparation run",
+        )
+        c.add_argument(
+            "--estimated-full",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Claude tokens the subtask would have taken without preparation (default: estimated)",
+        )
         _common(c)
         e = sub.add_parser("evaluation", help="log an evaluation of an ensemble's output")
         e.add_argument("--ensemble", required=True)
@@ -162,7 +190,47 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
         e.add_argument("--phase", default=None, help=" | ".join(EVAL_PHASES) + " (default: worked out)")
         e.add_argument("--user-feedback", default=None)
         e.add_argument("--judge-tokens", type=_bounded_int(0, 10**12), default=None)
+        e.add_argument(
+            "--per-model",
+            action="append",
+            default=None,
+            metavar="MODEL=correct|incorrect",
+            help="complementary ensembles: each model's verdict (repeat the option per model)",
+        )
         _common(e)
+    elif name in ("design", "design-notes"):
+        if name == "design-notes":
+            p.set_defaults(verb="design", action="notes")
+            p.add_argument("task_type", help="the task type")
+            _common(p, session=False)
+            return
+        sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+        ls = sub.add_parser("list", help="the designer artifacts (requests, feedback) with their state")
+        _common(ls, session=False)
+        rq = sub.add_parser("request", help="ask the designer for an ensemble for a task type (user request)")
+        rq.add_argument("task_type")
+        rq.add_argument("--sample", action="append", default=None, help="a sample input (repeatable)")
+        rq.add_argument("--output-format", default=None)
+        rq.add_argument("--repetitions", type=int, default=None, metavar="N")
+        rq.add_argument("--context", default=None)
+        _common(rq)
+        for verb, what in (
+            ("approve", "approve a proposed request (hand it to the designer)"),
+            ("decline", "decline a proposed request"),
+        ):
+            a = sub.add_parser(verb, help=what)
+            a.add_argument("request_id")
+            a.add_argument("--note", default=None)
+            _common(a, session=False)
+        rj = sub.add_parser(
+            "reject", help="record the designer's rejection: the task type becomes Claude-only"
+        )
+        rj.add_argument("task_type")
+        rj.add_argument("--reason", required=True)
+        _common(rj, session=False)
+        nt = sub.add_parser("notes", help="design knowledge for a task type (what worked, failure modes)")
+        nt.add_argument("task_type")
+        _common(nt, session=False)
 
 
 # --------------------------------------------------------------------------- output
@@ -251,6 +319,8 @@ def main(args: argparse.Namespace) -> int:
             return _request_result(args, out)
         if verb == "record":
             return _record(args, out)
+        if verb == "design":
+            return _design(args, out)
     except HandoffTimeout as exc:
         payload = _plan_payload(exc.state) if hasattr(exc.state, "subtasks") else {}
         return out.fail(exc.message, EXIT_TIMEOUT, payload)
@@ -310,9 +380,10 @@ def _route(project: Path, plan: Any) -> Any:
     with the live lifecycle state, rows the lifecycle forbids go to Claude with the reason,
     rows covered by a standing authorisation are approved by the rule."""
     from conductor_tui.core.loop import Conductor
+    from conductor_tui.engine.model_size import size_facts
     from conductor_tui.engine.row_run import candidates_for
 
-    return Conductor(project).route_plan(plan, candidates_for(project))
+    return Conductor(project, size_facts=size_facts(project)).route_plan(plan, candidates_for(project))
 
 
 def _plan(args: argparse.Namespace, out: _Out) -> int:
@@ -547,15 +618,17 @@ def _request_result(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _record(args: argparse.Namespace, out: _Out) -> int:
-    from conductor_tui.handoff.recording import evaluate, record_claude_task
+    from conductor_tui.handoff.recording import evaluate
 
     project = _project(args)
     session = _session(args)
     if args.action == "claude-task":
         if args.tokens < 0:
             return out.fail("--tokens must be ≥ 0", EXIT_USAGE)
-        decision, profile = record_claude_task(
-            project,
+        from conductor_tui.core.loop import Conductor
+
+        conductor = Conductor(project)
+        decision, profile = conductor.record_claude_task(
             args.task_type,
             args.tokens,
             delegable=True if args.delegable else None,
@@ -565,7 +638,36 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             plan_id=args.plan_id,
             row_id=args.row_id,
             criterion=args.criterion,
+            remaining=args.remaining,
+            expected_output_format=args.output_format,
+            prepared_by=args.prepared_by,
+            preparation_tokens=args.preparation_tokens,
+            estimated_full_tokens=args.estimated_full,
         )
+        if args.prepared_by:
+            uses = conductor.prepared_uses(args.task_type)
+            period = conductor.config().routing_thresholds.calibration_period
+            payload = {
+                "routing_id": decision.id,
+                "task_type": decision.task_type,
+                "prepared_by": args.prepared_by,
+                "claude_tokens": decision.claude_tokens,
+                "preparation_tokens_local": decision.preparation_tokens_local,
+                "judgment_tokens_claude": decision.judgment_tokens_claude,
+                "estimated_full_claude_tokens": decision.estimated_full_claude_tokens,
+                "preparation_savings": decision.preparation_savings,
+                "pattern_uses": uses,
+                "evaluate_combined": uses <= period,
+            }
+            full = decision.estimated_full_claude_tokens or 0
+            pct = 100 * (decision.preparation_savings or 0) / full if full else 0.0
+            text = (
+                f"{decision.id}\nPreparation: {args.prepared_by}, local {decision.preparation_tokens_local:,} tokens\n"
+                f"Claude: {args.tokens:,} tokens (estimated {full:,} without preparation — {pct:.0f}% reduction)"
+            )
+            if uses <= period:
+                text += f"\nPattern calibration {uses}/{period}: evaluate the brief + judgment as a unit."
+            return out.done(payload, text)
         payload = {
             "routing_id": decision.id,
             "task_type": decision.task_type,
@@ -581,9 +683,16 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
         debt = (
             f"; interim Claude debt for {args.task_type}: {profile.interim_claude_count}" if profile else ""
         )
-        return out.done(
-            payload, f"{decision.id}\nRecorded {args.tokens:,} Claude tokens for {args.task_type}{debt}"
-        )
+        text = f"{decision.id}\nRecorded {args.tokens:,} Claude tokens for {args.task_type}{debt}"
+        request = conductor.design_request
+        payload["ensemble_request"] = request.summary() if request is not None else None
+        if request is not None:
+            text += (
+                f"\n{request.data.get('context', '')}\n"
+                f"Ensemble request {request.id} ({request.state}): ask the person, then "
+                f"`conductor-tui design approve {request.id}` (or `design decline`)."
+            )
+        return out.done(payload, text)
     if args.action == "evaluation":
         from conductor_tui.engine.row_run import candidates_for
 
@@ -613,6 +722,7 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             judge_tokens=args.judge_tokens,
             session=session,
             candidates_for=candidates_for(project),
+            per_model=args.per_model,
         )
         evaluation = outcome.evaluation
         payload = {
@@ -626,11 +736,76 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             "lifecycle_after": outcome.after.value,
             "fallback": outcome.fallback,
             "rerouted_rows": [{"plan_id": p, "row_id": r} for p, r in outcome.rerouted],
+            "designer_artifacts": [a.summary() for a in outcome.artifacts],
             "messages": outcome.messages,
         }
+        if evaluation.__pydantic_extra__ and evaluation.__pydantic_extra__.get("per_model"):
+            payload["per_model"] = evaluation.__pydantic_extra__["per_model"]
         text = (
             f"{evaluation.id}\nRecorded evaluation #{evaluation.invocation_number} of "
             f"{args.ensemble}: {payload['score']} ({payload['phase']})"
         )
         return out.done(payload, "\n".join([text, *outcome.messages]))
     return out.fail(f"unknown record action {args.action!r}", EXIT_USAGE)
+
+
+# --------------------------------------------------------------------------- design
+
+
+def _design(args: argparse.Namespace, out: _Out) -> int:
+    """The handoff to the Ensemble Designer: artifacts, approvals, rejections, notes."""
+    from conductor_tui.core.loop import Conductor
+    from conductor_tui.engine.row_run import candidates_for
+
+    project = _project(args)
+    conductor = Conductor(project)
+    action = args.action
+    if action == "list":
+        listing = conductor.design_artifacts(candidates_for(project))
+        items = [a.summary() for a in listing.artifacts]
+        lines = [
+            f"{a.id}  {a.kind:<8} {a.type:<19} {a.subject:<24} {a.state}" for a in listing.artifacts
+        ] or ["no designer artifacts yet"]
+        lines += [f"! {p}" for p in listing.problems]
+        return out.done({"artifacts": items, "problems": listing.problems}, "\n".join(lines))
+    if action == "request":
+        art = conductor.request_ensemble(
+            args.task_type,
+            trigger="user-request",
+            state="requested",
+            repetition_count=args.repetitions,
+            expected_output_format=args.output_format,
+            context=args.context or "Requested by the user.",
+            session=_session(args),
+        )
+        if art is not None and args.sample:
+            from conductor_tui.core import designer as d
+
+            data = dict(art.data)
+            data["sample_inputs"] = list(dict.fromkeys([*args.sample, *(data.get("sample_inputs") or [])]))[
+                :5
+            ]
+            d.Designer(project)._write(d.REQUESTS, art.id, data)
+            art.data = data
+        return out.done(
+            {"ensemble_request": art.summary()},
+            f"{art.id}\nEnsemble request for '{args.task_type}' ({art.state})",
+        )
+    if action in ("approve", "decline"):
+        art = conductor.set_request_state(
+            args.request_id, "requested" if action == "approve" else "declined", note=args.note
+        )
+        return out.done({"ensemble_request": art.summary()}, f"{art.id}: {art.state}")
+    if action == "reject":
+        prof = conductor.reject_design(args.task_type, args.reason)
+        return out.done(
+            {"task_type": args.task_type, "design_rejected": True, "rejection_reason": prof.rejection_reason},
+            f"Designer determined '{args.task_type}' cannot be composed into an ensemble: "
+            f"{prof.rejection_reason}. Marking as Claude-only.",
+        )
+    if action == "notes":
+        notes, path = conductor.design_notes(args.task_type, candidates_for=candidates_for(project))
+        from conductor_tui.core.designer import notes_text
+
+        return out.done({"path": str(path), "notes": notes}, notes_text(notes) + f"\n(written to {path})")
+    return out.fail(f"unknown design action {action!r}", EXIT_USAGE)

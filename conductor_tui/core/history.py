@@ -157,6 +157,7 @@ class History:
         self.ensembles: dict[str, EnsembleHistory] = {}
         self.claude_by_type: Counter[str] = Counter()  # interim (delegable) Claude decisions
         self.claude_by_type_session: Counter[tuple[str, str]] = Counter()
+        self.prepared_by_type: Counter[str] = Counter()  # ensemble-prepared Claude (ADR-014)
         self.evaluation_of: dict[str, Evaluation] = {}  # run id → its effective evaluation
         self.skipped_routing = 0
         self.skipped_evaluations = 0
@@ -271,6 +272,7 @@ class History:
 
     def add_claude(self, line: _Line) -> None:
         if line.preparation_tokens_local is not None:
+            self.prepared_by_type[_s(line.task_type) or "(untyped)"] += 1
             return
         cat = rules.as_delegability(line.delegability_category)
         if cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE):

@@ -83,6 +83,9 @@ class PromotionCheck:
     problems: list[str] = field(default_factory=list)  # blocking
     warnings: list[str] = field(default_factory=list)  # shown, not blocking
     steps: list[CopyStep] = field(default_factory=list)
+    gate: str | None = None  # the first failing gate: phase | good-count | generality | dependencies
+    helpers: list[Path] = field(default_factory=list)  # local modules the scripts import (copied too)
+    third_party: dict[str, list[str]] = field(default_factory=dict)  # module → scripts importing it
 
     @property
     def ok(self) -> bool:
@@ -244,6 +247,85 @@ def find_hardcoded_paths(text: str, project: Path | None = None) -> list[tuple[i
     return found
 
 
+# --------------------------------------------------------------------------- script imports
+
+
+def _declared_requirements(data: Any) -> set[str]:
+    """Python modules the ensemble declares it needs: a top-level ``conductor: {requires: […]}``
+    (llm-orc ignores top-level keys it does not know; agents stay untouched)."""
+    block = data.get("conductor") if isinstance(data, dict) else None
+    reqs = block.get("requires") if isinstance(block, dict) else None
+    if isinstance(reqs, str):
+        reqs = [reqs]
+    out = set()
+    for r in reqs or []:
+        name = re.split(r"[<>=!~\[ ;]", str(r).strip(), maxsplit=1)[0]
+        if name:
+            out.add(name.replace("-", "_").lower())
+            out.add(name)
+    return out
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _imports_of(path: Path) -> set[str]:
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def python_dependencies(script: Path) -> tuple[list[Path], list[str]]:
+    """(helper modules in the script's folder it imports — recursively —, third-party
+    top-level modules: neither standard library nor a local helper)."""
+    import sys
+
+    stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
+    helpers: list[Path] = []
+    external: set[str] = set()
+    todo = [script]
+    seen = {script.resolve()}
+    while todo:
+        current = todo.pop()
+        folder = current.parent
+        for mod in sorted(_imports_of(current)):
+            local = folder / f"{mod}.py"
+            package = folder / mod / "__init__.py"
+            if local.is_file() or package.is_file():
+                target = local if local.is_file() else package
+                if target.resolve() not in seen:
+                    seen.add(target.resolve())
+                    if local.is_file():
+                        helpers.append(local)
+                        todo.append(local)
+                    else:
+                        for f in sorted((folder / mod).rglob("*.py")):
+                            helpers.append(f)
+                            seen.add(f.resolve())
+                            todo.append(f)
+                continue
+            if mod in stdlib or mod == "__future__":
+                continue
+            external.add(mod)
+    return helpers, sorted(external)
+
+
 # --------------------------------------------------------------------------- check
 
 
@@ -295,9 +377,18 @@ def check_promotion(
         check.readiness = (
             f"Ready: {good_count} good evaluations (≥ {check.needed_good} for {destination} promotion)."
         )
+    if not check.ready:
+        check.gate = (
+            "phase"
+            if gate is not None and gate not in (rules.Phase.TRUST, rules.Phase.PROMOTE)
+            else "good-count"
+        )
     if destination == "library" and check.ready and not generality_confirmed:
-        check.warnings.append(
-            "Library contribution needs a generality assessment: confirm it is not project-specific."
+        check.ready = False
+        check.gate = "generality"
+        check.readiness = (
+            f"Not ready: library contribution needs a generality assessment recorded for '{ensemble}' "
+            "(is it useful beyond this project?) — record it, then promote."
         )
 
     if dest_root is None:
@@ -381,6 +472,36 @@ def check_promotion(
         if any(agent.get(k) for k in ("ensemble",)):
             check.warnings.append(f"Agent {agent.get('name')} calls another ensemble — promote it too.")
 
+    # helper modules the scripts import from their own folder (e.g. the kit's _kit.py), and
+    # third-party imports that must be available wherever the ensemble lands
+    declared = _declared_requirements(data)
+    for sc in list(check.scripts):
+        if sc.path is None or sc.path.suffix != ".py":
+            continue
+        helpers, external = python_dependencies(sc.path)
+        for h in helpers:
+            if h not in check.helpers and h not in {s.path for s in check.scripts}:
+                check.helpers.append(h)
+                for line, text in find_hardcoded_paths(h.read_text(encoding="utf-8", errors="replace"), proj):
+                    check.problems.append(
+                        f"Hard-coded path {text} in {h.name} line {line} — make it relative or a parameter."
+                    )
+        for mod in external:
+            check.third_party.setdefault(mod, []).append(sc.path.name)
+    for mod, users in sorted(check.third_party.items()):
+        where = ", ".join(sorted(set(users)))
+        if mod not in declared:
+            check.warnings.append(
+                f"Undeclared third-party import '{mod}' in {where}: declare it (conductor: {{requires: [{mod}]}}) "
+                "and make sure it is installed wherever the ensemble runs."
+            )
+        elif not _importable(mod):
+            check.warnings.append(
+                f"Declared dependency '{mod}' ({where}) is not importable here: install it."
+            )
+    if check.problems and check.gate is None:
+        check.gate = "dependencies"
+
     # the copy plan
     if dest_root is not None:
         rel = source.relative_to(locations.project_llm_orc_dir(proj) / "ensembles")
@@ -414,6 +535,15 @@ def check_promotion(
             check.steps.append(
                 CopyStep(source=sc.path, target=starget, kind="script", exists=starget.exists())
             )
+        for helper in check.helpers:
+            try:
+                hrel = helper.relative_to(scripts_root)
+            except ValueError:
+                hrel = Path("scripts") / helper.name
+            htarget = dest_root / hrel
+            check.steps.append(
+                CopyStep(source=helper, target=htarget, kind="helper", exists=htarget.exists())
+            )
         if check.conflicts:
             names = ", ".join(str(s.target) for s in check.conflicts)
             check.warnings.append(f"Already at the destination (kept unless you overwrite): {names}")
@@ -435,8 +565,74 @@ def promote(check: PromotionCheck, *, overwrite: bool = False, force: bool = Fal
             continue
         data = step.content if step.content is not None else step.source.read_bytes()  # type: ignore[union-attr]
         atomic_write_bytes(step.target, data)
-        if step.kind == "script" and step.source is not None:
+        if step.kind in ("script", "helper") and step.source is not None:
             mode = step.source.stat().st_mode & 0o777
             os.chmod(step.target, mode)
         result.copied.append(step.target)
     return result
+
+
+# --------------------------------------------------------------------------- demote
+
+
+@dataclass
+class DemotionCheck:
+    ensemble: str
+    tier: Destination
+    path: Path | None  # the ensemble's file at that tier
+    project_copy: Path | None  # the project still holds it
+    problems: list[str] = field(default_factory=list)
+    gate: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _find_in_tier(root: Path, name: str) -> Path | None:
+    directory = root / "ensembles"
+    if not directory.is_dir():
+        return None
+    files = sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
+    for f in files:
+        data = _load_yaml(f)
+        if isinstance(data, dict) and data.get("name") == name:
+            return f
+    return next((f for f in files if f.stem == name), None)
+
+
+def check_demotion(
+    project: str | os.PathLike[str],
+    ensemble: str,
+    *,
+    tier: Destination = "global",
+    library: str | os.PathLike[str] | None = None,
+    allow_last_copy: bool = False,
+) -> DemotionCheck:
+    """May ``ensemble`` leave ``tier``? It must be there, and — unless ``allow_last_copy`` —
+    the project must still hold its own copy, so demotion never loses the only one."""
+    root = destination_root(tier, library)
+    path = _find_in_tier(root, ensemble) if root is not None else None
+    check = DemotionCheck(ensemble, tier, path, find_project_ensemble(Path(project), ensemble))
+    if root is None:
+        check.problems.append("No library directory: set LLM_ORC_LIBRARY_PATH.")
+        check.gate = "tier"
+    elif path is None:
+        check.problems.append(f"'{ensemble}' is not in the {tier} tier ({root / 'ensembles'}).")
+        check.gate = "tier"
+    elif check.project_copy is None and not allow_last_copy:
+        check.problems.append(
+            f"The project has no copy of '{ensemble}': demoting would lose the only one "
+            "(copy it into .llm-orc/ensembles first, or force)."
+        )
+        check.gate = "last-copy"
+    return check
+
+
+def demote(check: DemotionCheck) -> Path:
+    """Remove the ensemble's file from the tier (profiles and scripts stay: other ensembles
+    may use them). Returns the removed path."""
+    if not check.ok or check.path is None:
+        raise PromotionError("; ".join(check.problems) or "nothing to demote")
+    check.path.unlink()
+    return check.path

@@ -489,6 +489,8 @@ class RoutingThresholds(Record):
     judge_agreement_min: float = 0.7  # judge agreeing with the person less often → back to the person
     judge_agreement_min_samples: int = 5  # judge–person pairs before the rule applies
     ratio_band_default: float = 0.25  # ± share around the default ratio when too few samples
+    small_model_max_b: float = 7.0  # Invariant 3: agents above this size (billions) are flagged
+    model_ceiling_b: float = 14.0  # Invariant 3: above this, refused for delegation unless overridden
 
 
 THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
@@ -505,6 +507,8 @@ THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
     "judge_agreement_min",
     "judge_agreement_min_samples",
     "ratio_band_default",
+    "small_model_max_b",
+    "model_ceiling_b",
 )
 
 

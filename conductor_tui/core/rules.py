@@ -926,3 +926,187 @@ def is_interim_claude(decision: RoutingDecision) -> bool:
     if not decision.is_decision or decision.is_local or decision.is_prepared_claude:
         return False
     return as_delegability(decision.delegability_category) in (Delegability.AGENT, Delegability.ENSEMBLE)
+
+
+# --------------------------------------------------------------------------- model size (Invariant 3)
+
+
+def parameter_billions(parameter_size: Any = None, model: str | None = None) -> tuple[float | None, str]:
+    """(billions of parameters, source) from Ollama's ``parameter_size`` (``"14.8B"``,
+    ``"999.89M"``) — else from the model's size tag (``qwen3:14b``) — else ``(None, "unknown")``."""
+    import re
+
+    text = str(parameter_size or "").strip().upper()
+    m = re.fullmatch(r"([\d.]+)\s*([KMBT]?)", text)
+    if m:
+        try:
+            value = float(m.group(1))
+        except ValueError:
+            value = None
+        if value is not None:
+            scale = {"K": 1e-6, "M": 1e-3, "B": 1.0, "T": 1e3, "": 1e-9}[m.group(2)]
+            return value * scale, "ollama"
+    if model:
+        tag = re.search(r"[:\-_](\d+(?:\.\d+)?)([bm])\b", model.lower())
+        if tag:
+            value = float(tag.group(1)) * (1.0 if tag.group(2) == "b" else 1e-3)
+            return value, "name"
+    return None, "unknown"
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """One LLM agent's model against Invariant 3. ``nominal`` is the size class (14.8B is a
+    14B model, 7.6B a 7B one): ``level`` is ``ok`` (≤ small_model_max_b), ``large`` (above it:
+    reserved for synthesis across 4+ upstream outputs), ``over-ceiling`` (above
+    model_ceiling_b: refused for delegation) or ``unknown``."""
+
+    agent: str
+    model: str
+    billions: float | None
+    source: str
+    level: str
+
+    @property
+    def nominal(self) -> int | None:
+        import math
+
+        return math.floor(self.billions + 0.05) if self.billions is not None else None
+
+    def label(self) -> str:
+        size = f"{self.billions:.1f}B" if self.billions is not None else "size unknown"
+        return f"{self.agent}: {self.model} ({size})"
+
+
+def model_size(agent: str, model: str, parameter_size: Any, thresholds: RoutingThresholds) -> ModelSize:
+    billions, source = parameter_billions(parameter_size, model)
+    level = "unknown"
+    if billions is not None:
+        import math
+
+        nominal = math.floor(billions + 0.05)
+        level = (
+            "over-ceiling"
+            if nominal > thresholds.model_ceiling_b
+            else "large"
+            if nominal > thresholds.small_model_max_b
+            else "ok"
+        )
+    return ModelSize(agent, model, billions, source, level)
+
+
+@dataclass(frozen=True)
+class EnsembleSize:
+    """Invariant 3 for one ensemble: its agents' model sizes and the user's override
+    (a top-level ``conductor: {allow_large_models: true}`` in the ensemble file)."""
+
+    ensemble: str
+    models: tuple[ModelSize, ...]
+    allow_large: bool = False
+
+    @property
+    def large(self) -> list[ModelSize]:
+        return [m for m in self.models if m.level == "large"]
+
+    @property
+    def over_ceiling(self) -> list[ModelSize]:
+        return [m for m in self.models if m.level == "over-ceiling"]
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.over_ceiling) and not self.allow_large
+
+    @property
+    def level(self) -> str:
+        if self.over_ceiling:
+            return "over-ceiling"
+        return "large" if self.large else "ok"
+
+    def message(self, thresholds: RoutingThresholds | None = None) -> str:
+        t = thresholds or RoutingThresholds()
+        if self.over_ceiling:
+            names = ", ".join(m.label() for m in self.over_ceiling)
+            if self.allow_large:
+                return f"Above the {t.model_ceiling_b:g}B ceiling (allowed by the ensemble's override): {names}"
+            return (
+                f"Ensemble '{self.ensemble}' uses a model above the {t.model_ceiling_b:g}B ceiling ({names}): "
+                "refused for delegation (Invariant 3) — compose smaller models, or set "
+                "`conductor: {allow_large_models: true}` in the ensemble to override."
+            )
+        if self.large:
+            names = ", ".join(m.label() for m in self.large)
+            return (
+                f"Above {t.small_model_max_b:g}B ({names}): larger models are reserved for synthesis across "
+                "4+ upstream outputs — prefer a swarm of ≤7B models (Invariant 3)."
+            )
+        return ""
+
+
+# --------------------------------------------------------------------------- threshold ranges (Invariant 9)
+
+# name → (minimum, maximum, integer?) ; None = unbounded on that side
+THRESHOLD_RANGES: dict[str, tuple[float | None, float | None, bool]] = {
+    "calibration_period": (1, None, True),
+    "sampling_rate_established": (0.0, 1.0, False),
+    "trusted_threshold_uses": (0, None, True),
+    "trusted_threshold_good_ratio": (0.0, 1.0, False),
+    "repetition_threshold": (1, None, True),
+    "calibration_fail_poor": (1, None, True),
+    "promotion_global_good": (1, None, True),
+    "promotion_library_good": (1, None, True),
+    "lora_poor_threshold": (1, None, True),
+    "lora_dominant_share": (0.0, 1.0, False),
+    "complexity_min_subtasks": (1, None, True),
+    "complexity_min_delegable": (0, None, True),
+    "local_to_claude_token_ratio": (1e-9, None, False),
+    "ratio_min_samples": (1, None, True),
+    "preparation_min_tokens": (0, None, True),
+    "small_model_max_b": (1e-9, None, False),
+    "model_ceiling_b": (1e-9, None, False),
+    "demotion_window": (1, None, True),
+}
+
+
+def threshold_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid ``name`` threshold (None when it is): a number of the
+    right kind inside its range — a rate or ratio in [0, 1], a period or count ≥ 1 …"""
+    rng = THRESHOLD_RANGES.get(name)
+    if rng is None:
+        return None
+    low, high, integer = rng
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{name} must be a number (got {value!r})"
+    if integer and (isinstance(value, float) and not value.is_integer()):
+        return f"{name} must be a whole number (got {value!r})"
+    if value != value:  # NaN
+        return f"{name} must be a number (got NaN)"
+    if low is not None and high is not None and not low <= value <= high:
+        return f"{name} must be between {low:g} and {high:g} (got {value!r})"
+    if low is not None and value < low:
+        if low == 1e-9:
+            return f"{name} must be greater than 0 (got {value!r})"
+        return f"{name} must be ≥ {low:g} (got {value!r})"
+    if high is not None and value > high:
+        return f"{name} must be between {low:g} and {high:g} (got {value!r})"
+    return None
+
+
+def thresholds_problems(thresholds: RoutingThresholds) -> list[str]:
+    """Every range problem of a set of thresholds, plus the ones between them."""
+    out = [
+        p
+        for name in THRESHOLD_RANGES
+        if hasattr(thresholds, name) or name in (thresholds.extras or {})
+        for p in [threshold_problem(name, getattr(thresholds, name, (thresholds.extras or {}).get(name)))]
+        if p
+    ]
+    if not out:
+        if thresholds.promotion_library_good < thresholds.promotion_global_good:
+            out.append(
+                "promotion_library_good must be ≥ promotion_global_good (the library asks for more evidence)"
+            )
+        if thresholds.model_ceiling_b < thresholds.small_model_max_b:
+            out.append("model_ceiling_b must be ≥ small_model_max_b")
+        if thresholds.calibration_fail_poor > thresholds.calibration_period:
+            out.append("calibration_fail_poor must be ≤ calibration_period (a window could never fail)")
+    return out

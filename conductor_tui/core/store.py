@@ -895,13 +895,21 @@ class ProjectStore:
         version. Unknown names raise ``ValueError``; values are validated (a pydantic
         ``ValidationError``, also a ``ValueError``)."""
 
+        from conductor_tui.core import rules
+
         def update(cfg: RoutingConfig) -> RoutingConfig:
             thresholds = cfg.routing_thresholds.model_copy()
             allowed = set(type(thresholds).model_fields) | set(thresholds.extras)
             for key, value in changes.items():
                 if key not in allowed:
                     raise ValueError(f"unknown routing threshold {key!r} (known: {sorted(allowed)})")
+                problem = rules.threshold_problem(key, value)
+                if problem:
+                    raise ValueError(problem)
                 setattr(thresholds, key, value)
+            problems = rules.thresholds_problems(thresholds)
+            if problems:
+                raise ValueError("; ".join(problems))
             cfg.routing_thresholds = thresholds
             return cfg
 

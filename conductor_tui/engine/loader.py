@@ -573,6 +573,9 @@ def _profile_layers(project: Path | None) -> list[tuple[str, Path]]:
     layers: list[tuple[str, Path]] = []
     g = locations.global_llm_orc_dir()
     layers += [("config", g / "config.yaml"), ("dir", g / "profiles")]
+    lib = locations.library_dir()
+    if lib is not None:  # profiles promoted with a library ensemble
+        layers += [("config", lib / "config.yaml"), ("dir", lib / "profiles")]
     if project is not None:
         local = locations.project_llm_orc_dir(project)
         if local.is_dir():
@@ -707,6 +710,8 @@ def script_search_dirs(project: Path | None) -> list[Path]:
     lib = locations.library_dir()
     if lib is not None:
         dirs += [lib / "scripts", lib]
+    g = locations.global_llm_orc_dir()  # a promoted ensemble's scripts run from the global tier
+    dirs += [g / "scripts", g]
     return dirs
 
 
@@ -714,7 +719,7 @@ def resolve_script(script: str, project: Path | None) -> Path | None:
     """The script file a path-like reference names, or ``None`` when not found.
 
     Search order as llm-orc: ``.llm-orc/scripts``, ``.llm-orc``, the project, the
-    library; also tries ``-`` → ``_`` and dropping a leading ``scripts/``.
+    library, then the global tier (where promoted ensembles' scripts land); also tries ``-`` → ``_`` and dropping a leading ``scripts/``.
     """
     ref = script.strip()
     if os.path.isabs(ref):

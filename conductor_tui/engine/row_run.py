@@ -106,7 +106,11 @@ class RowRunner:
         profiles: Any = None,
     ) -> None:
         self.project = Path(project)
-        self.conductor = conductor or Conductor(self.project)
+        if conductor is None:
+            from conductor_tui.engine.model_size import size_facts
+
+            conductor = Conductor(self.project, size_facts=size_facts(self.project))
+        self.conductor = conductor
         self.store = self.conductor.store
         self.claude = claude
         self._host = host

@@ -381,7 +381,12 @@ def _decide_rows_locked(
     new.change = change or "decided " + ", ".join(decisions)
     if new.status in ("proposed", "decided"):
         new.status = "decided" if is_plan_decided(new) else "proposed"
-    return store.append_plan(new)
+    written = store.append_plan(new)
+    from conductor_tui.core.loop import Conductor
+
+    project = store.project if store.project is not None else Path(".")
+    Conductor(project, store=store).note_plan_decisions(written)  # approved gaps → ensemble requests
+    return written
 
 
 def mark_row(

@@ -83,8 +83,13 @@ def test_library_needs_a_directory_and_five_good(project: Path, tmp_path: Path) 
     lib = tmp_path / "library"
     short = check_promotion(project, "write-changelog", destination="library", good_count=4, library=lib)
     assert not short.ready
-    ok = check_promotion(project, "write-changelog", destination="library", good_count=5, library=lib)
-    assert ok.ok and any("generality" in w for w in ok.warnings)
+    unassessed = check_promotion(project, "write-changelog", destination="library", good_count=5, library=lib)
+    assert not unassessed.ok and unassessed.gate == "generality"  # Invariant 6: a gate, not a warning
+    assert "generality assessment" in unassessed.readiness
+    ok = check_promotion(
+        project, "write-changelog", destination="library", good_count=5, library=lib, generality_confirmed=True
+    )
+    assert ok.ok and ok.gate is None
     promote(ok)
     assert (lib / "ensembles/write-changelog.yaml").is_file()
     assert (lib / "profiles/small-local.yaml").is_file()

@@ -285,10 +285,24 @@ async def test_grant_and_revoke_standing_authorisation(tmp_path: Path) -> None:
     assert store.load_config().version == 5
 
 
+def _earn_trust(project: Path, ensemble: str, runs: int) -> None:
+    """More completed runs: past the Trust bar (>20 uses), so promotion's phase gate opens."""
+    from conductor_tui.core.loop import Conductor
+    from conductor_tui.core.records import RoutingDecision
+
+    conductor = Conductor(project)
+    for i in range(runs):
+        conductor.record_run(
+            RoutingDecision(
+                task_type="extraction", routed_to=ensemble, ensemble=ensemble, status="completed",
+                total_tokens_local=800, session=f"earn-{i}",
+            )
+        )
+
+
 async def test_promotion_copies_the_right_files_after_confirmation(tmp_path: Path) -> None:
     app, project = demo_app(tmp_path, "lifecycle")
-    # 12 uses, all acceptable-or-good, 5 good: with Trust from 10 uses it is a promotion candidate
-    ProjectStore(project).update_thresholds("trust earlier for this test", trusted_threshold_uses=10)
+    _earn_trust(project, "extract-code-patterns", 9)  # the demo's 12 uses are Establish: Trust needs >20
     dest = locations.global_llm_orc_dir()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -324,6 +324,13 @@ another score to override it — both verdicts are kept in the record.
                 + (f" — below {rep.min_rate:.0%}: the judge's verdicts come back to you" if low else ""),
                 style="red" if low else "dim",
             )
+        verdicts = _per_model(item.judge)
+        if verdicts:  # a complementary ensemble: each model's correctness (Invariant 15)
+            text.append("\nPer model: ", style="bold")
+            for i, (model, verdict) in enumerate(verdicts.items()):
+                text.append(" · " if i else "")
+                ok = verdict == "correct"
+                text.append(f"{model} {'✓' if ok else '✗'} {verdict}", style="green" if ok else "red")
         run_box.update(text)
         _input, out = read_artifact(self.services.project, run)
         self.input_text = _input
@@ -515,6 +522,7 @@ another score to override it — both verdicts are kept in the record.
                 "judge_tokens",
                 "judge_agreement",
                 "calibration_context",
+                "per_model",
             )
             and v is not None
         }
@@ -837,3 +845,15 @@ def _md_escape(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _per_model(evaluation: Any) -> dict[str, str]:
+    """``{model: correct | incorrect}`` recorded on an evaluation (complementary ensembles)."""
+    if evaluation is None:
+        return {}
+    from conductor_tui.core.designer import per_model_of
+
+    try:
+        return per_model_of(evaluation)
+    except Exception:
+        return {}

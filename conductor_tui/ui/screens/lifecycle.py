@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from conductor_tui.core.promotion import PromotionCheck, check_promotion, promote
-from conductor_tui.core.records import Phase, RoutingDecision
+from conductor_tui.core.promotion import PromotionCheck
+from conductor_tui.core.records import Phase
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.widgets.i5_dialogs import I5Confirm, I5Rollback, I5Thresholds
@@ -68,6 +68,9 @@ uses with over 80 % acceptable-or-good earn Trust.
   generality check for the library) and dependencies (profiles at the destination,
   no hard-coded project paths in scripts) are checked and shown before anything is copied.
 * `a` grants or revokes a standing authorisation for the task type + ensemble.
+* **Designer handoff** (shown once there is one): ensemble requests and feedback written for the
+  Ensemble Designer under `.llm-orc/conductor/designer/`, with their state; `D` hands the selected
+  task type's proposed request to the designer (Invariant 1: you gate the transition).
 * `t` edits the thresholds (a new config version each time), `b` rolls back to a version.
 * **Judge agreement:** how often Claude's verdicts matched yours for the ensemble (with a
   95 % interval); below `judge_agreement_min` its verdicts come back to you.
@@ -95,6 +98,13 @@ uses with over 80 % acceptable-or-good earn Trust.
             "Auth",
             id="lifecycle.authorize",
             tooltip="Grant or revoke standing authorisation",
+        ),
+        Binding(
+            "D",
+            "approve_request",
+            "Approve request",
+            id="lifecycle.approve_request",
+            tooltip="Hand the proposed ensemble request of this task type to the designer",
         ),
         Binding("t", "thresholds", "Thresholds", id="lifecycle.thresholds"),
         Binding(
@@ -131,6 +141,10 @@ uses with over 80 % acceptable-or-good earn Trust.
             config = Static(id="lc-config", classes="i5-panel")
             config.border_title = "Routing config"
             yield config
+            designer = Static(id="lc-designer", classes="i5-panel")
+            designer.border_title = "Designer handoff"
+            designer.display = False  # shown once an artifact exists
+            yield designer
 
     def on_mount(self) -> None:
         table = self.query_one("#lc-table", DataTable)
@@ -173,7 +187,53 @@ uses with over 80 % acceptable-or-good earn Trust.
                     continue
         except Exception:
             pass
+        try:
+            from conductor_tui.core.loop import Conductor
+            from conductor_tui.engine.row_run import candidates_for
+
+            conductor = Conductor(self.services.project, store=self.services.store, now=self.services.clock)
+            listing = conductor.design_artifacts(candidates_for(self.services.project))
+        except Exception:
+            listing = None
         self.app.call_from_thread(self._apply, state, rows, versions)
+        self.app.call_from_thread(self._show_designer, listing)
+
+    def _show_designer(self, listing: Any) -> None:
+        """Ensemble requests and feedback for the Ensemble Designer, newest first, with state."""
+        panel = self.query_one("#lc-designer", Static)
+        self.designer_listing = listing
+        if listing is None or not listing.artifacts:
+            panel.display = False
+            return
+        panel.display = True
+        text = Text()
+        arts = list(reversed(listing.artifacts))
+        proposed = sum(1 for a in arts if a.kind == "request" and a.state == "proposed")
+        text.append(f"{len(listing.requests())} request(s), {len(listing.feedback())} feedback", style="bold")
+        if proposed:
+            text.append(
+                f" · {proposed} proposed, awaiting you (D to approve for the selected task type)",
+                style="yellow",
+            )
+        state_style = {
+            "proposed": "yellow",
+            "requested": "cyan",
+            "answered": "green",
+            "declined": "dim",
+            "rejected": "red",
+            "sent": "dim",
+        }
+        for a in arts[:6]:
+            text.append("\n")
+            text.append(f"{a.state:<9}", style=state_style.get(a.state, ""))
+            text.append(f" {a.kind:<8} {a.type:<19} ")
+            text.append(a.subject, style="bold")
+            text.append(f"  {a.created[:16].replace('T', ' ')}  {a.path.name}", style="dim")
+        if len(arts) > 6:
+            text.append(f"\n… {len(arts) - 6} more (conductor-tui design list)", style="dim")
+        for problem in listing.problems:
+            text.append("\n" + problem, style="red")
+        panel.update(text)
 
     def action_reload(self) -> None:
         self.reload()
@@ -342,6 +402,8 @@ uses with over 80 % acceptable-or-good earn Trust.
         if action == "export_training":
             lora = self.current.lora if self.current is not None else None
             return bool(lora is not None and lora.flag)
+        if action == "approve_request":
+            return self._proposed_request() is not None
         return True
 
     def action_export_training(self) -> None:
@@ -367,18 +429,61 @@ uses with over 80 % acceptable-or-good earn Trust.
             self.notify, f"{result.summary()} — {result.data_file}", timeout=10, markup=False
         )
 
+    def _proposed_request(self) -> Any:
+        listing = getattr(self, "designer_listing", None)
+        row = self.current
+        if listing is None or row is None:
+            return None
+        for a in reversed(listing.requests()):
+            if a.state == "proposed" and (
+                a.subject == row.task_type or (row.ensemble and a.data.get("ensemble") == row.ensemble)
+            ):
+                return a
+        return None
+
+    def action_approve_request(self) -> None:
+        art = self._proposed_request()
+        if art is None:
+            return
+        lines = [
+            f"{k}: {v}"
+            for k, v in art.data.items()
+            if k in ("request_type", "task_type", "repetition_count", "context")
+        ]
+        lines += [f"sample: {x}" for x in (art.data.get("sample_inputs") or [])[:3]]
+
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            from conductor_tui.core.loop import Conductor
+
+            try:
+                Conductor(
+                    self.services.project, store=self.services.store, now=self.services.clock
+                ).set_request_state(art.id, "requested", note="approved in the cockpit")
+            except Exception as exc:
+                self.notify(f"Request not approved: {exc}", severity="error", markup=False)
+                return
+            self.notify(f"Ensemble request {art.id} handed to the designer.", markup=False)
+            self.reload()
+
+        self.app.push_screen(
+            I5Confirm(f"Hand '{art.subject}' to the Ensemble Designer?", lines, confirm="Approve request"),
+            done,
+        )
+
     def action_promote(self, destination: str) -> None:
         row = self.current
         if row is None or row.ensemble is None or self.state is None:
             return
-        check = check_promotion(
-            self.services.project,
-            row.ensemble,
-            destination="library" if destination == "library" else "global",
-            good_count=row.status.counts.good,
-            thresholds=self.state.config.routing_thresholds,
-            phase=row.status.phase,
-        )
+        from conductor_tui.core.loop import Conductor
+
+        conductor = Conductor(self.services.project, store=self.services.store, now=self.services.clock)
+        dest = "library" if destination == "library" else "global"
+        check = conductor.promotion_check(row.ensemble, dest)
+        if check.gate == "generality" and not check.problems:
+            self._confirm_generality(conductor, row.ensemble)
+            return
         lines = check.summary_lines()
         title = f"Promote '{row.ensemble}' to the {check.destination} tier?"
         if not check.ok:
@@ -390,24 +495,52 @@ uses with over 80 % acceptable-or-good earn Trust.
 
         self.app.push_screen(I5Confirm(title, lines, confirm="Copy files", allowed=check.ok), done)
 
+    def _confirm_generality(self, conductor: Any, ensemble: str) -> None:
+        """The library gate: the person records the generality assessment, then promotes."""
+        lines = [
+            "Library contribution needs a generality assessment (Invariant 6):",
+            "is this ensemble useful beyond this project — no project names, paths or conventions baked in?",
+            "Confirming records your assessment in the routing log, then checks the other gates.",
+        ]
+
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            try:
+                conductor.record_generality(
+                    ensemble, "confirmed general (not project-specific) by the person in the cockpit"
+                )
+            except Exception as exc:
+                self.notify(f"Assessment not recorded: {exc}", severity="error", markup=False)
+                return
+            self.action_promote("library")
+
+        self.app.push_screen(
+            I5Confirm(f"Is '{ensemble}' general enough for the library?", lines, confirm="It is general"),
+            done,
+        )
+
     def _do_promote(self, check: PromotionCheck) -> None:
+        from conductor_tui.core.loop import Conductor
+
         try:
-            result = promote(check)
+            check, result = Conductor(
+                self.services.project, store=self.services.store, now=self.services.clock
+            ).promote(
+                check.ensemble,
+                check.destination,
+                library=check.dest_root if check.destination == "library" else None,
+            )
         except Exception as exc:
             self.notify(f"Promotion failed: {exc}", severity="error", markup=False)
             return
-        try:
-            self.services.store.append_routing(
-                RoutingDecision(
-                    event="promotion",
-                    ensemble=check.ensemble,
-                    reason=f"promoted to {check.destination} tier ({check.dest_root})",
-                    copied=[str(p) for p in result.copied],
-                    skipped=[str(p) for p in result.skipped],
-                )
+        if result is None:
+            self.notify(
+                f"Promotion refused: {check.readiness} {' '.join(check.problems)}",
+                severity="warning",
+                markup=False,
             )
-        except Exception:
-            pass
+            return
         msg = f"Promoted '{check.ensemble}': {len(result.copied)} file(s) copied to {check.dest_root}"
         if result.skipped:
             msg += f"; {len(result.skipped)} already there (kept)"

@@ -297,7 +297,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
         for m in getattr(status, "models", []) or []:
             table.add_row(
                 Text(str(m.name)),
-                Text(str(getattr(m, "parameter_size", "") or "")),
+                _size_cell(m),
                 Text(str(getattr(m, "quantization_level", "") or "")),
                 Text(human_bytes(getattr(m, "size", 0)), justify="right"),
                 key=str(m.name),
@@ -423,3 +423,18 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             spark(self.cpu_history, max(10, spark_box.size.width - 8 or 40), hi=100, style="cyan")
         )
         spark_box.update(chart)
+
+
+def _size_cell(model: object) -> Text:
+    """The parameter count, flagged against Invariant 3: ▲ above 7B (reserved for synthesis),
+    ✗ above the 14B ceiling (refused for delegation unless an ensemble overrides it)."""
+    from conductor_tui.core import rules
+    from conductor_tui.core.records import RoutingThresholds
+
+    raw = str(getattr(model, "parameter_size", "") or "")
+    size = rules.model_size("", str(getattr(model, "name", "")), raw, RoutingThresholds())
+    if size.level == "over-ceiling":
+        return Text(f"✗ {raw}", style="bold red")
+    if size.level == "large":
+        return Text(f"▲ {raw}", style="yellow")
+    return Text(raw)

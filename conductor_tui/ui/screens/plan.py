@@ -52,6 +52,9 @@ Columns: **DAG** shows the four conditions of the decomposability test
 line under the table says how to fix it.  `*` marks an overridden handler.  `×4` marks an
 ensemble that multiplies cost (propose–judge: every proposer plus the judge; `×n`: an LLM
 agent fanned out once per item); the line under the table gives the figure.
+▲ marks an ensemble with a model above 7B, ✗ one above the 14B ceiling (refused
+for delegation unless the ensemble sets `conductor: {allow_large_models: true}`).
+Under the table: the routing reason and the repetition line of the selected row.
 
 **Claude as planner (`M`).**  Type a meta-task; Claude (needs `ANTHROPIC_API_KEY`)
 decomposes it, the cockpit matches the subtasks to your runnable ensembles, marks the
@@ -147,6 +150,8 @@ class PlanScreen(CockpitScreen):
         self._ratio: float | None = None
         self.loaded = False
         self._engine_catalog: Any = None  # engine Catalog (specs) for cost warnings
+        self._config: Any = None  # routing config (thresholds) for the repetition line
+        self._task_profiles: Any = None  # cross-session frequency for the repetition line
         self._roles: Any = None  # core.roles.RolesConfig
         self._role_choices: list = []
         self.planning = False  # a Claude planning call is under way
@@ -285,16 +290,93 @@ class PlanScreen(CockpitScreen):
             choices = role_choices(roles, profiles, ensembles)
         except Exception:
             roles, choices = None, []
+        sizes: dict[str, Any] = {}
+        try:  # Invariant 3: each ensemble's model sizes (Ollama's parameter_size, else the name)
+            from conductor_tui.engine.model_size import size_facts
+
+            config = self.store.load_config()
+            facts = size_facts(project, catalog=engine_catalog, thresholds=config.routing_thresholds)
+            for entry in engine_catalog.all_entries() if engine_catalog else []:
+                fact = facts(entry.name)
+                if fact is not None:
+                    sizes[entry.name] = fact
+        except Exception:
+            config = None
+        try:
+            task_profiles = self.store.load_task_profiles()
+        except Exception:
+            task_profiles = None
         from textual.worker import get_current_worker
 
         if not get_current_worker().is_cancelled and self.app.is_running:
-            self.app.call_from_thread(self._routing_read, engine_catalog, roles, choices)
+            self.app.call_from_thread(
+                self._routing_read, engine_catalog, roles, choices, sizes, config, task_profiles
+            )
 
-    def _routing_read(self, engine_catalog: Any, roles: Any, choices: list) -> None:
+    def _routing_read(
+        self,
+        engine_catalog: Any,
+        roles: Any,
+        choices: list,
+        sizes: dict[str, Any] | None = None,
+        config: Any = None,
+        task_profiles: Any = None,
+    ) -> None:
         self._engine_catalog = engine_catalog
         self._roles = roles
         self._role_choices = choices
+        self._row_context.sizes = sizes or {}
+        self._config = config
+        self._task_profiles = task_profiles
         self._render_all()
+
+    def _triage_reason(self, row: Any) -> str:
+        """Why the row has its handler when the conductor left no ``route_reason`` (a handler
+        proposed by the plan's author): the category, and an uncertain DAG test surfaced."""
+        from conductor_tui.core import rules
+        from conductor_tui.core.records import Delegability
+
+        handler = plan_ops.handler_label(row)
+        source = (self.plan.source if self.plan is not None else None) or "the plan"
+        if row.delegability_category == Delegability.CLAUDE:
+            why = f"Claude-only ({row.claude_only_criterion})" if row.claude_only_criterion else "Claude-only"
+            failed = rules.dag_failed_conditions(row.dag_test_result) if row.dag_test_result else []
+            if failed:
+                why += " — DAG test failed: " + ", ".join(failed)
+            return f"{why} → {handler}"
+        if row.delegability_category == Delegability.ENSEMBLE:
+            uncertain = rules.dag_uncertain_conditions(row.dag_test_result)
+            if uncertain:
+                return (
+                    f"uncertain: DAG condition(s) undecided ({', '.join(uncertain)}) — your call "
+                    f"(approve to delegate, override to Claude) → {handler}"
+                )
+        return f"{handler} as proposed by {source}"
+
+    def _repetition_line(self, row: Any) -> Text | None:
+        """The predictive cost-benefit line (ADR-010) for a delegable row: this plan's rows of
+        the task type (or the row's expected repetitions) against the repetition threshold,
+        with cross-session frequency from the task profile."""
+        from conductor_tui.core import rules
+        from conductor_tui.core.records import Delegability, RoutingThresholds
+
+        if self.plan is None or not row.task_type or row.delegability_category == Delegability.CLAUDE:
+            return None
+        cfg = getattr(self, "_config", None)
+        thresholds = cfg.routing_thresholds if cfg is not None else RoutingThresholds()
+        same = [r for r in self.plan.subtasks if r.task_type == row.task_type]
+        expected = row.expected_repetitions or len(same)
+        profiles = getattr(self, "_task_profiles", None)
+        table = profiles.profiles if profiles is not None else {}
+        prof = table.get(row.task_type) or table.get(rules.task_type_key(row.task_type))
+        prior = (prof.invocation_count or 0) + (prof.interim_claude_count or 0) if prof is not None else 0
+        per_use = plan_ops.estimated_claude_tokens(row)
+        verdict = rules.repetition_assessment(expected, thresholds, prior_uses=prior, tokens_per_use=per_use)
+        style = "green" if verdict.above else "dim"
+        line = Text.assemble(("↻ repetition: ", f"bold {style}"), (verdict.message, style))
+        line.append(f"  ({expected} expected, threshold {thresholds.repetition_threshold}", style="dim")
+        line.append(f"; {prior} in earlier sessions)" if prior else ")", style="dim")
+        return line
 
     def _cost_warnings(self, plan: WorkflowPlan) -> dict[str, Any]:
         """Rows routed to a propose–judge or fan-out ensemble → its CostMultiplier."""
@@ -391,6 +473,16 @@ class PlanScreen(CockpitScreen):
             line = Text("⚠ cost: ", style="bold yellow")
             line.append(f"{cost.ensemble}: {cost.message()}")
             extras.append(line)
+        size = self._row_context.sizes.get(plan_ops.effective_handler(row))
+        if size is not None and size.level != "ok":
+            cfg = getattr(self, "_config", None)
+            style = "bold red" if size.refused else "bold yellow"
+            extras.append(
+                Text.assemble(("⚠ model size: ", style), size.message(cfg.routing_thresholds if cfg else None))
+            )
+        repetition = self._repetition_line(row)
+        if repetition is not None:
+            extras.append(repetition)
         facts = []
         if row.role:
             facts.append(f"role: {self._role_label(row.role)}")
@@ -421,6 +513,8 @@ class PlanScreen(CockpitScreen):
             )
         elif row.route_reason:
             extras.append(Text.assemble(("↪ routing: ", "bold cyan"), row.route_reason))
+        else:
+            extras.append(Text.assemble(("↪ routing: ", "bold cyan"), self._triage_reason(row)))
         if facts:
             extras.append(Text(" · ".join(facts), style="dim"))
         if row.note:
@@ -469,7 +563,24 @@ class PlanScreen(CockpitScreen):
         self.plan = new
         self.plans[new.id] = new
         self._render_all()
+        self._note_decisions(new)
         return True
+
+    @work(thread=True, group="plan-designer", exit_on_error=False)
+    def _note_decisions(self, plan: WorkflowPlan) -> None:
+        """Approved ``create-ensemble`` rows hand their task type to the designer (the loop
+        writes the ensemble request)."""
+        from conductor_tui.core.loop import Conductor
+
+        written = Conductor(self.services.project, store=self.store, now=self.services.clock).note_plan_decisions(plan)
+        fresh = [a for a in written if a.data.get("plan_id") == plan.id and a.state == "requested"]
+        if fresh:
+            names = ", ".join(sorted({a.subject for a in fresh}))
+            self.app.call_from_thread(
+                self.notify,
+                f"Ensemble request for the designer: {names} (Lifecycle → Designer)",
+                markup=False,
+            )
 
     def _apply(self, operation, *args) -> None:
         if self.plan is None:
@@ -934,10 +1045,13 @@ class PlanScreen(CockpitScreen):
         """Route a plan made here through the conductor loop (rows without a handler get
         one with the live lifecycle state; standing authorisations approve their rows)."""
         from conductor_tui.core.loop import PLANS_LOCK, Conductor
+        from conductor_tui.engine.model_size import size_facts
         from conductor_tui.engine.row_run import candidates_for
 
         services = self.services
-        conductor = Conductor(services.project, store=self.store, now=services.clock)
+        conductor = Conductor(
+            services.project, store=self.store, now=services.clock, size_facts=size_facts(services.project)
+        )
         with self.store.lock(PLANS_LOCK):
             plan = self.store.latest_plans().get(plan_id)
             if plan is None:

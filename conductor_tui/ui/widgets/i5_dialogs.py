@@ -109,6 +109,12 @@ class I5Thresholds(ModalScreen[dict[str, Any] | None]):
                     Text(f"{name}: {raw!r} is not a {kind.__name__}", style="red")
                 )
                 return
+            from conductor_tui.core.rules import threshold_problem
+
+            problem = threshold_problem(name, value)
+            if problem:
+                self.query_one("#th-error", Static).update(Text(problem, style="red"))
+                return
             if value != getattr(self.thresholds, name):
                 changes[name] = value
         if not changes:
