@@ -57,8 +57,12 @@ class ConductorApp(App[int]):
     """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
 
     TITLE = "conductor-tui"
-    CSS_PATH = [STYLES / "app.tcss", STYLES / "plan.tcss", STYLES / "run.tcss"]
+    CSS_PATH = [STYLES / "app.tcss", STYLES / "plan.tcss", STYLES / "run.tcss", STYLES / "responsive.tcss"]
     ENABLE_COMMAND_PALETTE = True
+    # Responsive layouts (styles/*.tcss): Screen.-narrow below 100 columns, -wide from 160;
+    # Screen.-short below 30 rows.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     MODES = {
         "home": _lazy("welcome", "WelcomeScreen"),
         "plan": _lazy("plan", "PlanScreen"),

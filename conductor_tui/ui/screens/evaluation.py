@@ -48,6 +48,7 @@ from conductor_tui.core.review import (
     read_artifact,
 )
 from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.fit import FitTable
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 
@@ -145,9 +146,15 @@ another score to override it — both verdicts are kept in the record.
         with Horizontal(id="ev-body"):
             with Vertical(id="ev-queue-box", classes="i5-panel") as box:
                 box.border_title = "Needs evaluation"
-                yield DataTable(id="ev-queue", cursor_type="row", zebra_stripes=True)
+                yield FitTable(
+                    id="ev-queue",
+                    cursor_type="row",
+                    zebra_stripes=True,
+                    layout=lambda width: ({"why": 12}, "run"),
+                    minimum=14,
+                )
                 yield Static(id="ev-queue-help")
-            with Vertical(id="ev-detail"):
+            with VerticalScroll(id="ev-detail"):  # scrolls to the focused field (Tab)
                 run = Static(id="ev-run", classes="i5-panel")
                 run.border_title = "Run"
                 yield run
@@ -181,8 +188,8 @@ another score to override it — both verdicts are kept in the record.
 
     def on_mount(self) -> None:
         table = self.query_one("#ev-queue", DataTable)
-        table.add_column("run", width=25, key="run")
-        table.add_column("why", width=13, key="why")
+        assert isinstance(table, FitTable)
+        table.add_columns_fitted([("run", 25), ("why", 12)])
         self.query_one("#ev-failure", RadioSet).display = False
         self._set_detail(None)
         self.reload()

@@ -19,6 +19,7 @@ from conductor_tui.core.promotion import PromotionCheck, check_promotion, promot
 from conductor_tui.core.records import Phase, RoutingDecision
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
 from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.i5_dialogs import I5Confirm, I5Rollback, I5Thresholds
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -48,6 +49,14 @@ def ladder_text(phase: Phase, *, full: bool = False) -> Text:
 
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value is not None else "—"
+
+
+def _table_layout(width: int) -> tuple[dict[str, int], str]:
+    """Below 100 columns "last used" and "next" collapse (the Selected panel shows them)."""
+    fixed = {"ensemble": 23, "ladder": 11, "uses": 4, "g/a/p": 6, "debt": 4}
+    if width < 100:
+        return {**fixed, "last used": 0, "next": 0}, "task type"
+    return {**fixed, "task type": 22, "last used": 11}, "next"
 
 
 class LifecycleScreen(CockpitScreen):
@@ -111,7 +120,9 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="lc-body"):
-            table = DataTable(id="lc-table", cursor_type="row", zebra_stripes=True)
+            table = FitTable(
+                id="lc-table", cursor_type="row", zebra_stripes=True, layout=_table_layout, minimum=12
+            )
             table.border_title = "Task types and ensembles"
             yield table
             detail = Static(id="lc-detail", classes="i5-panel")
@@ -123,17 +134,19 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     def on_mount(self) -> None:
         table = self.query_one("#lc-table", DataTable)
-        for label, width in (
-            ("task type", 22),
-            ("ensemble", 23),
-            ("ladder", 11),
-            ("uses", 4),
-            ("g/a/p", 6),
-            ("last used", 11),
-            ("next", max(20, self.app.size.width - 106)),
-            ("debt", 4),
-        ):
-            table.add_column(label, width=width, key=label)
+        assert isinstance(table, FitTable)
+        table.add_columns_fitted(
+            [
+                ("task type", 22),
+                ("ensemble", 23),
+                ("ladder", 11),
+                ("uses", 4),
+                ("g/a/p", 6),
+                ("last used", 11),
+                ("next", 20),
+                ("debt", 4),
+            ]
+        )
         self.reload()
 
     def on_screen_resume(self) -> None:

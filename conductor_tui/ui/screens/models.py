@@ -24,6 +24,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.i5_bars import spark
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -92,13 +93,33 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 ollama = Static(Text("Asking Ollama…", style="dim"), id="md-ollama", classes="i5-panel")
                 ollama.border_title = "Ollama"
                 yield ollama
-                models = DataTable(id="md-models", cursor_type="row", zebra_stripes=True, classes="i5-panel")
+                models = FitTable(
+                    id="md-models",
+                    cursor_type="row",
+                    zebra_stripes=True,
+                    classes="i5-panel",
+                    layout=lambda width: ({"params": 7, "quant": 8, "size": 8}, "model"),
+                    minimum=20,
+                )
                 models.border_title = "Installed models"
                 yield models
-                loaded = DataTable(id="md-loaded", cursor_type="row", classes="i5-panel")
+                loaded = FitTable(
+                    id="md-loaded",
+                    cursor_type="row",
+                    classes="i5-panel",
+                    layout=lambda width: ({"size": 7, "VRAM": 15, "CPU": 4, "unloads in": 11}, "model"),
+                    minimum=16,
+                )
                 loaded.border_title = "Loaded now"
                 yield loaded
-                ens = DataTable(id="md-ensembles", cursor_type="row", zebra_stripes=True, classes="i5-panel")
+                ens = FitTable(
+                    id="md-ensembles",
+                    cursor_type="row",
+                    zebra_stripes=True,
+                    classes="i5-panel",
+                    layout=lambda width: ({"ensemble": 22, "tier": 7, "runs?": 5}, "fix"),
+                    minimum=20,
+                )
                 ens.border_title = "Ensembles — can they run here?"
                 yield ens
             with VerticalScroll(id="md-right"):
@@ -116,9 +137,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             "#md-ensembles": (("ensemble", 22), ("tier", 7), ("runs?", 5), ("fix", 23)),
         }
         for table_id, cols in widths.items():
-            table = self.query_one(table_id, DataTable)
-            for label, width in cols:
-                table.add_column(label, width=width, key=label)
+            table = self.query_one(table_id, FitTable)
+            table.add_columns_fitted(list(cols))
         self.query_one("#md-system", Vertical).mount(
             Static(id="md-cpu-text"), Static(id="md-cpu-spark", classes="md-spark")
         )

@@ -31,7 +31,7 @@ from conductor_tui.ui.screens.dialogs import (
     TemplatePicker,
     TextDialog,
 )
-from conductor_tui.ui.widgets.plan_table import PlanTable, RowContext, handler_problem
+from conductor_tui.ui.widgets.plan_table import PlanTable, RowContext, handler_problem, hidden_facts
 
 HELP = """
 ## Plan
@@ -164,10 +164,11 @@ class PlanScreen(CockpitScreen):
             yield Static(id="plan-summary")
         with Horizontal(id="edit-bar"):
             yield Label("", id="edit-label")
-            yield Input(id="edit-input")
+            yield Input(id="edit-input", select_on_focus=False)  # cursor at the end, nothing selected
 
     def on_mount(self) -> None:
         self.query_one("#edit-bar").display = False
+        self.query_one(PlanTable)._on_layout = self._render_detail
         self.watch(self.app, "catalog", self._catalog_changed, init=False)
         self._render_all()
         self.load_plans()
@@ -377,6 +378,9 @@ class PlanScreen(CockpitScreen):
         text = Text(f"#{number} ", style="bold")
         text.append(row.description)
         extras: list[Text] = []
+        hidden = hidden_facts(number, row, self._row_context, self.query_one(PlanTable).hidden_columns)
+        if hidden is not None:
+            extras.append(hidden)
         problem = handler_problem(row, self._row_context.catalog)
         if problem is not None:
             line = Text("⚠ not runnable: ", style="bold yellow")
