@@ -162,7 +162,53 @@ class ConductorApp(App[int]):
             except Exception:
                 pass
 
+    def run_in_progress(self) -> Any:
+        """The Run screen when it has a run in progress (else ``None``)."""
+        for screen in self._screen_stacks.get("run", []):
+            if getattr(screen, "busy", False):
+                return screen
+        return None
+
     async def action_quit(self) -> None:
+        """Quit; with a run in progress, ask first, then cancel it and record it as cancelled
+        (the Run screen's own Esc path) before leaving."""
+        run_screen = self.run_in_progress()
+        if run_screen is None:
+            await self._quit_now()
+            return
+        from conductor_tui.ui.screens.dialogs import ConfirmDialog
+
+        if isinstance(self.screen, ConfirmDialog):
+            return  # already asking
+
+        ensemble = getattr(getattr(run_screen, "view", None), "ensemble", "") or "an ensemble"
+
+        async def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                await self.cancel_run_and_quit(run_screen)
+
+        self.push_screen(
+            ConfirmDialog(
+                f"{ensemble} is still running. Cancel it and quit?",
+                "The run is cancelled and recorded as cancelled in the routing log; its plan row "
+                "goes back to approved, so it can run again.",
+            ),
+            answered,
+        )
+
+    async def cancel_run_and_quit(self, run_screen: Any, timeout: float = 15.0) -> None:
+        run_screen.action_cancel_run()
+        workers = [w for w in self.workers if w.node is run_screen and w.group == "run" and not w.is_finished]
+        if workers:
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(w.wait() for w in workers), return_exceptions=True), timeout
+                )
+            except TimeoutError:
+                self.notify("The run did not stop in time; quitting anyway.", severity="warning")
+        await self._quit_now()
+
+    async def _quit_now(self) -> None:
         self.close_handoff()
         await super().action_quit()
 
@@ -237,6 +283,13 @@ class ConductorApp(App[int]):
 
     # ------------------------------------------------------------------ actions
 
+    def disabled_reason(self, screen: Screen, action: str) -> str:
+        """Why a greyed key cannot act: the screen's ``disabled_reason(action)`` when it has one."""
+        explain = getattr(screen, "disabled_reason", None)
+        name = action.split("(")[0]
+        reason = explain(name) if explain is not None else None
+        return reason or _disabled_reason_default(action)
+
     def action_help(self) -> None:
         screen = self.screen
         if isinstance(screen, HelpScreen):
@@ -307,7 +360,6 @@ class ConductorApp(App[int]):
             if (
                 active.node not in (screen, self)  # widgets' own keys (cursor moves…) stay out
                 or not binding.description
-                or not active.enabled
                 or binding.action in seen
                 or binding.action.startswith("switch_mode")
                 or binding.action in {"help", "quit", "change_theme", "command_palette"}
@@ -315,6 +367,15 @@ class ConductorApp(App[int]):
                 continue
             seen.add(binding.action)
             key = self.get_key_display(binding)
+            if not active.enabled:
+                # greyed in the footer: listed here too, saying why it cannot act now
+                reason = self.disabled_reason(screen, binding.action)
+                yield SystemCommand(
+                    f"{binding.description} (not now)",
+                    f"{reason} (key {key})",
+                    partial(self.notify, reason, severity="warning", markup=False),
+                )
+                continue
             yield SystemCommand(
                 binding.description,
                 (binding.tooltip or binding.description) + f" (key {key})",
@@ -328,6 +389,10 @@ class ConductorApp(App[int]):
         )
         yield SystemCommand("Refresh status", "Poll Ollama and the GPU now", self._poll)
         yield from super().get_system_commands(screen)
+
+
+def _disabled_reason_default(action: str) -> str:
+    return f"Not available on this screen right now ({action.split('(')[0]})."
 
 
 def make_app(

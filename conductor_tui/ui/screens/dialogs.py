@@ -97,6 +97,8 @@ class HandlerPicker(_Dialog):
     def _role_options(self) -> list[Option]:
         options: list[Option] = []
         for choice in self.roles:
+            if choice.builtin and not choice.available:
+                continue  # a default role whose profile is missing here: not worth offering
             prompt = Text("role ", style="dim")
             if choice.available:
                 prompt.append(choice.label, style="bold cyan")

@@ -397,12 +397,22 @@ another score to override it — both verdicts are kept in the record.
     def _radio_changed(self) -> None:
         self._update_gate()
 
+    def disabled_reason(self, action: str) -> str | None:
+        """Why a greyed key cannot act now (the palette shows it)."""
+        if action == "judge" and self.judging is not None:
+            return "Claude is already judging a run: one judge at a time (Esc stops it)."
+        if action in ("record", "agree_judge") and self._judging_current():
+            return "Claude's verdict for this run is on its way: wait for it, then agree (J) or override."
+        return None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "judge":
             if self.current is None:
                 return False
-            if self.judging is not None or self.claude_unavailable():
-                return None  # shown, disabled (the queue help says why)
+            if self.claude_unavailable():
+                return False  # no Claude here: hidden (the queue help says how to enable it)
+            if self.judging is not None:
+                return None  # shown, disabled: one judge at a time
             return True
         if action == "cancel_judge":
             return self.judging is not None

@@ -379,9 +379,33 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.reload()
 
     def action_toggle_auth(self) -> None:
+        """Grant or revoke the standing authorisation — it changes routing, so ask first."""
         row = self.current
         if row is None or row.ensemble is None:
             return
+        if row.authorized:
+            title = f"Revoke the standing authorisation {row.task_type} → {row.ensemble}?"
+            lines = [
+                f"{row.task_type} tasks will need the person's approval again before they run on "
+                f"{row.ensemble}.",
+                "The routing config gets a new version (b rolls back).",
+            ]
+            confirm = "Revoke"
+        else:
+            title = f"Grant a standing authorisation {row.task_type} → {row.ensemble}?"
+            lines = [
+                f"{row.task_type} tasks will be routed to {row.ensemble} without asking each time.",
+                "The routing config gets a new version (b rolls back).",
+            ]
+            confirm = "Grant"
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._toggle_auth(row)
+
+        self.app.push_screen(I5Confirm(title, lines, confirm=confirm), done)
+
+    def _toggle_auth(self, row: LifecycleRow) -> None:
         store = self.services.store
         try:
             if row.authorized:

@@ -145,14 +145,15 @@ class RunScreen(CockpitScreen):
 
     # ------------------------------------------------------------------ starting runs
 
-    def run_plan_row(self, plan: WorkflowPlan, row_id: str) -> None:
+    def run_plan_row(self, plan: WorkflowPlan, row_id: str, *, input_text: str | None = None) -> None:
         """Run an approved row: its ensemble, or its role's (``role:<name>``); a row with
-        dependencies receives their deliverables under its context strategy."""
+        dependencies receives their deliverables under its context strategy.  ``input_text``:
+        what the person typed (default: the row's description and note)."""
         row = next((r for r in plan.subtasks if r.id == row_id), None)
         if row is None:
             return
         name = plan_ops.effective_handler(row)
-        text = row.description + (f"\n\nNote: {row.note}" if row.note else "")
+        text = input_text or (row.description + (f"\n\nNote: {row.note}" if row.note else ""))
         spec = None
         from conductor_tui.core.roles import role_of_handler
 
@@ -230,7 +231,9 @@ class RunScreen(CockpitScreen):
         if not started:
             self.run_worker(
                 asyncio.to_thread(
-                    link.failed, request, f'no runnable ensemble "{request.ensemble}" in the cockpit'
+                    link.failed,
+                    request,
+                    getattr(self, "start_error", None) or f'no runnable ensemble "{request.ensemble}"',
                 ),
                 exit_on_error=False,
             )
@@ -240,6 +243,7 @@ class RunScreen(CockpitScreen):
     ) -> bool:
         """Run ``ensemble`` (or ``spec``) on ``input_text``.  With ``plan`` (and ``row_id``
         in ``context``) the input is first built from the earlier rows' outputs."""
+        self.start_error: str | None = None  # why the last start failed (for the session)
         if self.view is not None and not self.view.finished and self.executor is not None:
             self.notify("A run is in progress — Esc cancels it first.", severity="warning")
             return False
@@ -249,7 +253,10 @@ class RunScreen(CockpitScreen):
             catalog = loader.load_catalog(self.services.project)
             entry = catalog.get(ensemble)
             if entry is None or entry.spec is None:
-                self.notify(f'No runnable ensemble "{ensemble}"', severity="error")
+                from conductor_tui.ui.catalog import not_runnable_reason
+
+                self.start_error = not_runnable_reason(catalog, ensemble)
+                self.notify(self.start_error, severity="error", markup=False)
                 return False
             spec = entry.spec
         self.context = {"ensemble": spec.name, **context}
