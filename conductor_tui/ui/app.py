@@ -43,13 +43,42 @@ Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
 """
 
 
+def breakpoint_classes(app: App, screen: Screen) -> set[str]:
+    """The classes Textual's HORIZONTAL/VERTICAL_BREAKPOINTS give a screen at the app's size."""
+    classes = set(screen.classes)
+    width, height = app.size
+    for size, points in ((width, app.HORIZONTAL_BREAKPOINTS), (height, app.VERTICAL_BREAKPOINTS)):
+        points = points or []
+        classes -= {name for _, name in points}
+        for minimum, name in sorted(points, reverse=True):
+            if size >= minimum:
+                classes.add(name)
+                break
+    return classes
+
+
 def _lazy(module: str, name: str) -> Callable[[], Screen]:
     """A mode's screen, imported when the mode is first opened (keeps launch fast)."""
 
     def build() -> Screen:
-        return getattr(importlib.import_module(f"conductor_tui.ui.screens.{module}"), name)()
+        screen = getattr(importlib.import_module(f"conductor_tui.ui.screens.{module}"), name)()
+        # Textual re-parses and re-applies the whole stylesheet when a mode's new screen is
+        # "behind" the app's CSS (~0.3 s on a first visit).  The cockpit's CSS is all loaded
+        # with the app, so a new screen is current: its own widgets are styled as they mount.
+        try:
+            from textual._context import active_app
+
+            app = active_app.get()
+            screen._css_update_count = app._css_update_count
+        except Exception:  # pragma: no cover - Textual internals moved: only slower
+            return screen
+        # Its breakpoint classes from the start: set on the first resize instead, they would
+        # restyle every widget of the screen a second time.
+        screen.set_classes(breakpoint_classes(app, screen))
+        return screen
 
     build.__name__ = name
+    build.module = module  # type: ignore[attr-defined]
     return build
 
 
@@ -57,7 +86,15 @@ class ConductorApp(App[int]):
     """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
 
     TITLE = "conductor-tui"
-    CSS_PATH = [STYLES / "app.tcss", STYLES / "plan.tcss", STYLES / "run.tcss", STYLES / "responsive.tcss"]
+    # Every screen's styles load with the app: a screen's own CSS_PATH would re-parse and
+    # re-apply the whole stylesheet on its first visit (~0.2–0.4 s).
+    CSS_PATH = [
+        STYLES / "app.tcss",
+        STYLES / "plan.tcss",
+        STYLES / "run.tcss",
+        STYLES / "issue5.tcss",
+        STYLES / "responsive.tcss",
+    ]
     ENABLE_COMMAND_PALETTE = True
     # Responsive layouts (styles/*.tcss): Screen.-narrow below 100 columns, -wide from 160;
     # Screen.-short below 30 rows.
@@ -97,6 +134,7 @@ class ConductorApp(App[int]):
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
         self._polling = False
+        self.warmed = False  # screen modules imported and their CSS parsed (see _warm_screens)
         self._link: Any = None  # handoff.cockpit.CockpitLink once started
         self.handoff_requests: list[Any] = []
 
@@ -109,11 +147,43 @@ class ConductorApp(App[int]):
         self.set_timer(0.15, self._start_background)
 
     def _start_background(self) -> None:
+        if self.services.poll_interval > 0:  # a live cockpit (tests and snapshots skip the warm-up)
+            self.set_timer(0.3, self._warm_screens)
         self.refresh_catalog()
         if self.services.poll_interval > 0:
             self._poll()
             if self.services.handoff and self.services.has_llm_orc:
                 self.start_handoff()
+
+    @work(exclusive=True, group="warm-screens", thread=True, exit_on_error=False)
+    def _warm_screens(self) -> None:
+        """Once the first screen is up: import every screen's module in a thread, then parse
+        their widgets' CSS on the UI loop in small idle steps (ui/warm.py), so a screen key's
+        first visit costs what a later one does."""
+        from conductor_tui.ui import warm
+
+        modules = [
+            f"conductor_tui.ui.screens.{b.module}" for b in self.MODES.values() if hasattr(b, "module")
+        ]
+        warm.import_screens([*modules, "textual.command", "conductor_tui.ui.screens.dialogs"])
+        sources = warm.css_sources()
+        if self.is_running:
+            self.call_from_thread(self._warm_styles, sources)
+
+    def _warm_styles(self, sources: list) -> None:
+        from conductor_tui.ui import warm
+
+        warm.enlarge_cache(self.stylesheet)
+        pending = list(sources)
+
+        def step() -> None:
+            if not pending or not self.is_running:
+                self.warmed = True
+                return
+            warm.parse_step(self.stylesheet, pending.pop())
+            self.set_timer(0.002, step)  # one source per step: keys stay responsive
+
+        step()
 
     # ------------------------------------------------------------------ handoff (DESIGN §5)
 

@@ -64,7 +64,6 @@ FAILURES = [
 
 class EvaluationScreen(CockpitScreen):
     MODE = "evaluate"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Evaluate
 

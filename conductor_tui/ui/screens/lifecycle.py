@@ -61,7 +61,6 @@ def _table_layout(width: int) -> tuple[dict[str, int], str]:
 
 class LifecycleScreen(CockpitScreen):
     MODE = "lifecycle"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Lifecycle
 

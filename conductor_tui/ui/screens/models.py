@@ -55,7 +55,6 @@ def human_seconds(s: float | None) -> str:
 
 class ModelsScreen(CockpitScreen):
     MODE = "models"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Models & GPU
 

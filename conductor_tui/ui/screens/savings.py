@@ -77,7 +77,6 @@ def workflow_text(wrap: Any, snap: Any) -> Text:
 
 class SavingsScreen(CockpitScreen):
     MODE = "savings"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Savings
 
