@@ -69,6 +69,8 @@ def _lazy(module: str, name: str) -> Callable[[], Screen]:
             from textual._context import active_app
 
             app = active_app.get()
+            if not any(app._screen_stacks.values()):
+                return screen  # the first screen: Textual's first CSS refresh must run
             screen._css_update_count = app._css_update_count
         except Exception:  # pragma: no cover - Textual internals moved: only slower
             return screen

@@ -20,7 +20,9 @@ MODES = ["home", "plan", "run", "evaluate", "lifecycle", "models", "savings"]
 
 async def _settle(pilot) -> None:
     app = pilot.app
-    await app.poll_once()  # Ollama is down (a closed port): the same text every time
+    await drain(app)  # the screen's own loads and polls first (Models keeps a GPU history)…
+    await pilot.pause()
+    await app.poll_once()  # …then one status poll: Ollama is down (a closed port), same text
     await drain(app)
     await pilot.pause()
     await drain(app)
@@ -29,14 +31,14 @@ async def _settle(pilot) -> None:
 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("mode", MODES)
-def test_screen_at_size(snap_compare, tmp_path: Path, mode: str, size: str) -> None:
-    app, _ = demo_app(tmp_path, mode)
+def test_screen_at_size(snap_compare, mode: str, size: str) -> None:
+    app, _ = demo_app(Path.home(), mode)  # under the test's HOME: shown as ~/promotion-handler-demo
     assert snap_compare(app, terminal_size=SIZES[size], run_before=_settle)
 
 
-def test_evaluate_tab_reaches_score_at_80x24(snap_compare, tmp_path: Path) -> None:
+def test_evaluate_tab_reaches_score_at_80x24(snap_compare) -> None:
     """Tab from the queue to the reflection and on: the detail scrolls so "2 · Score" shows."""
-    app, _ = demo_app(tmp_path, "evaluate")
+    app, _ = demo_app(Path.home(), "evaluate")
 
     async def run_before(pilot) -> None:
         await _settle(pilot)
@@ -55,8 +57,8 @@ def test_evaluate_tab_reaches_score_at_80x24(snap_compare, tmp_path: Path) -> No
     ],
     ids=["lifecycle-thresholds", "plan-type", "plan-handler"],
 )
-def test_dialog_fits_at_80x24(snap_compare, tmp_path: Path, mode: str, keys: list[str]) -> None:
-    app, _ = demo_app(tmp_path, mode)
+def test_dialog_fits_at_80x24(snap_compare, mode: str, keys: list[str]) -> None:
+    app, _ = demo_app(Path.home(), mode)
 
     async def run_before(pilot) -> None:
         await _settle(pilot)
@@ -64,3 +66,23 @@ def test_dialog_fits_at_80x24(snap_compare, tmp_path: Path, mode: str, keys: lis
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZES["80x24"], run_before=run_before)
+
+
+async def _rendered(app) -> list[list[tuple[str, str]]]:
+    return [[(seg.text, str(seg.style)) for seg in strip] for strip in app.screen._compositor.render_strips()]
+
+
+@pytest.mark.parametrize("mode", [m for m in MODES if m != "home"])
+async def test_a_screen_visited_later_looks_as_when_opened_first(tmp_path: Path, mode: str) -> None:
+    """Screens opened by a key (not the first one) skip Textual's full CSS refresh (see
+    ui/app.py ``_lazy``): they must render exactly as when the cockpit opens on them."""
+    first, _ = demo_app(tmp_path / "a", mode)
+    async with first.run_test(size=SIZES["80x24"]) as pilot:
+        await _settle(pilot)
+        expected = await _rendered(first)
+    later, _ = demo_app(tmp_path / "b", "home")
+    async with later.run_test(size=SIZES["80x24"]) as pilot:
+        await _settle(pilot)
+        await later.switch_mode(mode)
+        await _settle(pilot)
+        assert await _rendered(later) == expected
