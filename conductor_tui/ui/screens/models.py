@@ -21,11 +21,33 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.i5_bars import spark
+
+
+class SparkChart(Widget):
+    """Labelled sparklines as wide as the widget is now (recomputed on every render, so a
+    resize or a late layout never leaves them at a stale width)."""
+
+    DEFAULT_CSS = "SparkChart { height: auto; }"
+
+    def __init__(self, rows: list[tuple[str, Any, str]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows  # (label, history, style)
+
+    def render(self) -> Text:
+        width = max(10, self.size.width - 8)
+        chart = Text()
+        for index, (label, history, style) in enumerate(self.rows):
+            if index:
+                chart.append("\n")
+            chart.append(f"{label:<7}", style="dim")
+            chart.append_text(spark(history, width, hi=100, style=style))
+        return chart
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 HISTORY = 60  # samples kept for the sparklines
@@ -139,7 +161,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             table = self.query_one(table_id, FitTable)
             table.add_columns_fitted(list(cols))
         self.query_one("#md-system", Vertical).mount(
-            Static(id="md-cpu-text"), Static(id="md-cpu-spark", classes="md-spark")
+            Static(id="md-cpu-text"),
+            SparkChart([("cpu", self.cpu_history, "cyan")], id="md-cpu-spark", classes="md-spark"),
         )
         self.poll()
 
@@ -369,12 +392,9 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             text.append("  ·  ")
             text.append("—" if temp is None else f"{temp:.0f}°C", style="red" if temp and temp >= 85 else "")
             widgets.append(Static(text))
-            width = max(10, box.size.width - 16)
-            chart = Text("util   ", style="dim")
-            chart.append_text(spark(hist, width, hi=100, style="green"))
-            chart.append("\nmemory ", style="dim")
-            chart.append_text(spark(mem_hist, width, hi=100, style="magenta"))
-            widgets.append(Static(chart, classes="md-spark"))
+            widgets.append(
+                SparkChart([("util", hist, "green"), ("memory", mem_hist, "magenta")], classes="md-spark")
+            )
         await box.mount_all(widgets)
 
     def _show_system(self, sysinfo: Any) -> None:
@@ -391,9 +411,4 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             if total:
                 text.append(f" ({used / total:.0%})")
         self.query_one("#md-cpu-text", Static).update(text)
-        spark_box = self.query_one("#md-cpu-spark", Static)
-        chart = Text("cpu    ", style="dim")
-        chart.append_text(
-            spark(self.cpu_history, max(10, spark_box.size.width - 8 or 40), hi=100, style="cyan")
-        )
-        spark_box.update(chart)
+        self.query_one("#md-cpu-spark", SparkChart).refresh()
