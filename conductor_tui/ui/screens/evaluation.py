@@ -47,7 +47,7 @@ from conductor_tui.core.review import (
     profiles_after_evaluation,
     read_artifact,
 )
-from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.screens.base import CockpitScreen, logs_signature
 from conductor_tui.ui.widgets.fit import FitTable
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -120,6 +120,7 @@ another score to override it — both verdicts are kept in the record.
 
     def __init__(self) -> None:
         super().__init__()
+        self._signature: tuple = ()  # logs_signature at the last load
         self.state: ReviewState | None = None
         self.items: list[QueueItem] = []
         self.current: QueueItem | None = None
@@ -194,7 +195,8 @@ another score to override it — both verdicts are kept in the record.
         self.reload()
 
     def on_screen_resume(self) -> None:
-        if self.state is not None:
+        # a visit re-reads the logs only when they changed (a 100,000-line log takes seconds)
+        if self.state is not None and logs_signature(self.services.store) != self._signature:
             self.reload()
 
     # ------------------------------------------------------------------ data
@@ -206,6 +208,7 @@ another score to override it — both verdicts are kept in the record.
 
     @work(thread=True, exclusive=True, group="evaluate-load", exit_on_error=False)
     def _load(self, select: str | None = None) -> None:
+        self._signature = logs_signature(self.services.store)  # before reading: never stale
         state = load_review(self.services.store)
         items = evaluation_queue(state, include_all=self.show_all)
         self.app.call_from_thread(self._apply, state, items, select)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from conductor_tui.core.promotion import PromotionCheck, check_promotion, promote
 from conductor_tui.core.records import Phase, RoutingDecision
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
-from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.screens.base import CockpitScreen, logs_signature
 from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.i5_dialogs import I5Confirm, I5Rollback, I5Thresholds
 
@@ -113,6 +113,7 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     def __init__(self) -> None:
         super().__init__()
+        self._signature: tuple = ()  # logs_signature at the last load
         self.state: ReviewState | None = None
         self.rows: list[LifecycleRow] = []
         self.current: LifecycleRow | None = None
@@ -149,7 +150,8 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.reload()
 
     def on_screen_resume(self) -> None:
-        if self.state is not None:
+        # a visit re-reads the logs only when they changed (a 100,000-line log takes seconds)
+        if self.state is not None and logs_signature(self.services.store) != self._signature:
             self.reload()
 
     # ------------------------------------------------------------------ data
@@ -161,6 +163,7 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
     def _load(self) -> None:
+        self._signature = logs_signature(self.services.store)  # before reading: never stale
         state = load_review(self.services.store)
         rows = lifecycle_rows(state)
         versions = []
