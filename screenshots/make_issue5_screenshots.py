@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent
-SIZE = (140, 40)
+SIZE = (120, 36)
 sys.path.insert(0, str(ROOT))
 
 

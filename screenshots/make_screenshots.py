@@ -19,12 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent
-SIZE = (140, 40)
+SIZE = (120, 36)
+SMALL = (80, 24)  # one screen at the smallest size the cockpit supports
 sys.path.insert(0, str(ROOT))
 
 
-async def shoot(name: str, app, before) -> None:
-    async with app.run_test(size=SIZE) as pilot:
+async def shoot(name: str, app, before, size: tuple[int, int] = SIZE) -> None:
+    async with app.run_test(size=size) as pilot:
         await before(pilot)
         await pilot.pause()
         app.save_screenshot(f"{name}.svg", path=str(OUT))
@@ -97,6 +98,16 @@ async def main() -> int:
             await pilot.press("f1")
 
         await shoot("help", app, help_before)
+
+        # 80×24: the plan keeps #, subtask, handler, phase and status; the rest moves to
+        # the line under the table
+        app = cockpit(project, ollama_host=fake.url)
+
+        async def small_before(pilot):
+            await settle(pilot, app)
+            await pilot.press("a", "down", "down", "down")
+
+        await shoot("plan-80x24", app, small_before, SMALL)
 
     return 0
 

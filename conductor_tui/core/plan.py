@@ -103,6 +103,16 @@ def is_decided(row: PlanRow) -> bool:
     return row.status in _DECIDED
 
 
+# A row that ran (or is running) keeps its decision: approving, rejecting or undoing it
+# would rewrite history the session and the logs already hold.
+FINAL_STATUSES = frozenset({RowStatus.RUNNING, RowStatus.DONE, RowStatus.FAILED})
+
+
+def is_final(row: PlanRow) -> bool:
+    """True when the row ran or is running: its decision can no longer change."""
+    return row.status in FINAL_STATUSES
+
+
 # --------------------------------------------------------------------------- revisions
 
 
@@ -165,6 +175,13 @@ def decide(
     """Set the decision (approved / rejected / pending) of the given rows."""
     ids = list(row_ids)
     status = RowStatus(status)
+    for rid in ids:
+        row = plan.subtasks[_find(plan, rid)]
+        if is_final(row):
+            raise PlanError(
+                f"#{row_number(plan, rid)} is {row.status.value}: its decision is final "
+                f"(approve, reject and undo only change rows that have not run)"
+            )
 
     def mutate(row: PlanRow) -> None:
         row.status = status

@@ -381,6 +381,7 @@ class RoleChoice:
     description: str | None
     available: bool
     problem: str | None = None
+    builtin: bool = False  # a default role (no roles.yaml declares it)
 
 
 def role_choices(roles: RolesConfig, profiles: Any = None, ensembles: Any = None) -> list[RoleChoice]:
@@ -398,6 +399,7 @@ def role_choices(roles: RolesConfig, profiles: Any = None, ensembles: Any = None
                 description=res.role.description,
                 available=res.ok,
                 problem=str(res.problems[0]) if res.problems else None,
+                builtin=res.role.source is None,
             )
         )
     return out

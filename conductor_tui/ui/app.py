@@ -43,13 +43,44 @@ Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
 """
 
 
+def breakpoint_classes(app: App, screen: Screen) -> set[str]:
+    """The classes Textual's HORIZONTAL/VERTICAL_BREAKPOINTS give a screen at the app's size."""
+    classes = set(screen.classes)
+    width, height = app.size
+    for size, points in ((width, app.HORIZONTAL_BREAKPOINTS), (height, app.VERTICAL_BREAKPOINTS)):
+        points = points or []
+        classes -= {name for _, name in points}
+        for minimum, name in sorted(points, reverse=True):
+            if size >= minimum:
+                classes.add(name)
+                break
+    return classes
+
+
 def _lazy(module: str, name: str) -> Callable[[], Screen]:
     """A mode's screen, imported when the mode is first opened (keeps launch fast)."""
 
     def build() -> Screen:
-        return getattr(importlib.import_module(f"conductor_tui.ui.screens.{module}"), name)()
+        screen = getattr(importlib.import_module(f"conductor_tui.ui.screens.{module}"), name)()
+        # Textual re-parses and re-applies the whole stylesheet when a mode's new screen is
+        # "behind" the app's CSS (~0.3 s on a first visit).  The cockpit's CSS is all loaded
+        # with the app, so a new screen is current: its own widgets are styled as they mount.
+        try:
+            from textual._context import active_app
+
+            app = active_app.get()
+            if not any(app._screen_stacks.values()):
+                return screen  # the first screen: Textual's first CSS refresh must run
+            screen._css_update_count = app._css_update_count
+        except Exception:  # pragma: no cover - Textual internals moved: only slower
+            return screen
+        # Its breakpoint classes from the start: set on the first resize instead, they would
+        # restyle every widget of the screen a second time.
+        screen.set_classes(breakpoint_classes(app, screen))
+        return screen
 
     build.__name__ = name
+    build.module = module  # type: ignore[attr-defined]
     return build
 
 
@@ -57,8 +88,20 @@ class ConductorApp(App[int]):
     """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
 
     TITLE = "conductor-tui"
-    CSS_PATH = [STYLES / "app.tcss", STYLES / "plan.tcss", STYLES / "run.tcss"]
+    # Every screen's styles load with the app: a screen's own CSS_PATH would re-parse and
+    # re-apply the whole stylesheet on its first visit (~0.2–0.4 s).
+    CSS_PATH = [
+        STYLES / "app.tcss",
+        STYLES / "plan.tcss",
+        STYLES / "run.tcss",
+        STYLES / "issue5.tcss",
+        STYLES / "responsive.tcss",
+    ]
     ENABLE_COMMAND_PALETTE = True
+    # Responsive layouts (styles/*.tcss): Screen.-narrow below 100 columns, -wide from 160;
+    # Screen.-short below 30 rows.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     MODES = {
         "home": _lazy("welcome", "WelcomeScreen"),
         "plan": _lazy("plan", "PlanScreen"),
@@ -95,6 +138,7 @@ class ConductorApp(App[int]):
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
         self._polling = False
+        self.warmed = False  # screen modules imported and their CSS parsed (see _warm_screens)
         self._link: Any = None  # handoff.cockpit.CockpitLink once started
         self.handoff_requests: list[Any] = []
 
@@ -107,11 +151,43 @@ class ConductorApp(App[int]):
         self.set_timer(0.15, self._start_background)
 
     def _start_background(self) -> None:
+        if self.services.poll_interval > 0:  # a live cockpit (tests and snapshots skip the warm-up)
+            self.set_timer(0.3, self._warm_screens)
         self.refresh_catalog()
         if self.services.poll_interval > 0:
             self._poll()
             if self.services.handoff and self.services.has_llm_orc:
                 self.start_handoff()
+
+    @work(exclusive=True, group="warm-screens", thread=True, exit_on_error=False)
+    def _warm_screens(self) -> None:
+        """Once the first screen is up: import every screen's module in a thread, then parse
+        their widgets' CSS on the UI loop in small idle steps (ui/warm.py), so a screen key's
+        first visit costs what a later one does."""
+        from conductor_tui.ui import warm
+
+        modules = [
+            f"conductor_tui.ui.screens.{b.module}" for b in self.MODES.values() if hasattr(b, "module")
+        ]
+        warm.import_screens([*modules, "textual.command", "conductor_tui.ui.screens.dialogs"])
+        sources = warm.css_sources()
+        if self.is_running:
+            self.call_from_thread(self._warm_styles, sources)
+
+    def _warm_styles(self, sources: list) -> None:
+        from conductor_tui.ui import warm
+
+        warm.enlarge_cache(self.stylesheet)
+        pending = list(sources)
+
+        def step() -> None:
+            if not pending or not self.is_running:
+                self.warmed = True
+                return
+            warm.parse_step(self.stylesheet, pending.pop())
+            self.set_timer(0.002, step)  # one source per step: keys stay responsive
+
+        step()
 
     # ------------------------------------------------------------------ handoff (DESIGN §5)
 
@@ -160,7 +236,53 @@ class ConductorApp(App[int]):
             except Exception:
                 pass
 
+    def run_in_progress(self) -> Any:
+        """The Run screen when it has a run in progress (else ``None``)."""
+        for screen in self._screen_stacks.get("run", []):
+            if getattr(screen, "busy", False):
+                return screen
+        return None
+
     async def action_quit(self) -> None:
+        """Quit; with a run in progress, ask first, then cancel it and record it as cancelled
+        (the Run screen's own Esc path) before leaving."""
+        run_screen = self.run_in_progress()
+        if run_screen is None:
+            await self._quit_now()
+            return
+        from conductor_tui.ui.screens.dialogs import ConfirmDialog
+
+        if isinstance(self.screen, ConfirmDialog):
+            return  # already asking
+
+        ensemble = getattr(getattr(run_screen, "view", None), "ensemble", "") or "an ensemble"
+
+        async def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                await self.cancel_run_and_quit(run_screen)
+
+        self.push_screen(
+            ConfirmDialog(
+                f"{ensemble} is still running. Cancel it and quit?",
+                "The run is cancelled and recorded as cancelled in the routing log; its plan row "
+                "goes back to approved, so it can run again.",
+            ),
+            answered,
+        )
+
+    async def cancel_run_and_quit(self, run_screen: Any, timeout: float = 15.0) -> None:
+        run_screen.action_cancel_run()
+        workers = [w for w in self.workers if w.node is run_screen and w.group == "run" and not w.is_finished]
+        if workers:
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(w.wait() for w in workers), return_exceptions=True), timeout
+                )
+            except TimeoutError:
+                self.notify("The run did not stop in time; quitting anyway.", severity="warning")
+        await self._quit_now()
+
+    async def _quit_now(self) -> None:
         self.close_handoff()
         await super().action_quit()
 
@@ -244,6 +366,13 @@ class ConductorApp(App[int]):
 
     # ------------------------------------------------------------------ actions
 
+    def disabled_reason(self, screen: Screen, action: str) -> str:
+        """Why a greyed key cannot act: the screen's ``disabled_reason(action)`` when it has one."""
+        explain = getattr(screen, "disabled_reason", None)
+        name = action.split("(")[0]
+        reason = explain(name) if explain is not None else None
+        return reason or _disabled_reason_default(action)
+
     def action_help(self) -> None:
         screen = self.screen
         from conductor_tui.ui.screens.help import HelpScreen, keys_markdown  # Markdown: only when asked
@@ -316,7 +445,6 @@ class ConductorApp(App[int]):
             if (
                 active.node not in (screen, self)  # widgets' own keys (cursor moves…) stay out
                 or not binding.description
-                or not active.enabled
                 or binding.action in seen
                 or binding.action.startswith("switch_mode")
                 or binding.action in {"help", "quit", "change_theme", "command_palette"}
@@ -324,6 +452,15 @@ class ConductorApp(App[int]):
                 continue
             seen.add(binding.action)
             key = self.get_key_display(binding)
+            if not active.enabled:
+                # greyed in the footer: listed here too, saying why it cannot act now
+                reason = self.disabled_reason(screen, binding.action)
+                yield SystemCommand(
+                    f"{binding.description} (not now)",
+                    f"{reason} (key {key})",
+                    partial(self.notify, reason, severity="warning", markup=False),
+                )
+                continue
             yield SystemCommand(
                 binding.description,
                 (binding.tooltip or binding.description) + f" (key {key})",
@@ -337,6 +474,10 @@ class ConductorApp(App[int]):
         )
         yield SystemCommand("Refresh status", "Poll Ollama and the GPU now", self._poll)
         yield from super().get_system_commands(screen)
+
+
+def _disabled_reason_default(action: str) -> str:
+    return f"Not available on this screen right now ({action.split('(')[0]})."
 
 
 def make_app(

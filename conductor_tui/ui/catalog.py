@@ -58,6 +58,12 @@ def _problem_parts(problem: Any) -> tuple[str, str | None]:
     if isinstance(problem, dict):
         message = problem.get("message") or problem.get("problem") or str(problem)
         fix = problem.get("fix")
+    path, line = getattr(problem, "path", None), getattr(problem, "line", None)
+    if path is not None:
+        # the CLI's precision: "cycle.yaml:4: dependency cycle: first → second → first"
+        where = Path(path).name + (f":{line}" if line else "")
+        if not _text(message).startswith(where):
+            message = f"{where}: {_text(message)}"
     return _text(message), (_text(fix) or None)
 
 
@@ -151,6 +157,17 @@ def load_catalog(project: Path, status: Any = None, hosts: list[Any] | None = No
             path=str(entry.path),
             runnable=False,
             problems=[m for m, _ in parts] or ["invalid ensemble file"],
-            fixes=[f for _, f in parts if f] or [f"fix {entry.path}"],
+            fixes=[f for _, f in parts if f] or [f"edit {entry.path}"],
         )
     return catalog
+
+
+def not_runnable_reason(found: Any, name: str) -> str:
+    """Why ``name`` has no runnable spec in the engine catalog ``found``, with the CLI's
+    precision (``cycle.yaml:4: dependency cycle: first → second → first``)."""
+    for entry in getattr(found, "invalid", []) or []:
+        if entry.name == name or entry.path.stem == name:
+            parts = [_problem_parts(p) for p in entry.problems if getattr(p, "blocking", True)]
+            if parts:
+                return f'ensemble "{name}" is invalid: {parts[0][0]}'
+    return f'no ensemble named "{name}" in this project, the library or the global tier'

@@ -152,7 +152,7 @@ async def test_without_an_api_key_the_judge_is_disabled_and_says_why(tmp_path: P
     before = _evals(project)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _select_unjudged(pilot)
-        assert screen.check_action("judge", ()) is None  # shown, disabled
+        assert screen.check_action("judge", ()) is False  # hidden: it cannot act here
         help_text = str(screen.query_one("#ev-queue-help", Static).render())
         assert "ANTHROPIC_API_KEY" in help_text
         await pilot.press("j")

@@ -275,11 +275,22 @@ async def test_grant_and_revoke_standing_authorisation(tmp_path: Path) -> None:
             row=keys.index("template-fill::wire-handler-dispatch")
         )
         await settle(pilot)
+        version = store.load_config().version
+        await pilot.press("a")  # changes routing: asks first
+        await settle(pilot)
+        assert isinstance(app.screen, I5Confirm)
+        await pilot.press("escape")  # declined: nothing changes
+        await settle(pilot)
+        assert store.load_config().version == version
         await pilot.press("a")
+        await settle(pilot)
+        await pilot.click("#i5-ok")
         await settle(pilot)
         assert store.load_config().authorization_for("template-fill", "wire-handler-dispatch") is not None
         assert screen.current.authorized
         await pilot.press("a")
+        await settle(pilot)
+        await pilot.click("#i5-ok")
         await settle(pilot)
     assert store.load_config().authorization_for("template-fill", "wire-handler-dispatch") is None
     assert store.load_config().version == 5

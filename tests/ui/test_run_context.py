@@ -314,6 +314,8 @@ async def test_g_on_the_plan_screen_runs_a_role_row(project_dir, cockpit, fake_o
         assert not screen.check_action("run_row", ())
         await pilot.press("up")
         await pilot.press("g")
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # run with the default input (the subtask)
         await settle(pilot, app, poll=False)
         await drain(app)
         run_screen = app.screen

@@ -35,7 +35,10 @@ async def test_run_an_approved_row_streams_and_records_usage(plan_project, cockp
         await settle(pilot, app)
         await pilot.press("down", "a", "up", "up")  # approve #2 (summarize-files), back to it
         app.screen.query_one("#plan-table").move_cursor(row=1)
-        await pilot.press("g")
+        await pilot.press("g")  # asks for the input: the subtask is the default
+        await pilot.pause()
+        assert app.screen.query_one("#text-body").text.startswith(row(revisions(plan_project)[-1], "r-02").description)
+        await pilot.press("ctrl+s")
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, RunScreen)
@@ -76,6 +79,8 @@ async def test_escape_cancels_and_records_cancelled(plan_project, cockpit, fake_
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot, app)
         await pilot.press("a", "up", "g")  # approve #1 (extract-endpoints) and run it
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # the default input
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, RunScreen)

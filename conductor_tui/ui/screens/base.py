@@ -8,6 +8,7 @@ F1, ``BINDINGS`` with ``id=`` so keys can be remapped.  Subclassing
 
 from __future__ import annotations
 
+import os
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -15,6 +16,16 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from conductor_tui.ui.widgets.status import CockpitHeader
+
+
+def logs_signature(store) -> tuple:
+    """What the evaluations folder holds now (name, size, mtime of each file): a screen that
+    shows derived figures re-reads the logs on a visit only when this changed."""
+    try:
+        entries = sorted(os.scandir(store.root), key=lambda e: e.name)
+        return tuple((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.is_file())
+    except OSError:
+        return ()
 
 
 class CockpitScreen(Screen):

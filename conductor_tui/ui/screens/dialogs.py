@@ -97,6 +97,8 @@ class HandlerPicker(_Dialog):
     def _role_options(self) -> list[Option]:
         options: list[Option] = []
         for choice in self.roles:
+            if choice.builtin and not choice.available:
+                continue  # a default role whose profile is missing here: not worth offering
             prompt = Text("role ", style="dim")
             if choice.available:
                 prompt.append(choice.label, style="bold cyan")
@@ -262,7 +264,8 @@ class PromptDialog(_Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog dialog-small"):
             yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            # the cursor at the end of a prefilled value, never the whole value selected
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input", select_on_focus=False)
             yield Static(Text(self.hint or "Enter submits · Esc cancels", style="dim"), id="prompt-hint")
 
     @on(Input.Submitted)
@@ -294,13 +297,27 @@ class TextDialog(_Dialog):
             yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
             if self.title_input is not None:
                 yield Input(
-                    value=self.title_input, placeholder="Meta-task (what the plan is for)", id="text-title"
+                    value=self.title_input,
+                    placeholder="Meta-task (what the plan is for) — Enter or Tab goes to the subtasks",
+                    id="text-title",
+                    select_on_focus=False,
                 )
             yield TextArea(self.text, id="text-body", soft_wrap=True)
             yield Static(Text(self.hint or "ctrl+s submits · Esc cancels", style="dim"), id="text-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#text-body", TextArea).focus()
+        # the first field first: the meta-task when the dialog asks for one, else the text
+        if self.title_input is not None:
+            self.query_one("#text-title", Input).focus()
+        else:
+            body = self.query_one("#text-body", TextArea)
+            body.focus()
+            body.move_cursor(body.document.end)
+
+    @on(Input.Submitted, "#text-title")
+    def _title_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#text-body", TextArea).focus()  # Enter in the one-line field goes on
 
     def action_submit(self) -> None:
         body = self.query_one("#text-body", TextArea).text

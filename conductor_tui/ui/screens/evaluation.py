@@ -44,7 +44,8 @@ from conductor_tui.core.review import (
     load_review,
     read_artifact,
 )
-from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.screens.base import CockpitScreen, logs_signature
+from conductor_tui.ui.widgets.fit import FitTable
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 
@@ -60,7 +61,6 @@ FAILURES = [
 
 class EvaluationScreen(CockpitScreen):
     MODE = "evaluate"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Evaluate
 
@@ -117,6 +117,7 @@ another score to override it — both verdicts are kept in the record.
 
     def __init__(self) -> None:
         super().__init__()
+        self._signature: tuple = ()  # logs_signature at the last load
         self.state: ReviewState | None = None
         self.items: list[QueueItem] = []
         self.current: QueueItem | None = None
@@ -142,9 +143,15 @@ another score to override it — both verdicts are kept in the record.
         with Horizontal(id="ev-body"):
             with Vertical(id="ev-queue-box", classes="i5-panel") as box:
                 box.border_title = "Needs evaluation"
-                yield DataTable(id="ev-queue", cursor_type="row", zebra_stripes=True)
+                yield FitTable(
+                    id="ev-queue",
+                    cursor_type="row",
+                    zebra_stripes=True,
+                    layout=lambda width: ({"why": 12}, "run"),
+                    minimum=14,
+                )
                 yield Static(id="ev-queue-help")
-            with Vertical(id="ev-detail"):
+            with VerticalScroll(id="ev-detail"):  # scrolls to the focused field (Tab)
                 run = Static(id="ev-run", classes="i5-panel")
                 run.border_title = "Run"
                 yield run
@@ -178,14 +185,15 @@ another score to override it — both verdicts are kept in the record.
 
     def on_mount(self) -> None:
         table = self.query_one("#ev-queue", DataTable)
-        table.add_column("run", width=25, key="run")
-        table.add_column("why", width=13, key="why")
+        assert isinstance(table, FitTable)
+        table.add_columns_fitted([("run", 25), ("why", 12)])
         self.query_one("#ev-failure", RadioSet).display = False
         self._set_detail(None)
         self.reload()
 
     def on_screen_resume(self) -> None:
-        if self.state is not None:
+        # a visit re-reads the logs only when they changed (a 100,000-line log takes seconds)
+        if self.state is not None and logs_signature(self.services.store) != self._signature:
             self.reload()
 
     # ------------------------------------------------------------------ data
@@ -197,6 +205,7 @@ another score to override it — both verdicts are kept in the record.
 
     @work(thread=True, exclusive=True, group="evaluate-load", exit_on_error=False)
     def _load(self, select: str | None = None) -> None:
+        self._signature = logs_signature(self.services.store)  # before reading: never stale
         state = load_review(self.services.store)
         items = evaluation_queue(state, include_all=self.show_all)
         self.app.call_from_thread(self._apply, state, items, select)
@@ -412,12 +421,22 @@ another score to override it — both verdicts are kept in the record.
     def _radio_changed(self) -> None:
         self._update_gate()
 
+    def disabled_reason(self, action: str) -> str | None:
+        """Why a greyed key cannot act now (the palette shows it)."""
+        if action == "judge" and self.judging is not None:
+            return "Claude is already judging a run: one judge at a time (Esc stops it)."
+        if action in ("record", "agree_judge") and self._judging_current():
+            return "Claude's verdict for this run is on its way: wait for it, then agree (J) or override."
+        return None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "judge":
             if self.current is None:
                 return False
-            if self.judging is not None or self.claude_unavailable():
-                return None  # shown, disabled (the queue help says why)
+            if self.claude_unavailable():
+                return False  # no Claude here: hidden (the queue help says how to enable it)
+            if self.judging is not None:
+                return None  # shown, disabled: one judge at a time
             return True
         if action == "cancel_judge":
             return self.judging is not None

@@ -18,7 +18,8 @@ from textual.widgets import DataTable, Static
 from conductor_tui.core.promotion import PromotionCheck
 from conductor_tui.core.records import Phase
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
-from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.screens.base import CockpitScreen, logs_signature
+from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.i5_dialogs import I5Confirm, I5Rollback, I5Thresholds
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
@@ -50,9 +51,16 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value is not None else "—"
 
 
+def _table_layout(width: int) -> tuple[dict[str, int], str]:
+    """Below 100 columns "last used" and "next" collapse (the Selected panel shows them)."""
+    fixed = {"ensemble": 23, "ladder": 11, "uses": 4, "g/a/p": 6, "debt": 4}
+    if width < 100:
+        return {**fixed, "last used": 0, "next": 0}, "task type"
+    return {**fixed, "task type": 22, "last used": 11}, "next"
+
+
 class LifecycleScreen(CockpitScreen):
     MODE = "lifecycle"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Lifecycle
 
@@ -126,13 +134,16 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     def __init__(self) -> None:
         super().__init__()
+        self._signature: tuple = ()  # logs_signature at the last load
         self.state: ReviewState | None = None
         self.rows: list[LifecycleRow] = []
         self.current: LifecycleRow | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="lc-body"):
-            table = DataTable(id="lc-table", cursor_type="row", zebra_stripes=True)
+            table = FitTable(
+                id="lc-table", cursor_type="row", zebra_stripes=True, layout=_table_layout, minimum=12
+            )
             table.border_title = "Task types and ensembles"
             yield table
             detail = Static(id="lc-detail", classes="i5-panel")
@@ -148,21 +159,24 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     def on_mount(self) -> None:
         table = self.query_one("#lc-table", DataTable)
-        for label, width in (
-            ("task type", 22),
-            ("ensemble", 23),
-            ("ladder", 11),
-            ("uses", 4),
-            ("g/a/p", 6),
-            ("last used", 11),
-            ("next", max(20, self.app.size.width - 106)),
-            ("debt", 4),
-        ):
-            table.add_column(label, width=width, key=label)
+        assert isinstance(table, FitTable)
+        table.add_columns_fitted(
+            [
+                ("task type", 22),
+                ("ensemble", 23),
+                ("ladder", 11),
+                ("uses", 4),
+                ("g/a/p", 6),
+                ("last used", 11),
+                ("next", 20),
+                ("debt", 4),
+            ]
+        )
         self.reload()
 
     def on_screen_resume(self) -> None:
-        if self.state is not None:
+        # a visit re-reads the logs only when they changed (a 100,000-line log takes seconds)
+        if self.state is not None and logs_signature(self.services.store) != self._signature:
             self.reload()
 
     # ------------------------------------------------------------------ data
@@ -174,6 +188,7 @@ uses with over 80 % acceptable-or-good earn Trust.
 
     @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
     def _load(self) -> None:
+        self._signature = logs_signature(self.services.store)  # before reading: never stale
         state = load_review(self.services.store)
         rows = lifecycle_rows(state)
         versions = []
@@ -548,9 +563,33 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.reload()
 
     def action_toggle_auth(self) -> None:
+        """Grant or revoke the standing authorisation — it changes routing, so ask first."""
         row = self.current
         if row is None or row.ensemble is None:
             return
+        if row.authorized:
+            title = f"Revoke the standing authorisation {row.task_type} → {row.ensemble}?"
+            lines = [
+                f"{row.task_type} tasks will need the person's approval again before they run on "
+                f"{row.ensemble}.",
+                "The routing config gets a new version (b rolls back).",
+            ]
+            confirm = "Revoke"
+        else:
+            title = f"Grant a standing authorisation {row.task_type} → {row.ensemble}?"
+            lines = [
+                f"{row.task_type} tasks will be routed to {row.ensemble} without asking each time.",
+                "The routing config gets a new version (b rolls back).",
+            ]
+            confirm = "Grant"
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._toggle_auth(row)
+
+        self.app.push_screen(I5Confirm(title, lines, confirm=confirm), done)
+
+    def _toggle_auth(self, row: LifecycleRow) -> None:
         store = self.services.store
         try:
             if row.authorized:

@@ -21,10 +21,33 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.i5_bars import spark
+
+
+class SparkChart(Widget):
+    """Labelled sparklines as wide as the widget is now (recomputed on every render, so a
+    resize or a late layout never leaves them at a stale width)."""
+
+    DEFAULT_CSS = "SparkChart { height: auto; }"
+
+    def __init__(self, rows: list[tuple[str, Any, str]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows  # (label, history, style)
+
+    def render(self) -> Text:
+        width = max(10, self.size.width - 8)
+        chart = Text()
+        for index, (label, history, style) in enumerate(self.rows):
+            if index:
+                chart.append("\n")
+            chart.append(f"{label:<7}", style="dim")
+            chart.append_text(spark(history, width, hi=100, style=style))
+        return chart
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 HISTORY = 60  # samples kept for the sparklines
@@ -54,7 +77,6 @@ def human_seconds(s: float | None) -> str:
 
 class ModelsScreen(CockpitScreen):
     MODE = "models"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Models & GPU
 
@@ -96,13 +118,33 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 hosts.border_title = "Other hosts"
                 hosts.display = False  # shown when profiles name hosts besides the default Ollama
                 yield hosts
-                models = DataTable(id="md-models", cursor_type="row", zebra_stripes=True, classes="i5-panel")
+                models = FitTable(
+                    id="md-models",
+                    cursor_type="row",
+                    zebra_stripes=True,
+                    classes="i5-panel",
+                    layout=lambda width: ({"params": 7, "quant": 8, "size": 8}, "model"),
+                    minimum=20,
+                )
                 models.border_title = "Installed models"
                 yield models
-                loaded = DataTable(id="md-loaded", cursor_type="row", classes="i5-panel")
+                loaded = FitTable(
+                    id="md-loaded",
+                    cursor_type="row",
+                    classes="i5-panel",
+                    layout=lambda width: ({"size": 7, "VRAM": 15, "CPU": 4, "unloads in": 11}, "model"),
+                    minimum=16,
+                )
                 loaded.border_title = "Loaded now"
                 yield loaded
-                ens = DataTable(id="md-ensembles", cursor_type="row", zebra_stripes=True, classes="i5-panel")
+                ens = FitTable(
+                    id="md-ensembles",
+                    cursor_type="row",
+                    zebra_stripes=True,
+                    classes="i5-panel",
+                    layout=lambda width: ({"ensemble": 22, "tier": 7, "runs?": 5}, "fix"),
+                    minimum=20,
+                )
                 ens.border_title = "Ensembles — can they run here?"
                 yield ens
             with VerticalScroll(id="md-right"):
@@ -120,11 +162,11 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             "#md-ensembles": (("ensemble", 22), ("tier", 7), ("runs?", 5), ("fix", 23)),
         }
         for table_id, cols in widths.items():
-            table = self.query_one(table_id, DataTable)
-            for label, width in cols:
-                table.add_column(label, width=width, key=label)
+            table = self.query_one(table_id, FitTable)
+            table.add_columns_fitted(list(cols))
         self.query_one("#md-system", Vertical).mount(
-            Static(id="md-cpu-text"), Static(id="md-cpu-spark", classes="md-spark")
+            Static(id="md-cpu-text"),
+            SparkChart([("cpu", self.cpu_history, "cyan")], id="md-cpu-spark", classes="md-spark"),
         )
         self.poll()
 
@@ -395,12 +437,9 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             text.append("  ·  ")
             text.append("—" if temp is None else f"{temp:.0f}°C", style="red" if temp and temp >= 85 else "")
             widgets.append(Static(text))
-            width = max(10, box.size.width - 16)
-            chart = Text("util   ", style="dim")
-            chart.append_text(spark(hist, width, hi=100, style="green"))
-            chart.append("\nmemory ", style="dim")
-            chart.append_text(spark(mem_hist, width, hi=100, style="magenta"))
-            widgets.append(Static(chart, classes="md-spark"))
+            widgets.append(
+                SparkChart([("util", hist, "green"), ("memory", mem_hist, "magenta")], classes="md-spark")
+            )
         await box.mount_all(widgets)
 
     def _show_system(self, sysinfo: Any) -> None:
@@ -417,12 +456,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             if total:
                 text.append(f" ({used / total:.0%})")
         self.query_one("#md-cpu-text", Static).update(text)
-        spark_box = self.query_one("#md-cpu-spark", Static)
-        chart = Text("cpu    ", style="dim")
-        chart.append_text(
-            spark(self.cpu_history, max(10, spark_box.size.width - 8 or 40), hi=100, style="cyan")
-        )
-        spark_box.update(chart)
+        self.query_one("#md-cpu-spark", SparkChart).refresh()
 
 
 def _size_cell(model: object) -> Text:

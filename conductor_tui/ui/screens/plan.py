@@ -32,7 +32,7 @@ from conductor_tui.ui.screens.dialogs import (
     TemplatePicker,
     TextDialog,
 )
-from conductor_tui.ui.widgets.plan_table import PlanTable, RowContext, handler_problem
+from conductor_tui.ui.widgets.plan_table import PlanTable, RowContext, handler_problem, hidden_facts
 
 HELP = """
 ## Plan
@@ -170,10 +170,11 @@ class PlanScreen(CockpitScreen):
             yield Static(id="plan-summary")
         with Horizontal(id="edit-bar"):
             yield Label("", id="edit-label")
-            yield Input(id="edit-input")
+            yield Input(id="edit-input", select_on_focus=False)  # cursor at the end, nothing selected
 
     def on_mount(self) -> None:
         self.query_one("#edit-bar").display = False
+        self.query_one(PlanTable)._on_layout = self._render_detail
         self.watch(self.app, "catalog", self._catalog_changed, init=False)
         self._render_all()
         self.load_plans()
@@ -236,10 +237,13 @@ class PlanScreen(CockpitScreen):
                 self.plans[plan.id] = plan
         for plan in arrived:
             if self.plan is not None and plan.id != self.plan.id:
+                # name only keys that work where the person is: c is a Plan-screen key
+                keys = "c to open it" if self.app.screen is self else "p, then c to open it"
                 self.notify(
                     f"New plan from {plan.source or 'the session'}: {plan.meta_task or plan.id} "
-                    f"({len(plan.subtasks)} rows) — c to open it",
+                    f"({len(plan.subtasks)} rows) — {keys}",
                     timeout=10,
+                    markup=False,
                 )
         if self.plan is None and self.plans:
             self.plan = max(self.plans.values(), key=_plan_sort_key)
@@ -460,6 +464,9 @@ class PlanScreen(CockpitScreen):
         text = Text(f"#{number} ", style="bold")
         text.append(row.description)
         extras: list[Text] = []
+        hidden = hidden_facts(number, row, self._row_context, self.query_one(PlanTable).hidden_columns)
+        if hidden is not None:
+            extras.append(hidden)
         problem = handler_problem(row, self._row_context.catalog)
         if problem is not None:
             line = Text("⚠ not runnable: ", style="bold yellow")
@@ -519,6 +526,8 @@ class PlanScreen(CockpitScreen):
             extras.append(Text(" · ".join(facts), style="dim"))
         if row.note:
             extras.append(Text.assemble(("✎ note: ", "yellow"), row.note))
+        if plan_ops.is_final(row):
+            extras.append(Text(f"{row.status.value}: its decision is final (a / x / u do not apply)", style="dim"))
         for line in extras:
             text.append("\n")
             text.append_text(line)
@@ -593,6 +602,25 @@ class PlanScreen(CockpitScreen):
             return
         self.commit(new)
 
+    def disabled_reason(self, action: str) -> str | None:
+        """Why a greyed key cannot act now (the palette shows it)."""
+        row = self.selected_row
+        if row is not None and self.plan is not None:
+            number = plan_ops.row_number(self.plan, row.id)
+            if action in ("approve", "reject", "undecide") and plan_ops.is_final(row):
+                return f"#{number} is {row.status.value}: its decision is final."
+            if action == "approve" and row.status == RowStatus.APPROVED:
+                return f"#{number} is already approved."
+            if action == "reject" and row.status == RowStatus.REJECTED:
+                return f"#{number} is already rejected."
+        if action == "bulk":
+            return "No pending rows: every row is decided."
+        if action == "choose_plan":
+            return "No plans in workflow-plans.jsonl yet."
+        if action == "claude_plan":
+            return "Claude is planning already."
+        return None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_edit":
             return self._editing is not None
@@ -602,6 +630,8 @@ class PlanScreen(CockpitScreen):
         if action in ("approve", "reject", "undecide", "override", "edit", "note", "run_row"):
             if row is None:
                 return False
+            if action in ("approve", "reject", "undecide") and plan_ops.is_final(row):
+                return None  # shown greyed: a row that ran keeps its decision (the detail says so)
             if action == "approve":
                 return row.status != RowStatus.APPROVED or None
             if action == "reject":
@@ -641,8 +671,24 @@ class PlanScreen(CockpitScreen):
     def action_approve(self) -> None:
         row = self.selected_row
         if row is not None:
+            before = self.plan
             self._apply(plan_ops.approve, row.id)
+            if self.plan is not before:
+                self._warn_not_runnable(row)
             self._advance()
+
+    def _warn_not_runnable(self, row) -> None:
+        """Approving a row whose ensemble cannot run here: say why and how to fix it."""
+        problem = handler_problem(row, self._row_context.catalog)
+        if problem is None:
+            return
+        number = plan_ops.row_number(self.plan, row.id) if self.plan else "?"
+        message = f"#{number} approved, but {problem.name} cannot run here: " + (
+            problem.problems[0] if problem.problems else "not runnable"
+        )
+        if problem.first_fix:
+            message += f" — fix: {problem.first_fix}"
+        self.notify(message, title="Approved — not runnable yet", severity="warning", timeout=10, markup=False)
 
     def action_reject(self) -> None:
         row = self.selected_row
@@ -1029,16 +1075,36 @@ class PlanScreen(CockpitScreen):
 
     # ------------------------------------------------------------------ run
 
-    async def action_run_row(self) -> None:
+    def action_run_row(self) -> None:
+        """Ask for the run's input (the subtask and its note as the default), then run it."""
         row = self.selected_row
         if row is None or self.plan is None or not self._runnable_row(row):
             return
         plan, row_id = self.plan, row.id
+        number = plan_ops.row_number(plan, row_id)
+        default = row.description + (f"\n\nNote: {row.note}" if row.note else "")
+        dialog = TextDialog(
+            f"Input for #{number} → {plan_ops.handler_label(row)}",
+            text=default,
+            hint="The subtask is the default input: edit it or add context. ctrl+s runs · Esc cancels",
+        )
+
+        async def typed(text: str | None) -> None:
+            if text:
+                await self.start_row_run(plan, row_id, text)
+
+        self.app.push_screen(dialog, typed)
+
+    async def start_row_run(self, plan: WorkflowPlan, row_id: str, input_text: str | None = None) -> None:
+        """Switch to the Run screen and run the row (``input_text`` None: its description)."""
         await self.app.switch_mode("run")
         run_screen = self.app.screen
         start = getattr(run_screen, "run_plan_row", None)
         if start is not None:
-            start(plan, row_id)
+            if input_text is None:
+                start(plan, row_id)
+            else:
+                start(plan, row_id, input_text=input_text)
 
     @work(thread=True, group="plan-route", exit_on_error=False)
     def route_plan(self, plan_id: str) -> None:

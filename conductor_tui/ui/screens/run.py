@@ -146,14 +146,15 @@ class RunScreen(CockpitScreen):
 
     # ------------------------------------------------------------------ starting runs
 
-    def run_plan_row(self, plan: WorkflowPlan, row_id: str) -> None:
+    def run_plan_row(self, plan: WorkflowPlan, row_id: str, *, input_text: str | None = None) -> None:
         """Run an approved row: its ensemble, or its role's (``role:<name>``); a row with
-        dependencies receives their deliverables under its context strategy."""
+        dependencies receives their deliverables under its context strategy.  ``input_text``:
+        what the person typed (default: the row's description and note)."""
         row = next((r for r in plan.subtasks if r.id == row_id), None)
         if row is None:
             return
         name = plan_ops.effective_handler(row)
-        text = row.description + (f"\n\nNote: {row.note}" if row.note else "")
+        text = input_text or (row.description + (f"\n\nNote: {row.note}" if row.note else ""))
         spec = None
         from conductor_tui.core.roles import role_of_handler
 
@@ -232,7 +233,11 @@ class RunScreen(CockpitScreen):
         )
         if not started:
             self.run_worker(
-                asyncio.to_thread(link.failed, request, "the cockpit is busy with another run"),
+                asyncio.to_thread(
+                    link.failed,
+                    request,
+                    getattr(self, "start_error", None) or "the cockpit is busy with another run",
+                ),
                 exit_on_error=False,
             )
 
@@ -242,6 +247,7 @@ class RunScreen(CockpitScreen):
         """Run ``ensemble`` (or ``spec``) on ``input_text`` through the conductor loop's row
         runner. A plan row (``plan_id`` + ``row_id`` in ``context``) with dependencies gets
         its input from the earlier rows under its context strategy."""
+        self.start_error: str | None = None  # why the last start failed (for the session)
         if self.runner is not None:
             self.notify("A run is in progress — Esc cancels it first.", severity="warning")
             return False

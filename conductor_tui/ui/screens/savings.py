@@ -99,7 +99,6 @@ def workflow_text(wrap: Any, snap: Any) -> Text:
 
 class SavingsScreen(CockpitScreen):
     MODE = "savings"
-    CSS_PATH = STYLES / "issue5.tcss"
     HELP: ClassVar[str] = """
 # Savings
 
@@ -326,6 +325,13 @@ everything from the start.
         if self.services.poll_interval > 0 and not self._suspended and self.is_attached:
             self._timer = self.set_timer(LIVE_INTERVAL, self.refresh_data)
 
+    def on_resize(self) -> None:
+        """Card labels depend on the width (short ones below 100 columns)."""
+        narrow = self.app.size.width < 100
+        if self.snapshot is not None and narrow != getattr(self, "_narrow_cards", None):
+            self._narrow_cards = narrow
+            self._render_snapshot(self.snapshot)
+
     def _ratio_label(self, snap: Any) -> str:
         ratios = {row.get("token_ratio") for row in snap.by_task_type.values() if row.get("token_ratio")}
         default = getattr(getattr(self.aggregator, "thresholds", None), "local_to_claude_token_ratio", 1.2)
@@ -343,22 +349,28 @@ everything from the start.
             self.query_one(f"#sv-{cid}", Static).update(t)
 
         n = snap.routing_decisions
-        card("local", _k(snap.total_tokens_local), "local tokens")
+        narrow = self.app.size.width < 100  # cards ~11 cells wide: labels that fit one line
+        card("local", _k(snap.total_tokens_local), "local tok." if narrow else "local tokens")
         rng = self.savings_range
-        saved_label = "Claude saved"
+        saved_label = "saved" if narrow else "Claude saved"
         if (
-            rng
+            not narrow
+            and rng
             and rng.get("saved") == snap.estimated_claude_tokens_saved
             and rng["saved_range"][0] < rng["saved_range"][1]
         ):
             lo, hi = rng["saved_range"]
             saved_label = f"saved ({_short(lo)}–{_short(hi)})"
         card("saved", "~" + _k(snap.estimated_claude_tokens_saved), saved_label, "bold green")
-        card("share", f"{snap.local_share_pct:.0f}%", f"local ({snap.local_decisions}/{n})")
+        card(
+            "share",
+            f"{snap.local_share_pct:.0f}%",
+            f"{snap.local_decisions}/{n}" if narrow else f"local ({snap.local_decisions}/{n})",
+        )
         card(
             "debt",
             str(snap.interim_claude_debt),
-            "Claude debt",
+            "debt" if narrow else "Claude debt",
             "bold yellow" if snap.interim_claude_debt else "bold",
         )
         ev = snap.evaluations or {}
@@ -368,10 +380,10 @@ everything from the start.
         evt.append(str(ev.get("acceptable", 0)), style="bold yellow")
         evt.append(" / ")
         evt.append(str(ev.get("poor", 0)), style="bold red")
-        evt.append("\ngood/acc/poor", style="dim")
+        evt.append("\ng/a/p" if narrow else "\ngood/acc/poor", style="dim")
         self.query_one("#sv-evals", Static).update(evt)
         card(
-            "skipped", str(snap.skipped_lines), "corrupt lines", "bold red" if snap.skipped_lines else "bold"
+            "skipped", str(snap.skipped_lines), "corrupt" if narrow else "corrupt lines", "bold red" if snap.skipped_lines else "bold"
         )
 
         tt = self.query_one("#sv-by-tt", DataTable)

@@ -49,6 +49,13 @@ COMPACT_WIDTHS: dict[str, int] = {
     "status": 10,
 }
 MIN_WIDE_SUBTASK = 30
+# Narrow terminals (≈80–100 columns): only the columns that matter for deciding stay;
+# the others (task type, category, DAG, reps, tokens) move into the line under the table
+# (PlanTable.hidden_columns).  Used when the compact layout would leave the subtask
+# fewer than MIN_COMPACT_SUBTASK cells.
+NARROW_COLUMNS = ("num", "subtask", "handler", "phase", "status")
+NARROW_WIDTHS: dict[str, int] = {"num": 2, "handler": 18, "phase": 6, "status": 10}
+MIN_COMPACT_SUBTASK = 18
 COMPACT_LABELS = {"category": "Cat."}
 COMPACT_CATEGORY = {"ensemble": "ens."}
 COMPACT_PHASE = {"calibrate": "calib.", "establish": "estab.", "promote": "promo."}
@@ -181,6 +188,36 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
     )
 
 
+HIDDEN_LABELS = {
+    "type": "",
+    "category": "",
+    "dag": "DAG ",
+    "reps": "reps ",
+    "local": "local ",
+    "claude": "Claude ",
+}
+
+
+def hidden_facts(number: int, row: PlanRow, context: RowContext, hidden: list[str]) -> Text | None:
+    """The cells a narrow layout leaves out, as one line: ``extraction · agent · DAG ✓✓·· ·
+    reps 6 · local 1,900 · Claude 1,583`` (None when nothing is hidden)."""
+    if not hidden:
+        return None
+    cells = dict(zip((k for k, _, _ in COLUMNS), row_cells(number, row, context), strict=True))
+    line = Text()
+    for key in hidden:
+        cell = cells[key]
+        if key in ("reps", "local", "claude") and cell.plain == "—":
+            continue
+        if line:
+            line.append(" · ", style="dim")
+        line.append(HIDDEN_LABELS.get(key, ""), style="dim")
+        cell = cell.copy()
+        cell.justify = None
+        line.append_text(cell)
+    return line
+
+
 def _signature(text: Text) -> tuple:
     return (text.plain, str(text.style), tuple(text.spans), text.justify)
 
@@ -197,27 +234,68 @@ class PlanTable(DataTable):
         self._shown: dict[str, tuple[Text, ...]] = {}
         self._order: list[str] = []
         self.cells_updated = 0  # for tests and benchmarks: how many cells the last show() touched
-        self.compact = False  # narrow layout (see fit_columns)
+        self.compact = False  # compact or narrow layout (see fit_columns)
+        self.column_layout = "wide"
+        self.shown_columns: tuple[str, ...] = tuple(k for k, _, _ in COLUMNS)
+        self._on_layout: Callable[[], None] | None = None  # called when the layout changes
         self._last: tuple[WorkflowPlan | None, RowContext] | None = None
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._add_columns()
         self.fit_columns()
+
+    def _add_columns(self) -> None:
+        for key, label, width in COLUMNS:
+            if key in self.shown_columns:
+                self.add_column(
+                    COMPACT_LABELS.get(key, label) if self.compact else label, key=key, width=width
+                )
+
+    @property
+    def hidden_columns(self) -> list[str]:
+        """The column keys the current layout leaves out (shown in the detail line)."""
+        return [k for k, _, _ in COLUMNS if k not in self.shown_columns]
 
     def on_resize(self) -> None:
         self.fit_columns()
 
+    def layout_for(self, width: int) -> str:
+        """``wide``, ``compact`` or ``narrow`` for a table ``width`` cells wide."""
+
+        def left(widths: dict[str, int], count: int) -> int:
+            return width - 2 * self.cell_padding * count - 2 - sum(widths.values())
+
+        wide = {k: w or 0 for k, _, w in COLUMNS if k != "subtask"}
+        if left(wide, len(COLUMNS)) >= MIN_WIDE_SUBTASK:
+            return "wide"
+        if left(COMPACT_WIDTHS, len(COLUMNS)) >= MIN_COMPACT_SUBTASK:
+            return "compact"
+        return "narrow"
+
     def fit_columns(self) -> None:
-        """Pick the wide or compact layout for this width; the subtask column gets
+        """Pick the wide, compact or narrow layout for this width; the subtask column gets
         whatever width the other columns leave."""
         if not self.columns or not self.size.width:
             return
-        padding = 2 * self.cell_padding * len(COLUMNS)
-        available = self.size.width - padding - 2
-        wide = {k: w or 0 for k, _, w in COLUMNS if k != "subtask"}
-        compact = available - sum(wide.values()) < MIN_WIDE_SUBTASK
-        widths = COMPACT_WIDTHS if compact else wide
+        layout = self.layout_for(self.size.width)
+        if layout != self.column_layout:
+            self.column_layout = layout
+            self.compact = layout != "wide"
+            self.shown_columns = NARROW_COLUMNS if layout == "narrow" else tuple(k for k, _, _ in COLUMNS)
+            with self.app.batch_update():
+                self.clear(columns=True)
+                self._order = []
+                self._add_columns()
+                if self._last is not None:
+                    self.show(*self._last)
+            if self._on_layout is not None:
+                self._on_layout()
+        if layout == "wide":
+            widths = {k: w or 0 for k, _, w in COLUMNS if k != "subtask"}
+        else:
+            widths = NARROW_WIDTHS if layout == "narrow" else COMPACT_WIDTHS
+        widths = {k: w for k, w in widths.items() if k in self.shown_columns}
+        available = self.size.width - 2 * self.cell_padding * len(self.shown_columns) - 2
         widths = {**widths, "subtask": max(16, available - sum(widths.values()))}
         changed = False
         for key, width in widths.items():
@@ -225,15 +303,6 @@ class PlanTable(DataTable):
             if column is not None and column.width != width:
                 column.width = width
                 changed = True
-        if compact != self.compact:
-            self.compact = compact
-            for key, label, _ in COLUMNS:
-                column = self.columns.get(ColumnKey(key))
-                if column is not None:
-                    column.label = Text(COMPACT_LABELS.get(key, label) if compact else label)
-            changed = True
-            if self._last is not None:
-                self.show(*self._last)
         if changed:
             self._clear_caches()
             self._require_update_dimensions = True
@@ -254,7 +323,11 @@ class PlanTable(DataTable):
         self._last = (plan, context)
         rows = plan.subtasks if plan is not None else []
         order = [r.id for r in rows]
-        cells = {r.id: row_cells(i + 1, r, context, compact=self.compact) for i, r in enumerate(rows)}
+        indexes = [i for i, (k, _, _) in enumerate(COLUMNS) if k in self.shown_columns]
+        cells = {
+            r.id: tuple(row_cells(i + 1, r, context, compact=self.compact)[j] for j in indexes)
+            for i, r in enumerate(rows)
+        }
         updated = 0
         with self.app.batch_update():
             if order != self._order:
@@ -262,12 +335,12 @@ class PlanTable(DataTable):
                 self.clear()
                 for row_id in order:
                     self.add_row(*cells[row_id], key=row_id)
-                    updated += len(COLUMNS)
+                    updated += len(indexes)
                 self._order = order
                 if selected in order:
                     self.move_cursor(row=order.index(selected))
             else:
-                keys = [k for k, _, _ in COLUMNS]
+                keys = [COLUMNS[j][0] for j in indexes]
                 for row_id in order:
                     old = self._shown.get(row_id)
                     new = cells[row_id]

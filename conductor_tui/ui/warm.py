@@ -1,0 +1,85 @@
+"""Make a screen key's first visit as fast as later ones (issue 12: every key paints within
+100 ms, first visit included).
+
+A first visit used to pay for importing the screen's module (100–170 ms) and for parsing the
+DEFAULT_CSS of every widget class it mounts for the first time (TextArea, Markdown,
+DataTable, … ~0.2 s).  Once the first screen is painted, the app imports the screen modules
+in a thread (:func:`import_screens`) and then, on the UI loop in small steps while idle,
+parses those widgets' CSS into the app stylesheet's cache (:func:`css_sources` /
+:func:`parse_step`), so mounting them later finds their rules already parsed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+# Widget modules whose classes the cockpit mounts (their CSS is parsed ahead of time).
+WIDGET_MODULES = ("textual.", "conductor_tui.ui.")
+
+
+def import_screens(modules: Iterable[str]) -> None:
+    """Import the screens' modules (blocking: run it in a thread)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # the visit itself reports a broken screen; warming is best effort
+            pass
+
+
+def _widget_classes() -> Iterator[type]:
+    from textual.dom import DOMNode
+
+    seen: set[type] = set()
+    stack = list(DOMNode.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith(WIDGET_MODULES) and not cls.__module__.startswith("textual.app"):
+            yield cls
+
+
+def css_sources() -> list[tuple[Any, str, int, str]]:
+    """(read_from, css, tie_breaker, scope) of every loaded widget class's DEFAULT_CSS, as
+    Textual registers them when the class is first mounted."""
+    from textual.dom import DOMNode
+
+    out: dict[tuple, tuple[Any, str, int, str]] = {}
+    for cls in _widget_classes():
+        try:
+            node = SimpleNamespace(_node_bases=DOMNode._css_bases(cls))
+            for read_from, css, tie_breaker, scope in DOMNode._get_default_css(node):  # type: ignore[arg-type]
+                out.setdefault((read_from, css, tie_breaker, scope), (read_from, css, tie_breaker, scope))
+        except Exception:
+            continue
+    return list(out.values())
+
+
+def parse_step(stylesheet: Any, source: tuple[Any, str, int, str]) -> None:
+    """Parse one DEFAULT_CSS source into ``stylesheet``'s rule cache (Textual's own cache,
+    keyed exactly as its ``parse()`` looks it up)."""
+    read_from, css, tie_breaker, scope = source
+    try:
+        stylesheet._parse_rules(css, read_from, True, tie_breaker, scope)
+    except Exception:  # a bad DEFAULT_CSS reports itself when the widget mounts
+        pass
+
+
+def enlarge_cache(stylesheet: Any, size: int = 1024) -> None:
+    """Textual keeps 64 parsed sources; the warmed ones must not evict the app's own."""
+    try:
+        from textual.cache import LRUCache
+
+        cache = stylesheet._parse_cache
+        if getattr(cache, "maxsize", size) < size:
+            bigger: Any = LRUCache(size)
+            for key in list(cache.keys()):
+                bigger[key] = cache[key]
+            stylesheet._parse_cache = bigger
+    except Exception:
+        pass
