@@ -26,6 +26,9 @@ async def test_promoting_in_the_demo_leaves_the_real_global_tier_untouched(tmp_p
     env_before = {name: os.environ.get(name) for name in DEMO_ENV_DIRS}
 
     project = copy_sample_project(tmp_path / "demo")
+    from tests.ui.test_issue5_pilot import _earn_trust
+
+    _earn_trust(project, "extract-code-patterns", 9)  # promotion needs Trust (> 20 uses)
     with isolated_demo(project) as env:
         demo_global = locations.global_llm_orc_dir()
         assert demo_global.is_relative_to(project.parent)
