@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from conductor_tui.core.spec import Profile  # noqa: E402
 from conductor_tui.engine.events import AgentFinished, AgentStarted, TextDelta  # noqa: E402
 from conductor_tui.engine.executor import EngineSettings, Executor  # noqa: E402
 from conductor_tui.engine.loader import ProfileSet, parse_ensemble  # noqa: E402
-from conductor_tui.engine.spec import Profile  # noqa: E402
 
 MAX_TOKENS = 48
 

@@ -47,7 +47,7 @@ def _thresholds(project: Path) -> Any:
 def _size_problems(size: Any, thresholds: Any, path: Path | None) -> list[Any]:
     """Invariant 3 as check problems: above 7B a warning; above the 14B ceiling refused for
     delegation (blocking) unless the ensemble overrides it."""
-    from conductor_tui.engine.spec import Problem
+    from conductor_tui.core.spec import Problem
 
     out = []
     if size.over_ceiling:

@@ -739,8 +739,8 @@ def _record(args: argparse.Namespace, out: _Out) -> int:
             "designer_artifacts": [a.summary() for a in outcome.artifacts],
             "messages": outcome.messages,
         }
-        if evaluation.__pydantic_extra__ and evaluation.__pydantic_extra__.get("per_model"):
-            payload["per_model"] = evaluation.__pydantic_extra__["per_model"]
+        if evaluation.per_model:
+            payload["per_model"] = evaluation.per_model
         text = (
             f"{evaluation.id}\nRecorded evaluation #{evaluation.invocation_number} of "
             f"{args.ensemble}: {payload['score']} ({payload['phase']})"

@@ -60,13 +60,16 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from pydantic import ValidationError
 
 from conductor_tui.core import logscan, rules
-from conductor_tui.core.records import MAX_TOKENS, Evaluation, RoutingDecision, RoutingThresholds, Score
+from conductor_tui.core.records import Evaluation, RoutingDecision, RoutingThresholds, Score
+from conductor_tui.core.schemas import AggregateEval as _Eval
+from conductor_tui.core.schemas import AggregateRoute as _Route
+from conductor_tui.core.schemas import ProposeJudgeBlock as _PJ
 from conductor_tui.core.store import EVALUATIONS_LOG
 
 BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU cache for the loop
@@ -116,49 +119,6 @@ def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
     root = Path(base).expanduser() if base else Path.home() / ".cache"
     key = hashlib.blake2b(str(Path(evaluations_dir).resolve()).encode(), digest_size=10).hexdigest()
     return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"
-
-
-# The same bounds as the records (core.records.TokenCount): a value outside them fails the
-# fast path, the tolerant path rejects it too, and the line is skipped and counted.
-_Tok = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
-_SignedTok = Annotated[int, msgspec.Meta(ge=-MAX_TOKENS, le=MAX_TOKENS)]
-
-
-class _PJ(msgspec.Struct, gc=False):
-    """The ``propose_judge`` block of a propose–judge run's routing decision."""
-
-    claude_judge_tokens: _Tok | None = None
-
-
-class _Route(msgspec.Struct, gc=False):
-    timestamp: str | None = None
-    event: str | None = None
-    task_type: str | None = None
-    delegability_category: str | None = None
-    routed_to: str | None = None
-    reason: str | None = None
-    ensemble: str | None = None
-    standing_auth: bool | None = None
-    total_tokens_local: _Tok | None = None
-    estimated_claude_tokens: _Tok | None = None
-    tokens_saved: _SignedTok | None = None
-    claude_tokens: _Tok | None = None
-    preparation_tokens_local: _Tok | None = None
-    judgment_tokens_claude: _Tok | None = None
-    estimated_full_claude_tokens: _Tok | None = None
-    preparation_savings: _SignedTok | None = None
-    propose_judge: _PJ | None = None
-    status: str | None = None  # a local run that did not complete is a failed decision
-
-
-class _Eval(msgspec.Struct, gc=False):
-    routing_id: str | None = None
-    invocation_number: int | None = None
-    ensemble: str | None = None
-    task_type: str | None = None
-    score: str | None = None
-    failure_mode: str | None = None
-    judge_tokens: _Tok | None = None
 
 
 _ROUTE_DEC = msgspec.json.Decoder(_Route)

@@ -173,7 +173,7 @@ def judge_pairs(
         j_score = _score(person.judge_score) or (_score(judge.judge_score or judge.score) if judge else None)
         if p_score is None or j_score is None:
             continue
-        flag = str((person.model_extra or {}).get("judge_agreement") or "").strip().lower()
+        flag = str(getattr(person, "judge_agreement", None) or "").strip().lower()
         agreed = flag == "agreed" if flag in ("agreed", "overridden") else p_score == j_score
         if p_score == "poor":
             mode = _score(person.failure_mode) or "unspecified"

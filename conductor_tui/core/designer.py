@@ -287,7 +287,7 @@ def _split_pair(item: str) -> tuple[str, str]:
 
 
 def per_model_of(ev: Evaluation) -> dict[str, str]:
-    raw = (ev.__pydantic_extra__ or {}).get("per_model")
+    raw = getattr(ev, "per_model", None)
     if not isinstance(raw, dict):
         return {}
     try:

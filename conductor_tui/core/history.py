@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from conductor_tui.core import rules
+from conductor_tui.core import logscan, rules
 from conductor_tui.core.lifecycle import LifecycleTracker
 from conductor_tui.core.records import (
     EvalPhase,
@@ -40,35 +40,14 @@ from conductor_tui.core.records import (
     line_identity,
     parse_timestamp,
 )
+from conductor_tui.core.schemas import HistoryLine as _Line
 
 LIFECYCLE_EVENT = "lifecycle"
 DONE = frozenset({"completed", "done", "success"})
 _DECISION_EVENTS = (None, "", "routing-decision", "routing")
 
 
-class _Line(msgspec.Struct, gc=False):
-    """The routing-log fields the loop needs (decoded without pydantic)."""
-
-    id: Any = None
-    timestamp: Any = None
-    event: Any = None
-    task_type: Any = None
-    routed_to: Any = None
-    ensemble: Any = None
-    status: Any = None
-    session: Any = None
-    plan_id: Any = None
-    row_id: Any = None
-    delegability_category: Any = None
-    preparation_tokens_local: Any = None
-    claude_tokens: Any = None
-    to: Any = None
-    ensemble_digest: Any = None
-    sampled_for_evaluation: Any = None
-
-
 _DECODE = msgspec.json.Decoder(_Line)
-_BOM = b"\xef\xbb\xbf"
 
 
 def _s(value: Any) -> str | None:
@@ -316,27 +295,18 @@ class History:
 
 def _iter_lines(path: Path):
     """(decoded line, raw bytes) for every non-blank line; ``None`` for a corrupt one."""
-    with path.open("rb") as fh:
-        first = True
-        for raw in fh:
-            if first:
-                first = False
-                if raw.startswith(_BOM):
-                    raw = raw[3:]
-            line = raw.strip()
-            if not line:
-                continue
+    for _n, line in logscan.numbered_lines(path):
+        try:
+            yield _DECODE.decode(line), line
+        except (msgspec.DecodeError, msgspec.ValidationError):
             try:
-                yield _DECODE.decode(line), line
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                try:
-                    obj = json.loads(line.decode("utf-8"))
-                except (ValueError, UnicodeDecodeError, RecursionError):
-                    obj = None
-                if not isinstance(obj, dict):
-                    yield None, line
-                    continue
-                yield _Line(**{k: obj.get(k) for k in _Line.__struct_fields__}), line
+                obj = json.loads(line.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                obj = None
+            if not isinstance(obj, dict):
+                yield None, line
+                continue
+            yield _Line(**{k: obj.get(k) for k in _Line.__struct_fields__}), line
 
 
 def build_history(store: Any) -> History:

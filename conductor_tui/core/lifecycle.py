@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conductor_tui.core.records import Phase, RoutingThresholds, Score
+from conductor_tui.core.vocab import as_score
 
 DEFAULT_DEMOTION_WINDOW = 10
 
@@ -226,8 +227,6 @@ class LifecycleTracker:
 
 def walk(scores: list[Any] | tuple[Any, ...], thresholds: RoutingThresholds) -> LifecycleTracker:
     """A tracker fed with ``scores`` (strings or :class:`Score`; unknown ones ignored)."""
-    from conductor_tui.core.rules import as_score
-
     tracker = LifecycleTracker(thresholds)
     for s in scores:
         tracker.add(as_score(s))

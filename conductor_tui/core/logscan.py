@@ -28,6 +28,7 @@ import pickle
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 BLOCK_SIZE = 1 << 20  # 1 MiB: a decoded block stays in the CPU cache for the loop over it
@@ -37,6 +38,22 @@ BOM = b"\xef\xbb\xbf"
 PARALLEL_MIN_BYTES = 24 << 20
 
 T = TypeVar("T")
+
+
+def numbered_lines(path: Any) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, stripped bytes) for every non-blank line of a JSONL file, a
+    leading UTF-8 BOM removed; nothing when the file is missing. The one line walk of the
+    readers that decode line by line (history, savings trace, training export)."""
+    p = Path(path)
+    if not p.is_file():
+        return
+    with p.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            if n == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
+            line = raw.strip()
+            if line:
+                yield n, line
 
 
 def cpu_count() -> int:

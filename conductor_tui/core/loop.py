@@ -672,10 +672,10 @@ class Conductor:
             ensemble=ensemble,
             task_type=ev.task_type,
             reason=f"failed calibration — returning to Design for revision (evaluation {ev.id})",
+            from_phase=before.value,
+            to=after.value,
+            ensemble_digest=self.digest(ensemble),
         )
-        extra = event.__pydantic_extra__
-        assert extra is not None
-        extra.update({"from": before.value, "to": after.value, "ensemble_digest": self.digest(ensemble)})
         self.store.append_routing(event)
 
     # ------------------------------------------------------------------ Claude-handled work

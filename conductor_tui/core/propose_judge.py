@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from conductor_tui.engine.spec import AgentSpec, EnsembleSpec, Problem
+from conductor_tui.core.spec import AgentSpec, EnsembleSpec, Problem
 
 MARKER_KEY = "conductor"
 PATTERN = "propose-judge"

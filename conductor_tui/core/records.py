@@ -344,6 +344,22 @@ class RoutingDecision(Record):
     session: str | None = None
     plan_id: str | None = None
     row_id: str | None = None
+    # Written by the conductor loop and the row runner (left out of a line when null). Typed
+    # ``Any`` where older lines held them as free-form extras, so those lines still validate.
+    # Still extras (tests/ui read them through ``model_extra`` until the UI branch merges):
+    # UNDECLARED_ROUTING_FIELDS below.
+    error: Any = None
+    failure: Any = None  # infrastructure | model | config | cancelled
+    duration_ms: Any = None
+    request_id: Any = None  # the handoff request the run answered
+    claude_only_criterion: Any = None
+    interim: Any = None
+    routing_id: Any = None  # on flag events: the decision flagged
+    config_version: Any = None  # config-change / rollback events
+    previous_version: Any = None
+    from_phase: Any = Field(default=None, alias="from")  # lifecycle events
+    to: Any = None
+    ensemble_digest: Any = None
 
     @model_validator(mode="before")
     @classmethod
@@ -379,6 +395,13 @@ def _id_or_none(value: Any) -> Any:
 RefId = Annotated[str | None, BeforeValidator(_id_or_none)]
 
 
+# Written on routing-log lines but not declared yet: tests under tests/ui (another branch) read
+# them through ``model_extra``. Declare them (and drop them here) once that branch has merged.
+UNDECLARED_ROUTING_FIELDS = frozenset(
+    {"invocation_number", "sampled_for_evaluation", "phase", "context", "role", "propose_judge"}
+)
+
+
 class Evaluation(Record):
     """One line of ``evaluations.jsonl`` (seed 001, Evaluation Record)."""
 
@@ -403,6 +426,9 @@ class Evaluation(Record):
     judge_reasoning: str | None = None
     judge_tokens: TokenCount | None = None
     session: str | None = None
+    # each model's verdict for a complementary ensemble ({model: correct | incorrect})
+    per_model: Any = None
+    judge_agreement: Any = None
 
 
 class PlanRow(Record):

@@ -44,6 +44,7 @@ from conductor_tui.core.records import (
     as_datetime,
     line_identity,
 )
+from conductor_tui.core.schemas import ReviewLine as _Light
 
 FLAG_EVENT = "flagged-unsatisfactory"
 _BOM = b"\xef\xbb\xbf"
@@ -97,7 +98,7 @@ class ReviewState:
     @property
     def flagged(self) -> set[str]:
         return self.flagged_ids | {
-            str(e.extras.get("routing_id")) for e in self.events if e.event == FLAG_EVENT
+            str(e.routing_id) for e in self.events if e.event == FLAG_EVENT
         }
 
     def run(self, routing_id: str) -> RoutingDecision | None:
@@ -108,43 +109,25 @@ class ReviewState:
         return index[1].get(routing_id)
 
 
-class _Light(msgspec.Struct, gc=False):
-    """The few routing-log fields the review screens need (decoded without pydantic)."""
-
-    id: str | None = None
-    timestamp: Any = None
-    event: str | None = None
-    routing_id: Any = None
-    task_type: str | None = None
-    routed_to: str | None = None
-    ensemble: str | None = None
-    status: str | None = None
-    delegability_category: Any = None
-    preparation_tokens_local: Any = None
-    invocation_number: Any = None
-    sampled_for_evaluation: Any = None
-
-
 _LIGHT = msgspec.json.Decoder(_Light)
 _BLOCK = 1 << 20
 
 
 def _light_from_model(d: RoutingDecision) -> _Light:
     ts = d.timestamp
-    extras = d.extras
     return _Light(
         id=d.id,
         timestamp=ts.isoformat() if hasattr(ts, "isoformat") else ts,
         event=d.event,
-        routing_id=extras.get("routing_id"),
+        routing_id=d.routing_id,
         task_type=d.task_type,
         routed_to=d.routed_to,
         ensemble=d.ensemble,
         status=d.status,
         delegability_category=getattr(d.delegability_category, "value", d.delegability_category),
         preparation_tokens_local=d.preparation_tokens_local,
-        invocation_number=extras.get("invocation_number"),
-        sampled_for_evaluation=extras.get("sampled_for_evaluation"),
+        invocation_number=d.extras.get("invocation_number"),
+        sampled_for_evaluation=d.extras.get("sampled_for_evaluation"),
     )
 
 
@@ -394,8 +377,8 @@ def _scan_flags(path: Path) -> set[str]:
                 end = data.find(b"\n", pos)
                 end = len(data) if end == -1 else end
                 rec = _validate_line(data[start:end].strip())
-                if rec is not None and rec.event == FLAG_EVENT and rec.extras.get("routing_id") is not None:
-                    out.add(str(rec.extras.get("routing_id")))
+                if rec is not None and rec.event == FLAG_EVENT and rec.routing_id is not None:
+                    out.add(str(rec.routing_id))
                 pos = data.find(needle, end)
             if last:
                 break
@@ -1122,7 +1105,7 @@ def workflow_wrapup(
             continue
         if not rec.is_decision:
             continue
-        if (rec.id and rec.id in ids) or rec.extras.get("plan_id") == plan.id or rec.plan_id == plan.id:
+        if (rec.id and rec.id in ids) or rec.plan_id == plan.id:
             decisions[rec.id or f"line-{len(decisions)}"] = rec
     try:
         thresholds = store.load_config().routing_thresholds

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from conductor_tui.core import locations
+from conductor_tui.core.spec import AgentSpec, EnsembleSpec, Problem
 from conductor_tui.core.yamlnodes import Node, YamlFileError, read_yaml_doc
-from conductor_tui.engine.spec import EnsembleSpec, Problem
 
 ROLES_DIR = "conductor"
 ROLES_FILE = "roles.yaml"
@@ -422,8 +422,6 @@ def role_ensemble(resolved: ResolvedRole, *, system_prompt: str | None = None) -
 
     Raises ``ValueError`` for a Claude or ensemble role (run those as they are).
     """
-    from conductor_tui.engine.loader import parse_ensemble
-
     role = resolved.role
     if role.kind in ("claude", "ensemble"):
         raise ValueError(f'role "{role.name}" is handled by {role.handler}, not a single agent')
@@ -437,13 +435,20 @@ def role_ensemble(resolved: ResolvedRole, *, system_prompt: str | None = None) -
         agent["system_prompt"] = prompt
     if role.temperature is not None:
         agent["temperature"] = role.temperature
-    return parse_ensemble(
-        {
-            "name": f"role-{role.name}",
-            "description": f"the {role.name} role ({role.label})",
-            "agents": [agent],
-        }
+    # built directly (core sits below the loader); tests/templates/test_roles.py checks it
+    # equals what engine.loader.parse_ensemble makes of the same mapping
+    raw = {"name": f"role-{role.name}", "description": f"the {role.name} role ({role.label})", "agents": [agent]}
+    spec = AgentSpec(
+        name=role.name,
+        kind="llm",
+        model_profile=agent.get("model_profile"),
+        model=agent.get("model"),
+        provider=agent.get("provider"),
+        system_prompt=agent.get("system_prompt"),
+        temperature=agent.get("temperature"),
+        raw=agent,
     )
+    return EnsembleSpec(name=raw["name"], description=raw["description"], agents=[spec], raw=raw)
 
 
 def assign_role(plan: Any, row_id: str, role_name: str, roles: RolesConfig, clock: Any = None) -> Any:

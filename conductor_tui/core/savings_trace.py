@@ -32,8 +32,10 @@ from typing import Any
 
 import msgspec
 
-from conductor_tui.core import rules
+from conductor_tui.core import logscan, rules
 from conductor_tui.core.records import RoutingThresholds
+from conductor_tui.core.schemas import TraceEval as _E
+from conductor_tui.core.schemas import TraceRoute as _R
 
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"
 ROUTING = "routing-log.jsonl"
@@ -50,34 +52,7 @@ FIGURES = (
 )
 SCOPES = ("task-type", "ensemble", "day")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_BOM = b"\xef\xbb\xbf"
 _DONE = ("completed", "done", "success")
-
-
-class _R(msgspec.Struct, gc=False):
-    timestamp: Any = None
-    event: Any = None
-    task_type: Any = None
-    delegability_category: Any = None
-    routed_to: Any = None
-    reason: Any = None
-    ensemble: Any = None
-    status: Any = None
-    total_tokens_local: Any = None
-    estimated_claude_tokens: Any = None
-    tokens_saved: Any = None
-    claude_tokens: Any = None
-    preparation_tokens_local: Any = None
-    judgment_tokens_claude: Any = None
-    estimated_full_claude_tokens: Any = None
-    preparation_savings: Any = None
-    propose_judge: Any = None
-
-
-class _E(msgspec.Struct, gc=False):
-    judge_tokens: Any = None
-    ensemble: Any = None
-    task_type: Any = None
 
 
 def _int(v: Any) -> int | None:
@@ -176,7 +151,7 @@ class SavingsTrace:
 
     def read_routing(self, path: Path) -> None:
         dec = msgspec.json.Decoder(_R)
-        for n, line in _numbered(path):
+        for n, line in logscan.numbered_lines(path):
             try:
                 r = dec.decode(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -188,7 +163,7 @@ class SavingsTrace:
 
     def read_evaluations(self, path: Path) -> None:
         dec = msgspec.json.Decoder(_E)
-        for n, line in _numbered(path):
+        for n, line in logscan.numbered_lines(path):
             try:
                 e = dec.decode(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -467,18 +442,6 @@ def parse_figure(figure: str) -> tuple[str, tuple[str, str] | None]:
     if not eq or kind not in SCOPES or not value.strip():
         raise ValueError(f"scope must be KIND=VALUE with KIND one of {', '.join(SCOPES)} (got {rest!r})")
     return name, (kind, value.strip())
-
-
-def _numbered(path: Path):
-    if not path.is_file():
-        return
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if n == 1 and raw.startswith(_BOM):
-                raw = raw[3:]
-            line = raw.strip()
-            if line:
-                yield n, line
 
 
 def _loose(line: bytes, cls: type) -> Any:

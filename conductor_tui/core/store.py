@@ -90,6 +90,18 @@ _ROUTING_DROP_NULL = frozenset(
         "session",
         "plan_id",
         "row_id",
+        "error",
+        "failure",
+        "duration_ms",
+        "request_id",
+        "claude_only_criterion",
+        "interim",
+        "routing_id",
+        "config_version",
+        "previous_version",
+        "from",
+        "to",
+        "ensemble_digest",
     }
 )
 _EVALUATION_DROP_NULL = frozenset(
@@ -101,6 +113,8 @@ _EVALUATION_DROP_NULL = frozenset(
         "judge_reasoning",
         "judge_tokens",
         "session",
+        "per_model",
+        "judge_agreement",
     }
 )
 

@@ -34,16 +34,12 @@ from typing import Any
 
 import msgspec
 
-from conductor_tui.core import agreement, rules
+from conductor_tui.core import agreement, logscan, rules
 from conductor_tui.core.records import RoutingDecision, line_identity
+from conductor_tui.core.schemas import IdOnly as _Id
 
 FORMATS = ("jsonl", "chatml")
-_BOM = b"\xef\xbb\xbf"
 _SENTINELS = ("(no output found", "(agent failed", "(artifact ", "(no artifact")
-
-
-class _Id(msgspec.Struct, gc=False):
-    id: Any = None
 
 
 _ID = msgspec.json.Decoder(_Id)
@@ -128,22 +124,16 @@ def _routing_records(path: Path, wanted: set[str]) -> dict[str, RoutingDecision]
     out: dict[str, RoutingDecision] = {}
     if not wanted or not path.is_file():
         return out
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh):
-            if n == 0 and raw.startswith(_BOM):
-                raw = raw[3:]
-            line = raw.strip()
-            if not line:
-                continue
-            try:
-                rid = _ID.decode(line).id
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                rid = None
-            rid = str(rid).strip() if rid not in (None, "") else line_identity("rd-", line)
-            if rid in wanted:
-                rec = _validate_line(line)
-                if rec is not None:
-                    out[rid] = rec
+    for _n, line in logscan.numbered_lines(path):
+        try:
+            rid = _ID.decode(line).id
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            rid = None
+        rid = str(rid).strip() if rid not in (None, "") else line_identity("rd-", line)
+        if rid in wanted:
+            rec = _validate_line(line)
+            if rec is not None:
+                out[rid] = rec
     return out
 
 

@@ -62,8 +62,8 @@ from typing import Any
 from conductor_tui.core import locations
 from conductor_tui.core.context import DEFAULT_DISTILL_ENSEMBLE, ContextStrategy, parse_strategy
 from conductor_tui.core.records import Delegability, PlanRow, WorkflowPlan
+from conductor_tui.core.spec import Problem
 from conductor_tui.core.yamlnodes import Node, YamlFileError, parse_yaml_text, read_yaml_doc
-from conductor_tui.engine.spec import Problem
 
 PHASE_TYPES = ("ensemble", "single", "routed", "parallel")
 WORKFLOWS_DIR = "workflows"

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from conductor_tui.core.safeyaml import MAX_YAML_BYTES, YamlLimitError, check_bounds
-from conductor_tui.engine.spec import Problem
+from conductor_tui.core.spec import Problem
 
 
 class YamlFileError(Exception):

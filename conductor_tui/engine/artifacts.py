@@ -24,13 +24,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conductor_tui.core.store import atomic_write_text
 from conductor_tui.engine.loader import ensemble_name_problem
-
-if TYPE_CHECKING:  # pragma: no cover
-    from conductor_tui.engine.executor import RunResult
+from conductor_tui.engine.results import RunResult
 
 ARTIFACTS_DIR = "artifacts"
 

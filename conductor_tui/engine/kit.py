@@ -20,8 +20,8 @@ from importlib import resources
 from pathlib import Path
 
 from conductor_tui.core import locations
+from conductor_tui.core.spec import EnsembleSpec
 from conductor_tui.engine import loader
-from conductor_tui.engine.spec import EnsembleSpec
 
 KIT_NAMES = (
     "extract-code-patterns",

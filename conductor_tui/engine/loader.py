@@ -30,8 +30,7 @@ from typing import Any
 import yaml
 
 from conductor_tui.core import locations
-from conductor_tui.core.yamlnodes import YamlFileError, _mapping_child, read_yaml_doc
-from conductor_tui.engine.spec import (
+from conductor_tui.core.spec import (
     DEFAULT_MAX_ENSEMBLE_DEPTH,
     KEYS_BY_KIND,
     LOOP_KEYS,
@@ -40,6 +39,7 @@ from conductor_tui.engine.spec import (
     Problem,
     Profile,
 )
+from conductor_tui.core.yamlnodes import YamlFileError, _mapping_child, read_yaml_doc
 
 TIER_ORDER = ("project", "library", "global")
 SCRIPT_EXTENSIONS = (".py", ".sh", ".bash", ".js", ".rb")
@@ -895,7 +895,7 @@ def check_runnable(
     ``ensembles``: the catalog by name, to judge ``ensemble`` / ``loop`` / ``dispatch`` agents (their
     targets exist, no reference cycle, nesting within ``max_depth``, the child ensembles runnable).
     """
-    from conductor_tui.engine import endpoints
+    from conductor_tui.providers import endpoints
 
     default_ollama = endpoints.endpoint_for("ollama", None, ollama_host=ollama_host)
     probed = endpoint_models or {}

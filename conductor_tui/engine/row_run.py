@@ -258,6 +258,7 @@ class RowRunner:
         ``None`` when it could not be built (the reason is in ``outcome.error``)."""
         from conductor_tui.core import context as ctx_ops
         from conductor_tui.engine import loader
+        from conductor_tui.engine.distill import find_distill_ensemble
 
         row = next(r for r in plan.subtasks if r.id == job.row_id)
         note = f"\n\nNote: {row.note}" if row.note else ""
@@ -273,7 +274,7 @@ class RowRunner:
             request = result.distill
             try:
                 catalog = await asyncio.to_thread(loader.load_catalog, self.project)
-                distiller = ctx_ops.find_distill_ensemble(request.ensemble, catalog)
+                distiller = find_distill_ensemble(request.ensemble, catalog)
             except LookupError as exc:
                 outcome.error = str(exc)
                 emit(StageNote(outcome.error))

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conductor_tui.engine import endpoints
-from conductor_tui.engine.endpoints import Endpoint
+from conductor_tui.providers import endpoints
+from conductor_tui.providers.endpoints import Endpoint
 
 
 @dataclass

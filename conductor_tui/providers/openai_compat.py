@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conductor_tui.engine.endpoints import display_url, is_loopback, normalise_url
+from conductor_tui.providers.endpoints import display_url, is_loopback, normalise_url
 from conductor_tui.providers.ollama import ChatChunk, ChatUsage
 
 __all__ = ["EndpointStatus", "OpenAICompatError", "OpenAICompatProvider", "OpenAIUsage"]

@@ -92,7 +92,7 @@ def _reference(store: ProjectStore) -> tuple[list[tuple], list[tuple], dict]:
     evaluations = store.read_evaluations(0).records
     thresholds = store.load_config().routing_thresholds
     effective = {e.routing_id: e for e in review.effective_evaluations(evaluations) if e.routing_id}
-    flagged = {str(r.extras.get("routing_id")) for r in records if r.event == review.FLAG_EVENT}
+    flagged = {str(r.routing_id) for r in records if r.event == review.FLAG_EVENT}
     runs = [r for r in records if r.is_decision and r.is_local]
     prior: dict[str, list] = {}
     counter: dict[str, int] = {}

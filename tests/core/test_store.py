@@ -236,7 +236,7 @@ def test_save_config_versions_backups_and_logs(store: ProjectStore) -> None:
         ("config-change", "user granted"),
         ("config-change", "sample more"),
     ]
-    assert events[1].extras["config_version"] == 3 and events[1].extras["previous_version"] == 2
+    assert events[1].config_version == 3 and events[1].previous_version == 2
     # granting twice is not a change
     assert store.grant_authorization("extraction", "extract-endpoints").version == 3
     assert store.config_versions() == [1, 2, 3]
@@ -458,7 +458,7 @@ def test_concurrent_grants_lose_no_update(store: ProjectStore) -> None:
     assert cfg.version == 21  # v1 = the implied defaults, then one version per grant
     assert store.config_versions() == list(range(1, 22))
     changes = [r for r in store.read_routing().records if r.event == "config-change"]
-    assert sorted(r.extras["config_version"] for r in changes) == list(range(2, 22))
+    assert sorted(r.config_version for r in changes) == list(range(2, 22))
 
 
 def test_helpers_refuse_to_modify_an_unreadable_config(store: ProjectStore) -> None:

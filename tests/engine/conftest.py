@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from conductor_tui.core.spec import EnsembleSpec, Profile
 from conductor_tui.engine.loader import ProfileSet, parse_ensemble
-from conductor_tui.engine.spec import EnsembleSpec, Profile
 
 
 def ensemble(agents: list[dict[str, Any]], name: str = "t", external_scripts: bool | None = None) -> EnsembleSpec:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from conductor_tui.core.spec import KEYS_BY_KIND, PROFILE_KEYS
 from conductor_tui.core.store import ProjectStore
 from conductor_tui.engine import loader
 from conductor_tui.engine.executor import Executor
 from conductor_tui.engine.kit import KIT_NAMES, install_starter_kit, kit_dir, kit_ensemble, kit_files
-from conductor_tui.engine.spec import KEYS_BY_KIND, PROFILE_KEYS
 from conductor_tui.providers.ollama import OllamaProvider
 from tests.fakes.ollama_server import FakeModel
 

@@ -7,10 +7,10 @@ import asyncio
 import json
 
 from conductor_tui.cli import main
-from conductor_tui.engine import endpoints
 from conductor_tui.engine.events import AgentStarted, TextDelta
 from conductor_tui.engine.executor import EngineSettings, Executor
 from conductor_tui.engine.loader import check_runnable, is_runnable
+from conductor_tui.providers import endpoints
 from conductor_tui.providers.ollama import OllamaProvider
 from tests.engine.conftest import ensemble, profiles, write_yaml
 from tests.fakes.openai_server import FakeOpenAIModel

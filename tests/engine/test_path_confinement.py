@@ -32,9 +32,9 @@ def test_a_traversing_name_in_a_file_lands_in_invalid_with_its_line(tmp_path: Pa
 
 
 def test_no_artifact_is_written_for_a_bad_name(tmp_path: Path) -> None:
+    from conductor_tui.core.spec import EnsembleSpec
     from conductor_tui.engine.artifacts import write_execution_artifact
     from conductor_tui.engine.executor import RunResult
-    from conductor_tui.engine.spec import EnsembleSpec
 
     project = tmp_path / "deep" / "proj"
     project.mkdir(parents=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 
 from conductor_tui.core.records import Delegability, TaskProfile, TaskProfiles
+from conductor_tui.core.spec import EnsembleSpec
 from conductor_tui.core.store import ProjectStore
 from conductor_tui.engine.artifacts import infer_task_type
-from conductor_tui.engine.spec import EnsembleSpec
 
 
 def _spec(name: str, raw: dict | None = None) -> EnsembleSpec:

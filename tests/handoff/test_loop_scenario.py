@@ -240,7 +240,7 @@ def test_the_loop_closes_across_sessions_through_the_cli(story, capsys, monkeypa
     assert (failed["lifecycle_before"], failed["lifecycle_after"]) == ("calibrate", "design")
     assert profile(story)["phase"] == "design"
     lifecycle_events = [r for r in store.read_routing().records if r.event == "lifecycle"]
-    assert lifecycle_events and lifecycle_events[-1].extras["to"] == "design"
+    assert lifecycle_events and lifecycle_events[-1].to == "design"
     code, refused = d.run()
     assert code == 4 and "failed calibration" in refused["error"]
     e = Session(story, capsys, "s-E")

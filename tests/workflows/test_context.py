@@ -9,6 +9,7 @@ import pytest
 from conductor_tui.core import context as c
 from conductor_tui.core import workflows as wf
 from conductor_tui.core.records import PlanRow, WorkflowPlan
+from conductor_tui.engine.distill import find_distill_ensemble
 
 PLAN_TEXT = "PLAN: " + "use a token bucket per API key; " * 40
 PATTERNS_TEXT = "PATTERNS: " + "handlers are async functions in src/api; " * 60
@@ -185,7 +186,7 @@ async def test_distilled_end_to_end_through_the_engine(fake_ollama_factory) -> N
 
     fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply=distil, tokens_per_second=400)], speed=4)
     first = c.build_context("Implement it", deps(), "distilled")
-    spec = c.find_distill_ensemble(first.distill.ensemble)
+    spec = find_distill_ensemble(first.distill.ensemble)
     assert spec.name == "distill-context" and spec.problems == []
     provider = OllamaProvider(fake.url, timeout=20)
     try:
@@ -209,6 +210,6 @@ def test_find_distill_ensemble_prefers_the_project_and_fails_clearly() -> None:
     from tests.engine.conftest import ensemble, llm
 
     own = ensemble([llm("mine")], name="distill-context")
-    assert c.find_distill_ensemble("distill-context", {"distill-context": own}) is own
+    assert find_distill_ensemble("distill-context", {"distill-context": own}) is own
     with pytest.raises(LookupError, match='no summarising ensemble "other"'):
-        c.find_distill_ensemble("other", {})
+        find_distill_ensemble("other", {})

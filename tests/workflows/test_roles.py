@@ -192,6 +192,11 @@ def test_role_ensemble_is_a_valid_one_agent_ensemble(project: Path) -> None:
     assert front.agents[0].system_prompt == "Write React."
     with pytest.raises(ValueError):
         r.role_ensemble(r.resolve_role("planner", cfg, ps))
+    # core builds the spec itself (it sits below the loader): the loader makes the same of it
+    from conductor_tui.engine.loader import parse_ensemble
+
+    for built in (quick, front):
+        assert built == parse_ensemble(built.raw)
 
 
 def test_assign_role_makes_a_new_plan_revision(project: Path) -> None:

@@ -106,7 +106,7 @@ def endpoint_for(
 ) -> Endpoint | None:
     """The endpoint a provider + profile resolves to (``None``: not a provider conductor-tui can call).
 
-    ``profile`` is a :class:`~conductor_tui.engine.spec.Profile` (or a mapping) or ``None`` for an agent
+    ``profile`` is a :class:`~conductor_tui.core.spec.Profile` (or a mapping) or ``None`` for an agent
     that names ``model`` + ``provider`` itself (llm-orc agents cannot carry ``base_url``)."""
     family = provider_family(provider)
     if family is None:
