@@ -175,7 +175,9 @@ def typical_durations(store: Any) -> dict[str, int]:
     return {k: v for k, v in ((k, cap.typical_duration_ms(v)) for k, v in found.items()) if v}
 
 
-def ensemble_models(spec: Any, profiles: Any) -> list[tuple[endpoints.Endpoint, str]]:
+def ensemble_models(
+    spec: Any, profiles: Any, *, ollama_host: str | None = None
+) -> list[tuple[endpoints.Endpoint, str]]:
     """The distinct (endpoint, model) pairs an ensemble's LLM agents call."""
     from conductor_tui.engine.loader import resolve_agent_model
 
@@ -189,7 +191,7 @@ def ensemble_models(spec: Any, profiles: Any) -> list[tuple[endpoints.Endpoint, 
             continue
         if not resolved.model:
             continue
-        ep = endpoints.endpoint_for(resolved.provider, resolved.profile)
+        ep = endpoints.endpoint_for(resolved.provider, resolved.profile, ollama_host=ollama_host)
         if ep is None or (ep, resolved.model) in out:
             continue
         out.append((ep, resolved.model))
@@ -213,6 +215,7 @@ def capacity_facts(
     gpu_probe: Any = None,
     env: Mapping[str, str] | None = None,
     in_flight: Mapping[str, int] | None = None,
+    ollama_host: str | None = None,
 ) -> Callable[[str], cap.Capacity | None]:
     """``ensemble name → Capacity`` (``None`` for an unknown ensemble or one with no local
     model). Hosts are asked once, on first use, and the answers kept for the life of the
@@ -248,7 +251,7 @@ def capacity_facts(
         pairs: dict[str, list[tuple[endpoints.Endpoint, str]]] = {}
         for entry in cat_.all_entries():
             if entry.spec is not None:
-                pairs[entry.name] = ensemble_models(entry.spec, profiles)
+                pairs[entry.name] = ensemble_models(entry.spec, profiles, ollama_host=ollama_host)
         state["pairs"] = pairs
         st = _store()
         state["typical"] = typical_durations(st) if st is not None else {}

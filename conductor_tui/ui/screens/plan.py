@@ -324,7 +324,14 @@ class PlanScreen(CockpitScreen):
             from conductor_tui.engine.capacity import capacity_facts, capacity_table
 
             names = [e.name for e in engine_catalog.all_entries()] if engine_catalog else []
-            capacity = capacity_table(capacity_facts(project, catalog=engine_catalog, store=self.store), names)
+            facts = capacity_facts(
+                project,
+                catalog=engine_catalog,
+                store=self.store,
+                gpu_probe=self.services.gpu_probe,
+                ollama_host=self.services.ollama_host,
+            )
+            capacity = capacity_table(facts, names)
         except Exception:
             capacity = {}
         from textual.worker import get_current_worker
@@ -1128,7 +1135,12 @@ class PlanScreen(CockpitScreen):
             store=self.store,
             now=services.clock,
             size_facts=size_facts(services.project),
-            capacity_facts=capacity_facts(services.project, store=self.store),
+            capacity_facts=capacity_facts(
+                services.project,
+                store=self.store,
+                gpu_probe=services.gpu_probe,
+                ollama_host=services.ollama_host,
+            ),
         )
         with self.store.lock(PLANS_LOCK):
             plan = self.store.latest_plans().get(plan_id)
