@@ -223,3 +223,22 @@ def test_route_plan_flags_a_spilling_row_without_rerouting_and_claude_records_ca
     assert decision.reason == "capacity"
     other, _ = conductor.record_claude_task("classification", 900, plan_id="wp-cap", row_id="r2")
     assert other.reason != "capacity"
+
+
+def test_check_json_gives_each_ensemble_its_capacity_verdict(tmp_path, fake_ollama, monkeypatch, capsys):
+    import json
+
+    from conductor_tui import cli
+
+    fake_ollama.preload("gemma3:1b")  # 600 MB of 815 MB in VRAM
+    monkeypatch.setenv("OLLAMA_HOST", fake_ollama.url)
+    _ensemble(tmp_path, "skim", "gemma3:1b")
+    _ensemble(tmp_path, "plain", "qwen3:1.7b")
+    cli.main(["check", "--project", str(tmp_path), "--json"])
+    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    by_name = {e["name"]: e for e in data["ensembles"]}
+    skim = by_name["skim"]["capacity"]
+    assert skim["verdict"] == "spill" and skim["cpu_share"] == pytest.approx(0.264, abs=0.001)
+    assert skim["reason"] == "gemma3:1b runs 26 % on CPU — ~3.4× slower"
+    assert skim["models"][0]["size_vram"] == 600_000_000
+    assert by_name["plain"]["capacity"]["models"][0]["loaded"] is False  # judged on this machine's free VRAM
