@@ -93,14 +93,16 @@ def llama_slots(url: str, *, timeout: float = TIMEOUT) -> HostLoad:
     return HostLoad(True, slots=len(data), processing=busy)
 
 
-def free_vram(probe: Any = None) -> tuple[bool | None, int | None]:
-    """(has a GPU, free bytes) on this machine from the GPU probe (NVML → nvidia-smi → none)."""
+def free_vram(probe: Any = None, samples: Any = None) -> tuple[bool | None, int | None]:
+    """(has a GPU, free bytes) on this machine from the GPU probe (NVML → nvidia-smi → none),
+    or from ``samples`` the caller already took (the cockpit's poll)."""
     try:
-        if probe is None:
-            from conductor_tui.providers.gpu import detect_gpu_probe
+        if samples is None:
+            if probe is None:
+                from conductor_tui.providers.gpu import detect_gpu_probe
 
-            probe = detect_gpu_probe()
-        samples = probe.sample()
+                probe = detect_gpu_probe()
+            samples = probe.sample()
     except Exception:
         return None, None
     if not samples:
@@ -216,6 +218,8 @@ def capacity_facts(
     env: Mapping[str, str] | None = None,
     in_flight: Mapping[str, int] | None = None,
     ollama_host: str | None = None,
+    gpu_samples: Any = None,
+    probe_gpu: bool = True,
 ) -> Callable[[str], cap.Capacity | None]:
     """``ensemble name → Capacity`` (``None`` for an unknown ensemble or one with no local
     model). Hosts are asked once, on first use, and the answers kept for the life of the
@@ -267,7 +271,10 @@ def capacity_facts(
         state["busy"] = busy
         settings = EngineSettings.from_project(Path(project) if project is not None else None)
         state["limits"] = settings.host_concurrency
-        state["gpu"] = free_vram(gpu_probe)
+        # the caller's GPU samples (the cockpit's poll), else the probe; neither → unknown
+        state["gpu"] = (
+            free_vram(gpu_probe, gpu_samples) if gpu_samples is not None or probe_gpu else (None, None)
+        )
         return True
 
     def host(ep: endpoints.Endpoint) -> HostLoad:

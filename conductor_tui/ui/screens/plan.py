@@ -328,7 +328,8 @@ class PlanScreen(CockpitScreen):
                 project,
                 catalog=engine_catalog,
                 store=self.store,
-                gpu_probe=self.services.gpu_probe,
+                gpu_samples=self._gpu_samples(),
+                probe_gpu=False,
                 ollama_host=self.services.ollama_host,
             )
             capacity = capacity_table(facts, names)
@@ -562,6 +563,11 @@ class PlanScreen(CockpitScreen):
             text.append("\n")
             text.append_text(line)
         detail.update(text)
+
+    def _gpu_samples(self) -> Any:
+        """The cockpit's last GPU poll ([] = no GPU; None = not polled yet: free VRAM unknown)."""
+        samples = getattr(self.app, "gpu_samples", None)
+        return None if samples is None else list(samples)
 
     def _capacity_flag(self, row: Any) -> dict[str, Any] | None:
         """The open ensemble row's capacity flag: measured now, else the one the loop wrote."""
@@ -1138,7 +1144,8 @@ class PlanScreen(CockpitScreen):
             capacity_facts=capacity_facts(
                 services.project,
                 store=self.store,
-                gpu_probe=services.gpu_probe,
+                gpu_samples=self._gpu_samples(),
+                probe_gpu=False,
                 ollama_host=services.ollama_host,
             ),
         )
