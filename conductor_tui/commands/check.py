@@ -92,6 +92,9 @@ def discover(project: Path) -> dict[str, Any]:
     ensembles: list[dict[str, Any]] = []
     sizes = {m.name: m.parameter_size for m in status.models if m.parameter_size} if known else {}
     thresholds = _thresholds(project)
+    from conductor_tui.engine.capacity import capacity_facts
+
+    capacity = capacity_facts(project, catalog=catalog)
     for entry in catalog.all_entries():
         spec = entry.spec
         assert spec is not None
@@ -108,6 +111,10 @@ def discover(project: Path) -> dict[str, Any]:
         size = ensemble_size(spec, profiles, sizes, thresholds)
         problems += _size_problems(size, thresholds, entry.path)
         warnings = [p for p in problems if not p.blocking]
+        try:
+            verdict = capacity(entry.name)
+        except Exception:  # a broken probe leaves the verdict out, never the check
+            verdict = None
         ensembles.append(
             {
                 "name": entry.name,
@@ -126,6 +133,8 @@ def discover(project: Path) -> dict[str, Any]:
                 "size_level": size.level,
                 "delegation_refused": size.refused,
                 "allow_large_models": size.allow_large,
+                # will it run well right now? ok | spill | queue (None: no local model to measure)
+                "capacity": verdict.to_json() if verdict is not None else None,
             }
         )
     for entry in catalog.invalid:
@@ -274,6 +283,9 @@ def _print_text(data: dict[str, Any], out=None) -> None:
             w(f"      note: {p['message']}" + (f" — fix: {p['fix']}" if p.get("fix") else "") + "\n")
         for s in e["shadowed"]:
             w(f"      shadows [{s['tier']}] {s['path']}\n")
+        cap = e.get("capacity")
+        if cap and cap.get("verdict") in ("spill", "queue"):
+            w(f"      capacity ({cap['verdict']}): {cap['reason']}\n")
     for p in data["profile_problems"]:
         w(f"  profile note: {p['path']}: {p['message']}\n")
     w("\n" + data["summary"] + "\n")

@@ -77,6 +77,7 @@ class Admission:
     phase: Phase
     standing_auth: bool = False
     evaluation_summary: str | None = None
+    capacity: Any = None  # core.capacity.Capacity when the ensemble would spill or queue now (advice)
 
 
 @dataclass
@@ -120,10 +121,13 @@ class Conductor:
         now: Callable[[], datetime] | None = None,
         ensemble_file: Callable[[str], Path | None] | None = None,
         size_facts: Callable[[str], Any] | None = None,
+        capacity_facts: Callable[[str], Any] | None = None,
     ) -> None:
         self.project = Path(project)
         # ensemble → rules.EnsembleSize (Invariant 3), built by the engine (engine.model_size)
         self.size_facts = size_facts
+        # ensemble → core.capacity.Capacity (spill / queue now), measured by engine.capacity
+        self.capacity_facts = capacity_facts
         self.store = store or ProjectStore(self.project)
         self.now = now or (lambda: datetime.now(UTC))
         self._ensemble_file = ensemble_file or self._find_ensemble_file
@@ -266,11 +270,31 @@ class Conductor:
                 phase,
                 standing_auth=True,
                 evaluation_summary=summary,
+                capacity=self._capacity(ensemble),
             )
         table = (profiles or self.profiles()).profiles
         prof = table.get(task_type or "") or table.get(rules.task_type_key(task_type))
         reason = "task-profile" if prof is not None and prof.ensemble == ensemble else "user-confirmed"
-        return Admission(ensemble, True, reason, f"Route to '{ensemble}'.", phase, evaluation_summary=summary)
+        return Admission(
+            ensemble,
+            True,
+            reason,
+            f"Route to '{ensemble}'.",
+            phase,
+            evaluation_summary=summary,
+            capacity=self._capacity(ensemble),
+        )
+
+    def _capacity(self, ensemble: str) -> Any:
+        """The ensemble's capacity verdict when it would spill or queue now (else ``None``).
+        Advice only: admission never refuses on it."""
+        if self.capacity_facts is None:
+            return None
+        try:
+            verdict = self.capacity_facts(ensemble)
+        except Exception:  # a broken probe never stops the loop
+            return None
+        return verdict if verdict is not None and getattr(verdict, "flagged", False) else None
 
     def _size(self, ensemble: str) -> Any:
         if self.size_facts is None:
@@ -347,7 +371,11 @@ class Conductor:
         * an open row whose ensemble may not run now (fallback, failed calibration) goes to
           Claude with the reason in ``route_reason`` (the original handler is kept);
         * a pending row covered by a standing authorisation is approved by the rule
-          (``decided_by: standing-auth``; the person can still undo or reject it).
+          (``decided_by: standing-auth``; the person can still undo or reject it);
+        * with ``capacity_facts``, an open row whose ensemble would spill to CPU or queue on
+          its host is FLAGGED — ``capacity: {verdict, slowdown, reason}`` on the row — never
+          re-routed: the person may send it to Claude (``route_reason: "capacity: …"``).
+          The flag is cleared when the ensemble fits again.
         """
         from conductor_tui.core import plan as plan_ops
 
@@ -410,6 +438,10 @@ class Conductor:
                     new.decided_at = self.now()
                     new.route_reason = adm.message
                     changed = True
+                if adm.allowed and self.capacity_facts is not None:
+                    changed = _flag_capacity(new, adm.capacity) or changed
+            elif status in _OPEN_ROWS and (new.model_extra or {}).get("capacity") is not None:
+                changed = _flag_capacity(new, None) or changed  # routed elsewhere: no longer applies
             rows.append(new)
         if not changed:
             return plan
@@ -742,6 +774,8 @@ class Conductor:
             else:
                 cat = rules.default_category(task_type) or Delegability.CLAUDE
         is_delegable = cat in (Delegability.AGENT, Delegability.ENSEMBLE)
+        if reason is None and plan_id and row_id and self._sent_for_capacity(plan_id, row_id):
+            reason = "capacity"  # the person sent the row to Claude because its ensemble would spill or queue
         with self.store.lock(LOOP_LOCK):
             hist = self.history()
             if reason is None:
@@ -784,6 +818,15 @@ class Conductor:
                     rules.task_type_key(task_type)
                 )
         return written, profile
+
+    def _sent_for_capacity(self, plan_id: str, row_id: str) -> bool:
+        """The plan row was sent to Claude for capacity (``route_reason: "capacity: …"``)."""
+        try:
+            plan = self.store.latest_plans().get(plan_id)
+        except Exception:
+            return False
+        row = next((r for r in plan.subtasks if r.id == row_id), None) if plan is not None else None
+        return bool(row is not None and (row.route_reason or "").startswith("capacity:"))
 
     def _record_prepared(
         self,
@@ -1561,6 +1604,20 @@ class Conductor:
             if eh.last_used is not None:
                 new.last_used = eh.last_used
         return new
+
+
+def _flag_capacity(row: Any, verdict: Any) -> bool:
+    """Set (or clear, ``verdict=None``) the row's ``capacity`` flag; True when it changed."""
+    extra = row.__pydantic_extra__
+    assert extra is not None
+    flag = verdict.row_flag() if verdict is not None else None
+    if extra.get("capacity") == flag:
+        return False
+    if flag is None:
+        extra.pop("capacity", None)
+    else:
+        extra["capacity"] = flag
+    return True
 
 
 def _set(record: Any, key: str, value: Any) -> None:

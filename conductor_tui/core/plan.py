@@ -236,6 +236,27 @@ def override_handler(plan: WorkflowPlan, row_id: str, handler: str, clock: Clock
     return _update_rows(plan, [row_id], f"override #{index + 1}: {old} → {new_handler}", clock, mutate)
 
 
+def send_to_claude_for_capacity(
+    plan: WorkflowPlan, row_id: str, reason: str, clock: Clock = _utcnow
+) -> WorkflowPlan:
+    """The person sends a row whose ensemble would spill or queue to Claude: handler
+    ``claude``, the proposed handler kept in ``original_handler``, ``route_reason:
+    "capacity: <reason>"`` (``record claude-task`` for the row then logs reason ``capacity``)."""
+    index = _find(plan, row_id)
+    old = effective_handler(plan.subtasks[index])
+    if handler_kind(old) != "ensemble":
+        raise PlanError(f"row #{index + 1} is not routed to an ensemble ({old})")
+
+    def mutate(row: PlanRow) -> None:
+        if row.original_handler is None:
+            row.original_handler = old
+        row.handler = "claude"
+        row.route_reason = f"capacity: {reason}"
+        (row.__pydantic_extra__ or {}).pop("capacity", None)
+
+    return _update_rows(plan, [row_id], f"capacity #{index + 1}: {old} → claude", clock, mutate)
+
+
 def edit_description(plan: WorkflowPlan, row_id: str, text: str, clock: Clock = _utcnow) -> WorkflowPlan:
     text = " ".join(text.split())
     if not text:

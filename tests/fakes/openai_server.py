@@ -64,6 +64,10 @@ class FakeOpenAIModel:
     parallel: int = 4
     owned_by: str = "vllm"
     reasoning: str = ""  # streamed first as delta.reasoning_content (DeepSeek/vLLM reasoning parsers)
+    # After ``hold_after`` streamed tokens, send nothing more until the test sets ``release``
+    # (as in the fake Ollama): a request that stays in flight until the test has looked.
+    hold_after: int | None = None
+    release: threading.Event | None = None
 
     def reply_for(self, body: dict) -> str:
         if callable(self.reply):
@@ -134,6 +138,7 @@ class FakeOpenAI:
         api_key: str | None = None,
         llama_timings: bool = False,
         send_usage: bool = True,
+        slots_endpoint: bool = False,
     ):
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -144,6 +149,10 @@ class FakeOpenAI:
         self.api_key = api_key
         self.llama_timings = llama_timings
         self.send_usage = send_usage  # False: ignore include_usage, like llama-cpp-python's server
+        # llama-server's GET /slots: one entry per parallel slot of its model, ``is_processing``
+        # while a request holds it (vLLM and OpenAI have no such endpoint: 404 when False)
+        self.slots_endpoint = slots_endpoint
+        self.processing: dict[str, int] = {}
         self.requests: list[dict] = []
         self.faults: list[_Fault] = []
         self._cond = threading.Condition()
@@ -259,6 +268,21 @@ class FakeOpenAI:
                             self.faults.remove(f)
                     return f
         return None
+
+    def slots(self) -> list[dict]:
+        """llama-server's ``/slots`` shape: ``[{id, id_task, n_ctx, is_processing}, …]`` — the
+        slots of every model, in order (a real llama-server serves one model)."""
+        out: list[dict] = []
+        with self._cond:
+            models = list(self.models.values())
+            busy = dict(self.processing)
+        for m in models:
+            for i in range(max(1, m.parallel)):
+                processing = i < busy.get(m.name, 0)
+                out.append(
+                    {"id": len(out), "id_task": -1, "n_ctx": 4096, "speculative": False, "is_processing": processing}
+                )
+        return out
 
     def _slot(self, m: FakeOpenAIModel) -> threading.Semaphore:
         with self._cond:
@@ -381,6 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/health":
             self._send_json(200, {"status": "ok"})
             return
+        if path == "/slots" and self.fake.slots_endpoint:
+            self._send_json(200, self.fake.slots())
+            return
         self._error(404, f"Not Found: {path}", "NotFoundError")
 
     def do_POST(self) -> None:
@@ -466,6 +493,8 @@ class _Handler(BaseHTTPRequestHandler):
         sem = fake._slot(m)
         while not sem.acquire(timeout=0.05):
             self._wait(0)
+        with fake._cond:
+            fake.processing[m.name] = fake.processing.get(m.name, 0) + 1
         try:
             t_start = time.monotonic()
             if fault is not None and fault.kind == "slow-first-token":
@@ -536,6 +565,10 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += 1
                 if sent == 1:
                     fake._update(entry, t_first_token=time.monotonic())
+                if m.hold_after is not None and sent == m.hold_after and m.release is not None:
+                    fake._update(entry, held=True)
+                    while not m.release.wait(0.05):
+                        self._wait(0)
             if fault is not None and fault.kind == "error-midstream":
                 self._event(
                     {
@@ -585,6 +618,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._end_chunks()
             fake._update(entry, outcome="completed", tokens_sent=sent, t_end=time.monotonic())
         finally:
+            with fake._cond:
+                fake.processing[m.name] = max(0, fake.processing.get(m.name, 0) - 1)
             sem.release()
 
 

@@ -609,3 +609,36 @@ def test_request_run_respects_the_persons_decision_on_the_row(project, capsys, f
         {r.id: r.status for r in p.subtasks}["s2"] for p in ProjectStore(project).plan_history(plan.id)
     ]
     assert statuses[-2:] == [RowStatus.RUNNING, RowStatus.DONE]
+
+
+def test_record_claude_task_for_a_row_sent_for_capacity_logs_reason_capacity(project, capsys):
+    from conductor_tui.core.plan import send_to_claude_for_capacity
+    from conductor_tui.core.records import PlanRow, WorkflowPlan
+
+    store = ProjectStore(project)
+    plan = WorkflowPlan(
+        id="wp-cap",
+        session="s-cap",
+        subtasks=[PlanRow(id="r1", description="Summarise", task_type="summarization", handler="echo-summary")],
+    )
+    store.append_plan(plan)
+    store.append_plan(send_to_claude_for_capacity(plan, "r1", "2 requests ahead on 127.0.0.1:11434 (1 slot) — ~3× longer"))
+    code, out = _main(
+        capsys,
+        "record",
+        "claude-task",
+        "--task-type",
+        "summarization",
+        "--tokens",
+        "700",
+        "--plan-id",
+        "wp-cap",
+        "--row-id",
+        "r1",
+        "--project",
+        str(project),
+        "--json",
+    )
+    assert code == 0 and out["reason"] == "capacity"
+    logged = [d for d in store.read_routing().records if d.row_id == "r1"]
+    assert [d.reason for d in logged] == ["capacity"] and logged[0].plan_id == "wp-cap"

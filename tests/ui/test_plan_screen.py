@@ -261,3 +261,32 @@ async def test_table_is_compact_at_120_columns_and_wide_at_140(plan_project, coc
         assert not table.compact
         assert str(table.get_cell("r-03", "category")) == "ensemble"
         assert table.columns[ColumnKey("subtask")].width >= 30
+
+
+async def test_capacity_flag_and_send_to_claude_with_the_reason(plan_project, cockpit, fake_ollama):
+    """summarize-files uses gemma3:1b, which the fake Ollama holds partly in system RAM
+    (size_vram 600 MB of 815 MB): the row's detail line says so and K sends it to Claude."""
+    fake_ollama.preload("gemma3:1b")
+    app = cockpit(plan_project, ollama_host=fake_ollama.url)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        await pilot.press("K")  # #1 extract-endpoints fits: nothing is written
+        await pilot.pause()
+        assert isinstance(app.screen, PlanScreen) and len(revisions(plan_project)) == 1
+        await pilot.press("down")
+        await pilot.pause()
+        detail = str(screen.query_one("#row-detail").render())
+        assert "⏳ capacity: gemma3:1b runs 26 % on CPU — ~3.4× slower" in detail
+        await pilot.press("K")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await pilot.pause()
+        last = revisions(plan_project)[-1]
+        sent = row(last, "r-02")
+        assert sent.handler == "claude" and sent.original_handler == "summarize-files"
+        assert sent.route_reason == "capacity: gemma3:1b runs 26 % on CPU — ~3.4× slower"
+        assert last.change == "capacity #2: summarize-files → claude"
+        assert row(last, "r-01").handler == "extract-endpoints"

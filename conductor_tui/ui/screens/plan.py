@@ -52,6 +52,10 @@ Columns: **DAG** shows the four conditions of the decomposability test
 line under the table says how to fix it.  `*` marks an overridden handler.  `×4` marks an
 ensemble that multiplies cost (propose–judge: every proposer plus the judge; `×n`: an LLM
 agent fanned out once per item); the line under the table gives the figure.
+⏳ capacity (under the table): the row's ensemble would spill to CPU or wait in a queue on
+its host right now (measured: Ollama `/api/ps`, free VRAM, the runs in flight,
+llama-server `/slots`), with the expected slowdown; `K` sends the row to Claude with that
+reason recorded.
 ▲ marks an ensemble with a model above 7B, ✗ one above the 14B ceiling (refused
 for delegation unless the ensemble sets `conductor: {allow_large_models: true}`).
 Under the table: the routing reason and the repetition line of the selected row.
@@ -97,6 +101,14 @@ class PlanScreen(CockpitScreen):
         Binding("i", "edit", "Edit", id="plan.edit", tooltip="Edit the subtask text"),
         Binding("n", "note", "Note", id="plan.note", tooltip="Attach a note to the row"),
         Binding("g", "run_row", "Run", id="plan.run", tooltip="Run the approved row's ensemble"),
+        Binding(
+            "K",
+            "capacity_to_claude",
+            "To Claude (capacity)",
+            id="plan.capacity",
+            show=False,
+            tooltip="Send a row whose ensemble would spill or queue to Claude, with that reason",
+        ),
         Binding(
             "A",
             "bulk('approved')",
@@ -157,6 +169,7 @@ class PlanScreen(CockpitScreen):
         self.planning = False  # a Claude planning call is under way
         self._last_meta_task = ""  # kept when planning fails: nothing typed is lost
         self.last_build: Any = None  # the last PlanBuild Claude produced here
+        self._capacity: dict[str, Any] = {}  # ensemble → core.capacity.Capacity, measured
 
     # ------------------------------------------------------------------ layout
 
@@ -310,11 +323,27 @@ class PlanScreen(CockpitScreen):
             task_profiles = self.store.load_task_profiles()
         except Exception:
             task_profiles = None
+        capacity: dict[str, Any] = {}
+        try:  # will it run well right now? (spill to CPU, queue on the host)
+            from conductor_tui.engine.capacity import capacity_facts, capacity_table
+
+            names = [e.name for e in engine_catalog.all_entries()] if engine_catalog else []
+            facts = capacity_facts(
+                project,
+                catalog=engine_catalog,
+                store=self.store,
+                gpu_samples=self._gpu_samples(),
+                probe_gpu=False,
+                ollama_host=self.services.ollama_host,
+            )
+            capacity = capacity_table(facts, names)
+        except Exception:
+            capacity = {}
         from textual.worker import get_current_worker
 
         if not get_current_worker().is_cancelled and self.app.is_running:
             self.app.call_from_thread(
-                self._routing_read, engine_catalog, roles, choices, sizes, config, task_profiles
+                self._routing_read, engine_catalog, roles, choices, sizes, config, task_profiles, capacity
             )
 
     def _routing_read(
@@ -325,7 +354,9 @@ class PlanScreen(CockpitScreen):
         sizes: dict[str, Any] | None = None,
         config: Any = None,
         task_profiles: Any = None,
+        capacity: dict[str, Any] | None = None,
     ) -> None:
+        self._capacity = capacity or {}
         self._engine_catalog = engine_catalog
         self._roles = roles
         self._role_choices = choices
@@ -487,6 +518,15 @@ class PlanScreen(CockpitScreen):
             extras.append(
                 Text.assemble(("⚠ model size: ", style), size.message(cfg.routing_thresholds if cfg else None))
             )
+        flag = self._capacity_flag(row)
+        if flag is not None:
+            extras.append(
+                Text.assemble(
+                    ("⏳ capacity: ", "bold yellow"),
+                    str(flag.get("reason") or ""),
+                    ("  (K sends it to Claude)", "dim"),
+                )
+            )
         repetition = self._repetition_line(row)
         if repetition is not None:
             extras.append(repetition)
@@ -532,6 +572,49 @@ class PlanScreen(CockpitScreen):
             text.append("\n")
             text.append_text(line)
         detail.update(text)
+
+    def _gpu_samples(self) -> Any:
+        """The cockpit's last GPU poll ([] = no GPU; None = not polled yet: free VRAM unknown)."""
+        samples = getattr(self.app, "gpu_samples", None)
+        return None if samples is None else list(samples)
+
+    def _capacity_flag(self, row: Any) -> dict[str, Any] | None:
+        """The open ensemble row's capacity flag: measured now, else the one the loop wrote."""
+        if row.status not in (RowStatus.PENDING, RowStatus.APPROVED):
+            return None
+        handler = plan_ops.effective_handler(row)
+        if plan_ops.handler_kind(handler) != "ensemble":
+            return None
+        live = self._capacity.get(handler)
+        if live is not None:
+            return live.row_flag() if live.flagged else None
+        flag = (row.model_extra or {}).get("capacity")
+        return flag if isinstance(flag, dict) and flag.get("verdict") in ("spill", "queue") else None
+
+    def action_capacity_to_claude(self) -> None:
+        row = self.selected_row
+        if row is None or self.plan is None:
+            return
+        flag = self._capacity_flag(row)
+        if flag is None:
+            self.notify("No capacity problem measured for this row: its ensemble fits now.")
+            return
+        row_id = row.id
+        number = plan_ops.row_number(self.plan, row_id)
+        reason = str(flag.get("reason") or flag.get("verdict"))
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._apply(plan_ops.send_to_claude_for_capacity, row_id, reason)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Send #{number} to Claude?",
+                f"{plan_ops.effective_handler(row)}: {reason}. The row keeps its proposed ensemble "
+                "and records the capacity reason.",
+            ),
+            done,
+        )
 
     def _role_label(self, role: str) -> str:
         for choice in self._role_choices:
@@ -627,6 +710,8 @@ class PlanScreen(CockpitScreen):
         if self._editing:
             return False
         row = self.selected_row
+        if action == "capacity_to_claude":
+            return row is not None and self._capacity_flag(row) is not None or None
         if action in ("approve", "reject", "undecide", "override", "edit", "note", "run_row"):
             if row is None:
                 return False
@@ -1115,8 +1200,20 @@ class PlanScreen(CockpitScreen):
         from conductor_tui.engine.row_run import candidates_for
 
         services = self.services
+        from conductor_tui.engine.capacity import capacity_facts
+
         conductor = Conductor(
-            services.project, store=self.store, now=services.clock, size_facts=size_facts(services.project)
+            services.project,
+            store=self.store,
+            now=services.clock,
+            size_facts=size_facts(services.project),
+            capacity_facts=capacity_facts(
+                services.project,
+                store=self.store,
+                gpu_samples=self._gpu_samples(),
+                probe_gpu=False,
+                ollama_host=services.ollama_host,
+            ),
         )
         with self.store.lock(PLANS_LOCK):
             plan = self.store.latest_plans().get(plan_id)
