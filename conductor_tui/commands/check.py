@@ -92,7 +92,7 @@ def discover(project: Path) -> dict[str, Any]:
     ensembles: list[dict[str, Any]] = []
     sizes = {m.name: m.parameter_size for m in status.models if m.parameter_size} if known else {}
     thresholds = _thresholds(project)
-    from conductor_tui.engine.capacity import capacity_facts
+    from conductor_tui.handoff.capacity import capacity_facts
 
     capacity = capacity_facts(project, catalog=catalog)
     for entry in catalog.all_entries():

@@ -380,9 +380,9 @@ def _route(project: Path, plan: Any) -> Any:
     with the live lifecycle state, rows the lifecycle forbids go to Claude with the reason,
     rows covered by a standing authorisation are approved by the rule."""
     from conductor_tui.core.loop import Conductor
-    from conductor_tui.engine.capacity import capacity_facts
     from conductor_tui.engine.model_size import size_facts
     from conductor_tui.engine.row_run import candidates_for
+    from conductor_tui.handoff.capacity import capacity_facts
 
     conductor = Conductor(project, size_facts=size_facts(project), capacity_facts=capacity_facts(project))
     return conductor.route_plan(plan, candidates_for(project))

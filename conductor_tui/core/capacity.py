@@ -1,6 +1,6 @@
 """Will it run well right now? Capacity verdicts from measured facts (pure: no I/O).
 
-The engine measures (``engine/capacity.py``: Ollama's ``/api/ps``, the GPU probe, the
+The engine measures (``handoff/capacity.py``: Ollama's ``/api/ps``, the GPU probe, the
 project's own in-flight records, llama-server's ``/slots``) and hands the facts here; the
 loop (:class:`~conductor_tui.core.loop.Conductor`) flags plan rows with the verdict. A
 verdict is advice: a flagged row is never re-routed by itself — the person may send it to

@@ -126,7 +126,7 @@ class Conductor:
         self.project = Path(project)
         # ensemble → rules.EnsembleSize (Invariant 3), built by the engine (engine.model_size)
         self.size_facts = size_facts
-        # ensemble → core.capacity.Capacity (spill / queue now), measured by engine.capacity
+        # ensemble → core.capacity.Capacity (spill / queue now), measured by handoff.capacity
         self.capacity_facts = capacity_facts
         self.store = store or ProjectStore(self.project)
         self.now = now or (lambda: datetime.now(UTC))

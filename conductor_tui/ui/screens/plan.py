@@ -325,7 +325,7 @@ class PlanScreen(CockpitScreen):
             task_profiles = None
         capacity: dict[str, Any] = {}
         try:  # will it run well right now? (spill to CPU, queue on the host)
-            from conductor_tui.engine.capacity import capacity_facts, capacity_table
+            from conductor_tui.handoff.capacity import capacity_facts, capacity_table
 
             names = [e.name for e in engine_catalog.all_entries()] if engine_catalog else []
             facts = capacity_facts(
@@ -1200,7 +1200,7 @@ class PlanScreen(CockpitScreen):
         from conductor_tui.engine.row_run import candidates_for
 
         services = self.services
-        from conductor_tui.engine.capacity import capacity_facts
+        from conductor_tui.handoff.capacity import capacity_facts
 
         conductor = Conductor(
             services.project,

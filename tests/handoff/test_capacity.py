@@ -12,8 +12,8 @@ from conductor_tui.core.loop import Conductor
 from conductor_tui.core.plan import send_to_claude_for_capacity
 from conductor_tui.core.records import PlanRow, RoutingDecision, WorkflowPlan
 from conductor_tui.core.store import ProjectStore
-from conductor_tui.engine.capacity import capacity_facts
 from conductor_tui.handoff import protocol
+from conductor_tui.handoff.capacity import capacity_facts
 from conductor_tui.handoff.runner import run_request_headless
 from tests.fakes.gpu import FakeGpuProbe
 from tests.fakes.ollama_server import FakeModel

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from conductor_tui.core import capacity as cap
-from conductor_tui.engine import endpoints
+from conductor_tui.providers import endpoints
 
 TIMEOUT = 2.0
 
