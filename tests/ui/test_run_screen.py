@@ -221,3 +221,49 @@ async def test_session_run_requests_stream_in_the_cockpit(plan_project, cockpit,
         assert event.status == "failed" and "no-such-ensemble" in event.error
         app.close_handoff()
         assert not protocol.cockpit_alive(plan_project)
+
+
+async def test_the_view_follows_the_streaming_agent_until_the_person_navigates(tmp_path, cockpit):
+    """A chain (split → summarise → polish): the output pane moves to each agent as it starts
+    writing, once the previous one has finished; after the person picks an agent it stays."""
+    from types import SimpleNamespace
+
+    from conductor_tui.core.spec import EnsembleSpec
+    from conductor_tui.engine.loader import parse_ensemble
+
+    spec = parse_ensemble(
+        {
+            "name": "chain",
+            "description": "three steps",
+            "agents": [
+                {"name": "split", "script": "echo hi"},
+                {"name": "summarise", "model": "qwen3:1.7b", "provider": "ollama", "depends_on": ["split"]},
+                {"name": "polish", "model": "qwen3:1.7b", "provider": "ollama", "depends_on": ["summarise"]},
+            ],
+        }
+    )
+    assert isinstance(spec, EnsembleSpec)
+    app = cockpit(tmp_path, initial_mode="run")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        screen.show_view(RunView.from_spec(spec, "x"))
+        feed = screen.on_engine_event
+        feed(RunStarted("r", 0.0, "chain", ["split", "summarise", "polish"], "x"))
+        feed(AgentStarted("r", 0.0, "split", "script", None))
+        feed(AgentFinished("r", 0.1, "split", '["a"]', Usage(0, 0, 100, None, 0)))
+        feed(AgentStarted("r", 0.1, "summarise", "llm", "qwen3:1.7b"))
+        feed(TextDelta("r", 0.2, "summarise", "first words"))
+        await pilot.pause()
+        assert screen.selected == "summarise"  # not stuck on the script that ran first
+        feed(AgentFinished("r", 0.3, "summarise", "first words", Usage(5, 2, 200, "qwen3:1.7b", 10)))
+        feed(AgentStarted("r", 0.3, "polish", "llm", "qwen3:1.7b"))
+        feed(TextDelta("r", 0.4, "polish", "polished"))
+        await pilot.pause()
+        assert screen.selected == "polish"
+        # the person goes back to the summary: the view stays there while polish streams on
+        screen._settling_selection = False
+        screen._node_highlighted(SimpleNamespace(node=SimpleNamespace(data="summarise")))
+        feed(TextDelta("r", 0.5, "polish", " more"))
+        await pilot.pause()
+        assert screen.selected == "summarise" and screen.follow_agent is False

@@ -99,6 +99,7 @@ class RunScreen(CockpitScreen):
         self.view: RunView | None = None
         self.runner: Any = None  # engine.row_run.RowRunner while a row runs
         self.outcome: Any = None  # its RowOutcome once finished
+        self.follow_agent = True  # the view follows the streaming agent until the person navigates
         self.selected: str | None = None
         self.decision: Any = None  # the routing-log entry written for the finished run
         self.evaluation: Any = None  # rules.EvaluationDecision
@@ -388,6 +389,23 @@ class RunScreen(CockpitScreen):
         self._dirty |= changed
         if self.selected is None and changed:
             self.selected = next(iter(sorted(changed)), None)
+        elif self.follow_agent and changed and getattr(event, "kind", "") in ("TextDelta", "AgentStarted"):
+            self._follow_streaming(getattr(event, "agent", None))
+
+    def _follow_streaming(self, agent: str | None) -> None:
+        """Until the person picks an agent, the view follows the one that is streaming: it
+        stays on the selected agent while that one runs, and moves on when it has finished."""
+        view = self.view
+        if view is None or agent is None or agent == self.selected or agent not in view.agents:
+            return
+        current = view.agents.get(self.selected or "")
+        if current is not None and current.state == RUNNING and current.tokens:
+            return  # the selected agent is still writing: stay with it
+        self.selected = agent
+        if agent in self._tree_nodes:
+            self._settling_selection = True
+            self._select_node(agent)
+        self._reset_output()
 
     def show_view(self, view: RunView, selected: str | None = None, *, spec: Any = None) -> None:
         """Show a run (a new one, or a recorded one for snapshots).
@@ -400,6 +418,7 @@ class RunScreen(CockpitScreen):
         self.evaluation = None
         self.pj_outcome = None
         self._started_clock = time.monotonic()
+        self.follow_agent = selected is None
         self.selected = selected or (view.order[0] if view.order else None)
         self._set_shape(spec if spec is not None else view.spec)
         self._rebuild_tree()
@@ -791,6 +810,7 @@ class RunScreen(CockpitScreen):
             self._settling_selection = False
         if name and name != self.selected:
             self.selected = name
+            self.follow_agent = False  # the person navigated: the view stays where they put it
             self._reset_output()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -802,7 +822,11 @@ class RunScreen(CockpitScreen):
         if action == "evaluate":
             return self.decision is not None and self.evaluation is not None and self.evaluation.evaluate
         if action == "show_deliverable":
-            return bool(self.view and self.view.deliverable) or None
+            if self.view is None:
+                return False  # nothing ran: no dead key in the footer
+            return bool(self.view.deliverable) or None
+        if action == "follow":
+            return self.view is not None
         if action == "toggle_proposals":
             return self.shape is not None
         return True
