@@ -100,6 +100,7 @@ class RunScreen(CockpitScreen):
         self.runner: Any = None  # engine.row_run.RowRunner while a row runs
         self.outcome: Any = None  # its RowOutcome once finished
         self.follow_agent = True  # the view follows the streaming agent until the person navigates
+        self._flush_lock: asyncio.Lock | None = None
         self.selected: str | None = None
         self.decision: Any = None  # the routing-log entry written for the finished run
         self.evaluation: Any = None  # rules.EvaluationDecision
@@ -730,7 +731,15 @@ class RunScreen(CockpitScreen):
         return self.query_one("#run-output-scroll", FollowScroll)
 
     async def _flush(self) -> None:
-        """Every 50 ms: refresh changed agents and append new text of the selected one."""
+        """Every 50 ms: refresh changed agents and append new text of the selected one.
+        One flush at a time: the timer's and an explicit one (end of run, tests) never
+        interleave, so no text is written twice."""
+        if self._flush_lock is None:
+            self._flush_lock = asyncio.Lock()
+        async with self._flush_lock:
+            await self._flush_once()
+
+    async def _flush_once(self) -> None:
         view = self.view
         if view is None or (not self._dirty and view.finished and self._stream is None):
             return
