@@ -1,4 +1,5 @@
-"""Screenshots of issue 17 (judge agreement, training-data export, traceable savings) on
+"""Screenshots of the answers no peer gives (judge agreement, training-data export, traceable
+savings, capacity-aware routing) on
 generated logs whose answers are known (tests/core/unique_logs.py).
 
     python screenshots/make_unique_screenshots.py      # writes screenshots/unique-*.svg
@@ -68,6 +69,26 @@ async def main() -> int:
         table.focus()
         table.move_cursor(row=keys.index("extraction"))
         await pilot.press("D")
+
+    async def capacity(pilot):
+        await pilot.press("down")  # #2 summarize-files: gemma3:1b partly in system RAM
+
+    from tests.fakes.gpu import FakeGpuProbe
+    from tests.fakes.ollama_server import FakeOllama
+    from tests.ui.sample import fixed_clock, make_project, mixed_plan
+
+    with FakeOllama() as fake:  # the real client against the protocol-faithful fake, really loaded
+        fake.preload("gemma3:1b")
+        project = make_project(Path(tempfile.mkdtemp(dir=home)) / "promotion-service", plan=mixed_plan())
+        app = make_app(
+            project,
+            ollama_host=fake.url,
+            gpu_probe=FakeGpuProbe(),
+            clock=fixed_clock,
+            poll_interval=0,
+            rng=lambda: 0.99,
+        )
+        await shoot("unique-plan-capacity", app, capacity)
 
     await shoot("unique-evaluate-agreement", app_for("evaluate"), judged)
     await shoot("unique-lifecycle-export", app_for("lifecycle"), lora)
