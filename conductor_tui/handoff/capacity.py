@@ -171,7 +171,7 @@ def typical_durations(store: Any) -> dict[str, int]:
     for d in records:
         if d.event or d.status != "completed" or not d.ensemble:
             continue
-        ms = (d.model_extra or {}).get("duration_ms")
+        ms = d.duration_ms
         if isinstance(ms, int | float) and not isinstance(ms, bool):
             found.setdefault(d.ensemble, []).append(float(ms))
     return {k: v for k, v in ((k, cap.typical_duration_ms(v)) for k, v in found.items()) if v}
