@@ -5,7 +5,7 @@ each :meth:`Aggregator.feed_file` call reads only the complete lines appended si
 previous call (it remembers the byte offset and line number per file, and starts over
 if a file was truncated or replaced). :meth:`Aggregator.snapshot` returns plain totals.
 
-Speed (DESIGN.md §7: 1,000,000 lines cold < 1.5 s, appends reflected < 50 ms, < 250 MB;
+Speed (targets: 1,000,000 lines cold < 1.5 s, appends reflected < 50 ms, < 250 MB;
 measured by ``benchmarks/bench_report.py``):
 
 * the hot path decodes whole 1 MiB blocks of lines (read unbuffered, passed as a

@@ -136,7 +136,7 @@ class History:
         self.ensembles: dict[str, EnsembleHistory] = {}
         self.claude_by_type: Counter[str] = Counter()  # interim (delegable) Claude decisions
         self.claude_by_type_session: Counter[tuple[str, str]] = Counter()
-        self.prepared_by_type: Counter[str] = Counter()  # ensemble-prepared Claude (ADR-014)
+        self.prepared_by_type: Counter[str] = Counter()  # ensemble-prepared Claude (see the glossary)
         self.evaluation_of: dict[str, Evaluation] = {}  # run id → its effective evaluation
         self.skipped_routing = 0
         self.skipped_evaluations = 0

@@ -281,7 +281,7 @@ class _ReviewPass:
         ev = self.effective.get(rid)
         if not done:
             # a failed or cancelled run is no invocation (no number, no calibration slot);
-            # script / infrastructure failures are not evaluated (seed 001)
+            # script / infrastructure failures are not evaluated
             if ev is not None and ev.score is not None:
                 tracker.add(rules.as_score(ev.score), uses=track.counter)
             return
@@ -970,7 +970,7 @@ def interim_debt(state: ReviewState) -> int:
 
 def profiles_after_evaluation(state: ReviewState, item: QueueItem, record: Evaluation) -> TaskProfiles | None:
     """``task-profiles.yaml`` with the task type's counts and phase brought up to date after
-    ``record`` (seed 001, Task Profile Updates).  ``None`` when there is nothing to update:
+    ``record`` (see the glossary: task profile).  ``None`` when there is nothing to update:
     no task type, or the task type is mapped to a different ensemble."""
     task_type = item.run.task_type
     if not task_type:
@@ -1019,7 +1019,7 @@ class Progression:
 
 @dataclass
 class WrapUp:
-    """The conductor's session wrap-up for one workflow plan (seed 001, END-TO-END FLOW)."""
+    """The conductor's session wrap-up for one workflow plan."""
 
     plan_id: str
     meta_task: str
