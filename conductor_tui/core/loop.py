@@ -45,6 +45,7 @@ from conductor_tui.core.records import (
     RoutingConfig,
     RoutingDecision,
     RowStatus,
+    RunStatus,
     Score,
     TaskProfile,
     TaskProfiles,
@@ -534,7 +535,7 @@ class Conductor:
             }
             if not decision.reason:
                 fields["reason"] = adm.reason
-            completed = (decision.status or "completed") == "completed"
+            completed = (decision.status or RunStatus.COMPLETED) == RunStatus.COMPLETED
             evaluation = None
             if completed:
                 fields["invocation_number"] = hist.next_invocation(ens)

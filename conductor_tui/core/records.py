@@ -76,6 +76,18 @@ class RowStatus(StrEnum):
     FAILED = "failed"
 
 
+class RunStatus(StrEnum):
+    """State of one ensemble run (``RunResult.status``, the routing log's ``status``).
+
+    A ``StrEnum``: members compare equal to, and serialise as, their strings.
+    """
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 # Spellings seen in real files → canonical value.
 _ALIASES: dict[str, str] = {
     "calibration": "calibrate",

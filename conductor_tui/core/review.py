@@ -39,6 +39,7 @@ from conductor_tui.core.records import (
     Phase,
     RoutingConfig,
     RoutingDecision,
+    RunStatus,
     Score,
     TaskProfiles,
     as_datetime,
@@ -161,7 +162,7 @@ def _validate_line(line: bytes) -> RoutingDecision | None:
 _Pending = tuple
 _LOC = slice(0, 3)
 _DECISION_EVENTS = (None, "", "routing-decision", "routing")
-_DONE = ("completed", "done", "success")
+_DONE = (RunStatus.COMPLETED, "done", "success")
 _TRUSTED = "trusted — routine evaluation skipped"
 
 
@@ -259,7 +260,7 @@ class _ReviewPass:
             pair = pairs.get((tt, ens))
             if pair is None:
                 pair = pairs[(tt, ens)] = [0, None]
-            if (rec.status or "completed") in _DONE:
+            if (rec.status or RunStatus.COMPLETED) in _DONE:
                 pair[0] += 1  # uses: completed runs only
                 if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
                     pair[1] = ts
@@ -277,7 +278,7 @@ class _ReviewPass:
         if track is None:
             track = self.tracks[ens] = _EnsembleTrack(thresholds)
         tracker = track.tracker
-        done = (rec.status or "completed") in _DONE
+        done = (rec.status or RunStatus.COMPLETED) in _DONE
         ev = self.effective.get(rid)
         if not done:
             # a failed or cancelled run is no invocation (no number, no calibration slot);
@@ -1115,7 +1116,7 @@ def workflow_wrapup(
         thresholds = RoutingThresholds()
     ratio = float(thresholds.local_to_claude_token_ratio or 1.2)
     local_all = [d for d in decisions.values() if d.is_local]
-    local = [d for d in local_all if (d.status or "completed") in _DONE]  # failed runs are no success
+    local = [d for d in local_all if (d.status or RunStatus.COMPLETED) in _DONE]  # failed runs are no success
     local_tokens = sum(d.total_tokens_local or 0 for d in local_all)
     saved = sum(
         d.tokens_saved if d.tokens_saved is not None else round((d.total_tokens_local or 0) / ratio)
