@@ -45,7 +45,7 @@ def _thresholds(project: Path) -> Any:
 
 
 def _size_problems(size: Any, thresholds: Any, path: Path | None) -> list[Any]:
-    """Invariant 3 as check problems: above 7B a warning; above the 14B ceiling refused for
+    """The model-size ceiling as check problems: above 7B a warning; above the 14B ceiling refused for
     delegation (blocking) unless the ensemble overrides it."""
     from conductor_tui.core.spec import Problem
 

@@ -1,7 +1,7 @@
 """``conductor-tui demo``: the cockpit on a copy of the bundled sample project (demo data).
 
-The sample is a recorded conductor session — the PromotionHandler decomposition of
-seed 000 (plan, routing log over four days, evaluations, task profiles, artifacts,
+The sample is a recorded conductor session — the PromotionHandler decomposition
+(plan, routing log over four days, evaluations, task profiles, artifacts,
 ensembles) — copied to a temporary directory, so evaluating, promoting or editing the
 config there never touches the installed package.  Ollama and the GPU show their real
 status.  The global and library tiers, the cockpit's settings and caches are redirected into the

@@ -5,7 +5,7 @@ each :meth:`Aggregator.feed_file` call reads only the complete lines appended si
 previous call (it remembers the byte offset and line number per file, and starts over
 if a file was truncated or replaced). :meth:`Aggregator.snapshot` returns plain totals.
 
-Speed (DESIGN.md §7: 1,000,000 lines cold < 1.5 s, appends reflected < 50 ms, < 250 MB;
+Speed (targets: 1,000,000 lines cold < 1.5 s, appends reflected < 50 ms, < 250 MB;
 measured by ``benchmarks/bench_report.py``):
 
 * the hot path decodes whole 1 MiB blocks of lines (read unbuffered, passed as a
@@ -66,7 +66,7 @@ import msgspec
 from pydantic import ValidationError
 
 from conductor_tui.core import logscan, rules
-from conductor_tui.core.records import Evaluation, RoutingDecision, RoutingThresholds, Score
+from conductor_tui.core.records import Evaluation, RoutingDecision, RoutingThresholds, RunStatus, Score
 from conductor_tui.core.schemas import AggregateEval as _Eval
 from conductor_tui.core.schemas import AggregateRoute as _Route
 from conductor_tui.core.schemas import ProposeJudgeBlock as _PJ
@@ -141,7 +141,7 @@ _PLAIN_CLAUDE_TOK = 12  # claude_tokens of Claude decisions without preparation 
 _PLAIN_CLAUDE_N = 13
 _FAILED = 14  # local runs that did not complete (failed, cancelled): no success, nothing saved
 _NCOUNTERS = 15
-_DONE = frozenset({None, "completed", "done", "success"})
+_DONE = frozenset({None, RunStatus.COMPLETED, "done", "success"})
 
 
 def _str(v: Any) -> str | None:

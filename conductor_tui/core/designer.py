@@ -1,4 +1,4 @@
-"""The handoff to the Ensemble Designer (seed 001, ENSEMBLE REQUEST PROTOCOL; Invariant 12).
+"""The handoff to the Ensemble Designer (see the glossary: designer).
 
 The conductor does not compose ensembles; it writes **artifacts** the designer reads:
 
@@ -15,7 +15,7 @@ conductor's bookkeeping (``id``, ``created``, ``trigger``, ``state`` …). Files
 atomically; a state change rewrites the file (the artifact is a message, not a log).
 
 **States.** A request is ``proposed`` (the conductor recommends it: adaptive observation,
-a failed calibration — the person has not yet approved the handoff, Invariant 1) or
+a failed calibration — the person has not yet approved the handoff) or
 ``requested`` (the person approved: a ``create-ensemble`` plan row approved, an explicit
 request, ``design approve``); ``declined`` by the person; then, derived from the project,
 ``answered`` (a new request: an ensemble now exists for the task type; a revision: the
@@ -219,7 +219,7 @@ def dominant_failure_mode(evaluations: Iterable[Evaluation]) -> str | None:
 
 
 def per_model_summary(evaluations: Iterable[Evaluation]) -> dict[str, dict[str, Any]]:
-    """Per-model correctness of a complementary ensemble (Invariant 15): for each model,
+    """Per-model correctness of a complementary ensemble: for each model,
     how often it was right, plus the union accuracy (any model right) and the
     contradiction rate (the models disagreed) over the evaluations that name models."""
     counts: dict[str, Counter[str]] = {}

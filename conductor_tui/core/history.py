@@ -36,6 +36,7 @@ from conductor_tui.core.records import (
     Evaluation,
     Phase,
     RoutingThresholds,
+    RunStatus,
     as_datetime,
     line_identity,
     parse_timestamp,
@@ -43,7 +44,7 @@ from conductor_tui.core.records import (
 from conductor_tui.core.schemas import HistoryLine as _Line
 
 LIFECYCLE_EVENT = "lifecycle"
-DONE = frozenset({"completed", "done", "success"})
+DONE = frozenset({RunStatus.COMPLETED, "done", "success"})
 _DECISION_EVENTS = (None, "", "routing-decision", "routing")
 
 
@@ -136,7 +137,7 @@ class History:
         self.ensembles: dict[str, EnsembleHistory] = {}
         self.claude_by_type: Counter[str] = Counter()  # interim (delegable) Claude decisions
         self.claude_by_type_session: Counter[tuple[str, str]] = Counter()
-        self.prepared_by_type: Counter[str] = Counter()  # ensemble-prepared Claude (ADR-014)
+        self.prepared_by_type: Counter[str] = Counter()  # ensemble-prepared Claude (see the glossary)
         self.evaluation_of: dict[str, Evaluation] = {}  # run id → its effective evaluation
         self.skipped_routing = 0
         self.skipped_evaluations = 0
@@ -215,7 +216,7 @@ class History:
     def add_run(self, line: _Line, rid: str) -> None:
         ens = _s(line.ensemble) or _s(line.routed_to) or "?"
         hist = self.ensemble(ens)
-        status = (_s(line.status) or "completed").lower()
+        status = (_s(line.status) or RunStatus.COMPLETED).lower()
         when = _when(line.timestamp)
         tt = _s(line.task_type)
         invocation = None
@@ -228,7 +229,7 @@ class History:
                 hist.task_types[tt] += 1
             if when is not None and (hist.last_used is None or when > hist.last_used):
                 hist.last_used = when
-        elif status == "cancelled":
+        elif status == RunStatus.CANCELLED:
             hist.cancelled += 1
         else:
             hist.failed += 1

@@ -7,7 +7,7 @@ effective evaluation scores in log order and read its phase. Every number comes 
 routing thresholds (glossary: ``docs/GLOSSARY.md``):
 
 * **Calibrate** — the first ``calibration_period`` (5) evaluated uses form a window. Any
-  poor score triggers the in-session fallback to Claude (ADR-011). ``calibration_fail_poor``
+  poor score triggers the in-session fallback to Claude. ``calibration_fail_poor``
   (2) poor scores across calibration (one window, or a mixed window and the next) is a
   **fail**: back to **Design** at once, the ensemble is not routed to, proposed or promoted
   until it is revised. A full window with 0 poor passes; with 1 poor it is **mixed**: a
@@ -221,7 +221,7 @@ class LifecycleTracker:
         return Phase.ESTABLISH
 
     def fallback_for(self, session_key: str | None) -> bool:
-        """In-session fallback (ADR-011): a poor calibration score in this session."""
+        """In-session fallback: a poor calibration score in this session."""
         return self.calibrating and (session_key or "") in self.fallback_sessions
 
 

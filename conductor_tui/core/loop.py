@@ -45,6 +45,7 @@ from conductor_tui.core.records import (
     RoutingConfig,
     RoutingDecision,
     RowStatus,
+    RunStatus,
     Score,
     TaskProfile,
     TaskProfiles,
@@ -124,7 +125,7 @@ class Conductor:
         capacity_facts: Callable[[str], Any] | None = None,
     ) -> None:
         self.project = Path(project)
-        # ensemble → rules.EnsembleSize (Invariant 3), built by the engine (engine.model_size)
+        # ensemble → rules.EnsembleSize (model-size ceiling), built by the engine (engine.model_size)
         self.size_facts = size_facts
         # ensemble → core.capacity.Capacity (spill / queue now), measured by handoff.capacity
         self.capacity_facts = capacity_facts
@@ -534,7 +535,7 @@ class Conductor:
             }
             if not decision.reason:
                 fields["reason"] = adm.reason
-            completed = (decision.status or "completed") == "completed"
+            completed = (decision.status or RunStatus.COMPLETED) == RunStatus.COMPLETED
             evaluation = None
             if completed:
                 fields["invocation_number"] = hist.next_invocation(ens)
@@ -586,10 +587,10 @@ class Conductor:
         candidates_for: Callable[[str], Sequence[str]] | None = None,
         per_model: dict[str, str] | Sequence[str] | None = None,
     ) -> EvaluationOutcome:
-        """Append one evaluation (seed 001, Evaluation Record) and apply its consequences.
+        """Append one evaluation (see the glossary: evaluation) and apply its consequences.
 
         ``per_model``: for a complementary (multi-model) ensemble, each model's verdict
-        (``{model: correct | incorrect}``, Invariant 15) — kept on the record as ``per_model``
+        (``{model: correct | incorrect}``) — kept on the record as ``per_model``
         for the designer's union accuracy and contradiction penalty."""
         from conductor_tui.core.designer import parse_per_model
 
@@ -733,13 +734,13 @@ class Conductor:
     ) -> tuple[RoutingDecision, TaskProfile | None]:
         """Log a subtask Claude handled; delegable work is interim (technical debt).
 
-        **Adaptive observation** (ADR-010): when Claude has now handled the same delegable
+        **Adaptive observation** (see the glossary: repetition threshold): when Claude has now handled the same delegable
         task type ``repetition_threshold`` times in this session and more repetitions remain
         (``remaining``: how many more the session expects; default the plan's open rows of
         that type, or — unknown — assumed), an ensemble request is proposed to the designer
-        and left on :attr:`design_request` (the person approves the handoff, Invariant 1).
+        and left on :attr:`design_request` (the person approves the handoff).
 
-        **Ensemble-prepared Claude** (ADR-014): ``prepared_by`` names the preparation
+        **Ensemble-prepared Claude**: ``prepared_by`` names the preparation
         ensemble; ``tokens`` are then Claude's judgment tokens on the brief, and the record
         carries ``preparation_tokens_local``, ``judgment_tokens_claude``,
         ``estimated_full_claude_tokens`` (default: the judgment plus the preparation's
@@ -1019,7 +1020,7 @@ class Conductor:
         return art
 
     def reject_design(self, task_type: str, reason: str) -> TaskProfile:
-        """The designer's rejection (seed 001, Design rejection): the task type becomes
+        """The designer's rejection: the task type becomes
         Claude-only in ``task-profiles.yaml`` with ``design_rejected: true`` and the reason."""
         if not reason.strip():
             raise ValueError("a design rejection needs its reason")
@@ -1055,8 +1056,8 @@ class Conductor:
         self.store.update_task_profiles(change)
 
     def note_plan_decisions(self, plan: WorkflowPlan) -> list[Any]:
-        """A ``create-ensemble`` row the person approved is the Design transition approved
-        (seed 001, Step 4): write (or upgrade) the ensemble request for its task type.
+        """A ``create-ensemble`` row the person approved is the Design transition approved:
+        write (or upgrade) the ensemble request for its task type.
         Returns the requests written or upgraded now (idempotent: an already requested
         task type writes nothing)."""
         from conductor_tui.core import plan as plan_ops
@@ -1274,7 +1275,7 @@ class Conductor:
         hist: History | None = None,
         write: bool = True,
     ) -> tuple[dict[str, Any], Path]:
-        """Design knowledge for ``task_type`` accumulated from the logs (Invariant 16): every
+        """Design knowledge for ``task_type`` accumulated from the logs: every
         ensemble tried for it with its DAG shape, phase, scores, calibration transitions,
         failure modes and per-model correctness; what worked and what failed; Claude debt and
         the designer artifacts. Written to ``designer/notes/<task type>.yaml`` for the designer."""
@@ -1410,7 +1411,7 @@ class Conductor:
     def record_generality(
         self, ensemble: str, assessment: str, *, general: bool = True, assessed_by: str = "person"
     ) -> RoutingDecision:
-        """Record a generality assessment (needed for library contribution, Invariant 6)."""
+        """Record a generality assessment (needed for library contribution, a promotion gate)."""
         if not assessment.strip():
             raise ValueError(
                 "a generality assessment needs its reasoning (why it is, or is not, project-specific)"

@@ -1,4 +1,4 @@
-"""Workflow plans: decisions, summary, loading (seed 001, WORKFLOW PLANNING Steps 1–3).
+"""Workflow plans: decisions, summary, loading (see the glossary: meta-task).
 
 Every operation is a pure function: it takes a :class:`WorkflowPlan` and returns a
 NEW revision (``revision + 1``, a ``change`` text, ``decided_at`` on the rows it
@@ -37,7 +37,7 @@ Clock = Callable[[], datetime]
 
 CLAUDE = "claude"
 CREATE_ENSEMBLE = "create-ensemble"
-#: Local models spend more tokens than Claude for the same output (seed 001, Invariant 7).
+#: Local models spend more tokens than Claude for the same output (see the glossary: token savings).
 DEFAULT_LOCAL_TO_CLAUDE_RATIO = 1.2
 _DECIDED = {RowStatus.APPROVED, RowStatus.REJECTED, RowStatus.RUNNING, RowStatus.DONE, RowStatus.FAILED}
 
@@ -366,7 +366,7 @@ def local_to_claude_ratio(thresholds: Any = None) -> float:
 
 
 def worth_planning(plan: WorkflowPlan, thresholds: Any = None) -> tuple[bool, str]:
-    """The complexity floor (seed 001: fewer than ~5 subtasks or 3 delegable → handle directly)."""
+    """The complexity floor (fewer than ~5 subtasks or 3 delegable → handle directly)."""
     rows = [r for r in plan.subtasks if r.status != RowStatus.REJECTED]
     delegable = sum(1 for r in rows if r.delegability_category in (Delegability.AGENT, Delegability.ENSEMBLE))
     try:
@@ -390,7 +390,7 @@ def estimated_claude_tokens(row: PlanRow, ratio: float | None = None) -> int | N
 
 
 def summarize(plan: WorkflowPlan, ratio: float | None = None) -> PlanSummary:
-    """Counts over the rows that are not rejected (seed 001, Step 3)."""
+    """Counts over the rows that are not rejected."""
     ratio = ratio or local_to_claude_ratio()
     out = PlanSummary()
     create: dict[str, int] = {}  # task type → expected uses (the design priority)
@@ -424,7 +424,7 @@ def summarize(plan: WorkflowPlan, ratio: float | None = None) -> PlanSummary:
         saved = estimated_claude_tokens(row, ratio)
         if saved:
             out.estimated_savings += saved
-    # Seed 001: sequence ensemble requests by expected repetitions (higher first).
+    # Sequence ensemble requests by expected repetitions (higher first).
     out.to_create = sorted(create, key=lambda k: -create[k])
     out.create_uses = dict(create)
     return out

@@ -3,8 +3,8 @@
 Claude (``providers.anthropic.ClaudeProvider.plan``) proposes phases and subtasks with
 task types, delegability categories, DAG-test answers, dependencies, expected repetitions,
 Claude-only criteria and preparation/judgment splits (:class:`PlannerOutput`).  This
-module does the rest with the foundation's rules (seed 001, WORKFLOW PLANNING Step 2–3,
-TASK TRIAGE AND ROUTING; ADR-010, ADR-012, ADR-014):
+module does the rest with the conductor's rules (see the glossary: triage, DAG
+test, repetition threshold, ensemble-prepared Claude):
 
 * each subtask goes through :func:`conductor_tui.core.rules.triage` against the runnable
   ensembles that match its task type → an ensemble name, ``claude``, or, for delegable
@@ -68,7 +68,7 @@ class PlannedSubtask(_Model):
     depends_on: list[str] = Field(default_factory=list)
     expected_repetitions: int = 1
     claude_only_criterion: str | None = None
-    prepares: str | None = None  # id of the Claude-only subtask this one prepares (ADR-014)
+    prepares: str | None = None  # id of the Claude-only subtask this one prepares (ensemble-prepared Claude)
     estimated_claude_tokens: int | None = None
     rationale: str | None = None
 
@@ -293,7 +293,7 @@ def build_plan(
             setattr(row, key, value)
         rows[sub.id] = row
 
-    # Ensemble-prepared Claude (ADR-014): keep the split only where it pays.
+    # Ensemble-prepared Claude: keep the split only where it pays.
     dropped: dict[str, list[str]] = {}
     for sub in subtasks:
         if not sub.prepares:

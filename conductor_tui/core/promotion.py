@@ -357,7 +357,7 @@ def check_promotion(
     )
     check.needed_good = global_good if destination == "global" else library_good
 
-    # readiness (Invariant 6), gated by the lifecycle phase
+    # readiness (the promotion gates), gated by the lifecycle phase
     gate = rules.as_phase(phase)
     short = check.needed_good - good_count
     if gate is not None and gate not in (rules.Phase.TRUST, rules.Phase.PROMOTE):
@@ -406,7 +406,7 @@ def check_promotion(
         return check
     agents = [a for a in (data.get("agents") or []) if isinstance(a, dict)]
 
-    # profiles (Invariant 11) — including fallback chains
+    # profiles — including fallback chains
     project_profiles = profiles_in(locations.project_llm_orc_dir(proj))
     if destination == "global":
         dest_profiles = profiles_in(dest_root) if dest_root else {}

@@ -1,6 +1,6 @@
-"""Pydantic models of every conductor file (seed 001, PERSISTENCE and record formats).
+"""Pydantic models of every conductor file.
 
-Reading is tolerant (DESIGN.md §3):
+Reading is tolerant:
 
 * unknown fields are kept (``extra="allow"``) and written back unchanged;
 * missing optional fields take defaults;
@@ -74,6 +74,18 @@ class RowStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class RunStatus(StrEnum):
+    """State of one ensemble run (``RunResult.status``, the routing log's ``status``).
+
+    A ``StrEnum``: members compare equal to, and serialise as, their strings.
+    """
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 # Spellings seen in real files → canonical value.
@@ -252,7 +264,7 @@ class Record(BaseModel):
         validate_assignment=True,
         use_enum_values=False,
         # Build validators on first use, not at import: keeps `import conductor_tui.core`
-        # cheap for the CLI and the cockpit's first paint (DESIGN §7).
+        # cheap for the CLI and the cockpit's first paint.
         defer_build=True,
     )
 
@@ -270,7 +282,7 @@ class Record(BaseModel):
 
 
 class DagTestResult(Record):
-    """The four-condition DAG decomposability test (ADR-012)."""
+    """The four-condition DAG decomposability test (see the glossary: DAG test)."""
 
     dag: Flag = None
     script: Flag = None
@@ -309,7 +321,7 @@ def _accept_dag_test(data: Any) -> Any:
 
 
 class RoutingDecision(Record):
-    """One line of ``routing-log.jsonl`` (seed 001, Routing Decision Record).
+    """One line of ``routing-log.jsonl``.
 
     Besides the spec's fields, conductor-tui writes ``id`` (what evaluations link to
     through ``routing_id``), ``ensemble``, ``status`` of the run, ``artifact`` and,
@@ -327,12 +339,12 @@ class RoutingDecision(Record):
     reason: NullableStr = None
     evaluation_summary: NullableStr = None
     standing_auth: Flag = False
-    # Token savings quantification (Invariant 7)
+    # Token savings quantification (see the glossary: token savings)
     total_tokens_local: TokenCount | None = None
     estimated_claude_tokens: TokenCount | None = None
     tokens_saved: SignedTokenCount | None = None
     claude_tokens: TokenCount | None = None  # actual Claude tokens when Claude handled it
-    # Ensemble-prepared Claude (ADR-014)
+    # Ensemble-prepared Claude (see the glossary)
     preparation_tokens_local: TokenCount | None = None
     judgment_tokens_claude: TokenCount | None = None
     estimated_full_claude_tokens: TokenCount | None = None
@@ -403,7 +415,7 @@ UNDECLARED_ROUTING_FIELDS = frozenset(
 
 
 class Evaluation(Record):
-    """One line of ``evaluations.jsonl`` (seed 001, Evaluation Record)."""
+    """One line of ``evaluations.jsonl`` (see the glossary: evaluation)."""
 
     id: str | None = None
     timestamp: Timestamp = Field(default_factory=now_utc)
@@ -503,8 +515,8 @@ class RoutingThresholds(Record):
     repetition_threshold: int = 3
     # conductor-tui extensions (optional, defaulted; spec numbers)
     calibration_fail_poor: int = 2  # 2+ poor in a calibration window = fail; 1 = mixed
-    promotion_global_good: int = 3  # Invariant 6
-    promotion_library_good: int = 5  # Invariant 6 (+ generality assessment)
+    promotion_global_good: int = 3  # promotion gate: global
+    promotion_library_good: int = 5  # promotion gate: library (+ generality assessment)
     lora_poor_threshold: int = 3  # 3+ poor with one dominant failure mode
     lora_dominant_share: float = 0.66  # "dominant" = this share of the poor evaluations
     complexity_min_subtasks: int = 5  # fewer subtasks → skip planning
@@ -515,8 +527,8 @@ class RoutingThresholds(Record):
     judge_agreement_min: float = 0.7  # judge agreeing with the person less often → back to the person
     judge_agreement_min_samples: int = 5  # judge–person pairs before the rule applies
     ratio_band_default: float = 0.25  # ± share around the default ratio when too few samples
-    small_model_max_b: float = 7.0  # Invariant 3: agents above this size (billions) are flagged
-    model_ceiling_b: float = 14.0  # Invariant 3: above this, refused for delegation unless overridden
+    small_model_max_b: float = 7.0  # model-size ceiling: agents above this size (billions) are flagged
+    model_ceiling_b: float = 14.0  # model-size ceiling: above this, refused for delegation unless overridden
 
 
 THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
@@ -539,7 +551,7 @@ THRESHOLD_EXTENSION_KEYS: tuple[str, ...] = (
 
 
 class RoutingConfig(Record):
-    """``routing-config.yaml`` (seed 001, Config Schema)."""
+    """``routing-config.yaml``."""
 
     version: int = 1
     starter_kit_offered: Flag = False

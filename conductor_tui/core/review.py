@@ -39,6 +39,7 @@ from conductor_tui.core.records import (
     Phase,
     RoutingConfig,
     RoutingDecision,
+    RunStatus,
     Score,
     TaskProfiles,
     as_datetime,
@@ -161,7 +162,7 @@ def _validate_line(line: bytes) -> RoutingDecision | None:
 _Pending = tuple
 _LOC = slice(0, 3)
 _DECISION_EVENTS = (None, "", "routing-decision", "routing")
-_DONE = ("completed", "done", "success")
+_DONE = (RunStatus.COMPLETED, "done", "success")
 _TRUSTED = "trusted — routine evaluation skipped"
 
 
@@ -259,7 +260,7 @@ class _ReviewPass:
             pair = pairs.get((tt, ens))
             if pair is None:
                 pair = pairs[(tt, ens)] = [0, None]
-            if (rec.status or "completed") in _DONE:
+            if (rec.status or RunStatus.COMPLETED) in _DONE:
                 pair[0] += 1  # uses: completed runs only
                 if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
                     pair[1] = ts
@@ -277,11 +278,11 @@ class _ReviewPass:
         if track is None:
             track = self.tracks[ens] = _EnsembleTrack(thresholds)
         tracker = track.tracker
-        done = (rec.status or "completed") in _DONE
+        done = (rec.status or RunStatus.COMPLETED) in _DONE
         ev = self.effective.get(rid)
         if not done:
             # a failed or cancelled run is no invocation (no number, no calibration slot);
-            # script / infrastructure failures are not evaluated (seed 001)
+            # script / infrastructure failures are not evaluated
             if ev is not None and ev.score is not None:
                 tracker.add(rules.as_score(ev.score), uses=track.counter)
             return
@@ -970,7 +971,7 @@ def interim_debt(state: ReviewState) -> int:
 
 def profiles_after_evaluation(state: ReviewState, item: QueueItem, record: Evaluation) -> TaskProfiles | None:
     """``task-profiles.yaml`` with the task type's counts and phase brought up to date after
-    ``record`` (seed 001, Task Profile Updates).  ``None`` when there is nothing to update:
+    ``record`` (see the glossary: task profile).  ``None`` when there is nothing to update:
     no task type, or the task type is mapped to a different ensemble."""
     task_type = item.run.task_type
     if not task_type:
@@ -1019,7 +1020,7 @@ class Progression:
 
 @dataclass
 class WrapUp:
-    """The conductor's session wrap-up for one workflow plan (seed 001, END-TO-END FLOW)."""
+    """The conductor's session wrap-up for one workflow plan."""
 
     plan_id: str
     meta_task: str
@@ -1115,7 +1116,7 @@ def workflow_wrapup(
         thresholds = RoutingThresholds()
     ratio = float(thresholds.local_to_claude_token_ratio or 1.2)
     local_all = [d for d in decisions.values() if d.is_local]
-    local = [d for d in local_all if (d.status or "completed") in _DONE]  # failed runs are no success
+    local = [d for d in local_all if (d.status or RunStatus.COMPLETED) in _DONE]  # failed runs are no success
     local_tokens = sum(d.total_tokens_local or 0 for d in local_all)
     saved = sum(
         d.tokens_saved if d.tokens_saved is not None else round((d.total_tokens_local or 0) / ratio)

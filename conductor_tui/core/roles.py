@@ -51,8 +51,8 @@ _TARGET_KEYS = ("profile", "model", "ensemble", "handler")
 _ALLOWED_KEYS = frozenset({*_TARGET_KEYS, "provider", "description", "system_prompt", "temperature"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-#: Used when neither the project nor the global roles file exists (seed 004's table:
-#: Claude plans and reviews; local models build; the small one does quick edits).
+#: Used when neither the project nor the global roles file exists (the default
+#: table: Claude plans and reviews; local models build; the small one does quick edits).
 DEFAULT_ROLES: dict[str, dict[str, Any]] = {
     "planner": {"handler": "claude", "description": "plans and architecture"},
     "backend": {"profile": "starter-medium", "description": "server-side code"},

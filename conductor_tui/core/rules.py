@@ -1,4 +1,4 @@
-"""The conductor's rules as pure functions (seed 001; ADR-010, ADR-011, ADR-012, ADR-014).
+"""The conductor's rules as pure functions (the terms are in docs/GLOSSARY.md).
 
 Every number comes from :class:`~conductor_tui.core.records.RoutingThresholds` (the
 routing config), never from a constant here:
@@ -94,13 +94,13 @@ def count_scores(scores: Iterable[Any]) -> ScoreCounts:
 
 @dataclass(frozen=True)
 class CalibrationOutcome:
-    """Outcome of one calibration window (seed 001, Calibration Outcome).
+    """Outcome of one calibration window (see the glossary: calibration window).
 
     ``kind``: ``"pass"`` (0 poor: advance to Establish), ``"mixed"`` (1 poor: stay in
     Calibrate, another window next session), ``"fail"`` (``calibration_fail_poor``+ poor:
     back to Design for revision), or ``"in-progress"`` (fewer than ``calibration_period``
     evaluated). ``remaining``: evaluated uses still needed to finish the window.
-    ``fallback``: a "poor" was seen, so this session falls back to Claude (ADR-011).
+    ``fallback``: a "poor" was seen, so this session falls back to Claude (in-session fallback).
     """
 
     kind: str
@@ -149,7 +149,7 @@ def calibration_outcome(window_scores: Sequence[Any], thresholds: RoutingThresho
 
 @dataclass(frozen=True)
 class FallbackDecision:
-    """Whether this session falls back to Claude for the task type (ADR-011)."""
+    """Whether this session falls back to Claude for the task type (in-session fallback)."""
 
     fallback: bool
     message: str = ""
@@ -176,7 +176,7 @@ def calibration_fallback(
 
 @dataclass(frozen=True)
 class PromotionReadiness:
-    """Invariant 6: ``promotion_global_good``+ good → global; ``promotion_library_good``+
+    """The promotion gates: ``promotion_global_good``+ good → global; ``promotion_library_good``+
     good plus a generality assessment → library. ``next_step`` says what is still needed
     ("1 more good for global promotion")."""
 
@@ -439,7 +439,7 @@ def task_type_key(task_type: str | None) -> str:
 
 
 def default_category(task_type: str | None) -> Delegability | None:
-    """The seed's taxonomy: known agent-delegable types, ensemble-delegable candidates
+    """The delegability taxonomy: known agent-delegable types, ensemble-delegable candidates
     (which still need the DAG test) and Claude-only criteria; ``None`` when unknown."""
     key = task_type_key(task_type)
     if key in AGENT_DELEGABLE_TYPES:
@@ -474,7 +474,7 @@ def dag_uncertain_conditions(result: DagTestResult | Mapping[str, Any] | None) -
 
 
 def dag_category(result: DagTestResult | Mapping[str, Any] | None) -> Delegability | None:
-    """ADR-012's four-condition test: all four hold → ensemble-delegable; any fails →
+    """The DAG test's four conditions: all four hold → ensemble-delegable; any fails →
     Claude-only; otherwise (a condition undecided) → ``None``: uncertain, ask the user."""
     r = _dag(result)
     if r is None:
@@ -495,10 +495,10 @@ class TriageDecision:
 
     ``handler``: an ensemble name or ``"claude"``. ``reason`` uses the routing log's
     vocabulary (``standing-auth``, ``task-profile``, ``user-confirmed``,
-    ``competence-boundary``, ``no-ensemble``) plus ``calibration-fallback`` (ADR-011
+    ``competence-boundary``, ``no-ensemble``) plus ``calibration-fallback`` (in-session
     fallback) and ``uncertain`` (DAG test undecided — the user chooses). ``step`` is the
-    tree step that matched (1-6). ``needs_confirmation``: ask the user before acting
-    (Invariant 1). ``interim``: Claude handles delegable work as a stop-gap (Design phase),
+    tree step that matched (1-6). ``needs_confirmation``: ask the user before acting.
+    ``interim``: Claude handles delegable work as a stop-gap (Design phase),
     and ``interim_claude_count`` is the task profile's new count to store.
     """
 
@@ -547,9 +547,9 @@ def triage(
     claude_only_criterion: str | None = None,
     fallen_back: bool = False,
 ) -> TriageDecision:
-    """The seed's triage decision tree, first match wins:
+    """The triage decision tree, first match wins:
 
-    1. classify (``category`` if given, else the seed's taxonomy; a task profile with
+    1. classify (``category`` if given, else the delegability taxonomy; a task profile with
        ``design_rejected`` is Claude-only); ensemble-delegable candidates take the DAG test
        (``dag_test``); any failed condition → Claude-only; undecided → ``uncertain``
        (surface to the user — never silently Claude);
@@ -699,7 +699,7 @@ def triage(
 
 @dataclass(frozen=True)
 class RepetitionAssessment:
-    """ADR-010: whether a pattern is at/above the repetition threshold."""
+    """Whether a pattern is at/above the repetition threshold."""
 
     expected_uses: int
     above: bool
@@ -716,7 +716,7 @@ def repetition_assessment(
     """Predictive mode: ``expected_uses`` ≥ ``repetition_threshold`` is "above". Cross-session
     frequency counts too: when prior sessions (task profile ``invocation_count``) reached the
     threshold, even one expected use justifies a request. The message is the plan's
-    cost-benefit line; the user decides either way (Invariant 1)."""
+    cost-benefit line; the user decides either way."""
     t = thresholds.repetition_threshold
     above = expected_uses >= t or (expected_uses >= 1 and prior_uses >= t)
     if above:
@@ -820,7 +820,7 @@ def estimate_claude_tokens(local_tokens: int, ratio: TokenRatio | float | Routin
 
 @dataclass(frozen=True)
 class TokenSavings:
-    """The Invariant 7 fields of a local routing decision."""
+    """The token-savings fields of a local routing decision."""
 
     total_tokens_local: int
     estimated_claude_tokens: int
@@ -848,7 +848,7 @@ def token_savings(local_tokens: int, ratio: TokenRatio | float | RoutingThreshol
 
 @dataclass(frozen=True)
 class PreparationSavings:
-    """ADR-014 ensemble-prepared Claude accounting."""
+    """Ensemble-prepared Claude accounting."""
 
     preparation_tokens_local: int
     judgment_tokens_claude: int
@@ -885,7 +885,7 @@ def should_prepare(
     thresholds: RoutingThresholds,
     separable: bool = True,
 ) -> bool:
-    """ADR-014: use ensemble-prepared Claude only when there is a separable preparation
+    """Use ensemble-prepared Claude only when there is a separable preparation
     phase of at least ``preparation_min_tokens``, and either a matching ensemble exists or
     the preparation pattern reaches the repetition threshold."""
     if not separable or estimated_preparation_tokens < thresholds.preparation_min_tokens:
@@ -901,7 +901,7 @@ def is_interim_claude(decision: RoutingDecision) -> bool:
     return as_delegability(decision.delegability_category) in (Delegability.AGENT, Delegability.ENSEMBLE)
 
 
-# --------------------------------------------------------------------------- model size (Invariant 3)
+# --------------------------------------------------------------------------- model-size ceiling
 
 
 def parameter_billions(parameter_size: Any = None, model: str | None = None) -> tuple[float | None, str]:
@@ -929,7 +929,7 @@ def parameter_billions(parameter_size: Any = None, model: str | None = None) -> 
 
 @dataclass(frozen=True)
 class ModelSize:
-    """One LLM agent's model against Invariant 3. ``nominal`` is the size class (14.8B is a
+    """One LLM agent's model against the model-size ceiling. ``nominal`` is the size class (14.8B is a
     14B model, 7.6B a 7B one): ``level`` is ``ok`` (≤ small_model_max_b), ``large`` (above it:
     reserved for synthesis across 4+ upstream outputs), ``over-ceiling`` (above
     model_ceiling_b: refused for delegation) or ``unknown``."""
@@ -970,7 +970,7 @@ def model_size(agent: str, model: str, parameter_size: Any, thresholds: RoutingT
 
 @dataclass(frozen=True)
 class EnsembleSize:
-    """Invariant 3 for one ensemble: its agents' model sizes and the user's override
+    """The model-size ceiling for one ensemble: its agents' model sizes and the user's override
     (a top-level ``conductor: {allow_large_models: true}`` in the ensemble file)."""
 
     ensemble: str
@@ -1015,7 +1015,7 @@ class EnsembleSize:
         return ""
 
 
-# --------------------------------------------------------------------------- threshold ranges (Invariant 9)
+# --------------------------------------------------------------------------- threshold ranges
 
 # name → (minimum, maximum, integer?) ; None = unbounded on that side
 THRESHOLD_RANGES: dict[str, tuple[float | None, float | None, bool]] = {

@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from conductor_tui.core import logscan, rules
-from conductor_tui.core.records import RoutingThresholds
+from conductor_tui.core.records import RoutingThresholds, RunStatus
 from conductor_tui.core.schemas import TraceEval as _E
 from conductor_tui.core.schemas import TraceRoute as _R
 
@@ -52,7 +52,7 @@ FIGURES = (
 )
 SCOPES = ("task-type", "ensemble", "day")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DONE = ("completed", "done", "success")
+_DONE = (RunStatus.COMPLETED, "done", "success")
 
 
 def _int(v: Any) -> int | None:
@@ -202,7 +202,7 @@ class SavingsTrace:
         routed = (_text(r.routed_to) or "").strip()
         local = bool(routed) and not routed.lower().startswith("claude")
         ens = _text(r.ensemble) or (routed if local else None)
-        status = (_text(r.status) or "completed").lower()
+        status = (_text(r.status) or RunStatus.COMPLETED).lower()
         ln = Line(ROUTING, n, "local" if local else "claude", tt, ens, day, decision=True)
         ln.completed = status in _DONE
         t = _int(r.total_tokens_local)

@@ -1,4 +1,4 @@
-"""The conductor's files under ``<project>/.llm-orc/evaluations/`` (DESIGN.md §3, §8).
+"""The conductor's files under ``<project>/.llm-orc/evaluations/``.
 
 :class:`ProjectStore` owns one evaluations folder — a project's, or the global tier's
 (``$XDG_CONFIG_HOME/llm-orc/evaluations``):
@@ -637,7 +637,7 @@ class ProjectStore:
         return d
 
     def append_evaluation(self, e: Evaluation) -> Evaluation:
-        """Append an evaluation record (training data, Invariant 8); ``id`` assigned if missing."""
+        """Append an evaluation record (training data); ``id`` assigned if missing."""
         if not e.id:
             e = e.model_copy(update={"id": new_id("ev-")})
         append_jsonl(self.evaluations_path, _compact(e.to_json_dict(), _EVALUATION_DROP_NULL))
@@ -645,7 +645,7 @@ class ProjectStore:
 
     def append_plan(self, p: WorkflowPlan) -> WorkflowPlan:
         """Append one revision of a workflow plan. fsync'd: a plan persists before it is
-        shown as submitted (DESIGN.md §8)."""
+        shown as submitted."""
         append_jsonl(self.plans_path, p.to_json_dict(), fsync=True)
         return p
 
@@ -724,7 +724,7 @@ class ProjectStore:
         raise StoreError(backup, f"no routing config version {n} (have {self.config_versions()})")
 
     def save_config(self, cfg: RoutingConfig, reason: str) -> RoutingConfig:
-        """Write ``cfg`` as the next version (Invariant 9): back up the current file as
+        """Write ``cfg`` as the next version: back up the current file as
         ``routing-config.v{N}.yaml``, write version N+1 atomically, log a
         ``config-change`` line (with ``reason``) in the routing log. Returns what was written.
 
@@ -930,7 +930,7 @@ class ProjectStore:
         return self._write_config(update, reason=reason, event="config-change")
 
     def mark_starter_kit_offered(self, reason: str = "starter kit offered") -> RoutingConfig:
-        """Set ``starter_kit_offered: true`` (ADR-009) as a new version, once."""
+        """Set ``starter_kit_offered: true`` as a new version, once."""
 
         def mark(cfg: RoutingConfig) -> RoutingConfig | None:
             if cfg.starter_kit_offered:

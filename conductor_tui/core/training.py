@@ -1,6 +1,6 @@
 """Can I fine-tune on my failures? Evaluations exported as training data (no Textual).
 
-Seed 001, Invariant 8: every evaluation is a potential LoRA example; the
+Every evaluation is a potential LoRA example; the
 ``(input_summary, output, score, reasoning)`` tuple is one training triple. This module
 writes those triples for one project:
 

@@ -1,4 +1,4 @@
-"""Declarative workflow templates (seed 004): phases in YAML that load as plan templates.
+"""Declarative workflow templates: phases in YAML that load as plan templates.
 
 Where templates come from (:func:`list_templates`), the first of a name wins:
 

@@ -1,4 +1,4 @@
-"""The bundled demo project: a recorded conductor session (seed 000's PromotionHandler
+"""The bundled demo project: a recorded conductor session (a PromotionHandler
 decomposition) under ``sample_project/.llm-orc/``.
 
 :func:`copy_sample_project` puts a fresh copy in a temporary directory so the demo can

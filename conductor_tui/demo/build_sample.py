@@ -1,6 +1,6 @@
 """Regenerate the bundled demo project (deterministic): ``python -m conductor_tui.demo.build_sample``.
 
-A recorded conductor session: the PromotionHandler decomposition of seed 000
+A recorded conductor session: the PromotionHandler decomposition
 (33 subtasks — 17 strongly delegable, 4 borderline, 12 Claude-only), plus two
 earlier sessions that calibrated ``extract-code-patterns`` and failed a
 ``triage-issue-labels`` ensemble.  Every file is written with fixed timestamps,
@@ -25,7 +25,7 @@ EVALS = LLM_ORC / "evaluations"
 
 META_TASK = "Build a PromotionHandler for llm-orc's MCP server (promote/demote ensembles across tiers)"
 SESSION = "2026-11-19-promotion-handler"
-RATIO = 1.2  # estimated_claude_tokens = total_tokens_local / 1.2 (seed 001)
+RATIO = 1.2  # estimated_claude_tokens = total_tokens_local / 1.2 (see the glossary: token savings)
 
 
 def ts(day: int, hour: int, minute: int, second: int = 0) -> datetime:

@@ -28,7 +28,7 @@ from typing import Any
 
 from conductor_tui.core.store import atomic_write_text
 from conductor_tui.engine.loader import ensemble_name_problem
-from conductor_tui.engine.results import RunResult
+from conductor_tui.engine.results import RunResult, RunStatus
 
 ARTIFACTS_DIR = "artifacts"
 
@@ -43,7 +43,7 @@ def _timestamp(now: datetime | None = None) -> str:
 
 
 def llm_orc_status(status: str) -> str:
-    return {"completed": "completed", "failed": "completed_with_errors"}.get(status, status)
+    return {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "completed_with_errors"}.get(status, status)
 
 
 def execution_dict(result: RunResult) -> dict[str, Any]:
@@ -422,12 +422,12 @@ def build_decision(
     ratio = _ratio_for(store, task_type)
     local = result.total_tokens
     estimated = rules.estimate_claude_tokens(local, ratio)
-    saved = estimated if result.status == "completed" else 0
+    saved = estimated if result.status == RunStatus.COMPLETED else 0
     failed = result.failed_agents
     script_failed = [r for r in failed if r.kind == "script"]
     summary = task_summary or (result.input.strip().splitlines()[0][:120] if result.input.strip() else None)
     failure = None
-    if result.status != "completed":
+    if result.status != RunStatus.COMPLETED:
         failure = (
             f"Script agent failed ({script_failed[0].error}) — falling back to Claude"
             if script_failed

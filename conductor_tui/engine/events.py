@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-RunStatus = Literal["completed", "failed", "cancelled"]
+from conductor_tui.core.records import RunStatus
+
 FailureKind = Literal["infrastructure", "model", "config", "cancelled"]
 
 

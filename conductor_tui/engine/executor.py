@@ -64,6 +64,7 @@ from conductor_tui.engine.results import (
     AgentFailure,
     AgentResult,
     RunResult,
+    RunStatus,
 )
 from conductor_tui.providers import endpoints
 
@@ -284,7 +285,7 @@ class Executor:
             for r in result.agents.values():
                 r.status = SKIPPED
                 r.error = "not run"
-            result.status = FAILED
+            result.status = RunStatus.FAILED
             result.error = "; ".join(str(p) for p in blocking)
             self._finish(result, emit)
             return result
@@ -319,7 +320,7 @@ class Executor:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
             if self._cancel_requested or outer_cancelled:
-                result.status = CANCELLED
+                result.status = RunStatus.CANCELLED
         finally:
             await self._kill_all()
             self._tasks.clear()
@@ -340,9 +341,9 @@ class Executor:
                 r.error = r.error or "cancelled"
                 if r.finished is None and r.started is not None:
                     r.finished = now
-        if result.status != CANCELLED:
+        if result.status != RunStatus.CANCELLED:
             bad = any(r.status in (FAILED, PARTIAL) for r in result.agents.values())
-            result.status = FAILED if bad else "completed"
+            result.status = RunStatus.FAILED if bad else RunStatus.COMPLETED
         self._finish(result, emit)
         if outer_cancelled:
             raise asyncio.CancelledError
@@ -758,7 +759,7 @@ class Executor:
                 child = await self._run_child(body, inp, agent, emit)
                 usage_in += child.total_input_tokens
                 usage_out += child.total_output_tokens
-                if child.status != "completed":
+                if child.status != RunStatus.COMPLETED:
                     raise self._child_failed(body, child)
                 output = _terminal_output(child.deliverable)
                 if evaluate_on(until, output):
@@ -784,7 +785,7 @@ class Executor:
                 target = agent.ensemble or ""
             child = await self._run_child(target, text, agent, emit)
             usage_in, usage_out = child.total_input_tokens, child.total_output_tokens
-            if child.status != "completed":
+            if child.status != RunStatus.COMPLETED:
                 raise self._child_failed(target, child)
             response = json.dumps(self._child_json(child), ensure_ascii=False)
         res.finished = self._now()

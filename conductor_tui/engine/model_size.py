@@ -1,4 +1,4 @@
-"""Model-size facts for Invariant 3 (≤7B preferred, 14B ceiling), from the engine's side.
+"""Model-size facts for the model-size ceiling (≤7B preferred, 14B ceiling), from the engine's side.
 
 The conductor loop (core) must not import the engine, so the engine builds the facts and
 passes them in: :func:`size_facts` returns ``ensemble name → rules.EnsembleSize`` for
@@ -83,7 +83,7 @@ def allow_large_models(path: Path | None) -> bool:
 def ensemble_size(
     spec: Any, profiles: Any, sizes: Mapping[str, str], thresholds: RoutingThresholds | None = None
 ) -> rules.EnsembleSize:
-    """Invariant 3 for one loaded ensemble (LLM agents only; scripts have no model)."""
+    """The model-size ceiling for one loaded ensemble (LLM agents only; scripts have no model)."""
     from conductor_tui.engine.loader import resolve_agent_model
 
     t = thresholds or RoutingThresholds()

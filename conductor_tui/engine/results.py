@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from conductor_tui.core.records import RunStatus
 from conductor_tui.core.spec import EnsembleSpec
 from conductor_tui.engine.events import Usage
 
@@ -73,7 +74,7 @@ class RunResult:
     run_id: str
     ensemble: EnsembleSpec
     input: str
-    status: str = "running"  # completed | failed | cancelled
+    status: RunStatus = RunStatus.RUNNING
     deliverable: str | None = None
     agents: dict[str, AgentResult] = field(default_factory=dict)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))

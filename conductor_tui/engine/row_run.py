@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from conductor_tui.core.loop import Admission, Conductor
-from conductor_tui.core.records import RowStatus, WorkflowPlan
+from conductor_tui.core.records import RowStatus, RunStatus, WorkflowPlan
 
 
 @dataclass
@@ -87,7 +87,7 @@ class RowOutcome:
 
     @property
     def deliverable(self) -> str | None:
-        return getattr(self.result, "deliverable", None) if self.status == "completed" else None
+        return getattr(self.result, "deliverable", None) if self.status == RunStatus.COMPLETED else None
 
 
 class RowRunner:
@@ -136,7 +136,7 @@ class RowRunner:
         self._cancelled = False
         spec, error = await asyncio.to_thread(self._resolve, job)
         if spec is None:
-            outcome = RowOutcome("failed", error=error)
+            outcome = RowOutcome(RunStatus.FAILED, error=error)
             await asyncio.to_thread(self._mark, job, RowStatus.FAILED, None)
             return outcome
         admission = await asyncio.to_thread(
@@ -146,7 +146,7 @@ class RowRunner:
             return RowOutcome("refused", admission=admission, error=admission.message)
         await asyncio.to_thread(self._mark, job, RowStatus.RUNNING, None)
         self.executor = self._factory()
-        outcome = RowOutcome("failed", admission=admission)
+        outcome = RowOutcome(RunStatus.FAILED, admission=admission)
         try:
             text = job.input_text
             plan = await asyncio.to_thread(self._plan, job)
@@ -154,27 +154,29 @@ class RowRunner:
                 prepared = await self._prepare_context(plan, job, spec, outcome, emit)
                 if prepared is None:
                     status = RowStatus.APPROVED if self._cancelled else RowStatus.FAILED
-                    outcome.status = "cancelled" if self._cancelled else "failed"
+                    outcome.status = RunStatus.CANCELLED if self._cancelled else RunStatus.FAILED
                     await asyncio.to_thread(self._mark, job, status, None)
                     return outcome
                 text = prepared
             emit(StageStarted(spec, text, None))
             result = await self.executor.run(spec, text, on_event=emit)
         except Exception as exc:  # the engine reports most failures in its result; this is the rest
-            outcome.status, outcome.error = "failed", f"{type(exc).__name__}: {exc}"
+            outcome.status, outcome.error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
             await asyncio.to_thread(self._mark, job, RowStatus.FAILED, None)
             return outcome
         finally:
             self.executor = None
         outcome.result = result
-        outcome.status = result.status if result.status in ("completed", "cancelled") else "failed"
-        if outcome.status == "failed":
+        outcome.status = (
+            result.status if result.status in (RunStatus.COMPLETED, RunStatus.CANCELLED) else RunStatus.FAILED
+        )
+        if outcome.status == RunStatus.FAILED:
             failed = result.failed_agents
             outcome.error = result.error or (
                 f"agent {failed[0].name} failed: {failed[0].error}" if failed else f"run {result.status}"
             )
         shape = _propose_judge_shape(spec)
-        if shape is not None and shape.claude_judge and result.status == "completed":
+        if shape is not None and shape.claude_judge and result.status == RunStatus.COMPLETED:
             await self._claude_judge(shape, text, result, outcome, emit)
         if shape is not None:
             outcome.propose_judge = _propose_judge_record(shape, result, outcome.claude_judgement)
@@ -223,13 +225,13 @@ class RowRunner:
         for d in self.store.read_routing().records:
             if d.id:
                 by_id[d.id] = d
-            if d.plan_id == plan.id and d.row_id in wanted and d.status == "completed" and d.artifact:
+            if d.plan_id == plan.id and d.row_id in wanted and d.status == RunStatus.COMPLETED and d.artifact:
                 by_row[d.row_id] = d  # the newest wins
         outputs: dict[str, str] = {}
         for rid in wanted:
             routing_id = getattr(rows.get(rid), "routing_id", None)
             found: Any = by_id.get(routing_id) if routing_id else None
-            if found is None or found.status != "completed" or not found.artifact:
+            if found is None or found.status != RunStatus.COMPLETED or not found.artifact:
                 found = by_row.get(rid)
             if found is None or not found.artifact:
                 continue
@@ -283,9 +285,9 @@ class RowRunner:
             label = f"step 1/2: {distiller.name} distils {', '.join(request.sources)} (~{request.input_tokens:,} tok in)"
             emit(StageStarted(distiller, request.input_text, label))
             done = await self.executor.run(distiller, request.input_text, on_event=emit)
-            if done.status != "completed" or not (done.deliverable or "").strip():
+            if done.status != RunStatus.COMPLETED or not (done.deliverable or "").strip():
                 outcome.error = f"step 1/2: {distiller.name} {done.status} — the row did not run"
-                if done.status != "cancelled":
+                if done.status != RunStatus.CANCELLED:
                     outcome.error += f" ({done.error or done.status})"
                 emit(StageNote(outcome.error))
                 return None
@@ -359,7 +361,7 @@ class RowRunner:
             outcome.decision, outcome.evaluation = record.decision, record.evaluation
         except Exception as exc:  # never lose the result because the log could not be written
             outcome.notes.append(f"routing decision not recorded: {exc}")
-        status = {"completed": RowStatus.DONE, "failed": RowStatus.FAILED}.get(
+        status = {RunStatus.COMPLETED: RowStatus.DONE, RunStatus.FAILED: RowStatus.FAILED}.get(
             result.status, RowStatus.APPROVED
         )
         self._mark(job, status, getattr(outcome.decision, "id", None))

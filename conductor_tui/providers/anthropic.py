@@ -5,7 +5,7 @@
   DAG-test answers, dependencies, expected repetitions, Claude-only criterion,
   preparation/judgment split).  The deterministic part (matching ensembles, gaps,
   thresholds, savings) is :mod:`conductor_tui.core.planner`.
-* :meth:`ClaudeProvider.judge` evaluates an ensemble's output by the seed's rubric with a
+* :meth:`ClaudeProvider.judge` evaluates an ensemble's output by the evaluation rubric with a
   forced tool whose properties are ordered ``reflection`` → ``score`` → ``failure_mode``.
   The tool input is streamed (``input_json_delta``) and parsed partially as it arrives,
   so the reflection is forwarded to ``on_reflection_delta`` **before** the score exists.
@@ -132,7 +132,7 @@ class ClaudeError(Exception):
 
 @dataclass
 class JudgeVerdict:
-    """The judge's evaluation: reflection first, then the score (seed 001, Evaluation Protocol)."""
+    """The judge's evaluation: reflection first, then the score (see the glossary: evaluation)."""
 
     reflection: str
     score: Score

@@ -189,7 +189,7 @@ class ConductorApp(App[int]):
 
         step()
 
-    # ------------------------------------------------------------------ handoff (DESIGN §5)
+    # ------------------------------------------------------------------ handoff
 
     def start_handoff(self, interval: float = 1.0) -> None:
         """Heartbeat for the coding session and take its run requests (every ``interval`` s)."""

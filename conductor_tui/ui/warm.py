@@ -1,5 +1,5 @@
-"""Make a screen key's first visit as fast as later ones (issue 12: every key paints within
-100 ms, first visit included).
+"""Make a screen key's first visit as fast as later ones (every key paints within 100 ms,
+first visit included).
 
 A first visit used to pay for importing the screen's module (100–170 ms) and for parsing the
 DEFAULT_CSS of every widget class it mounts for the first time (TextArea, Markdown,

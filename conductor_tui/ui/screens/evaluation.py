@@ -1,5 +1,5 @@
-"""Evaluate: the runs that need an evaluation, then Reflect, then Score (seed 001,
-EVALUATION AND REFLECTION).
+"""Evaluate: the runs that need an evaluation, then Reflect, then Score (see the
+glossary: evaluation).
 
 Left: the queue (calibration runs, sampled Establish runs, flagged runs, runs the judge
 scored and the person has not reviewed).  Right, for the selected run: what it was
@@ -8,7 +8,7 @@ there is one, the **Reflect** panel and only then the **Score** panel.  The scor
 disabled until a reflection exists; "poor" needs a failure mode.  Recording appends the
 spec's record to ``evaluations.jsonl`` and shows the consequences at once.
 
-Claude as judge (issue 6): ``j`` asks Claude to judge the selected run.  The provider's
+Claude as judge: ``j`` asks Claude to judge the selected run.  The provider's
 blocking ``judge`` call runs in a thread worker; its reflection deltas are buffered and
 flushed into the judge panel's ``Markdown`` stream on a short timer (coalesced), so the
 reflection is on screen **before** the score exists.  The verdict is then recorded with
@@ -334,7 +334,7 @@ another score to override it — both verdicts are kept in the record.
                 style="red" if low else "dim",
             )
         verdicts = _per_model(item.judge)
-        if verdicts:  # a complementary ensemble: each model's correctness (Invariant 15)
+        if verdicts:  # a complementary ensemble: each model's correctness
             text.append("\nPer model: ", style="bold")
             for i, (model, verdict) in enumerate(verdicts.items()):
                 text.append(" · " if i else "")

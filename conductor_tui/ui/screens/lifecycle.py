@@ -65,7 +65,7 @@ class LifecycleScreen(CockpitScreen):
 # Lifecycle
 
 Each task type and its ensemble on the ladder **Design → Calibrate → Establish → Trust →
-Promote** (seed 001). The phase comes from the evaluations: five evaluated uses with no
+Promote** (see the glossary: lifecycle). The phase comes from the evaluations: five evaluated uses with no
 poor pass calibration (one poor: a second window; two: back to Design); more than 20
 uses with over 80 % acceptable-or-good earn Trust.
 
@@ -78,7 +78,7 @@ uses with over 80 % acceptable-or-good earn Trust.
 * `a` grants or revokes a standing authorisation for the task type + ensemble.
 * **Designer handoff** (shown once there is one): ensemble requests and feedback written for the
   Ensemble Designer under `.llm-orc/conductor/designer/`, with their state; `D` hands the selected
-  task type's proposed request to the designer (Invariant 1: you gate the transition).
+  task type's proposed request to the designer (you gate the transition).
 * `t` edits the thresholds (a new config version each time), `b` rolls back to a version.
 * **Judge agreement:** how often Claude's verdicts matched yours for the ensemble (with a
   95 % interval); below `judge_agreement_min` its verdicts come back to you.

@@ -460,7 +460,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
 
 
 def _size_cell(model: object) -> Text:
-    """The parameter count, flagged against Invariant 3: ▲ above 7B (reserved for synthesis),
+    """The parameter count, flagged against the model-size ceiling: ▲ above 7B (reserved for synthesis),
     ✗ above the 14B ceiling (refused for delegation unless an ensemble overrides it)."""
     from conductor_tui.core import rules
     from conductor_tui.core.records import RoutingThresholds

@@ -38,7 +38,7 @@ HELP = """
 ## Plan
 
 A workflow plan splits a meta-task into subtasks, each routed to a local ensemble, to a
-new ensemble still to be designed, or to Claude (seed 001, Workflow Planning).  Plans
+new ensemble still to be designed, or to Claude (see the glossary: meta-task).  Plans
 arrive from the coding session through `.llm-orc/evaluations/workflow-plans.jsonl`, from
 a file (`f`), or typed here (`t`).
 
@@ -308,7 +308,7 @@ class PlanScreen(CockpitScreen):
         except Exception:
             roles, choices = None, []
         sizes: dict[str, Any] = {}
-        try:  # Invariant 3: each ensemble's model sizes (Ollama's parameter_size, else the name)
+        try:  # the model-size ceiling: each ensemble's model sizes (Ollama's parameter_size, else the name)
             from conductor_tui.engine.model_size import size_facts
 
             config = self.store.load_config()
@@ -389,7 +389,7 @@ class PlanScreen(CockpitScreen):
         return f"{handler} as proposed by {source}"
 
     def _repetition_line(self, row: Any) -> Text | None:
-        """The predictive cost-benefit line (ADR-010) for a delegable row: this plan's rows of
+        """The predictive cost-benefit line (see the glossary: repetition threshold) for a delegable row: this plan's rows of
         the task type (or the row's expected repetitions) against the repetition threshold,
         with cross-session frequency from the task profile."""
         from conductor_tui.core import rules

@@ -82,7 +82,7 @@ class RowContext:
     catalog: Catalog = field(default_factory=Catalog)
     phases: dict[str, str] = field(default_factory=dict)
     costs: dict[str, Any] = field(default_factory=dict)  # row id → propose_judge.CostMultiplier
-    sizes: dict[str, Any] = field(default_factory=dict)  # ensemble → rules.EnsembleSize (Invariant 3)
+    sizes: dict[str, Any] = field(default_factory=dict)  # ensemble → rules.EnsembleSize (model-size ceiling)
 
 
 def handler_problem(row: PlanRow, catalog: Catalog) -> EnsembleInfo | None:
@@ -150,7 +150,7 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
     elif plan_ops.effective_handler(row).lower().startswith("role:"):
         handler.stylize("cyan")
     size = context.sizes.get(plan_ops.effective_handler(row)) if kind == "ensemble" else None
-    if size is not None and size.level != "ok":  # Invariant 3: ▲ above 7B, ✗ above the 14B ceiling
+    if size is not None and size.level != "ok":  # model-size ceiling: ▲ above 7B, ✗ above the 14B ceiling
         mark = ("✗ ", "bold red") if size.refused else ("▲ ", "bold yellow")
         handler = Text.assemble(mark, handler)
     if handler_problem(row, context.catalog) is not None:
