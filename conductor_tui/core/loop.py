@@ -699,7 +699,7 @@ class Conductor:
     def _log_transition(
         self, ensemble: str, ev: Evaluation, before: Phase, after: Phase, status: rules.LifecycleStatus
     ) -> None:
-        event = RoutingDecision(
+        event = RoutingDecision(  # type: ignore[call-arg]  # from_phase: an extra field (Record keeps unknown fields), not declared in records.py
             event=LIFECYCLE_EVENT,
             ensemble=ensemble,
             task_type=ev.task_type,
@@ -863,7 +863,7 @@ class Conductor:
                 row_id=row_id,
                 **saving.fields(),
             )
-            decision.preparation_ensemble = prepared_by
+            decision.preparation_ensemble = prepared_by  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
             if criterion:
                 decision.claude_only_criterion = criterion
             written = self.store.append_routing(decision)

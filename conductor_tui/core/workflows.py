@@ -757,7 +757,7 @@ def instantiate(
         ids: list[str] = []
         if phase.type in ("ensemble", "single"):
             handler, category = _handler_for(phase.ensemble, phase.handler, phase.role, roles)
-            row = PlanRow(
+            row = PlanRow(  # type: ignore[call-arg]  # context_files: an extra field (Record keeps unknown fields), not declared in records.py
                 id=phase.name,
                 description=base_desc,
                 task_type=phase.task_type,
@@ -778,7 +778,7 @@ def instantiate(
                 extra = dict(common)
                 if task.context is not None:
                     extra["context_strategy"] = task.context.value
-                row = PlanRow(
+                row = PlanRow(  # type: ignore[call-arg]  # context_files: an extra field (Record keeps unknown fields), not declared in records.py
                     id=f"{phase.name}.{task.name}",
                     description=f"{base_desc} — {desc}" if desc else base_desc,
                     task_type=task.task_type or phase.task_type,
