@@ -29,7 +29,7 @@ from conductor_tui.core.records import (
     PlanRow,
     RowStatus,
     WorkflowPlan,
-    normalise_enum,
+    enum_normaliser,
 )
 from conductor_tui.core.store import loads_bounded
 
@@ -440,7 +440,7 @@ _NUMBER_KEYS = {
     "estimated_local_tokens": ("estimated_local_tokens", "local_tokens", "est_local_tokens"),
     "estimated_claude_tokens": ("estimated_claude_tokens", "claude_tokens", "est_claude_tokens"),
 }
-_category = normalise_enum(Delegability).func
+_category = enum_normaliser(Delegability)
 
 
 def _first(data: dict[str, Any], keys: Iterable[str]) -> Any:

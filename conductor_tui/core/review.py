@@ -699,7 +699,9 @@ def scores_for(
     return out
 
 
-def status_for(state: ReviewState, ensemble: str, *, extra_score: Any = None, exclude: str | None = None):
+def status_for(
+    state: ReviewState, ensemble: str, *, extra_score: Any = None, exclude: str | None = None
+) -> rules.LifecycleStatus:
     scores = scores_for(state, ensemble, exclude=exclude)
     if extra_score is not None:
         scores.append(extra_score)
@@ -1078,7 +1080,7 @@ def _scan_lines(path: Path, needles: list[str]) -> list[bytes]:
     return found
 
 
-def latest_plan(store: Any):
+def latest_plan(store: Any) -> Any:
     """The most recently updated workflow plan (newest revision), or ``None``."""
     try:
         plans = list(store.latest_plans().values())
