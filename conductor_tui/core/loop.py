@@ -699,7 +699,7 @@ class Conductor:
     def _log_transition(
         self, ensemble: str, ev: Evaluation, before: Phase, after: Phase, status: rules.LifecycleStatus
     ) -> None:
-        event = RoutingDecision(  # type: ignore[call-arg]  # from_phase: an extra field (Record keeps unknown fields), not declared in records.py
+        event = RoutingDecision(
             event=LIFECYCLE_EVENT,
             ensemble=ensemble,
             task_type=ev.task_type,

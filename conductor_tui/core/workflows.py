@@ -765,7 +765,7 @@ def instantiate(
         ids: list[str] = []
         if phase.type in ("ensemble", "single"):
             handler, category = _handler_for(phase.ensemble, phase.handler, phase.role, roles)
-            row = PlanRow(  # type: ignore[call-arg]  # context_files: an extra field (Record keeps unknown fields), not declared in records.py
+            row = PlanRow(
                 id=phase.name,
                 description=base_desc,
                 task_type=phase.task_type,
@@ -786,7 +786,7 @@ def instantiate(
                 extra = dict(common)
                 if task.context is not None:
                     extra["context_strategy"] = task.context.value
-                row = PlanRow(  # type: ignore[call-arg]  # context_files: an extra field (Record keeps unknown fields), not declared in records.py
+                row = PlanRow(
                     id=f"{phase.name}.{task.name}",
                     description=f"{base_desc} — {desc}" if desc else base_desc,
                     task_type=task.task_type or phase.task_type,
