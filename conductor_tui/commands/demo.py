@@ -94,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"Kept the demo project: {project}")
         else:
             shutil.rmtree(project.parent, ignore_errors=True)
-    if result is None and getattr(app, "return_code", 0):
+    if result is None and app.return_code:
         return int(app.return_code or 0)
     return result if isinstance(result, int) else 0
 

@@ -67,7 +67,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     print(result.summary() + ".")
     print(f"  {result.data_file}")
-    print(f"  {result.folder / 'manifest.json'}")
+    if result.folder is not None:  # always set by export_training
+        print(f"  {result.folder / 'manifest.json'}")
     for reason, n in sorted(result.manifest.get("skipped", {}).items()):
         print(f"  skipped {n}: {reason}")
     return 0

@@ -122,7 +122,8 @@ def result_json(result: RunResult, decision: Any, entry: loader.EnsembleEntry) -
 def print_summary(result: RunResult, decision: Any, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     out.write("\n")
-    rows = []
+    # agent, status, tokens in, tokens out, tokens/s, duration ms, model
+    rows: list[tuple[str, str, int, int, float | None, int, str]] = []
     for r in result.all_results():
         if r.instances is not None:
             u = r.usage

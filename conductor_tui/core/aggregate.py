@@ -60,7 +60,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from pydantic import ValidationError
@@ -166,7 +166,7 @@ def _pj_from_model(d: RoutingDecision) -> _PJ | None:
 def _route_from_model(d: RoutingDecision) -> _Route:
     ts = d.timestamp
     return _Route(
-        timestamp=ts.isoformat() if hasattr(ts, "isoformat") else _str(ts),
+        timestamp=ts.isoformat() if isinstance(ts, date) else _str(ts),
         event=d.event,
         task_type=d.task_type,
         delegability_category=_str(d.delegability_category),
@@ -227,7 +227,8 @@ def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list
     with open(path, "rb", buffering=0) as fh:
         for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
             agg._decode_piece(piece, first, _ROUTE_DEC, True, state, groups)
-            lines += piece.obj.count(b"\n", 0, len(piece))
+            # iter_blocks slices views of a bytes block read from the file
+            lines += cast(bytes, piece.obj).count(b"\n", 0, len(piece))
             if len(groups) > 2048:
                 agg._collapse(groups, collapsed)
                 groups = {}
@@ -655,7 +656,7 @@ class Aggregator:
 
     def _decode_piece(
         self,
-        piece: bytes,
+        piece: bytes | memoryview,
         line_no: int,
         decoder: Any,
         routing: bool,
@@ -1026,10 +1027,10 @@ class Aggregator:
         # count for their ensemble's main task type (the one it was routed for most).
         tt_evals: dict[str, dict[str, int]] = {tt: dict(c) for tt, c in self._eval_tt.items()}
         for name, implicit in self._eval_implicit.items():
-            tts = self._ens_tt.get(name)
-            if not tts:
+            ens_tts = self._ens_tt.get(name)
+            if not ens_tts:
                 continue
-            main = max(tts, key=lambda k: tts[k])
+            main = max(ens_tts, key=lambda k: ens_tts[k])
             c = tt_evals.setdefault(main, _score_bucket())
             for label, n in implicit.items():
                 c[label] += n
@@ -1042,10 +1043,10 @@ class Aggregator:
                 (e for e, m in self._ens_tt.items() if tt in m), key=lambda e: -self._ens_tt[e][tt]
             )
             if ens_for_tt:
-                st = ens_status.get(ens_for_tt[0])
-                phase = st.phase.value if st else None
-                promo = st.promotion.level if st else "none"
-                nxt = st.next_step if st else ""
+                ens_st = ens_status.get(ens_for_tt[0])
+                phase = ens_st.phase.value if ens_st else None
+                promo = ens_st.promotion.level if ens_st else "none"
+                nxt = ens_st.next_step if ens_st else ""
             elif row["interim_claude"] or rules.default_category(tt) in (
                 rules.Delegability.AGENT,
                 rules.Delegability.ENSEMBLE,

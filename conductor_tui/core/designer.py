@@ -175,8 +175,10 @@ def _output_of(artifact: str | None) -> str | None:
         return None
     if isinstance(data.get("deliverable"), str):
         return data["deliverable"][:OUTPUT_LIMIT]
-    results = data.get("results") if isinstance(data.get("results"), dict) else {}
-    order = data.get("execution_order") if isinstance(data.get("execution_order"), list) else list(results)
+    raw_results = data.get("results")
+    results: dict[Any, Any] = raw_results if isinstance(raw_results, dict) else {}
+    raw_order = data.get("execution_order")
+    order: list[Any] = raw_order if isinstance(raw_order, list) else list(results)
     for name in reversed(order):
         r = results.get(name) if isinstance(name, str) else None
         if isinstance(r, dict) and isinstance(r.get("response"), str):

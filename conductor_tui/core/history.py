@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -294,7 +295,7 @@ class History:
                 hist.failed_at = when
 
 
-def _iter_lines(path: Path):
+def _iter_lines(path: Path) -> Iterator[tuple[_Line | None, bytes]]:
     """(decoded line, raw bytes) for every non-blank line; ``None`` for a corrupt one."""
     for _n, line in logscan.numbered_lines(path):
         try:

@@ -26,6 +26,7 @@ routing thresholds (glossary: ``docs/GLOSSARY.md``):
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,7 +226,7 @@ class LifecycleTracker:
         return self.calibrating and (session_key or "") in self.fallback_sessions
 
 
-def walk(scores: list[Any] | tuple[Any, ...], thresholds: RoutingThresholds) -> LifecycleTracker:
+def walk(scores: Iterable[Any], thresholds: RoutingThresholds) -> LifecycleTracker:
     """A tracker fed with ``scores`` (strings or :class:`Score`; unknown ones ignored)."""
     tracker = LifecycleTracker(thresholds)
     for s in scores:

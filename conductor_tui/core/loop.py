@@ -864,7 +864,7 @@ class Conductor:
                 row_id=row_id,
                 **saving.fields(),
             )
-            decision.preparation_ensemble = prepared_by
+            decision.preparation_ensemble = prepared_by  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
             if criterion:
                 decision.claude_only_criterion = criterion
             written = self.store.append_routing(decision)

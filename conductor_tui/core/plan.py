@@ -29,7 +29,7 @@ from conductor_tui.core.records import (
     PlanRow,
     RowStatus,
     WorkflowPlan,
-    normalise_enum,
+    enum_normaliser,
 )
 from conductor_tui.core.store import loads_bounded
 
@@ -179,7 +179,7 @@ def decide(
         row = plan.subtasks[_find(plan, rid)]
         if is_final(row):
             raise PlanError(
-                f"#{row_number(plan, rid)} is {row.status.value}: its decision is final "
+                f"#{row_number(plan, rid)} is {RowStatus(row.status).value}: its decision is final "
                 f"(approve, reject and undo only change rows that have not run)"
             )
 
@@ -440,7 +440,7 @@ _NUMBER_KEYS = {
     "estimated_local_tokens": ("estimated_local_tokens", "local_tokens", "est_local_tokens"),
     "estimated_claude_tokens": ("estimated_claude_tokens", "claude_tokens", "est_claude_tokens"),
 }
-_category = normalise_enum(Delegability).func
+_category = enum_normaliser(Delegability)
 
 
 def _first(data: dict[str, Any], keys: Iterable[str]) -> Any:
@@ -598,8 +598,8 @@ def load_plan_file(path: str | Path, *, clock: Clock = _utcnow) -> WorkflowPlan:
         plan = plan_from_data(data, source="file", clock=clock)
     except PlanError as exc:
         match = re.match(r"subtask (\d+):", str(exc))
-        line = _yaml_line(text, int(match.group(1)) - 1 if match else None)
-        where = f"{path}:{line + line_offset}" if line else str(path)
+        row_line = _yaml_line(text, int(match.group(1)) - 1 if match else None)
+        where = f"{path}:{row_line + line_offset}" if row_line else str(path)
         raise PlanError(f"{where}: {exc}") from exc
     if not plan.meta_task:
         plan.meta_task = path.stem

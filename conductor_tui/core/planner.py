@@ -314,7 +314,7 @@ def build_plan(
             target.preparation_ensemble = prep.handler
             if sub.id not in target.depends_on:
                 target.depends_on = [*target.depends_on, sub.id]
-            prep.prepares = target.id
+            prep.prepares = target.id  # type: ignore[attr-defined]  # PlanRow.prepares: an extra field (Record keeps unknown fields), not declared in records.py
         else:
             why = (
                 f"preparation too small (~{est} < {thresholds.preparation_min_tokens} tokens)"

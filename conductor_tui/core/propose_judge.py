@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from conductor_tui.core.spec import AgentSpec, EnsembleSpec, Problem
 
@@ -62,7 +62,7 @@ class ProposeJudgeShape:
         return list(self.proposers) if self.claude_judge else [*self.proposers, self.judge]
 
 
-def _is_llm(agent: AgentSpec | None) -> bool:
+def _is_llm(agent: AgentSpec | None) -> TypeGuard[AgentSpec]:
     return agent is not None and agent.kind == "llm"
 
 
@@ -80,13 +80,13 @@ def _shape_candidates(ensemble: EnsembleSpec) -> list[tuple[AgentSpec, list[Agen
         if not _is_llm(agent) or agent.fan_out:
             continue
         deps = [ensemble.agent(d) for d in agent.depends_on]
-        proposers = [d for d in deps if _is_llm(d) and not d.fan_out]  # type: ignore[union-attr]
+        proposers = [d for d in deps if _is_llm(d) and not d.fan_out]
         if len(proposers) < 2:
             continue
-        inputs = {tuple(sorted(p.depends_on)) for p in proposers}  # type: ignore[union-attr]
+        inputs = {tuple(sorted(p.depends_on)) for p in proposers}
         if len(inputs) != 1:
             continue
-        out.append((agent, proposers))  # type: ignore[arg-type]
+        out.append((agent, proposers))
     return out
 
 
@@ -128,8 +128,8 @@ def detect_propose_judge(ensemble: EnsembleSpec) -> ProposeJudgeShape | None:
     candidates = _shape_candidates(ensemble)
     if not candidates:
         return None
-    judge_agent, proposers = candidates[-1]
-    return ProposeJudgeShape(ensemble.name, judge_agent.name, [p.name for p in proposers], False)
+    judge_spec, proposer_specs = candidates[-1]
+    return ProposeJudgeShape(ensemble.name, judge_spec.name, [p.name for p in proposer_specs], False)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -483,14 +483,14 @@ def outcome(shape: ProposeJudgeShape, run: Any, claude: ClaudeJudgement | None =
     proposals = []
     for name in shape.proposers:
         res = agents.get(name)
-        cost = usage.get(name, AgentCost(name, ran=False))
+        agent_cost = usage.get(name, AgentCost(name, ran=False))
         proposals.append(
             Proposal(
                 agent=name,
                 text=_as_text(_get(res, "response")) if res is not None else "",
                 status=str(_get(res, "status") or "not run") if res is not None else "not run",
                 model=_get(res, "model") if res is not None else None,
-                tokens=cost.total_tokens,
+                tokens=agent_cost.total_tokens,
                 picked=bool(verdict and verdict.picked == name),
             )
         )

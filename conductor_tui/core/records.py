@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -128,8 +129,8 @@ def _is_placeholder(text: str) -> bool:
     return "|" in text and any(part.strip().lower() in _NULLS for part in text.split("|"))
 
 
-def normalise_enum(enum_cls: type[StrEnum]):
-    """Build a before-validator that maps near-misses onto ``enum_cls``.
+def enum_normaliser(enum_cls: type[StrEnum]) -> Callable[[Any], Any]:
+    """A function that maps near-misses onto ``enum_cls``.
 
     Returns the enum member when one matches, ``None`` for null-ish text, else the
     original string (kept, never rejected).
@@ -153,7 +154,12 @@ def normalise_enum(enum_cls: type[StrEnum]):
                 return enum_cls(m)
         return value
 
-    return BeforeValidator(_validate)
+    return _validate
+
+
+def normalise_enum(enum_cls: type[StrEnum]) -> BeforeValidator:
+    """A pydantic before-validator of :func:`enum_normaliser`."""
+    return BeforeValidator(enum_normaliser(enum_cls))
 
 
 def parse_timestamp(value: Any) -> datetime | str | None:
@@ -558,7 +564,7 @@ class RoutingConfig(Record):
     standing_authorizations: list[StandingAuthorization] = Field(default_factory=list)
     routing_thresholds: RoutingThresholds = Field(default_factory=RoutingThresholds)
 
-    def authorization_for(self, task_type: str, ensemble: str | None = None):
+    def authorization_for(self, task_type: str, ensemble: str | None = None) -> StandingAuthorization | None:
         for auth in self.standing_authorizations:
             if auth.task_type == task_type and (ensemble is None or auth.ensemble == ensemble):
                 return auth

@@ -118,7 +118,7 @@ def _light_from_model(d: RoutingDecision) -> _Light:
     ts = d.timestamp
     return _Light(
         id=d.id,
-        timestamp=ts.isoformat() if hasattr(ts, "isoformat") else ts,
+        timestamp=ts.isoformat() if isinstance(ts, datetime) else ts,
         event=d.event,
         routing_id=d.routing_id,
         task_type=d.task_type,
@@ -209,6 +209,9 @@ class _ReviewPass:
         self.due_total = 0
         self.total_runs = 0
         self.pairs: dict[tuple[str, str], list[Any]] = {}
+        # where the last pass over the routing log stopped (set by _read_routing)
+        self.offset = 0
+        self.tail = False
         self.debt: dict[str, int] = {}
 
     def _is_local(self, routed: Any) -> bool:
@@ -254,7 +257,8 @@ class _ReviewPass:
                     if delegable:
                         self.debt[tt] = self.debt.get(tt, 0) + 1
                 continue
-            ens = rec.ensemble or routed
+            # a local route always names its ensemble (_is_local is False for an empty one)
+            ens: str = rec.ensemble or routed or ""
             self.total_runs += 1
             ts = rec.timestamp
             pair = pairs.get((tt, ens))
@@ -319,7 +323,7 @@ class _ReviewPass:
             phase, reason, due = EvalPhase.TRUST, _TRUSTED, False
         if is_flagged:
             phase, reason, due = EvalPhase.TRIGGERED, "flagged", True
-        if judged_only:
+        if judged_only and ev is not None:  # judged_only implies an evaluation
             reason = f"judge: {_label(ev.judge_score or ev.score)}"
             low = self.untrusted.get(ens)
             if low is not None:
@@ -332,7 +336,7 @@ class _ReviewPass:
             ens,
             n,
             phase,
-            reason if not reviewed else f"done: {_label(ev.score)}",
+            reason if not reviewed or ev is None else f"done: {_label(ev.score)}",
             ev if judged_only else None,
             is_flagged,
         )
@@ -404,6 +408,7 @@ def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
             line = raw.strip()
             if not line:
                 continue
+            rec: _Light | None
             try:
                 rec = _LIGHT.decode(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -695,7 +700,9 @@ def scores_for(
     return out
 
 
-def status_for(state: ReviewState, ensemble: str, *, extra_score: Any = None, exclude: str | None = None):
+def status_for(
+    state: ReviewState, ensemble: str, *, extra_score: Any = None, exclude: str | None = None
+) -> rules.LifecycleStatus:
     scores = scores_for(state, ensemble, exclude=exclude)
     if extra_score is not None:
         scores.append(extra_score)
@@ -915,9 +922,9 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
     thresholds = state.config.routing_thresholds
     pairs: dict[tuple[str, str | None], list[Any]] = {key: value for key, value in state.pairs.items()}
     debt = dict(state.debt)
-    for tt, prof in state.profiles.profiles.items():
-        if prof.ensemble:
-            pairs.setdefault((tt, prof.ensemble), [0, None])
+    for tt, tp in state.profiles.profiles.items():
+        if tp.ensemble:
+            pairs.setdefault((tt, tp.ensemble), [0, None])
         elif not any(k[0] == tt for k in pairs):
             pairs.setdefault((tt, None), [0, None])
     for tt in debt:
@@ -1074,7 +1081,7 @@ def _scan_lines(path: Path, needles: list[str]) -> list[bytes]:
     return found
 
 
-def latest_plan(store: Any):
+def latest_plan(store: Any) -> Any:
     """The most recently updated workflow plan (newest revision), or ``None``."""
     try:
         plans = list(store.latest_plans().values())
@@ -1125,7 +1132,7 @@ def workflow_wrapup(
     claude_tokens = sum(d.claude_tokens or 0 for d in decisions.values() if not d.is_local)
     debt = sum(1 for d in decisions.values() if rules.is_interim_claude(d))
     # progression: each delegable task type of the plan, phase before the plan vs now
-    starts = [as_datetime(d.timestamp) for d in decisions.values() if as_datetime(d.timestamp)]
+    starts = [t for t in (as_datetime(d.timestamp) for d in decisions.values()) if t]
     start = min(starts) if starts else None
     try:
         evaluations = effective_evaluations(list(store.read_evaluations(0).records))
@@ -1160,8 +1167,9 @@ def workflow_wrapup(
         total_uses = (uses or {}).get(ens, len(scores_all))
         after = rules.lifecycle_status(scores_all, thresholds, invocations=total_uses)
         reported = (ensembles or {}).get(ens)
-        if reported is not None and rules.as_phase(reported.get("phase")) is not None:
-            after = dataclasses.replace(after, phase=rules.as_phase(reported["phase"]))
+        reported_phase = rules.as_phase(reported.get("phase")) if reported is not None else None
+        if reported_phase is not None:
+            after = dataclasses.replace(after, phase=reported_phase)
         if after.phase is Phase.CALIBRATE and after.calibration is not None:
             evaluated = after.calibration.evaluated
             detail = f"{ens} {evaluated}/{thresholds.calibration_period} evaluated"

@@ -34,7 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from conductor_tui.core.records import (
     DagTestResult,
@@ -818,6 +818,23 @@ def estimate_claude_tokens(local_tokens: int, ratio: TokenRatio | float | Routin
     return round(local_tokens / r) if r > 0 else 0
 
 
+class TokenSavingsFields(TypedDict):
+    """:meth:`TokenSavings.fields`: keyword arguments of a routing-log record."""
+
+    total_tokens_local: int
+    estimated_claude_tokens: int
+    tokens_saved: int
+
+
+class PreparationSavingsFields(TypedDict):
+    """:meth:`PreparationSavings.fields`: keyword arguments of a routing-log record."""
+
+    preparation_tokens_local: int
+    judgment_tokens_claude: int
+    estimated_full_claude_tokens: int
+    preparation_savings: int
+
+
 @dataclass(frozen=True)
 class TokenSavings:
     """The token-savings fields of a local routing decision."""
@@ -832,7 +849,7 @@ class TokenSavings:
             f"Estimated Claude equivalent: ~{self.estimated_claude_tokens:,} tokens"
         )
 
-    def fields(self) -> dict[str, int]:
+    def fields(self) -> TokenSavingsFields:
         return {
             "total_tokens_local": self.total_tokens_local,
             "estimated_claude_tokens": self.estimated_claude_tokens,
@@ -856,7 +873,7 @@ class PreparationSavings:
     preparation_savings: int
     reduction_pct: float
 
-    def fields(self) -> dict[str, int]:
+    def fields(self) -> PreparationSavingsFields:
         return {
             "preparation_tokens_local": self.preparation_tokens_local,
             "judgment_tokens_claude": self.judgment_tokens_claude,

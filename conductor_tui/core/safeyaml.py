@@ -79,7 +79,7 @@ def check_bounds(
                 aliases += 1
                 if aliases > max_aliases:
                     raise YamlLimitError(f"YAML uses more than {max_aliases} aliases", _line(event))
-                count = anchors.get(event.anchor, 1)
+                count = anchors.get(event.anchor, 1) if event.anchor is not None else 1
                 if stack:
                     stack[-1][0] += count
                 else:

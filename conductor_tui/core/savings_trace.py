@@ -238,7 +238,7 @@ class SavingsTrace:
             ln.interim = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
                 cat is None and (_text(r.reason) or "").strip().lower() == "no-ensemble"
             )
-        what = f"{'local ' + ens if local else 'Claude'} · {tt}" + ("" if ln.completed else f" · {status}")
+        what = f"{'local ' + (ens or '') if local else 'Claude'} · {tt}" + ("" if ln.completed else f" · {status}")
         ln.summary = what
         self.lines.append(ln)
 
@@ -444,7 +444,7 @@ def parse_figure(figure: str) -> tuple[str, tuple[str, str] | None]:
     return name, (kind, value.strip())
 
 
-def _loose(line: bytes, cls: type) -> Any:
+def _loose(line: bytes, cls: type[msgspec.Struct]) -> Any:
     try:
         obj = json.loads(line.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):

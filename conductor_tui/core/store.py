@@ -382,7 +382,8 @@ def _line_error(
         return None, f"invalid record ({type(exc).__name__})"
     prefix = _ID_PREFIX.get(model.__name__)
     if prefix is not None and getattr(rec, "id", "") is None:
-        rec.id = line_identity(prefix, raw)  # a log line without id: its stable, derived identity
+        # models in _ID_PREFIX all carry ``id`` (checked by the getattr above); M is only bound to BaseModel
+        rec.id = line_identity(prefix, raw)  # type: ignore[attr-defined]  # a log line without id: its stable, derived identity
     return rec, None
 
 

@@ -210,7 +210,10 @@ def collect_examples(store: Any, *, task_type: str | None = None) -> tuple[list[
         if inp is None or out.startswith(_SENTINELS):
             skipped["artifact without input or output"] += 1
             continue
-        score = rules.as_score(ev.score).value
+        ev_score = rules.as_score(ev.score)
+        if ev_score is None:  # not reached: unscored evaluations were skipped above ("no score")
+            continue
+        score = ev_score.value
         mode = rules.as_failure_mode(ev.failure_mode) if score == "poor" else None
         mode_s = str(getattr(mode, "value", mode)) if mode else None
         examples.append(

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from conductor_tui.core.records import Delegability, FailureMode, Phase, Score, normalise_enum
+from conductor_tui.core.records import Delegability, FailureMode, Phase, Score, enum_normaliser
 
-_score_v = normalise_enum(Score).func
-_phase_v = normalise_enum(Phase).func
-_deleg_v = normalise_enum(Delegability).func
-_fm_v = normalise_enum(FailureMode).func
+_score_v = enum_normaliser(Score)
+_phase_v = enum_normaliser(Phase)
+_deleg_v = enum_normaliser(Delegability)
+_fm_v = enum_normaliser(FailureMode)
 
 
 def as_score(value: Any) -> Score | None:

@@ -55,6 +55,7 @@ import difflib
 import os
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,11 @@ _TASK_KEYS = frozenset(
     {"name", "description", "ensemble", "handler", "role", "files", "context", "task_type"}
 )
 _REF_SUFFIXES = (".outputs", ".output")
+
+# parse_template's problem collector: err(message, line, fix=None, code="workflow")
+_Err = Callable[..., None]
+# parse_template's text check: check_text(value, what, line) -> the text
+_CheckText = Callable[[Any, str, "int | None"], str]
 
 
 class TemplateError(Exception):
@@ -319,7 +325,9 @@ def parse_template(doc: Node, path: Path | None = None, *, tier: str | None = No
     )
 
 
-def _parse_task(tnode: Node, phase: str, ptype: str, index: int, err, check_text) -> TaskTemplate | None:
+def _parse_task(
+    tnode: Node, phase: str, ptype: str, index: int, err: _Err, check_text: _CheckText
+) -> TaskTemplate | None:
     data = tnode.data
     if isinstance(data, str):  # shorthand: a role for routed, an ensemble for parallel
         data = {"name": data, ("role" if ptype == "routed" else "ensemble"): data}
@@ -374,7 +382,7 @@ def _parse_task(tnode: Node, phase: str, ptype: str, index: int, err, check_text
     )
 
 
-def _parse_phase(pnode: Node, index: int, err, check_text) -> PhaseTemplate | None:
+def _parse_phase(pnode: Node, index: int, err: _Err, check_text: _CheckText) -> PhaseTemplate | None:
     data = pnode.data
     if not isinstance(data, dict):
         err(f"phase #{index + 1} must be a mapping", pnode.line)

@@ -272,6 +272,11 @@ def _int(v: Any) -> int:
         return 0
 
 
+def _dict(v: Any) -> dict[str, Any]:
+    """``v`` when it is a JSON object, else an empty one."""
+    return v if isinstance(v, dict) else {}
+
+
 def read_execution(path: str | os.PathLike[str]) -> Execution:
     """Read an ``execution.json`` (a directory holding one is accepted too).
 
@@ -287,9 +292,9 @@ def read_execution(path: str | os.PathLike[str]) -> Execution:
         raise ValueError(f"{p}: JSON nested too deeply") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{p}: expected a JSON object")
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    usage = meta.get("usage") if isinstance(meta.get("usage"), dict) else {}
-    agents_raw = usage.get("agents") if isinstance(usage.get("agents"), dict) else {}
+    meta = _dict(data.get("metadata"))
+    usage = _dict(meta.get("usage"))
+    agents_raw = _dict(usage.get("agents"))
     agents = {}
     for name, u in agents_raw.items():
         if not isinstance(u, dict):
@@ -303,7 +308,7 @@ def read_execution(path: str | os.PathLike[str]) -> Execution:
             _int(u.get("duration_ms")),
             u.get("model"),
         )
-    totals = usage.get("totals") if isinstance(usage.get("totals"), dict) else {}
+    totals = _dict(usage.get("totals"))
     total = _int(totals.get("total_tokens")) or sum(a.total_tokens for a in agents.values())
     inp_field = data.get("input")
     input_text = inp_field.get("data", "") if isinstance(inp_field, dict) else str(inp_field or "")
@@ -314,7 +319,7 @@ def read_execution(path: str | os.PathLike[str]) -> Execution:
         deliverable=data.get("deliverable") if isinstance(data.get("deliverable"), str) else None,
         input=str(input_text),
         agents=agents,
-        results=data.get("results") if isinstance(data.get("results"), dict) else {},
+        results=_dict(data.get("results")),
         total_tokens=total,
         total_input_tokens=_int(totals.get("total_input_tokens"))
         or sum(a.input_tokens for a in agents.values()),
@@ -437,6 +442,7 @@ def build_decision(
                 else result.error or result.status
             )
         )
+    script_failure: dict[str, Any] = {"failure": "infrastructure"} if script_failed else {}
     decision = RoutingDecision(
         id=f"rd-{result.run_id}",
         task_type=task_type,
@@ -455,7 +461,7 @@ def build_decision(
         row_id=row_id,
         session=session,
         duration_ms=result.duration_ms,
-        **({"failure": "infrastructure"} if script_failed else {}),
+        **script_failure,
         **{k: v for k, v in (extra or {}).items() if k not in RoutingDecision.model_fields},
     )
     return decision

@@ -619,9 +619,14 @@ class Executor:
             res.failure = failed[0].failure
             emit(
                 AgentFailed(
-                    self._run_id(), self._now(), agent.name, res.error, res.failure or "infrastructure"
+                    self._run_id(),
+                    self._now(),
+                    agent.name,
+                    res.error,
+                    # a FailureKind value; AgentResult.failure is typed str
+                    res.failure or "infrastructure",  # type: ignore[arg-type]
                 )
-            )  # type: ignore[arg-type]
+            )
 
     # one agent / instance ---------------------------------------------------
     async def _run_one(
@@ -701,7 +706,7 @@ class Executor:
             if isinstance(event, AgentFinished):
                 emit(AgentNotice(run_id, t(), agent.name, f"{name}/{event.agent} finished"))
             elif isinstance(event, AgentFailed):
-                emit(AgentNotice(run_id, t(), agent.name, f"{name}/{event.agent} failed: {event.error}"))
+                emit(AgentNotice(run_id, t(), agent.name, f"{name}/{event.agent} failed: {event.reason}"))
 
         return await child.run(spec, text, on_event=forward, run_id=f"{run_id}/{agent.name}")
 
@@ -1319,9 +1324,14 @@ async def _communicate_bounded(
                 del buf[: len(buf) - (1 << 16)]
         return bytes(buf)
 
-    tasks = [asyncio.ensure_future(c) for c in (feed(), read_out(), read_err())]
+    feeding, reading_out, reading_err = (
+        asyncio.ensure_future(feed()),
+        asyncio.ensure_future(read_out()),
+        asyncio.ensure_future(read_err()),
+    )
+    tasks: list[asyncio.Future[Any]] = [feeding, reading_out, reading_err]
     try:
-        _, out, err = await asyncio.gather(*tasks)
+        _, out, err = await asyncio.gather(feeding, reading_out, reading_err)
     except BaseException:
         for t in tasks:
             t.cancel()

@@ -25,7 +25,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
@@ -784,13 +784,13 @@ class ResolvedModel:
 def _unreadable_profile_file(name: str, profiles: ProfileSet) -> Problem | None:
     """A profile file that could not be read and may define ``name`` (named after it, or
     mentioning it) — so the advice is "fix that file", never "create" what exists."""
-    candidates = [p for p in profiles.problems if p.code in ("yaml", "io") and p.path is not None]
-    for problem in candidates:
-        if Path(problem.path).stem in (name, f"{name}.local"):
+    candidates = [(p, p.path) for p in profiles.problems if p.code in ("yaml", "io") and p.path is not None]
+    for problem, path in candidates:
+        if Path(path).stem in (name, f"{name}.local"):
             return problem
-    for problem in candidates:
+    for problem, path in candidates:
         try:
-            if name.encode() in Path(problem.path).read_bytes()[:1_000_000]:
+            if name.encode() in Path(path).read_bytes()[:1_000_000]:
                 return problem
         except OSError:
             continue
@@ -1047,6 +1047,14 @@ def composition_target(agent: AgentSpec) -> str | None:
     return None
 
 
+class _Where(TypedDict):
+    """Where a composition problem is: keyword arguments of :class:`Problem`."""
+
+    path: Path | None
+    line: int | None
+    agent: str | None
+
+
 def _check_composition(
     ensemble: EnsembleSpec,
     agent: AgentSpec,
@@ -1057,7 +1065,7 @@ def _check_composition(
 ) -> list[Problem]:
     """An ``ensemble`` / ``loop`` / ``dispatch`` agent: its target exists, no cycle, depth bound,
     and the child ensemble's own blocking problems (prefixed with the path to them)."""
-    where = {"path": ensemble.path, "line": agent.line, "agent": agent.name}
+    where: _Where = {"path": ensemble.path, "line": agent.line, "agent": agent.name}
     target = composition_target(agent)
     if target is None:
         if agent.kind == "dispatch" and agent.dispatch:

@@ -134,7 +134,7 @@ class RunResult:
 
 
 class AgentFailure(Exception):
-    def __init__(self, reason: str, failure: str = "infrastructure", fix: str | None = None):
+    def __init__(self, reason: str, failure: str | None = "infrastructure", fix: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.failure = failure

@@ -136,8 +136,8 @@ def evaluation_from_verdict(
         judge_tokens=tokens,
         session=session,
     )
-    evaluation.review = "pending"
-    evaluation.judge_model = getattr(verdict, "model", None)
+    evaluation.review = "pending"  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
+    evaluation.judge_model = getattr(verdict, "model", None)  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
     return evaluation
 
 
@@ -158,7 +158,7 @@ def record_judge_verdict(
     advice = judge_advice_only(store, ensemble)
     if advice:  # the judge is not trusted for this ensemble: its verdict is advice, not a score
         evaluation.score = None
-        evaluation.advisory = advice
+        evaluation.advisory = advice  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
     return store.append_evaluation(evaluation)
 
 
@@ -230,7 +230,7 @@ def record_claude_overhead(
         session=session,
         plan_id=plan_id,
     )
-    event.purpose = purpose
+    event.purpose = purpose  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
     if hasattr(usage, "to_dict"):
-        event.usage = usage.to_dict()
+        event.usage = usage.to_dict()  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
     return store.append_routing(event)

@@ -651,7 +651,8 @@ def _merge_delta_usage(usage: Usage, delta_usage: Any) -> Usage:
 
 def _error_body(body: Any) -> tuple[str | None, str | None]:
     if isinstance(body, dict):
-        err = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner = body.get("error")
+        err: dict[Any, Any] = inner if isinstance(inner, dict) else body
         return err.get("type"), err.get("message")
     return None, None
 

@@ -430,12 +430,13 @@ class OllamaProvider:
         this generator (``aclose()`` / ``contextlib.aclosing``), closes the HTTP response at once, so
         Ollama sees the connection drop and stops generating."""
         try:
-            stream = await self._client.chat(
+            # format: ollama types it Literal['', 'json'] | dict; callers pass "json" or a JSON schema mapping
+            stream = await self._client.chat(  # type: ignore[call-overload]
                 model=model,
                 messages=list(messages),
                 stream=True,
                 options=dict(options) if options is not None else None,
-                format=format,  # type: ignore[arg-type]
+                format=format,
                 keep_alive=keep_alive,
                 think=think,
             )

@@ -157,3 +157,18 @@ def test_check_reports_cycles_depth_and_child_problems(project):
     assert loader.is_runnable(
         loader.check_runnable(by_name["outer"], ["qwen3:4b"], profiles(), ensembles=by_name)
     )
+
+
+async def test_a_child_agent_failure_is_forwarded_as_a_notice_naming_its_reason(project):
+    scripts = project / ".llm-orc" / "scripts"
+    scripts.mkdir(parents=True, exist_ok=True)
+    (scripts / "boom.py").write_text("import sys\nprint('disk on fire', file=sys.stderr)\nsys.exit(3)\n")
+    add(project, "child", [{"name": "bad", "script": "boom.py"}])
+    add(project, "parent", [{"name": "sub", "ensemble": "child"}])
+    result, events = await run(project, "parent")
+    assert result.agents["sub"].status != "success"
+    notices = [e.message for e in events if isinstance(e, AgentNotice) and e.agent == "sub"]
+    assert any(m.startswith("child/bad failed: ") for m in notices), notices
+    # the forwarding callback itself did not raise (the executor would record it as the run's error)
+    assert "event consumer raised" not in (result.error or "")
+    assert "event consumer raised" not in (result.agents["sub"].error or "")
