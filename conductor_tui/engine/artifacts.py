@@ -43,7 +43,8 @@ def _timestamp(now: datetime | None = None) -> str:
 
 
 def llm_orc_status(status: str) -> str:
-    return {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "completed_with_errors"}.get(status, status)
+    mapping: dict[str, str] = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "completed_with_errors"}
+    return mapping.get(status, status)
 
 
 def execution_dict(result: RunResult) -> dict[str, Any]:

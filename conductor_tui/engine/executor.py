@@ -380,7 +380,7 @@ class Executor:
             RunFinished(
                 result.run_id,
                 self._now(),
-                result.status,  # type: ignore[arg-type]
+                result.status,
                 result.deliverable,
                 result.total_input_tokens,
                 result.total_output_tokens,
