@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import drain
+from tests.ui.conftest import drain, wait_until
 from tests.ui.issue5_support import demo_app
 
 SIZES = {"80x24": (80, 24), "120x36": (120, 36), "200x60": (200, 60)}
@@ -63,6 +63,10 @@ def test_dialog_fits_at_80x24(snap_compare, mode: str, keys: list[str]) -> None:
     async def run_before(pilot) -> None:
         await _settle(pilot)
         await pilot.press(*keys)
+        await _settle(pilot)
+        # the dialog focuses its first field after it mounts: on a busy machine that can land
+        # after the first settle, so wait for it (a condition, never a sleep)
+        await wait_until(lambda: pilot.app.focused is not None and pilot.app.focused.screen is pilot.app.screen)
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZES["80x24"], run_before=run_before)
