@@ -3,7 +3,7 @@
     python screenshots/make_screenshots.py            # writes screenshots/*.svg
 
 The evaluate / lifecycle / models / savings screens have their own script
-(``make_issue5_screenshots.py``).
+(``make_review_screenshots.py``).
 
 Runs each screen under ``App.run_test`` against the fake Ollama (real HTTP) with a
 fixed clock and GPU, in a temporary $HOME so nothing of yours shows up.

@@ -32,7 +32,7 @@ async def main() -> int:
 
     from conductor_tui.ui.app import make_app
     from tests.core.unique_logs import write_project
-    from tests.ui.issue5_support import services_for, settle
+    from tests.ui.review_support import services_for, settle
 
     def app_for(mode: str):
         base = Path(tempfile.mkdtemp(dir=home))

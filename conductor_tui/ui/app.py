@@ -94,7 +94,7 @@ class ConductorApp(App[int]):
         STYLES / "app.tcss",
         STYLES / "plan.tcss",
         STYLES / "run.tcss",
-        STYLES / "issue5.tcss",
+        STYLES / "panels.tcss",
         STYLES / "responsive.tcss",
     ]
     ENABLE_COMMAND_PALETTE = True

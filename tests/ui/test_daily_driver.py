@@ -16,12 +16,12 @@ from conductor_tui.core.store import ProjectStore
 from conductor_tui.ui.screens.dialogs import ConfirmDialog, HandlerPicker, TextDialog
 from conductor_tui.ui.screens.plan import PlanScreen
 from conductor_tui.ui.screens.run import RunScreen
-from conductor_tui.ui.widgets.i5_dialogs import I5Confirm
+from conductor_tui.ui.widgets.config_dialogs import ActionConfirm
 from conductor_tui.ui.widgets.plan_table import PlanTable
 from tests.fakes.ollama_server import FakeModel
 from tests.ui.conftest import drain, settle, wait_until
-from tests.ui.issue5_support import SIZE, demo_app
-from tests.ui.issue5_support import settle as settle5
+from tests.ui.review_support import SIZE, demo_app
+from tests.ui.review_support import settle as settle5
 from tests.ui.sample import fixed_clock, mixed_plan
 from tests.ui.test_plan_screen import revisions, row
 
@@ -165,13 +165,13 @@ async def test_standing_authorisation_asks_before_changing_routing(tmp_path: Pat
         assert app.screen.current.authorized  # extraction → extract-code-patterns
         await pilot.press("a")
         await settle5(pilot)
-        assert isinstance(app.screen, I5Confirm) and "Revoke" in app.screen.title_text
+        assert isinstance(app.screen, ActionConfirm) and "Revoke" in app.screen.title_text
         await pilot.press("escape")
         await settle5(pilot)
         assert store.load_config().version == version  # declined: nothing written
         await pilot.press("a")
         await settle5(pilot)
-        await pilot.click("#i5-ok")
+        await pilot.click("#cp-ok")
         await settle5(pilot)
     config = store.load_config()
     assert config.version == version + 1

@@ -9,9 +9,9 @@ from pathlib import Path
 from conductor_tui.commands.demo import DEMO_ENV_DIRS, build_demo_app, isolated_demo
 from conductor_tui.core import locations
 from conductor_tui.demo import copy_sample_project
-from conductor_tui.ui.widgets.i5_dialogs import I5Confirm
+from conductor_tui.ui.widgets.config_dialogs import ActionConfirm
 from tests.fakes.gpu import FakeGpuProbe
-from tests.ui.issue5_support import SIZE, settle
+from tests.ui.review_support import SIZE, settle
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -26,7 +26,7 @@ async def test_promoting_in_the_demo_leaves_the_real_global_tier_untouched(tmp_p
     env_before = {name: os.environ.get(name) for name in DEMO_ENV_DIRS}
 
     project = copy_sample_project(tmp_path / "demo")
-    from tests.ui.test_issue5_pilot import _earn_trust
+    from tests.ui.test_review_pilot import _earn_trust
 
     _earn_trust(project, "extract-code-patterns", 9)  # promotion needs Trust (> 20 uses)
     with isolated_demo(project) as env:
@@ -43,8 +43,8 @@ async def test_promoting_in_the_demo_leaves_the_real_global_tier_untouched(tmp_p
             assert app.screen.current.ensemble == "extract-code-patterns"  # promotion-ready
             await pilot.press("g")
             await settle(pilot)
-            assert isinstance(app.screen, I5Confirm)
-            await pilot.click("#i5-ok")
+            assert isinstance(app.screen, ActionConfirm)
+            await pilot.click("#cp-ok")
             await settle(pilot)
             app.exit()
         promoted = demo_global / "ensembles" / "extract-code-patterns.yaml"

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Markdown, Static
 
 from conductor_tui.ui.screens.evaluation import EvaluationScreen
 from tests.fakes.anthropic_server import Fault, Reply
-from tests.ui.issue5_support import SIZE, demo_app, settle
+from tests.ui.review_support import SIZE, demo_app, settle
 
 REFLECTION = (
     "Completeness: the message names the change and the reason. "

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from tests.engine.conftest import write_yaml
 from tests.fakes.gpu import FakeGpuProbe
-from tests.ui.issue5_support import SIZE, empty_app, settle
+from tests.ui.review_support import SIZE, empty_app, settle
 
 
 def add_hosts(project: Path, up_url: str, down_url: str) -> None:

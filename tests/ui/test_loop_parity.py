@@ -22,7 +22,7 @@ from conductor_tui.core.store import ProjectStore
 from conductor_tui.handoff import decide_rows
 from tests.fakes.ollama_server import FakeModel
 from tests.ui.conftest import drain, settle, wait_until
-from tests.ui.issue5_support import type_text
+from tests.ui.review_support import type_text
 
 ENSEMBLE = """\
 name: extract-endpoints

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui.conftest import drain, wait_until
-from tests.ui.issue5_support import demo_app
+from tests.ui.review_support import demo_app
 
 SIZES = {"80x24": (80, 24), "120x36": (120, 36), "200x60": (200, 60)}
 MODES = ["home", "plan", "run", "evaluate", "lifecycle", "models", "savings"]

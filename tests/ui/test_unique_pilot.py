@@ -12,7 +12,7 @@ from conductor_tui.ui.app import make_app
 from conductor_tui.ui.screens.evaluation import EvaluationScreen
 from conductor_tui.ui.screens.lifecycle import LifecycleScreen
 from tests.core.unique_logs import write_project
-from tests.ui.issue5_support import SIZE, services_for, settle
+from tests.ui.review_support import SIZE, services_for, settle
 
 
 def _project(tmp_path: Path) -> Path:

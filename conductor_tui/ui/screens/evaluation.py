@@ -141,7 +141,7 @@ another score to override it — both verdicts are kept in the record.
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="ev-body"):
-            with Vertical(id="ev-queue-box", classes="i5-panel") as box:
+            with Vertical(id="ev-queue-box", classes="cp-panel") as box:
                 box.border_title = "Needs evaluation"
                 yield FitTable(
                     id="ev-queue",
@@ -152,21 +152,21 @@ another score to override it — both verdicts are kept in the record.
                 )
                 yield Static(id="ev-queue-help")
             with VerticalScroll(id="ev-detail"):  # scrolls to the focused field (Tab)
-                run = Static(id="ev-run", classes="i5-panel")
+                run = Static(id="ev-run", classes="cp-panel")
                 run.border_title = "Run"
                 yield run
-                with VerticalScroll(id="ev-output-box", classes="i5-panel") as out:
+                with VerticalScroll(id="ev-output-box", classes="cp-panel") as out:
                     out.border_title = "Output"
                     yield Static(id="ev-output")
-                judge = Markdown(id="ev-judge", classes="i5-panel")
+                judge = Markdown(id="ev-judge", classes="cp-panel")
                 judge.border_title = "Judge"
                 judge.display = False
                 yield judge
-                with Vertical(id="ev-reflect-box", classes="i5-panel") as rb:
+                with Vertical(id="ev-reflect-box", classes="cp-panel") as rb:
                     rb.border_title = "1 · Reflect"
-                    yield Static(Text(REFLECT_PROMPT, style="italic"), classes="i5-muted")
+                    yield Static(Text(REFLECT_PROMPT, style="italic"), classes="cp-muted")
                     yield TextArea(id="ev-reflect", soft_wrap=True, show_line_numbers=False)
-                with Vertical(id="ev-score-box", classes="i5-panel") as sb:
+                with Vertical(id="ev-score-box", classes="cp-panel") as sb:
                     sb.border_title = "2 · Score"
                     yield Static(id="ev-gate")
                     with RadioSet(id="ev-score"):
@@ -178,7 +178,7 @@ another score to override it — both verdicts are kept in the record.
                     yield Input(
                         placeholder="comment / feedback (optional, kept as user_feedback)", id="ev-feedback"
                     )
-                cons = Static(id="ev-consequences", classes="i5-panel")
+                cons = Static(id="ev-consequences", classes="cp-panel")
                 cons.border_title = "What changed"
                 cons.display = False
                 yield cons

@@ -19,8 +19,8 @@ from conductor_tui.core.promotion import PromotionCheck
 from conductor_tui.core.records import Phase
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
 from conductor_tui.ui.screens.base import CockpitScreen, logs_signature
+from conductor_tui.ui.widgets.config_dialogs import ActionConfirm, RollbackDialog, ThresholdsDialog
 from conductor_tui.ui.widgets.fit import FitTable
-from conductor_tui.ui.widgets.i5_dialogs import I5Confirm, I5Rollback, I5Thresholds
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 LADDER = [Phase.DESIGN, Phase.CALIBRATE, Phase.ESTABLISH, Phase.TRUST, Phase.PROMOTE]
@@ -146,13 +146,13 @@ uses with over 80 % acceptable-or-good earn Trust.
             )
             table.border_title = "Task types and ensembles"
             yield table
-            detail = Static(id="lc-detail", classes="i5-panel")
+            detail = Static(id="lc-detail", classes="cp-panel")
             detail.border_title = "Selected"
             yield detail
-            config = Static(id="lc-config", classes="i5-panel")
+            config = Static(id="lc-config", classes="cp-panel")
             config.border_title = "Routing config"
             yield config
-            designer = Static(id="lc-designer", classes="i5-panel")
+            designer = Static(id="lc-designer", classes="cp-panel")
             designer.border_title = "Designer handoff"
             designer.display = False  # shown once an artifact exists
             yield designer
@@ -483,7 +483,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             self.reload()
 
         self.app.push_screen(
-            I5Confirm(f"Hand '{art.subject}' to the Ensemble Designer?", lines, confirm="Approve request"),
+            ActionConfirm(f"Hand '{art.subject}' to the Ensemble Designer?", lines, confirm="Approve request"),
             done,
         )
 
@@ -508,7 +508,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             if confirmed:
                 self._do_promote(check)
 
-        self.app.push_screen(I5Confirm(title, lines, confirm="Copy files", allowed=check.ok), done)
+        self.app.push_screen(ActionConfirm(title, lines, confirm="Copy files", allowed=check.ok), done)
 
     def _confirm_generality(self, conductor: Any, ensemble: str) -> None:
         """The library gate: the person records the generality assessment, then promotes."""
@@ -531,7 +531,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             self.action_promote("library")
 
         self.app.push_screen(
-            I5Confirm(f"Is '{ensemble}' general enough for the library?", lines, confirm="It is general"),
+            ActionConfirm(f"Is '{ensemble}' general enough for the library?", lines, confirm="It is general"),
             done,
         )
 
@@ -587,7 +587,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             if confirmed:
                 self._toggle_auth(row)
 
-        self.app.push_screen(I5Confirm(title, lines, confirm=confirm), done)
+        self.app.push_screen(ActionConfirm(title, lines, confirm=confirm), done)
 
     def _toggle_auth(self, row: LifecycleRow) -> None:
         store = self.services.store
@@ -643,7 +643,7 @@ uses with over 80 % acceptable-or-good earn Trust.
             self.notify(f"Thresholds saved as config v{new.version}.", markup=False)
             self.reload()
 
-        self.app.push_screen(I5Thresholds(cfg.routing_thresholds, cfg.version), done)
+        self.app.push_screen(ThresholdsDialog(cfg.routing_thresholds, cfg.version), done)
 
     def action_rollback(self) -> None:
         if self.state is None:
@@ -678,4 +678,4 @@ uses with over 80 % acceptable-or-good earn Trust.
             self.notify(f"Restored v{version} as config v{new.version}.", markup=False)
             self.reload()
 
-        self.app.push_screen(I5Rollback(entries, current), done)
+        self.app.push_screen(RollbackDialog(entries, current), done)

@@ -25,8 +25,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.charts import spark
 from conductor_tui.ui.widgets.fit import FitTable
-from conductor_tui.ui.widgets.i5_bars import spark
 
 
 class SparkChart(Widget):
@@ -111,10 +111,10 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="md-body"):
             with Vertical(id="md-left"):
-                ollama = Static(Text("Asking Ollama…", style="dim"), id="md-ollama", classes="i5-panel")
+                ollama = Static(Text("Asking Ollama…", style="dim"), id="md-ollama", classes="cp-panel")
                 ollama.border_title = "Ollama"
                 yield ollama
-                hosts = Static(id="md-hosts", classes="i5-panel")
+                hosts = Static(id="md-hosts", classes="cp-panel")
                 hosts.border_title = "Other hosts"
                 hosts.display = False  # shown when profiles name hosts besides the default Ollama
                 yield hosts
@@ -122,7 +122,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                     id="md-models",
                     cursor_type="row",
                     zebra_stripes=True,
-                    classes="i5-panel",
+                    classes="cp-panel",
                     layout=lambda width: ({"params": 7, "quant": 8, "size": 8}, "model"),
                     minimum=20,
                 )
@@ -131,7 +131,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 loaded = FitTable(
                     id="md-loaded",
                     cursor_type="row",
-                    classes="i5-panel",
+                    classes="cp-panel",
                     layout=lambda width: ({"size": 7, "VRAM": 15, "CPU": 4, "unloads in": 11}, "model"),
                     minimum=16,
                 )
@@ -141,17 +141,17 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                     id="md-ensembles",
                     cursor_type="row",
                     zebra_stripes=True,
-                    classes="i5-panel",
+                    classes="cp-panel",
                     layout=lambda width: ({"ensemble": 22, "tier": 7, "runs?": 5}, "fix"),
                     minimum=20,
                 )
                 ens.border_title = "Ensembles — can they run here?"
                 yield ens
             with VerticalScroll(id="md-right"):
-                gpu = Vertical(id="md-gpu", classes="i5-panel")
+                gpu = Vertical(id="md-gpu", classes="cp-panel")
                 gpu.border_title = "GPU"
                 yield gpu
-                system = Vertical(id="md-system", classes="i5-panel")
+                system = Vertical(id="md-system", classes="cp-panel")
                 system.border_title = "CPU · RAM"
                 yield system
 

@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from conductor_tui.ui.screens.base import CockpitScreen
-from conductor_tui.ui.widgets.i5_bars import columns
+from conductor_tui.ui.widgets.charts import columns
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 LIVE_INTERVAL = 0.5  # seconds between tail reads (appended lines show within a second)
@@ -166,10 +166,10 @@ everything from the start.
                     with TabPane("By day", id="sv-tab-day"):
                         yield DataTable(id="sv-by-day", zebra_stripes=True, cursor_type="row")
                 with Vertical(id="sv-side"):
-                    chart = Static(id="sv-chart", classes="i5-panel")
+                    chart = Static(id="sv-chart", classes="cp-panel")
                     chart.border_title = "Local tokens per day"
                     yield chart
-                    wrap = Static(Text("Reading the logs…", style="dim"), id="sv-wrapup", classes="i5-panel")
+                    wrap = Static(Text("Reading the logs…", style="dim"), id="sv-wrapup", classes="cp-panel")
                     wrap.border_title = "Session wrap-up"
                     yield wrap
 

@@ -1,6 +1,6 @@
 """Extra screenshots of the issue-5 screens in their interesting states (demo data).
 
-    python screenshots/make_issue5_screenshots.py      # writes screenshots/issue5-*.svg
+    python screenshots/make_review_screenshots.py      # writes screenshots/*.svg
 
 ``make_screenshots.py`` shoots every screen once; this adds the states worth seeing:
 a judge verdict to agree with or override, a poor calibration score and its fallback,
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 
 async def main() -> int:
-    home = Path(tempfile.mkdtemp(prefix="issue5-shots-"))
+    home = Path(tempfile.mkdtemp(prefix="review-shots-"))
     os.environ["HOME"] = str(home)
     os.environ["XDG_CONFIG_HOME"] = str(home / ".config")
     for var in ("OLLAMA_HOST", "LLM_ORC_LIBRARY_PATH", "ANTHROPIC_API_KEY"):
@@ -36,7 +36,7 @@ async def main() -> int:
     from conductor_tui.ui.app import make_app
     from tests.fakes.gpu import RTX_4090, FakeGpuProbe
     from tests.fakes.ollama_server import FakeModel, FakeOllama
-    from tests.ui.issue5_support import services_for, settle, type_text
+    from tests.ui.review_support import services_for, settle, type_text
 
     def app_for(mode: str, **kw):
         project = copy_sample_project(Path(tempfile.mkdtemp(dir=home)))
@@ -77,11 +77,11 @@ async def main() -> int:
     async def nothing(pilot):
         return None
 
-    await shoot("issue5-evaluate-judge", app_for("evaluate"), judge)
-    await shoot("issue5-evaluate-poor-fallback", app_for("evaluate"), poor)
-    await shoot("issue5-lifecycle-promote", app_for("lifecycle"), promote)
-    await shoot("issue5-lifecycle-design-rejected", app_for("lifecycle"), rejected)
-    await shoot("issue5-savings", app_for("savings"), nothing)
+    await shoot("evaluate-judge", app_for("evaluate"), judge)
+    await shoot("evaluate-poor-fallback", app_for("evaluate"), poor)
+    await shoot("lifecycle-promote", app_for("lifecycle"), promote)
+    await shoot("lifecycle-design-rejected", app_for("lifecycle"), rejected)
+    await shoot("savings", app_for("savings"), nothing)
     models = [
         FakeModel("qwen2.5-coder:7b", parameter_size="7.6B", size=4_700_000_000, size_vram=3_900_000_000),
         FakeModel("llama3.2:3b", parameter_size="3.2B", size=2_000_000_000),
@@ -98,8 +98,8 @@ async def main() -> int:
                 await pilot.press("ctrl+r")
                 await settle(pilot)
 
-        await shoot("issue5-models-gpu", app, history)
-        await shoot("issue5-models-down", app_for("models", gpu=FakeGpuProbe.none()), nothing)
+        await shoot("models-gpu", app, history)
+        await shoot("models-down", app_for("models", gpu=FakeGpuProbe.none()), nothing)
     return 0
 
 

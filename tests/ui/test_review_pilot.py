@@ -18,9 +18,9 @@ from conductor_tui.ui.screens.evaluation import EvaluationScreen
 from conductor_tui.ui.screens.lifecycle import LifecycleScreen
 from conductor_tui.ui.screens.models import ModelsScreen
 from conductor_tui.ui.screens.savings import SavingsScreen
-from conductor_tui.ui.widgets.i5_dialogs import I5Confirm, I5Rollback, I5Thresholds
+from conductor_tui.ui.widgets.config_dialogs import ActionConfirm, RollbackDialog, ThresholdsDialog
 from tests.fakes.gpu import RTX_4090, FakeGpuProbe
-from tests.ui.issue5_support import (
+from tests.ui.review_support import (
     SIZE,
     calibrating_project,
     demo_app,
@@ -237,10 +237,10 @@ async def test_threshold_edit_creates_a_version_and_rollback_restores_it(tmp_pat
         await settle(pilot)
         await pilot.press("t")
         await settle(pilot)
-        assert isinstance(app.screen, I5Thresholds)
+        assert isinstance(app.screen, ThresholdsDialog)
         field = app.screen.query_one("#th-calibration_period", Input)
         field.value = "7"
-        await pilot.click("#i5-ok")
+        await pilot.click("#cp-ok")
         await settle(pilot)
         assert isinstance(app.screen, LifecycleScreen)
         cfg = store.load_config()
@@ -250,7 +250,7 @@ async def test_threshold_edit_creates_a_version_and_rollback_restores_it(tmp_pat
         # roll back to v3 (restored as v5)
         await pilot.press("b")
         await settle(pilot)
-        assert isinstance(app.screen, I5Rollback)
+        assert isinstance(app.screen, RollbackDialog)
         await pilot.press("up")  # from v4 (current, disabled) the highlight starts on v3
         ol = app.screen.query_one("OptionList")
         ol.highlighted = [o.id for o in ol.options].index("3")
@@ -278,19 +278,19 @@ async def test_grant_and_revoke_standing_authorisation(tmp_path: Path) -> None:
         version = store.load_config().version
         await pilot.press("a")  # changes routing: asks first
         await settle(pilot)
-        assert isinstance(app.screen, I5Confirm)
+        assert isinstance(app.screen, ActionConfirm)
         await pilot.press("escape")  # declined: nothing changes
         await settle(pilot)
         assert store.load_config().version == version
         await pilot.press("a")
         await settle(pilot)
-        await pilot.click("#i5-ok")
+        await pilot.click("#cp-ok")
         await settle(pilot)
         assert store.load_config().authorization_for("template-fill", "wire-handler-dispatch") is not None
         assert screen.current.authorized
         await pilot.press("a")
         await settle(pilot)
-        await pilot.click("#i5-ok")
+        await pilot.click("#cp-ok")
         await settle(pilot)
     assert store.load_config().authorization_for("template-fill", "wire-handler-dispatch") is None
     assert store.load_config().version == 5
@@ -322,9 +322,9 @@ async def test_promotion_copies_the_right_files_after_confirmation(tmp_path: Pat
         assert screen.current.status.phase is Phase.PROMOTE
         await pilot.press("g")
         await settle(pilot)
-        assert isinstance(app.screen, I5Confirm)
+        assert isinstance(app.screen, ActionConfirm)
         assert not dest.exists()  # nothing copied before the confirmation
-        await pilot.click("#i5-ok")
+        await pilot.click("#cp-ok")
         await settle(pilot)
     copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert copied == [
@@ -350,8 +350,8 @@ async def test_promotion_blocked_by_hard_coded_path_copies_nothing(tmp_path: Pat
         await pilot.press("g")
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, I5Confirm) and not dialog.allowed
-        assert not dialog.query("#i5-ok")
+        assert isinstance(dialog, ActionConfirm) and not dialog.allowed
+        assert not dialog.query("#cp-ok")
         await pilot.press("escape")
         await settle(pilot)
     assert not locations.global_llm_orc_dir().exists()

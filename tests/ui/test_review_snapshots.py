@@ -1,7 +1,7 @@
 """SVG snapshots of the Evaluate, Lifecycle, Models and Savings screens in their main
 states (120×36, fixed clock, no polling, fake GPU, demo data or small fixtures).
 
-Regenerate with ``pytest tests/ui/test_issue5_snapshots.py --snapshot-update`` and look
+Regenerate with ``pytest tests/ui/test_review_snapshots.py --snapshot-update`` and look
 at the SVGs before committing them."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from tests.fakes.gpu import RTX_3060_LAPTOP, RTX_4090, FakeGpuProbe
 from tests.fakes.ollama_server import FakeModel, FakeOllama
-from tests.ui.issue5_support import SIZE, demo_app, empty_app, settle, type_text, write_jsonl
+from tests.ui.review_support import SIZE, demo_app, empty_app, settle, type_text, write_jsonl
 
 
 def _select(screen, table_id: str, predicate) -> None:

@@ -25,7 +25,7 @@ EDITABLE: list[tuple[str, type]] = [
 ]
 
 
-class I5Confirm(ModalScreen[bool]):
+class ActionConfirm(ModalScreen[bool]):
     """Yes / no with the details as plain text lines (never markup)."""
 
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="dialog.cancel")]
@@ -40,29 +40,29 @@ class I5Confirm(ModalScreen[bool]):
         self.allowed = allowed
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="i5-dialog"):
+        with Vertical(id="cp-dialog"):
             yield Static(Text(self.title_text, style="bold"))
-            with VerticalScroll(id="i5-text"):
+            with VerticalScroll(id="cp-text"):
                 body = Text()
                 for i, line in enumerate(self.lines):
                     style = "red" if line.startswith("✗") else "yellow" if line.startswith("!") else ""
                     body.append(("\n" if i else "") + line, style=style)
                 yield Static(body)
-            with Horizontal(id="i5-buttons"):
-                yield Button("Cancel" if self.allowed else "Close", id="i5-cancel")
+            with Horizontal(id="cp-buttons"):
+                yield Button("Cancel" if self.allowed else "Close", id="cp-cancel")
                 if self.allowed:
-                    yield Button(self.confirm, id="i5-ok", variant="primary")
+                    yield Button(self.confirm, id="cp-ok", variant="primary")
 
-    @on(Button.Pressed, "#i5-ok")
+    @on(Button.Pressed, "#cp-ok")
     def _ok(self) -> None:
         self.dismiss(True)
 
-    @on(Button.Pressed, "#i5-cancel")
+    @on(Button.Pressed, "#cp-cancel")
     def _cancel(self) -> None:
         self.dismiss(False)
 
 
-class I5Thresholds(ModalScreen[dict[str, Any] | None]):
+class ThresholdsDialog(ModalScreen[dict[str, Any] | None]):
     """Edit routing thresholds; returns ``{"reason": …, "changes": {…}}`` or ``None``."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
@@ -73,7 +73,7 @@ class I5Thresholds(ModalScreen[dict[str, Any] | None]):
         self.version = version
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="i5-dialog"):
+        with Vertical(id="cp-dialog"):
             yield Static(
                 Text(
                     f"Routing thresholds (config v{self.version}) — saving creates a new version",
@@ -81,23 +81,23 @@ class I5Thresholds(ModalScreen[dict[str, Any] | None]):
                 )
             )
             for name, _kind in EDITABLE:
-                with Horizontal(classes="i5-row"):
+                with Horizontal(classes="cp-row"):
                     yield Label(name)
                     yield Input(str(getattr(self.thresholds, name)), id=f"th-{name}")
-            with Horizontal(classes="i5-row"):
+            with Horizontal(classes="cp-row"):
                 yield Label("reason (logged)")
                 yield Input(placeholder="why this change", id="th-reason")
             yield Static(id="th-error")
-            with Horizontal(id="i5-buttons"):
-                yield Button("Cancel", id="i5-cancel")
-                yield Button("Save as new version", id="i5-ok", variant="primary")
+            with Horizontal(id="cp-buttons"):
+                yield Button("Cancel", id="cp-cancel")
+                yield Button("Save as new version", id="cp-ok", variant="primary")
 
-    @on(Button.Pressed, "#i5-cancel")
+    @on(Button.Pressed, "#cp-cancel")
     def _cancel(self) -> None:
         self.dismiss(None)
 
     @on(Input.Submitted)
-    @on(Button.Pressed, "#i5-ok")
+    @on(Button.Pressed, "#cp-ok")
     def _ok(self) -> None:
         changes: dict[str, Any] = {}
         for name, kind in EDITABLE:
@@ -126,7 +126,7 @@ class I5Thresholds(ModalScreen[dict[str, Any] | None]):
         self.dismiss({"reason": reason, "changes": changes})
 
 
-class I5Rollback(ModalScreen[int | None]):
+class RollbackDialog(ModalScreen[int | None]):
     """Pick a routing-config version to restore (as a new version)."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="dialog.cancel")]
@@ -137,7 +137,7 @@ class I5Rollback(ModalScreen[int | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="i5-dialog"):
+        with Vertical(id="cp-dialog"):
             yield Static(Text(f"Roll back the routing config (current v{self.current})", style="bold"))
             yield Static(
                 Text("The chosen version is restored as a new version; no history is lost.", style="dim")
@@ -147,8 +147,8 @@ class I5Rollback(ModalScreen[int | None]):
                 for v, desc in self.versions
             ]
             yield OptionList(*options, id="rb-list")
-            with Horizontal(id="i5-buttons"):
-                yield Button("Cancel", id="i5-cancel")
+            with Horizontal(id="cp-buttons"):
+                yield Button("Cancel", id="cp-cancel")
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
@@ -161,6 +161,6 @@ class I5Rollback(ModalScreen[int | None]):
     def _picked(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(int(event.option.id or 0))
 
-    @on(Button.Pressed, "#i5-cancel")
+    @on(Button.Pressed, "#cp-cancel")
     def _cancel(self) -> None:
         self.dismiss(None)
