@@ -42,6 +42,8 @@ def fake(fake_ollama_factory):
         [
             FakeModel("fast:1b", reply=REPLY, tokens_per_second=400, parallel=4),
             FakeModel("slow:1b", reply=" ".join(["word"] * 40), tokens_per_second=100, parallel=1),
+            # long enough that a busy machine cannot finish it before the client leaves
+            FakeModel("long:1b", reply=" ".join(["word"] * 3000), tokens_per_second=100, parallel=1),
             FakeModel("echo:1b", reply=echo_item, tokens_per_second=400, parallel=3),
             FakeModel(
                 "json:1b", reply='{"summary": "S", "items": ["a", "b"]}', tokens_per_second=400, parallel=2
@@ -576,7 +578,7 @@ async def test_leaving_stream_run_early_cancels_the_run(provider, fake):
     from conductor_tui.engine.executor import stream_run
 
     ex = Executor(provider, profiles=profiles())
-    gen = stream_run(ex, ensemble([llm("a", "slow:1b")]), "x")
+    gen = stream_run(ex, ensemble([llm("a", "long:1b")]), "x")
     async for e in gen:
         if isinstance(e, TextDelta):
             break
