@@ -41,3 +41,36 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
 
 
 pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.anthropic_fixtures"]
+
+
+def _steady_cursors(app) -> None:
+    """Stop every text cursor blinking (it stays shown): a screenshot taken half a second
+    later on a busy machine must not catch the blink's off phase."""
+    from textual.widgets import Input, TextArea
+
+    for screen in app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+        for widget in screen.query(TextArea):
+            widget.cursor_blink = False
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's ``snap_compare`` with blinking cursors held steady before the
+    screenshot — what the test drives and what it compares are unchanged."""
+    import inspect
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def steady_run_before(pilot) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            await pilot.pause()
+            _steady_cursors(pilot.app)
+            await pilot.pause()
+
+        return snap_compare(app, *args, run_before=steady_run_before, **kwargs)
+
+    return compare
