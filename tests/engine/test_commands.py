@@ -139,7 +139,7 @@ def test_run_stdin_input(project, fake_ollama, monkeypatch, capsys):
 
 
 def test_ctrl_c_cancels_cleanly_and_records_cancelled(project, fake_ollama_factory):
-    fake = fake_ollama_factory([FakeModel("slow:1b", reply=" ".join(["tok"] * 400), tokens_per_second=40)])
+    fake = fake_ollama_factory([FakeModel("slow:1b", reply=" ".join(["tok"] * 8000), tokens_per_second=40)])
     add_ensemble(project, "long", [{"name": "a", "model": "slow:1b", "provider": "ollama"}])
     env = {**os.environ, "OLLAMA_HOST": fake.url, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(

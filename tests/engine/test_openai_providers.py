@@ -156,7 +156,7 @@ def test_settings_read_host_limits_from_config(project):
 
 
 async def test_cancel_closes_the_openai_stream(fake_openai_factory, project):
-    server = fake_openai_factory([FakeOpenAIModel("slow", reply="w " * 500, tokens_per_second=40)])
+    server = fake_openai_factory([FakeOpenAIModel("slow", reply="w " * 8000, tokens_per_second=40)])
     profs = profiles(p={"model": "slow", "provider": "llama-server", "base_url": server.url})
     spec = ensemble([{"name": "a", "model_profile": "p"}])
     ex = Executor(project=project, profiles=profs)

@@ -148,7 +148,7 @@ async def test_server_that_never_answers_times_out(fake_openai):
 
 
 async def test_cancelling_closes_the_stream_and_the_server_sees_it(fake_openai_factory):
-    server = fake_openai_factory([FakeOpenAIModel("slow", reply="word " * 400, tokens_per_second=50)])
+    server = fake_openai_factory([FakeOpenAIModel("slow", reply="word " * 10000, tokens_per_second=50)])
     started = asyncio.Event()
 
     async def consume(p):

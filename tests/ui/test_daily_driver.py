@@ -203,7 +203,7 @@ async def test_g_asks_for_the_input_and_runs_what_was_typed(plan_project, cockpi
 
 
 async def test_quit_during_a_run_asks_then_cancels_and_records(plan_project, cockpit, fake_ollama_factory):
-    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply="word " * 2000, tokens_per_second=100)])
+    fake = fake_ollama_factory([FakeModel("qwen3:1.7b", reply="word " * 50000, tokens_per_second=100)])
     app = cockpit(plan_project, ollama_host=fake.url)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot, app)
