@@ -2,7 +2,7 @@
 
 Public API (import the submodules; this package imports nothing on its own):
 
-* :mod:`.loader` — ``load_catalog(project) -> Catalog`` (three tiers, winner per
+* :mod:`.loader` — ``load_catalog(project) -> EnsembleCatalog`` (three tiers, winner per
   name + shadowed, ``invalid`` entries with their problems, ``profiles``),
   ``load_ensemble_file(path)``, ``parse_ensemble(data)``, ``load_profiles(project)``,
   ``check_runnable(spec, installed_models, profiles, project=…) -> list[Problem]``,
