@@ -68,9 +68,7 @@ def usage_from(u: Any, model: str, duration_ms: int) -> Usage:
 
 def _failure(reason: str, failure: str, fix: str | None, kind: Any) -> AgentFailure:
     """An :class:`AgentFailure` that remembers the provider's error kind (for the fallback)."""
-    exc = AgentFailure(reason, failure, fix)
-    exc.ollama_kind = kind  # type: ignore[attr-defined]
-    return exc
+    return AgentFailure(reason, failure, fix, provider_kind=kind if isinstance(kind, str) else None)
 
 
 class LlmAgents(ExecutorBase):
@@ -113,7 +111,7 @@ class LlmAgents(ExecutorBase):
                 return
             except AgentFailure as exc:
                 last_error = exc
-                retryable = getattr(exc, "ollama_kind", None) in RETRYABLE
+                retryable = exc.provider_kind in RETRYABLE
                 if not retryable or attempt == len(candidates) - 1:
                     raise
 
