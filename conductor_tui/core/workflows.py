@@ -626,7 +626,7 @@ def check_template(
     """What stops (or makes expensive) this template in this project: unknown ensembles or
     roles, and ensemble phases that multiply cost. Each problem has the phase's file:line.
 
-    ``ensembles``: an engine ``Catalog`` (``get(name)`` → entry with ``spec``) or a mapping
+    ``ensembles``: an engine ``EnsembleCatalog`` (``get(name)`` → entry with ``spec``) or a mapping
     name → ``EnsembleSpec``; ``roles``: a ``roles.RolesConfig``.
     """
     from conductor_tui.core.propose_judge import cost_multiplier
@@ -814,7 +814,7 @@ def instantiate(
 
 def plan_cost_warnings(plan: WorkflowPlan, ensembles: Any) -> dict[str, Any]:
     """Row id → ``CostMultiplier`` for every row whose ensemble multiplies cost (propose–judge,
-    several LLM agents, fan-out). ``ensembles``: a ``Catalog`` or name → ``EnsembleSpec``."""
+    several LLM agents, fan-out). ``ensembles``: an ``EnsembleCatalog`` or name → ``EnsembleSpec``."""
     from conductor_tui.core.propose_judge import cost_multiplier
 
     out: dict[str, Any] = {}

@@ -1,4 +1,6 @@
-"""Run artifacts in llm-orc's shape, and the routing decision each run appends.
+"""Run artifacts in llm-orc's shape: written after a run, read back tolerantly (ours or
+llm-orc's). The routing decision each run appends is :mod:`conductor_tui.engine.routing`
+(its names are re-exported here).
 
 ``<project>/.llm-orc/artifacts/<ensemble>/<YYYYMMDD-HHMMSS-mmm>/execution.json``::
 
@@ -20,15 +22,24 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from conductor_tui.core.store import atomic_write_text
+from conductor_tui.engine.events import Usage
 from conductor_tui.engine.loader import ensemble_name_problem
-from conductor_tui.engine.results import RunResult, RunStatus
+from conductor_tui.engine.results import AgentResult, RunResult, RunStatus
+
+# The routing decision each run appends lives in engine.routing; its names stay importable from here.
+from conductor_tui.engine.routing import (
+    build_decision,
+    declared_task_types,
+    infer_task_type,
+    now_ms,
+    record_run,
+)
 
 ARTIFACTS_DIR = "artifacts"
 
@@ -53,59 +64,86 @@ def execution_dict(result: RunResult) -> dict[str, Any]:
     usage_agents: dict[str, Any] = {}
     fan_out: dict[str, Any] = {}
     order: list[str] = []
-
-    def usage_of(r: Any) -> dict[str, Any]:
-        u = r.usage
-        return {
-            "input_tokens": u.input_tokens,
-            "output_tokens": u.output_tokens,
-            "total_tokens": u.total_tokens,
-            "cost_usd": 0.0,
-            "duration_ms": u.duration_ms or r.duration_ms,
-            "model": u.model or r.model,
-            **({"tokens_per_second": u.tokens_per_second} if u.tokens_per_second else {}),
-        }
-
-    def entry(r: Any) -> dict[str, Any]:
-        e: dict[str, Any] = {
-            "response": r.response,
-            "status": r.status,
-            "model_substituted": r.model_substituted,
-        }
-        if r.error and r.status != "success":
-            e["error"] = r.error
-        return e
-
     for name, r in result.agents.items():
         if r.status not in ("pending",):
             order.append(name)
         if r.instances is not None:
-            for inst in r.instances:
-                results[inst.name] = entry(inst)
-                if inst.usage is not None:
-                    usage_agents[inst.name] = usage_of(inst)
-            gathered = entry(r)
-            gathered["response"] = _json_list(r.response)
-            gathered["fan_out"] = True
-            gathered["instances"] = [
-                {
-                    "index": i.index,
-                    "status": i.status,
-                    **({"error": i.error} if i.status != "success" else {}),
-                }
-                for i in r.instances
-            ]
-            results[name] = gathered
-            ok = sum(1 for i in r.instances if i.status == "success")
-            fan_out[name] = {
-                "total_instances": len(r.instances),
-                "successful_instances": ok,
-                "failed_instances": len(r.instances) - ok,
-            }
+            fan_out[name] = _fan_out_entries(name, r, results, usage_agents)
         else:
-            results[name] = entry(r)
+            results[name] = _result_entry(r)
             if r.usage is not None:
-                usage_agents[name] = usage_of(r)
+                usage_agents[name] = _usage_entry(r, r.usage)
+    metadata = _metadata(result, usage_agents)
+    if fan_out:
+        metadata["fan_out"] = fan_out
+    out: dict[str, Any] = {
+        "ensemble": result.ensemble.name,
+        "status": llm_orc_status(result.status),
+        "input": {"data": result.input},
+        "results": results,
+        "metadata": metadata,
+    }
+    if result.deliverable is not None:
+        out["deliverable"] = result.deliverable
+    if order:
+        out["execution_order"] = order
+    return out
+
+
+def _usage_entry(r: AgentResult, u: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "total_tokens": u.total_tokens,
+        "cost_usd": 0.0,
+        "duration_ms": u.duration_ms or r.duration_ms,
+        "model": u.model or r.model,
+        **({"tokens_per_second": u.tokens_per_second} if u.tokens_per_second else {}),
+    }
+
+
+def _result_entry(r: AgentResult) -> dict[str, Any]:
+    e: dict[str, Any] = {
+        "response": r.response,
+        "status": r.status,
+        "model_substituted": r.model_substituted,
+    }
+    if r.error and r.status != "success":
+        e["error"] = r.error
+    return e
+
+
+def _fan_out_entries(
+    name: str, r: AgentResult, results: dict[str, Any], usage_agents: dict[str, Any]
+) -> dict[str, Any]:
+    """Add a fan-out agent's instances and their gathered result; return its counts."""
+    instances = r.instances or []
+    for inst in instances:
+        results[inst.name] = _result_entry(inst)
+        if inst.usage is not None:
+            usage_agents[inst.name] = _usage_entry(inst, inst.usage)
+    gathered = _result_entry(r)
+    gathered["response"] = _json_list(r.response)
+    gathered["fan_out"] = True
+    gathered["instances"] = [
+        {
+            "index": i.index,
+            "status": i.status,
+            **({"error": i.error} if i.status != "success" else {}),
+        }
+        for i in instances
+    ]
+    results[name] = gathered
+    ok = sum(1 for i in instances if i.status == "success")
+    return {
+        "total_instances": len(instances),
+        "successful_instances": ok,
+        "failed_instances": len(instances) - ok,
+    }
+
+
+def _metadata(result: RunResult, usage_agents: dict[str, Any]) -> dict[str, Any]:
+    """llm-orc's ``metadata`` (timing, usage per agent and totals) plus conductor-tui's own view."""
     totals = {
         "total_tokens": sum(u["total_tokens"] for u in usage_agents.values()),
         "total_input_tokens": sum(u["input_tokens"] for u in usage_agents.values()),
@@ -115,7 +153,7 @@ def execution_dict(result: RunResult) -> dict[str, Any]:
         "agents_count": len(usage_agents),
     }
     started = result.started_at.timestamp()
-    metadata: dict[str, Any] = {
+    return {
         "agents_used": len(result.ensemble.agents),
         "started_at": started,
         "duration": f"{result.duration_ms / 1000:.2f}s",
@@ -141,20 +179,6 @@ def execution_dict(result: RunResult) -> dict[str, Any]:
             },
         },
     }
-    if fan_out:
-        metadata["fan_out"] = fan_out
-    out: dict[str, Any] = {
-        "ensemble": result.ensemble.name,
-        "status": llm_orc_status(result.status),
-        "input": {"data": result.input},
-        "results": results,
-        "metadata": metadata,
-    }
-    if result.deliverable is not None:
-        out["deliverable"] = result.deliverable
-    if order:
-        out["execution_order"] = order
-    return out
 
 
 def _json_list(text: Any) -> Any:
@@ -342,141 +366,19 @@ def list_executions(project: str | os.PathLike[str], ensemble: str | None = None
     return sorted(found, key=lambda p: (p.parent.name, p.stat().st_mtime), reverse=True)
 
 
-# --------------------------------------------------------------------------- routing log
-
-
-def _ratio_for(store: Any, task_type: str | None) -> Any:
-    """The rules' local→Claude ratio (refined per task type when the log allows), else 1.2."""
-    try:
-        from conductor_tui.core import rules
-
-        cfg = store.load_config()
-        thresholds = cfg.routing_thresholds
-        ratio = rules.default_ratio(thresholds)
-        path = getattr(store, "routing_log_path", None)
-        if task_type and path is not None and Path(path).is_file() and Path(path).stat().st_size < 20_000_000:
-            decisions = store.read_routing().records
-            ratio = rules.ratios_by_task_type(decisions, thresholds).get(task_type, ratio)
-        return ratio
-    except Exception:
-        return 1.2
-
-
-def declared_task_types(spec: Any) -> list[str]:
-    """The task types an ensemble declares: its ``conductor: {task_type | task_types}`` block
-    (a top-level key llm-orc ignores), else the starter kit's known type for it."""
-    block = (getattr(spec, "raw", None) or {}).get("conductor")
-    out: list[str] = []
-    if isinstance(block, dict):
-        single = block.get("task_type")
-        if isinstance(single, str) and single.strip():
-            out.append(single.strip())
-        many = block.get("task_types")
-        if isinstance(many, list):
-            out += [str(t).strip() for t in many if isinstance(t, str) and t.strip()]
-    if not out:
-        from conductor_tui.engine.kit import TASK_TYPES, WORKFLOW_TASK_TYPES
-
-        known = TASK_TYPES.get(spec.name) or WORKFLOW_TASK_TYPES.get(spec.name)
-        if known:
-            out.append(known)
-    return list(dict.fromkeys(out))
-
-
-def infer_task_type(store: Any, spec: Any) -> str | None:
-    """The task type a run of ``spec`` is logged under when the caller gave none.
-
-    In order: the task profile that maps a task type to this ensemble
-    (``task-profiles.yaml``), then the ensemble's declared task types
-    (:func:`declared_task_types`). Never the ensemble's name: an ensemble that declares
-    nothing is logged untyped rather than inventing a task type.
-    """
-    name = spec.name
-    try:
-        profiles = store.load_task_profiles().profiles
-    except Exception:  # a malformed task-profiles.yaml must not stop a run being logged
-        profiles = {}
-    for task_type, profile in profiles.items():
-        if profile.ensemble == name:
-            return task_type
-    declared = declared_task_types(spec)
-    return declared[0] if declared else None
-
-
-def build_decision(
-    store: Any,
-    result: RunResult,
-    *,
-    task_type: str | None = None,
-    task_summary: str | None = None,
-    reason: str | None = None,
-    standing_auth: bool = False,
-    plan_id: str | None = None,
-    row_id: str | None = None,
-    session: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Any:
-    """The routing decision of a finished run, not yet written (see :func:`record_run`).
-
-    ``estimated_claude_tokens`` uses the rules' ratio (refined from the log when
-    possible, default 1.2); a run that did not complete saved nothing
-    (``tokens_saved`` 0) — Claude will have to do that work."""
-    from conductor_tui.core import rules
-    from conductor_tui.core.records import RoutingDecision
-
-    task_type = task_type or infer_task_type(store, result.ensemble)
-    ratio = _ratio_for(store, task_type)
-    local = result.total_tokens
-    estimated = rules.estimate_claude_tokens(local, ratio)
-    saved = estimated if result.status == RunStatus.COMPLETED else 0
-    failed = result.failed_agents
-    script_failed = [r for r in failed if r.kind == "script"]
-    summary = task_summary or (result.input.strip().splitlines()[0][:120] if result.input.strip() else None)
-    failure = None
-    if result.status != RunStatus.COMPLETED:
-        failure = (
-            f"Script agent failed ({script_failed[0].error}) — falling back to Claude"
-            if script_failed
-            else (
-                f"agent {failed[0].name} failed: {failed[0].error}"
-                if failed
-                else result.error or result.status
-            )
-        )
-    script_failure: dict[str, Any] = {"failure": "infrastructure"} if script_failed else {}
-    decision = RoutingDecision(
-        id=f"rd-{result.run_id}",
-        task_type=task_type,
-        delegability_category=rules.default_category(task_type) if task_type else None,
-        task_summary=summary,
-        routed_to=result.ensemble.name,
-        ensemble=result.ensemble.name,
-        status=result.status,
-        reason=failure or reason,  # a run that did not complete says why (Claude takes it over)
-        standing_auth=standing_auth,
-        total_tokens_local=local,
-        estimated_claude_tokens=estimated,
-        tokens_saved=saved,
-        artifact=str(result.artifact) if result.artifact else None,
-        plan_id=plan_id,
-        row_id=row_id,
-        session=session,
-        duration_ms=result.duration_ms,
-        **script_failure,
-        **{k: v for k, v in (extra or {}).items() if k not in RoutingDecision.model_fields},
-    )
-    return decision
-
-
-def record_run(store: Any, result: RunResult, **fields: Any) -> Any:
-    """Append ONE routing decision for a finished run through the conductor loop
-    (:meth:`conductor_tui.core.loop.Conductor.record_run`: invocation number, reason,
-    standing authorisation, evaluation summary, the sampling decision) and return it."""
-    from conductor_tui.core.loop import Conductor
-
-    decision = build_decision(store, result, **fields)
-    return Conductor(store.project, store=store).record_run(decision).decision
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+__all__ = [
+    "ARTIFACTS_DIR",
+    "AgentUsage",
+    "Execution",
+    "artifact_root",
+    "build_decision",
+    "declared_task_types",
+    "execution_dict",
+    "infer_task_type",
+    "list_executions",
+    "llm_orc_status",
+    "now_ms",
+    "read_execution",
+    "record_run",
+    "write_execution_artifact",
+]

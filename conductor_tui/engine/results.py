@@ -134,8 +134,19 @@ class RunResult:
 
 
 class AgentFailure(Exception):
-    def __init__(self, reason: str, failure: str | None = "infrastructure", fix: str | None = None):
+    """Why an agent failed: the reason, its failure kind, a fix when one is known, and the
+    provider's error kind (``model-missing``, ``timeout`` …) when a provider call failed."""
+
+    def __init__(
+        self,
+        reason: str,
+        failure: str | None = "infrastructure",
+        fix: str | None = None,
+        *,
+        provider_kind: str | None = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.failure = failure
         self.fix = fix
+        self.provider_kind = provider_kind

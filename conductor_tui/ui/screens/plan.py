@@ -161,7 +161,7 @@ class PlanScreen(CockpitScreen):
         self._profiles_loaded = False
         self._ratio: float | None = None
         self.loaded = False
-        self._engine_catalog: Any = None  # engine Catalog (specs) for cost warnings
+        self._engine_catalog: Any = None  # engine EnsembleCatalog (specs) for cost warnings
         self._config: Any = None  # routing config (thresholds) for the repetition line
         self._task_profiles: Any = None  # cross-session frequency for the repetition line
         self._roles: Any = None  # core.roles.RolesConfig
