@@ -14,24 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from conductor_tui.commands.check_text import print_text
 from conductor_tui.core import locations, rules
-from conductor_tui.core.text import safe_text
 from conductor_tui.engine import loader
 from conductor_tui.engine.model_size import ensemble_size
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
 
 
 def _thresholds(project: Path) -> Any:
@@ -55,7 +45,9 @@ def _size_problems(size: Any, thresholds: Any, path: Path | None) -> list[Any]:
             Problem(
                 size.message(thresholds),
                 severity="warning" if size.allow_large else "error",
-                fix=None if size.allow_large else "compose ≤7B models, or add `conductor: {allow_large_models: true}`",
+                fix=None
+                if size.allow_large
+                else "compose ≤7B models, or add `conductor: {allow_large_models: true}`",
                 path=path,
                 code="model-ceiling",
             )
@@ -81,131 +73,17 @@ def discover(project: Path) -> dict[str, Any]:
     agents = [a for e in catalog.all_entries() if e.spec is not None for a in e.spec.agents]
     statuses = asyncio.run(hosts.probe_hosts(hosts.configured_endpoints(profiles, agents)))
     status = statuses[0].ollama_status
-    others = hosts.endpoint_models(statuses[1:])
-    by_name = {e.name: e.spec for e in catalog.all_entries() if e.spec is not None}
-    from conductor_tui.engine.executor import EngineSettings
-
-    max_depth = EngineSettings.from_project(project).max_ensemble_depth
-    known = status.reachable and (bool(status.models) or not status.error)
-    installed = [m.name for m in status.models] if known else None
     now = datetime.now(UTC)
-    ensembles: list[dict[str, Any]] = []
-    sizes = {m.name: m.parameter_size for m in status.models if m.parameter_size} if known else {}
-    thresholds = _thresholds(project)
-    from conductor_tui.handoff.capacity import capacity_facts
-
-    capacity = capacity_facts(project, catalog=catalog)
-    for entry in catalog.all_entries():
-        spec = entry.spec
-        assert spec is not None
-        problems = loader.check_runnable(
-            spec,
-            installed,
-            profiles,
-            project=project,
-            ollama_host=status.host,
-            endpoint_models=others,
-            ensembles=by_name,
-            max_depth=max_depth,
-        )
-        size = ensemble_size(spec, profiles, sizes, thresholds)
-        problems += _size_problems(size, thresholds, entry.path)
-        warnings = [p for p in problems if not p.blocking]
-        try:
-            verdict = capacity(entry.name)
-        except Exception:  # a broken probe leaves the verdict out, never the check
-            verdict = None
-        ensembles.append(
-            {
-                "name": entry.name,
-                "tier": entry.tier,
-                "path": str(entry.path),
-                "description": spec.description,
-                "runnable": loader.is_runnable(problems),
-                "problems": [p.to_json() for p in problems if p.blocking],
-                "warnings": [p.to_json() for p in warnings],
-                "agents": [{"name": a.name, "type": a.kind} for a in spec.agents],
-                "shadowed": [{"tier": t, "path": str(p)} for t, p in entry.shadowed],
-                "model_sizes": [
-                    {"agent": m.agent, "model": m.model, "billions": m.billions, "source": m.source, "level": m.level}
-                    for m in size.models
-                ],
-                "size_level": size.level,
-                "delegation_refused": size.refused,
-                "allow_large_models": size.allow_large,
-                # will it run well right now? ok | spill | queue (None: no local model to measure)
-                "capacity": verdict.to_json() if verdict is not None else None,
-            }
-        )
-    for entry in catalog.invalid:
-        ensembles.append(
-            {
-                "name": entry.name,
-                "tier": entry.tier,
-                "path": str(entry.path),
-                "description": None,
-                "runnable": False,
-                "problems": [p.to_json() for p in entry.problems],
-                "warnings": [],
-                "agents": [],
-                "shadowed": [],
-            }
-        )
-    task_profiles: dict[str, Any] = {"count": 0, "names": [], "error": None}
-    starter_kit_offered = None
-    try:
-        from conductor_tui.core.store import ProjectStore
-
-        store = ProjectStore(project)
-        tp = store.load_task_profiles()
-        task_profiles["names"] = sorted(tp.profiles)
-        task_profiles["count"] = len(tp.profiles)
-        starter_kit_offered = bool(store.load_config().starter_kit_offered)
-    except Exception as exc:
-        task_profiles["error"] = str(exc)
-    config_log_gaps: list[int] = []
-    try:
-        from conductor_tui.core.store import ProjectStore
-
-        config_log_gaps = ProjectStore(project).config_versions_without_log()
-    except Exception:
-        pass  # an unreadable config is reported with the task profiles / by report
+    ensembles = _ensembles(project, catalog, profiles, status, hosts.endpoint_models(statuses[1:]))
+    ensembles += [_invalid(entry) for entry in catalog.invalid]
+    task_profiles, starter_kit_offered, config_log_gaps = _project_records(project)
     runnable = sum(1 for e in ensembles if e["runnable"])
     n_models = len(status.models) if status.reachable else 0
     local_count = sum(1 for e in ensembles if e["tier"] == "project" and e["description"] is not None)
     return {
         "project": str(project),
         "checked_at": now.isoformat(),
-        "ollama": {
-            "reachable": status.reachable,
-            "host": status.host,
-            "version": status.version,
-            "error": status.error,
-            "fix": status.fix,
-            "models": [
-                {
-                    "name": m.name,
-                    "size": m.size,
-                    "parameter_size": m.parameter_size,
-                    "quantization_level": m.quantization_level,
-                    "family": m.family,
-                }
-                for m in status.models
-            ],
-            "loaded": [
-                {
-                    "name": m.name,
-                    "size": m.size,
-                    "size_vram": m.size_vram,
-                    "vram_fraction": round(m.vram_fraction, 3),
-                    "cpu_fraction": round(m.cpu_fraction, 3),
-                    "expires_at": m.expires_at.isoformat() if m.expires_at else None,
-                    "seconds_to_unload": m.seconds_to_unload(now),
-                    "context_length": m.context_length,
-                }
-                for m in status.loaded
-            ],
-        },
+        "ollama": _ollama(status, now),
         "hosts": [h.to_json() for h in statuses],
         "ensembles": ensembles,
         "tiers": [{"tier": t, "path": str(d), "exists": d.is_dir()} for t, d in catalog.dirs],
@@ -228,93 +106,137 @@ def discover(project: Path) -> dict[str, Any]:
     }
 
 
-def _print_text(data: dict[str, Any], out=None) -> None:
-    out = out or sys.stdout
-    o = data["ollama"]
+def _ensembles(
+    project: Path, catalog: Any, profiles: Any, status: Any, others: dict[str, list[str] | None]
+) -> list[dict[str, Any]]:
+    """Each valid ensemble: runnable or not with the fixes, model sizes, capacity now."""
+    from conductor_tui.engine.executor import EngineSettings
+    from conductor_tui.handoff.capacity import capacity_facts
 
-    def w(text: str) -> None:  # names, paths and errors come from files and the server
-        out.write(safe_text(text))
+    by_name = {e.name: e.spec for e in catalog.all_entries() if e.spec is not None}
+    max_depth = EngineSettings.from_project(project).max_ensemble_depth
+    known = status.reachable and (bool(status.models) or not status.error)
+    installed = [m.name for m in status.models] if known else None
+    sizes = {m.name: m.parameter_size for m in status.models if m.parameter_size} if known else {}
+    thresholds = _thresholds(project)
+    capacity = capacity_facts(project, catalog=catalog)
+    out: list[dict[str, Any]] = []
+    for entry in catalog.all_entries():
+        spec = entry.spec
+        assert spec is not None
+        problems = loader.check_runnable(
+            spec,
+            installed,
+            profiles,
+            project=project,
+            ollama_host=status.host,
+            endpoint_models=others,
+            ensembles=by_name,
+            max_depth=max_depth,
+        )
+        size = ensemble_size(spec, profiles, sizes, thresholds)
+        problems += _size_problems(size, thresholds, entry.path)
+        try:
+            verdict = capacity(entry.name)
+        except Exception:  # a broken probe leaves the verdict out, never the check
+            verdict = None
+        out.append(_ensemble(entry, problems, size, verdict))
+    return out
 
-    if o["reachable"]:
-        w(f"Ollama: reachable at {o['host']} (version {o['version'] or '?'})\n")
-        if o.get("error"):
-            w(f"  warning: {o['error']}\n")
-    else:
-        w(f"Ollama: not reachable at {o['host']} — {o['error']}\n")
-        if o.get("fix"):
-            w(f"  fix: {o['fix']}\n")
-    if o["models"]:
-        w(f"  Installed models ({len(o['models'])}):\n")
-        for m in o["models"]:
-            w(
-                f"    {m['name']:<28} {_size(m['size']):>9}  {m['parameter_size']:<8} {m['quantization_level']}\n"
-            )
-    elif o["reachable"]:
-        w("  No models installed — e.g. ollama pull qwen3:1.7b\n")
-    if o["loaded"]:
-        w(f"  Loaded now ({len(o['loaded'])}):\n")
-        for m in o["loaded"]:
-            gpu = round(m["vram_fraction"] * 100)
-            secs = m["seconds_to_unload"]
-            exp = "kept loaded" if secs is None else f"unloads in {int(secs // 60)}m{int(secs % 60):02d}s"
-            w(f"    {m['name']:<28} {_size(m['size']):>9}  {gpu}% GPU / {100 - gpu}% CPU  {exp}\n")
-    other_hosts = [h for h in data.get("hosts", []) if not h["default"]]
-    if other_hosts:
-        w(f"\nOther hosts ({len(other_hosts)}):\n")
-        for h in other_hosts:
-            name = "Ollama" if h["family"] == "ollama" else h["provider"]
-            used = f" (profiles: {', '.join(h['profiles'])})" if h["profiles"] else ""
-            if h["reachable"] and not h["error"]:
-                models = ", ".join(h["models"][:6]) + (" …" if len(h["models"]) > 6 else "")
-                w(f"  ✓ {name} at {h['url']}{used} — {len(h['models'])} model(s): {models or 'none'}\n")
-            else:
-                w(f"  ✗ {name} at {h['url']}{used} — {h['error']}\n")
-                if h.get("fix"):
-                    w(f"      fix: {h['fix']}\n")
-    w(f"\nEnsembles ({len(data['ensembles'])}):\n")
-    for e in data["ensembles"]:
-        mark = "✓" if e["runnable"] else "✗"
-        w(f"  {mark} {e['name']:<28} [{e['tier']}] {e['path']}\n")
-        for p in e["problems"]:
-            fix = f" — fix: {p['fix']}" if p.get("fix") else ""
-            loc = f" ({p['path']}:{p['line']})" if p.get("line") and p.get("path") else ""
-            w(f"      {p['message']}{loc}{fix}\n")
-        for p in e["warnings"]:
-            w(f"      note: {p['message']}" + (f" — fix: {p['fix']}" if p.get("fix") else "") + "\n")
-        for s in e["shadowed"]:
-            w(f"      shadows [{s['tier']}] {s['path']}\n")
-        cap = e.get("capacity")
-        if cap and cap.get("verdict") in ("spill", "queue"):
-            w(f"      capacity ({cap['verdict']}): {cap['reason']}\n")
-    for p in data["profile_problems"]:
-        w(f"  profile note: {p['path']}: {p['message']}\n")
-    w("\n" + data["summary"] + "\n")
-    seen: set[tuple[str, str]] = set()
-    for e in data["ensembles"]:
-        for p in e["problems"]:
-            if p["code"] == "missing-model" and (e["name"], p["fix"]) not in seen:
-                seen.add((e["name"], p["fix"]))
-                model = p["fix"].removeprefix("ollama pull ")
-                w(
-                    f'Ensemble "{e["name"]}" requires {model} which is not installed.\nSuggested fix: {p["fix"]}\n'
-                )
-    if data.get("config_versions_without_log"):
-        gaps = ", ".join(f"v{v}" for v in data["config_versions_without_log"])
-        w(
-            f"Routing config {gaps} has no config-change line in the routing log (a writer was "
-            "interrupted); the next config change records it.\n"
-        )
-    tp = data["task_profiles"]
-    if tp["error"]:
-        w(f"Task profiles: could not be read — {tp['error']}\n")
-    elif tp["count"]:
-        w(f"Loaded {tp['count']} task profiles from prior sessions — routing will reference prior history.\n")
-    else:
-        w("No task profiles yet (none recorded in this project).\n")
-    if data["local_ensembles"] == 0 and not data["starter_kit_offered"]:
-        w(
-            "No local ensembles found. Install the starter kit of 5 universal ensembles: conductor-tui starter-kit\n"
-        )
+
+def _ensemble(entry: Any, problems: list[Any], size: Any, verdict: Any) -> dict[str, Any]:
+    spec = entry.spec
+    return {
+        "name": entry.name,
+        "tier": entry.tier,
+        "path": str(entry.path),
+        "description": spec.description,
+        "runnable": loader.is_runnable(problems),
+        "problems": [p.to_json() for p in problems if p.blocking],
+        "warnings": [p.to_json() for p in problems if not p.blocking],
+        "agents": [{"name": a.name, "type": a.kind} for a in spec.agents],
+        "shadowed": [{"tier": t, "path": str(p)} for t, p in entry.shadowed],
+        "model_sizes": [
+            {"agent": m.agent, "model": m.model, "billions": m.billions, "source": m.source, "level": m.level}
+            for m in size.models
+        ],
+        "size_level": size.level,
+        "delegation_refused": size.refused,
+        "allow_large_models": size.allow_large,
+        # will it run well right now? ok | spill | queue (None: no local model to measure)
+        "capacity": verdict.to_json() if verdict is not None else None,
+    }
+
+
+def _invalid(entry: Any) -> dict[str, Any]:
+    """An ensemble file that did not load: never runnable, with its problems."""
+    return {
+        "name": entry.name,
+        "tier": entry.tier,
+        "path": str(entry.path),
+        "description": None,
+        "runnable": False,
+        "problems": [p.to_json() for p in entry.problems],
+        "warnings": [],
+        "agents": [],
+        "shadowed": [],
+    }
+
+
+def _project_records(project: Path) -> tuple[dict[str, Any], bool | None, list[int]]:
+    """(task profiles, whether the starter kit was offered, config versions without a log line)."""
+    from conductor_tui.core.store import ProjectStore
+
+    task_profiles: dict[str, Any] = {"count": 0, "names": [], "error": None}
+    starter_kit_offered = None
+    try:
+        store = ProjectStore(project)
+        tp = store.load_task_profiles()
+        task_profiles["names"] = sorted(tp.profiles)
+        task_profiles["count"] = len(tp.profiles)
+        starter_kit_offered = bool(store.load_config().starter_kit_offered)
+    except Exception as exc:
+        task_profiles["error"] = str(exc)
+    config_log_gaps: list[int] = []
+    try:
+        config_log_gaps = ProjectStore(project).config_versions_without_log()
+    except Exception:
+        pass  # an unreadable config is reported with the task profiles / by report
+    return task_profiles, starter_kit_offered, config_log_gaps
+
+
+def _ollama(status: Any, now: datetime) -> dict[str, Any]:
+    """The default Ollama host: reachable, version, installed and loaded models."""
+    return {
+        "reachable": status.reachable,
+        "host": status.host,
+        "version": status.version,
+        "error": status.error,
+        "fix": status.fix,
+        "models": [
+            {
+                "name": m.name,
+                "size": m.size,
+                "parameter_size": m.parameter_size,
+                "quantization_level": m.quantization_level,
+                "family": m.family,
+            }
+            for m in status.models
+        ],
+        "loaded": [
+            {
+                "name": m.name,
+                "size": m.size,
+                "size_vram": m.size_vram,
+                "vram_fraction": round(m.vram_fraction, 3),
+                "cpu_fraction": round(m.cpu_fraction, 3),
+                "expires_at": m.expires_at.isoformat() if m.expires_at else None,
+                "seconds_to_unload": m.seconds_to_unload(now),
+                "context_length": m.context_length,
+            }
+            for m in status.loaded
+        ],
+    }
 
 
 def main(args: argparse.Namespace) -> int:
@@ -323,7 +245,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     else:
-        _print_text(data)
+        print_text(data)
     return exit_code(data)
 
 

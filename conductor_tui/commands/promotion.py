@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from conductor_tui.commands.session import EXIT_FAILED, EXIT_USAGE, _Out, _project
+from conductor_tui.commands.verb_io import EXIT_FAILED, EXIT_USAGE, Out, project_of
 
 
 def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
@@ -79,8 +79,8 @@ def _check_payload(check: Any) -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     from conductor_tui.core.loop import Conductor
 
-    out = _Out(bool(args.json))
-    project = _project(args)
+    out = Out(bool(args.json))
+    project = project_of(args)
     conductor = Conductor(project)
     try:
         if args.verb == "promote":
@@ -90,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
         return out.fail(str(exc), EXIT_USAGE)
 
 
-def _promote(args: argparse.Namespace, out: _Out, conductor: Any) -> int:
+def _promote(args: argparse.Namespace, out: Out, conductor: Any) -> int:
     if args.not_general and not args.generality:
         return out.fail("--not-general needs --generality TEXT (the assessment)", EXIT_USAGE)
     if args.generality:
@@ -124,7 +124,7 @@ def _gate_message(check: Any) -> str:
     return f"promotion gate '{gate}' failed: {detail}"
 
 
-def _demote(args: argparse.Namespace, out: _Out, conductor: Any) -> int:
+def _demote(args: argparse.Namespace, out: Out, conductor: Any) -> int:
     check, removed = conductor.demote(
         args.ensemble, args.tier, library=args.library, force=args.force, reason=args.reason
     )

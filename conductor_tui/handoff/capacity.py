@@ -224,93 +224,129 @@ def capacity_facts(
     """``ensemble name → Capacity`` (``None`` for an unknown ensemble or one with no local
     model). Hosts are asked once, on first use, and the answers kept for the life of the
     returned function (call it again for a fresh measure)."""
-    from conductor_tui.engine import loader
-    from conductor_tui.engine.executor import EngineSettings
+    return _CapacityFacts(
+        project,
+        catalog=catalog,
+        store=store,
+        gpu_probe=gpu_probe,
+        env=os.environ if env is None else env,
+        in_flight=in_flight,
+        ollama_host=ollama_host,
+        gpu_samples=gpu_samples,
+        probe_gpu=probe_gpu,
+    )
 
-    env = os.environ if env is None else env
-    state: dict[str, Any] = {"catalog": catalog}
-    hosts: dict[str, HostLoad] = {}
-    memo: dict[str, cap.Capacity | None] = {}
 
-    def _store() -> Any:
-        if store is not None:
-            return store
-        if "store" not in state:
+class _CapacityFacts:
+    """The function :func:`capacity_facts` returns: the project's catalog, in-flight runs,
+    limits and GPU read once (on the first call), each host asked once, each answer memoised."""
+
+    def __init__(
+        self,
+        project: str | os.PathLike[str] | None,
+        *,
+        catalog: Any,
+        store: Any,
+        gpu_probe: Any,
+        env: Mapping[str, str],
+        in_flight: Mapping[str, int] | None,
+        ollama_host: str | None,
+        gpu_samples: Any,
+        probe_gpu: bool,
+    ) -> None:
+        self.project = project
+        self.catalog = catalog
+        self.given_store = store
+        self.gpu_probe = gpu_probe
+        self.env = env
+        self.in_flight = in_flight
+        self.ollama_host = ollama_host
+        self.gpu_samples = gpu_samples
+        self.probe_gpu = probe_gpu
+        self.state: dict[str, Any] = {}
+        self.hosts: dict[str, HostLoad] = {}
+        self.memo: dict[str, cap.Capacity | None] = {}
+
+    def __call__(self, name: str) -> cap.Capacity | None:
+        if name in self.memo:
+            return self.memo[name]
+        if not self._prepared():
+            return None
+        pairs = self.state["pairs"].get(name)
+        if not pairs:
+            self.memo[name] = None
+            return None
+        loads = [m for m in (self._measure(ep, model) for ep, model in pairs) if m is not None]
+        self.memo[name] = (
+            cap.ensemble_capacity(name, loads, typical_ms=self.state["typical"].get(name)) if loads else None
+        )
+        return self.memo[name]
+
+    def _path(self) -> Path | None:
+        return Path(self.project) if self.project is not None else None
+
+    def _store(self) -> Any:
+        if self.given_store is not None:
+            return self.given_store
+        if "store" not in self.state:
             from conductor_tui.core.store import ProjectStore
 
-            state["store"] = ProjectStore(Path(project)) if project is not None else None
-        return state["store"]
+            path = self._path()
+            self.state["store"] = ProjectStore(path) if path is not None else None
+        return self.state["store"]
 
-    def prepared() -> bool:
+    def _prepared(self) -> bool:
+        from conductor_tui.engine import loader
+        from conductor_tui.engine.executor import EngineSettings
+
+        state = self.state
         if "pairs" in state:
             return state["pairs"] is not None
-        if state["catalog"] is None:
+        if self.catalog is None:
             try:
-                state["catalog"] = loader.load_catalog(Path(project) if project is not None else None)
+                self.catalog = loader.load_catalog(self._path())
             except Exception:
                 state["pairs"] = None
                 return False
-        cat_ = state["catalog"]
-        profiles = cat_.profiles or loader.ProfileSet()
+        profiles = self.catalog.profiles or loader.ProfileSet()
         pairs: dict[str, list[tuple[endpoints.Endpoint, str]]] = {}
-        for entry in cat_.all_entries():
+        for entry in self.catalog.all_entries():
             if entry.spec is not None:
-                pairs[entry.name] = ensemble_models(entry.spec, profiles, ollama_host=ollama_host)
+                pairs[entry.name] = ensemble_models(entry.spec, profiles, ollama_host=self.ollama_host)
         state["pairs"] = pairs
-        st = _store()
+        st = self._store()
         state["typical"] = typical_durations(st) if st is not None else {}
-        runs = (
-            dict(in_flight)
-            if in_flight is not None
-            else (in_flight_runs(project, st) if project is not None else {})
-        )
+        if self.in_flight is not None:
+            runs: Mapping[str, int] = dict(self.in_flight)
+        else:
+            runs = in_flight_runs(self.project, st) if self.project is not None else {}
         busy: Counter[tuple[str, str]] = Counter()
         for name, n in runs.items():
             for ep, model in pairs.get(name, []):
                 busy[(ep.key, model)] += n
         state["busy"] = busy
-        settings = EngineSettings.from_project(Path(project) if project is not None else None)
-        state["limits"] = settings.host_concurrency
+        state["limits"] = EngineSettings.from_project(self._path()).host_concurrency
         # the caller's GPU samples (the cockpit's poll), else the probe; neither → unknown
-        state["gpu"] = (
-            free_vram(gpu_probe, gpu_samples) if gpu_samples is not None or probe_gpu else (None, None)
-        )
+        wants_gpu = self.gpu_samples is not None or self.probe_gpu
+        state["gpu"] = free_vram(self.gpu_probe, self.gpu_samples) if wants_gpu else (None, None)
         return True
 
-    def host(ep: endpoints.Endpoint) -> HostLoad:
-        if ep.key not in hosts:
+    def _host(self, ep: endpoints.Endpoint) -> HostLoad:
+        if ep.key not in self.hosts:
             if ep.family == endpoints.OLLAMA:
-                hosts[ep.key] = ollama_load(ep.url)
+                self.hosts[ep.key] = ollama_load(ep.url)
             elif ep.provider == "llama-server" or endpoints.is_loopback(ep.url):
-                hosts[ep.key] = llama_slots(ep.url)
+                self.hosts[ep.key] = llama_slots(ep.url)
             else:
-                hosts[ep.key] = HostLoad()
-        return hosts[ep.key]
+                self.hosts[ep.key] = HostLoad()
+        return self.hosts[ep.key]
 
-    def measure(ep: endpoints.Endpoint, model: str) -> cap.ModelLoad | None:
-        h = host(ep)
-        in_flight_n = state["busy"].get((ep.key, model), 0)
+    def _measure(self, ep: endpoints.Endpoint, model: str) -> cap.ModelLoad | None:
+        h = self._host(ep)
+        in_flight_n = self.state["busy"].get((ep.key, model), 0)
         where = endpoints.display_url(ep.url)
         if ep.family == endpoints.OLLAMA:
-            slots, source = _ollama_slots(ep.url, state["limits"], env)
-            if not h.reachable:
-                return cap.ModelLoad(model, where, slots=slots, in_flight=in_flight_n, slots_source=source)
-            ps = _match(model, h.loaded or {})
-            size = ps[0] if ps else _match(model, h.sizes or {})
-            local = endpoints.is_loopback(ep.url)
-            gpu, free = state["gpu"] if local else (None, None)
-            return cap.ModelLoad(
-                model,
-                where,
-                size=size or None,
-                loaded=ps is not None,
-                size_vram=ps[1] if ps else None,
-                free_vram=None if ps else free,
-                gpu=gpu,
-                slots=slots,
-                in_flight=in_flight_n,
-                slots_source=source,
-            )
+            return self._measure_ollama(ep, model, h, in_flight_n, where)
         if h.slots:  # llama-server: its own count of busy slots
             return cap.ModelLoad(
                 model,
@@ -320,27 +356,33 @@ def capacity_facts(
                 slots_source="/slots",
                 in_flight_source="/slots",
             )
-        limit = state["limits"].get(ep.url)
+        limit = self.state["limits"].get(ep.url)
         if limit:
             return cap.ModelLoad(model, where, slots=limit, in_flight=in_flight_n, slots_source="config")
         return None  # a hosted API: no slots to measure
 
-    def facts(name: str) -> cap.Capacity | None:
-        if name in memo:
-            return memo[name]
-        if not prepared():
-            return None
-        pairs = state["pairs"].get(name)
-        if not pairs:
-            memo[name] = None
-            return None
-        loads = [m for m in (measure(ep, model) for ep, model in pairs) if m is not None]
-        memo[name] = (
-            cap.ensemble_capacity(name, loads, typical_ms=state["typical"].get(name)) if loads else None
+    def _measure_ollama(
+        self, ep: endpoints.Endpoint, model: str, h: HostLoad, in_flight_n: int, where: str
+    ) -> cap.ModelLoad:
+        slots, source = _ollama_slots(ep.url, self.state["limits"], self.env)
+        if not h.reachable:
+            return cap.ModelLoad(model, where, slots=slots, in_flight=in_flight_n, slots_source=source)
+        ps = _match(model, h.loaded or {})
+        size = ps[0] if ps else _match(model, h.sizes or {})
+        local = endpoints.is_loopback(ep.url)
+        gpu, free = self.state["gpu"] if local else (None, None)
+        return cap.ModelLoad(
+            model,
+            where,
+            size=size or None,
+            loaded=ps is not None,
+            size_vram=ps[1] if ps else None,
+            free_vram=None if ps else free,
+            gpu=gpu,
+            slots=slots,
+            in_flight=in_flight_n,
+            slots_source=source,
         )
-        return memo[name]
-
-    return facts
 
 
 def capacity_table(

@@ -37,6 +37,14 @@ import ollama
 import pydantic
 
 from conductor_tui.core import locations
+from conductor_tui.providers.endpoints import is_loopback
+from conductor_tui.providers.errors import (
+    ProviderError,
+    cut_mid_response,
+    ended_early,
+    first_line,
+    malformed_response,
+)
 
 __all__ = [
     "ChatChunk",
@@ -53,32 +61,13 @@ __all__ = [
 _FOREVER_SECONDS = 50 * 365 * 24 * 3600
 
 
-class OllamaError(Exception):
+class OllamaError(ProviderError):
     """A normalised Ollama failure. ``str(e)`` is a clear one-line message.
 
     kind: ``"unreachable"`` (nothing listening / connection failed), ``"model-missing"`` (404; ``fix`` is
     ``ollama pull <model>``), ``"http"`` (another HTTP error status), ``"stream"`` (error line or cut
     connection mid-stream, malformed response), ``"timeout"`` (no data within the timeout), ``"busy"``
     (503: the server's queue is full — retry later)."""
-
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        *,
-        fix: str | None = None,
-        status: int | None = None,
-        model: str | None = None,
-    ):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.fix = fix
-        self.status = status
-        self.model = model
-
-    def __str__(self) -> str:
-        return self.message
 
     def __repr__(self) -> str:
         return f"OllamaError(kind={self.kind!r}, message={self.message!r}, fix={self.fix!r}, status={self.status!r})"
@@ -189,11 +178,6 @@ def _display_host(host: str) -> str:
     return parts.netloc or host
 
 
-def _is_loopback(host: str) -> bool:
-    hostname = (urlsplit(host if "://" in host else f"http://{host}").hostname or "").lower()
-    return hostname in {"localhost", "::1"} or hostname.startswith("127.")
-
-
 def _unreachable(host: str) -> OllamaError:
     msg = f"Ollama is not running at {_display_host(host)} — start it with `ollama serve`"
     return OllamaError("unreachable", msg, fix="ollama serve")
@@ -236,25 +220,12 @@ def normalise_error(exc: BaseException, *, host: str, model: str | None = None) 
     ):
         return _unreachable(host)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return OllamaError(
-            "stream",
-            f"The connection to Ollama at {where} was cut mid-response ({_first_line(exc)})",
-            model=model,
-        )
+        return OllamaError("stream", cut_mid_response("Ollama", where, first_line(exc)), model=model)
     if isinstance(exc, httpx.HTTPError | OSError):
-        return OllamaError("stream", f"Ollama at {where}: {_first_line(exc)}", model=model)
+        return OllamaError("stream", f"Ollama at {where}: {first_line(exc)}", model=model)
     if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | ValueError | KeyError | TypeError):
-        return OllamaError(
-            "stream",
-            f"Ollama at {where} sent a malformed response ({type(exc).__name__}: {_first_line(exc)})",
-            model=model,
-        )
-    return OllamaError("stream", f"Ollama at {where}: {type(exc).__name__}: {_first_line(exc)}", model=model)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        return OllamaError("stream", malformed_response("Ollama", where, exc), model=model)
+    return OllamaError("stream", f"Ollama at {where}: {type(exc).__name__}: {first_line(exc)}", model=model)
 
 
 def _int(value: Any) -> int:
@@ -283,7 +254,7 @@ class OllamaProvider:
             host=self.host,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             # a local Ollama must never be reached through an HTTP(S)_PROXY left in the environment
-            trust_env=not _is_loopback(self.host),
+            trust_env=not is_loopback(self.host),
         )
 
     def __repr__(self) -> str:
@@ -429,21 +400,7 @@ class OllamaProvider:
         Raises :class:`OllamaError` (any failure, normalised). Cancelling the consuming task, or closing
         this generator (``aclose()`` / ``contextlib.aclosing``), closes the HTTP response at once, so
         Ollama sees the connection drop and stops generating."""
-        try:
-            # format: ollama types it Literal['', 'json'] | dict; callers pass "json" or a JSON schema mapping
-            stream = await self._client.chat(  # type: ignore[call-overload]
-                model=model,
-                messages=list(messages),
-                stream=True,
-                options=dict(options) if options is not None else None,
-                format=format,
-                keep_alive=keep_alive,
-                think=think,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            raise normalise_error(e, host=self.host, model=model) from e
+        stream = await self._open_chat(model, messages, options, format, keep_alive, think)
         usage: ChatUsage | None = None
         try:
             while True:
@@ -461,25 +418,52 @@ class OllamaProvider:
                 if text or thinking:
                     yield ChatChunk(text=text, thinking=thinking)
                 if part.done:
-                    usage = ChatUsage(
-                        model=part.model or model,
-                        prompt_tokens=_int(part.prompt_eval_count),
-                        output_tokens=_int(part.eval_count),
-                        total_duration_ns=_int(part.total_duration),
-                        load_duration_ns=_int(part.load_duration),
-                        prompt_eval_duration_ns=_int(part.prompt_eval_duration),
-                        eval_duration_ns=_int(part.eval_duration),
-                        done_reason=part.done_reason,
-                    )
+                    usage = _final_usage(part, model)
                     break
         finally:
             # closes the underlying ``async with client.stream(...)`` → the HTTP response/connection
             with contextlib.suppress(Exception):
                 await stream.aclose()
         if usage is None:
-            raise OllamaError(
-                "stream",
-                f"Ollama at {_display_host(self.host)} ended the response for {model} before it was done",
-                model=model,
-            )
+            raise OllamaError("stream", ended_early("Ollama", _display_host(self.host), model), model=model)
         yield usage
+
+    async def _open_chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        options: Mapping[str, Any] | None,
+        format: str | Mapping[str, Any] | None,
+        keep_alive: float | str | None,
+        think: bool | str | None,
+    ) -> Any:
+        """Start a streaming chat (the response's iterator); failures normalised."""
+        try:
+            # format: ollama types it Literal['', 'json'] | dict; callers pass "json" or a JSON schema mapping
+            return await self._client.chat(  # type: ignore[call-overload]
+                model=model,
+                messages=list(messages),
+                stream=True,
+                options=dict(options) if options is not None else None,
+                format=format,
+                keep_alive=keep_alive,
+                think=think,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            raise normalise_error(e, host=self.host, model=model) from e
+
+
+def _final_usage(part: Any, model: str) -> ChatUsage:
+    """The numbers on Ollama's last chunk (``done: true``)."""
+    return ChatUsage(
+        model=part.model or model,
+        prompt_tokens=_int(part.prompt_eval_count),
+        output_tokens=_int(part.eval_count),
+        total_duration_ns=_int(part.total_duration),
+        load_duration_ns=_int(part.load_duration),
+        prompt_eval_duration_ns=_int(part.prompt_eval_duration),
+        eval_duration_ns=_int(part.eval_duration),
+        done_reason=part.done_reason,
+    )

@@ -25,13 +25,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from conductor_tui.providers.endpoints import display_url, is_loopback, normalise_url
+from conductor_tui.providers.errors import (
+    ProviderError,
+    cut_mid_response,
+    ended_early,
+    first_line,
+    malformed_response,
+)
 from conductor_tui.providers.ollama import ChatChunk, ChatUsage
+from conductor_tui.providers.openai_stream import OpenAIUsage, StreamTally
 
 __all__ = ["EndpointStatus", "OpenAICompatError", "OpenAICompatProvider", "OpenAIUsage"]
 
@@ -41,41 +48,12 @@ _DIRECT = ("temperature", "top_p", "seed", "stop", "presence_penalty", "frequenc
 _EXTRA = ("top_k", "min_p", "repeat_penalty", "repetition_penalty", "typical_p", "mirostat")
 
 
-class OpenAICompatError(Exception):
+class OpenAICompatError(ProviderError):
     """A normalised failure. ``str(e)`` is a clear one-line message; ``kind`` as :class:`OllamaError`
     plus ``"auth"`` (401/403: the key is missing or wrong)."""
 
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        *,
-        fix: str | None = None,
-        status: int | None = None,
-        model: str | None = None,
-    ):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.fix = fix
-        self.status = status
-        self.model = model
-
-    def __str__(self) -> str:
-        return self.message
-
     def __repr__(self) -> str:
         return f"OpenAICompatError(kind={self.kind!r}, message={self.message!r}, fix={self.fix!r})"
-
-
-@dataclass
-class OpenAIUsage(ChatUsage):
-    """:class:`ChatUsage` plus what only this protocol tells: time to first token, where the token
-    counts came from (``"server"`` or ``"estimated"``) and llama.cpp's own ``timings`` if sent."""
-
-    time_to_first_token_ns: int = 0
-    usage_source: str = "server"
-    server_timings: dict[str, Any] | None = None
 
 
 @dataclass
@@ -88,11 +66,6 @@ class EndpointStatus:
     kind: str | None = None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _body_message(exc: Any) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -103,7 +76,7 @@ def _body_message(exc: Any) -> str:
             return err
         if isinstance(body.get("message"), str):
             return body["message"]
-    return getattr(exc, "message", None) or _first_line(exc)
+    return getattr(exc, "message", None) or first_line(exc)
 
 
 class OpenAICompatProvider:
@@ -181,80 +154,73 @@ class OpenAICompatProvider:
 
         where = self.where
         name = self.provider
-        if isinstance(exc, openai.APITimeoutError):
+        if isinstance(exc, openai.APITimeoutError | TimeoutError):
             return OpenAICompatError("timeout", f"{name} at {where} did not answer in time", model=model)
         if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            cause_name = type(cause).__name__ if cause is not None else ""
-            if "Connect" in cause_name or isinstance(cause, ConnectionRefusedError | OSError):
-                fix = (
-                    "start it: llama-server -m MODEL.gguf --port PORT (or python -m llama_cpp.server)"
-                    if self.provider == "llama-server"
-                    else f"start the server at {self.base_url} or fix base_url in the profile"
-                )
-                return OpenAICompatError(
-                    "unreachable", f"{name} server is not reachable at {where} ({cause_name})", fix=fix
-                )
-            return OpenAICompatError(
-                "stream",
-                f"The connection to {name} at {where} was cut mid-response ({cause_name or _first_line(exc)})",
-                model=model,
-            )
+            return self._connection_error(exc, model)
         if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            text = _body_message(exc)
-            if status in (401, 403):
-                var = self.api_key_env
-                fix = (
-                    f"export {var}=<key>"
-                    if var
-                    else "add api_key_env: <VARIABLE> to the profile and export it"
-                )
-                return OpenAICompatError(
-                    "auth",
-                    f"{name} at {where} refused the key (HTTP {status}: {text})",
-                    fix=fix,
-                    status=status,
-                )
-            if status == 404:
-                if model and "model" in text.lower():
-                    return OpenAICompatError(
-                        "model-missing",
-                        f"Model {model} is not served by {name} at {where} ({text})",
-                        fix=f"use a model listed by GET {self.base_url}/models (conductor-tui check shows them)",
-                        status=404,
-                        model=model,
-                    )
-                hint = (
-                    "base_url usually ends with /v1"
-                    if not self.base_url.endswith("/v1")
-                    else "check base_url in the profile"
-                )
-                return OpenAICompatError(
-                    "http", f"{name} at {where} returned HTTP 404: {text}", fix=hint, status=404, model=model
-                )
-            if status in (429, 503):
-                return OpenAICompatError(
-                    "busy",
-                    f"{name} at {where} is busy (HTTP {status}: {text}) — try again shortly",
-                    status=status,
-                    model=model,
-                )
-            return OpenAICompatError(
-                "http", f"{name} at {where} returned HTTP {status}: {text}", status=status, model=model
-            )
+            return self._status_error(exc.status_code, _body_message(exc), model)
         if isinstance(exc, openai.APIError):  # an {"error": …} object mid-stream
             return OpenAICompatError(
                 "stream", f"{name} at {where} failed mid-stream: {_body_message(exc)}", model=model
             )
         if isinstance(exc, openai.OpenAIError):
-            return OpenAICompatError("stream", f"{name} at {where}: {_first_line(exc)}", model=model)
-        if isinstance(exc, TimeoutError):
-            return OpenAICompatError("timeout", f"{name} at {where} did not answer in time", model=model)
+            return OpenAICompatError("stream", f"{name} at {where}: {first_line(exc)}", model=model)
+        return OpenAICompatError("stream", malformed_response(name, where, exc), model=model)
+
+    def _connection_error(self, exc: BaseException, model: str | None) -> OpenAICompatError:
+        """Nothing listening (``unreachable``, with how to start it), or a connection cut mid-response."""
+        cause = exc.__cause__
+        cause_name = type(cause).__name__ if cause is not None else ""
+        if "Connect" in cause_name or isinstance(cause, ConnectionRefusedError | OSError):
+            fix = (
+                "start it: llama-server -m MODEL.gguf --port PORT (or python -m llama_cpp.server)"
+                if self.provider == "llama-server"
+                else f"start the server at {self.base_url} or fix base_url in the profile"
+            )
+            return OpenAICompatError(
+                "unreachable",
+                f"{self.provider} server is not reachable at {self.where} ({cause_name})",
+                fix=fix,
+            )
+        detail = cause_name or first_line(exc)
+        return OpenAICompatError("stream", cut_mid_response(self.provider, self.where, detail), model=model)
+
+    def _status_error(self, status: int, text: str, model: str | None) -> OpenAICompatError:
+        """An HTTP error status: the key refused, a model not served, a wrong path, busy, or other."""
+        name, where = self.provider, self.where
+        if status in (401, 403):
+            var = self.api_key_env
+            fix = f"export {var}=<key>" if var else "add api_key_env: <VARIABLE> to the profile and export it"
+            return OpenAICompatError(
+                "auth", f"{name} at {where} refused the key (HTTP {status}: {text})", fix=fix, status=status
+            )
+        if status == 404:
+            if model and "model" in text.lower():
+                return OpenAICompatError(
+                    "model-missing",
+                    f"Model {model} is not served by {name} at {where} ({text})",
+                    fix=f"use a model listed by GET {self.base_url}/models (conductor-tui check shows them)",
+                    status=404,
+                    model=model,
+                )
+            hint = (
+                "base_url usually ends with /v1"
+                if not self.base_url.endswith("/v1")
+                else "check base_url in the profile"
+            )
+            return OpenAICompatError(
+                "http", f"{name} at {where} returned HTTP 404: {text}", fix=hint, status=404, model=model
+            )
+        if status in (429, 503):
+            return OpenAICompatError(
+                "busy",
+                f"{name} at {where} is busy (HTTP {status}: {text}) — try again shortly",
+                status=status,
+                model=model,
+            )
         return OpenAICompatError(
-            "stream",
-            f"{name} at {where} sent a malformed response ({type(exc).__name__}: {_first_line(exc)})",
-            model=model,
+            "http", f"{name} at {where} returned HTTP {status}: {text}", status=status, model=model
         )
 
     # ------------------------------------------------------------------ queries
@@ -335,7 +301,7 @@ class OpenAICompatProvider:
         closes the HTTP response at once, so the server sees the client go and stops generating."""
         params, extra = self.request_params(options, format)
         client = self._get_client()
-        t0 = time.perf_counter_ns()
+        tally = StreamTally(model)
         try:
             stream = await client.chat.completions.create(
                 model=model,
@@ -349,12 +315,6 @@ class OpenAICompatProvider:
             raise
         except Exception as e:
             raise self.normalise_error(e, model) from e
-        t_first = t_last = 0
-        chunks = 0
-        usage: Any = None
-        timings: dict[str, Any] | None = None
-        finish: str | None = None
-        served_model = model
         try:
             iterator = stream.__aiter__()
             while True:
@@ -366,36 +326,15 @@ class OpenAICompatProvider:
                     raise
                 except Exception as e:
                     raise self.normalise_error(e, model) from e
-                served_model = getattr(chunk, "model", None) or served_model
-                if getattr(chunk, "usage", None) is not None:
-                    usage = chunk.usage
-                extra_fields = getattr(chunk, "model_extra", None) or {}
-                if isinstance(extra_fields.get("timings"), dict):
-                    timings = extra_fields["timings"]
-                for choice in getattr(chunk, "choices", None) or []:
-                    delta = choice.delta
-                    text = (getattr(delta, "content", None) or "") if delta is not None else ""
-                    delta_extra = (getattr(delta, "model_extra", None) or {}) if delta is not None else {}
-                    thinking = delta_extra.get("reasoning_content") or delta_extra.get("reasoning") or ""
-                    if not isinstance(thinking, str):
-                        thinking = ""
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-                    if text or thinking:
-                        now = time.perf_counter_ns()
-                        if not t_first:
-                            t_first = now
-                        t_last = now
-                        chunks += 1
-                        yield ChatChunk(text=text, thinking=thinking)
+                for piece in tally.feed(chunk):
+                    yield piece
         finally:
             with contextlib.suppress(Exception):
                 await stream.close()
-        t_end = time.perf_counter_ns()
-        if finish is None and usage is None:
+        if tally.incomplete:
             raise OpenAICompatError(
                 "stream",
-                f"{self.provider} at {self.where} ended the response for {model} before it was done",
+                ended_early(self.provider, self.where, model),
                 fix=(
                     "if several agents share this server, let it take one request at a time "
                     f'(performance.concurrency.hosts: {{"{self.base_url}": 1}}); llama-cpp-python\'s server '
@@ -403,31 +342,4 @@ class OpenAICompatProvider:
                 ),
                 model=model,
             )
-        if usage is not None:
-            prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        else:  # e.g. llama-cpp-python ignores include_usage: ~4 characters a token, +4 per message
-            prompt_tokens = sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)
-        output_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else chunks
-        ttft = (t_first or t_end) - t0
-        if chunks > 1:  # n chunks span n-1 intervals: scale to n tokens' worth of generation
-            eval_ns = int((t_last - t_first) * chunks / (chunks - 1))
-        else:
-            eval_ns = max(t_end - (t_first or t0), 0)
-        prompt_ns = ttft
-        if timings:
-            with contextlib.suppress(TypeError, ValueError):
-                prompt_ns = int(float(timings.get("prompt_ms", 0)) * 1e6) or prompt_ns
-                eval_ns = int(float(timings.get("predicted_ms", 0)) * 1e6) or eval_ns
-        yield OpenAIUsage(
-            model=served_model,
-            prompt_tokens=prompt_tokens,
-            output_tokens=output_tokens,
-            total_duration_ns=t_end - t0,
-            load_duration_ns=0,
-            prompt_eval_duration_ns=prompt_ns,
-            eval_duration_ns=eval_ns,
-            done_reason=finish,
-            time_to_first_token_ns=ttft,
-            usage_source="server" if usage is not None else "estimated",
-            server_timings=timings,
-        )
+        yield tally.final_usage(messages)
