@@ -191,8 +191,6 @@ class DesignerFeedback(DesignerHooks):
         ensemble tried for it with its DAG shape, phase, scores, calibration transitions,
         failure modes and per-model correctness; what worked and what failed; Claude debt and
         the designer artifacts. Written to ``designer/notes/<task type>.yaml`` for the designer."""
-        import yaml as _yaml
-
         from conductor_tui.core import designer as d
 
         hist = hist if hist is not None else self.history()
@@ -217,8 +215,7 @@ class DesignerFeedback(DesignerHooks):
         related = [
             {"id": a.id, "kind": a.kind, "type": a.type, "state": a.state}
             for a in listing.artifacts
-            if (a.kind == "request" and rules.task_type_key(a.subject) == key)
-            or (a.kind == "feedback" and a.subject in names)
+            if _related(a, key, names)
         ]
         notes: dict[str, Any] = {
             "task_type": task_type,
@@ -234,13 +231,7 @@ class DesignerFeedback(DesignerHooks):
         }
         path = d.designer_dir(self.project) / d.NOTES / f"{d._slug(task_type)}.yaml"
         if write:
-            from conductor_tui.core.store import atomic_write_text
-
-            atomic_write_text(
-                path,
-                "# conductor-tui design notes (generated from the logs; regenerated on each change)\n"
-                + _yaml.safe_dump(notes, sort_keys=False, allow_unicode=True, width=100),
-            )
+            _write_notes(path, notes)
         return notes, path
 
     def _notes_entry(self, name: str, key: str, hist: History) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -294,3 +285,22 @@ class DesignerFeedback(DesignerHooks):
             top = ", ".join(f"{m} ×{n}" for m, n in modes.most_common(2)) or "poor scores"
             failed.append(f"{desc}: {top}" + (f" — {poor[-1]}" if poor else ""))
         return entry, worked, failed
+
+
+def _related(artifact: Any, key: str, names: list[str]) -> bool:
+    """A request for the task type (by key) or feedback on one of its ensembles."""
+    if artifact.kind == "request":
+        return bool(rules.task_type_key(artifact.subject) == key)
+    return artifact.kind == "feedback" and artifact.subject in names
+
+
+def _write_notes(path: Path, notes: dict[str, Any]) -> None:
+    import yaml as _yaml
+
+    from conductor_tui.core.store import atomic_write_text
+
+    atomic_write_text(
+        path,
+        "# conductor-tui design notes (generated from the logs; regenerated on each change)\n"
+        + _yaml.safe_dump(notes, sort_keys=False, allow_unicode=True, width=100),
+    )

@@ -140,7 +140,7 @@ class PromotionGate(LoopState):
     ) -> tuple[Any, Path | None]:
         """Remove ``ensemble`` from the global tier or the library (the project keeps its own
         copy — demotion never loses the only one unless ``force``); logged as ``demotion``."""
-        from conductor_tui.core.promotion import check_demotion, demote
+        from conductor_tui.core.demotion import check_demotion, demote
 
         if tier not in ("global", "library"):
             raise ValueError("tier must be global or library")

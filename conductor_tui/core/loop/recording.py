@@ -106,12 +106,7 @@ class Recording(Routing, DesignerFeedback):
         from conductor_tui.core.designer import parse_per_model
 
         verdicts = parse_per_model(per_model)
-        sc = rules.as_score(score)
-        if sc is None:
-            raise ValueError(f"score must be good, acceptable or poor (got {score!r})")
-        fm = rules.as_failure_mode(failure_mode) if failure_mode else None
-        if sc is not Score.POOR:
-            fm = None
+        sc, fm = _score_and_mode(score, failure_mode)
         given: dict[str, Any] = {
             "score": sc,
             "reasoning": reasoning,
@@ -252,3 +247,12 @@ class Recording(Routing, DesignerFeedback):
             ensemble_digest=self.digest(ensemble),
         )
         self.store.append_routing(event)
+
+
+def _score_and_mode(score: Score | str, failure_mode: str | None) -> tuple[Score, Any]:
+    """The evaluation's score (an unknown one is an error) and its failure mode (poor only)."""
+    sc = rules.as_score(score)
+    if sc is None:
+        raise ValueError(f"score must be good, acceptable or poor (got {score!r})")
+    fm = rules.as_failure_mode(failure_mode) if failure_mode else None
+    return sc, fm if sc is Score.POOR else None
