@@ -202,7 +202,7 @@ class Designer:
     def _write(self, folder: str, artifact_id: str, data: dict[str, Any]) -> Path:
         path = self.root / folder / f"{artifact_id}.yaml"
         text = (
-            "# conductor-tui → Ensemble Designer (seed 001, Ensemble Request Protocol).\n"
+            "# conductor-tui → Ensemble Designer: an ensemble request or feedback artifact.\n"
             + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
         )
         atomic_write_text(path, text)

@@ -1,4 +1,4 @@
-"""Promotion of an ensemble to the global tier or a library directory (Invariants 6 and 11).
+"""Promotion of an ensemble to the global tier or a library directory.
 
 ``check_promotion`` answers "may this ensemble move, and what has to move with it?":
 
