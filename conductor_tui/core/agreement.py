@@ -31,6 +31,7 @@ from typing import Any
 from conductor_tui.core.records import Evaluation, RoutingThresholds
 
 JUDGES = frozenset({"claude", "judge", "claude-judge"})
+_DEFAULTS = RoutingThresholds()  # the judge-agreement rule's numbers live in the routing thresholds
 Z95 = 1.959963984540054
 
 
@@ -118,8 +119,8 @@ class AgreementReport:
     by_failure_mode: dict[str, Agreement] = field(default_factory=dict)
     pairs: list[Pair] = field(default_factory=list)
     untrusted: dict[str, Agreement] = field(default_factory=dict)  # ensemble → its agreement
-    min_rate: float = 0.7
-    min_samples: int = 5
+    min_rate: float = _DEFAULTS.judge_agreement_min
+    min_samples: int = _DEFAULTS.judge_agreement_min_samples
 
     def to_dict(self) -> dict[str, Any]:
         def table(groups: dict[str, Agreement]) -> dict[str, Any]:
@@ -197,8 +198,8 @@ def agreement_report(
     """Agreement overall, per ensemble, task type and failure mode, and the untrusted judges."""
     t = thresholds or RoutingThresholds()
     report = AgreementReport(
-        min_rate=float(getattr(t, "judge_agreement_min", 0.7)),
-        min_samples=int(getattr(t, "judge_agreement_min_samples", 5)),
+        min_rate=float(getattr(t, "judge_agreement_min", _DEFAULTS.judge_agreement_min)),
+        min_samples=int(getattr(t, "judge_agreement_min_samples", _DEFAULTS.judge_agreement_min_samples)),
     )
     report.pairs = judge_pairs(evaluations, ensemble_of)
     for pair in report.pairs:

@@ -1,4 +1,4 @@
-"""Promotion of an ensemble to the global tier or a library directory (Invariants 6 and 11).
+"""Promotion of an ensemble to the global tier or a library directory.
 
 ``check_promotion`` answers "may this ensemble move, and what has to move with it?":
 
@@ -12,13 +12,14 @@
   already exists at the destination.
 
 ``promote`` then copies exactly those files (atomic writes, never overwriting unless
-asked).  Nothing here imports Textual; the cockpit only presents the result.
+asked).  The script checks' helpers live in :mod:`conductor_tui.core.portability`, the
+way back out of a tier in :mod:`conductor_tui.core.demotion`. Nothing here imports
+Textual; the cockpit only presents the result.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,15 +27,17 @@ from typing import Any, Literal
 import yaml
 
 from conductor_tui.core import locations, safeyaml
+from conductor_tui.core.portability import (
+    declared_requirements,
+    find_hardcoded_paths,
+    importable,
+    looks_like_path,
+    python_dependencies,
+    resolve_script,
+)
 from conductor_tui.core.store import atomic_write_bytes
 
 Destination = Literal["global", "library"]
-
-SCRIPT_SUFFIXES = (".py", ".sh", ".bash", ".js", ".ts", ".rb", ".pl")
-# Absolute paths that tie a script to one machine / one checkout.
-_ABS_PATH = re.compile(
-    r"""(?P<path>(?:/home/|/Users/|/root/|/mnt/|/media/|/var/folders/|[A-Za-z]:\\\\?|~/)[^\s'"`),;]*)"""
-)
 
 
 @dataclass
@@ -154,7 +157,7 @@ class PromotionError(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _load_yaml(path: Path) -> Any:
+def load_yaml(path: Path) -> Any:
     try:
         return safeyaml.load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
@@ -176,7 +179,7 @@ def find_project_ensemble(project: Path, name: str) -> Path | None:
         return None
     files = sorted([*root.rglob("*.yaml"), *root.rglob("*.yml")])
     for f in files:
-        data = _load_yaml(f)
+        data = load_yaml(f)
         if isinstance(data, dict) and data.get("name") == name:
             return f
     for f in files:
@@ -190,7 +193,7 @@ def profiles_in(tier_root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     out: dict[str, tuple[Path, dict[str, Any]]] = {}
     cfg = tier_root / "config.yaml"
     if cfg.is_file():
-        data = _load_yaml(cfg)
+        data = load_yaml(cfg)
         section = data.get("model_profiles") if isinstance(data, dict) else None
         if isinstance(section, dict):
             for name, body in section.items():
@@ -199,7 +202,7 @@ def profiles_in(tier_root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     pdir = tier_root / "profiles"
     if pdir.is_dir():
         for f in sorted(pdir.glob("*.y*ml")):
-            data = _load_yaml(f)
+            data = load_yaml(f)
             if isinstance(data, dict) and data.get("name"):
                 out[str(data["name"])] = (f, data)
     return out
@@ -207,123 +210,6 @@ def profiles_in(tier_root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
 
 def _agent_profiles(agent: dict[str, Any]) -> list[str]:
     return [str(agent[k]) for k in ("model_profile", "fallback_model_profile") if agent.get(k)]
-
-
-def _looks_like_path(script: str) -> bool:
-    s = script.strip()
-    return "\n" not in s and ("/" in s or "\\" in s or s.endswith(SCRIPT_SUFFIXES))
-
-
-def _resolve_script(ref: str, project: Path) -> Path | None:
-    ref = ref.strip()
-    if os.path.isabs(ref):
-        p = Path(ref)
-        return p if p.is_file() else None
-    cands = [ref, ref.replace("-", "_")]
-    if ref.startswith("scripts/"):
-        cands.append(ref.removeprefix("scripts/"))
-    base = locations.project_llm_orc_dir(project)
-    for directory in (base / "scripts", base, project):
-        for cand in cands:
-            if (directory / cand).is_file():
-                return directory / cand
-    return None
-
-
-def find_hardcoded_paths(text: str, project: Path | None = None) -> list[tuple[int, str]]:
-    """(line number, path) for every absolute, machine-specific path in ``text``."""
-    found: list[tuple[int, str]] = []
-    proj = str(project.resolve()) if project is not None else None
-    for n, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith("#!"):
-            continue
-        if proj and len(proj) > 1 and proj in line:
-            found.append((n, proj))
-            continue
-        m = _ABS_PATH.search(line)
-        if m:
-            found.append((n, m.group("path")))
-    return found
-
-
-# --------------------------------------------------------------------------- script imports
-
-
-def _declared_requirements(data: Any) -> set[str]:
-    """Python modules the ensemble declares it needs: a top-level ``conductor: {requires: […]}``
-    (llm-orc ignores top-level keys it does not know; agents stay untouched)."""
-    block = data.get("conductor") if isinstance(data, dict) else None
-    reqs = block.get("requires") if isinstance(block, dict) else None
-    if isinstance(reqs, str):
-        reqs = [reqs]
-    out = set()
-    for r in reqs or []:
-        name = re.split(r"[<>=!~\[ ;]", str(r).strip(), maxsplit=1)[0]
-        if name:
-            out.add(name.replace("-", "_").lower())
-            out.add(name)
-    return out
-
-
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _imports_of(path: Path) -> set[str]:
-    import ast
-
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
-        return set()
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
-def python_dependencies(script: Path) -> tuple[list[Path], list[str]]:
-    """(helper modules in the script's folder it imports — recursively —, third-party
-    top-level modules: neither standard library nor a local helper)."""
-    import sys
-
-    stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
-    helpers: list[Path] = []
-    external: set[str] = set()
-    todo = [script]
-    seen = {script.resolve()}
-    while todo:
-        current = todo.pop()
-        folder = current.parent
-        for mod in sorted(_imports_of(current)):
-            local = folder / f"{mod}.py"
-            package = folder / mod / "__init__.py"
-            if local.is_file() or package.is_file():
-                target = local if local.is_file() else package
-                if target.resolve() not in seen:
-                    seen.add(target.resolve())
-                    if local.is_file():
-                        helpers.append(local)
-                        todo.append(local)
-                    else:
-                        for f in sorted((folder / mod).rglob("*.py")):
-                            helpers.append(f)
-                            seen.add(f.resolve())
-                            todo.append(f)
-                continue
-            if mod in stdlib or mod == "__future__":
-                continue
-            external.add(mod)
-    return helpers, sorted(external)
 
 
 # --------------------------------------------------------------------------- check
@@ -344,53 +230,12 @@ def check_promotion(
 
     ``phase``: the ensemble's lifecycle phase; only a trusted ensemble (Trust / Promote) may
     be promoted — the gate is :func:`conductor_tui.core.rules.promotion_readiness`'s."""
-    from conductor_tui.core import rules
-
     proj = Path(project)
-    g = getattr(thresholds, "promotion_global_good", None)
-    lib = getattr(thresholds, "promotion_library_good", None)
-    global_good = int(g) if g is not None else 3
-    library_good = int(lib) if lib is not None else 5
     dest_root = destination_root(destination, library)
     check = PromotionCheck(
         ensemble=ensemble, destination=destination, dest_root=dest_root, good_count=good_count
     )
-    check.needed_good = global_good if destination == "global" else library_good
-
-    # readiness (the promotion gates), gated by the lifecycle phase
-    gate = rules.as_phase(phase)
-    short = check.needed_good - good_count
-    if gate is not None and gate not in (rules.Phase.TRUST, rules.Phase.PROMOTE):
-        label = (
-            "a failed calibration must be revised first"
-            if gate is rules.Phase.DESIGN
-            else "reach Trust first"
-        )
-        check.readiness = f"Not ready: '{ensemble}' is in {gate.value.title()} — {label} ({good_count} good)."
-    elif short > 0:
-        check.readiness = (
-            f"Not ready: {good_count} good evaluation{'s' if good_count != 1 else ''}, "
-            f"{check.needed_good} needed — {short} more good for {destination} promotion."
-        )
-    else:
-        check.ready = True
-        check.readiness = (
-            f"Ready: {good_count} good evaluations (≥ {check.needed_good} for {destination} promotion)."
-        )
-    if not check.ready:
-        check.gate = (
-            "phase"
-            if gate is not None and gate not in (rules.Phase.TRUST, rules.Phase.PROMOTE)
-            else "good-count"
-        )
-    if destination == "library" and check.ready and not generality_confirmed:
-        check.ready = False
-        check.gate = "generality"
-        check.readiness = (
-            f"Not ready: library contribution needs a generality assessment recorded for '{ensemble}' "
-            "(is it useful beyond this project?) — record it, then promote."
-        )
-
+    _readiness(check, thresholds, generality_confirmed, phase)
     if dest_root is None:
         check.problems.append("No library directory: set LLM_ORC_LIBRARY_PATH or choose one.")
     source = find_project_ensemble(proj, ensemble)
@@ -400,22 +245,68 @@ def check_promotion(
             f"Ensemble '{ensemble}' not found in {locations.project_llm_orc_dir(proj) / 'ensembles'}"
         )
         return check
-    data = _load_yaml(source)
+    data = load_yaml(source)
     if not isinstance(data, dict):
         check.problems.append(f"{source}: not a YAML mapping — fix the file before promoting")
         return check
     agents = [a for a in (data.get("agents") or []) if isinstance(a, dict)]
+    _check_profiles(check, data, agents, proj)
+    _check_scripts(check, agents, proj)
+    _check_imports(check, data, proj)
+    if check.problems and check.gate is None:
+        check.gate = "dependencies"
+    if dest_root is not None:
+        _plan_copies(check, source, proj, dest_root)
+    return check
 
-    # profiles — including fallback chains
+
+def _readiness(check: PromotionCheck, thresholds: Any, generality_confirmed: bool, phase: Any) -> None:
+    """The promotion gates (:func:`conductor_tui.core.rules.promotion_readiness`), said
+    for the destination: ``ready``, ``readiness`` and the first failing ``gate``."""
+    from conductor_tui.core import rules
+    from conductor_tui.core.records import RoutingThresholds
+
+    th = thresholds if thresholds is not None else RoutingThresholds()
+    gate = rules.as_phase(phase)
+    verdict = rules.promotion_readiness(
+        rules.ScoreCounts(good=check.good_count), th, generality_assessed=generality_confirmed, phase=gate
+    )
+    to_global = check.destination == "global"
+    check.needed_good = th.promotion_global_good if to_global else th.promotion_library_good
+    check.ready = verdict.global_ready if to_global else verdict.library_ready
+    good, short, where = check.good_count, check.needed_good - check.good_count, check.destination
+    if check.ready:
+        check.readiness = f"Ready: {good} good evaluations (≥ {check.needed_good} for {where} promotion)."
+    elif gate is not None and gate not in (rules.Phase.TRUST, rules.Phase.PROMOTE):
+        label = (
+            "a failed calibration must be revised first"
+            if gate is rules.Phase.DESIGN
+            else "reach Trust first"
+        )
+        check.gate = "phase"
+        check.readiness = f"Not ready: '{check.ensemble}' is in {gate.value.title()} — {label} ({good} good)."
+    elif short > 0:
+        check.gate = "good-count"
+        check.readiness = (
+            f"Not ready: {good} good evaluation{'s' if good != 1 else ''}, "
+            f"{check.needed_good} needed — {short} more good for {where} promotion."
+        )
+    else:
+        check.gate = "generality"
+        check.readiness = (
+            f"Not ready: library contribution needs a generality assessment recorded for '{check.ensemble}' "
+            "(is it useful beyond this project?) — record it, then promote."
+        )
+
+
+def _check_profiles(
+    check: PromotionCheck, data: dict[str, Any], agents: list[dict[str, Any]], proj: Path
+) -> None:
+    """Every model profile the agents name (and their fallback chains) must be at the
+    destination or in the project (then it is copied)."""
     project_profiles = profiles_in(locations.project_llm_orc_dir(proj))
-    if destination == "global":
-        dest_profiles = profiles_in(dest_root) if dest_root else {}
-    else:
-        dest_profiles = profiles_in(dest_root) if dest_root else {}
-    if data.get("default_model_profile"):
-        wanted = [str(data["default_model_profile"])]
-    else:
-        wanted = []
+    dest_profiles = profiles_in(check.dest_root) if check.dest_root else {}
+    wanted = [str(data["default_model_profile"])] if data.get("default_model_profile") else []
     for agent in agents:
         wanted += _agent_profiles(agent)
     seen: set[str] = set()
@@ -438,29 +329,34 @@ def check_promotion(
                 f"Profile '{name}' is used by the ensemble but defined neither in the project nor at the destination."
             )
 
-    # scripts (portability)
+
+def _script_check(script: str, agent: dict[str, Any], proj: Path, problems: list[str]) -> ScriptCheck:
+    """One script reference: inline or a file, and its hard-coded paths."""
+    if not looks_like_path(script):
+        return ScriptCheck(
+            reference=script, path=None, inline=True, hardcoded=find_hardcoded_paths(script, proj)
+        )
+    path = resolve_script(script, proj)
+    sc = ScriptCheck(reference=script, path=path)
+    if path is None:
+        problems.append(f"Script '{script}' (agent {agent.get('name')}) not found.")
+    else:
+        try:
+            sc.hardcoded = find_hardcoded_paths(path.read_text(encoding="utf-8", errors="replace"), proj)
+        except OSError as exc:
+            problems.append(f"Script {path} unreadable: {exc}")
+    if os.path.isabs(script.strip()):
+        sc.hardcoded.insert(0, (0, script.strip()))
+    return sc
+
+
+def _check_scripts(check: PromotionCheck, agents: list[dict[str, Any]], proj: Path) -> None:
+    """Every script must be found and portable (no machine-specific path)."""
     for agent in agents:
         script = agent.get("script")
         if not isinstance(script, str) or not script.strip():
             continue
-        if not _looks_like_path(script):
-            sc = ScriptCheck(
-                reference=script, path=None, inline=True, hardcoded=find_hardcoded_paths(script, proj)
-            )
-        else:
-            path = _resolve_script(script, proj)
-            sc = ScriptCheck(reference=script, path=path)
-            if path is None:
-                check.problems.append(f"Script '{script}' (agent {agent.get('name')}) not found.")
-            else:
-                try:
-                    sc.hardcoded = find_hardcoded_paths(
-                        path.read_text(encoding="utf-8", errors="replace"), proj
-                    )
-                except OSError as exc:
-                    check.problems.append(f"Script {path} unreadable: {exc}")
-            if os.path.isabs(script.strip()):
-                sc.hardcoded.insert(0, (0, script.strip()))
+        sc = _script_check(script, agent, proj, check.problems)
         check.scripts.append(sc)
         for line, text in sc.hardcoded:
             where = f"{sc.path.name if sc.path else 'inline script'}" + (
@@ -472,9 +368,11 @@ def check_promotion(
         if any(agent.get(k) for k in ("ensemble",)):
             check.warnings.append(f"Agent {agent.get('name')} calls another ensemble — promote it too.")
 
-    # helper modules the scripts import from their own folder (e.g. the kit's _kit.py), and
-    # third-party imports that must be available wherever the ensemble lands
-    declared = _declared_requirements(data)
+
+def _check_imports(check: PromotionCheck, data: dict[str, Any], proj: Path) -> None:
+    """Helper modules the scripts import from their own folder (e.g. the kit's _kit.py),
+    and third-party imports that must be available wherever the ensemble lands."""
+    declared = declared_requirements(data)
     for sc in list(check.scripts):
         if sc.path is None or sc.path.suffix != ".py":
             continue
@@ -495,59 +393,58 @@ def check_promotion(
                 f"Undeclared third-party import '{mod}' in {where}: declare it (conductor: {{requires: [{mod}]}}) "
                 "and make sure it is installed wherever the ensemble runs."
             )
-        elif not _importable(mod):
+        elif not importable(mod):
             check.warnings.append(
                 f"Declared dependency '{mod}' ({where}) is not importable here: install it."
             )
-    if check.problems and check.gate is None:
-        check.gate = "dependencies"
 
-    # the copy plan
-    if dest_root is not None:
-        rel = source.relative_to(locations.project_llm_orc_dir(proj) / "ensembles")
-        target = dest_root / "ensembles" / rel
-        check.steps.append(CopyStep(source=source, target=target, kind="ensemble", exists=target.exists()))
-        for need in check.missing_profiles:
-            if need.source is None:
-                continue
-            ptarget = dest_root / "profiles" / f"{need.name}.yaml"
-            if need.source.name == "config.yaml":
-                body = {"name": need.name, **(need.body or {})}
-                content = yaml.safe_dump(body, sort_keys=False, allow_unicode=True).encode()
-                check.steps.append(
-                    CopyStep(
-                        source=None, target=ptarget, kind="profile", content=content, exists=ptarget.exists()
-                    )
-                )
-            else:
-                check.steps.append(
-                    CopyStep(source=need.source, target=ptarget, kind="profile", exists=ptarget.exists())
-                )
-        scripts_root = locations.project_llm_orc_dir(proj)
-        for sc in check.scripts:
-            if sc.path is None:
-                continue
-            try:
-                srel = sc.path.relative_to(scripts_root)
-            except ValueError:
-                srel = Path("scripts") / sc.path.name
-            starget = dest_root / srel
-            check.steps.append(
-                CopyStep(source=sc.path, target=starget, kind="script", exists=starget.exists())
+
+def _tier_path(path: Path, root: Path, dest_root: Path) -> Path:
+    """Where a project file lands at the destination (same place under the tier root)."""
+    try:
+        return dest_root / path.relative_to(root)
+    except ValueError:
+        return dest_root / "scripts" / path.name
+
+
+def _plan_copies(check: PromotionCheck, source: Path, proj: Path, dest_root: Path) -> None:
+    """The files to copy: the ensemble, the missing profiles, the scripts and helpers."""
+    rel = source.relative_to(locations.project_llm_orc_dir(proj) / "ensembles")
+    target = dest_root / "ensembles" / rel
+    check.steps.append(CopyStep(source=source, target=target, kind="ensemble", exists=target.exists()))
+    for need in check.missing_profiles:
+        if need.source is None:
+            continue
+        ptarget = dest_root / "profiles" / f"{need.name}.yaml"
+        if need.source.name == "config.yaml":
+            content = yaml.safe_dump(
+                {"name": need.name, **(need.body or {})}, sort_keys=False, allow_unicode=True
             )
-        for helper in check.helpers:
-            try:
-                hrel = helper.relative_to(scripts_root)
-            except ValueError:
-                hrel = Path("scripts") / helper.name
-            htarget = dest_root / hrel
             check.steps.append(
-                CopyStep(source=helper, target=htarget, kind="helper", exists=htarget.exists())
+                CopyStep(
+                    source=None,
+                    target=ptarget,
+                    kind="profile",
+                    content=content.encode(),
+                    exists=ptarget.exists(),
+                )
             )
-        if check.conflicts:
-            names = ", ".join(str(s.target) for s in check.conflicts)
-            check.warnings.append(f"Already at the destination (kept unless you overwrite): {names}")
-    return check
+        else:
+            check.steps.append(
+                CopyStep(source=need.source, target=ptarget, kind="profile", exists=ptarget.exists())
+            )
+    scripts_root = locations.project_llm_orc_dir(proj)
+    for kind, path in [
+        *(("script", sc.path) for sc in check.scripts),
+        *(("helper", h) for h in check.helpers),
+    ]:
+        if path is None:
+            continue
+        starget = _tier_path(path, scripts_root, dest_root)
+        check.steps.append(CopyStep(source=path, target=starget, kind=kind, exists=starget.exists()))
+    if check.conflicts:
+        names = ", ".join(str(s.target) for s in check.conflicts)
+        check.warnings.append(f"Already at the destination (kept unless you overwrite): {names}")
 
 
 # --------------------------------------------------------------------------- copy
@@ -570,69 +467,3 @@ def promote(check: PromotionCheck, *, overwrite: bool = False, force: bool = Fal
             os.chmod(step.target, mode)
         result.copied.append(step.target)
     return result
-
-
-# --------------------------------------------------------------------------- demote
-
-
-@dataclass
-class DemotionCheck:
-    ensemble: str
-    tier: Destination
-    path: Path | None  # the ensemble's file at that tier
-    project_copy: Path | None  # the project still holds it
-    problems: list[str] = field(default_factory=list)
-    gate: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _find_in_tier(root: Path, name: str) -> Path | None:
-    directory = root / "ensembles"
-    if not directory.is_dir():
-        return None
-    files = sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
-    for f in files:
-        data = _load_yaml(f)
-        if isinstance(data, dict) and data.get("name") == name:
-            return f
-    return next((f for f in files if f.stem == name), None)
-
-
-def check_demotion(
-    project: str | os.PathLike[str],
-    ensemble: str,
-    *,
-    tier: Destination = "global",
-    library: str | os.PathLike[str] | None = None,
-    allow_last_copy: bool = False,
-) -> DemotionCheck:
-    """May ``ensemble`` leave ``tier``? It must be there, and — unless ``allow_last_copy`` —
-    the project must still hold its own copy, so demotion never loses the only one."""
-    root = destination_root(tier, library)
-    path = _find_in_tier(root, ensemble) if root is not None else None
-    check = DemotionCheck(ensemble, tier, path, find_project_ensemble(Path(project), ensemble))
-    if root is None:
-        check.problems.append("No library directory: set LLM_ORC_LIBRARY_PATH.")
-        check.gate = "tier"
-    elif path is None:
-        check.problems.append(f"'{ensemble}' is not in the {tier} tier ({root / 'ensembles'}).")
-        check.gate = "tier"
-    elif check.project_copy is None and not allow_last_copy:
-        check.problems.append(
-            f"The project has no copy of '{ensemble}': demoting would lose the only one "
-            "(copy it into .llm-orc/ensembles first, or force)."
-        )
-        check.gate = "last-copy"
-    return check
-
-
-def demote(check: DemotionCheck) -> Path:
-    """Remove the ensemble's file from the tier (profiles and scripts stay: other ensembles
-    may use them). Returns the removed path."""
-    if not check.ok or check.path is None:
-        raise PromotionError("; ".join(check.problems) or "nothing to demote")
-    check.path.unlink()
-    return check.path

@@ -199,48 +199,7 @@ class SavingsTrace:
                     Line(ROUTING, n, kind, tt, None, day, overhead=tokens, summary=f"Claude overhead ({tt})")
                 )
             return
-        routed = (_text(r.routed_to) or "").strip()
-        local = bool(routed) and not routed.lower().startswith("claude")
-        ens = _text(r.ensemble) or (routed if local else None)
-        status = (_text(r.status) or RunStatus.COMPLETED).lower()
-        ln = Line(ROUTING, n, "local" if local else "claude", tt, ens, day, decision=True)
-        ln.completed = status in _DONE
-        t = _int(r.total_tokens_local)
-        if t is not None:
-            ln.local_tokens = t
-            ln.local_known = True
-            s = _int(r.tokens_saved)
-            s = s if s is not None else _int(r.estimated_claude_tokens)
-            if s is not None:
-                ln.saved_logged = s
-            else:
-                ln.unestimated = t
-        else:
-            c = _int(r.claude_tokens)
-            if c is not None:
-                ln.claude_tokens = c
-                ln.claude_known = True
-            p = _int(r.preparation_tokens_local)
-            if p is not None:
-                ln.kind = "prepared"
-                ln.local_tokens = p
-                ps = _int(r.preparation_savings)
-                if ps is None:
-                    full = _int(r.estimated_full_claude_tokens)
-                    ps = full - (_int(r.judgment_tokens_claude) or 0) if full is not None else 0
-                ln.saved_logged = ps
-            elif local:
-                s = _int(r.tokens_saved)
-                if s is not None:
-                    ln.saved_logged = s
-        if not local and ln.kind != "prepared":
-            cat = rules.as_delegability(_text(r.delegability_category))
-            ln.interim = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
-                cat is None and (_text(r.reason) or "").strip().lower() == "no-ensemble"
-            )
-        what = f"{'local ' + (ens or '') if local else 'Claude'} · {tt}" + ("" if ln.completed else f" · {status}")
-        ln.summary = what
-        self.lines.append(ln)
+        self.lines.append(_decision_line(n, r, tt, day))
 
     # ------------------------------------------------------------------ ratios and bands
 
@@ -345,25 +304,7 @@ class SavingsTrace:
             total, out, rng = self._saved(lines)
             return Explanation(name, scope, total, out, self._band_note(lines), rng)
         if name in ("overhead", "net"):
-            over = [
-                ln for ln in (self.lines if scope is None or scope[0] == "task-type" else []) if ln.overhead
-            ]
-            if scope is not None and scope[0] == "task-type":
-                over = [ln for ln in over if ln.task_type == scope[1]]
-            spent = sum(ln.overhead for ln in over)
-            over_lines = [(ln.where, -float(ln.overhead), ln.summary) for ln in over]
-            if name == "overhead":
-                return Explanation(
-                    name,
-                    scope,
-                    spent,
-                    [(w, -v, s) for w, v, s in over_lines],
-                    "Claude's own planning and judging",
-                )
-            total, out, (lo, hi) = self._saved(lines)
-            return Explanation(
-                name, scope, total - spent, out + over_lines, self._band_note(lines), (lo - spent, hi - spent)
-            )
+            return self._explain_overhead(name, scope, lines)
         if name == "local-tokens":
             sel = [ln for ln in lines if ln.decision and ln.local_tokens]
             return Explanation(
@@ -398,6 +339,26 @@ class SavingsTrace:
                 "interim Claude work in the log (task-profiles.yaml may add work the log lacks)",
             )
         raise ValueError(f"unknown figure {name!r}: one of {', '.join(FIGURES)}")
+
+    def _explain_overhead(self, name: str, scope: Any, lines: list[Line]) -> Explanation:
+        """``overhead`` (Claude's own planning and judging) or ``net`` (saved − overhead)."""
+        over = [ln for ln in (self.lines if scope is None or scope[0] == "task-type" else []) if ln.overhead]
+        if scope is not None and scope[0] == "task-type":
+            over = [ln for ln in over if ln.task_type == scope[1]]
+        spent = sum(ln.overhead for ln in over)
+        over_lines = [(ln.where, -float(ln.overhead), ln.summary) for ln in over]
+        if name == "overhead":
+            return Explanation(
+                name,
+                scope,
+                spent,
+                [(w, -v, s) for w, v, s in over_lines],
+                "Claude's own planning and judging",
+            )
+        total, out, (lo, hi) = self._saved(lines)
+        return Explanation(
+            name, scope, total - spent, out + over_lines, self._band_note(lines), (lo - spent, hi - spent)
+        )
 
     def _band_note(self, lines: list[Line]) -> str:
         types = sorted({ln.task_type for ln in lines if ln.decision and ln.kind == "local"})
@@ -464,3 +425,58 @@ def trace_savings(store: Any) -> SavingsTrace:
     trace.read_routing(Path(store.routing_log_path))
     trace.read_evaluations(Path(store.evaluations_path))
     return trace.finish()
+
+
+def _decision_line(n: int, r: _R, tt: str, day: str) -> Line:
+    """The line of one routing decision: local or Claude, its tokens and logged savings."""
+    routed = (_text(r.routed_to) or "").strip()
+    local = bool(routed) and not routed.lower().startswith("claude")
+    ens = _text(r.ensemble) or (routed if local else None)
+    status = (_text(r.status) or RunStatus.COMPLETED).lower()
+    ln = Line(ROUTING, n, "local" if local else "claude", tt, ens, day, decision=True)
+    ln.completed = status in _DONE
+    t = _int(r.total_tokens_local)
+    if t is not None:
+        ln.local_tokens = t
+        ln.local_known = True
+        s = _int(r.tokens_saved)
+        s = s if s is not None else _int(r.estimated_claude_tokens)
+        if s is not None:
+            ln.saved_logged = s
+        else:
+            ln.unestimated = t
+    else:
+        _claude_tokens(ln, r, local)
+    if not local and ln.kind != "prepared":
+        cat = rules.as_delegability(_text(r.delegability_category))
+        ln.interim = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
+            cat is None and (_text(r.reason) or "").strip().lower() == "no-ensemble"
+        )
+    ln.summary = f"{'local ' + (ens or '') if local else 'Claude'} · {tt}" + (
+        "" if ln.completed else f" · {status}"
+    )
+    return ln
+
+
+def _claude_tokens(ln: Line, r: _R, local: bool) -> None:
+    """A decision without local tokens: Claude's tokens, an ensemble-prepared Claude task's
+    preparation and savings (:func:`conductor_tui.core.rules.preparation_savings` when only
+    the full estimate was logged), or a local run's logged savings."""
+    c = _int(r.claude_tokens)
+    if c is not None:
+        ln.claude_tokens = c
+        ln.claude_known = True
+    p = _int(r.preparation_tokens_local)
+    if p is not None:
+        ln.kind = "prepared"
+        ln.local_tokens = p
+        ps = _int(r.preparation_savings)
+        if ps is None:
+            full = _int(r.estimated_full_claude_tokens)
+            judged = _int(r.judgment_tokens_claude) or 0
+            ps = rules.preparation_savings(p, judged, full).preparation_savings if full is not None else 0
+        ln.saved_logged = ps
+    elif local:
+        s = _int(r.tokens_saved)
+        if s is not None:
+            ln.saved_logged = s

@@ -152,7 +152,6 @@ def _label(score: str, mode: str | None) -> str:
 def collect_examples(store: Any, *, task_type: str | None = None) -> tuple[list[Example], Counter[str], dict]:
     """(examples, skipped reasons, judge agreement) for ``store``'s project."""
     from conductor_tui.core.history import build_history
-    from conductor_tui.core.review import artifact_dir, read_artifact
 
     project = Path(store.project)
     hist = build_history(store)
@@ -165,9 +164,28 @@ def collect_examples(store: Any, *, task_type: str | None = None) -> tuple[list[
     except Exception:
         raw_evals = []
     untrusted = agreement.untrusted_judges(raw_evals, thresholds)
-    want_key = rules.task_type_key(task_type) if task_type else None
     skipped: Counter[str] = Counter()
-    chosen: list[tuple[Any, Any]] = []  # (evaluation, run)
+    chosen = _evaluated_runs(hist, untrusted, task_type, skipped)
+    records = _routing_records(Path(store.routing_log_path), {run.id for _ev, run in chosen})
+    examples: list[Example] = []
+    for ev, run in chosen:
+        rec = records.get(run.id)
+        if rec is None:
+            skipped["routing decision unreadable"] += 1
+            continue
+        example = _example(project, ev, run, rec, skipped)
+        if example is not None:
+            examples.append(example)
+    return examples, skipped, {k: v.to_dict() for k, v in untrusted.items()}
+
+
+def _evaluated_runs(
+    hist: Any, untrusted: dict[str, Any], task_type: str | None, skipped: Counter[str]
+) -> list[tuple[Any, Any]]:
+    """(evaluation, run) pairs that may become examples: a scored evaluation of a completed
+    run in this project, not an unreviewed verdict of an untrusted judge."""
+    want_key = rules.task_type_key(task_type) if task_type else None
+    chosen: list[tuple[Any, Any]] = []
     run_of = {id(e): rid for rid, e in hist.evaluation_of.items()}
     for name, eh in sorted(hist.ensembles.items()):
         for ev in eh.evaluations:
@@ -178,61 +196,56 @@ def collect_examples(store: Any, *, task_type: str | None = None) -> tuple[list[
                 continue
             if run is None:
                 skipped["no run in this project's routing log"] += 1
-                continue
-            if not run.completed:
+            elif not run.completed:
                 skipped["run did not complete"] += 1
-                continue
-            if rules.as_score(ev.score) is None:
+            elif rules.as_score(ev.score) is None:
                 skipped["no score"] += 1
-                continue
-            if name in untrusted and agreement.is_judge_record(ev):
+            elif name in untrusted and agreement.is_judge_record(ev):
                 skipped["judge verdict not reviewed (judge below agreement threshold)"] += 1
-                continue
-            chosen.append((ev, run))
-    records = _routing_records(Path(store.routing_log_path), {run.id for _ev, run in chosen})
-    examples: list[Example] = []
-    for ev, run in chosen:
-        rec = records.get(run.id)
-        if rec is None:
-            skipped["routing decision unreadable"] += 1
-            continue
-        folder = artifact_dir(project, rec)
-        if folder is None:
-            skipped["no artifact recorded"] += 1
-            continue
-        if not _inside(project, folder):
-            skipped["artifact outside this project"] += 1
-            continue
-        if not (folder / "execution.json").is_file():
-            skipped["artifact missing"] += 1
-            continue
-        inp, out = read_artifact(project, rec)
-        if inp is None or out.startswith(_SENTINELS):
-            skipped["artifact without input or output"] += 1
-            continue
-        ev_score = rules.as_score(ev.score)
-        if ev_score is None:  # not reached: unscored evaluations were skipped above ("no score")
-            continue
-        score = ev_score.value
-        mode = rules.as_failure_mode(ev.failure_mode) if score == "poor" else None
-        mode_s = str(getattr(mode, "value", mode)) if mode else None
-        examples.append(
-            Example(
-                input_summary=ev.input_summary or rec.task_summary,
-                input=inp,
-                output=out,
-                score=score,
-                reasoning=(ev.reasoning or "").strip(),
-                label=_label(score, mode_s),
-                failure_mode=mode_s,
-                task_type=ev.task_type or rec.task_type,
-                ensemble=run.ensemble,
-                routing_id=run.id,
-                evaluation_id=ev.id,
-                evaluator=ev.evaluator,
-            )
-        )
-    return examples, skipped, {k: v.to_dict() for k, v in untrusted.items()}
+            else:
+                chosen.append((ev, run))
+    return chosen
+
+
+def _example(project: Path, ev: Any, run: Any, rec: RoutingDecision, skipped: Counter[str]) -> Example | None:
+    """The example of one evaluated run, from its artifact (``None``, counted in
+    ``skipped``, when the artifact is missing, outside the project or empty)."""
+    from conductor_tui.core.review import artifact_dir, read_artifact
+
+    folder = artifact_dir(project, rec)
+    if folder is None:
+        skipped["no artifact recorded"] += 1
+        return None
+    if not _inside(project, folder):
+        skipped["artifact outside this project"] += 1
+        return None
+    if not (folder / "execution.json").is_file():
+        skipped["artifact missing"] += 1
+        return None
+    inp, out = read_artifact(project, rec)
+    if inp is None or out.startswith(_SENTINELS):
+        skipped["artifact without input or output"] += 1
+        return None
+    ev_score = rules.as_score(ev.score)
+    if ev_score is None:  # not reached: unscored evaluations were skipped ("no score")
+        return None
+    score = ev_score.value
+    mode = rules.as_failure_mode(ev.failure_mode) if score == "poor" else None
+    mode_s = str(getattr(mode, "value", mode)) if mode else None
+    return Example(
+        input_summary=ev.input_summary or rec.task_summary,
+        input=inp,
+        output=out,
+        score=score,
+        reasoning=(ev.reasoning or "").strip(),
+        label=_label(score, mode_s),
+        failure_mode=mode_s,
+        task_type=ev.task_type or rec.task_type,
+        ensemble=run.ensemble,
+        routing_id=run.id,
+        evaluation_id=ev.id,
+        evaluator=ev.evaluator,
+    )
 
 
 def _slug(text: str) -> str:

@@ -87,7 +87,12 @@ def test_library_needs_a_directory_and_five_good(project: Path, tmp_path: Path) 
     assert not unassessed.ok and unassessed.gate == "generality"  # Invariant 6: a gate, not a warning
     assert "generality assessment" in unassessed.readiness
     ok = check_promotion(
-        project, "write-changelog", destination="library", good_count=5, library=lib, generality_confirmed=True
+        project,
+        "write-changelog",
+        destination="library",
+        good_count=5,
+        library=lib,
+        generality_confirmed=True,
     )
     assert ok.ok and ok.gate is None
     promote(ok)
@@ -122,3 +127,40 @@ def test_unknown_ensemble(project: Path) -> None:
     assert not check.ok and "not found" in check.problems[0]
     shutil.rmtree(project / ".llm-orc/ensembles")
     assert not check_promotion(project, "nope", good_count=9).ok
+
+
+@pytest.mark.parametrize("phase", [None, "calibrate", "establish", "trust", "promote", "design"])
+@pytest.mark.parametrize("good", [0, 1, 2, 3, 4, 6])
+@pytest.mark.parametrize("assessed", [False, True])
+def test_promotion_check_readiness_is_the_rules_gate(
+    project: Path, tmp_path: Path, phase, good, assessed
+) -> None:
+    """check_promotion decides readiness with rules.promotion_readiness (one home), with
+    the project's own numbers — not defaults of its own."""
+    from conductor_tui.core import rules
+    from conductor_tui.core.records import RoutingThresholds
+
+    th = RoutingThresholds(promotion_global_good=2, promotion_library_good=4)
+    verdict = rules.promotion_readiness(
+        rules.ScoreCounts(good=good), th, generality_assessed=assessed, phase=rules.as_phase(phase)
+    )
+    for destination, expected, needed in (
+        ("global", verdict.global_ready, 2),
+        ("library", verdict.library_ready, 4),
+    ):
+        check = check_promotion(
+            project,
+            "write-changelog",
+            destination=destination,
+            good_count=good,
+            thresholds=th,
+            library=tmp_path / "library",
+            generality_confirmed=assessed,
+            phase=phase,
+        )
+        assert check.ready is expected, (destination, check.readiness)
+        assert check.needed_good == needed
+        assert check.readiness.startswith("Ready" if expected else "Not ready")
+        if not expected:
+            gated = phase in ("calibrate", "establish", "design")
+            assert check.gate == ("phase" if gated else "good-count" if good < needed else "generality")
