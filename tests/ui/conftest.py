@@ -87,3 +87,32 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> No
         if loop.time() > end:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+@pytest.fixture(autouse=True)
+def _record_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every notification an app posts (``posted(app)``): a toast expires after its timeout,
+    and a loaded machine can take longer than that to settle before the test looks."""
+    from types import SimpleNamespace
+
+    from textual.app import App
+
+    notify, clear = App.notify, App.clear_notifications
+
+    def recording_notify(self, message, *, title="", severity="information", timeout=None, markup=True):
+        self.__dict__.setdefault("_posted_notifications", []).append(
+            SimpleNamespace(message=message, title=title, severity=severity, timeout=timeout)
+        )
+        return notify(self, message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def recording_clear(self) -> None:
+        self.__dict__["_posted_notifications"] = []
+        clear(self)
+
+    monkeypatch.setattr(App, "notify", recording_notify)
+    monkeypatch.setattr(App, "clear_notifications", recording_clear)
+
+
+def posted(app) -> list:
+    """Every notification ``app`` posted since it started (or since ``clear_notifications``)."""
+    return list(app.__dict__.get("_posted_notifications", []))

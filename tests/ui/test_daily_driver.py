@@ -19,7 +19,7 @@ from conductor_tui.ui.screens.run import RunScreen
 from conductor_tui.ui.widgets.config_dialogs import ActionConfirm
 from conductor_tui.ui.widgets.plan_table import PlanTable
 from tests.fakes.ollama_server import FakeModel
-from tests.ui.conftest import drain, settle, wait_until
+from tests.ui.conftest import drain, posted, settle, wait_until
 from tests.ui.review_support import SIZE, demo_app
 from tests.ui.review_support import settle as settle5
 from tests.ui.sample import fixed_clock, mixed_plan
@@ -83,7 +83,7 @@ async def test_approving_a_row_that_cannot_run_warns(plan_project, cockpit) -> N
         await pilot.press("a")
         await settle(pilot, app, poll=False)
         assert row(revisions(plan_project)[-1], "r-04").status == RowStatus.APPROVED  # still decided
-        warnings = [n for n in app._notifications if n.severity == "warning"]
+        warnings = [n for n in posted(app) if n.severity == "warning"]
         assert any("#4 approved, but classify-issues cannot run here" in n.message for n in warnings)
 
 

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Markdown, Static
 
 from conductor_tui.ui.screens.evaluation import EvaluationScreen
 from tests.fakes.anthropic_server import Fault, Reply
+from tests.ui.conftest import posted
 from tests.ui.review_support import SIZE, demo_app, settle
 
 REFLECTION = (
@@ -136,7 +137,7 @@ async def test_a_mid_stream_fault_keeps_the_partial_reflection_and_records_no_ve
         assert screen.judge_error
         assert panel.display and "Completeness" in panel.source  # the partial reflection stays
         assert "failed" in str(panel.border_title)
-        errors = [n for n in app._notifications if n.severity == "error"]
+        errors = [n for n in posted(app) if n.severity == "error"]
         assert errors and "could not judge" in errors[-1].message
         assert "Nothing was recorded" in errors[-1].message
         assert screen.check_action("judge", ()) is True  # can try again
@@ -162,7 +163,7 @@ async def test_without_an_api_key_the_judge_is_disabled_and_says_why(tmp_path: P
         assert screen.query_one("#ev-score").disabled
         screen.action_judge()  # e.g. from a stale palette entry: a clear message, nothing else
         await settle(pilot)
-        assert any("ANTHROPIC_API_KEY" in n.message for n in app._notifications)
+        assert any("ANTHROPIC_API_KEY" in n.message for n in posted(app))
     assert _evals(project) == before
 
 
@@ -213,7 +214,7 @@ async def test_a_judge_timeout_is_a_clear_message_and_records_no_verdict(
         await pilot.app.workers.wait_for_complete()
         await settle(pilot)
         assert screen.judging is None and screen.judge_verdict is None
-        errors = [n for n in app._notifications if n.severity == "error"]
+        errors = [n for n in posted(app) if n.severity == "error"]
         assert errors and "could not judge" in errors[-1].message
         assert "time" in errors[-1].message.lower()
         assert "failed" in str(screen.query_one("#ev-judge", Markdown).border_title)

@@ -18,7 +18,7 @@ from conductor_tui.providers.anthropic import ClaudeProvider
 from conductor_tui.ui.screens.dialogs import PromptDialog, TextDialog
 from conductor_tui.ui.screens.plan import NO_KEY_TEXT, PlanScreen
 from tests.fakes.anthropic_server import Fault, Reply
-from tests.ui.conftest import DOWN, drain, settle, wait_until
+from tests.ui.conftest import DOWN, drain, posted, settle, wait_until
 from tests.ui.sample import make_project
 
 SIZE = (120, 36)
@@ -96,7 +96,7 @@ def plans_on_disk(project):
 
 
 def messages(app) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    return [str(n.message) for n in posted(app)]
 
 
 async def ask_claude(pilot, app, text: str = META_TASK) -> None:

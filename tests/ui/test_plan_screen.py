@@ -9,7 +9,7 @@ from conductor_tui.core.records import RowStatus, WorkflowPlan
 from conductor_tui.ui.screens.dialogs import ConfirmDialog, HandlerPicker, PromptDialog, TextDialog
 from conductor_tui.ui.screens.plan import PlanScreen
 from conductor_tui.ui.widgets.plan_table import PlanTable
-from tests.ui.conftest import DOWN, drain, settle
+from tests.ui.conftest import DOWN, drain, posted, settle
 from tests.ui.sample import big_plan, make_project, mixed_plan
 
 
@@ -188,7 +188,7 @@ async def test_bad_plan_file_names_file_and_line(project_dir, cockpit):
         await pilot.pause()
         await pilot.press(*"bad.json", "enter")
         await pilot.pause()
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in posted(app)]
         assert any("bad.json:3" in m for m in messages), messages
         assert not (project_dir / ".llm-orc/evaluations/workflow-plans.jsonl").exists()
 

@@ -20,6 +20,7 @@ from conductor_tui.ui.screens.models import ModelsScreen
 from conductor_tui.ui.screens.savings import SavingsScreen
 from conductor_tui.ui.widgets.config_dialogs import ActionConfirm, RollbackDialog, ThresholdsDialog
 from tests.fakes.gpu import RTX_4090, FakeGpuProbe
+from tests.ui.conftest import posted
 from tests.ui.review_support import (
     SIZE,
     calibrating_project,
@@ -442,7 +443,7 @@ async def test_demo_app_is_labelled_and_opens_on_savings(tmp_path: Path) -> None
         await settle(pilot)
         assert app.services.demo and "DEMO" in app.title
         assert isinstance(app.screen, SavingsScreen)
-        notice = [n for n in app._notifications if n.message == DEMO_NOTICE]
+        notice = [n for n in posted(app) if n.message == DEMO_NOTICE]
         assert notice and notice[0].timeout <= 5  # brief: it covers the plan summary lines
         assert "[demo]" in str(app.screen.query_one("#sb-project", Static).render())
         assert app.screen.snapshot.routing_decisions == 48
