@@ -16,6 +16,8 @@ from conductor_tui.core.templates.model import (
     PhaseTemplate,
     TemplateError,
     WorkflowTemplate,
+    _CheckText,
+    _Err,
     _placeholders,
 )
 from conductor_tui.core.templates.phases import _parse_phase
@@ -41,6 +43,24 @@ def parse_template(doc: Node, path: Path | None = None, *, tier: str | None = No
                 )
             ]
         )
+    name, description = _check_top(doc, data, err)
+    parameters = _parse_parameters(doc, err)
+    check_text = _text_checker(err, {"task", *parameters})
+    phases = _parse_phases(doc, data, err, check_text)
+    if problems:
+        raise TemplateError(problems)
+    return WorkflowTemplate(
+        name=str(name),
+        description=str(description or ""),
+        phases=phases,
+        parameters=parameters,
+        path=path,
+        tier=tier,
+    )
+
+
+def _check_top(doc: Node, data: dict[str, Any], err: _Err) -> tuple[Any, Any]:
+    """The top-level keys: unknown ones, missing ones, ``name`` and ``description``."""
     for key in data:
         if key not in _TOP_KEYS:
             close = difflib.get_close_matches(str(key), sorted(_TOP_KEYS), n=1)
@@ -58,30 +78,39 @@ def parse_template(doc: Node, path: Path | None = None, *, tier: str | None = No
     description = data.get("description")
     if "description" in data and not isinstance(description, str):
         err("description must be a string", doc.key_line("description"))
+    return name, description
 
+
+def _parse_parameters(doc: Node, err: _Err) -> dict[str, dict[str, Any]]:
+    """``parameters:``: name → a description, or ``{description, default}``."""
     parameters: dict[str, dict[str, Any]] = {}
     params_node = doc.child("parameters")
-    if params_node.data is not None:
-        if not isinstance(params_node.data, dict):
-            err("parameters must be a mapping of name → description", doc.key_line("parameters"))
+    if params_node.data is None:
+        return parameters
+    if not isinstance(params_node.data, dict):
+        err("parameters must be a mapping of name → description", doc.key_line("parameters"))
+        return parameters
+    for pname, pline, pnode in params_node.entries():
+        if not _NAME_RE.match(pname) or pname == "task":
+            err(f'parameter "{pname}" is not a valid name ("task" is reserved)', pline)
+            continue
+        if isinstance(pnode.data, str) or pnode.data is None:
+            parameters[pname] = {"description": pnode.data or "", "default": None}
+        elif isinstance(pnode.data, dict):
+            unknown = [k for k in pnode.data if k not in ("description", "default")]
+            for k in unknown:
+                err(f'parameter "{pname}": unknown key "{k}"', pnode.key_line(str(k)))
+            parameters[pname] = {
+                "description": str(pnode.data.get("description") or ""),
+                "default": pnode.data.get("default"),
+            }
         else:
-            for pname, pline, pnode in params_node.entries():
-                if not _NAME_RE.match(pname) or pname == "task":
-                    err(f'parameter "{pname}" is not a valid name ("task" is reserved)', pline)
-                    continue
-                if isinstance(pnode.data, str) or pnode.data is None:
-                    parameters[pname] = {"description": pnode.data or "", "default": None}
-                elif isinstance(pnode.data, dict):
-                    unknown = [k for k in pnode.data if k not in ("description", "default")]
-                    for k in unknown:
-                        err(f'parameter "{pname}": unknown key "{k}"', pnode.key_line(str(k)))
-                    parameters[pname] = {
-                        "description": str(pnode.data.get("description") or ""),
-                        "default": pnode.data.get("default"),
-                    }
-                else:
-                    err(f'parameter "{pname}" must be a description or a mapping', pline)
-    known_placeholders = {"task", *parameters}
+            err(f'parameter "{pname}" must be a description or a mapping', pline)
+    return parameters
+
+
+def _text_checker(err: _Err, known_placeholders: set[str]) -> _CheckText:
+    """A check for a text field: a string whose ``{placeholders}`` are all declared."""
 
     def check_text(value: Any, what: str, line: int | None) -> str:
         if value is None:
@@ -100,6 +129,11 @@ def parse_template(doc: Node, path: Path | None = None, *, tier: str | None = No
                 )
         return value
 
+    return check_text
+
+
+def _parse_phases(doc: Node, data: dict[str, Any], err: _Err, check_text: _CheckText) -> list[PhaseTemplate]:
+    """``phases:`` in order; each phase's inputs and after resolved against the earlier ones."""
     phases: list[PhaseTemplate] = []
     phases_node = doc.child("phases")
     if "phases" in data and not isinstance(phases_node.data, list):
@@ -107,7 +141,7 @@ def parse_template(doc: Node, path: Path | None = None, *, tier: str | None = No
     elif isinstance(phases_node.data, list) and not phases_node.data:
         err("phases is empty", doc.key_line("phases"))
     seen: dict[str, PhaseTemplate] = {}
-    order: list[str] = []
+    all_names = [p.data.get("name") if isinstance(p.data, dict) else None for p in phases_node.items()]
     for index, pnode in enumerate(phases_node.items()):
         phase = _parse_phase(pnode, index, err, check_text)
         if phase is None:
@@ -115,55 +149,51 @@ def parse_template(doc: Node, path: Path | None = None, *, tier: str | None = No
         if phase.name in seen:
             err(f'two phases are named "{phase.name}"', pnode.key_line("name"))
             continue
-        # references: only to earlier phases (a workflow is written in order)
         for kind, target_list in (("inputs", phase.inputs), ("after", phase.after)):
-            resolved: list[str] = []
-            for ref, line, key in getattr(phase, f"_{kind}_lines"):
-                target = ref
-                for suffix in _REF_SUFFIXES:
-                    if target.endswith(suffix):
-                        target = target[: -len(suffix)]
-                        break
-                if target == phase.name:
-                    err(f'phase "{phase.name}" lists itself in {key}', line)
-                elif target not in seen:
-                    all_names = [
-                        p.data.get("name") if isinstance(p.data, dict) else None for p in phases_node.items()
-                    ]
-                    if target in all_names[:index]:
-                        continue  # an earlier phase that failed to load: already reported
-                    if target in all_names:
-                        err(
-                            f'phase "{phase.name}": {key} "{ref}" refers to a later phase',
-                            line,
-                            "phases run in the order written; move it after " + target,
-                        )
-                    else:
-                        close = difflib.get_close_matches(target, order, n=1)
-                        err(
-                            f'phase "{phase.name}": {key} "{ref}" is not a phase of this workflow',
-                            line,
-                            f'did you mean "{close[0]}"?'
-                            if close
-                            else f"phases so far: {', '.join(order) or 'none'}",
-                            code="unknown-phase",
-                        )
-                else:
-                    resolved.append(target)
-            target_list[:] = list(dict.fromkeys(resolved))
+            refs = getattr(phase, f"_{kind}_lines")
+            target_list[:] = _resolve_refs(phase.name, refs, all_names[:index], all_names, list(seen), err)
         seen[phase.name] = phase
-        order.append(phase.name)
         phases.append(phase)
-    if problems:
-        raise TemplateError(problems)
-    return WorkflowTemplate(
-        name=str(name),
-        description=str(description or ""),
-        phases=phases,
-        parameters=parameters,
-        path=path,
-        tier=tier,
-    )
+    return phases
+
+
+def _resolve_refs(
+    name: str,
+    refs: list[tuple[str, int | None, str]],
+    earlier: list[Any],
+    all_names: list[Any],
+    order: list[str],
+    err: _Err,
+) -> list[str]:
+    """The phase names ``refs`` point at; only earlier phases (a workflow is written in order)."""
+    resolved: list[str] = []
+    for ref, line, key in refs:
+        target = ref
+        for suffix in _REF_SUFFIXES:
+            if target.endswith(suffix):
+                target = target[: -len(suffix)]
+                break
+        if target == name:
+            err(f'phase "{name}" lists itself in {key}', line)
+        elif target in order:
+            resolved.append(target)
+        elif target in earlier:
+            continue  # an earlier phase that failed to load: already reported
+        elif target in all_names:
+            err(
+                f'phase "{name}": {key} "{ref}" refers to a later phase',
+                line,
+                "phases run in the order written; move it after " + target,
+            )
+        else:
+            close = difflib.get_close_matches(target, order, n=1)
+            err(
+                f'phase "{name}": {key} "{ref}" is not a phase of this workflow',
+                line,
+                f'did you mean "{close[0]}"?' if close else f"phases so far: {', '.join(order) or 'none'}",
+                code="unknown-phase",
+            )
+    return list(dict.fromkeys(resolved))
 
 
 def load_template_text(text: str, path: Path | None = None, *, tier: str | None = None) -> WorkflowTemplate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from conductor_tui.core.context import DEFAULT_DISTILL_ENSEMBLE, parse_strategy
 from conductor_tui.core.templates.model import (
@@ -106,6 +107,22 @@ def _parse_phase(pnode: Node, index: int, err: _Err, check_text: _CheckText) -> 
         )
         return None
     phase = PhaseTemplate(name=name, type=ptype, line=pnode.line)
+    _phase_fields(phase, data, pnode, err, check_text)
+    _phase_targets(phase, data, pnode, err)
+    if ptype in ("routed", "parallel"):
+        _phase_tasks(phase, pnode, err, check_text)
+    else:
+        for k in ("tasks", "routing"):
+            if data.get(k) is not None:
+                err(f'phase "{name}": {k}: belongs to a routed or parallel phase', pnode.key_line(k))
+    return phase
+
+
+def _phase_fields(
+    phase: PhaseTemplate, data: dict[str, Any], pnode: Node, err: _Err, check_text: _CheckText
+) -> None:
+    """Description, string fields, output, inputs / after (resolved later), context, files."""
+    name = phase.name
     phase.description = check_text(
         data.get("description"), f'phase "{name}" description', pnode.key_line("description")
     )
@@ -154,6 +171,11 @@ def _parse_phase(pnode: Node, index: int, err: _Err, check_text: _CheckText) -> 
     else:
         phase.files = [f for f, _ in files]
 
+
+def _phase_targets(phase: PhaseTemplate, data: dict[str, Any], pnode: Node, err: _Err) -> None:
+    """Who runs the phase: an ensemble phase names one ensemble, a single phase exactly one of
+    handler / role / ensemble; routed and parallel phases put them on each task."""
+    name, ptype = phase.name, phase.type
     targets = [k for k in ("handler", "role", "ensemble") if data.get(k)]
     if ptype == "ensemble":
         if not data.get("ensemble"):
@@ -169,52 +191,57 @@ def _parse_phase(pnode: Node, index: int, err: _Err, check_text: _CheckText) -> 
                 pnode.line,
                 code="missing-key",
             )
-    if ptype in ("routed", "parallel"):
+    else:
         for k in targets:
             err(f'phase "{name}": {k} goes on each task of a {ptype} phase', pnode.key_line(k))
-        tasks_node = pnode.child("tasks")
-        routing_node = pnode.child("routing")
-        if tasks_node.data is not None and not isinstance(tasks_node.data, list):
-            err(f'phase "{name}": tasks must be a list', pnode.key_line("tasks"))
-        for i, tnode in enumerate(tasks_node.items()):
-            task = _parse_task(tnode, name, ptype, i, err, check_text)
-            if task is not None:
-                if any(t.name == task.name for t in phase.tasks):
-                    err(f'phase "{name}": two tasks are named "{task.name}"', tnode.line)
-                    continue
-                phase.tasks.append(task)
-        if routing_node.data is not None:
-            if ptype != "routed":
-                err(f'phase "{name}": routing: belongs to a routed phase', pnode.key_line("routing"))
-            elif not isinstance(routing_node.data, dict):
-                err(f'phase "{name}": routing must map a category to a role', pnode.key_line("routing"))
-            else:
-                for category, cline, cnode in routing_node.entries():
-                    if not isinstance(cnode.data, str) or not cnode.data.strip():
-                        err(f'phase "{name}": routing "{category}" must name a role', cline)
-                        continue
-                    if not _NAME_RE.match(category):
-                        err(f'phase "{name}": routing category "{category}" is not a valid name', cline)
-                        continue
-                    if any(t.name == category for t in phase.tasks):
-                        err(f'phase "{name}": "{category}" is both a task and a routing category', cline)
-                        continue
-                    phase.tasks.append(
-                        TaskTemplate(
-                            name=category,
-                            description=f"the {category} part",
-                            role=cnode.data.strip(),
-                            line=cline,
-                        )
-                    )
-        if not phase.tasks and tasks_node.data is None and routing_node.data is None:
-            what = "tasks: (each with a role) or routing:" if ptype == "routed" else "tasks:"
-            err(f'phase "{name}": a {ptype} phase needs {what}', pnode.line, code="missing-key")
-        if ptype == "parallel" and len(phase.tasks) == 1:
-            problems_line = pnode.key_line("tasks")
-            err(f'phase "{name}": a parallel phase with one task is a single phase', problems_line)
-    else:
-        for k in ("tasks", "routing"):
-            if data.get(k) is not None:
-                err(f'phase "{name}": {k}: belongs to a routed or parallel phase', pnode.key_line(k))
-    return phase
+
+
+def _phase_tasks(phase: PhaseTemplate, pnode: Node, err: _Err, check_text: _CheckText) -> None:
+    """The rows of a routed or parallel phase: ``tasks:`` and (routed) ``routing:``."""
+    name, ptype = phase.name, phase.type
+    tasks_node = pnode.child("tasks")
+    routing_node = pnode.child("routing")
+    if tasks_node.data is not None and not isinstance(tasks_node.data, list):
+        err(f'phase "{name}": tasks must be a list', pnode.key_line("tasks"))
+    for i, tnode in enumerate(tasks_node.items()):
+        task = _parse_task(tnode, name, ptype, i, err, check_text)
+        if task is not None:
+            if any(t.name == task.name for t in phase.tasks):
+                err(f'phase "{name}": two tasks are named "{task.name}"', tnode.line)
+                continue
+            phase.tasks.append(task)
+    if routing_node.data is not None:
+        if ptype != "routed":
+            err(f'phase "{name}": routing: belongs to a routed phase', pnode.key_line("routing"))
+        elif not isinstance(routing_node.data, dict):
+            err(f'phase "{name}": routing must map a category to a role', pnode.key_line("routing"))
+        else:
+            _routing_tasks(phase, routing_node, err)
+    if not phase.tasks and tasks_node.data is None and routing_node.data is None:
+        what = "tasks: (each with a role) or routing:" if ptype == "routed" else "tasks:"
+        err(f'phase "{name}": a {ptype} phase needs {what}', pnode.line, code="missing-key")
+    if ptype == "parallel" and len(phase.tasks) == 1:
+        err(f'phase "{name}": a parallel phase with one task is a single phase', pnode.key_line("tasks"))
+
+
+def _routing_tasks(phase: PhaseTemplate, routing_node: Node, err: _Err) -> None:
+    """``routing: {category: role}`` → one task per category, routed by its role."""
+    name = phase.name
+    for category, cline, cnode in routing_node.entries():
+        if not isinstance(cnode.data, str) or not cnode.data.strip():
+            err(f'phase "{name}": routing "{category}" must name a role', cline)
+            continue
+        if not _NAME_RE.match(category):
+            err(f'phase "{name}": routing category "{category}" is not a valid name', cline)
+            continue
+        if any(t.name == category for t in phase.tasks):
+            err(f'phase "{name}": "{category}" is both a task and a routing category', cline)
+            continue
+        phase.tasks.append(
+            TaskTemplate(
+                name=category,
+                description=f"the {category} part",
+                role=cnode.data.strip(),
+                line=cline,
+            )
+        )
