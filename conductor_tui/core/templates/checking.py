@@ -12,7 +12,7 @@ from conductor_tui.core.templates.model import WorkflowTemplate
 
 
 def _spec_of(ensembles: Any, name: str) -> Any:
-    """The ``EnsembleSpec`` called ``name`` in a ``Catalog`` (entries with ``spec``) or a mapping."""
+    """The ``EnsembleSpec`` called ``name`` in an ``EnsembleCatalog`` (entries with ``spec``) or a mapping."""
     if ensembles is None:
         return None
     entry = ensembles.get(name)
@@ -28,7 +28,7 @@ def check_template(
     """What stops (or makes expensive) this template in this project: unknown ensembles or
     roles, and ensemble phases that multiply cost. Each problem has the phase's file:line.
 
-    ``ensembles``: an engine ``Catalog`` (``get(name)`` → entry with ``spec``) or a mapping
+    ``ensembles``: an engine ``EnsembleCatalog`` (``get(name)`` → entry with ``spec``) or a mapping
     name → ``EnsembleSpec``; ``roles``: a ``roles.RolesConfig``.
     """
     out: list[Problem] = []
@@ -101,7 +101,7 @@ def _target_problems(
 
 def plan_cost_warnings(plan: WorkflowPlan, ensembles: Any) -> dict[str, Any]:
     """Row id → ``CostMultiplier`` for every row whose ensemble multiplies cost (propose–judge,
-    several LLM agents, fan-out). ``ensembles``: a ``Catalog`` or name → ``EnsembleSpec``."""
+    several LLM agents, fan-out). ``ensembles``: an ``EnsembleCatalog`` or name → ``EnsembleSpec``."""
     out: dict[str, Any] = {}
     for row in plan.subtasks:
         name = (row.handler or "").strip()

@@ -1,11 +1,12 @@
-"""Regenerate the bundled demo project (deterministic): ``python -m conductor_tui.demo.build_sample``.
+"""Regenerate the bundled demo project (deterministic): ``python tools/build_sample.py``.
 
 A recorded conductor session: the PromotionHandler decomposition
 (33 subtasks — 17 strongly delegable, 4 borderline, 12 Claude-only), plus two
 earlier sessions that calibrated ``extract-code-patterns`` and failed a
 ``triage-issue-labels`` ensemble.  Every file is written with fixed timestamps,
 so running the script twice gives identical bytes.  The generated files are
-committed and ship in the wheel; this script is only for maintainers.
+committed and ship in the wheel (``conductor_tui/demo/sample_project``); this script is for
+maintainers and stays out of the wheel.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from typing import Any
 
 import yaml
 
+from conductor_tui.core.records import RoutingThresholds
+from conductor_tui.core.rules import estimate_claude_tokens
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE / "sample_project"
+ROOT = HERE.parent / "conductor_tui" / "demo" / "sample_project"
 LLM_ORC = ROOT / ".llm-orc"
 EVALS = LLM_ORC / "evaluations"
 
 META_TASK = "Build a PromotionHandler for llm-orc's MCP server (promote/demote ensembles across tiers)"
 SESSION = "2026-11-19-promotion-handler"
-RATIO = 1.2  # estimated_claude_tokens = total_tokens_local / 1.2 (see the glossary: token savings)
+# the routing config's default local → Claude token ratio (see the glossary: token savings)
+RATIO = RoutingThresholds().local_to_claude_token_ratio
 
 
 def ts(day: int, hour: int, minute: int, second: int = 0) -> datetime:
@@ -403,7 +408,7 @@ def _build() -> dict[str, int]:
         extra=None,
     ):
         invocations[ensemble] = invocations.get(ensemble, 0) + 1
-        est = round(tokens / RATIO)
+        est = estimate_claude_tokens(tokens, RATIO)
         rec: dict[str, Any] = {
             "id": rid,
             "timestamp": iso(when),
@@ -647,7 +652,7 @@ def plan_revisions(row_records: dict[int, dict[str, Any]]) -> list[dict[str, Any
                 task_type
             ),
             "estimated_local_tokens": local_est if category != "claude-only" else None,
-            "estimated_claude_tokens": round(local_est / RATIO)
+            "estimated_claude_tokens": estimate_claude_tokens(local_est, RATIO)
             if local_est and category != "claude-only"
             else None,
             "status": status,
