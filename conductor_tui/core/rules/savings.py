@@ -71,15 +71,25 @@ def ratios_by_task_type(
     return {k: refine_ratio(a[0], a[1], a[2], a[3], thresholds) for k, a in acc.items()}
 
 
+def ratio_value(ratio: TokenRatio | float | RoutingThresholds) -> float:
+    """The local → Claude token ratio as a number, from a :class:`TokenRatio`, the routing
+    thresholds (their ``local_to_claude_token_ratio``) or a number."""
+    if isinstance(ratio, RoutingThresholds):
+        return ratio.local_to_claude_token_ratio
+    if isinstance(ratio, TokenRatio):
+        return ratio.ratio
+    return float(ratio)
+
+
 def estimate_claude_tokens(local_tokens: int, ratio: TokenRatio | float | RoutingThresholds) -> int:
     """``estimated_claude_tokens = total_tokens_local / ratio`` (rounded)."""
-    if isinstance(ratio, RoutingThresholds):
-        r = ratio.local_to_claude_token_ratio
-    elif isinstance(ratio, TokenRatio):
-        r = ratio.ratio
-    else:
-        r = float(ratio)
+    r = ratio_value(ratio)
     return round(local_tokens / r) if r > 0 else 0
+
+
+def estimate_local_tokens(claude_tokens: int, ratio: TokenRatio | float | RoutingThresholds) -> int:
+    """The other way round: local tokens for work Claude would do in ``claude_tokens`` (× ratio)."""
+    return round(claude_tokens * ratio_value(ratio))
 
 
 class TokenSavingsFields(TypedDict):
