@@ -261,8 +261,6 @@ def build_context(
     for name in wanted:
         if name not in names:
             problems.append(f'input "{name}" is not among the dependencies ({", ".join(names) or "none"})')
-    explicit = [d for d in deps if d.name in wanted]
-    others = [d for d in deps if d.name not in wanted]
     file_texts: list[tuple[str, str]] = []
     if files:
         file_texts, file_problems = read_scoped_files(list(files), project)
@@ -276,46 +274,11 @@ def build_context(
 
     parts = [ContextPart("task", "task", estimate_tokens(task.strip()), True)]
     blocks: list[str] = []
+    _add_dependencies(strat, deps, wanted, dep_blocks, blocks, parts)
     distill: DistillRequest | None = None
-    if strat == ContextStrategy.DISTILLED:
-        # every dependency (explicit inputs too) is replaced by one summary
-        for d in deps:
-            parts.append(
-                ContextPart("dependency", d.name, estimate_tokens(dep_blocks[d.name]), False, "summarised")
-            )
-    else:
-        for d in explicit:
-            blocks.append(dep_blocks[d.name])
-            parts.append(ContextPart("input", d.name, estimate_tokens(dep_blocks[d.name]), True))
-        for d in others:
-            if strat == ContextStrategy.FULL:
-                blocks.append(dep_blocks[d.name])
-                parts.append(ContextPart("dependency", d.name, estimate_tokens(dep_blocks[d.name]), True))
-            else:
-                note = "not in scope" if strat == ContextStrategy.SCOPED else "not an explicit input"
-                parts.append(
-                    ContextPart("dependency", d.name, estimate_tokens(dep_blocks[d.name]), False, note)
-                )
     if strat == ContextStrategy.DISTILLED and deps:
-        if summary is None:
-            text_in = distill_input(deps, task)
-            distill = DistillRequest(
-                ensemble=distill_ensemble,
-                input_text=text_in,
-                sources=[d.name for d in deps],
-                input_tokens=estimate_tokens(text_in),
-            )
-        else:
-            block = "## Summary of earlier steps\n" + summary.strip()
-            blocks.append(block)
-            parts.append(ContextPart("summary", distill_ensemble, estimate_tokens(block), True))
-    if strat in (ContextStrategy.FULL, ContextStrategy.SCOPED):
-        for p, b in file_blocks:
-            blocks.append(b)
-            parts.append(ContextPart("file", p, estimate_tokens(b), True))
-    else:
-        for p, b in file_blocks:
-            parts.append(ContextPart("file", p, estimate_tokens(b), False, f"not used by {strat.value}"))
+        distill = _add_summary(task, deps, summary, distill_ensemble, blocks, parts)
+    _add_files(strat, file_blocks, blocks, parts)
     if strat == ContextStrategy.SCOPED and not files:
         problems.append("scoped context without files: only the task and explicit inputs are given")
     text = _assemble(task, blocks)
@@ -329,6 +292,70 @@ def build_context(
         problems=problems,
         summary_tokens_spent=summary_tokens_spent,
     )
+
+
+def _add_dependencies(
+    strat: ContextStrategy,
+    deps: list[DependencyOutput],
+    wanted: list[str],
+    dep_blocks: dict[str, str],
+    blocks: list[str],
+    parts: list[ContextPart],
+) -> None:
+    """Explicit inputs always; other dependencies under full only; distilled summarises them all."""
+    if strat == ContextStrategy.DISTILLED:
+        # every dependency (explicit inputs too) is replaced by one summary
+        for d in deps:
+            parts.append(
+                ContextPart("dependency", d.name, estimate_tokens(dep_blocks[d.name]), False, "summarised")
+            )
+        return
+    for d in (d for d in deps if d.name in wanted):
+        blocks.append(dep_blocks[d.name])
+        parts.append(ContextPart("input", d.name, estimate_tokens(dep_blocks[d.name]), True))
+    for d in (d for d in deps if d.name not in wanted):
+        if strat == ContextStrategy.FULL:
+            blocks.append(dep_blocks[d.name])
+            parts.append(ContextPart("dependency", d.name, estimate_tokens(dep_blocks[d.name]), True))
+        else:
+            note = "not in scope" if strat == ContextStrategy.SCOPED else "not an explicit input"
+            parts.append(ContextPart("dependency", d.name, estimate_tokens(dep_blocks[d.name]), False, note))
+
+
+def _add_summary(
+    task: str,
+    deps: list[DependencyOutput],
+    summary: str | None,
+    distill_ensemble: str,
+    blocks: list[str],
+    parts: list[ContextPart],
+) -> DistillRequest | None:
+    """Distilled: the summary once it exists, else the request to make it."""
+    if summary is None:
+        text_in = distill_input(deps, task)
+        return DistillRequest(
+            ensemble=distill_ensemble,
+            input_text=text_in,
+            sources=[d.name for d in deps],
+            input_tokens=estimate_tokens(text_in),
+        )
+    block = "## Summary of earlier steps\n" + summary.strip()
+    blocks.append(block)
+    parts.append(ContextPart("summary", distill_ensemble, estimate_tokens(block), True))
+    return None
+
+
+def _add_files(
+    strat: ContextStrategy, file_blocks: list[tuple[str, str]], blocks: list[str], parts: list[ContextPart]
+) -> None:
+    """Files are given under full and scoped; listed as unused otherwise."""
+    if strat in (ContextStrategy.FULL, ContextStrategy.SCOPED):
+        for p, b in file_blocks:
+            blocks.append(b)
+            parts.append(ContextPart("file", p, estimate_tokens(b), True))
+    else:
+        for p, b in file_blocks:
+            parts.append(ContextPart("file", p, estimate_tokens(b), False, f"not used by {strat.value}"))
 
 
 # --------------------------------------------------------------------------- per row / phase

@@ -34,6 +34,7 @@ from conductor_tui.core.records import (
     Delegability,
     PlanRow,
     RoutingConfig,
+    RoutingThresholds,
     TaskProfiles,
     WorkflowPlan,
     norm_token,
@@ -231,69 +232,146 @@ def build_plan(
     thresholds = config.routing_thresholds
     profiles = profiles or TaskProfiles()
     notes: list[str] = []
-    ratio = thresholds.local_to_claude_token_ratio
 
     subtasks = list(out.subtasks)
-    by_id = {s.id: s for s in subtasks}
     rows: dict[str, PlanRow] = {}
     gap_priority: dict[str, int] = {}
-
     for sub in subtasks:
-        dag = DagTestResult.model_validate(sub.dag_test.model_dump()) if sub.dag_test else None
-        candidates = matching_ensembles(sub.task_type, ensembles)
-        decision = rules.triage(
-            sub.task_type,
-            config=config,
-            profiles=profiles,
-            available_ensembles=candidates,
-            category=sub.delegability_category,
-            dag_test=dag,
-            claude_only_criterion=sub.claude_only_criterion,
-        )
-        handler = decision.handler
-        if decision.reason == "no-ensemble":
-            handler = CREATE_ENSEMBLE
-        elif decision.reason == "task-profile" and decision.handler not in candidates and ensembles:
-            # The profile names an ensemble that is not runnable here: treat as a gap.
-            handler = CREATE_ENSEMBLE
-        profile = profiles.profiles.get(sub.task_type) or profiles.profiles.get(
-            rules.task_type_key(sub.task_type)
-        )
-        est_claude = sub.estimated_claude_tokens
-        row = PlanRow(
-            id=sub.id,
-            description=sub.description,
-            task_type=sub.task_type,
-            delegability_category=decision.category or sub.delegability_category,
-            dag_test_result=dag,
-            phase=sub.phase,
-            handler=handler,
-            claude_only_criterion=_criterion(sub, decision, dag),
-            depends_on=list(sub.depends_on),
-            expected_repetitions=sub.expected_repetitions,
-            estimated_claude_tokens=est_claude,
-            estimated_local_tokens=round(est_claude * ratio) if est_claude and handler != CLAUDE else None,
-        )
-        extras: dict[str, Any] = {"triage_reason": decision.reason, "triage_message": decision.message}
-        if decision.uncertain_conditions:
-            extras["uncertain_conditions"] = list(decision.uncertain_conditions)
-        if handler == CREATE_ENSEMBLE:
-            rep = rules.repetition_assessment(
-                sub.expected_repetitions,
-                thresholds,
-                prior_uses=profile.invocation_count if profile else 0,
-                tokens_per_use=est_claude,
-            )
-            extras["above_repetition_threshold"] = rep.above
-            extras["repetition_message"] = rep.message
-            gap_priority[sub.task_type] = max(gap_priority.get(sub.task_type, 0), sub.expected_repetitions)
-        if sub.rationale:
-            extras["rationale"] = sub.rationale
-        for key, value in extras.items():
-            setattr(row, key, value)
-        rows[sub.id] = row
+        rows[sub.id] = _triaged_row(sub, ensembles, config, profiles, gap_priority)
+    dropped = _apply_preparation(subtasks, rows, thresholds, notes, gap_priority)
+    final = _final_rows(subtasks, rows, dropped)
 
-    # Ensemble-prepared Claude: keep the split only where it pays.
+    delegable = sum(
+        1 for r in final if r.delegability_category in (Delegability.AGENT, Delegability.ENSEMBLE)
+    )
+    floor = rules.complexity_floor(len(final), delegable, thresholds)
+    savings = sum(
+        (r.estimated_claude_tokens or 0) * max(1, r.expected_repetitions or 1)
+        for r in final
+        if r.handler != CLAUDE
+    )
+    gaps = sorted(gap_priority, key=lambda t: (-gap_priority[t], t))
+    plan = WorkflowPlan(
+        meta_task=(meta_task or out.meta_task or "").strip(),
+        session=session,
+        source=source,
+        subtasks=final,
+        change="proposed by Claude" if source == "claude" else f"proposed ({source})",
+    )
+    _set_plan_extras(plan, out, planning_tokens, savings, floor, gaps)
+    if not floor.plan:
+        notes.append(floor.reason)
+    return PlanBuild(
+        plan=plan,
+        worthwhile=floor.plan,
+        floor_reason=floor.reason,
+        gaps=gaps,
+        estimated_savings=savings,
+        planning_tokens=planning_tokens,
+        notes=notes,
+    )
+
+
+def _set_plan_extras(
+    plan: WorkflowPlan, out: PlannerOutput, planning_tokens: int, savings: int, floor: Any, gaps: list[str]
+) -> None:
+    """The plan's extra fields: phases, planning cost, estimated savings, the complexity floor's
+    verdict, the ensembles to create and the planner's notes."""
+    plan_extras = {
+        "phases": [p.model_dump(exclude_none=True) for p in out.phases],
+        "planning_tokens": planning_tokens,
+        "estimated_savings": savings,
+        "worthwhile": floor.plan,
+        "complexity": floor.reason,
+        "ensembles_to_create": gaps,
+    }
+    if out.notes:
+        plan_extras["planner_notes"] = out.notes
+    for key, value in plan_extras.items():
+        setattr(plan, key, value)
+
+
+def _triaged_row(
+    sub: PlannedSubtask,
+    ensembles: Sequence[AvailableEnsemble],
+    config: RoutingConfig,
+    profiles: TaskProfiles,
+    gap_priority: dict[str, int],
+) -> PlanRow:
+    """One subtask through :func:`rules.triage`: its row, with the triage's reason and message.
+    A gap (no runnable ensemble) becomes ``create-ensemble`` and raises ``gap_priority``."""
+    thresholds = config.routing_thresholds
+    dag = DagTestResult.model_validate(sub.dag_test.model_dump()) if sub.dag_test else None
+    candidates = matching_ensembles(sub.task_type, ensembles)
+    decision = rules.triage(
+        sub.task_type,
+        config=config,
+        profiles=profiles,
+        available_ensembles=candidates,
+        category=sub.delegability_category,
+        dag_test=dag,
+        claude_only_criterion=sub.claude_only_criterion,
+    )
+    handler = decision.handler
+    if decision.reason == "no-ensemble":
+        handler = CREATE_ENSEMBLE
+    elif decision.reason == "task-profile" and decision.handler not in candidates and ensembles:
+        # The profile names an ensemble that is not runnable here: treat as a gap.
+        handler = CREATE_ENSEMBLE
+    est_claude = sub.estimated_claude_tokens
+    row = PlanRow(
+        id=sub.id,
+        description=sub.description,
+        task_type=sub.task_type,
+        delegability_category=decision.category or sub.delegability_category,
+        dag_test_result=dag,
+        phase=sub.phase,
+        handler=handler,
+        claude_only_criterion=_criterion(sub, decision, dag),
+        depends_on=list(sub.depends_on),
+        expected_repetitions=sub.expected_repetitions,
+        estimated_claude_tokens=est_claude,
+        estimated_local_tokens=rules.estimate_local_tokens(est_claude, thresholds)
+        if est_claude and handler != CLAUDE
+        else None,
+    )
+    extras: dict[str, Any] = {"triage_reason": decision.reason, "triage_message": decision.message}
+    if decision.uncertain_conditions:
+        extras["uncertain_conditions"] = list(decision.uncertain_conditions)
+    if handler == CREATE_ENSEMBLE:
+        extras.update(_gap_extras(sub, profiles, thresholds))
+        gap_priority[sub.task_type] = max(gap_priority.get(sub.task_type, 0), sub.expected_repetitions)
+    if sub.rationale:
+        extras["rationale"] = sub.rationale
+    for key, value in extras.items():
+        setattr(row, key, value)
+    return row
+
+
+def _gap_extras(sub: PlannedSubtask, profiles: TaskProfiles, thresholds: RoutingThresholds) -> dict[str, Any]:
+    """A gap's repetition assessment (cross-session uses count through the task profile)."""
+    profile = profiles.profiles.get(sub.task_type) or profiles.profiles.get(
+        rules.task_type_key(sub.task_type)
+    )
+    rep = rules.repetition_assessment(
+        sub.expected_repetitions,
+        thresholds,
+        prior_uses=profile.invocation_count if profile else 0,
+        tokens_per_use=sub.estimated_claude_tokens,
+    )
+    return {"above_repetition_threshold": rep.above, "repetition_message": rep.message}
+
+
+def _apply_preparation(
+    subtasks: list[PlannedSubtask],
+    rows: dict[str, PlanRow],
+    thresholds: RoutingThresholds,
+    notes: list[str],
+    gap_priority: dict[str, int],
+) -> dict[str, list[str]]:
+    """Ensemble-prepared Claude: keep the split only where it pays (:func:`rules.should_prepare`);
+    a preparation that does not is folded into its Claude row. Returns the folded rows'
+    dependencies by id."""
     dropped: dict[str, list[str]] = {}
     for sub in subtasks:
         if not sub.prepares:
@@ -315,22 +393,29 @@ def build_plan(
             if sub.id not in target.depends_on:
                 target.depends_on = [*target.depends_on, sub.id]
             prep.prepares = target.id  # type: ignore[attr-defined]  # PlanRow.prepares: an extra field (Record keeps unknown fields), not declared in records.py
-        else:
-            why = (
-                f"preparation too small (~{est} < {thresholds.preparation_min_tokens} tokens)"
-                if est < thresholds.preparation_min_tokens
-                else "no preparation ensemble and the pattern is below the repetition threshold"
-            )
-            target.note = f"Claude-direct: {why}"
-            notes.append(f"{sub.id} folded into {target.id}: {why}")
-            dropped[sub.id] = list(prep.depends_on)
-            if prep.handler == CREATE_ENSEMBLE and not any(
-                r.task_type == prep.task_type and r.handler == CREATE_ENSEMBLE
-                for rid, r in rows.items()
-                if rid != sub.id and rid not in dropped
-            ):
-                gap_priority.pop(prep.task_type or "", None)
+            continue
+        why = (
+            f"preparation too small (~{est} < {thresholds.preparation_min_tokens} tokens)"
+            if est < thresholds.preparation_min_tokens
+            else "no preparation ensemble and the pattern is below the repetition threshold"
+        )
+        target.note = f"Claude-direct: {why}"
+        notes.append(f"{sub.id} folded into {target.id}: {why}")
+        dropped[sub.id] = list(prep.depends_on)
+        if prep.handler == CREATE_ENSEMBLE and not any(
+            r.task_type == prep.task_type and r.handler == CREATE_ENSEMBLE
+            for rid, r in rows.items()
+            if rid != sub.id and rid not in dropped
+        ):
+            gap_priority.pop(prep.task_type or "", None)
+    return dropped
 
+
+def _final_rows(
+    subtasks: list[PlannedSubtask], rows: dict[str, PlanRow], dropped: dict[str, list[str]]
+) -> list[PlanRow]:
+    """The rows that stay, in order; a folded row's dependents inherit its dependencies."""
+    by_id = {s.id for s in subtasks}
     final: list[PlanRow] = []
     for sub in subtasks:
         if sub.id in dropped:
@@ -343,47 +428,7 @@ def build_plan(
                     deps.append(d)
         row.depends_on = deps
         final.append(row)
-
-    delegable = sum(
-        1 for r in final if r.delegability_category in (Delegability.AGENT, Delegability.ENSEMBLE)
-    )
-    floor = rules.complexity_floor(len(final), delegable, thresholds)
-    savings = sum(
-        (r.estimated_claude_tokens or 0) * max(1, r.expected_repetitions or 1)
-        for r in final
-        if r.handler != CLAUDE
-    )
-    gaps = sorted(gap_priority, key=lambda t: (-gap_priority[t], t))
-    plan = WorkflowPlan(
-        meta_task=(meta_task or out.meta_task or "").strip(),
-        session=session,
-        source=source,
-        subtasks=final,
-        change="proposed by Claude" if source == "claude" else f"proposed ({source})",
-    )
-    plan_extras = {
-        "phases": [p.model_dump(exclude_none=True) for p in out.phases],
-        "planning_tokens": planning_tokens,
-        "estimated_savings": savings,
-        "worthwhile": floor.plan,
-        "complexity": floor.reason,
-        "ensembles_to_create": gaps,
-    }
-    if out.notes:
-        plan_extras["planner_notes"] = out.notes
-    for key, value in plan_extras.items():
-        setattr(plan, key, value)
-    if not floor.plan:
-        notes.append(floor.reason)
-    return PlanBuild(
-        plan=plan,
-        worthwhile=floor.plan,
-        floor_reason=floor.reason,
-        gaps=gaps,
-        estimated_savings=savings,
-        planning_tokens=planning_tokens,
-        notes=notes,
-    )
+    return final
 
 
 def ensembles_from_catalog(

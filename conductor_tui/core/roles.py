@@ -35,6 +35,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -151,53 +152,12 @@ def _parse_role(
     if not isinstance(value, dict):
         bad("must be a profile name or a mapping", node.line)
         return None, problems
-    for key in value:
-        if key not in _ALLOWED_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(_ALLOWED_KEYS), n=1)
-            bad(
-                f'unknown key "{key}"',
-                node.key_line(str(key)),
-                fix=f'did you mean "{close[0]}"?' if close else f"keys: {', '.join(sorted(_ALLOWED_KEYS))}",
-            )
-    given = [k for k in _TARGET_KEYS if value.get(k) not in (None, "")]
-    if len(given) != 1:
-        what = "none" if not given else ", ".join(given)
-        bad(
-            f"needs exactly one of profile, model, ensemble, handler (has {what})",
-            node.line,
-            fix="e.g. profile: starter-medium",
-        )
+    chosen = _role_target(value, node, bad)
+    if chosen is None:
         return None, problems
-    key = given[0]
-    target = value[key]
-    if not isinstance(target, str):
-        bad(f"{key} must be a string", node.key_line(key))
-        return None, problems
-    target = target.strip()
-    kind: TargetKind
-    if key == "handler":
-        if target.lower() != "claude":
-            bad(
-                f'handler "{target}" is not "claude" (use ensemble: or profile: for local work)',
-                node.key_line(key),
-            )
-            return None, problems
-        kind = "claude"
-        target = "claude"
-    else:
-        kind = key  # type: ignore[assignment]
+    kind, target = chosen
     provider = value.get("provider")
-    if provider is not None and kind != "model":
-        bad("provider only goes with model", node.key_line("provider"))
-    temperature = value.get("temperature")
-    if temperature is not None and (
-        isinstance(temperature, bool) or not isinstance(temperature, int | float)
-    ):
-        bad("temperature must be a number", node.key_line("temperature"))
-        temperature = None
-    for text_key in ("description", "system_prompt"):
-        if value.get(text_key) is not None and not isinstance(value.get(text_key), str):
-            bad(f"{text_key} must be a string", node.key_line(text_key))
+    temperature = _role_options(value, kind, node, bad)
     if problems:
         return None, problems
     return (
@@ -214,6 +174,61 @@ def _parse_role(
         ),
         problems,
     )
+
+
+def _role_target(
+    value: dict[str, Any], node: Node, bad: Callable[..., None]
+) -> tuple[TargetKind, str] | None:
+    """The role's one target (profile, model, ensemble or ``handler: claude``); ``None`` when
+    it has none, several, or a bad one (reported through ``bad``)."""
+    for key in value:
+        if key not in _ALLOWED_KEYS:
+            close = difflib.get_close_matches(str(key), sorted(_ALLOWED_KEYS), n=1)
+            bad(
+                f'unknown key "{key}"',
+                node.key_line(str(key)),
+                fix=f'did you mean "{close[0]}"?' if close else f"keys: {', '.join(sorted(_ALLOWED_KEYS))}",
+            )
+    given = [k for k in _TARGET_KEYS if value.get(k) not in (None, "")]
+    if len(given) != 1:
+        what = "none" if not given else ", ".join(given)
+        bad(
+            f"needs exactly one of profile, model, ensemble, handler (has {what})",
+            node.line,
+            fix="e.g. profile: starter-medium",
+        )
+        return None
+    key = given[0]
+    target = value[key]
+    if not isinstance(target, str):
+        bad(f"{key} must be a string", node.key_line(key))
+        return None
+    target = target.strip()
+    if key != "handler":
+        return key, target  # type: ignore[return-value]
+    if target.lower() != "claude":
+        bad(
+            f'handler "{target}" is not "claude" (use ensemble: or profile: for local work)',
+            node.key_line(key),
+        )
+        return None
+    return "claude", "claude"
+
+
+def _role_options(value: dict[str, Any], kind: str, node: Node, bad: Callable[..., None]) -> Any:
+    """Check provider, description and system_prompt; return the temperature (``None`` if bad)."""
+    if value.get("provider") is not None and kind != "model":
+        bad("provider only goes with model", node.key_line("provider"))
+    temperature = value.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, int | float)
+    ):
+        bad("temperature must be a number", node.key_line("temperature"))
+        temperature = None
+    for text_key in ("description", "system_prompt"):
+        if value.get(text_key) is not None and not isinstance(value.get(text_key), str):
+            bad(f"{text_key} must be a string", node.key_line(text_key))
+    return temperature
 
 
 def parse_roles(doc: Node, path: Path | None = None) -> RolesConfig:

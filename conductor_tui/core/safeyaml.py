@@ -42,6 +42,53 @@ def _line(event: Any) -> int | None:
     return mark.line + 1 if mark is not None else None
 
 
+class _Expansion:
+    """The nodes a YAML stream expands to, counted event by event (an alias counts its anchor's
+    nodes); raises :class:`YamlLimitError` past the depth, alias or node limit."""
+
+    def __init__(self, max_depth: int, max_aliases: int, max_nodes: int) -> None:
+        self.max_depth, self.max_aliases, self.max_nodes = max_depth, max_aliases, max_nodes
+        # Each open collection: [expanded node count so far, anchor or None].
+        self.stack: list[list[Any]] = []
+        self.anchors: dict[str, int] = {}
+        self.aliases = 0
+        self.total = 0
+
+    def _add(self, count: int) -> None:
+        if self.stack:
+            self.stack[-1][0] += count
+        else:
+            self.total += count
+
+    def feed(self, event: Any) -> None:
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(self.stack) >= self.max_depth:
+                raise YamlLimitError(f"YAML nested deeper than {self.max_depth} levels", _line(event))
+            self.stack.append([1, event.anchor])
+            return
+        if isinstance(event, yaml.CollectionEndEvent):
+            count, anchor = self.stack.pop()
+            if anchor is not None:
+                self.anchors[anchor] = count
+            self._add(count)
+        elif isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > self.max_aliases:
+                raise YamlLimitError(f"YAML uses more than {self.max_aliases} aliases", _line(event))
+            self._add(self.anchors.get(event.anchor, 1) if event.anchor is not None else 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                self.anchors[event.anchor] = 1
+            self._add(1)
+        else:
+            return
+        expanded = self.total + sum(frame[0] for frame in self.stack)
+        if expanded > self.max_nodes:
+            raise YamlLimitError(
+                f"YAML aliases expand to more than {self.max_nodes:,} nodes (an alias bomb?)", _line(event)
+            )
+
+
 def check_bounds(
     text: str,
     *,
@@ -55,49 +102,10 @@ def check_bounds(
     size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > max_bytes else len(text)
     if size > max_bytes:
         raise YamlLimitError(f"YAML file too large ({size:,} bytes > {max_bytes:,})")
-    # Each open collection: [expanded node count so far, anchor or None].
-    stack: list[list[Any]] = []
-    anchors: dict[str, int] = {}
-    aliases = 0
-    total = 0
+    counter = _Expansion(max_depth, max_aliases, max_nodes)
     try:
         for event in yaml.parse(text, Loader=_LOADER):
-            if isinstance(event, yaml.CollectionStartEvent):
-                if len(stack) >= max_depth:
-                    raise YamlLimitError(f"YAML nested deeper than {max_depth} levels", _line(event))
-                stack.append([1, event.anchor])
-                continue
-            if isinstance(event, yaml.CollectionEndEvent):
-                count, anchor = stack.pop()
-                if anchor is not None:
-                    anchors[anchor] = count
-                if stack:
-                    stack[-1][0] += count
-                else:
-                    total += count
-            elif isinstance(event, yaml.AliasEvent):
-                aliases += 1
-                if aliases > max_aliases:
-                    raise YamlLimitError(f"YAML uses more than {max_aliases} aliases", _line(event))
-                count = anchors.get(event.anchor, 1) if event.anchor is not None else 1
-                if stack:
-                    stack[-1][0] += count
-                else:
-                    total += count
-            elif isinstance(event, yaml.ScalarEvent):
-                if event.anchor is not None:
-                    anchors[event.anchor] = 1
-                if stack:
-                    stack[-1][0] += 1
-                else:
-                    total += 1
-            else:
-                continue
-            expanded = total + sum(frame[0] for frame in stack)
-            if expanded > max_nodes:
-                raise YamlLimitError(
-                    f"YAML aliases expand to more than {max_nodes:,} nodes (an alias bomb?)", _line(event)
-                )
+            counter.feed(event)
     except yaml.YAMLError as exc:
         if "nesting depth" in str(exc):  # libyaml's own limit, met while scanning ahead
             mark = getattr(exc, "problem_mark", None)

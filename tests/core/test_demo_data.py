@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 
 from conductor_tui.core.aggregate import Aggregator
 from conductor_tui.core.records import Phase
@@ -74,11 +76,19 @@ def test_sample_ships_inside_the_package() -> None:
     assert len(list((root / ".llm-orc/artifacts").rglob("execution.json"))) == 6
 
 
-def test_committed_sample_matches_its_generator(tmp_path: Path) -> None:
-    """The shipped files are exactly what ``build_sample.py`` writes (deterministic)."""
-    from conductor_tui.demo.build_sample import build
+def _generator() -> ModuleType:
+    """``tools/build_sample.py`` (outside the package), imported by its path."""
+    path = Path(__file__).resolve().parents[2] / "tools" / "build_sample.py"
+    spec = importlib.util.spec_from_file_location("build_sample", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    counts = build(tmp_path / "gen")
+
+def test_committed_sample_matches_its_generator(tmp_path: Path) -> None:
+    """The shipped files are exactly what ``tools/build_sample.py`` writes (deterministic)."""
+    counts = _generator().build(tmp_path / "gen")
     assert counts == {"routing": 50, "evaluations": 20, "artifacts": 6}
     shipped = sample_project_path()
     generated = tmp_path / "gen"

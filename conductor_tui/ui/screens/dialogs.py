@@ -332,7 +332,7 @@ class TextDialog(_Dialog):
 
 
 class TemplatePicker(_Dialog):
-    """Choose a workflow template (``core.workflows.list_templates``); broken ones are listed,
+    """Choose a workflow template (``core.templates.list_templates``); broken ones are listed,
     greyed, with their file:line problem."""
 
     def __init__(self, entries: list, project=None) -> None:

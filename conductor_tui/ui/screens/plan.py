@@ -417,7 +417,7 @@ class PlanScreen(CockpitScreen):
         """Rows routed to a propose–judge or fan-out ensemble → its CostMultiplier."""
         if self._engine_catalog is None:
             return {}
-        from conductor_tui.core.workflows import plan_cost_warnings
+        from conductor_tui.core.templates import plan_cost_warnings
 
         try:
             warnings = plan_cost_warnings(plan, self._engine_catalog)
@@ -1096,7 +1096,7 @@ class PlanScreen(CockpitScreen):
 
     @work(exclusive=True, group="plan-templates", thread=True, exit_on_error=False)
     def _list_templates(self) -> None:
-        from conductor_tui.core.workflows import list_templates
+        from conductor_tui.core.templates import list_templates
 
         try:
             entries = list_templates(self.services.project)
@@ -1125,7 +1125,7 @@ class PlanScreen(CockpitScreen):
 
     def plan_from_template(self, template: Any, meta_task: str, params: dict[str, str]) -> bool:
         """Instantiate ``template`` (rows pending), persist it, show it; warn about what it lacks."""
-        from conductor_tui.core.workflows import check_template, instantiate
+        from conductor_tui.core.templates import check_template, instantiate
 
         try:
             plan = instantiate(template, meta_task, params, roles=self._roles)

@@ -1,11 +1,12 @@
-"""Regenerate the bundled demo project (deterministic): ``python -m conductor_tui.demo.build_sample``.
+"""Regenerate the bundled demo project (deterministic): ``python tools/build_sample.py``.
 
 A recorded conductor session: the PromotionHandler decomposition
 (33 subtasks — 17 strongly delegable, 4 borderline, 12 Claude-only), plus two
 earlier sessions that calibrated ``extract-code-patterns`` and failed a
 ``triage-issue-labels`` ensemble.  Every file is written with fixed timestamps,
 so running the script twice gives identical bytes.  The generated files are
-committed and ship in the wheel; this script is only for maintainers.
+committed and ship in the wheel (``conductor_tui/demo/sample_project``); this script is for
+maintainers and stays out of the wheel.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from typing import Any
 
 import yaml
 
+from conductor_tui.core.records import RoutingThresholds
+from conductor_tui.core.rules import estimate_claude_tokens
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE / "sample_project"
+ROOT = HERE.parent / "conductor_tui" / "demo" / "sample_project"
 LLM_ORC = ROOT / ".llm-orc"
 EVALS = LLM_ORC / "evaluations"
 
 META_TASK = "Build a PromotionHandler for llm-orc's MCP server (promote/demote ensembles across tiers)"
 SESSION = "2026-11-19-promotion-handler"
-RATIO = 1.2  # estimated_claude_tokens = total_tokens_local / 1.2 (see the glossary: token savings)
+# the routing config's default local → Claude token ratio (see the glossary: token savings)
+RATIO = RoutingThresholds().local_to_claude_token_ratio
 
 
 def ts(day: int, hour: int, minute: int, second: int = 0) -> datetime:
@@ -379,16 +384,17 @@ def build(root: Path | None = None) -> dict[str, int]:
         ROOT, LLM_ORC, EVALS = saved
 
 
-def _build() -> dict[str, int]:
-    if LLM_ORC.exists():
-        shutil.rmtree(LLM_ORC)
-    EVALS.mkdir(parents=True)
-    routing: list[dict[str, Any]] = []
-    evaluations: list[dict[str, Any]] = []
-    invocations: dict[str, int] = {}
-    artifacts: dict[str, tuple[str, datetime, str, str, int]] = {}
+class _Log:
+    """The routing decisions, evaluations and artifacts of the sample sessions, as they happen."""
+
+    def __init__(self) -> None:
+        self.routing: list[dict[str, Any]] = []
+        self.evaluations: list[dict[str, Any]] = []
+        self.invocations: dict[str, int] = {}
+        self.artifacts: dict[str, tuple[str, datetime, str, str, int]] = {}
 
     def local_decision(
+        self,
         rid,
         when,
         ensemble,
@@ -402,8 +408,8 @@ def _build() -> dict[str, int]:
         artifact_key=None,
         extra=None,
     ):
-        invocations[ensemble] = invocations.get(ensemble, 0) + 1
-        est = round(tokens / RATIO)
+        self.invocations[ensemble] = self.invocations.get(ensemble, 0) + 1
+        est = estimate_claude_tokens(tokens, RATIO)
         rec: dict[str, Any] = {
             "id": rid,
             "timestamp": iso(when),
@@ -421,7 +427,7 @@ def _build() -> dict[str, int]:
             "ensemble": ensemble,
             "status": "completed",
             "session": session,
-            "invocation_number": invocations[ensemble],
+            "invocation_number": self.invocations[ensemble],
         }
         if plan_row is not None:
             rec["plan_id"] = "plan-promotion-handler"
@@ -429,13 +435,24 @@ def _build() -> dict[str, int]:
         if artifact_key:
             stamp = (when + timedelta(seconds=2)).strftime("%Y%m%d-%H%M%S-000")
             rec["artifact"] = f".llm-orc/artifacts/{ensemble}/{stamp}"
-            artifacts[rec["artifact"]] = (ensemble, when, summary, artifact_key, tokens)
+            self.artifacts[rec["artifact"]] = (ensemble, when, summary, artifact_key, tokens)
         rec.update(extra or {})
-        routing.append(rec)
+        self.routing.append(rec)
         return rec
 
     def claude_decision(
-        rid, when, task_type, category, summary, reason, tokens, session, *, plan_row=None, criterion=None
+        self,
+        rid,
+        when,
+        task_type,
+        category,
+        summary,
+        reason,
+        tokens,
+        session,
+        *,
+        plan_row=None,
+        criterion=None,
     ):
         rec: dict[str, Any] = {
             "id": rid,
@@ -464,10 +481,10 @@ def _build() -> dict[str, int]:
         if plan_row is not None:
             rec["plan_id"] = "plan-promotion-handler"
             rec["row_id"] = f"r-{plan_row:02d}"
-        routing.append(rec)
+        self.routing.append(rec)
         return rec
 
-    def evaluate(rec, when, score, reasoning, failure=None, feedback=None, phase=None, **extra):
+    def evaluate(self, rec, when, score, reasoning, failure=None, feedback=None, phase=None, **extra):
         ens = rec["routed_to"]
         n = rec["invocation_number"]
         ev = {
@@ -488,33 +505,65 @@ def _build() -> dict[str, int]:
             "session": rec["session"],
         }
         ev.update(extra)
-        evaluations.append(ev)
+        self.evaluations.append(ev)
         return ev
 
-    # --- earlier sessions
+
+def _build() -> dict[str, int]:
+    if LLM_ORC.exists():
+        shutil.rmtree(LLM_ORC)
+    EVALS.mkdir(parents=True)
+    log = _Log()
+    _earlier_sessions(log)
+    log.routing.sort(key=lambda r: r["timestamp"])
+    row_records = _session_rows(log)
+    _session_evaluations(log, row_records)
+    log.routing.sort(key=lambda r: r["timestamp"])
+    log.evaluations.sort(key=lambda e: e["timestamp"])
+
+    # --- routing-log.jsonl / evaluations.jsonl
+    write_jsonl(EVALS / "routing-log.jsonl", log.routing)
+    write_jsonl(EVALS / "evaluations.jsonl", log.evaluations)
+
+    # --- workflow-plans.jsonl: proposed → decided → adapted → complete
+    write_jsonl(EVALS / "workflow-plans.jsonl", plan_revisions(row_records))
+    _write_artifacts(log.artifacts)
+    _write_configs()
+
+    # --- task-profiles.yaml
+    write_yaml(EVALS / "task-profiles.yaml", task_profiles(log.routing, log.evaluations))
+
+    # --- ensembles + profiles
+    write_ensembles()
+    return {"routing": len(log.routing), "evaluations": len(log.evaluations), "artifacts": len(log.artifacts)}
+
+
+def _earlier_sessions(log: _Log) -> None:
+    """Two earlier sessions: extract-code-patterns calibrated, triage-issue-labels failed."""
     for k, (when, summary, tokens, score, reasoning) in enumerate(PRIOR_EXTRACT, start=1):
-        rec = local_decision(f"rt-prior-x{k:02d}", ts(*when), "extract-code-patterns", "extraction", summary, tokens,
+        rec = log.local_decision(f"rt-prior-x{k:02d}", ts(*when), "extract-code-patterns", "extraction", summary, tokens,
                              "user-confirmed", "2026-11-16-provider-refactor")  # fmt: skip
         if score:
-            evaluate(rec, ts(*when) + timedelta(minutes=3), score, reasoning)
+            log.evaluate(rec, ts(*when) + timedelta(minutes=3), score, reasoning)
     for k, (when, summary, tokens, score, reasoning, failure) in enumerate(PRIOR_TRIAGE, start=1):
         sess = "2026-11-16-provider-refactor" if when[0] == 16 else "2026-11-17-issue-triage"
-        rec = local_decision(f"rt-prior-t{k:02d}", ts(*when), "triage-issue-labels", "classification", summary, tokens,
+        rec = log.local_decision(f"rt-prior-t{k:02d}", ts(*when), "triage-issue-labels", "classification", summary, tokens,
                              "user-confirmed", sess)  # fmt: skip
         fb = "Fell back to Claude for the rest of the session." if failure else None
-        evaluate(rec, ts(*when) + timedelta(minutes=2), score, reasoning, failure, fb)
+        log.evaluate(rec, ts(*when) + timedelta(minutes=2), score, reasoning, failure, fb)
     for k, (when, summary, task_type, category, reason, tokens) in enumerate(PRIOR_CLAUDE, start=1):
-        claude_decision(f"rt-prior-c{k:02d}", ts(*when), task_type, category, summary, reason, tokens,
+        log.claude_decision(f"rt-prior-c{k:02d}", ts(*when), task_type, category, summary, reason, tokens,
                         "2026-11-16-provider-refactor" if when[0] == 16 else "2026-11-17-issue-triage")  # fmt: skip
     # config change: standing authorisation granted after extract-code-patterns passed calibration
-    routing.append({
+    log.routing.append({
         "id": "rt-cfg-0002", "timestamp": iso(ts(17, 18, 0)), "event": "config-change",
         "reason": "Granted standing authorisation: extraction → extract-code-patterns (calibration passed 5/5)",
         "config_version": 2,
     })  # fmt: skip
 
-    # --- the PromotionHandler session
-    routing.sort(key=lambda r: r["timestamp"])
+
+def _session_rows(log: _Log) -> dict[int, dict[str, Any]]:
+    """The PromotionHandler session's routing decisions, one per plan row."""
     row_records: dict[int, dict[str, Any]] = {}
     artifact_keys = {
         5: "extract-5",
@@ -534,27 +583,32 @@ def _build() -> dict[str, int]:
                 if routed == "wire-handler-dispatch"
                 else None
             )
-            rec = local_decision(rid, when, routed, task_type, desc, local, reason, SESSION, plan_row=i,
+            rec = log.local_decision(rid, when, routed, task_type, desc, local, reason, SESSION, plan_row=i,
                                  artifact_key=artifact_keys.get(i), extra=extra)  # fmt: skip
         else:
-            rec = claude_decision(rid, when, task_type, category, desc, reason, claude, SESSION, plan_row=i,
+            rec = log.claude_decision(rid, when, task_type, category, desc, reason, claude, SESSION, plan_row=i,
                                   criterion=criterion)  # fmt: skip
         if borderline:
             rec["borderline"] = True
         row_records[i] = rec
+    return row_records
+
+
+def _session_evaluations(log: _Log, row_records: dict[int, dict[str, Any]]) -> None:
+    """The session's evaluations, sampling marks, the Claude judge's score and a config change."""
     for i, (score, reasoning, failure, feedback) in SESSION_EVALS.items():
         rec = row_records[i]
         extra: dict[str, Any] = {}
         if rec["routed_to"] == "wire-handler-dispatch":
             extra["calibration_context"] = "pattern-from-observation"
-        evaluate(rec, ts(*WHEN[i]) + timedelta(minutes=4), score, reasoning, failure, feedback, **extra)
+        log.evaluate(rec, ts(*WHEN[i]) + timedelta(minutes=4), score, reasoning, failure, feedback, **extra)
     # Establish-phase sampling decision recorded on the run (row 5 sampled & evaluated, row 6 sampled & pending)
     row_records[2]["sampled_for_evaluation"] = True
     row_records[5]["sampled_for_evaluation"] = True
     row_records[6]["sampled_for_evaluation"] = True
     # the judge (Claude) already scored the commit message; the person has not reviewed it yet
     rec = row_records[30]
-    evaluate(
+    log.evaluate(
         rec, ts(20, 14, 43), "good",
         "Subject follows conventional commits, body explains why and what, mentions test coverage. "
         "No fabricated details: every claim is in the diff.",
@@ -567,22 +621,14 @@ def _build() -> dict[str, int]:
         judge_tokens=412, output_length=len(ARTIFACT_OUTPUTS["commit-1"]),
     )  # fmt: skip
     # config change on day 2: sampling rate raised after the poor test batch
-    routing.append({
+    log.routing.append({
         "id": "rt-cfg-0003", "timestamp": iso(ts(20, 16, 5)), "event": "config-change",
         "reason": "Raised establish sampling 0.15 → 0.2 after generate-test-cases scored poor",
         "config_version": 3,
     })  # fmt: skip
-    routing.sort(key=lambda r: r["timestamp"])
-    evaluations.sort(key=lambda e: e["timestamp"])
 
-    # --- routing-log.jsonl / evaluations.jsonl
-    write_jsonl(EVALS / "routing-log.jsonl", routing)
-    write_jsonl(EVALS / "evaluations.jsonl", evaluations)
 
-    # --- workflow-plans.jsonl: proposed → decided → adapted → complete
-    write_jsonl(EVALS / "workflow-plans.jsonl", plan_revisions(row_records))
-
-    # --- artifacts
+def _write_artifacts(artifacts: dict[str, tuple[str, datetime, str, str, int]]) -> None:
     for rel, (ensemble, when, summary, key, tokens) in artifacts.items():
         folder = ROOT / rel
         folder.mkdir(parents=True, exist_ok=True)
@@ -591,7 +637,9 @@ def _build() -> dict[str, int]:
         )
         (folder / "execution.json").write_text(json.dumps(data, indent=2) + "\n")
 
-    # --- routing-config.yaml (v3) + backups v1, v2
+
+def _write_configs() -> None:
+    """routing-config.yaml (v3) and its backups v1, v2."""
     base_thresholds = {
         "calibration_period": 5,
         "sampling_rate_established": 0.15,
@@ -614,72 +662,74 @@ def _build() -> dict[str, int]:
     write_yaml(EVALS / "routing-config.v2.yaml", v2)
     write_yaml(EVALS / "routing-config.yaml", v3)
 
-    # --- task-profiles.yaml
-    write_yaml(EVALS / "task-profiles.yaml", task_profiles(routing, evaluations))
 
-    # --- ensembles + profiles
-    write_ensembles()
-    return {"routing": len(routing), "evaluations": len(evaluations), "artifacts": len(artifacts)}
+def _plan_row(
+    row_records: dict[int, dict[str, Any]],
+    i: int,
+    status: str,
+    handler: str,
+    note: str | None = None,
+    original: str | None = None,
+    decided=None,
+):
+    """Plan row ``i`` (1-based) in one revision."""
+    phase, desc, task_type, category, planned, borderline, criterion = ROWS[i - 1]
+    local_est = {"extraction": 1900, "template-fill": 1450, "mechanical-transform": 900,
+                 "boilerplate-generation": 4400, "summarization": 1200, "cross-file-analysis": 5600}.get(task_type)  # fmt: skip
+    out: dict[str, Any] = {
+        "id": f"r-{i:02d}",
+        "description": desc,
+        "task_type": task_type,
+        "delegability_category": category,
+        "dag_test_result": (
+            {"dag": True, "script": True, "fanout": True, "synthesis": True}
+            if category == "ensemble-delegable"
+            else None
+        ),
+        "phase": phase,
+        "handler": handler,
+        "claude_only_criterion": criterion,
+        "depends_on": [] if i == 1 else [f"r-{i - 1:02d}"] if phase != ROWS[i - 2][0] else [],
+        "expected_repetitions": {"extraction": 6, "template-fill": 5, "boilerplate-generation": 4}.get(
+            task_type
+        ),
+        "estimated_local_tokens": local_est if category != "claude-only" else None,
+        "estimated_claude_tokens": estimate_claude_tokens(local_est, RATIO)
+        if local_est and category != "claude-only"
+        else None,
+        "status": status,
+        "note": note,
+        "original_handler": original,
+        "decided_at": decided,
+        "routing_id": row_records[i]["id"] if status == "done" else None,
+    }
+    if borderline:
+        out["borderline"] = True
+    return out
+
+
+def _decided_handler(i: int) -> tuple[str, str | None, str | None]:
+    planned = ROWS[i - 1][4]
+    if i == 31:
+        return "claude", "Trivial — below the complexity floor, just do it.", planned
+    return planned, None, None
 
 
 def plan_revisions(row_records: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
-    def row(
-        i: int, status: str, handler: str, note: str | None = None, original: str | None = None, decided=None
-    ):
-        phase, desc, task_type, category, planned, borderline, criterion = ROWS[i - 1]
-        local_est = {"extraction": 1900, "template-fill": 1450, "mechanical-transform": 900,
-                     "boilerplate-generation": 4400, "summarization": 1200, "cross-file-analysis": 5600}.get(task_type)  # fmt: skip
-        out: dict[str, Any] = {
-            "id": f"r-{i:02d}",
-            "description": desc,
-            "task_type": task_type,
-            "delegability_category": category,
-            "dag_test_result": (
-                {"dag": True, "script": True, "fanout": True, "synthesis": True}
-                if category == "ensemble-delegable"
-                else None
-            ),
-            "phase": phase,
-            "handler": handler,
-            "claude_only_criterion": criterion,
-            "depends_on": [] if i == 1 else [f"r-{i - 1:02d}"] if phase != ROWS[i - 2][0] else [],
-            "expected_repetitions": {"extraction": 6, "template-fill": 5, "boilerplate-generation": 4}.get(
-                task_type
-            ),
-            "estimated_local_tokens": local_est if category != "claude-only" else None,
-            "estimated_claude_tokens": round(local_est / RATIO)
-            if local_est and category != "claude-only"
-            else None,
-            "status": status,
-            "note": note,
-            "original_handler": original,
-            "decided_at": decided,
-            "routing_id": row_records[i]["id"] if status == "done" else None,
-        }
-        if borderline:
-            out["borderline"] = True
-        return out
-
     t0 = iso(ts(19, 8, 40))
     t1 = iso(ts(19, 8, 55))
     t2 = iso(ts(19, 16, 30))
     t3 = iso(ts(20, 10, 40))
     t4 = iso(ts(20, 15, 55))
-    proposed = [row(i, "pending", ROWS[i - 1][4]) for i in range(1, 34)]
-
-    def decided_handler(i: int) -> tuple[str, str | None, str | None]:
-        planned = ROWS[i - 1][4]
-        if i == 31:
-            return "claude", "Trivial — below the complexity floor, just do it.", planned
-        return planned, None, None
+    proposed = [_plan_row(row_records, i, "pending", ROWS[i - 1][4]) for i in range(1, 34)]
 
     decided = []
     for i in range(1, 34):
-        handler, note, original = decided_handler(i)
-        decided.append(row(i, "approved", handler, note, original, t1))
+        handler, note, original = _decided_handler(i)
+        decided.append(_plan_row(row_records, i, "approved", handler, note, original, t1))
     adapted = []
     for i in range(1, 34):
-        handler, note, original = decided_handler(i)
+        handler, note, original = _decided_handler(i)
         status = "done" if i <= 15 else "approved"
         if 16 <= i <= 18:
             handler, note, original = (
@@ -693,7 +743,7 @@ def plan_revisions(row_records: dict[int, dict[str, Any]]) -> list[dict[str, Any
                 "Interim — ensemble requested from the designer.",
                 "create-ensemble",
             )
-        adapted.append(row(i, status, handler, note, original, t1))
+        adapted.append(_plan_row(row_records, i, status, handler, note, original, t1))
     complete = []
     for i in range(1, 34):
         r = dict(adapted[i - 1])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conductor_tui.core import context as c
-from conductor_tui.core import workflows as wf
+from conductor_tui.core import templates as tpl
 from conductor_tui.core.records import PlanRow, WorkflowPlan
 from conductor_tui.engine.distill import find_distill_ensemble
 
@@ -135,7 +135,7 @@ def test_row_strategy_wins_over_phase() -> None:
 
 
 def test_row_context_over_a_template_plan(project: Path) -> None:
-    plan = wf.instantiate(wf.get_template("feature-build", None), "Add rate limiting")
+    plan = tpl.instantiate(tpl.get_template("feature-build", None), "Add rate limiting")
     outputs = {
         "patterns": PATTERNS_TEXT,
         "plan": PLAN_TEXT,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import workflows as wf
+from conductor_tui.core import templates as tpl
 from conductor_tui.core.records import Delegability
 from conductor_tui.core.roles import default_roles
 from conductor_tui.engine.loader import load_ensemble_file
@@ -27,32 +27,32 @@ def kit_specs() -> dict:
 
 
 def test_shipped_templates_load_and_are_listed() -> None:
-    entries = {e.name: e for e in wf.list_templates(None)}
-    assert set(wf.SHIPPED_TEMPLATES) <= set(entries)
-    for name in wf.SHIPPED_TEMPLATES:
+    entries = {e.name: e for e in tpl.list_templates(None)}
+    assert set(tpl.SHIPPED_TEMPLATES) <= set(entries)
+    for name in tpl.SHIPPED_TEMPLATES:
         entry = entries[name]
         assert entry.valid, entry.problems
         assert entry.tier == "shipped"
-        assert entry.path.parent == wf.shipped_dir()
+        assert entry.path.parent == tpl.shipped_dir()
         assert entry.template.description
 
 
 def test_shipped_templates_use_every_phase_type_and_only_known_ensembles() -> None:
     specs = kit_specs()
     types = set()
-    for name in wf.SHIPPED_TEMPLATES:
-        template = wf.get_template(name, None)
+    for name in tpl.SHIPPED_TEMPLATES:
+        template = tpl.get_template(name, None)
         types |= {p.type for p in template.phases}
-        problems = wf.check_template(template, ensembles=specs, roles=default_roles())
+        problems = tpl.check_template(template, ensembles=specs, roles=default_roles())
         blocking = [p for p in problems if p.severity != "warning"]
         assert blocking == [], blocking
         assert all(p.code == "cost" for p in problems), problems
-    assert types == set(wf.PHASE_TYPES)
+    assert types == set(tpl.PHASE_TYPES)
 
 
 def test_feature_build_instantiates_as_a_coding_plan() -> None:
-    template = wf.get_template("feature-build", None)
-    plan = wf.instantiate(
+    template = tpl.get_template("feature-build", None)
+    plan = tpl.instantiate(
         template, "Add rate limiting to the API", {"feature": "rate-limit"}, roles=default_roles()
     )
     rows = {r.id: r for r in plan.subtasks}
@@ -85,8 +85,8 @@ def test_feature_build_instantiates_as_a_coding_plan() -> None:
 
 
 def test_routed_rows_carry_roles_and_resolve_through_the_roles_config() -> None:
-    template = wf.get_template("plan", None)
-    plan = wf.instantiate(template, "Export reports as CSV", roles=default_roles())
+    template = tpl.get_template("plan", None)
+    plan = tpl.instantiate(template, "Export reports as CSV", roles=default_roles())
     routed = [r for r in plan.subtasks if r.extras.get("phase_type") == "routed"]
     assert [r.role for r in routed] == ["backend", "frontend", "tests"]
     assert all(r.handler == f"role:{r.role}" for r in routed)
@@ -94,7 +94,7 @@ def test_routed_rows_carry_roles_and_resolve_through_the_roles_config() -> None:
     decompose = next(r for r in plan.subtasks if r.id == "decompose")
     assert decompose.role == "planner" and decompose.handler == "claude"
     # without a roles config, the role handler is kept
-    plain = wf.instantiate(template, "Export reports as CSV")
+    plain = tpl.instantiate(template, "Export reports as CSV")
     assert next(r for r in plain.subtasks if r.id == "decompose").handler == "role:planner"
     # a missing parameter becomes the slug of the task
     assert next(r for r in plain.subtasks if r.id == "propose").extras["output"] == (
@@ -105,7 +105,7 @@ def test_routed_rows_carry_roles_and_resolve_through_the_roles_config() -> None:
 def test_plan_round_trips_through_json_with_its_extra_fields() -> None:
     from conductor_tui.core.records import WorkflowPlan
 
-    plan = wf.instantiate(wf.get_template("workshop", None), "Name the product")
+    plan = tpl.instantiate(tpl.get_template("workshop", None), "Name the product")
     again = WorkflowPlan.model_validate(plan.to_json_dict())
     assert [r.extras.get("context_strategy") for r in again.subtasks] == ["fresh", "fresh", "distilled"]
     assert again.subtasks[0].role == "quick"
@@ -120,20 +120,20 @@ def test_project_template_wins_by_name_and_broken_files_are_listed(tmp_path: Pat
         encoding="utf-8",
     )
     (wdir / "broken.yaml").write_text("name: broken\ndescription: x\nphases:\n  - name: a\n    type: solo\n")
-    entries = {e.name: e for e in wf.list_templates(project)}
+    entries = {e.name: e for e in tpl.list_templates(project)}
     assert entries["plan"].tier == "project" and entries["plan"].template.description == "my own plan"
-    assert entries["plan"].shadowed == [wf.shipped_dir() / "plan.yaml"]
+    assert entries["plan"].shadowed == [tpl.shipped_dir() / "plan.yaml"]
     assert entries["feature-build"].tier == "shipped"
     broken = entries["broken"]
     assert not broken.valid and str(broken.problems[0]).startswith(f"{wdir / 'broken.yaml'}:5:")
-    with pytest.raises(wf.TemplateError):
-        wf.get_template("broken", project)
+    with pytest.raises(tpl.TemplateError):
+        tpl.get_template("broken", project)
     with pytest.raises(KeyError):
-        wf.get_template("nope", project)
+        tpl.get_template("nope", project)
 
 
 def test_check_template_reports_missing_ensembles_and_roles_with_lines() -> None:
-    template = wf.load_template_text(
+    template = tpl.load_template_text(
         textwrap.dedent(
             """\
             name: t
@@ -152,7 +152,7 @@ def test_check_template_reports_missing_ensembles_and_roles_with_lines() -> None
         ),
         Path("t.yaml"),
     )
-    problems = wf.check_template(template, ensembles=kit_specs(), roles=default_roles())
+    problems = tpl.check_template(template, ensembles=kit_specs(), roles=default_roles())
     by_code = {p.code: p for p in problems}
     assert by_code["missing-ensemble"].line == 4 and "not-installed" in by_code["missing-ensemble"].message
     assert by_code["missing-role"].line == 7 and by_code["missing-role"].severity == "warning"
@@ -160,8 +160,8 @@ def test_check_template_reports_missing_ensembles_and_roles_with_lines() -> None
 
 
 def test_plan_cost_warnings_flag_multiplying_rows() -> None:
-    plan = wf.instantiate(wf.get_template("feature-build", None), "x")
-    warnings = wf.plan_cost_warnings(plan, kit_specs())
+    plan = tpl.instantiate(tpl.get_template("feature-build", None), "x")
+    warnings = tpl.plan_cost_warnings(plan, kit_specs())
     assert warnings["plan"].factor == 4 and warnings["plan"].proposers == 3
     assert warnings["patterns"].fan_out
     assert "implement" not in warnings and "commit" not in warnings
@@ -365,10 +365,10 @@ ERRORS = [
 def test_every_template_error_names_file_and_line(
     tmp_path: Path, text: str, line: int, fragment: str
 ) -> None:
-    path = tmp_path / "wf.yaml"
+    path = tmp_path / "tpl.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(wf.TemplateError) as info:
-        wf.load_template_file(path)
+    with pytest.raises(tpl.TemplateError) as info:
+        tpl.load_template_file(path)
     problems = info.value.problems
     match = [p for p in problems if fragment in p.message]
     assert match, [str(p) for p in problems]
@@ -382,8 +382,8 @@ def test_an_error_in_one_phase_does_not_hide_the_others(tmp_path: Path) -> None:
         HEAD
         + "  - name: a\n    type: swarm\n  - name: b\n    type: single\n    handler: claude\n    input: a\n    context: nope\n"
     )
-    with pytest.raises(wf.TemplateError) as info:
-        wf.load_template_text(text, Path("x.yaml"))
+    with pytest.raises(tpl.TemplateError) as info:
+        tpl.load_template_text(text, Path("x.yaml"))
     messages = [p.message for p in info.value.problems]
     assert any("swarm" in m for m in messages) and any('"nope"' in m for m in messages)
     # "a" failed to load: b's input on it is not reported again as a later/unknown phase
@@ -395,14 +395,14 @@ def test_unknown_phase_suggests_the_close_name() -> None:
         HEAD
         + "  - {name: research, type: single, handler: claude}\n  - name: b\n    type: single\n    handler: claude\n    input: reserch.output\n"
     )
-    with pytest.raises(wf.TemplateError) as info:
-        wf.load_template_text(text, Path("x.yaml"))
+    with pytest.raises(tpl.TemplateError) as info:
+        tpl.load_template_text(text, Path("x.yaml"))
     assert info.value.problems[0].fix == 'did you mean "research"?'
 
 
 def test_a_file_that_cannot_be_read_names_itself(tmp_path: Path) -> None:
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
-    with pytest.raises(wf.TemplateError) as info:
-        wf.load_template_file(bad)
+    with pytest.raises(tpl.TemplateError) as info:
+        tpl.load_template_file(bad)
     assert info.value.problems[0].path == bad and "UTF-8" in info.value.problems[0].message

@@ -1,1 +1,0 @@
-"""Workflow templates shipped with conductor-tui (YAML; loaded by ``core.workflows``)."""
