@@ -213,7 +213,9 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 try:
                     sampler = getattr(services, "system_sampler", None)
                     if sampler is None:
-                        from conductor_tui.providers.system import system_sample as sampler
+                        from conductor_tui.providers.system import system_sample
+
+                        sampler = system_sample
                     sysinfo = sampler()
                 except Exception:
                     sysinfo = None
@@ -308,32 +310,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
         self.status = status
         if hasattr(self.app, "ollama_status"):
             self.app.ollama_status = status  # the header shows the same, fresher, status
-        box = self.query_one("#md-ollama", Static)
-        text = Text()
-        host = str(getattr(status, "host", "") or "")
-        if getattr(status, "reachable", False):
-            text.append("● reachable", style="bold green")
-            text.append(f"  {host}", style="dim")
-            if getattr(status, "version", None):
-                text.append(f"  ·  version {status.version}")
-            models = list(getattr(status, "models", []) or [])
-            loaded = list(getattr(status, "loaded", []) or [])
-            text.append(f"  ·  {len(models)} installed · {len(loaded)} loaded")
-            if getattr(status, "error", None):
-                text.append(f"\n{status.error}", style="yellow")
-        else:
-            text.append("○ not reachable", style="bold red")
-            text.append(f"  {host}", style="dim")
-            if getattr(status, "error", None):
-                text.append(f"\n{status.error}")
-            fix = getattr(status, "fix", None)
-            text.append("\nFix: ", style="bold")
-            text.append(fix or "start Ollama (`ollama serve`) or set OLLAMA_HOST")
-            text.append(
-                "\nLocal ensembles cannot run until Ollama answers; everything else keeps working.",
-                style="dim",
-            )
-        box.update(text)
+        self.query_one("#md-ollama", Static).update(ollama_text(status))
         table = self.query_one("#md-models", DataTable)
         table.clear()
         for m in getattr(status, "models", []) or []:
@@ -344,6 +321,10 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 Text(human_bytes(getattr(m, "size", 0)), justify="right"),
                 key=str(m.name),
             )
+        self._show_loaded(status)
+
+    def _show_loaded(self, status: Any) -> None:
+        """The models Ollama holds in memory: size, share in VRAM (the rest on the CPU), unload time."""
         loaded_table = self.query_one("#md-loaded", DataTable)
         loaded_table.clear()
         now = self.services.clock()
@@ -457,6 +438,36 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 text.append(f" ({used / total:.0%})")
         self.query_one("#md-cpu-text", Static).update(text)
         self.query_one("#md-cpu-spark", SparkChart).refresh()
+
+
+def ollama_text(status: Any) -> Text:
+    """The Ollama panel: reachable (host, version, installed and loaded counts) or not, with
+    the error and the exact fix."""
+    text = Text()
+    host = str(getattr(status, "host", "") or "")
+    if getattr(status, "reachable", False):
+        text.append("● reachable", style="bold green")
+        text.append(f"  {host}", style="dim")
+        if getattr(status, "version", None):
+            text.append(f"  ·  version {status.version}")
+        models = list(getattr(status, "models", []) or [])
+        loaded = list(getattr(status, "loaded", []) or [])
+        text.append(f"  ·  {len(models)} installed · {len(loaded)} loaded")
+        if getattr(status, "error", None):
+            text.append(f"\n{status.error}", style="yellow")
+        return text
+    text.append("○ not reachable", style="bold red")
+    text.append(f"  {host}", style="dim")
+    if getattr(status, "error", None):
+        text.append(f"\n{status.error}")
+    fix = getattr(status, "fix", None)
+    text.append("\nFix: ", style="bold")
+    text.append(fix or "start Ollama (`ollama serve`) or set OLLAMA_HOST")
+    text.append(
+        "\nLocal ensembles cannot run until Ollama answers; everything else keeps working.",
+        style="dim",
+    )
+    return text
 
 
 def _size_cell(model: object) -> Text:
