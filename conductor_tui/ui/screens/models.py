@@ -75,6 +75,22 @@ def human_seconds(s: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
+def loaded_layout(width: int) -> tuple[dict[str, int], str]:
+    """Loaded now: between 100 and 120 columns (the left column is narrowest there) "size" and
+    "CPU" collapse — the size is in Installed models, the CPU share is what VRAM leaves."""
+    if 100 <= width < 120:
+        return {"size": 0, "VRAM": 15, "CPU": 0, "unloads in": 11}, "model"
+    return {"size": 7, "VRAM": 15, "CPU": 4, "unloads in": 11}, "model"
+
+
+def ensembles_layout(width: int) -> tuple[dict[str, int], str]:
+    """Ensembles: between 100 and 120 columns "tier" collapses so "runs?" and the fix stay on
+    screen (the fix takes what is left, at least 12 columns)."""
+    if 100 <= width < 120:
+        return {"ensemble": 22, "tier": 0, "runs?": 5}, "fix"
+    return {"ensemble": 22, "tier": 7, "runs?": 5}, "fix"
+
+
 class ModelsScreen(CockpitScreen):
     MODE = "models"
     HELP: ClassVar[str] = """
@@ -132,7 +148,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                     id="md-loaded",
                     cursor_type="row",
                     classes="cp-panel",
-                    layout=lambda width: ({"size": 7, "VRAM": 15, "CPU": 4, "unloads in": 11}, "model"),
+                    layout=loaded_layout,
                     minimum=16,
                 )
                 loaded.border_title = "Loaded now"
@@ -142,8 +158,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                     cursor_type="row",
                     zebra_stripes=True,
                     classes="cp-panel",
-                    layout=lambda width: ({"ensemble": 22, "tier": 7, "runs?": 5}, "fix"),
-                    minimum=20,
+                    layout=ensembles_layout,
+                    minimum=12,
                 )
                 ens.border_title = "Ensembles — can they run here?"
                 yield ens
