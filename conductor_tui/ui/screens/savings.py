@@ -21,13 +21,22 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.savings_panels import (
+    DAY_COLUMNS,
+    DAY_PRIORITY,
+    ENSEMBLE_COLUMNS,
+    ENSEMBLE_PRIORITY,
+    FILL_MINIMUM,
+    TASK_TYPE_COLUMNS,
+    TASK_TYPE_PRIORITY,
     KpiCards,
     WrapupPanel,
     day_chart,
     fill_days,
     fill_ensembles,
     fill_task_types,
+    priority_layout,
     workflow_text,
     wrapup_text,
 )
@@ -35,6 +44,11 @@ from conductor_tui.ui.widgets.savings_panels import (
 __all__ = ["SavingsScreen", "workflow_text", "wrapup_text"]
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+TABLES = (
+    ("sv-tab-tt", "By task type", "sv-by-tt", TASK_TYPE_COLUMNS, TASK_TYPE_PRIORITY),
+    ("sv-tab-ens", "By ensemble", "sv-by-ens", ENSEMBLE_COLUMNS, ENSEMBLE_PRIORITY),
+    ("sv-tab-day", "By day", "sv-by-day", DAY_COLUMNS, DAY_PRIORITY),
+)
 LIVE_INTERVAL = 0.5  # seconds between tail reads (appended lines show within a second)
 
 
@@ -109,33 +123,29 @@ everything from the start.
             yield KpiCards(id="sv-cards")
             with Horizontal(id="sv-middle"):
                 with TabbedContent(id="sv-tables"):
-                    with TabPane("By task type", id="sv-tab-tt"):
-                        yield DataTable(id="sv-by-tt", zebra_stripes=True, cursor_type="row")
-                    with TabPane("By ensemble", id="sv-tab-ens"):
-                        yield DataTable(id="sv-by-ens", zebra_stripes=True, cursor_type="row")
-                    with TabPane("By day", id="sv-tab-day"):
-                        yield DataTable(id="sv-by-day", zebra_stripes=True, cursor_type="row")
+                    for tab, label, table_id, columns, priority in TABLES:
+                        with TabPane(label, id=tab):
+                            yield FitTable(
+                                id=table_id,
+                                zebra_stripes=True,
+                                cursor_type="row",
+                                layout=priority_layout(columns, priority),
+                                minimum=FILL_MINIMUM[columns[0][0]],
+                                by_table_width=True,
+                            )
                 with Vertical(id="sv-side"):
                     chart = Static(id="sv-chart", classes="cp-panel")
                     chart.border_title = "Local tokens per day"
                     yield chart
-                    wrap = WrapupPanel(Text("Reading the logs…", style="dim"), id="sv-wrapup", classes="cp-panel")
+                    wrap = WrapupPanel(
+                        Text("Reading the logs…", style="dim"), id="sv-wrapup", classes="cp-panel"
+                    )
                     wrap.border_title = "Session wrap-up"
                     yield wrap
 
     def on_mount(self) -> None:
-        columns = {
-            "#sv-by-tt": (("task type", 22), ("phase", 9), ("dec", 4), ("local", 5), ("tokens", 7), ("saved~", 7),
-                          ("debt", 4), ("g/a/p", 7), ("ratio", 5)),
-            "#sv-by-ens": (("ensemble", 22), ("phase", 9), ("runs", 4), ("tokens", 7), ("saved~", 7), ("g/a/p", 7),
-                           ("promotion", 24)),
-            "#sv-by-day": (("day", 10), ("dec", 4), ("local", 5), ("tokens", 7), ("Claude", 7), ("saved~", 7),
-                           ("debt", 4)),
-        }  # fmt: skip
-        for table_id, cols in columns.items():
-            table = self.query_one(table_id, DataTable)
-            for label, width in cols:
-                table.add_column(label, width=width, key=label)
+        for _tab, _label, table_id, columns, _priority in TABLES:
+            self.query_one(f"#{table_id}", FitTable).add_columns_fitted(list(columns))
         self.refresh_data()
 
     def on_screen_suspend(self) -> None:

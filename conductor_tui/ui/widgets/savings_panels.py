@@ -4,6 +4,7 @@ interim Claude / debt).  Each fills itself from an aggregate snapshot."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -14,6 +15,43 @@ from textual.widgets import DataTable, Static
 from conductor_tui.ui.widgets.charts import columns
 
 CARDS = ("local", "saved", "share", "debt", "evals", "skipped")
+# each table's columns in display order, and the order in which they give way when the table is
+# narrow (the first column of the table takes the rest, up to its width)
+TASK_TYPE_COLUMNS = (("task type", 22), ("phase", 9), ("dec", 4), ("local", 5), ("tokens", 7),
+                     ("saved~", 7), ("debt", 4), ("g/a/p", 7), ("ratio", 5))  # fmt: skip
+TASK_TYPE_PRIORITY = ("saved~", "debt", "task type", "phase", "tokens", "local", "dec", "g/a/p", "ratio")
+ENSEMBLE_COLUMNS = (("ensemble", 22), ("phase", 9), ("runs", 4), ("tokens", 7), ("saved~", 7),
+                    ("g/a/p", 7), ("promotion", 24))  # fmt: skip
+ENSEMBLE_PRIORITY = ("saved~", "ensemble", "phase", "runs", "tokens", "g/a/p", "promotion")
+DAY_COLUMNS = (("day", 10), ("dec", 4), ("local", 5), ("tokens", 7), ("Claude", 7), ("saved~", 7),
+               ("debt", 4))  # fmt: skip
+DAY_PRIORITY = ("saved~", "debt", "tokens", "Claude", "local", "dec")
+FILL_MINIMUM = {"task type": 12, "ensemble": 12, "day": 10}
+
+
+def priority_layout(
+    columns: tuple[tuple[str, int], ...], priority: tuple[str, ...]
+) -> Callable[[int], tuple[dict[str, int], str]]:
+    """A table layout by the table's own width: the first column fills (at least its minimum,
+    at most its width); the others show in ``priority`` order while they fit, and from the
+    first that does not, the rest collapse (``d`` explains a row's figures from the log)."""
+    full = dict(columns)
+    fill = columns[0][0]
+
+    def layout(width: int) -> tuple[dict[str, int], str]:
+        room = width - 1 - (FILL_MINIMUM[fill] + 2)  # every shown column has a cell of padding each side
+        widths = dict.fromkeys(full, 0)
+        widths[fill] = full[fill]
+        for key in priority:
+            need = full[key] - FILL_MINIMUM[fill] if key == fill else full[key] + 2
+            if need > room:
+                break
+            room -= need
+            if key != fill:
+                widths[key] = full[key]
+        return widths, fill
+
+    return layout
 
 
 def _k(n: int | float) -> str:
@@ -100,7 +138,9 @@ class KpiCards(Horizontal):
         cards = {
             "local": _card(_k(snap.total_tokens_local), "local tok." if narrow else "local tokens"),
             "saved": _card(
-                "~" + _k(snap.estimated_claude_tokens_saved), self._saved_label(snap, rng, narrow), "bold green"
+                "~" + _k(snap.estimated_claude_tokens_saved),
+                self._saved_label(snap, rng, narrow),
+                "bold green",
             ),
             "share": _card(
                 f"{snap.local_share_pct:.0f}%",
