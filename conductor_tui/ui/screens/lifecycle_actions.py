@@ -26,7 +26,6 @@ class LifecycleActions(CockpitScreen):
     def reload(self) -> None:  # pragma: no cover - the screen re-reads the logs
         raise NotImplementedError
 
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("promote", "toggle_auth"):
             return self.current is not None and self.current.ensemble is not None
@@ -51,9 +50,7 @@ class LifecycleActions(CockpitScreen):
         try:
             result = export_training_data(self.services.store, task_type=task_type, now=self.services.clock())
         except Exception as exc:
-            self.app.call_from_thread(
-                self.notify, f"Export failed: {exc}", severity="error", markup=False
-            )
+            self.app.call_from_thread(self.notify, f"Export failed: {exc}", severity="error", markup=False)
             return
         self.last_export = result
         self.app.call_from_thread(
@@ -99,7 +96,9 @@ class LifecycleActions(CockpitScreen):
             self.reload()
 
         self.app.push_screen(
-            ActionConfirm(f"Hand '{art.subject}' to the Ensemble Designer?", lines, confirm="Approve request"),
+            ActionConfirm(
+                f"Hand '{art.subject}' to the Ensemble Designer?", lines, confirm="Approve request"
+            ),
             done,
         )
 

@@ -49,6 +49,7 @@ class SparkChart(Widget):
             chart.append_text(spark(history, width, hi=100, style=style))
         return chart
 
+
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 HISTORY = 60  # samples kept for the sparklines
 

@@ -83,7 +83,9 @@ def queue_help(state: ReviewState, shown: int, *, show_all: bool, claude_missing
     for problem in state.problems:
         help_text.append(problem + "\n", style="red")
     if not show_all and state.queue_total > shown:
-        help_text.append(f"showing the newest {shown:,} of {state.queue_total:,} runs to evaluate\n", style="dim")
+        help_text.append(
+            f"showing the newest {shown:,} of {state.queue_total:,} runs to evaluate\n", style="dim"
+        )
     if show_all and state.total_runs > shown:
         help_text.append(f"showing the last {shown:,} of {state.total_runs:,} local runs\n", style="dim")
     rep = state.agreement
@@ -242,7 +244,10 @@ class ScorePanel(Vertical):
             gate.update(Text("Score locked — write your reflection first.", style="bold"))
         elif chosen is None:
             gate.update(
-                Text("Choose good, acceptable or poor." + (" Or J to agree with the judge." if item.judge else ""))
+                Text(
+                    "Choose good, acceptable or poor."
+                    + (" Or J to agree with the judge." if item.judge else "")
+                )
             )
         elif chosen is Score.POOR and self.selected_failure() is None:
             gate.update(Text("Poor needs a failure mode →", style="bold"))

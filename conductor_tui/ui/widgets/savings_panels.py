@@ -68,7 +68,7 @@ def _short(n: int | float) -> str:
 
 
 def wrapup_text(snap: Any, ratio_label: str) -> Text:
-    """The spec's session wrap-up summary (END-TO-END FLOW)."""
+    """The session wrap-up summary for every logged decision (see the glossary: token savings)."""
     d, n = snap.local_decisions, snap.routing_decisions
     text = Text()
     text.append(f"Workflow complete. {d}/{n} subtasks handled locally.\n", style="bold")
