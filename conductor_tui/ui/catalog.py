@@ -114,52 +114,71 @@ def load_catalog(project: Path, status: Any = None, hosts: list[Any] | None = No
         return catalog
     installed = models if up else None
     by_name = {e.name: e.spec for e in found.all_entries() if e.spec is not None}
+    endpoint_models = {h.endpoint.key: h.known_models for h in hosts} if hosts is not None else None
     for entry in found.all_entries():
-        spec = entry.spec
         info = EnsembleInfo(
             name=entry.name,
-            description=str(getattr(spec, "description", "") or ""),
+            description=str(getattr(entry.spec, "description", "") or ""),
             tier=entry.tier,
             path=str(entry.path),
         )
-        if spec is None:
-            problems = list(entry.problems)
-        elif status is None:
-            problems = [p for p in entry.problems if getattr(p, "blocking", True)]
-        else:
-            try:
-                problems = loader.check_runnable(
-                    spec,
-                    installed,
-                    found.profiles,
-                    project=project,
-                    ollama_host=getattr(status, "host", None),
-                    endpoint_models=(
-                        {h.endpoint.key: h.known_models for h in hosts} if hosts is not None else None
-                    ),
-                    ensembles=by_name,
-                )
-            except Exception as exc:
-                problems = [f"cannot check: {exc}"]
-        blocking = [p for p in problems if getattr(p, "blocking", True)]
+        checks = (installed, found.profiles, project, status, endpoint_models, by_name)
+        blocking = [p for p in _entry_problems(loader, entry, *checks) if getattr(p, "blocking", True)]
         parts = [_problem_parts(p) for p in blocking]
         info.problems = [m for m, _ in parts]
         info.fixes = [f for _, f in parts if f]
         info.runnable = not blocking
         catalog.ensembles.setdefault(info.name, info)
     for entry in found.invalid:
-        if entry.name in catalog.ensembles:
-            continue
-        parts = [_problem_parts(p) for p in entry.problems]
-        catalog.ensembles[entry.name] = EnsembleInfo(
-            name=entry.name,
-            tier=entry.tier,
-            path=str(entry.path),
-            runnable=False,
-            problems=[m for m, _ in parts] or ["invalid ensemble file"],
-            fixes=[f for _, f in parts if f] or [f"edit {entry.path}"],
-        )
+        if entry.name not in catalog.ensembles:
+            catalog.ensembles[entry.name] = _invalid_info(entry)
     return catalog
+
+
+def _entry_problems(
+    loader: Any,
+    entry: Any,
+    installed: set[str] | None,
+    profiles: Any,
+    project: Path,
+    status: Any,
+    endpoint_models: dict[str, Any] | None,
+    by_name: dict[str, Any],
+) -> list[Any]:
+    """An entry's problems: its own when it did not parse, only the blocking ones before Ollama
+    was asked, else the runnable check against the installed models and other hosts."""
+    spec = entry.spec
+    if spec is None:
+        return list(entry.problems)
+    if status is None:
+        return [p for p in entry.problems if getattr(p, "blocking", True)]
+    try:
+        return list(
+            loader.check_runnable(
+                spec,
+                installed,
+                profiles,
+                project=project,
+                ollama_host=getattr(status, "host", None),
+                endpoint_models=endpoint_models,
+                ensembles=by_name,
+            )
+        )
+    except Exception as exc:
+        return [f"cannot check: {exc}"]
+
+
+def _invalid_info(entry: Any) -> EnsembleInfo:
+    """An ensemble file that does not load: not runnable, with its problems and fixes."""
+    parts = [_problem_parts(p) for p in entry.problems]
+    return EnsembleInfo(
+        name=entry.name,
+        tier=entry.tier,
+        path=str(entry.path),
+        runnable=False,
+        problems=[m for m, _ in parts] or ["invalid ensemble file"],
+        fixes=[f for _, f in parts if f] or [f"edit {entry.path}"],
+    )
 
 
 def not_runnable_reason(found: Any, name: str) -> str:

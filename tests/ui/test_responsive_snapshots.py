@@ -36,6 +36,16 @@ def test_screen_at_size(snap_compare, mode: str, size: str) -> None:
     assert snap_compare(app, terminal_size=SIZES[size], run_before=_settle)
 
 
+@pytest.mark.parametrize("mode", ["lifecycle", "models", "savings"])
+def test_screen_at_100x30(snap_compare, mode: str) -> None:
+    """Between the narrow and the full layout: the columns that matter stay whole (Lifecycle
+    keeps "next" and "debt" on screen, uses and last used move to the Selected panel; Models keeps
+    "runs?" and the fix, the loaded models' size and CPU share and the ensembles' tier collapse;
+    Savings keeps each row's name, saving and debt)."""
+    app, _ = demo_app(Path.home(), mode)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=_settle)
+
+
 def test_evaluate_tab_reaches_score_at_80x24(snap_compare) -> None:
     """Tab from the queue to the reflection and on: the detail scrolls so "2 · Score" shows."""
     app, _ = demo_app(Path.home(), "evaluate")

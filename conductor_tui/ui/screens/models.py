@@ -21,58 +21,25 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.timer import Timer
-from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from conductor_tui.ui.screens.base import CockpitScreen
-from conductor_tui.ui.widgets.charts import spark
+from conductor_tui.ui.widgets.charts import SparkChart
 from conductor_tui.ui.widgets.fit import FitTable
+from conductor_tui.ui.widgets.models_panels import (
+    ensembles_layout,
+    human_bytes,
+    human_seconds,
+    loaded_layout,
+    ollama_panel_text,
+    size_cell,
+)
 
+__all__ = ["ModelsScreen", "SparkChart", "human_bytes", "human_seconds"]
 
-class SparkChart(Widget):
-    """Labelled sparklines as wide as the widget is now (recomputed on every render, so a
-    resize or a late layout never leaves them at a stale width)."""
-
-    DEFAULT_CSS = "SparkChart { height: auto; }"
-
-    def __init__(self, rows: list[tuple[str, Any, str]], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.rows = rows  # (label, history, style)
-
-    def render(self) -> Text:
-        width = max(10, self.size.width - 8)
-        chart = Text()
-        for index, (label, history, style) in enumerate(self.rows):
-            if index:
-                chart.append("\n")
-            chart.append(f"{label:<7}", style="dim")
-            chart.append_text(spark(history, width, hi=100, style=style))
-        return chart
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 HISTORY = 60  # samples kept for the sparklines
-
-
-def human_bytes(n: float | int | None) -> str:
-    if not n:
-        return "—"
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit in ("GB", "TB") else f"{n:.0f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
-def human_seconds(s: float | None) -> str:
-    if s is None:
-        return "kept loaded"
-    s = int(s)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
 class ModelsScreen(CockpitScreen):
@@ -132,7 +99,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                     id="md-loaded",
                     cursor_type="row",
                     classes="cp-panel",
-                    layout=lambda width: ({"size": 7, "VRAM": 15, "CPU": 4, "unloads in": 11}, "model"),
+                    layout=loaded_layout,
                     minimum=16,
                 )
                 loaded.border_title = "Loaded now"
@@ -142,8 +109,8 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                     cursor_type="row",
                     zebra_stripes=True,
                     classes="cp-panel",
-                    layout=lambda width: ({"ensemble": 22, "tier": 7, "runs?": 5}, "fix"),
-                    minimum=20,
+                    layout=ensembles_layout,
+                    minimum=12,
                 )
                 ens.border_title = "Ensembles — can they run here?"
                 yield ens
@@ -213,7 +180,9 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 try:
                     sampler = getattr(services, "system_sampler", None)
                     if sampler is None:
-                        from conductor_tui.providers.system import system_sample as sampler
+                        from conductor_tui.providers.system import system_sample
+
+                        sampler = system_sample
                     sysinfo = sampler()
                 except Exception:
                     sysinfo = None
@@ -308,42 +277,21 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
         self.status = status
         if hasattr(self.app, "ollama_status"):
             self.app.ollama_status = status  # the header shows the same, fresher, status
-        box = self.query_one("#md-ollama", Static)
-        text = Text()
-        host = str(getattr(status, "host", "") or "")
-        if getattr(status, "reachable", False):
-            text.append("● reachable", style="bold green")
-            text.append(f"  {host}", style="dim")
-            if getattr(status, "version", None):
-                text.append(f"  ·  version {status.version}")
-            models = list(getattr(status, "models", []) or [])
-            loaded = list(getattr(status, "loaded", []) or [])
-            text.append(f"  ·  {len(models)} installed · {len(loaded)} loaded")
-            if getattr(status, "error", None):
-                text.append(f"\n{status.error}", style="yellow")
-        else:
-            text.append("○ not reachable", style="bold red")
-            text.append(f"  {host}", style="dim")
-            if getattr(status, "error", None):
-                text.append(f"\n{status.error}")
-            fix = getattr(status, "fix", None)
-            text.append("\nFix: ", style="bold")
-            text.append(fix or "start Ollama (`ollama serve`) or set OLLAMA_HOST")
-            text.append(
-                "\nLocal ensembles cannot run until Ollama answers; everything else keeps working.",
-                style="dim",
-            )
-        box.update(text)
+        self.query_one("#md-ollama", Static).update(ollama_panel_text(status))
         table = self.query_one("#md-models", DataTable)
         table.clear()
         for m in getattr(status, "models", []) or []:
             table.add_row(
                 Text(str(m.name)),
-                _size_cell(m),
+                size_cell(m),
                 Text(str(getattr(m, "quantization_level", "") or "")),
                 Text(human_bytes(getattr(m, "size", 0)), justify="right"),
                 key=str(m.name),
             )
+        self._show_loaded(status)
+
+    def _show_loaded(self, status: Any) -> None:
+        """The models Ollama holds in memory: size, share in VRAM (the rest on the CPU), unload time."""
         loaded_table = self.query_one("#md-loaded", DataTable)
         loaded_table.clear()
         now = self.services.clock()
@@ -457,18 +405,3 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
                 text.append(f" ({used / total:.0%})")
         self.query_one("#md-cpu-text", Static).update(text)
         self.query_one("#md-cpu-spark", SparkChart).refresh()
-
-
-def _size_cell(model: object) -> Text:
-    """The parameter count, flagged against the model-size ceiling: ▲ above 7B (reserved for synthesis),
-    ✗ above the 14B ceiling (refused for delegation unless an ensemble overrides it)."""
-    from conductor_tui.core import rules
-    from conductor_tui.core.records import RoutingThresholds
-
-    raw = str(getattr(model, "parameter_size", "") or "")
-    size = rules.model_size("", str(getattr(model, "name", "")), raw, RoutingThresholds())
-    if size.level == "over-ceiling":
-        return Text(f"✗ {raw}", style="bold red")
-    if size.level == "large":
-        return Text(f"▲ {raw}", style="yellow")
-    return Text(raw)

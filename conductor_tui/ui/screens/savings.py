@@ -21,9 +21,34 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from conductor_tui.ui.screens.base import CockpitScreen
-from conductor_tui.ui.widgets.charts import columns
+from conductor_tui.ui.widgets.fit import FitTable
+from conductor_tui.ui.widgets.savings_panels import (
+    DAY_COLUMNS,
+    DAY_PRIORITY,
+    ENSEMBLE_COLUMNS,
+    ENSEMBLE_PRIORITY,
+    FILL_MINIMUM,
+    TASK_TYPE_COLUMNS,
+    TASK_TYPE_PRIORITY,
+    KpiCards,
+    WrapupPanel,
+    day_chart,
+    fill_days,
+    fill_ensembles,
+    fill_task_types,
+    priority_layout,
+    workflow_text,
+    wrapup_text,
+)
+
+__all__ = ["SavingsScreen", "workflow_text", "wrapup_text"]
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+TABLES = (
+    ("sv-tab-tt", "By task type", "sv-by-tt", TASK_TYPE_COLUMNS, TASK_TYPE_PRIORITY),
+    ("sv-tab-ens", "By ensemble", "sv-by-ens", ENSEMBLE_COLUMNS, ENSEMBLE_PRIORITY),
+    ("sv-tab-day", "By day", "sv-by-day", DAY_COLUMNS, DAY_PRIORITY),
+)
 LIVE_INTERVAL = 0.5  # seconds between tail reads (appended lines show within a second)
 
 
@@ -36,65 +61,6 @@ def _cache_path(store: Any) -> Path | None:
     from conductor_tui.core.aggregate import cache_path_for
 
     return cache_path_for(store.root)
-
-
-def _k(n: int | float) -> str:
-    return f"{int(n):,}"
-
-
-def _short(n: int | float) -> str:
-    n = int(n)
-    if abs(n) >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if abs(n) >= 10_000:
-        return f"{n / 1000:.0f}k"
-    return f"{n:,}"
-
-
-def wrapup_text(snap: Any, ratio_label: str) -> Text:
-    """The spec's session wrap-up summary (END-TO-END FLOW)."""
-    d, n = snap.local_decisions, snap.routing_decisions
-    text = Text()
-    text.append(f"Workflow complete. {d}/{n} subtasks handled locally.\n", style="bold")
-    text.append(
-        f"Local: {_k(snap.total_tokens_local)} tokens | Claude savings: ~{_k(snap.estimated_claude_tokens_saved)} tokens"
-    )
-    text.append(f"  ({ratio_label})\n", style="dim")
-    text.append("Lifecycle progression:\n", style="bold")
-    for tt, row in snap.by_task_type.items():
-        phase = row.get("phase")
-        if not phase:
-            continue
-        nxt = row.get("next_step") or ""
-        text.append(f"  {tt}: ")
-        text.append(str(phase).title(), style="bold")
-        text.append(f"{' — ' + nxt if nxt else ''}\n", style="dim")
-    text.append(
-        f"Interim Claude debt: {snap.interim_claude_debt} delegable tasks handled by Claude",
-        style="yellow" if snap.interim_claude_debt else "",
-    )
-    return text
-
-
-def workflow_text(wrap: Any, snap: Any) -> Text:
-    """The wrap-up of the latest workflow plan, then one line for the whole log."""
-    text = Text()
-    text.append(wrap.meta_task + "\n", style="italic dim")
-    for i, line in enumerate(wrap.lines()):
-        style = (
-            "bold"
-            if i == 0 or line == "Lifecycle progression:"
-            else "yellow"
-            if line.startswith("Interim") and wrap.debt
-            else ""
-        )
-        text.append(line + "\n", style=style)
-    text.append(
-        f"All sessions: {snap.local_decisions}/{snap.routing_decisions} local · "
-        f"~{_k(snap.estimated_claude_tokens_saved)} Claude tokens saved (local ÷ {wrap.ratio:g})",
-        style="dim",
-    )
-    return text
 
 
 class SavingsScreen(CockpitScreen):
@@ -154,38 +120,32 @@ everything from the start.
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="sv-body"):
-            with Horizontal(id="sv-cards"):
-                for cid in ("local", "saved", "share", "debt", "evals", "skipped"):
-                    yield Static(id=f"sv-{cid}", classes="sv-card")
+            yield KpiCards(id="sv-cards")
             with Horizontal(id="sv-middle"):
                 with TabbedContent(id="sv-tables"):
-                    with TabPane("By task type", id="sv-tab-tt"):
-                        yield DataTable(id="sv-by-tt", zebra_stripes=True, cursor_type="row")
-                    with TabPane("By ensemble", id="sv-tab-ens"):
-                        yield DataTable(id="sv-by-ens", zebra_stripes=True, cursor_type="row")
-                    with TabPane("By day", id="sv-tab-day"):
-                        yield DataTable(id="sv-by-day", zebra_stripes=True, cursor_type="row")
+                    for tab, label, table_id, columns, priority in TABLES:
+                        with TabPane(label, id=tab):
+                            yield FitTable(
+                                id=table_id,
+                                zebra_stripes=True,
+                                cursor_type="row",
+                                layout=priority_layout(columns, priority),
+                                minimum=FILL_MINIMUM[columns[0][0]],
+                                by_table_width=True,
+                            )
                 with Vertical(id="sv-side"):
                     chart = Static(id="sv-chart", classes="cp-panel")
                     chart.border_title = "Local tokens per day"
                     yield chart
-                    wrap = Static(Text("Reading the logs…", style="dim"), id="sv-wrapup", classes="cp-panel")
+                    wrap = WrapupPanel(
+                        Text("Reading the logs…", style="dim"), id="sv-wrapup", classes="cp-panel"
+                    )
                     wrap.border_title = "Session wrap-up"
                     yield wrap
 
     def on_mount(self) -> None:
-        columns = {
-            "#sv-by-tt": (("task type", 22), ("phase", 9), ("dec", 4), ("local", 5), ("tokens", 7), ("saved~", 7),
-                          ("debt", 4), ("g/a/p", 7), ("ratio", 5)),
-            "#sv-by-ens": (("ensemble", 22), ("phase", 9), ("runs", 4), ("tokens", 7), ("saved~", 7), ("g/a/p", 7),
-                           ("promotion", 24)),
-            "#sv-by-day": (("day", 10), ("dec", 4), ("local", 5), ("tokens", 7), ("Claude", 7), ("saved~", 7),
-                           ("debt", 4)),
-        }  # fmt: skip
-        for table_id, cols in columns.items():
-            table = self.query_one(table_id, DataTable)
-            for label, width in cols:
-                table.add_column(label, width=width, key=label)
+        for _tab, _label, table_id, columns, _priority in TABLES:
+            self.query_one(f"#{table_id}", FitTable).add_columns_fitted(list(columns))
         self.refresh_data()
 
     def on_screen_suspend(self) -> None:
@@ -342,120 +302,10 @@ everything from the start.
         )
 
     def _render_snapshot(self, snap: Any) -> None:
-        def card(cid: str, value: str, label: str, style: str = "bold") -> None:
-            t = Text(justify="center")
-            t.append(value, style=style)
-            t.append("\n" + label, style="dim")
-            self.query_one(f"#sv-{cid}", Static).update(t)
-
-        n = snap.routing_decisions
         narrow = self.app.size.width < 100  # cards ~11 cells wide: labels that fit one line
-        card("local", _k(snap.total_tokens_local), "local tok." if narrow else "local tokens")
-        rng = self.savings_range
-        saved_label = "saved" if narrow else "Claude saved"
-        if (
-            not narrow
-            and rng
-            and rng.get("saved") == snap.estimated_claude_tokens_saved
-            and rng["saved_range"][0] < rng["saved_range"][1]
-        ):
-            lo, hi = rng["saved_range"]
-            saved_label = f"saved ({_short(lo)}–{_short(hi)})"
-        card("saved", "~" + _k(snap.estimated_claude_tokens_saved), saved_label, "bold green")
-        card(
-            "share",
-            f"{snap.local_share_pct:.0f}%",
-            f"{snap.local_decisions}/{n}" if narrow else f"local ({snap.local_decisions}/{n})",
-        )
-        card(
-            "debt",
-            str(snap.interim_claude_debt),
-            "debt" if narrow else "Claude debt",
-            "bold yellow" if snap.interim_claude_debt else "bold",
-        )
-        ev = snap.evaluations or {}
-        evt = Text(justify="center")
-        evt.append(str(ev.get("good", 0)), style="bold green")
-        evt.append(" / ")
-        evt.append(str(ev.get("acceptable", 0)), style="bold yellow")
-        evt.append(" / ")
-        evt.append(str(ev.get("poor", 0)), style="bold red")
-        evt.append("\ng/a/p" if narrow else "\ngood/acc/poor", style="dim")
-        self.query_one("#sv-evals", Static).update(evt)
-        card(
-            "skipped", str(snap.skipped_lines), "corrupt" if narrow else "corrupt lines", "bold red" if snap.skipped_lines else "bold"
-        )
-
-        tt = self.query_one("#sv-by-tt", DataTable)
-        tt.clear()
-        for name, row in snap.by_task_type.items():
-            e = row.get("evaluations") or {}
-            tt.add_row(
-                Text(name),
-                Text(str(row.get("phase") or "—").title(), style="dim" if not row.get("phase") else ""),
-                Text(str(row["decisions"]), justify="right"),
-                Text(str(row["local_decisions"]), justify="right"),
-                Text(_k(row["total_tokens_local"]), justify="right"),
-                Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-                Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
-                Text(f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}"),
-                Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
-                key=name,
-            )
-        ens = self.query_one("#sv-by-ens", DataTable)
-        ens.clear()
-        for name, row in snap.by_ensemble.items():
-            e = row.get("evaluations") or {}
-            promo = row.get("promotion") or {}
-            ens.add_row(
-                Text(name),
-                Text(str(row.get("phase") or "").title()),
-                Text(str(row["local_decisions"]), justify="right"),
-                Text(_k(row["total_tokens_local"]), justify="right"),
-                Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-                Text(f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}"),
-                Text(
-                    "ready: " + promo.get("level", "")
-                    if promo.get("global_ready")
-                    else promo.get("next", ""),
-                    style="green" if promo.get("global_ready") else "dim",
-                ),
-                key=name,
-            )
-        day = self.query_one("#sv-by-day", DataTable)
-        day.clear()
-        for name, row in snap.by_day.items():
-            day.add_row(
-                Text(name),
-                Text(str(row["decisions"]), justify="right"),
-                Text(str(row["local_decisions"]), justify="right"),
-                Text(_k(row["total_tokens_local"]), justify="right"),
-                Text(_k(row["claude_tokens"]), justify="right"),
-                Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-                Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
-                key=name,
-            )
-        days = list(snap.by_day.items())[-12:]
-        chart = self.query_one("#sv-chart", Static)
-        if days:
-            values = [row["total_tokens_local"] for _, row in days]
-            labels = [d[-2:] for d, _ in days]
-            body = columns(values, labels, height=2, col_width=4, style="green")
-            body.append(f"   max {_k(max(values))} / day", style="dim")
-            chart.update(body)
-        else:
-            chart.update(Text("No routing decisions yet.", style="dim"))
-        wrap_box = self.query_one("#sv-wrapup", Static)
-        if self.wrapup is not None:
-            wrap_box.border_title = "Session wrap-up — latest workflow"
-            wrap_box.update(workflow_text(self.wrapup, snap))
-        elif n:
-            wrap_box.border_title = "Wrap-up — all logged decisions"
-            wrap_box.update(wrapup_text(snap, self._ratio_label(snap)))
-        else:
-            self.query_one("#sv-wrapup", Static).update(
-                Text(
-                    "No routing decisions in this project yet: the dashboard fills in as the conductor logs them.",
-                    style="dim",
-                )
-            )
+        self.query_one("#sv-cards", KpiCards).show(snap, self.savings_range, narrow=narrow)
+        fill_task_types(self.query_one("#sv-by-tt", DataTable), snap)
+        fill_ensembles(self.query_one("#sv-by-ens", DataTable), snap)
+        fill_days(self.query_one("#sv-by-day", DataTable), snap)
+        self.query_one("#sv-chart", Static).update(day_chart(snap))
+        self.query_one("#sv-wrapup", WrapupPanel).show(self.wrapup, snap, self._ratio_label(snap))

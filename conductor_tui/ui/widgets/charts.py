@@ -1,10 +1,13 @@
-"""Tiny text charts with a fixed scale (Textual's Sparkline rescales to its data)."""
+"""Tiny text charts with a fixed scale (Textual's Sparkline rescales to its data), and
+SparkChart: labelled sparklines that refit to the widget's width on every render."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
+from textual.widget import Widget
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SPARK = "▁▂▃▄▅▆▇█"  # a zero still shows as a baseline
@@ -46,3 +49,24 @@ def columns(
         out.append("\n")
     out.append_text(label_line)
     return out
+
+
+class SparkChart(Widget):
+    """Labelled sparklines as wide as the widget is now (recomputed on every render, so a
+    resize or a late layout never leaves them at a stale width)."""
+
+    DEFAULT_CSS = "SparkChart { height: auto; }"
+
+    def __init__(self, rows: list[tuple[str, Any, str]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows  # (label, history, style)
+
+    def render(self) -> Text:
+        width = max(10, self.size.width - 8)
+        chart = Text()
+        for index, (label, history, style) in enumerate(self.rows):
+            if index:
+                chart.append("\n")
+            chart.append(f"{label:<7}", style="dim")
+            chart.append_text(spark(history, width, hi=100, style=style))
+        return chart

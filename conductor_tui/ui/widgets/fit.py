@@ -2,13 +2,17 @@
 
 Screens call :func:`fit_table` from ``on_resize`` (and after adding columns), so a table
 uses the space at 200 columns and keeps the columns that matter at 80.  A column whose
-width is set to 0 is collapsed (its facts are shown elsewhere, e.g. a detail panel).
+width is set to 0 is collapsed (its facts are shown elsewhere, e.g. a detail panel); in a
+:class:`FitTable` it then takes no room, not even its padding.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import Column, ColumnKey
 
 
 def fit_table(
@@ -19,7 +23,8 @@ def fit_table(
     width = table.scrollable_content_region.width or table.size.width
     if not width or not table.columns:
         return
-    padding = 2 * table.cell_padding * len(table.columns)  # a collapsed column keeps its padding
+    shown = [k for k, c in table.columns.items() if str(k.value) == fill or widths.get(str(k.value), c.width)]
+    padding = 2 * table.cell_padding * len(shown)  # a collapsed FitColumn takes no room at all
     used = sum(w for k, w in widths.items() if k != fill and ColumnKey(k) in table.columns)
     left = max(minimum, width - padding - used - 1)
     if maximum is not None:
@@ -54,18 +59,39 @@ def remember_labels(table: DataTable) -> None:
 Layout = tuple[dict[str, int], str]
 
 
-class FitTable(DataTable):
-    """A DataTable that refits its columns on every resize: ``layout(screen_width)`` returns
-    ``(widths, fill)`` — fixed widths (0 collapses a column) and the column that takes the rest."""
+class FitColumn(Column):
+    """A column that takes no room at all (not even its padding) while collapsed to width 0."""
 
-    def __init__(self, *args, layout=None, minimum: int = 8, **kwargs) -> None:
+    def get_render_width(self, data_table: DataTable[Any]) -> int:
+        if self.width == 0 and not self.auto_width:
+            return 0
+        return super().get_render_width(data_table)
+
+
+class FitTable(DataTable):
+    """A DataTable that refits its columns on every resize: ``layout(width)`` returns
+    ``(widths, fill)`` — fixed widths (0 collapses a column) and the column that takes the rest
+    (at most ``widths[fill]`` when the layout gives one).  ``width`` is the screen's, or the
+    table's own with ``by_table_width=True``."""
+
+    def __init__(
+        self,
+        *args: Any,
+        layout: Callable[[int], Layout] | None = None,
+        minimum: int = 8,
+        by_table_width: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._layout = layout
         self._minimum = minimum
+        self._by_table_width = by_table_width
 
     def add_columns_fitted(self, columns: list[tuple[str, int]]) -> None:
         for label, width in columns:
-            self.add_column(label, width=width, key=label)
+            key = self.add_column(label, width=width, key=label)
+            c = self.columns[key]
+            self.columns[key] = FitColumn(c.key, c.label, c.width, c.content_width, c.auto_width)
         remember_labels(self)
         self.refit()
 
@@ -75,5 +101,9 @@ class FitTable(DataTable):
     def refit(self) -> None:
         if self._layout is None or not self.is_mounted:
             return
-        widths, fill = self._layout(self.app.size.width)
-        fit_table(self, widths, fill, minimum=self._minimum)
+        if self._by_table_width:
+            width = self.scrollable_content_region.width or self.size.width
+        else:
+            width = self.app.size.width
+        widths, fill = self._layout(width)
+        fit_table(self, widths, fill, minimum=self._minimum, maximum=widths.get(fill))
