@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import var
@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from conductor_tui.ui import terminal_safety
 from conductor_tui.ui.catalog import Catalog, load_catalog
+from conductor_tui.ui.messages import AppSignals, CatalogLoaded, StarterKitInstalled, StylesGathered
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
 from conductor_tui.ui.widgets.status import MODE_KEYS
@@ -141,6 +142,7 @@ class ConductorApp(App[int]):
         self.warmed = False  # screen modules imported and their CSS parsed (see _warm_screens)
         self._link: Any = None  # handoff.cockpit.CockpitLink once started
         self.handoff_requests: list[Any] = []
+        self.signals = AppSignals(self)  # app-wide events screens subscribe to
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -170,15 +172,15 @@ class ConductorApp(App[int]):
             f"conductor_tui.ui.screens.{b.module}" for b in self.MODES.values() if hasattr(b, "module")
         ]
         warm.import_screens([*modules, "textual.command", "conductor_tui.ui.screens.dialogs"])
-        sources = warm.css_sources()
         if self.is_running:
-            self.call_from_thread(self._warm_styles, sources)
+            self.post_message(StylesGathered(warm.css_sources()))
 
-    def _warm_styles(self, sources: list) -> None:
+    @on(StylesGathered)
+    def _warm_styles(self, message: StylesGathered) -> None:
         from conductor_tui.ui import warm
 
         warm.enlarge_cache(self.stylesheet)
-        pending = list(sources)
+        pending = list(message.sources)
 
         def step() -> None:
             if not pending or not self.is_running:
@@ -355,14 +357,14 @@ class ConductorApp(App[int]):
         worker = get_current_worker()
         status = self.ollama_status
         catalog = load_catalog(self.services.project, status, self.host_statuses)
+        self.post_message(CatalogLoaded(catalog, worker))
 
-        def apply() -> None:
-            # A newer check (e.g. once Ollama's status is known) cancels this one; a thread
-            # cannot be stopped, so its stale result must not land after the newer one.
-            if not worker.is_cancelled:
-                self.catalog = catalog
-
-        self.call_from_thread(apply)
+    @on(CatalogLoaded)
+    def _catalog_loaded(self, message: CatalogLoaded) -> None:
+        # A newer check (e.g. once Ollama's status is known) cancels this one; a thread
+        # cannot be stopped, so its stale result must not land after the newer one.
+        if not message.worker.is_cancelled:
+            self.catalog = message.catalog
 
     # ------------------------------------------------------------------ actions
 
@@ -403,9 +405,7 @@ class ConductorApp(App[int]):
         try:
             result = install_starter_kit(self.services.project)
         except Exception as exc:
-            self.call_from_thread(
-                self.notify, f"Starter kit not installed: {exc}", severity="error", timeout=10
-            )
+            self.notify(f"Starter kit not installed: {exc}", severity="error", timeout=10)  # thread-safe
             return
         message = (
             f"Starter kit: {len(result.written)} files written, {len(result.unchanged)} unchanged"
@@ -414,20 +414,13 @@ class ConductorApp(App[int]):
         )
         if result.models:
             message += " Models it uses: " + ", ".join(f"ollama pull {m}" for m in result.models)
-        self.call_from_thread(self.notify, message, title="Starter kit installed", timeout=12)
-        self.call_from_thread(self.refresh_catalog)
-        self.call_from_thread(self._starter_kit_done)
+        self.post_message(StarterKitInstalled(message))
 
-    def _starter_kit_done(self) -> None:
-        self.broadcast("on_project_changed")
-
-    def broadcast(self, method: str, *args: Any) -> None:
-        """Call ``method(*args)`` on every mounted screen that has it (all modes)."""
-        for stack in self._screen_stacks.values():
-            for screen in stack:
-                handler = getattr(screen, method, None)
-                if handler is not None and screen.is_mounted:
-                    handler(*args)
+    @on(StarterKitInstalled)
+    def _starter_kit_installed(self, message: StarterKitInstalled) -> None:
+        self.notify(message.text, title="Starter kit installed", timeout=12)
+        self.refresh_catalog()
+        self.signals.project_changed.publish(None)
 
     # ------------------------------------------------------------------ palette
 
