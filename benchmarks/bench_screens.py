@@ -123,8 +123,8 @@ async def measure(
     async with app.run_test(size=size) as pilot:
         await asyncio.sleep(0.6)  # the app's background start (catalog, screen warm-up) begins
         await idle()
-        for _ in range(500):  # the warm-up's idle CSS steps
-            if app.warmed or not warm:
+        for _ in range(1000):  # the warm-up's idle CSS steps, then the screens built while idle
+            if app.prebuilt or not warm:
                 break
             await asyncio.sleep(0.01)
         await idle()

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import var
@@ -140,6 +140,7 @@ class ConductorApp(App[int]):
             self.theme = theme
         self._polling = False
         self.warmed = False  # screen modules imported and their CSS parsed (see _warm_screens)
+        self.prebuilt = False  # every mode's screen built while idle (see _prebuild_screens)
         self._link: Any = None  # handoff.cockpit.CockpitLink once started
         self.handoff_requests: list[Any] = []
         self.signals = AppSignals(self)  # app-wide events screens subscribe to
@@ -185,9 +186,32 @@ class ConductorApp(App[int]):
         def step() -> None:
             if not pending or not self.is_running:
                 self.warmed = True
+                self._prebuild_screens()
                 return
             warm.parse_step(self.stylesheet, pending.pop())
             self.set_timer(0.002, step)  # one source per step: keys stay responsive
+
+        step()
+
+    def _prebuild_screens(self) -> None:
+        """Build every mode's screen while idle, one per step, as a visit that leaves at
+        once (built, laid out, its data loading, then suspended): a screen key's first
+        visit then only switches and paints, as a later one does."""
+        pending = [mode for mode in self.MODES if mode not in self._screen_stacks]
+
+        def step() -> None:
+            while pending and pending[0] in self._screen_stacks:
+                pending.pop(0)  # visited meanwhile
+            if not pending or not self.is_running:
+                self.prebuilt = True
+                return
+            mode = pending.pop(0)
+            try:
+                self._init_mode(mode)  # what switch_mode does for a new mode, without switching
+                self._screen_stacks[mode][0].post_message(events.ScreenSuspend())
+            except Exception:  # pragma: no cover - the visit itself reports a broken screen
+                pass
+            self.set_timer(0.05, step)  # one screen per step: keys stay responsive
 
         step()
 

@@ -13,7 +13,7 @@ in workers and runs a row.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -22,17 +22,23 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, Static
 
-from conductor_tui.core import plan as plan_ops
-from conductor_tui.core.records import WorkflowPlan
 from conductor_tui.ui.catalog import Catalog
+from conductor_tui.ui.lazy import lazy_module
 from conductor_tui.ui.messages import PlansRead, ProfilesRead, RoutingRead
-from conductor_tui.ui.screens.dialogs import TextDialog
 from conductor_tui.ui.screens.plan_base import plan_sort_key
 from conductor_tui.ui.screens.plan_decisions import PlanDecisions
 from conductor_tui.ui.screens.plan_sources import PlanSources
 from conductor_tui.ui.screens.plan_text import EMPTY_TEXT, HELP, NO_KEY_TEXT
 from conductor_tui.ui.widgets.plan_table import PlanTable
 from conductor_tui.ui.widgets.row_detail import RowDetail
+
+if TYPE_CHECKING:
+    from conductor_tui.core import plan as plan_ops
+    from conductor_tui.core.records import WorkflowPlan
+    from conductor_tui.ui.screens import dialogs
+else:  # imported when the data arrives, not when the screen first paints
+    plan_ops = lazy_module("conductor_tui.core.plan")
+    dialogs = lazy_module("conductor_tui.ui.screens.dialogs")  # on the first key that opens one
 
 __all__ = ["EMPTY_TEXT", "HELP", "NO_KEY_TEXT", "PlanScreen"]
 
@@ -299,7 +305,7 @@ class PlanScreen(PlanDecisions, PlanSources):
         plan, row_id = self.plan, row.id
         number = plan_ops.row_number(plan, row_id)
         default = row.description + (f"\n\nNote: {row.note}" if row.note else "")
-        dialog = TextDialog(
+        dialog = dialogs.TextDialog(
             f"Input for #{number} → {plan_ops.handler_label(row)}",
             text=default,
             hint="The subtask is the default input: edit it or add context. ctrl+s runs · Esc cancels",

@@ -13,13 +13,19 @@ from rich.text import Text
 from textual import on, work
 from textual.widgets import Static
 
-from conductor_tui.core import plan as plan_ops
-from conductor_tui.core.records import PlanRow, RowStatus, WorkflowPlan
-from conductor_tui.handoff.protocol import append_revision
+from conductor_tui.ui.lazy import lazy_module
 from conductor_tui.ui.messages import PlanRouted
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.widgets.plan_table import PlanTable, RowContext, handler_problem
 from conductor_tui.ui.widgets.row_detail import DetailInputs, RowDetail, capacity_flag
+
+if TYPE_CHECKING:
+    from conductor_tui.core import plan as plan_ops
+    from conductor_tui.core import records
+    from conductor_tui.core.records import PlanRow, WorkflowPlan
+else:  # imported when the data arrives, not when the screen first paints
+    plan_ops = lazy_module("conductor_tui.core.plan")
+    records = lazy_module("conductor_tui.core.records")
 
 if TYPE_CHECKING:
     from conductor_tui.core.store import ProjectStore
@@ -169,6 +175,8 @@ class PlanBase(CockpitScreen):
 
     def commit(self, new: WorkflowPlan) -> bool:
         """Persist ``new`` (fsync'd append) and only then show it."""
+        from conductor_tui.handoff.protocol import append_revision  # the first decision, not launch
+
         try:
             new = append_revision(self.store, self.plan, new)
         except Exception as exc:
@@ -213,7 +221,7 @@ class PlanBase(CockpitScreen):
         return next(r for r in self.plan.subtasks if r.id == row_id)
 
     def _runnable_row(self, row: PlanRow) -> bool:
-        if row.status not in (RowStatus.APPROVED, RowStatus.DONE, RowStatus.FAILED):
+        if row.status not in (records.RowStatus.APPROVED, records.RowStatus.DONE, records.RowStatus.FAILED):
             return False
         handler = plan_ops.effective_handler(row)
         if plan_ops.handler_kind(handler) != "ensemble":

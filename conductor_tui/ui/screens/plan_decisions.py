@@ -5,14 +5,24 @@ row's text and note.  Every decision is a new revision, persisted before it show
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.widgets import Input, Label
 
-from conductor_tui.core import plan as plan_ops
-from conductor_tui.core.records import PlanRow, RowStatus
-from conductor_tui.ui.screens.dialogs import ConfirmDialog, HandlerChoice, HandlerPicker
+from conductor_tui.ui.lazy import lazy_module
 from conductor_tui.ui.screens.plan_base import PlanBase
 from conductor_tui.ui.widgets.plan_table import PlanTable, handler_problem
+
+if TYPE_CHECKING:
+    from conductor_tui.core import plan as plan_ops
+    from conductor_tui.core import records
+    from conductor_tui.core.records import PlanRow
+    from conductor_tui.ui.screens import dialogs
+else:  # imported when the data arrives, not when the screen first paints
+    plan_ops = lazy_module("conductor_tui.core.plan")
+    dialogs = lazy_module("conductor_tui.ui.screens.dialogs")  # on the first key that opens one
+    records = lazy_module("conductor_tui.core.records")
 
 
 class PlanDecisions(PlanBase):
@@ -25,9 +35,9 @@ class PlanDecisions(PlanBase):
             number = plan_ops.row_number(self.plan, row.id)
             if action in ("approve", "reject", "undecide") and plan_ops.is_final(row):
                 return f"#{number} is {row.status.value}: its decision is final."
-            if action == "approve" and row.status == RowStatus.APPROVED:
+            if action == "approve" and row.status == records.RowStatus.APPROVED:
                 return f"#{number} is already approved."
-            if action == "reject" and row.status == RowStatus.REJECTED:
+            if action == "reject" and row.status == records.RowStatus.REJECTED:
                 return f"#{number} is already rejected."
         if action == "bulk":
             return "No pending rows: every row is decided."
@@ -51,18 +61,18 @@ class PlanDecisions(PlanBase):
             if action in ("approve", "reject", "undecide") and plan_ops.is_final(row):
                 return None  # shown greyed: a row that ran keeps its decision (the detail says so)
             if action == "approve":
-                return row.status != RowStatus.APPROVED or None
+                return row.status != records.RowStatus.APPROVED or None
             if action == "reject":
-                return row.status != RowStatus.REJECTED or None
+                return row.status != records.RowStatus.REJECTED or None
             if action == "undecide":
-                return row.status in (RowStatus.APPROVED, RowStatus.REJECTED) or False
+                return row.status in (records.RowStatus.APPROVED, records.RowStatus.REJECTED) or False
             if action == "run_row":
                 return self._runnable_row(row)
             return True
         if action == "bulk":
             if self.plan is None:
                 return False
-            return any(r.status == RowStatus.PENDING for r in self.plan.subtasks) or None
+            return any(r.status == records.RowStatus.PENDING for r in self.plan.subtasks) or None
         if action == "choose_plan":
             return bool(self.plans) or None
         if action == "claude_plan":
@@ -101,7 +111,7 @@ class PlanDecisions(PlanBase):
         row = self.selected_row
         if row is not None:
             self._apply(
-                lambda plan, rid, clock: plan_ops.decide(plan, [rid], RowStatus.PENDING, clock), row.id
+                lambda plan, rid, clock: plan_ops.decide(plan, [rid], records.RowStatus.PENDING, clock), row.id
             )
 
     def _advance(self) -> None:
@@ -112,22 +122,22 @@ class PlanDecisions(PlanBase):
         start = table.cursor_row
         rows = self.plan.subtasks
         for index in list(range(start + 1, len(rows))) + list(range(0, start)):
-            if rows[index].status == RowStatus.PENDING:
+            if rows[index].status == records.RowStatus.PENDING:
                 table.move_cursor(row=index)
                 return
 
     def action_bulk(self, status: str) -> None:
         if self.plan is None:
             return
-        pending = [r for r in self.plan.subtasks if r.status == RowStatus.PENDING]
+        pending = [r for r in self.plan.subtasks if r.status == records.RowStatus.PENDING]
         verb = "Approve" if status == "approved" else "Reject"
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self._apply(lambda plan, clock: plan_ops.bulk_decide(plan, RowStatus(status), clock))
+                self._apply(lambda plan, clock: plan_ops.bulk_decide(plan, records.RowStatus(status), clock))
 
         self.app.push_screen(
-            ConfirmDialog(
+            dialogs.ConfirmDialog(
                 f"{verb} all {len(pending)} pending rows?",
                 "Rows already decided keep their decision. Each decision is written to workflow-plans.jsonl.",
             ),
@@ -141,7 +151,7 @@ class PlanDecisions(PlanBase):
         row_id = row.id
         number = plan_ops.row_number(self.plan, row_id)
 
-        def done(choice: HandlerChoice | None) -> None:
+        def done(choice: dialogs.HandlerChoice | None) -> None:
             if choice is None:
                 return
             current = self._row(row_id)
@@ -152,7 +162,7 @@ class PlanDecisions(PlanBase):
                 self._apply(plan_ops.override_handler, row_id, choice.handler)
 
         self.app.push_screen(
-            HandlerPicker(
+            dialogs.HandlerPicker(
                 f"#{number} {row.description[:60]}",
                 plan_ops.handler_label(row),
                 self._row_context.catalog,
@@ -192,7 +202,7 @@ class PlanDecisions(PlanBase):
                 self._apply(plan_ops.send_to_claude_for_capacity, row_id, reason)
 
         self.app.push_screen(
-            ConfirmDialog(
+            dialogs.ConfirmDialog(
                 f"Send #{number} to Claude?",
                 f"{plan_ops.effective_handler(row)}: {reason}. The row keeps its proposed ensemble "
                 "and records the capacity reason.",

@@ -7,30 +7,30 @@ through the conductor loop.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 
-from conductor_tui.core import plan as plan_ops
+from conductor_tui.ui.lazy import lazy_module
 from conductor_tui.ui.messages import PlanningDone, PlanningFailed, PlanningProgress, TemplatesListed
-from conductor_tui.ui.screens.dialogs import (
-    PlanChooser,
-    PromptDialog,
-    TemplateParamsDialog,
-    TemplatePicker,
-    TextDialog,
-)
 from conductor_tui.ui.screens.plan_base import PlanBase, plan_sort_key
 from conductor_tui.ui.screens.plan_text import NO_KEY_TEXT
 from conductor_tui.ui.widgets.plan_table import PlanTable
+
+if TYPE_CHECKING:
+    from conductor_tui.core import plan as plan_ops
+    from conductor_tui.ui.screens import dialogs
+else:  # imported when the data arrives, not when the screen first paints
+    plan_ops = lazy_module("conductor_tui.core.plan")
+    dialogs = lazy_module("conductor_tui.ui.screens.dialogs")  # on the first key that opens one
 
 
 class PlanSources(PlanBase):
     """Keys that bring a new plan (bound on :class:`~conductor_tui.ui.screens.plan.PlanScreen`)."""
 
     def action_load_file(self) -> None:
-        dialog = PromptDialog(
+        dialog = dialogs.PromptDialog(
             "Load a plan from a file",
             placeholder="path/to/plan.yaml (JSON or YAML: a plan or a list of subtasks)",
             hint="Enter loads · Esc cancels · relative paths are from the project",
@@ -60,7 +60,7 @@ class PlanSources(PlanBase):
             'One subtask per line, optionally "description → handler (category)"; '
             "handler = ensemble name, Claude or create ensemble. ctrl+s saves · Esc cancels"
         )
-        dialog = TextDialog("Type a new plan", hint=hint, title_input="")
+        dialog = dialogs.TextDialog("Type a new plan", hint=hint, title_input="")
 
         def submitted(value) -> None:
             if not value:
@@ -85,7 +85,7 @@ class PlanSources(PlanBase):
                 self.plan = self.plans[plan_id]
                 self._render_all()
 
-        self.app.push_screen(PlanChooser(plans, self.plan.id if self.plan else None), chosen)
+        self.app.push_screen(dialogs.PlanChooser(plans, self.plan.id if self.plan else None), chosen)
 
     # ------------------------------------------------------------------ Claude as planner
 
@@ -108,7 +108,7 @@ class PlanSources(PlanBase):
             self._set_activity(Text.assemble(("⚠ ", "bold yellow"), NO_KEY_TEXT), error=True)
             self.notify(NO_KEY_TEXT, title="Claude is not configured", severity="warning", timeout=10)
             return
-        dialog = PromptDialog(
+        dialog = dialogs.PromptDialog(
             "Plan a meta-task with Claude",
             placeholder="e.g. Add rate limiting to the promotion API",
             value=self._last_meta_task,
@@ -231,7 +231,7 @@ class PlanSources(PlanBase):
             if entry is not None and entry.template is not None:
                 self._template_params(entry.template)
 
-        self.app.push_screen(TemplatePicker(entries, self.services.project), chosen)
+        self.app.push_screen(dialogs.TemplatePicker(entries, self.services.project), chosen)
 
     def _template_params(self, template: Any) -> None:
         def submitted(value: Any) -> None:
@@ -239,7 +239,7 @@ class PlanSources(PlanBase):
                 task, params = value
                 self.plan_from_template(template, task, params)
 
-        self.app.push_screen(TemplateParamsDialog(template, self._last_meta_task), submitted)
+        self.app.push_screen(dialogs.TemplateParamsDialog(template, self._last_meta_task), submitted)
 
     def plan_from_template(self, template: Any, meta_task: str, params: dict[str, str]) -> bool:
         """Instantiate ``template`` (rows pending), persist it, show it; warn about what it lacks."""

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from conductor_tui.core import plan as plan_ops
-from conductor_tui.core.records import Delegability, PlanRow, RowStatus, WorkflowPlan
 from conductor_tui.ui.catalog import Catalog, EnsembleInfo
+from conductor_tui.ui.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from conductor_tui.core import plan as plan_ops
+    from conductor_tui.core import records
+    from conductor_tui.core.records import PlanRow, WorkflowPlan
+else:  # imported when the data arrives, not when the screen first paints
+    plan_ops = lazy_module("conductor_tui.core.plan")
+    records = lazy_module("conductor_tui.core.records")
 
 COLUMNS: list[tuple[str, str, int | None]] = [
     ("num", "#", 3),
@@ -60,18 +67,20 @@ COMPACT_LABELS = {"category": "Cat."}
 COMPACT_CATEGORY = {"ensemble": "ens."}
 COMPACT_PHASE = {"calibrate": "calib.", "establish": "estab.", "promote": "promo."}
 
-CATEGORY_TEXT = {
-    Delegability.AGENT: ("agent", "green"),
-    Delegability.ENSEMBLE: ("ensemble", "cyan"),
-    Delegability.CLAUDE: ("Claude", "magenta"),
+# Keyed by the values of records.Delegability and records.RowStatus (StrEnums: a member
+# finds its value's entry), so importing this module does not import the records.
+CATEGORY_TEXT: dict[str, tuple[str, str]] = {
+    "agent-delegable": ("agent", "green"),
+    "ensemble-delegable": ("ensemble", "cyan"),
+    "claude-only": ("Claude", "magenta"),
 }
-STATUS_TEXT = {
-    RowStatus.PENDING: ("· pending", "dim"),
-    RowStatus.APPROVED: ("✓ approved", "bold green"),
-    RowStatus.REJECTED: ("✗ rejected", "red"),
-    RowStatus.RUNNING: ("▶ running", "bold yellow"),
-    RowStatus.DONE: ("● done", "green"),
-    RowStatus.FAILED: ("✗ failed", "bold red"),
+STATUS_TEXT: dict[str, tuple[str, str]] = {
+    "pending": ("· pending", "dim"),
+    "approved": ("✓ approved", "bold green"),
+    "rejected": ("✗ rejected", "red"),
+    "running": ("▶ running", "bold yellow"),
+    "done": ("● done", "green"),
+    "failed": ("✗ failed", "bold red"),
 }
 
 
@@ -121,14 +130,14 @@ def _num(value: int | None) -> Text:
 
 def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool = False) -> tuple[Text, ...]:
     """The cells of one row, in COLUMNS order (``compact``: short category and phase)."""
-    rejected = row.status == RowStatus.REJECTED
+    rejected = row.status == records.RowStatus.REJECTED
     base = "dim strike" if rejected else ""
     description = Text(row.description, style=base, overflow="ellipsis", no_wrap=True)
     if row.note:
         description = Text.assemble(("✎ ", "yellow"), description)
         description.overflow, description.no_wrap = "ellipsis", True
     category = row.delegability_category
-    label, colour = CATEGORY_TEXT.get(category, (str(category or "—"), "dim"))  # type: ignore[arg-type]
+    label, colour = CATEGORY_TEXT.get(category or "", (str(category or "—"), "dim"))
     if compact:
         label = COMPACT_CATEGORY.get(label, label)
     dag = row.dag_test_result
@@ -167,7 +176,7 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
         phase = {"create": "design", "ensemble": "calibrate"}.get(kind, "")
     if compact:
         phase = COMPACT_PHASE.get(phase, phase)
-    status_label, status_style = STATUS_TEXT.get(row.status, (str(row.status), ""))  # type: ignore[arg-type]
+    status_label, status_style = STATUS_TEXT.get(row.status, (str(row.status), ""))
     return (
         Text(str(number), style="dim", justify="right"),
         description,

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import Static
 
-from conductor_tui.core import plan as plan_ops
-from conductor_tui.core.records import PlanRow, RowStatus, WorkflowPlan
+from conductor_tui.ui.lazy import lazy_module
 from conductor_tui.ui.widgets.plan_table import RowContext, handler_problem, hidden_facts
+
+if TYPE_CHECKING:
+    from conductor_tui.core import plan as plan_ops
+    from conductor_tui.core import records
+    from conductor_tui.core.records import PlanRow, WorkflowPlan
+else:  # imported when the data arrives, not when the screen first paints
+    plan_ops = lazy_module("conductor_tui.core.plan")
+    records = lazy_module("conductor_tui.core.records")
 
 
 @dataclass
@@ -35,7 +42,7 @@ class DetailInputs:
 
 def capacity_flag(row: PlanRow, capacity: dict[str, Any]) -> dict[str, Any] | None:
     """The open ensemble row's capacity flag: measured now, else the one the loop wrote."""
-    if row.status not in (RowStatus.PENDING, RowStatus.APPROVED):
+    if row.status not in (records.RowStatus.PENDING, records.RowStatus.APPROVED):
         return None
     handler = plan_ops.effective_handler(row)
     if plan_ops.handler_kind(handler) != "ensemble":
