@@ -12,12 +12,12 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import var
@@ -26,7 +26,14 @@ from textual.worker import get_current_worker
 
 from conductor_tui.ui import terminal_safety
 from conductor_tui.ui.catalog import Catalog, load_catalog
-from conductor_tui.ui.messages import AppSignals, CatalogLoaded, StarterKitInstalled, StylesGathered
+from conductor_tui.ui.messages import (
+    AppSignals,
+    CatalogLoaded,
+    HandoffImported,
+    StarterKitInstalled,
+    StylesGathered,
+)
+from conductor_tui.ui.modes import _lazy
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
 from conductor_tui.ui.widgets.status import MODE_KEYS
@@ -42,47 +49,6 @@ Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
 `m` models · `s` savings · `ctrl+p` every command · `ctrl+t` theme · `F1` this help ·
 `q` quit.
 """
-
-
-def breakpoint_classes(app: App, screen: Screen) -> set[str]:
-    """The classes Textual's HORIZONTAL/VERTICAL_BREAKPOINTS give a screen at the app's size."""
-    classes = set(screen.classes)
-    width, height = app.size
-    for size, points in ((width, app.HORIZONTAL_BREAKPOINTS), (height, app.VERTICAL_BREAKPOINTS)):
-        points = points or []
-        classes -= {name for _, name in points}
-        for minimum, name in sorted(points, reverse=True):
-            if size >= minimum:
-                classes.add(name)
-                break
-    return classes
-
-
-def _lazy(module: str, name: str) -> Callable[[], Screen]:
-    """A mode's screen, imported when the mode is first opened (keeps launch fast)."""
-
-    def build() -> Screen:
-        screen = getattr(importlib.import_module(f"conductor_tui.ui.screens.{module}"), name)()
-        # Textual re-parses and re-applies the whole stylesheet when a mode's new screen is
-        # "behind" the app's CSS (~0.3 s on a first visit).  The cockpit's CSS is all loaded
-        # with the app, so a new screen is current: its own widgets are styled as they mount.
-        try:
-            from textual._context import active_app
-
-            app = active_app.get()
-            if not any(app._screen_stacks.values()):
-                return screen  # the first screen: Textual's first CSS refresh must run
-            screen._css_update_count = app._css_update_count
-        except Exception:  # pragma: no cover - Textual internals moved: only slower
-            return screen
-        # Its breakpoint classes from the start: set on the first resize instead, they would
-        # restyle every widget of the screen a second time.
-        screen.set_classes(breakpoint_classes(app, screen))
-        return screen
-
-    build.__name__ = name
-    build.module = module  # type: ignore[attr-defined]
-    return build
 
 
 class ConductorApp(App[int]):
@@ -131,7 +97,8 @@ class ConductorApp(App[int]):
 
     def __init__(self, services: Services, *, initial_mode: str | None = None) -> None:
         self.services = services
-        self.DEFAULT_MODE = initial_mode or ("plan" if services.has_llm_orc else "home")
+        # per app, not per class: the project decides the first screen
+        self.DEFAULT_MODE = initial_mode or ("plan" if services.has_llm_orc else "home")  # type: ignore[misc]
         super().__init__()
         terminal_safety.install(self)  # no control character from any widget reaches the terminal
         self._settings = load_settings(services.settings_path)
@@ -151,7 +118,7 @@ class ConductorApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         # Status, GPU and ensembles load after the first screen is painted (and after the
         # screen's own file reads have had a head start): launching never waits for them.
-        self.set_timer(0.15, self._start_background)
+        self.call_after_refresh(self.set_timer, 0.15, self._start_background)
 
     def _start_background(self) -> None:
         if self.services.poll_interval > 0:  # a live cockpit (tests and snapshots skip the warm-up)
@@ -160,7 +127,18 @@ class ConductorApp(App[int]):
         if self.services.poll_interval > 0:
             self._poll()
             if self.services.handoff and self.services.has_llm_orc:
-                self.start_handoff()
+                self._import_handoff()
+
+    @work(exclusive=True, group="handoff-import", thread=True, exit_on_error=False)
+    def _import_handoff(self) -> None:
+        """Import the session link off the UI loop (~0.1 s), then start it there."""
+        importlib.import_module("conductor_tui.handoff.cockpit")
+        self.post_message(HandoffImported())
+
+    @on(HandoffImported)
+    def _handoff_imported(self) -> None:
+        if self.is_running:
+            self.start_handoff()
 
     @work(exclusive=True, group="warm-screens", thread=True, exit_on_error=False)
     def _warm_screens(self) -> None:
@@ -194,26 +172,9 @@ class ConductorApp(App[int]):
         step()
 
     def _prebuild_screens(self) -> None:
-        """Build every mode's screen while idle, one per step, as a visit that leaves at
-        once (built, laid out, its data loading, then suspended): a screen key's first
-        visit then only switches and paints, as a later one does."""
-        pending = [mode for mode in self.MODES if mode not in self._screen_stacks]
+        from conductor_tui.ui import warm
 
-        def step() -> None:
-            while pending and pending[0] in self._screen_stacks:
-                pending.pop(0)  # visited meanwhile
-            if not pending or not self.is_running:
-                self.prebuilt = True
-                return
-            mode = pending.pop(0)
-            try:
-                self._init_mode(mode)  # what switch_mode does for a new mode, without switching
-                self._screen_stacks[mode][0].post_message(events.ScreenSuspend())
-            except Exception:  # pragma: no cover - the visit itself reports a broken screen
-                pass
-            self.set_timer(0.05, step)  # one screen per step: keys stay responsive
-
-        step()
+        warm.prebuild_screens(self)
 
     # ------------------------------------------------------------------ handoff
 
@@ -227,7 +188,7 @@ class ConductorApp(App[int]):
                 self.set_interval(interval, self._handoff_tick, name="handoff")
 
     def _handoff_tick(self) -> None:
-        self.run_worker(self.handoff_once, group="handoff", exclusive=True, exit_on_error=False)
+        self.run_worker(self.handoff_once(), group="handoff", exclusive=True, exit_on_error=False)
 
     async def handoff_once(self) -> None:
         """One heartbeat + claim; claimed requests are queued and run one at a time."""

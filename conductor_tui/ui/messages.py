@@ -58,6 +58,10 @@ class StylesGathered(Message):
         self.sources = sources
 
 
+class HandoffImported(Message):
+    """The session link's modules are imported: the app can start the heartbeat."""
+
+
 class StarterKitInstalled(Message):
     """The starter kit was written into the project (``text``: what to tell the person)."""
 

@@ -259,7 +259,7 @@ class PlanScreen(PlanDecisions, PlanSources):
             from conductor_tui.handoff.capacity import capacity_facts, capacity_table
 
             names = [e.name for e in engine_catalog.all_entries()] if engine_catalog else []
-            facts = capacity_facts(
+            measure = capacity_facts(
                 project,
                 catalog=engine_catalog,
                 store=self.store,
@@ -267,7 +267,7 @@ class PlanScreen(PlanDecisions, PlanSources):
                 probe_gpu=False,
                 ollama_host=self.services.ollama_host,
             )
-            capacity = capacity_table(facts, names)
+            capacity = capacity_table(measure, names)
         except Exception:
             capacity = {}
         from textual.worker import get_current_worker

@@ -34,7 +34,7 @@ class PlanDecisions(PlanBase):
         if row is not None and self.plan is not None:
             number = plan_ops.row_number(self.plan, row.id)
             if action in ("approve", "reject", "undecide") and plan_ops.is_final(row):
-                return f"#{number} is {row.status.value}: its decision is final."
+                return f"#{number} is {row.status}: its decision is final."
             if action == "approve" and row.status == records.RowStatus.APPROVED:
                 return f"#{number} is already approved."
             if action == "reject" and row.status == records.RowStatus.REJECTED:

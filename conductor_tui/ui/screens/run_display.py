@@ -257,22 +257,6 @@ class RunDisplay(CockpitScreen):
         for panel in self.query(ProposalsPanel):
             panel.show(view, self._now_t(), result, self.judge_note)
 
-    def _render_context(self) -> None:
-        line = self.query_one("#run-context", Static)
-        result, step = self.context_result, self.context_step
-        if result is None and step is None:
-            line.display = False
-            return
-        line.display = True
-        text = Text("Context: ", style="bold")
-        if result is not None:
-            text.append(result.label(), style="green" if result.saved_tokens else "")
-        if step:
-            text.append(("  · " if result is not None else "") + step, style="dim")
-        if result is not None and result.problems:
-            text.append("  ⚠ " + "; ".join(result.problems[:2]), style="yellow")
-        line.update(text)
-
     # ------------------------------------------------------------------ output streaming
 
     def _reset_output(self) -> None:

@@ -128,6 +128,44 @@ def _num(value: int | None) -> Text:
     return Text(f"{value:,}", justify="right")
 
 
+def dag_cell(row: PlanRow) -> Text:
+    """The decomposability test's four conditions: ✓ pass, ✗ fail, · unknown."""
+    dag = row.dag_test_result
+    if dag is None:
+        return Text("····", style="dim")
+    dag_text = Text()
+    for value in (dag.dag, dag.script, dag.fanout, dag.synthesis):
+        mark, style = ("✓", "green") if value is True else ("✗", "red") if value is False else ("·", "dim")
+        dag_text.append(mark, style=style)
+    return dag_text
+
+
+def handler_cell(row: PlanRow, context: RowContext, kind: str) -> Text:
+    """The handler, coloured by kind, with its marks: model size ▲/✗, not runnable ⚠,
+    overridden *, cost multiplier ×n."""
+    handler = Text(plan_ops.handler_label(row), overflow="ellipsis", no_wrap=True)
+    if kind == "claude":
+        handler.stylize("magenta")
+    elif kind == "create":
+        handler.stylize("italic yellow")
+    elif plan_ops.effective_handler(row).lower().startswith("role:"):
+        handler.stylize("cyan")
+    size = context.sizes.get(plan_ops.effective_handler(row)) if kind == "ensemble" else None
+    if size is not None and size.level != "ok":  # model-size ceiling: ▲ above 7B, ✗ above the 14B ceiling
+        ceiling = ("✗ ", "bold red") if size.refused else ("▲ ", "bold yellow")
+        handler = Text.assemble(ceiling, handler)
+    if handler_problem(row, context.catalog) is not None:
+        handler = Text.assemble(("⚠ ", "bold yellow"), handler)
+        handler.stylize("yellow")
+    if row.original_handler and row.original_handler != plan_ops.effective_handler(row):
+        handler.append(" *", style="bold")
+    cost = context.costs.get(row.id)
+    if cost is not None:
+        handler = Text.assemble((cost_mark(cost) + " ", "bold yellow"), handler)
+    handler.overflow, handler.no_wrap = "ellipsis", True  # Text.assemble drops them
+    return handler
+
+
 def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool = False) -> tuple[Text, ...]:
     """The cells of one row, in COLUMNS order (``compact``: short category and phase)."""
     rejected = row.status == records.RowStatus.REJECTED
@@ -140,37 +178,8 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
     label, colour = CATEGORY_TEXT.get(category or "", (str(category or "—"), "dim"))
     if compact:
         label = COMPACT_CATEGORY.get(label, label)
-    dag = row.dag_test_result
-    if dag is None:
-        dag_text = Text("····", style="dim")
-    else:
-        dag_text = Text()
-        for value in (dag.dag, dag.script, dag.fanout, dag.synthesis):
-            mark, style = (
-                ("✓", "green") if value is True else ("✗", "red") if value is False else ("·", "dim")
-            )
-            dag_text.append(mark, style=style)
-    handler = Text(plan_ops.handler_label(row), overflow="ellipsis", no_wrap=True)
     kind = plan_ops.handler_kind(plan_ops.effective_handler(row))
-    if kind == "claude":
-        handler.stylize("magenta")
-    elif kind == "create":
-        handler.stylize("italic yellow")
-    elif plan_ops.effective_handler(row).lower().startswith("role:"):
-        handler.stylize("cyan")
-    size = context.sizes.get(plan_ops.effective_handler(row)) if kind == "ensemble" else None
-    if size is not None and size.level != "ok":  # model-size ceiling: ▲ above 7B, ✗ above the 14B ceiling
-        mark = ("✗ ", "bold red") if size.refused else ("▲ ", "bold yellow")
-        handler = Text.assemble(mark, handler)
-    if handler_problem(row, context.catalog) is not None:
-        handler = Text.assemble(("⚠ ", "bold yellow"), handler)
-        handler.stylize("yellow")
-    if row.original_handler and row.original_handler != plan_ops.effective_handler(row):
-        handler.append(" *", style="bold")
-    cost = context.costs.get(row.id)
-    if cost is not None:
-        handler = Text.assemble((cost_mark(cost) + " ", "bold yellow"), handler)
-    handler.overflow, handler.no_wrap = "ellipsis", True  # Text.assemble drops them
+    handler = handler_cell(row, context, kind)
     phase = context.phases.get(row.task_type or "", "")
     if not phase:  # no task profile yet: a gap is in Design, a first-time ensemble calibrates
         phase = {"create": "design", "ensemble": "calibrate"}.get(kind, "")
@@ -187,7 +196,7 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
             no_wrap=True,
         ),
         Text(label, style=f"{colour} {base}".strip()),
-        dag_text,
+        dag_cell(row),
         handler,
         Text(phase or "—", style="dim" if not phase else "", overflow="ellipsis", no_wrap=True),
         _num(row.expected_repetitions),

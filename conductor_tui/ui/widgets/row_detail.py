@@ -187,7 +187,7 @@ def decision_lines(plan: WorkflowPlan, row: PlanRow, facts: list[str]) -> list[T
     if row.note:
         lines.append(Text.assemble(("✎ note: ", "yellow"), row.note))
     if plan_ops.is_final(row):
-        lines.append(Text(f"{row.status.value}: its decision is final (a / x / u do not apply)", style="dim"))
+        lines.append(Text(f"{row.status}: its decision is final (a / x / u do not apply)", style="dim"))
     return lines
 
 

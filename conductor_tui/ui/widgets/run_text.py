@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from conductor_tui.core.records import RunStatus
-from conductor_tui.ui.run_state import FAILED, RUNNING, STATE_MARK, WAITING, AgentView, RunView
+from conductor_tui.ui.run_state import FAILED, RUNNING, STATE_MARK, WAITING, AgentState, AgentView, RunView
 
 STATUS_STYLE = {
     RunStatus.RUNNING: "bold yellow",
@@ -57,7 +57,7 @@ def title_text(view: RunView, task_summary: str | None, now: float) -> Text:
     text.append(f"  {elapsed:.1f}s · {tokens:,} tokens", style="")
     if rate:
         text.append(f" · {rate:.0f} tok/s")
-    counts: dict[str, int] = {}
+    counts: dict[AgentState, int] = {}
     for agent in view.agents.values():
         counts[agent.state] = counts.get(agent.state, 0) + 1
     text.append("   " + " ".join(f"{STATE_MARK[s][0]}{n}" for s, n in counts.items()), style="dim")
