@@ -65,6 +65,7 @@ class ConductorApp(App[int]):
         STYLES / "responsive.tcss",
     ]
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {lambda: _cockpit_commands()}  # the provider's module loads with the palette
     # Responsive layouts (styles/*.tcss): Screen.-narrow below 100 columns, -wide from 160;
     # Screen.-short below 30 rows.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (160, "-wide")]
@@ -452,6 +453,12 @@ class ConductorApp(App[int]):
         )
         yield SystemCommand("Refresh status", "Poll Ollama and the GPU now", self._poll)
         yield from super().get_system_commands(screen)
+
+
+def _cockpit_commands() -> type:
+    from conductor_tui.ui.palette import CockpitCommands
+
+    return CockpitCommands
 
 
 def _disabled_reason_default(action: str) -> str:
