@@ -197,18 +197,24 @@ def main(argv: list[str] | None = None) -> int:
     for label, project, warm in runs:
         results = asyncio.run(measure(project, (width, height), args.rounds, warm=warm))
         prebuilt = results.pop("_prebuilt")["ms"][0]
-        print(f"\n{label}  ({width}×{height}, ms; first visit | later visits: median / max; "
-              f"load {os.getloadavg()[0]:.1f})")
+        print(
+            f"\n{label}  ({width}×{height}, ms; first visit | later visits: median / max; "
+            f"load {os.getloadavg()[0]:.1f})"
+        )
         if warm:
             print(f"  every screen built while idle {prebuilt:.0f} ms after launch")
-        print(f"  {'key':<16} {'painted 1st':>11} {'cpu 1st':>8} {'data 1st':>9}   "
-              f"{'painted again':>15} {'cpu again':>10} {'data again':>13}")
+        print(
+            f"  {'key':<16} {'painted 1st':>11} {'cpu 1st':>8} {'data 1st':>9}   "
+            f"{'painted again':>15} {'cpu again':>10} {'data again':>13}"
+        )
         for key, entry in results.items():
             again_p = entry.get("again painted", [])
             again_c = entry.get("again cpu", [])
             again_d = entry.get("again data", [])
-            line = (f"  {key:<16} {entry['first painted'][0]:>11.0f} {entry['first cpu'][0]:>8.0f} "
-                    f"{entry['first data'][0]:>9.0f}   ")
+            line = (
+                f"  {key:<16} {entry['first painted'][0]:>11.0f} {entry['first cpu'][0]:>8.0f} "
+                f"{entry['first data'][0]:>9.0f}   "
+            )
             if again_p:
                 line += f"{statistics.median(again_p):>7.0f} / {max(again_p):<5.0f}"
                 line += f"{statistics.median(again_c):>6.0f} / {max(again_c):<4.0f}"

@@ -104,7 +104,9 @@ async def main(app):
     print(json.dumps({"ready_mono": seen[0][0], "cpu": seen[0][1]}))
 """
 
-BARE_APP = _READY_HOOK + r"""
+BARE_APP = (
+    _READY_HOOK
+    + r"""
 from textual.app import App
 from textual.widgets import DataTable, Footer, Header
 
@@ -121,11 +123,15 @@ class Bare(App):
 
 asyncio.run(main(Bare()))
 """
+)
 
-COCKPIT_APP = _READY_HOOK + r"""
+COCKPIT_APP = (
+    _READY_HOOK
+    + r"""
 from conductor_tui.ui.app import make_app
 asyncio.run(main(make_app(sys.argv[1], ollama_host="http://127.0.0.1:9", poll_interval=2.0)))
 """
+)
 
 
 def _launch(code: str, *args: str, env: dict[str, str]) -> tuple[float, float]:
@@ -155,12 +161,16 @@ def bench_launch_ratio(runs: int, project: Path, env: dict[str, str]) -> None:
         bare.append(_launch(BARE_APP, env=env))
         cockpit.append(_launch(COCKPIT_APP, str(project), env=env))
     load = os.getloadavg()[0]
-    print(f"launch to first painted screen ({runs} fresh processes each, interleaved, median; load {load:.1f})")
+    print(
+        f"launch to first painted screen ({runs} fresh processes each, interleaved, median; load {load:.1f})"
+    )
     for i, what in ((0, "wall"), (1, "CPU ")):
         b = statistics.median(r[i] for r in bare)
         c = statistics.median(r[i] for r in cockpit)
-        print(f"  {what}: bare Textual app (Header+DataTable+Footer) {b * 1000:5.0f} ms · cockpit (plan, 7 rows) "
-              f"{c * 1000:5.0f} ms · ratio {c / b:.2f}x (target <= 1.5x)")
+        print(
+            f"  {what}: bare Textual app (Header+DataTable+Footer) {b * 1000:5.0f} ms · cockpit (plan, 7 rows) "
+            f"{c * 1000:5.0f} ms · ratio {c / b:.2f}x (target <= 1.5x)"
+        )
 
 
 ENSEMBLE_AGENTS = 8

@@ -151,7 +151,9 @@ class ConductorApp(App[int]):
         modules = [
             f"conductor_tui.ui.screens.{b.module}" for b in self.MODES.values() if hasattr(b, "module")
         ]
-        warm.import_screens([*modules, "textual.command", "conductor_tui.ui.screens.dialogs"])
+        warm.import_screens(
+            [*modules, "textual.command", "conductor_tui.ui.screens.dialogs", "conductor_tui.ui.palette"]
+        )
         if self.is_running:
             self.post_message(StylesGathered(warm.css_sources()))
 

@@ -273,7 +273,9 @@ class PlanScreen(PlanDecisions, PlanSources):
         from textual.worker import get_current_worker
 
         if not get_current_worker().is_cancelled and self.app.is_running:
-            self.post_message(RoutingRead(engine_catalog, roles, choices, sizes, config, task_profiles, capacity))
+            self.post_message(
+                RoutingRead(engine_catalog, roles, choices, sizes, config, task_profiles, capacity)
+            )
 
     @on(RoutingRead)
     def _routing_read(self, message: RoutingRead) -> None:

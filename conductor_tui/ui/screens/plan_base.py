@@ -150,7 +150,6 @@ class PlanBase(CockpitScreen):
         samples = getattr(self.app, "gpu_samples", None)
         return None if samples is None else list(samples)
 
-
     def _capacity_flag(self, row: PlanRow) -> dict[str, Any] | None:
         """The open ensemble row's capacity flag: measured now, else the one the loop wrote."""
         return capacity_flag(row, self._capacity)
@@ -196,7 +195,9 @@ class PlanBase(CockpitScreen):
         writes the ensemble request)."""
         from conductor_tui.core.loop import Conductor
 
-        written = Conductor(self.services.project, store=self.store, now=self.services.clock).note_plan_decisions(plan)
+        written = Conductor(
+            self.services.project, store=self.store, now=self.services.clock
+        ).note_plan_decisions(plan)
         fresh = [a for a in written if a.data.get("plan_id") == plan.id and a.state == "requested"]
         if fresh:
             names = ", ".join(sorted({a.subject for a in fresh}))
@@ -290,7 +291,6 @@ class PlanBase(CockpitScreen):
                 self.plan = plan
             if self.is_mounted:
                 self._render_all()
-
 
 
 def plan_sort_key(plan: WorkflowPlan) -> tuple[float, int]:

@@ -99,7 +99,9 @@ class PlanDecisions(PlanBase):
         )
         if problem.first_fix:
             message += f" — fix: {problem.first_fix}"
-        self.notify(message, title="Approved — not runnable yet", severity="warning", timeout=10, markup=False)
+        self.notify(
+            message, title="Approved — not runnable yet", severity="warning", timeout=10, markup=False
+        )
 
     def action_reject(self) -> None:
         row = self.selected_row
@@ -111,7 +113,8 @@ class PlanDecisions(PlanBase):
         row = self.selected_row
         if row is not None:
             self._apply(
-                lambda plan, rid, clock: plan_ops.decide(plan, [rid], records.RowStatus.PENDING, clock), row.id
+                lambda plan, rid, clock: plan_ops.decide(plan, [rid], records.RowStatus.PENDING, clock),
+                row.id,
             )
 
     def _advance(self) -> None:

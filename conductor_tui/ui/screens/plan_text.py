@@ -56,4 +56,3 @@ EMPTY_TEXT = """No workflow plan yet.
 
 Or let the coding session submit one: it lands in .llm-orc/evaluations/workflow-plans.jsonl
 and shows up here on its own."""
-

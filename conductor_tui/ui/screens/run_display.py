@@ -387,7 +387,6 @@ class RunDisplay(CockpitScreen):
             self.follow_agent = False  # the person navigated: the view stays where they put it
             self._reset_output()
 
-
     def _render_context(self) -> None:
         line = self.query_one("#run-context", Static)
         result, step = self.context_result, self.context_step
