@@ -167,17 +167,12 @@ class ConductorApp(App[int]):
         def step() -> None:
             if not pending or not self.is_running:
                 self.warmed = True
-                self._prebuild_screens()
+                warm.prebuild_screens(self)  # then every screen, built while idle
                 return
             warm.parse_step(self.stylesheet, pending.pop())
             self.set_timer(0.002, step)  # one source per step: keys stay responsive
 
         step()
-
-    def _prebuild_screens(self) -> None:
-        from conductor_tui.ui import warm
-
-        warm.prebuild_screens(self)
 
     # ------------------------------------------------------------------ handoff
 
