@@ -12,12 +12,12 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import var
@@ -26,6 +26,14 @@ from textual.worker import get_current_worker
 
 from conductor_tui.ui import terminal_safety
 from conductor_tui.ui.catalog import Catalog, load_catalog
+from conductor_tui.ui.messages import (
+    AppSignals,
+    CatalogLoaded,
+    HandoffImported,
+    StarterKitInstalled,
+    StylesGathered,
+)
+from conductor_tui.ui.modes import _lazy
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
 from conductor_tui.ui.widgets.status import MODE_KEYS
@@ -43,47 +51,6 @@ Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
 """
 
 
-def breakpoint_classes(app: App, screen: Screen) -> set[str]:
-    """The classes Textual's HORIZONTAL/VERTICAL_BREAKPOINTS give a screen at the app's size."""
-    classes = set(screen.classes)
-    width, height = app.size
-    for size, points in ((width, app.HORIZONTAL_BREAKPOINTS), (height, app.VERTICAL_BREAKPOINTS)):
-        points = points or []
-        classes -= {name for _, name in points}
-        for minimum, name in sorted(points, reverse=True):
-            if size >= minimum:
-                classes.add(name)
-                break
-    return classes
-
-
-def _lazy(module: str, name: str) -> Callable[[], Screen]:
-    """A mode's screen, imported when the mode is first opened (keeps launch fast)."""
-
-    def build() -> Screen:
-        screen = getattr(importlib.import_module(f"conductor_tui.ui.screens.{module}"), name)()
-        # Textual re-parses and re-applies the whole stylesheet when a mode's new screen is
-        # "behind" the app's CSS (~0.3 s on a first visit).  The cockpit's CSS is all loaded
-        # with the app, so a new screen is current: its own widgets are styled as they mount.
-        try:
-            from textual._context import active_app
-
-            app = active_app.get()
-            if not any(app._screen_stacks.values()):
-                return screen  # the first screen: Textual's first CSS refresh must run
-            screen._css_update_count = app._css_update_count
-        except Exception:  # pragma: no cover - Textual internals moved: only slower
-            return screen
-        # Its breakpoint classes from the start: set on the first resize instead, they would
-        # restyle every widget of the screen a second time.
-        screen.set_classes(breakpoint_classes(app, screen))
-        return screen
-
-    build.__name__ = name
-    build.module = module  # type: ignore[attr-defined]
-    return build
-
-
 class ConductorApp(App[int]):
     """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
 
@@ -98,6 +65,7 @@ class ConductorApp(App[int]):
         STYLES / "responsive.tcss",
     ]
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {lambda: _cockpit_commands()}  # the provider's module loads with the palette
     # Responsive layouts (styles/*.tcss): Screen.-narrow below 100 columns, -wide from 160;
     # Screen.-short below 30 rows.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (160, "-wide")]
@@ -130,7 +98,8 @@ class ConductorApp(App[int]):
 
     def __init__(self, services: Services, *, initial_mode: str | None = None) -> None:
         self.services = services
-        self.DEFAULT_MODE = initial_mode or ("plan" if services.has_llm_orc else "home")
+        # per app, not per class: the project decides the first screen
+        self.DEFAULT_MODE = initial_mode or ("plan" if services.has_llm_orc else "home")  # type: ignore[misc]
         super().__init__()
         terminal_safety.install(self)  # no control character from any widget reaches the terminal
         self._settings = load_settings(services.settings_path)
@@ -139,8 +108,10 @@ class ConductorApp(App[int]):
             self.theme = theme
         self._polling = False
         self.warmed = False  # screen modules imported and their CSS parsed (see _warm_screens)
+        self.prebuilt = False  # every mode's screen built while idle (see _prebuild_screens)
         self._link: Any = None  # handoff.cockpit.CockpitLink once started
         self.handoff_requests: list[Any] = []
+        self.signals = AppSignals(self)  # app-wide events screens subscribe to
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -148,7 +119,7 @@ class ConductorApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         # Status, GPU and ensembles load after the first screen is painted (and after the
         # screen's own file reads have had a head start): launching never waits for them.
-        self.set_timer(0.15, self._start_background)
+        self.call_after_refresh(self.set_timer, 0.15, self._start_background)
 
     def _start_background(self) -> None:
         if self.services.poll_interval > 0:  # a live cockpit (tests and snapshots skip the warm-up)
@@ -157,7 +128,18 @@ class ConductorApp(App[int]):
         if self.services.poll_interval > 0:
             self._poll()
             if self.services.handoff and self.services.has_llm_orc:
-                self.start_handoff()
+                self._import_handoff()
+
+    @work(exclusive=True, group="handoff-import", thread=True, exit_on_error=False)
+    def _import_handoff(self) -> None:
+        """Import the session link off the UI loop (~0.1 s), then start it there."""
+        importlib.import_module("conductor_tui.handoff.cockpit")
+        self.post_message(HandoffImported())
+
+    @on(HandoffImported)
+    def _handoff_imported(self) -> None:
+        if self.is_running:
+            self.start_handoff()
 
     @work(exclusive=True, group="warm-screens", thread=True, exit_on_error=False)
     def _warm_screens(self) -> None:
@@ -169,20 +151,23 @@ class ConductorApp(App[int]):
         modules = [
             f"conductor_tui.ui.screens.{b.module}" for b in self.MODES.values() if hasattr(b, "module")
         ]
-        warm.import_screens([*modules, "textual.command", "conductor_tui.ui.screens.dialogs"])
-        sources = warm.css_sources()
+        warm.import_screens(
+            [*modules, "textual.command", "conductor_tui.ui.screens.dialogs", "conductor_tui.ui.palette"]
+        )
         if self.is_running:
-            self.call_from_thread(self._warm_styles, sources)
+            self.post_message(StylesGathered(warm.css_sources()))
 
-    def _warm_styles(self, sources: list) -> None:
+    @on(StylesGathered)
+    def _warm_styles(self, message: StylesGathered) -> None:
         from conductor_tui.ui import warm
 
         warm.enlarge_cache(self.stylesheet)
-        pending = list(sources)
+        pending = list(message.sources)
 
         def step() -> None:
             if not pending or not self.is_running:
                 self.warmed = True
+                warm.prebuild_screens(self)  # then every screen, built while idle
                 return
             warm.parse_step(self.stylesheet, pending.pop())
             self.set_timer(0.002, step)  # one source per step: keys stay responsive
@@ -201,7 +186,7 @@ class ConductorApp(App[int]):
                 self.set_interval(interval, self._handoff_tick, name="handoff")
 
     def _handoff_tick(self) -> None:
-        self.run_worker(self.handoff_once, group="handoff", exclusive=True, exit_on_error=False)
+        self.run_worker(self.handoff_once(), group="handoff", exclusive=True, exit_on_error=False)
 
     async def handoff_once(self) -> None:
         """One heartbeat + claim; claimed requests are queued and run one at a time."""
@@ -355,14 +340,14 @@ class ConductorApp(App[int]):
         worker = get_current_worker()
         status = self.ollama_status
         catalog = load_catalog(self.services.project, status, self.host_statuses)
+        self.post_message(CatalogLoaded(catalog, worker))
 
-        def apply() -> None:
-            # A newer check (e.g. once Ollama's status is known) cancels this one; a thread
-            # cannot be stopped, so its stale result must not land after the newer one.
-            if not worker.is_cancelled:
-                self.catalog = catalog
-
-        self.call_from_thread(apply)
+    @on(CatalogLoaded)
+    def _catalog_loaded(self, message: CatalogLoaded) -> None:
+        # A newer check (e.g. once Ollama's status is known) cancels this one; a thread
+        # cannot be stopped, so its stale result must not land after the newer one.
+        if not message.worker.is_cancelled:
+            self.catalog = message.catalog
 
     # ------------------------------------------------------------------ actions
 
@@ -403,9 +388,7 @@ class ConductorApp(App[int]):
         try:
             result = install_starter_kit(self.services.project)
         except Exception as exc:
-            self.call_from_thread(
-                self.notify, f"Starter kit not installed: {exc}", severity="error", timeout=10
-            )
+            self.notify(f"Starter kit not installed: {exc}", severity="error", timeout=10)  # thread-safe
             return
         message = (
             f"Starter kit: {len(result.written)} files written, {len(result.unchanged)} unchanged"
@@ -414,20 +397,13 @@ class ConductorApp(App[int]):
         )
         if result.models:
             message += " Models it uses: " + ", ".join(f"ollama pull {m}" for m in result.models)
-        self.call_from_thread(self.notify, message, title="Starter kit installed", timeout=12)
-        self.call_from_thread(self.refresh_catalog)
-        self.call_from_thread(self._starter_kit_done)
+        self.post_message(StarterKitInstalled(message))
 
-    def _starter_kit_done(self) -> None:
-        self.broadcast("on_project_changed")
-
-    def broadcast(self, method: str, *args: Any) -> None:
-        """Call ``method(*args)`` on every mounted screen that has it (all modes)."""
-        for stack in self._screen_stacks.values():
-            for screen in stack:
-                handler = getattr(screen, method, None)
-                if handler is not None and screen.is_mounted:
-                    handler(*args)
+    @on(StarterKitInstalled)
+    def _starter_kit_installed(self, message: StarterKitInstalled) -> None:
+        self.notify(message.text, title="Starter kit installed", timeout=12)
+        self.refresh_catalog()
+        self.signals.project_changed.publish(None)
 
     # ------------------------------------------------------------------ palette
 
@@ -474,6 +450,12 @@ class ConductorApp(App[int]):
         )
         yield SystemCommand("Refresh status", "Poll Ollama and the GPU now", self._poll)
         yield from super().get_system_commands(screen)
+
+
+def _cockpit_commands() -> type:
+    from conductor_tui.ui.palette import CockpitCommands
+
+    return CockpitCommands
 
 
 def _disabled_reason_default(action: str) -> str:

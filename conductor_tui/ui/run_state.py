@@ -7,10 +7,13 @@ timer (deltas are coalesced, never rendered one by one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
+from conductor_tui.core.records import RunStatus
 from conductor_tui.engine.events import (
     AgentFailed,
     AgentFinished,
@@ -21,14 +24,25 @@ from conductor_tui.engine.events import (
     TextDelta,
 )
 
-WAITING, RUNNING, DONE, FAILED, SKIPPED, CANCELLED = (
-    "waiting",
-    "running",
-    "done",
-    "failed",
-    "skipped",
-    "cancelled",
-)
+
+class AgentState(StrEnum):
+    """One agent's state in the run view (a ``StrEnum``: equal to its string)."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+WAITING = AgentState.WAITING
+RUNNING = AgentState.RUNNING
+DONE = AgentState.DONE
+FAILED = AgentState.FAILED
+SKIPPED = AgentState.SKIPPED
+CANCELLED = AgentState.CANCELLED
+FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 STATE_MARK = {
     WAITING: ("○", "dim"),
     RUNNING: ("◐", "bold yellow"),
@@ -44,7 +58,7 @@ class AgentView:
     name: str
     base: str | None = None  # fan-out instances: the agent they belong to
     instance: int | None = None
-    state: str = WAITING
+    state: AgentState = WAITING
     kind: str = "llm"
     model: str | None = None
     depends_on: list[str] = field(default_factory=list)
@@ -93,7 +107,7 @@ class RunView:
     ensemble: str = ""
     run_id: str = ""
     input: str = ""
-    status: str = "waiting"  # waiting | running | completed | failed | cancelled
+    status: RunStatus | None = None  # None: not started (waiting for the first event)
     agents: dict[str, AgentView] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # top-level agents, ensemble order
     t: float = 0.0  # latest event time (s since start)
@@ -130,7 +144,7 @@ class RunView:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("completed", "failed", "cancelled")
+        return self.status in FINISHED
 
     @property
     def streamed_tokens(self) -> int:
@@ -140,89 +154,111 @@ class RunView:
         """Fold one event in; return the agents whose display changed."""
         self.events += 1
         self.t = max(self.t, float(getattr(event, "t", 0.0) or 0.0))
-        if isinstance(event, TextDelta):
-            agent = self._agent(event.agent)
-            if event.thinking:
-                agent.thinking_chunks += 1
-            else:
-                agent.chunks.append(event.text)
-                agent.streamed_tokens += 1
-            if agent.state == WAITING:
-                agent.state = RUNNING
-            return {event.agent}
-        if isinstance(event, RunStarted):
-            self.ensemble = event.ensemble
-            self.run_id = event.run_id
-            self.input = event.input or self.input
-            self.status = "running"
-            for name in event.agents:
-                self._agent(name)
-            return set(event.agents)
-        if isinstance(event, AgentStarted):
-            agent = self._agent(event.agent, event.base if event.instance is not None else None)
-            agent.instance = event.instance
-            agent.state = RUNNING
-            agent.kind = event.agent_type
-            agent.model = event.model
-            agent.started_t = event.t
-            changed = {event.agent}
-            if event.base and event.base in self.agents:
-                parent = self.agents[event.base]
-                if event.instances:
-                    parent.expected_instances = event.instances
-                if parent.state == WAITING:
-                    parent.state = RUNNING
-                    parent.started_t = event.t
-                changed.add(event.base)
-            return changed
-        if isinstance(event, AgentFinished):
-            agent = self._agent(event.agent)
-            agent.state = DONE
-            agent.finished_t = event.t
-            usage = event.usage
-            if usage is not None:
-                agent.input_tokens = usage.input_tokens
-                agent.output_tokens = usage.output_tokens
-                agent.duration_ms = usage.duration_ms or None
-                agent.tokens_per_second = usage.tokens_per_second
-                agent.model = usage.model or agent.model
-            if event.response and not agent.chunks:
-                agent.chunks = [event.response]
-            elif event.response and agent.text != event.response and agent.kind != "llm":
-                agent.chunks = [event.response]
-            return {event.agent, *self._parent_of(agent)}
-        if isinstance(event, AgentFailed):
-            agent = self._agent(event.agent)
-            agent.state = CANCELLED if event.failure == "cancelled" else FAILED
-            agent.finished_t = event.t
-            agent.error = event.reason
-            agent.fix = event.fix
-            if event.usage is not None:
-                agent.input_tokens = event.usage.input_tokens
-                agent.output_tokens = event.usage.output_tokens
-            return {event.agent, *self._parent_of(agent)}
-        if isinstance(event, AgentSkipped):
-            agent = self._agent(event.agent)
-            agent.state = SKIPPED
-            agent.error = event.reason
-            return {event.agent}
-        if isinstance(event, RunFinished):
-            self.status = event.status
-            self.deliverable = event.deliverable
-            self.input_tokens = event.total_input_tokens
-            self.output_tokens = event.total_output_tokens
-            self.duration_ms = event.duration_ms
-            self.artifact = str(event.artifact) if event.artifact else None
-            self.error = event.error
-            changed = set()
-            for agent in self.agents.values():
-                if agent.state in (WAITING, RUNNING):
-                    agent.state = CANCELLED if event.status == "cancelled" else SKIPPED
-                    changed.add(agent.name)
-            for name in self.order:
-                self._settle_parent(name)
-            return changed | set(self.order)
+        for cls in type(event).__mro__:  # the event's class, or the engine class it extends
+            fold = self._FOLDS.get(cls)
+            if fold is not None:
+                return fold(self, event)
         return set()
+
+    def _text_delta(self, event: TextDelta) -> set[str]:
+        agent = self._agent(event.agent)
+        if event.thinking:
+            agent.thinking_chunks += 1
+        else:
+            agent.chunks.append(event.text)
+            agent.streamed_tokens += 1
+        if agent.state == WAITING:
+            agent.state = RUNNING
+        return {event.agent}
+
+    def _run_started(self, event: RunStarted) -> set[str]:
+        self.ensemble = event.ensemble
+        self.run_id = event.run_id
+        self.input = event.input or self.input
+        self.status = RunStatus.RUNNING
+        for name in event.agents:
+            self._agent(name)
+        return set(event.agents)
+
+    def _agent_started(self, event: AgentStarted) -> set[str]:
+        agent = self._agent(event.agent, event.base if event.instance is not None else None)
+        agent.instance = event.instance
+        agent.state = RUNNING
+        agent.kind = event.agent_type
+        agent.model = event.model
+        agent.started_t = event.t
+        changed = {event.agent}
+        if event.base and event.base in self.agents:
+            parent = self.agents[event.base]
+            if event.instances:
+                parent.expected_instances = event.instances
+            if parent.state == WAITING:
+                parent.state = RUNNING
+                parent.started_t = event.t
+            changed.add(event.base)
+        return changed
+
+    def _agent_finished(self, event: AgentFinished) -> set[str]:
+        agent = self._agent(event.agent)
+        agent.state = DONE
+        agent.finished_t = event.t
+        usage = event.usage
+        if usage is not None:
+            agent.input_tokens = usage.input_tokens
+            agent.output_tokens = usage.output_tokens
+            agent.duration_ms = usage.duration_ms or None
+            agent.tokens_per_second = usage.tokens_per_second
+            agent.model = usage.model or agent.model
+        if event.response and not agent.chunks:
+            agent.chunks = [event.response]
+        elif event.response and agent.text != event.response and agent.kind != "llm":
+            agent.chunks = [event.response]
+        return {event.agent, *self._parent_of(agent)}
+
+    def _agent_failed(self, event: AgentFailed) -> set[str]:
+        agent = self._agent(event.agent)
+        agent.state = CANCELLED if event.failure == "cancelled" else FAILED
+        agent.finished_t = event.t
+        agent.error = event.reason
+        agent.fix = event.fix
+        if event.usage is not None:
+            agent.input_tokens = event.usage.input_tokens
+            agent.output_tokens = event.usage.output_tokens
+        return {event.agent, *self._parent_of(agent)}
+
+    def _agent_skipped(self, event: AgentSkipped) -> set[str]:
+        agent = self._agent(event.agent)
+        agent.state = SKIPPED
+        agent.error = event.reason
+        return {event.agent}
+
+    def _run_finished(self, event: RunFinished) -> set[str]:
+        self.status = RunStatus(event.status)
+        self.deliverable = event.deliverable
+        self.input_tokens = event.total_input_tokens
+        self.output_tokens = event.total_output_tokens
+        self.duration_ms = event.duration_ms
+        self.artifact = str(event.artifact) if event.artifact else None
+        self.error = event.error
+        changed = set()
+        for agent in self.agents.values():
+            if agent.state in (WAITING, RUNNING):
+                agent.state = CANCELLED if event.status == RunStatus.CANCELLED else SKIPPED
+                changed.add(agent.name)
+        for name in self.order:
+            self._settle_parent(name)
+        return changed | set(self.order)
+
+    # event class → the method that folds it in
+    _FOLDS: ClassVar[dict[type, Callable[[RunView, Any], set[str]]]] = {
+        TextDelta: _text_delta,
+        RunStarted: _run_started,
+        AgentStarted: _agent_started,
+        AgentFinished: _agent_finished,
+        AgentFailed: _agent_failed,
+        AgentSkipped: _agent_skipped,
+        RunFinished: _run_finished,
+    }
 
     def _parent_of(self, agent: AgentView) -> set[str]:
         if agent.base and agent.base in self.agents:
@@ -234,7 +270,7 @@ class RunView:
         parent = self.agents[name]
         if not parent.instances:
             return
-        states = [self.agents[i].state for i in parent.instances]
+        states: list[AgentState] = [self.agents[i].state for i in parent.instances]
         if any(s in (WAITING, RUNNING) for s in states):
             return
         parent.state = (

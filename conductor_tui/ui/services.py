@@ -11,7 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conductor_tui.core.store import ProjectStore
+    from conductor_tui.providers.anthropic import ClaudeProvider
+    from conductor_tui.providers.gpu import GpuProbe
+    from conductor_tui.providers.ollama import OllamaProvider
+    from conductor_tui.providers.system import SystemSample
 
 
 def _now() -> datetime:
@@ -24,17 +31,17 @@ class Services:
 
     project: Path
     ollama_host: str | None = None  # None → locations.ollama_host()
-    gpu_probe: Any = None  # providers.gpu.GpuProbe; None → detect_gpu_probe() lazily
+    gpu_probe: GpuProbe | None = None  # None → detect_gpu_probe() lazily
     clock: Callable[[], datetime] = _now
     demo: bool = False  # label everything as demo data
     settings_path: Path | None = None  # None → locations.app_config_dir()/settings.json
     poll_interval: float = 2.0  # Ollama / GPU polling (seconds); 0 disables polling (snapshots)
     rng: Callable[[], float] | None = None  # sampling source for needs_evaluation (tests fix it)
     handoff: bool = True  # heartbeat + run the coding session's requests (needs poll_interval > 0)
-    # () -> providers.system.SystemSample for the Models screen; None → psutil (providers.system)
-    system_sampler: Callable[[], Any] | None = None
-    # providers.anthropic.ClaudeProvider (planner / judge); None → built from the environment
-    claude: Any = None
+    # the Models screen's system figures; None → psutil (providers.system)
+    system_sampler: Callable[[], SystemSample] | None = None
+    # the planner / judge; None → built from the environment
+    claude: ClaudeProvider | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -42,7 +49,7 @@ class Services:
         return (self.project / ".llm-orc").is_dir()
 
     @property
-    def store(self):
+    def store(self) -> ProjectStore:
         """The project's ProjectStore (created on first use)."""
         if "store" not in self._cache:
             from conductor_tui.core.store import ProjectStore
@@ -51,7 +58,7 @@ class Services:
         return self._cache["store"]
 
     @property
-    def ollama(self):
+    def ollama(self) -> OllamaProvider:
         """The OllamaProvider (created on first use)."""
         if "ollama" not in self._cache:
             from conductor_tui.providers.ollama import OllamaProvider
@@ -60,7 +67,7 @@ class Services:
         return self._cache["ollama"]
 
     @property
-    def gpu(self):
+    def gpu(self) -> GpuProbe:
         if self.gpu_probe is None:
             from conductor_tui.providers.gpu import detect_gpu_probe
 

@@ -83,3 +83,28 @@ def enlarge_cache(stylesheet: Any, size: int = 1024) -> None:
             stylesheet._parse_cache = bigger
     except Exception:
         pass
+
+
+def prebuild_screens(app: Any) -> None:
+    """Build every mode's screen while idle, one per step, as a visit that leaves at
+    once (built, laid out, its data loading, then suspended): a screen key's first
+    visit then only switches and paints, as a later one does.  Sets ``app.prebuilt``."""
+    from textual import events
+
+    pending = [mode for mode in app.MODES if mode not in app._screen_stacks]
+
+    def step() -> None:
+        while pending and pending[0] in app._screen_stacks:
+            pending.pop(0)  # visited meanwhile
+        if not pending or not app.is_running:
+            app.prebuilt = True
+            return
+        mode = pending.pop(0)
+        try:
+            app._init_mode(mode)  # what switch_mode does for a new mode, without switching
+            app._screen_stacks[mode][0].post_message(events.ScreenSuspend())
+        except Exception:  # pragma: no cover - the visit itself reports a broken screen
+            pass
+        app.set_timer(0.05, step)  # one screen per step: keys stay responsive
+
+    step()

@@ -9,13 +9,17 @@ F1, ``BINDINGS`` with ``id=`` so keys can be remapped.  Subclassing
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from conductor_tui.ui.widgets.status import CockpitHeader
+
+if TYPE_CHECKING:
+    from conductor_tui.ui.app import ConductorApp
+    from conductor_tui.ui.services import Services
 
 
 def logs_signature(store) -> tuple:
@@ -43,5 +47,10 @@ class CockpitScreen(Screen):
         yield from ()
 
     @property
-    def services(self):
-        return self.app.services  # type: ignore[attr-defined]
+    def cockpit(self) -> ConductorApp:
+        """The app, typed: its services, catalog, signals and status."""
+        return cast("ConductorApp", self.app)
+
+    @property
+    def services(self) -> Services:
+        return self.cockpit.services

@@ -441,7 +441,7 @@ another score to override it — both verdicts are kept in the record.
         following = self.items[idx + 1].routing_id if idx + 1 < len(self.items) else None
         self.current = None
         self.reload(following)
-        self.app.broadcast("on_project_changed")  # type: ignore[attr-defined]
+        self.cockpit.signals.project_changed.publish(None)
 
     def _show_consequences(self, result: Any, score: Score) -> None:
         box = self.query_one("#ev-consequences", Static)

@@ -61,8 +61,9 @@ class WelcomeScreen(CockpitScreen):
         self.watch(self.app, "gpu_samples", self._show_gpu)
         self.watch(self.app, "catalog", self._show_catalog)
         self._show_project()
+        self.cockpit.signals.project_changed.subscribe(self, self._project_changed)
 
-    def on_project_changed(self) -> None:
+    def _project_changed(self, _: None) -> None:
         self._show_project()
 
     def _show_project(self) -> None:

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from conductor_tui.core import plan as plan_ops
-from conductor_tui.core.records import Delegability, PlanRow, RowStatus, WorkflowPlan
 from conductor_tui.ui.catalog import Catalog, EnsembleInfo
+from conductor_tui.ui.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from conductor_tui.core import plan as plan_ops
+    from conductor_tui.core import records
+    from conductor_tui.core.records import PlanRow, WorkflowPlan
+else:  # imported when the data arrives, not when the screen first paints
+    plan_ops = lazy_module("conductor_tui.core.plan")
+    records = lazy_module("conductor_tui.core.records")
 
 COLUMNS: list[tuple[str, str, int | None]] = [
     ("num", "#", 3),
@@ -60,18 +67,20 @@ COMPACT_LABELS = {"category": "Cat."}
 COMPACT_CATEGORY = {"ensemble": "ens."}
 COMPACT_PHASE = {"calibrate": "calib.", "establish": "estab.", "promote": "promo."}
 
-CATEGORY_TEXT = {
-    Delegability.AGENT: ("agent", "green"),
-    Delegability.ENSEMBLE: ("ensemble", "cyan"),
-    Delegability.CLAUDE: ("Claude", "magenta"),
+# Keyed by the values of records.Delegability and records.RowStatus (StrEnums: a member
+# finds its value's entry), so importing this module does not import the records.
+CATEGORY_TEXT: dict[str, tuple[str, str]] = {
+    "agent-delegable": ("agent", "green"),
+    "ensemble-delegable": ("ensemble", "cyan"),
+    "claude-only": ("Claude", "magenta"),
 }
-STATUS_TEXT = {
-    RowStatus.PENDING: ("· pending", "dim"),
-    RowStatus.APPROVED: ("✓ approved", "bold green"),
-    RowStatus.REJECTED: ("✗ rejected", "red"),
-    RowStatus.RUNNING: ("▶ running", "bold yellow"),
-    RowStatus.DONE: ("● done", "green"),
-    RowStatus.FAILED: ("✗ failed", "bold red"),
+STATUS_TEXT: dict[str, tuple[str, str]] = {
+    "pending": ("· pending", "dim"),
+    "approved": ("✓ approved", "bold green"),
+    "rejected": ("✗ rejected", "red"),
+    "running": ("▶ running", "bold yellow"),
+    "done": ("● done", "green"),
+    "failed": ("✗ failed", "bold red"),
 }
 
 
@@ -119,30 +128,22 @@ def _num(value: int | None) -> Text:
     return Text(f"{value:,}", justify="right")
 
 
-def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool = False) -> tuple[Text, ...]:
-    """The cells of one row, in COLUMNS order (``compact``: short category and phase)."""
-    rejected = row.status == RowStatus.REJECTED
-    base = "dim strike" if rejected else ""
-    description = Text(row.description, style=base, overflow="ellipsis", no_wrap=True)
-    if row.note:
-        description = Text.assemble(("✎ ", "yellow"), description)
-        description.overflow, description.no_wrap = "ellipsis", True
-    category = row.delegability_category
-    label, colour = CATEGORY_TEXT.get(category, (str(category or "—"), "dim"))  # type: ignore[arg-type]
-    if compact:
-        label = COMPACT_CATEGORY.get(label, label)
+def dag_cell(row: PlanRow) -> Text:
+    """The decomposability test's four conditions: ✓ pass, ✗ fail, · unknown."""
     dag = row.dag_test_result
     if dag is None:
-        dag_text = Text("····", style="dim")
-    else:
-        dag_text = Text()
-        for value in (dag.dag, dag.script, dag.fanout, dag.synthesis):
-            mark, style = (
-                ("✓", "green") if value is True else ("✗", "red") if value is False else ("·", "dim")
-            )
-            dag_text.append(mark, style=style)
+        return Text("····", style="dim")
+    dag_text = Text()
+    for value in (dag.dag, dag.script, dag.fanout, dag.synthesis):
+        mark, style = ("✓", "green") if value is True else ("✗", "red") if value is False else ("·", "dim")
+        dag_text.append(mark, style=style)
+    return dag_text
+
+
+def handler_cell(row: PlanRow, context: RowContext, kind: str) -> Text:
+    """The handler, coloured by kind, with its marks: model size ▲/✗, not runnable ⚠,
+    overridden *, cost multiplier ×n."""
     handler = Text(plan_ops.handler_label(row), overflow="ellipsis", no_wrap=True)
-    kind = plan_ops.handler_kind(plan_ops.effective_handler(row))
     if kind == "claude":
         handler.stylize("magenta")
     elif kind == "create":
@@ -151,8 +152,8 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
         handler.stylize("cyan")
     size = context.sizes.get(plan_ops.effective_handler(row)) if kind == "ensemble" else None
     if size is not None and size.level != "ok":  # model-size ceiling: ▲ above 7B, ✗ above the 14B ceiling
-        mark = ("✗ ", "bold red") if size.refused else ("▲ ", "bold yellow")
-        handler = Text.assemble(mark, handler)
+        ceiling = ("✗ ", "bold red") if size.refused else ("▲ ", "bold yellow")
+        handler = Text.assemble(ceiling, handler)
     if handler_problem(row, context.catalog) is not None:
         handler = Text.assemble(("⚠ ", "bold yellow"), handler)
         handler.stylize("yellow")
@@ -162,12 +163,29 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
     if cost is not None:
         handler = Text.assemble((cost_mark(cost) + " ", "bold yellow"), handler)
     handler.overflow, handler.no_wrap = "ellipsis", True  # Text.assemble drops them
+    return handler
+
+
+def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool = False) -> tuple[Text, ...]:
+    """The cells of one row, in COLUMNS order (``compact``: short category and phase)."""
+    rejected = row.status == records.RowStatus.REJECTED
+    base = "dim strike" if rejected else ""
+    description = Text(row.description, style=base, overflow="ellipsis", no_wrap=True)
+    if row.note:
+        description = Text.assemble(("✎ ", "yellow"), description)
+        description.overflow, description.no_wrap = "ellipsis", True
+    category = row.delegability_category
+    label, colour = CATEGORY_TEXT.get(category or "", (str(category or "—"), "dim"))
+    if compact:
+        label = COMPACT_CATEGORY.get(label, label)
+    kind = plan_ops.handler_kind(plan_ops.effective_handler(row))
+    handler = handler_cell(row, context, kind)
     phase = context.phases.get(row.task_type or "", "")
     if not phase:  # no task profile yet: a gap is in Design, a first-time ensemble calibrates
         phase = {"create": "design", "ensemble": "calibrate"}.get(kind, "")
     if compact:
         phase = COMPACT_PHASE.get(phase, phase)
-    status_label, status_style = STATUS_TEXT.get(row.status, (str(row.status), ""))  # type: ignore[arg-type]
+    status_label, status_style = STATUS_TEXT.get(row.status, (str(row.status), ""))
     return (
         Text(str(number), style="dim", justify="right"),
         description,
@@ -178,7 +196,7 @@ def row_cells(number: int, row: PlanRow, context: RowContext, *, compact: bool =
             no_wrap=True,
         ),
         Text(label, style=f"{colour} {base}".strip()),
-        dag_text,
+        dag_cell(row),
         handler,
         Text(phase or "—", style="dim" if not phase else "", overflow="ellipsis", no_wrap=True),
         _num(row.expected_repetitions),

@@ -75,66 +75,50 @@ class ProposalColumn(Vertical):
                 self.query_one(".proposal-scroll", VerticalScroll).scroll_end(animate=False)
 
 
-def verdict_text(
-    shape: Any,
-    view: RunView,
-    result: Any = None,
-    note: str | None = None,
-    *,
-    claude_tokens: int | None = None,
-) -> Text:
-    """The lines under the columns: the judge's state or verdict, why, and the cost.
-
-    ``result``: a ``core.propose_judge.ProposeJudgeOutcome`` once the run finished.
-    """
-    text = Text()
-    judge_name = "Claude" if shape.claude_judge else shape.judge
-    judge = None if shape.claude_judge else view.agents.get(shape.judge)
-    verdict = getattr(result, "verdict", None)
-    if verdict is not None:
-        text.append("Verdict: ", style="bold")
-        if verdict.verdict == "pick" and verdict.picked:
-            idx = shape.proposers.index(verdict.picked) if verdict.picked in shape.proposers else None
-            letter = f"{LETTERS[idx]} " if idx is not None else ""
-            text.append(f"picked {letter}{verdict.picked}", style="bold green")
-        elif verdict.verdict == "synthesis":
-            text.append("synthesised a new answer", style="bold green")
-            if verdict.picked:
-                text.append(f" (built mostly on {verdict.picked})")
-        else:
-            text.append("no clear verdict", style="bold yellow")
-        by = judge_name if judge is None or not judge.model else f"{judge_name} ({judge.model})"
-        text.append(f"  — by {by}", style="dim")
-        if verdict.reasoning:
-            text.append("\nWhy: ", style="bold")
-            text.append(" ".join(verdict.reasoning.split()))
-        if verdict.problems:
-            text.append("\n" + "; ".join(verdict.problems), style="dim yellow")
-        if verdict.result:
-            text.append("\nd shows the judged result.", style="dim")
-    elif note:
-        text.append("Judge: ", style="bold")
-        text.append(note, style="yellow")
-    elif judge is not None:
-        mark, style = STATE_MARK.get(judge.state, ("?", ""))
-        text.append("Judge: ", style="bold")
-        text.append(f"{mark} {judge.name} {judge.state}", style=style)
-        if judge.model:
-            text.append(f" ({judge.model})", style="dim cyan")
-        if judge.state == WAITING:
-            waiting = [p for p in shape.proposers if view.agents.get(p) and view.agents[p].state != DONE]
-            if waiting:
-                plural = "proposal" if len(waiting) == 1 else "proposals"
-                text.append(f" for {len(waiting)} more {plural}", style="dim")
-        elif judge.state == RUNNING:
-            text.append(f" — reading {len(shape.proposers)} proposals · {judge.tokens:,} tok", style="dim")
-        elif judge.error:
-            text.append(f" — {judge.error}", style="red")
+def _verdict_lines(text: Text, shape: Any, verdict: Any, judge: Any, judge_name: str) -> None:
+    """The judge's verdict: what it picked (or synthesised), by whom, why, its problems."""
+    text.append("Verdict: ", style="bold")
+    if verdict.verdict == "pick" and verdict.picked:
+        idx = shape.proposers.index(verdict.picked) if verdict.picked in shape.proposers else None
+        letter = f"{LETTERS[idx]} " if idx is not None else ""
+        text.append(f"picked {letter}{verdict.picked}", style="bold green")
+    elif verdict.verdict == "synthesis":
+        text.append("synthesised a new answer", style="bold green")
+        if verdict.picked:
+            text.append(f" (built mostly on {verdict.picked})")
     else:
-        text.append("Judge: ", style="bold")
-        text.append("Claude, after the proposals", style="dim")
-    text.append("\n")
-    cost = getattr(result, "cost", None)
+        text.append("no clear verdict", style="bold yellow")
+    by = judge_name if judge is None or not judge.model else f"{judge_name} ({judge.model})"
+    text.append(f"  — by {by}", style="dim")
+    if verdict.reasoning:
+        text.append("\nWhy: ", style="bold")
+        text.append(" ".join(verdict.reasoning.split()))
+    if verdict.problems:
+        text.append("\n" + "; ".join(verdict.problems), style="dim yellow")
+    if verdict.result:
+        text.append("\nd shows the judged result.", style="dim")
+
+
+def _judge_state_line(text: Text, shape: Any, view: RunView, judge: Any) -> None:
+    """The local judge while it waits for the proposals, reads them, or failed."""
+    mark, style = STATE_MARK.get(judge.state, ("?", ""))
+    text.append("Judge: ", style="bold")
+    text.append(f"{mark} {judge.name} {judge.state}", style=style)
+    if judge.model:
+        text.append(f" ({judge.model})", style="dim cyan")
+    if judge.state == WAITING:
+        waiting = [p for p in shape.proposers if view.agents.get(p) and view.agents[p].state != DONE]
+        if waiting:
+            plural = "proposal" if len(waiting) == 1 else "proposals"
+            text.append(f" for {len(waiting)} more {plural}", style="dim")
+    elif judge.state == RUNNING:
+        text.append(f" — reading {len(shape.proposers)} proposals · {judge.tokens:,} tok", style="dim")
+    elif judge.error:
+        text.append(f" — {judge.error}", style="red")
+
+
+def _cost_line(text: Text, shape: Any, view: RunView, cost: Any, claude_tokens: int | None) -> None:
+    """Every proposer plus the judge: the tokens so far, or the run's cost once finished."""
     local_agents = len(shape.proposers) + (0 if shape.claude_judge else 1)
     if cost is not None:
         local = (
@@ -154,6 +138,36 @@ def verdict_text(
         text.append(f"{local_agents} agents · {so_far:,} tokens so far", style="dim")
     if claude_tokens is not None and cost is None:
         text.append(f" + Claude judge {claude_tokens:,} tokens", style="bold")
+
+
+def verdict_text(
+    shape: Any,
+    view: RunView,
+    result: Any = None,
+    note: str | None = None,
+    *,
+    claude_tokens: int | None = None,
+) -> Text:
+    """The lines under the columns: the judge's state or verdict, why, and the cost.
+
+    ``result``: a ``core.propose_judge.ProposeJudgeOutcome`` once the run finished.
+    """
+    text = Text()
+    judge_name = "Claude" if shape.claude_judge else shape.judge
+    judge = None if shape.claude_judge else view.agents.get(shape.judge)
+    verdict = getattr(result, "verdict", None)
+    if verdict is not None:
+        _verdict_lines(text, shape, verdict, judge, judge_name)
+    elif note:
+        text.append("Judge: ", style="bold")
+        text.append(note, style="yellow")
+    elif judge is not None:
+        _judge_state_line(text, shape, view, judge)
+    else:
+        text.append("Judge: ", style="bold")
+        text.append("Claude, after the proposals", style="dim")
+    text.append("\n")
+    _cost_line(text, shape, view, getattr(result, "cost", None), claude_tokens)
     return text
 
 
