@@ -130,11 +130,14 @@ class JudgeFlow(CockpitScreen):
         from conductor_tui.providers.anthropic import ClaudeError
 
         store = self.services.store
+        project = store.project
+        if project is None:  # no project, nowhere to record a verdict
+            return
 
         def overhead(usage: Any) -> None:
             try:  # the call cost tokens even though it produced no verdict
                 if usage is not None and usage.total:
-                    record_claude_overhead(store.project, "judging", usage, store=store)
+                    record_claude_overhead(project, "judging", usage, store=store)
             except Exception:
                 pass
 
@@ -160,7 +163,7 @@ class JudgeFlow(CockpitScreen):
             return
         try:
             evaluation = record_judge_verdict(
-                store.project,
+                project,
                 verdict,
                 ensemble=item.ensemble,
                 store=store,
