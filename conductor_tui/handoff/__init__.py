@@ -17,6 +17,8 @@ Public API (see :mod:`conductor_tui.handoff.protocol` for the file formats):
   :func:`judge_run` (judge + record, for the cockpit's worker), :func:`record_claude_overhead`.
 """
 
+from typing import Any
+
 from conductor_tui.handoff.cockpit import CockpitLink, LinkUpdate
 from conductor_tui.handoff.planning import available_ensembles, plan_meta_task
 from conductor_tui.handoff.protocol import (
@@ -53,7 +55,7 @@ from conductor_tui.handoff.recording import (
 )
 
 
-def run_request_headless(*args, **kwargs):
+def run_request_headless(*args: Any, **kwargs: Any) -> Any:
     """See :func:`conductor_tui.handoff.runner.run_request_headless` (imports the engine)."""
     from conductor_tui.handoff.runner import run_request_headless as run
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -118,7 +118,7 @@ class ExecutorBase:
         return float(agent.timeout_seconds or profile_timeout or self.settings.default_timeout)
 
     @contextlib.asynccontextmanager
-    async def _slot(self, model: str | None, host: str | None = None):
+    async def _slot(self, model: str | None, host: str | None = None) -> AsyncIterator[None]:
         per = self.settings.per_model_concurrency
         msem = None
         if model and per:
