@@ -55,6 +55,30 @@ def _steady_cursors(app) -> None:
             widget.cursor_blink = False
 
 
+def _refresh_pending(app) -> bool:
+    """A layout, a repaint or a message is waiting on the active screen (a screen under a dialog
+    is not refreshed until it is on top again, so it never counts)."""
+    screen = app.screen
+    return any(
+        getattr(w, "_layout_required", False)
+        or getattr(w, "_repaint_required", False)
+        or w._message_queue.qsize() > 0  # e.g. the Layout message a widget just posted
+        for w in [screen, *screen.walk_children(with_self=False)]
+    )
+
+
+async def _layout_settled(pilot) -> None:
+    """Wait (a bounded number of event-loop turns, never a clock) until no widget has a layout or
+    repaint waiting: a panel updated just before the screenshot is laid out to its new text. On a
+    loaded machine the harness's own pauses could return between a widget's update and the layout
+    it asked for."""
+    for _ in range(200):
+        if not _refresh_pending(pilot.app):
+            break
+        await pilot.pause()
+    await pilot.pause()
+
+
 @pytest.fixture
 def snap_compare(snap_compare):
     """pytest-textual-snapshot's ``snap_compare`` with blinking cursors held steady before the
@@ -70,6 +94,7 @@ def snap_compare(snap_compare):
             await pilot.pause()
             _steady_cursors(pilot.app)
             await pilot.pause()
+            await _layout_settled(pilot)
 
         return snap_compare(app, *args, run_before=steady_run_before, **kwargs)
 

@@ -34,6 +34,7 @@ from conductor_tui.ui.widgets.models_panels import (
     ollama_panel_text,
     size_cell,
 )
+from conductor_tui.ui.widgets.panel_text import PanelText
 
 __all__ = ["ModelsScreen", "SparkChart", "human_bytes", "human_seconds"]
 
@@ -78,10 +79,10 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="md-body"):
             with Vertical(id="md-left"):
-                ollama = Static(Text("Asking Ollama…", style="dim"), id="md-ollama", classes="cp-panel")
+                ollama = PanelText(Text("Asking Ollama…", style="dim"), id="md-ollama", classes="cp-panel")
                 ollama.border_title = "Ollama"
                 yield ollama
-                hosts = Static(id="md-hosts", classes="cp-panel")
+                hosts = PanelText(id="md-hosts", classes="cp-panel")
                 hosts.border_title = "Other hosts"
                 hosts.display = False  # shown when profiles name hosts besides the default Ollama
                 yield hosts
@@ -132,7 +133,7 @@ Polls never overlap and pause while this screen is hidden. `ctrl+r` polls now.
             table = self.query_one(table_id, FitTable)
             table.add_columns_fitted(list(cols))
         self.query_one("#md-system", Vertical).mount(
-            Static(id="md-cpu-text"),
+            PanelText(id="md-cpu-text"),
             SparkChart([("cpu", self.cpu_history, "cyan")], id="md-cpu-spark", classes="md-spark"),
         )
         self.poll()
