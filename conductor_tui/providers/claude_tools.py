@@ -16,7 +16,7 @@ CLAUDE_ONLY_CRITERIA = [
 
 _DAG_SCHEMA = {
     "type": "object",
-    "description": "ADR-012 DAG decomposability test; null when not applied (agent-delegable).",
+    "description": "DAG decomposability test; null when not applied (agent-delegable).",
     "properties": {
         "dag": {"type": ["boolean", "null"], "description": "breaks into a DAG of agents, no cycles"},
         "script": {"type": ["boolean", "null"], "description": "non-LLM work absorbable by scripts"},

@@ -210,7 +210,7 @@ def needs_evaluation(
     triggered: bool = False,
     rand: Callable[[], float] = random.random,
 ) -> EvaluationDecision:
-    """Whether to evaluate this invocation (Invariants 4, 5; When to Evaluate):
+    """Whether to evaluate this invocation (the sampling decision, docs/GLOSSARY.md):
 
     * the user says the output is unsatisfactory (``triggered``) → always;
     * Calibrate → always (first ``calibration_period`` invocations);

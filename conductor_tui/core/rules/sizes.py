@@ -111,13 +111,13 @@ class EnsembleSize:
                 )
             return (
                 f"Ensemble '{self.ensemble}' uses a model above the {t.model_ceiling_b:g}B ceiling ({names}): "
-                "refused for delegation (Invariant 3) — compose smaller models, or set "
+                "refused for delegation (model-size ceiling) — compose smaller models, or set "
                 "`conductor: {allow_large_models: true}` in the ensemble to override."
             )
         if self.large:
             names = ", ".join(m.label() for m in self.large)
             return (
                 f"Above {t.small_model_max_b:g}B ({names}): larger models are reserved for synthesis across "
-                "4+ upstream outputs — prefer a swarm of ≤7B models (Invariant 3)."
+                "4+ upstream outputs — prefer a swarm of ≤7B models (model-size ceiling)."
             )
         return ""

@@ -128,7 +128,7 @@ class LifecycleActions(CockpitScreen):
     def _confirm_generality(self, conductor: Any, ensemble: str) -> None:
         """The library gate: the person records the generality assessment, then promotes."""
         lines = [
-            "Library contribution needs a generality assessment (Invariant 6):",
+            "Library contribution needs a generality assessment:",
             "is this ensemble useful beyond this project — no project names, paths or conventions baked in?",
             "Confirming records your assessment in the routing log, then checks the other gates.",
         ]
