@@ -67,6 +67,7 @@ from pydantic import ValidationError
 
 from conductor_tui.core import logscan, rules
 from conductor_tui.core.records import Evaluation, RoutingDecision, RoutingThresholds, RunStatus, Score
+from conductor_tui.core.savings_band import RangeAcc, RatioBand, range_of, ratio_band
 from conductor_tui.core.schemas import AggregateEval as _Eval
 from conductor_tui.core.schemas import AggregateRoute as _Route
 from conductor_tui.core.schemas import ProposeJudgeBlock as _PJ
@@ -87,8 +88,9 @@ def _real_day(day: str) -> bool:
     return True
 
 
-# 5: size + mtime_ns per file; failed/cancelled local runs apart; one verdict per run
-CACHE_FORMAT = 5
+# 6: size + mtime_ns per file; failed/cancelled local runs apart; one verdict per run;
+# the saving's range
+CACHE_FORMAT = 6
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
@@ -140,7 +142,14 @@ _PJ_CLAUDE = 11  # Claude-judge tokens of propose–judge runs (overhead)
 _PLAIN_CLAUDE_TOK = 12  # claude_tokens of Claude decisions without preparation (for the ratio)
 _PLAIN_CLAUDE_N = 13
 _FAILED = 14  # local runs that did not complete (failed, cancelled): no success, nothing saved
-_NCOUNTERS = 15
+# for the saving's range (core.savings_band)
+_FIXED_SAVED = 15  # logged savings that are not banded (run failed, zero saving, no local tokens)
+_FIXED_UNEST = 16  # local tokens of failed runs without a logged saving
+_CMIN = 17  # smallest positive claude_tokens of a plain Claude decision (0 = none yet)
+_CMAX = 18  # largest
+_PAIRS = 19  # logged saving → local tokens → runs (completed runs that logged both), or 0
+_NCOUNTERS = 20
+_SUMMED = range(_CMIN)
 _DONE = frozenset({None, RunStatus.COMPLETED, "done", "success"})
 
 
@@ -183,6 +192,7 @@ def _route_from_model(d: RoutingDecision) -> _Route:
         estimated_full_claude_tokens=d.estimated_full_claude_tokens,
         preparation_savings=d.preparation_savings,
         propose_judge=_pj_from_model(d),
+        status=_str(d.status),
     )
 
 
@@ -245,6 +255,20 @@ class _FileState:
     lines: int = 0
     skipped: int = 0
     skipped_lines: list[int] = field(default_factory=list)
+
+
+def _merge_counters(b: list[Any], a: list[Any]) -> list[Any]:
+    """Two groups' counters added (minimum and maximum Claude sizes kept, pairs merged)."""
+    out = [b[i] + a[i] for i in _SUMMED]
+    out.append(min(x for x in (b[_CMIN], a[_CMIN]) if x) if (b[_CMIN] or a[_CMIN]) else 0)
+    out.append(max(b[_CMAX], a[_CMAX]))
+    if b[_PAIRS] and a[_PAIRS]:
+        acc = RangeAcc(pairs={s: dict(row) for s, row in b[_PAIRS].items()})
+        acc.add_pairs(a[_PAIRS])
+        out.append(acc.pairs)
+    else:
+        out.append(b[_PAIRS] or a[_PAIRS])
+    return out
 
 
 def _score_bucket() -> dict[str, int]:
@@ -323,6 +347,22 @@ class Snapshot:
         return asdict(self)
 
 
+_LAST: Aggregator | None = None  # the aggregator that read a log last (see savings_range_for)
+
+
+def savings_range_for(store: Any, thresholds: RoutingThresholds) -> dict[str, Any]:
+    """:meth:`Aggregator.savings_range` of ``store``'s logs: from the aggregator that read
+    them last in this process when they are unchanged since (``report`` and the Savings
+    dashboard have just read them), else from a new pass."""
+    paths = [store.routing_log_path, store.evaluations_path]
+    agg = _LAST
+    if agg is None or not agg.covers(paths, thresholds):
+        agg = Aggregator(thresholds)
+        agg.feed_file(paths[0], "routing")
+        agg.feed_file(paths[1], "evaluations")
+    return agg.savings_range()
+
+
 class Aggregator:
     """Incremental totals over the conductor logs.
 
@@ -349,6 +389,8 @@ class Aggregator:
         self._by_day: dict[str, dict[str, Any]] = {}
         # task type → [local tokens sum, n, claude tokens sum, n] for the ratio
         self._ratio: dict[str, list[int]] = {}
+        # task type → [fixed, fixed_unest, unest, pairs] of its saving's range (core.savings_band)
+        self._range: dict[str, list[Any]] = {}
         # ensemble → task type → decisions (to attribute evaluations without a task type)
         self._ens_tt: dict[str, dict[str, int]] = {}
         self._key_cache: dict[tuple, tuple] = {}
@@ -374,6 +416,7 @@ class Aggregator:
         "_by_ens",
         "_by_day",
         "_ratio",
+        "_range",
         "_ens_tt",
         "_eval_modes",
         "_eval_index",
@@ -468,6 +511,8 @@ class Aggregator:
         """Read what was appended to ``path`` since the last call; returns the number of
         new lines consumed (blank and skipped lines included). A missing file reads as
         empty. An unreadable one raises ``OSError``."""
+        global _LAST
+        _LAST = self  # savings_range_for reuses it while the files stay as read
         p = Path(path)
         key = str(p)
         state = self._files.get(key)
@@ -498,6 +543,22 @@ class Aggregator:
             if gc_was_enabled:
                 gc.enable()
         return state.next_line - before
+
+    def covers(self, paths: list[Any], thresholds: RoutingThresholds) -> bool:
+        """Whether this aggregator has read every byte of ``paths`` as they are now, with
+        ``thresholds`` (then its figures are those of the files: no need to read them again)."""
+        if thresholds != self.thresholds:
+            return False
+        for path in paths:
+            st = self._files.get(str(Path(path)))
+            sig = logscan.file_signature(path)
+            if sig is None:
+                if st is not None and st.offset:
+                    return False
+                continue
+            if st is None or st.ino != sig[0] or st.offset != sig[1]:
+                return False
+        return True
 
     def feed_routing_log(self, path: str | os.PathLike[str]) -> int:
         return self.feed_file(path, "routing")
@@ -706,7 +767,7 @@ class Aggregator:
             self._add_evals(recs)
 
     @staticmethod
-    def _add_routes(recs: list[_Route], groups: dict[tuple, list[int]]) -> None:
+    def _add_routes(recs: list[_Route], groups: dict[tuple, list[Any]]) -> None:
         get = groups.get
         for r in recs:
             ts = r.timestamp
@@ -723,6 +784,7 @@ class Aggregator:
             if a is None:
                 a = groups[key] = [0] * _NCOUNTERS
             a[0] += 1
+            done = r.status in _DONE
             t = r.total_tokens_local
             if t is not None:  # a local run (or one that reports local tokens)
                 a[1] += t
@@ -732,12 +794,26 @@ class Aggregator:
                     s = r.estimated_claude_tokens
                 if s is not None:
                     a[3] += s
+                    if done and s and t:
+                        pairs = a[19]
+                        if not pairs:
+                            pairs = a[19] = {}
+                        row = pairs.get(s)
+                        if row is None:
+                            pairs[s] = {t: 1}
+                        else:
+                            row[t] = row.get(t, 0) + 1
+                    else:
+                        a[15] += s
                 else:
                     a[4] += t
+                    if not done:
+                        a[16] += t
             else:
                 s = r.tokens_saved
                 if s is not None:
                     a[3] += s
+                    a[15] += s
                 c = r.claude_tokens
                 p = r.preparation_tokens_local
                 if c is not None:
@@ -746,6 +822,11 @@ class Aggregator:
                     if p is None:
                         a[12] += c
                         a[13] += 1
+                        if c > 0:
+                            if not a[17] or c < a[17]:
+                                a[17] = c
+                            if c > a[18]:
+                                a[18] = c
                 if p is not None:
                     a[7] += p
                     ps = r.preparation_savings
@@ -754,7 +835,7 @@ class Aggregator:
                         ps = full - (r.judgment_tokens_claude or 0) if full is not None else 0
                     a[8] += ps
                     a[9] += 1
-            if r.status not in _DONE:
+            if not done:
                 a[14] += 1
             if r.standing_auth:
                 a[10] += 1
@@ -852,7 +933,7 @@ class Aggregator:
             if b is None:
                 collapsed[nk] = a
             else:
-                collapsed[nk] = [x + y for x, y in zip(b, a, strict=True)]
+                collapsed[nk] = _merge_counters(b, a)
         return collapsed
 
     def _apply_collapsed(self, collapsed: dict[tuple, list[int]]) -> None:
@@ -871,13 +952,25 @@ class Aggregator:
                 et = self._ens_tt.setdefault(ensemble, {})
                 et[tt] = et.get(tt, 0) + a[_N]
             prepared = a[_PREP_N]
-            ratio = self._ratio.setdefault(tt, [0, 0, 0, 0])
+            ratio = self._ratio.setdefault(tt, [0, 0, 0, 0, 0, 0])
+            rng = self._range.setdefault(tt, [0, 0, 0, {}])
             if is_local:
                 ratio[0] += a[_LOCAL_TOK]
                 ratio[1] += a[_LOCAL_TOK_N]
+                rng[0] += a[_FIXED_SAVED]
+                rng[1] += a[_FIXED_UNEST]
+                rng[2] += a[_UNESTIMATED] - a[_FIXED_UNEST]
+                if a[_PAIRS]:
+                    acc = RangeAcc(pairs=rng[3])
+                    acc.add_pairs(a[_PAIRS])
+                    rng[3] = acc.pairs
             else:  # counted per decision, so the ratio never depends on how lines were grouped
                 ratio[2] += a[_PLAIN_CLAUDE_TOK]
                 ratio[3] += a[_PLAIN_CLAUDE_N]
+                if a[_CMIN] and (not ratio[4] or a[_CMIN] < ratio[4]):
+                    ratio[4] = a[_CMIN]
+                ratio[5] = max(ratio[5], a[_CMAX])
+                rng[0] += a[_PREP_SAVED]
             for b in buckets:
                 b["decisions"] += a[_N]
                 b["standing_auth"] += a[_STANDING]
@@ -946,6 +1039,46 @@ class Aggregator:
                 tt = spelling.get(k, name.strip() or "(unknown)")
                 extra[tt] = extra.get(tt, 0) + missing
         return extra
+
+    def bands(self) -> dict[str, RatioBand]:
+        """Task type → the band of its local/Claude token ratio (:mod:`~conductor_tui.core.savings_band`)."""
+        t = self.thresholds
+        return {tt: ratio_band(*r, t) for tt, r in self._ratio.items()}
+
+    def savings_range(self) -> dict[str, Any]:
+        """The saving and the net saving with their ranges, per task type too (``report
+        --json``'s ``savings_range``; the same figures :mod:`~conductor_tui.core.savings_trace`
+        computes line by line)."""
+        bands = self.bands()
+        ratios = self._ratios()
+        spent = self._overhead["planning"] + self._overhead["judge"]
+        lo, hi = 0.0, 0.0
+        by_tt: dict[str, Any] = {}
+        for tt in sorted(self._by_tt):
+            band = bands[tt]
+            acc = RangeAcc.from_state(self._range.get(tt) or [0, 0, 0, {}])
+            t_lo, t_hi = range_of(acc, band)
+            saved = self._saved(self._by_tt[tt], ratios)
+            lo += t_lo
+            hi += t_hi
+            by_tt[tt] = {
+                "saved": saved,
+                "range": [round(t_lo), round(t_hi)],
+                "ratio": round(band.ratio, 4),
+                "ratio_band": [round(band.low, 4), round(band.high, 4)],
+                "ratio_source": band.source,
+                "claude_samples": band.claude_samples,
+            }
+        total = self._saved(self._totals, ratios)
+        rng = (round(lo), round(hi))
+        return {
+            "saved": total,
+            "saved_range": list(rng),
+            "overhead": spent,
+            "net": total - spent,
+            "net_range": [rng[0] - spent, rng[1] - spent],
+            "by_task_type": by_tt,
+        }
 
     def snapshot(self) -> Snapshot:
         """Current totals, per task type / ensemble / day, evaluations, lifecycle phase and
