@@ -147,9 +147,11 @@ _FIXED_SAVED = 15  # logged savings that are not banded (run failed, zero saving
 _FIXED_UNEST = 16  # local tokens of failed runs without a logged saving
 _CMIN = 17  # smallest positive claude_tokens of a plain Claude decision (0 = none yet)
 _CMAX = 18  # largest
-_PAIRS = 19  # logged saving → local tokens → runs (completed runs that logged both), or 0
-_NCOUNTERS = 20
+_NCOUNTERS = 19
 _SUMMED = range(_CMIN)
+# groups[_PAIRS]: (event, task type, routed_to, logged saving, local tokens) → runs, for the
+# completed runs that logged both (each is banded against its own tokens: core.savings_band)
+_PAIRS = None
 _DONE = frozenset({None, RunStatus.COMPLETED, "done", "success"})
 
 
@@ -262,12 +264,6 @@ def _merge_counters(b: list[Any], a: list[Any]) -> list[Any]:
     out = [b[i] + a[i] for i in _SUMMED]
     out.append(min(x for x in (b[_CMIN], a[_CMIN]) if x) if (b[_CMIN] or a[_CMIN]) else 0)
     out.append(max(b[_CMAX], a[_CMAX]))
-    if b[_PAIRS] and a[_PAIRS]:
-        acc = RangeAcc(pairs={s: dict(row) for s, row in b[_PAIRS].items()})
-        acc.add_pairs(a[_PAIRS])
-        out.append(acc.pairs)
-    else:
-        out.append(b[_PAIRS] or a[_PAIRS])
     return out
 
 
@@ -394,6 +390,7 @@ class Aggregator:
         # ensemble → task type → decisions (to attribute evaluations without a task type)
         self._ens_tt: dict[str, dict[str, int]] = {}
         self._key_cache: dict[tuple, tuple] = {}
+        self._pair_cache: dict[tuple, Any] = {}
         self._day_cache: dict[str | None, str] = {}
         self._status_cache: dict[str, tuple] = {}
         self._eval_scores: dict[str, list[Score | None]] = {}
@@ -767,8 +764,12 @@ class Aggregator:
             self._add_evals(recs)
 
     @staticmethod
-    def _add_routes(recs: list[_Route], groups: dict[tuple, list[Any]]) -> None:
+    def _add_routes(recs: list[_Route], groups: dict[Any, Any]) -> None:
         get = groups.get
+        pairs = get(_PAIRS)
+        if pairs is None:
+            pairs = groups[_PAIRS] = {}
+        pget = pairs.get
         for r in recs:
             ts = r.timestamp
             key = (
@@ -795,14 +796,8 @@ class Aggregator:
                 if s is not None:
                     a[3] += s
                     if done and s and t:
-                        pairs = a[19]
-                        if not pairs:
-                            pairs = a[19] = {}
-                        row = pairs.get(s)
-                        if row is None:
-                            pairs[s] = {t: 1}
-                        else:
-                            row[t] = row.get(t, 0) + 1
+                        pk = (r.event, r.task_type, r.routed_to, s, t)
+                        pairs[pk] = pget(pk, 0) + 1
                     else:
                         a[15] += s
                 else:
@@ -928,6 +923,9 @@ class Aggregator:
         collapsed: dict[tuple, list[int]] = {} if into is None else into
         norm = self._norm_key
         for key, a in groups.items():
+            if key is _PAIRS:
+                self._collapse_pairs(a, collapsed)
+                continue
             nk = norm(key)
             b = collapsed.get(nk)
             if b is None:
@@ -936,8 +934,36 @@ class Aggregator:
                 collapsed[nk] = _merge_counters(b, a)
         return collapsed
 
-    def _apply_collapsed(self, collapsed: dict[tuple, list[int]]) -> None:
+    def _collapse_pairs(self, pairs: dict[tuple, int], collapsed: dict[Any, Any]) -> None:
+        """Raw (event, task type, target, saving, tokens) → (normalised task type, saving,
+        tokens) of local decisions; other lines' pairs are dropped."""
+        into = collapsed.get(_PAIRS)
+        if into is None:
+            into = collapsed[_PAIRS] = {}
+        cache = self._pair_cache
+        for (event, tt, routed, s, t), n in pairs.items():
+            base = (event, tt, routed)
+            ntt = cache.get(base, False)
+            if ntt is False:
+                nk = self._norm_key((event, tt, routed, None, None, None, None))
+                ntt = cache[base] = nk[1] if nk[0] and nk[2] else None
+            if ntt is not None:
+                k = (ntt, s, t)
+                into[k] = into.get(k, 0) + n
+
+    def _apply_pairs(self, pairs: dict[tuple, int]) -> None:
+        for (tt, s, t), n in pairs.items():
+            rng = self._range.setdefault(tt, [0, 0, 0, {}])
+            row = rng[3].get(s)
+            if row is None:
+                row = rng[3][s] = {}
+            row[t] = row.get(t, 0) + n
+
+    def _apply_collapsed(self, collapsed: dict[Any, Any]) -> None:
         for nkey, a in collapsed.items():
+            if nkey is _PAIRS:
+                self._apply_pairs(a)
+                continue
             is_decision, tt, is_local, ensemble, delegable, overhead, day = nkey
             self._overhead["judge"] += a[_PJ_CLAUDE]
             if not is_decision:
@@ -960,10 +986,6 @@ class Aggregator:
                 rng[0] += a[_FIXED_SAVED]
                 rng[1] += a[_FIXED_UNEST]
                 rng[2] += a[_UNESTIMATED] - a[_FIXED_UNEST]
-                if a[_PAIRS]:
-                    acc = RangeAcc(pairs=rng[3])
-                    acc.add_pairs(a[_PAIRS])
-                    rng[3] = acc.pairs
             else:  # counted per decision, so the ratio never depends on how lines were grouped
                 ratio[2] += a[_PLAIN_CLAUDE_TOK]
                 ratio[3] += a[_PLAIN_CLAUDE_N]
