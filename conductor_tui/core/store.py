@@ -24,24 +24,38 @@ Never imports Textual or Rich.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
-import json
 import mmap
 import os
 import re
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from conductor_tui.core import locations, safeyaml
+
+# re-exported: the writing and reading halves live in core.fileio and core.jsonl
+from conductor_tui.core.fileio import (
+    MAX_JSON_DEPTH,
+    MAX_LINE_BYTES,
+    TEMP_STALE_AFTER,
+    StoreError,
+    _locked,
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_text,
+    sweep_temp_files,
+)
+from conductor_tui.core.jsonl import (
+    TORN_AFTER,
+    ReadResult,
+    derived_id,
+    loads_bounded,
+    read_jsonl,
+)
 from conductor_tui.core.records import (
     THRESHOLD_EXTENSION_KEYS,
     Evaluation,
@@ -50,7 +64,6 @@ from conductor_tui.core.records import (
     StandingAuthorization,
     TaskProfiles,
     WorkflowPlan,
-    line_identity,
     new_id,
     now_utc,
 )
@@ -62,7 +75,6 @@ ROUTING_CONFIG = "routing-config.yaml"
 TASK_PROFILES = "task-profiles.yaml"
 CONDUCTOR_FILES = (ROUTING_LOG, EVALUATIONS_LOG, PLANS_LOG, ROUTING_CONFIG, TASK_PROFILES)
 
-_BOM = b"\xef\xbb\xbf"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _VERSION_RE = re.compile(r"^routing-config\.v(\d+)\.yaml$")
@@ -72,6 +84,22 @@ _CONFIG_LINE_RE = re.compile(
 )
 
 M = TypeVar("M", bound=BaseModel)
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_LINE_BYTES",
+    "TEMP_STALE_AFTER",
+    "TORN_AFTER",
+    "ProjectStore",
+    "ReadResult",
+    "StoreError",
+    "append_jsonl",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "derived_id",
+    "loads_bounded",
+    "read_jsonl",
+    "sweep_temp_files",
+]
 _HELD = threading.local()  # the ProjectStore.lock()s this thread holds (re-entrancy)
 
 # conductor-tui's own optional fields, left out of a log line when they are null so that
@@ -121,403 +149,6 @@ _EVALUATION_DROP_NULL = frozenset(
 
 def _compact(data: dict[str, Any], droppable: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None or k not in droppable}
-
-
-class StoreError(Exception):
-    """A conductor file could not be read or written.
-
-    ``path`` is the file, ``line`` the 1-based line when known; ``str(err)`` names both.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None):
-        self.path = Path(path)
-        self.line = line
-        self.reason = message  # the message without the location
-        self.message = message
-        where = f"{self.path}:{line}" if line is not None else str(self.path)
-        super().__init__(f"{where}: {message}")
-
-
-@dataclass
-class ReadResult(Generic[M]):
-    """Outcome of a tolerant JSONL read.
-
-    ``records``: the valid records in file order. ``skipped``: 1-based line numbers of
-    lines that were not blank but could not be read (not JSON, not an object, invalid
-    record, not UTF-8). ``errors``: ``(line, reason)`` for each skipped line.
-    ``end_offset``: byte offset just after the last line consumed — pass it back as
-    ``offset`` (with ``next_line`` as ``first_line``) to read only what was appended since.
-    """
-
-    records: list[M] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    end_offset: int = 0
-    next_line: int = 1
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def skipped_count(self) -> int:
-        return len(self.skipped)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-TEMP_STALE_AFTER = 30.0  # seconds: an atomic-write temp file older than this is an orphan
-
-
-def _temp_prefix(target: Path) -> str:
-    return f".{target.name}."
-
-
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError, ValueError):
-        return False
-    return False
-
-
-_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[A-Za-z0-9_]+\.tmp$")
-
-
-def sweep_temp_files(path: str | os.PathLike[str], *, stale_after: float = TEMP_STALE_AFTER) -> int:
-    """Remove the temp files killed :func:`atomic_write_bytes` calls left in ``path``'s
-    folder (``.<name>.<pid>.<random>.tmp``): those whose writer process is gone, and any
-    older than ``stale_after`` seconds (also ``.<name>.<random>.tmp`` of older versions
-    next to ``path``). Returns how many were removed. Never raises."""
-    target = Path(path)
-    legacy = _temp_prefix(target)
-    removed = 0
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return 0
-    now = time.time()
-    for entry in entries:
-        name = entry.name
-        if not (name.startswith(".") and name.endswith(".tmp")):
-            continue
-        m = _TEMP_RE.match(name)
-        if m is None and not name.startswith(legacy):
-            continue
-        try:
-            age = now - entry.stat(follow_symlinks=False).st_mtime
-        except OSError:
-            continue
-        pid = int(m.group(1)) if m else None
-        dead = pid is not None and pid != os.getpid() and _pid_gone(pid)
-        if dead or age > stale_after:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-                removed += 1
-    return removed
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` so a reader (or a crash) sees the old or the new file,
-    never a torn one: temp file in the same folder, write, flush, fsync, ``os.replace``,
-    fsync the folder. Keeps the permissions of an existing file.
-
-    The temp file is named ``.<name>.<pid>.<random>.tmp``; every write first removes the
-    temp files of earlier writers that were killed (:func:`sweep_temp_files`)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_temp_files(target)
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(
-        prefix=f"{_temp_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-@contextlib.contextmanager
-def _locked(path: Path, *, shared: bool = False) -> Iterator[int]:
-    """An advisory ``flock`` on ``path`` (created if missing) for the block's duration."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield fd
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-MAX_LINE_BYTES = 64 * 1024 * 1024  # a log line longer than this is refused (write) / skipped (read)
-MAX_JSON_DEPTH = 64  # nesting deeper than this in one record is refused / skipped
-
-
-def append_jsonl(path: str | os.PathLike[str], obj: dict[str, Any], *, fsync: bool = False) -> None:
-    """Append ``obj`` as one JSON line: one ``os.write()`` on an ``O_APPEND`` descriptor
-    under an exclusive ``flock``. If the file's last byte is not a newline (a hand-edited
-    file, or a line torn by a writer killed mid-write), the line is preceded by one so it
-    never merges with the previous line — the torn line is then skipped and counted by
-    :func:`read_jsonl`. Raises :class:`StoreError` (naming the file) when it cannot write."""
-    target = Path(path)
-    line = json.dumps(obj, ensure_ascii=False) + "\n"
-    data = line.encode("utf-8")
-    if len(data) > MAX_LINE_BYTES:
-        raise StoreError(
-            target, f"record too large for one log line ({len(data):,} bytes > {MAX_LINE_BYTES:,})"
-        )
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    except IsADirectoryError as exc:
-        raise StoreError(target, "is a directory, not a log file") from exc
-    except OSError as exc:
-        raise StoreError(target, f"cannot write: {exc.strerror or exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        written = os.write(fd, data)
-        while written < len(data):  # only on a full disk or a signal; still under the lock
-            written += os.write(fd, data[written:])
-        if fsync:
-            os.fsync(fd)
-    except OSError as exc:
-        raise StoreError(target, f"cannot write: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)
-
-
-_ID_PREFIX = {"RoutingDecision": "rd-", "Evaluation": "ev-"}
-
-
-def _too_deep(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """True when ``obj`` nests lists/dicts deeper than ``limit`` (iterative walk)."""
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-    return False
-
-
-def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """``json.loads`` that refuses (``ValueError``) what nests deeper than ``max_depth``
-    instead of raising ``RecursionError`` — for every JSON that comes from a file."""
-    if isinstance(text, bytes | bytearray):
-        text = text.decode("utf-8")
-    try:
-        obj = json.loads(text)
-    except RecursionError as exc:
-        raise ValueError(f"nested deeper than {max_depth} levels") from exc
-    # Cheap pre-test: a record this shallow cannot hold more openers than the limit.
-    if (text.count("[") + text.count("{")) > max_depth and _too_deep(obj, max_depth):
-        raise ValueError(f"nested deeper than {max_depth} levels")
-    return obj
-
-
-def derived_id(prefix: str, raw: bytes, line_no: int) -> str:
-    """A stable id for a log line written without one: the same line at the same place
-    gets the same id on every read (``prefix`` + 16 hex digits of sha256)."""
-    h = hashlib.sha256(raw)
-    h.update(b"\0%d" % line_no)
-    return f"{prefix}{h.hexdigest()[:16]}"
-
-
-def _line_error(
-    raw: bytes, model: type[M], *, line_no: int = 0, derive_id: str | None = None
-) -> tuple[M | None, str | None]:
-    if len(raw) > MAX_LINE_BYTES:
-        return None, f"line too long ({len(raw):,} bytes > {MAX_LINE_BYTES:,})"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 ({exc.reason})"
-    try:
-        obj = loads_bounded(text)
-    except json.JSONDecodeError as exc:
-        return None, f"not JSON ({exc.msg})"
-    except ValueError as exc:
-        return None, f"not readable JSON ({exc})"
-    if not isinstance(obj, dict):
-        return None, f"not a JSON object ({type(obj).__name__})"
-    if derive_id is not None and not obj.get("id"):
-        obj["id"] = derived_id(derive_id, raw, line_no)
-    try:
-        rec = model.model_validate(obj)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first.get("loc", ())) or "record"
-        return None, f"invalid {loc}: {first.get('msg', 'invalid value')}"
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        return None, f"invalid record ({type(exc).__name__})"
-    prefix = _ID_PREFIX.get(model.__name__)
-    if prefix is not None and getattr(rec, "id", "") is None:
-        # models in _ID_PREFIX all carry ``id`` (checked by the getattr above); M is only bound to BaseModel
-        rec.id = line_identity(prefix, raw)  # type: ignore[attr-defined]  # a log line without id: its stable, derived identity
-    return rec, None
-
-
-def _writer_active(fh: Any) -> bool:
-    """True when a writer holds the log's lock right now (an append is in progress)."""
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
-TORN_AFTER = 2.0  # seconds: an unterminated last line untouched this long is torn, not pending
-
-
-def _may_grow(fh: Any, pos: int) -> bool:
-    """True when the unterminated line ending at ``pos`` may still be completed: the file
-    grew since it was read, or was modified less than ``TORN_AFTER`` seconds ago."""
-    st = os.fstat(fh.fileno())
-    return st.st_size != pos or time.time() - st.st_mtime < TORN_AFTER
-
-
-def _read_long_line(fh: Any, head: bytes) -> tuple[bytes, int, bool]:
-    """Finish reading a line whose first ``MAX_LINE_BYTES + 1`` bytes are ``head`` without
-    keeping it: returns (a short prefix, its total length, whether it ended with a newline)."""
-    total = len(head)
-    while True:
-        piece = fh.readline(1 << 20)
-        if not piece:
-            return head[:64], total, False
-        total += len(piece)
-        if piece.endswith(b"\n"):
-            return head[:64], total, True
-
-
-def read_jsonl(
-    path: str | os.PathLike[str],
-    model: type[M],
-    offset: int = 0,
-    *,
-    first_line: int = 1,
-    derive_id: str | None = None,
-) -> ReadResult[M]:
-    """Read ``path`` from byte ``offset`` tolerantly into ``model`` records (see
-    :class:`ReadResult`). The file is streamed line by line (never loaded whole); a line
-    longer than ``MAX_LINE_BYTES`` or nested deeper than ``MAX_JSON_DEPTH`` is skipped and
-    counted. A missing file reads as empty. An unreadable one raises :class:`StoreError`.
-
-    A last line without its newline that is not a complete record is left for the next
-    read while a writer may still finish it (it holds the log's lock, or the file changed
-    less than ``TORN_AFTER`` seconds ago); after that it is a torn line (a writer killed
-    mid-write) and is skipped and counted. The next append starts on a new line anyway. ``derive_id`` (a prefix): a line
-    without an ``id`` gets :func:`derived_id` — the same on every read, never random."""
-    target = Path(path)
-    result: ReadResult[M] = ReadResult(end_offset=offset, next_line=first_line)
-    try:
-        fh = open(target, "rb")  # closed by the with-block below
-    except FileNotFoundError:
-        return result
-    except IsADirectoryError as exc:
-        raise StoreError(target, "is a directory, not a log file") from exc
-    except OSError as exc:
-        raise StoreError(target, exc.strerror or str(exc)) from exc
-    try:
-        with fh:
-            if offset > 0:
-                # A previous read consumed a last line without its newline; the newline
-                # that later ends it belongs to that line, not to a new (blank) one.
-                fh.seek(offset - 1)
-                head = fh.read(3)
-                if head[:1] != b"\n":
-                    if head[1:2] == b"\n":
-                        offset += 1
-                    elif head[1:3] == b"\r\n":
-                        offset += 2
-            fh.seek(offset)
-            pos = offset
-            result.end_offset = pos
-            line_no = first_line
-            while True:
-                chunk = fh.readline(MAX_LINE_BYTES + 1)
-                if not chunk:
-                    break
-                if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
-                    _prefix, length, ended = _read_long_line(fh, chunk)
-                    if not ended and (_writer_active(fh) or _may_grow(fh, pos + length)):
-                        break  # still being written: wait for the next read
-                    pos += length
-                    result.skipped.append(line_no)
-                    result.errors.append((line_no, f"line too long ({length:,} bytes > {MAX_LINE_BYTES:,})"))
-                    line_no += 1
-                    result.end_offset = pos
-                    result.next_line = line_no
-                    continue
-                pos += len(chunk)
-                raw = chunk
-                if line_no == first_line and offset == 0 and raw.startswith(_BOM):
-                    raw = raw[len(_BOM) :]
-                if not chunk.endswith(b"\n"):
-                    # Unterminated last line: a complete record (a hand-written file
-                    # without a final newline) is consumed; an incomplete one is left for
-                    # the next read while a writer may still be finishing it, else it is a
-                    # torn line: skipped and counted.
-                    text = raw.strip()
-                    if not text:
-                        result.end_offset = pos
-                        break
-                    rec, err = _line_error(text, model, line_no=line_no, derive_id=derive_id)
-                    if rec is not None:
-                        result.records.append(rec)
-                    elif _writer_active(fh) or _may_grow(fh, pos):
-                        break  # a writer may still finish it: next read
-                    else:
-                        result.skipped.append(line_no)
-                        result.errors.append((line_no, f"torn last line: {err or 'incomplete'}"))
-                    result.end_offset = pos
-                    result.next_line = line_no + 1
-                    break
-                text = raw.strip()
-                if text:
-                    rec, err = _line_error(text, model, line_no=line_no, derive_id=derive_id)
-                    if rec is not None:
-                        result.records.append(rec)
-                    else:
-                        result.skipped.append(line_no)
-                        result.errors.append((line_no, err or "invalid"))
-                line_no += 1
-                result.end_offset = pos
-                result.next_line = line_no
-    except OSError as exc:
-        raise StoreError(target, exc.strerror or str(exc)) from exc
-    return result
 
 
 def _yaml_error(path: Path, exc: yaml.YAMLError) -> StoreError:
