@@ -22,14 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from conductor_tui.core import fileio
+from conductor_tui.core.fastrecords import builder_for
 from conductor_tui.core.fileio import MAX_JSON_DEPTH, StoreError
 from conductor_tui.core.records import line_identity
 
 M = TypeVar("M", bound=BaseModel)
 _BOM = b"\xef\xbb\xbf"
+_DECODE = msgspec.json.Decoder().decode
 
 
 @dataclass
@@ -94,11 +97,39 @@ def derived_id(prefix: str, raw: bytes, line_no: int) -> str:
     return f"{prefix}{h.hexdigest()[:16]}"
 
 
+def _with_identity(rec: Any, model: type, raw: bytes) -> Any:
+    prefix = _ID_PREFIX.get(model.__name__)
+    if prefix is not None and getattr(rec, "id", "") is None:
+        rec.id = line_identity(prefix, raw)  # a log line without id: its stable, derived identity
+    return rec
+
+
+def _fast_record(raw: bytes, model: type[M], line_no: int, derive_id: str | None) -> M | None:
+    """The record of a well-formed line built without re-validation, or ``None`` (then
+    pydantic reads it: errors, odd values, deep nesting — see core.fastrecords)."""
+    fast = builder_for(model)
+    if fast.fields is None or raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        return None
+    try:
+        obj = _DECODE(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if type(obj) is not dict:
+        return None
+    if derive_id is not None and not obj.get("id"):
+        obj["id"] = derived_id(derive_id, raw, line_no)
+    rec = fast.build(obj)
+    return _with_identity(rec, model, raw) if rec is not None else None
+
+
 def _line_error(
     raw: bytes, model: type[M], *, line_no: int = 0, derive_id: str | None = None
 ) -> tuple[M | None, str | None]:
     if len(raw) > fileio.MAX_LINE_BYTES:
         return None, f"line too long ({len(raw):,} bytes > {fileio.MAX_LINE_BYTES:,})"
+    fast = _fast_record(raw, model, line_no, derive_id)
+    if fast is not None:
+        return fast, None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -121,11 +152,7 @@ def _line_error(
         return None, f"invalid {loc}: {first.get('msg', 'invalid value')}"
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         return None, f"invalid record ({type(exc).__name__})"
-    prefix = _ID_PREFIX.get(model.__name__)
-    if prefix is not None and getattr(rec, "id", "") is None:
-        # models in _ID_PREFIX all carry ``id`` (checked by the getattr above); M is only bound to BaseModel
-        rec.id = line_identity(prefix, raw)  # type: ignore[attr-defined]  # a log line without id: its stable, derived identity
-    return rec, None
+    return _with_identity(rec, model, raw), None
 
 
 def _writer_active(fh: Any) -> bool:
