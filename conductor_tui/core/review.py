@@ -169,13 +169,29 @@ _TRUSTED = "trusted — routine evaluation skipped"
 class _EnsembleTrack:
     """Per-ensemble state of the queue pass: completed runs so far and the lifecycle."""
 
-    __slots__ = ("counter", "tracker")
+    __slots__ = ("adds", "counter", "phase_key", "phase_now", "tracker")
 
     def __init__(self, thresholds: Any) -> None:
         from conductor_tui.core.lifecycle import LifecycleTracker
 
         self.counter = 0  # completed runs (invocations)
         self.tracker = LifecycleTracker(thresholds)
+        self.adds = 0  # scores fed to the tracker
+        self.phase_key: tuple[int, bool] | None = None
+        self.phase_now: Phase | None = None
+
+    def add(self, score: Any, uses: int) -> None:
+        self.tracker.add(rules.as_score(score), uses=uses)
+        self.adds += 1
+
+    def phase(self, uses: int, trust_after: int) -> Phase:
+        """``tracker.phase(uses)``, remembered: it changes only when a score is added or
+        ``uses`` passes the trusted-threshold run count."""
+        key = (self.adds, uses > trust_after)
+        if key != self.phase_key:
+            self.phase_key = key
+            self.phase_now = self.tracker.phase(uses)
+        return self.phase_now  # type: ignore[return-value]
 
 
 class _ReviewPass:
@@ -213,6 +229,8 @@ class _ReviewPass:
         self.offset = 0
         self.tail = False
         self.debt: dict[str, int] = {}
+        self.trust_after = self.thresholds.trusted_threshold_uses
+        self.sampled_reason = f"sampled {self.thresholds.sampling_rate_established:.0%}"
 
     def _is_local(self, routed: Any) -> bool:
         from conductor_tui.core.records import _null_string
@@ -288,7 +306,7 @@ class _ReviewPass:
             # a failed or cancelled run is no invocation (no number, no calibration slot);
             # script / infrastructure failures are not evaluated
             if ev is not None and ev.score is not None:
-                tracker.add(rules.as_score(ev.score), uses=track.counter)
+                track.add(ev.score, track.counter)
             return
         track.counter += 1
         n = track.counter
@@ -296,9 +314,9 @@ class _ReviewPass:
             ev = self.by_invocation.get((ens, n))
             if ev is not None:
                 self.state.linked[rid] = ev
-        phase_now = tracker.phase(n - 1)
+        phase_now = track.phase(n - 1, self.trust_after)
         if ev is not None and ev.score is not None:
-            tracker.add(rules.as_score(ev.score), uses=n)
+            track.add(ev.score, n)
         judged_only = ev is not None and (
             is_judge(ev) or (ens in self.untrusted and (ev.evaluator or "").strip().lower() in JUDGES)
         )
@@ -318,7 +336,7 @@ class _ReviewPass:
                 due = sampled
             else:
                 due = stable_fraction(rid) < thresholds.sampling_rate_established
-            reason = f"sampled {thresholds.sampling_rate_established:.0%}" if due else "not sampled"
+            reason = self.sampled_reason if due else "not sampled"
         else:
             phase, reason, due = EvalPhase.TRUST, _TRUSTED, False
         if is_flagged:
