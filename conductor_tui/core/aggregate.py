@@ -164,7 +164,7 @@ def _str(v: Any) -> str | None:
 
 
 def _pj_from_model(d: RoutingDecision) -> _PJ | None:
-    pj = (d.model_extra or {}).get("propose_judge")
+    pj = d.propose_judge
     if not isinstance(pj, dict):
         return None
     tokens = pj.get("claude_judge_tokens")

@@ -364,8 +364,6 @@ class RoutingDecision(Record):
     row_id: str | None = None
     # Written by the conductor loop and the row runner (left out of a line when null). Typed
     # ``Any`` where older lines held them as free-form extras, so those lines still validate.
-    # Still extras (tests/ui read them through ``model_extra`` until the UI branch merges):
-    # UNDECLARED_ROUTING_FIELDS below.
     error: Any = None
     failure: Any = None  # infrastructure | model | config | cancelled
     duration_ms: Any = None
@@ -378,6 +376,12 @@ class RoutingDecision(Record):
     from_phase: Any = Field(default=None, alias="from")  # lifecycle events
     to: Any = None
     ensemble_digest: Any = None
+    invocation_number: Any = None  # the ensemble's completed-run count at this run
+    sampled_for_evaluation: Any = None  # the sampling decision recorded in Establish
+    phase: Any = None  # the evaluation phase the run was recorded in
+    context: Any = None  # what the row runner gave the ensemble (glossary: context strategy)
+    role: Any = None  # the role the row was routed by
+    propose_judge: Any = None  # a propose–judge run: its shape and Claude-judge tokens
 
     @model_validator(mode="before")
     @classmethod
@@ -411,13 +415,6 @@ def _id_or_none(value: Any) -> Any:
 
 
 RefId = Annotated[str | None, BeforeValidator(_id_or_none)]
-
-
-# Written on routing-log lines but not declared yet: tests under tests/ui (another branch) read
-# them through ``model_extra``. Declare them (and drop them here) once that branch has merged.
-UNDECLARED_ROUTING_FIELDS = frozenset(
-    {"invocation_number", "sampled_for_evaluation", "phase", "context", "role", "propose_judge"}
-)
 
 
 class Evaluation(Record):

@@ -127,8 +127,8 @@ def _light_from_model(d: RoutingDecision) -> _Light:
         status=d.status,
         delegability_category=getattr(d.delegability_category, "value", d.delegability_category),
         preparation_tokens_local=d.preparation_tokens_local,
-        invocation_number=d.extras.get("invocation_number"),
-        sampled_for_evaluation=d.extras.get("sampled_for_evaluation"),
+        invocation_number=d.invocation_number,
+        sampled_for_evaluation=d.sampled_for_evaluation,
     )
 
 

@@ -130,6 +130,12 @@ _ROUTING_DROP_NULL = frozenset(
         "from",
         "to",
         "ensemble_digest",
+        "invocation_number",
+        "sampled_for_evaluation",
+        "phase",
+        "context",
+        "role",
+        "propose_judge",
     }
 )
 _EVALUATION_DROP_NULL = frozenset(

@@ -115,7 +115,7 @@ def _reference(store: ProjectStore) -> tuple[list[tuple], list[tuple], dict]:
         if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
             phase, due_now = EvalPhase.CALIBRATE, True
         elif phase_now is Phase.ESTABLISH:
-            sampled = run.extras.get("sampled_for_evaluation")
+            sampled = run.sampled_for_evaluation
             phase = EvalPhase.ESTABLISH
             due_now = (
                 sampled
