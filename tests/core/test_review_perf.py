@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, rules
+from conductor_tui.core import review, review_pass, rules
 from conductor_tui.core.records import EvalPhase, Phase, RoutingDecision
 from conductor_tui.core.store import ProjectStore
 
@@ -157,7 +157,7 @@ def _rows(items: list[review.QueueItem]) -> list[tuple]:
 
 @pytest.mark.parametrize(("seed", "block"), [(1, 1 << 20), (2, 700), (3, 4096), (4, 1 << 20)])
 def test_one_pass_loader_matches_the_pydantic_reference(tmp_path: Path, monkeypatch, seed, block) -> None:
-    monkeypatch.setattr(review, "_BLOCK", block)
+    monkeypatch.setattr(review_pass, "_BLOCK", block)
     _write_log(tmp_path, seed, runs=900)
     store = ProjectStore(tmp_path)
     due, every, counts = _reference(store)
@@ -208,7 +208,7 @@ def test_a_log_without_a_final_newline_and_with_a_bom(tmp_path: Path) -> None:
 def test_a_long_queue_keeps_the_newest_runs_and_every_flagged_or_judged_one(
     tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(review, "QUEUE_LIMIT", 20)
+    monkeypatch.setattr(review_pass, "QUEUE_LIMIT", 20)
     _write_log(tmp_path, 1, runs=900)
     store = ProjectStore(tmp_path)
     due, _every, _counts = _reference(store)
