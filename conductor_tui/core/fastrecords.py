@@ -92,7 +92,9 @@ def _checker(annotation: Any) -> Callable[[Any], bool] | None:
 class _Field:
     __slots__ = ("before", "cache", "check", "name")
 
-    def __init__(self, name: str, before: Callable[[Any], Any] | None, check: Callable[[Any], bool], cache: bool):
+    def __init__(
+        self, name: str, before: Callable[[Any], Any] | None, check: Callable[[Any], bool], cache: bool
+    ):
         self.name = name
         self.before = before
         self.check = check

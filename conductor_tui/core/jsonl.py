@@ -243,7 +243,9 @@ def read_jsonl(
                         break  # still being written: wait for the next read
                     pos += length
                     result.skipped.append(line_no)
-                    result.errors.append((line_no, f"line too long ({length:,} bytes > {fileio.MAX_LINE_BYTES:,})"))
+                    result.errors.append(
+                        (line_no, f"line too long ({length:,} bytes > {fileio.MAX_LINE_BYTES:,})")
+                    )
                     line_no += 1
                     result.end_offset = pos
                     result.next_line = line_no
