@@ -179,7 +179,6 @@ class SnapshotMixin:
     def snapshot(self) -> Snapshot:
         """Current totals, per task type / ensemble / day, evaluations, lifecycle phase and
         promotion readiness (plain data; cheap — proportional to the number of groups)."""
-        t = self.thresholds
         ratios = self._ratios()
         snap = Snapshot()
         tot = self._public(self._totals, ratios)
@@ -209,8 +208,15 @@ class SnapshotMixin:
             if st.skipped_lines:
                 snap.skipped_line_numbers[name] = list(st.skipped_lines)
         snap.evaluations = dict(self._eval_totals)
+        ens_status = self._ensemble_rows(snap, ratios)
+        self._task_type_rows(snap, ratios, ens_status, profile_extra)
+        for day in sorted(self._by_day):
+            snap.by_day[day] = self._public(self._by_day[day], ratios)
+        return snap
 
-        # per ensemble (decisions + evaluations)
+    def _ensemble_rows(self, snap: Snapshot, ratios: dict[str, rules.TokenRatio]) -> dict[str, Any]:
+        """``snap.by_ensemble`` (decisions + evaluations); returns each ensemble's status."""
+        t = self.thresholds
         ens_names = set(self._by_ens) | set(self._eval_scores)
         ens_status: dict[str, rules.LifecycleStatus] = {}
         tkey = t.model_dump_json()
@@ -252,6 +258,17 @@ class SnapshotMixin:
             )
             snap.by_ensemble[name] = row
 
+        return ens_status
+
+    def _task_type_rows(
+        self,
+        snap: Snapshot,
+        ratios: dict[str, rules.TokenRatio],
+        ens_status: dict[str, Any],
+        profile_extra: dict[str, int],
+    ) -> None:
+        """``snap.by_task_type``."""
+        t = self.thresholds
         # per task type: evaluations carrying their own task_type count there; the others
         # count for their ensemble's main task type (the one it was routed for most).
         tt_evals: dict[str, dict[str, int]] = {tt: dict(c) for tt, c in self._eval_tt.items()}
@@ -293,7 +310,3 @@ class SnapshotMixin:
                 next_step=nxt,
             )
             snap.by_task_type[tt] = row
-
-        for day in sorted(self._by_day):
-            snap.by_day[day] = self._public(self._by_day[day], ratios)
-        return snap

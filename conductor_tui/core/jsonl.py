@@ -219,72 +219,94 @@ def read_jsonl(
         raise StoreError(target, exc.strerror or str(exc)) from exc
     try:
         with fh:
-            if offset > 0:
-                # A previous read consumed a last line without its newline; the newline
-                # that later ends it belongs to that line, not to a new (blank) one.
-                fh.seek(offset - 1)
-                head = fh.read(3)
-                if head[:1] != b"\n":
-                    if head[1:2] == b"\n":
-                        offset += 1
-                    elif head[1:3] == b"\r\n":
-                        offset += 2
-            fh.seek(offset)
-            pos = offset
-            result.end_offset = pos
-            line_no = first_line
-            while True:
-                chunk = fh.readline(fileio.MAX_LINE_BYTES + 1)
-                if not chunk:
-                    break
-                if len(chunk) > fileio.MAX_LINE_BYTES and not chunk.endswith(b"\n"):
-                    _prefix, length, ended = _read_long_line(fh, chunk)
-                    if not ended and (_writer_active(fh) or _may_grow(fh, pos + length)):
-                        break  # still being written: wait for the next read
-                    pos += length
-                    result.skipped.append(line_no)
-                    result.errors.append(
-                        (line_no, f"line too long ({length:,} bytes > {fileio.MAX_LINE_BYTES:,})")
-                    )
-                    line_no += 1
-                    result.end_offset = pos
-                    result.next_line = line_no
-                    continue
+            _LineReader(fh, model, result, derive_id).run(_skip_carried_newline(fh, offset), first_line)
+    except OSError as exc:
+        raise StoreError(target, exc.strerror or str(exc)) from exc
+    return result
+
+
+def _skip_carried_newline(fh: Any, offset: int) -> int:
+    """After a consumed last line that had no newline, the newline that later ends it
+    belongs to that line, not to a new (blank) one: the offset after it."""
+    if offset > 0:
+        fh.seek(offset - 1)
+        head = fh.read(3)
+        if head[:1] != b"\n":
+            if head[1:2] == b"\n":
+                offset += 1
+            elif head[1:3] == b"\r\n":
+                offset += 2
+    return offset
+
+
+class _LineReader:
+    """One streaming pass of :func:`read_jsonl` over an open file."""
+
+    def __init__(self, fh: Any, model: type, result: ReadResult, derive_id: str | None) -> None:
+        self.fh, self.model, self.result, self.derive_id = fh, model, result, derive_id
+
+    def run(self, offset: int, first_line: int) -> None:
+        fh, result = self.fh, self.result
+        fh.seek(offset)
+        pos = offset
+        result.end_offset = pos
+        line_no = first_line
+        while True:
+            chunk = fh.readline(fileio.MAX_LINE_BYTES + 1)
+            if not chunk:
+                break
+            if len(chunk) > fileio.MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+                length = self._long_line(chunk, pos, line_no)
+                if length is None:
+                    break  # still being written: wait for the next read
+                pos += length
+            else:
                 pos += len(chunk)
                 raw = chunk
                 if line_no == first_line and offset == 0 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]
                 if not chunk.endswith(b"\n"):
-                    # Unterminated last line: a complete record (a hand-written file
-                    # without a final newline) is consumed; an incomplete one is left for
-                    # the next read while a writer may still be finishing it, else it is a
-                    # torn line: skipped and counted.
-                    text = raw.strip()
-                    if not text:
-                        result.end_offset = pos
-                        break
-                    rec, err = _line_error(text, model, line_no=line_no, derive_id=derive_id)
-                    if rec is not None:
-                        result.records.append(rec)
-                    elif _writer_active(fh) or _may_grow(fh, pos):
-                        break  # a writer may still finish it: next read
-                    else:
-                        result.skipped.append(line_no)
-                        result.errors.append((line_no, f"torn last line: {err or 'incomplete'}"))
-                    result.end_offset = pos
-                    result.next_line = line_no + 1
+                    self._last_line(raw.strip(), pos, line_no)
                     break
-                text = raw.strip()
-                if text:
-                    rec, err = _line_error(text, model, line_no=line_no, derive_id=derive_id)
-                    if rec is not None:
-                        result.records.append(rec)
-                    else:
-                        result.skipped.append(line_no)
-                        result.errors.append((line_no, err or "invalid"))
-                line_no += 1
-                result.end_offset = pos
-                result.next_line = line_no
-    except OSError as exc:
-        raise StoreError(target, exc.strerror or str(exc)) from exc
-    return result
+                self._line(raw.strip(), line_no)
+            line_no += 1
+            result.end_offset = pos
+            result.next_line = line_no
+
+    def _line(self, text: bytes, line_no: int) -> None:
+        if text:
+            rec, err = _line_error(text, self.model, line_no=line_no, derive_id=self.derive_id)
+            if rec is not None:
+                self.result.records.append(rec)
+            else:
+                self.result.skipped.append(line_no)
+                self.result.errors.append((line_no, err or "invalid"))
+
+    def _long_line(self, chunk: bytes, pos: int, line_no: int) -> int | None:
+        """A line over the size limit: skipped and counted (its length), or ``None`` while
+        a writer may still be writing it."""
+        _prefix, length, ended = _read_long_line(self.fh, chunk)
+        if not ended and (_writer_active(self.fh) or _may_grow(self.fh, pos + length)):
+            return None
+        self.result.skipped.append(line_no)
+        self.result.errors.append((line_no, f"line too long ({length:,} bytes > {fileio.MAX_LINE_BYTES:,})"))
+        return length
+
+    def _last_line(self, text: bytes, pos: int, line_no: int) -> None:
+        """Unterminated last line: a complete record (a hand-written file without a final
+        newline) is consumed; an incomplete one is left for the next read while a writer
+        may still be finishing it, else it is a torn line: skipped and counted."""
+        result = self.result
+        if not text:
+            result.end_offset = pos
+            return
+        rec, err = _line_error(text, self.model, line_no=line_no, derive_id=self.derive_id)
+        if rec is not None:
+            result.records.append(rec)
+        elif _writer_active(self.fh) or _may_grow(self.fh, pos):
+            return  # a writer may still finish it: next read
+        else:
+            result.skipped.append(line_no)
+            result.errors.append((line_no, f"torn last line: {err or 'incomplete'}"))
+        result.end_offset = pos
+        result.next_line = line_no + 1

@@ -117,6 +117,50 @@ def workflow_wrapup(
     plan = plan or latest_plan(store)
     if plan is None:
         return None
+    decisions = _plan_decisions(store, plan)
+    try:
+        thresholds = store.load_config().routing_thresholds
+    except Exception:
+        from conductor_tui.core.records import RoutingThresholds
+
+        thresholds = RoutingThresholds()
+    ratio = float(thresholds.local_to_claude_token_ratio or 1.2)
+    local_all = [d for d in decisions.values() if d.is_local]
+    local = [d for d in local_all if (d.status or RunStatus.COMPLETED) in _DONE]  # failed runs are no success
+    saved = sum(
+        d.tokens_saved if d.tokens_saved is not None else round((d.total_tokens_local or 0) / ratio)
+        for d in local
+    )
+    # progression: each delegable task type of the plan, phase before the plan vs now
+    starts = [t for t in (as_datetime(d.timestamp) for d in decisions.values()) if t]
+    try:
+        evaluations = effective_evaluations(list(store.read_evaluations(0).records))
+    except Exception:
+        evaluations = []
+    progress = _Progress(
+        thresholds, evaluations, min(starts) if starts else None, uses or {}, ensembles or {}
+    )
+    return WrapUp(
+        plan_id=plan.id,
+        meta_task=plan.meta_task,
+        subtasks=len(plan.subtasks),
+        local=len(local),
+        local_tokens=sum(d.total_tokens_local or 0 for d in local_all),
+        saved_tokens=saved,
+        claude_tokens=sum(d.claude_tokens or 0 for d in decisions.values() if not d.is_local),
+        debt=sum(1 for d in decisions.values() if rules.is_interim_claude(d)),
+        ratio=ratio,
+        progression=progress.of_plan(plan, local),
+        open_rows=sum(
+            1
+            for r in plan.subtasks
+            if str(getattr(r.status, "value", r.status)) in ("pending", "approved", "running")
+        ),
+    )
+
+
+def _plan_decisions(store: Any, plan: Any) -> dict[str, RoutingDecision]:
+    """The routing decisions of ``plan``'s rows (found with one search over the log)."""
     ids = {str(r.routing_id) for r in plan.subtasks if r.routing_id}
     raw = _scan_lines(Path(store.routing_log_path), [f'"{i}"' for i in ids] + [f'"{plan.id}"'])
     decisions: dict[str, RoutingDecision] = {}
@@ -129,85 +173,70 @@ def workflow_wrapup(
             continue
         if (rec.id and rec.id in ids) or rec.plan_id == plan.id:
             decisions[rec.id or f"line-{len(decisions)}"] = rec
-    try:
-        thresholds = store.load_config().routing_thresholds
-    except Exception:
-        from conductor_tui.core.records import RoutingThresholds
+    return decisions
 
-        thresholds = RoutingThresholds()
-    ratio = float(thresholds.local_to_claude_token_ratio or 1.2)
-    local_all = [d for d in decisions.values() if d.is_local]
-    local = [d for d in local_all if (d.status or RunStatus.COMPLETED) in _DONE]  # failed runs are no success
-    local_tokens = sum(d.total_tokens_local or 0 for d in local_all)
-    saved = sum(
-        d.tokens_saved if d.tokens_saved is not None else round((d.total_tokens_local or 0) / ratio)
-        for d in local
-    )
-    claude_tokens = sum(d.claude_tokens or 0 for d in decisions.values() if not d.is_local)
-    debt = sum(1 for d in decisions.values() if rules.is_interim_claude(d))
-    # progression: each delegable task type of the plan, phase before the plan vs now
-    starts = [t for t in (as_datetime(d.timestamp) for d in decisions.values()) if t]
-    start = min(starts) if starts else None
-    try:
-        evaluations = effective_evaluations(list(store.read_evaluations(0).records))
-    except Exception:
-        evaluations = []
-    progression: list[Progression] = []
-    seen_types: set[str] = set()
-    for row in plan.subtasks:
-        tt = row.task_type
-        cat = rules.as_delegability(row.delegability_category)
-        if not tt or tt in seen_types or cat not in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE):
-            continue
-        seen_types.add(tt)
-        names = sorted({str(d.ensemble or d.routed_to) for d in local if d.task_type == tt})
-        if not names:
-            progression.append(
-                Progression(tt, None, None, Phase.DESIGN, "no ensemble yet; Claude as interim")
-            )
-            continue
-        ens = names[0]
-        scores_all = [e.score for e in evaluations if e.ensemble == ens]
+
+class _Progress:
+    """Each delegable task type of a plan: its ensemble's phase before the plan and now."""
+
+    def __init__(
+        self,
+        thresholds: Any,
+        evaluations: list[Any],
+        start: Any,
+        uses: dict[str, int],
+        ensembles: dict[str, Any],
+    ) -> None:
+        self.t, self.evaluations, self.start, self.uses, self.ensembles = (
+            thresholds,
+            evaluations,
+            start,
+            uses,
+            ensembles,
+        )
+
+    def of_plan(self, plan: Any, local: list[RoutingDecision]) -> list[Progression]:
+        out: list[Progression] = []
+        seen_types: set[str] = set()
+        for row in plan.subtasks:
+            tt = row.task_type
+            cat = rules.as_delegability(row.delegability_category)
+            if (
+                not tt
+                or tt in seen_types
+                or cat not in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE)
+            ):
+                continue
+            seen_types.add(tt)
+            names = sorted({str(d.ensemble or d.routed_to) for d in local if d.task_type == tt})
+            if not names:
+                out.append(Progression(tt, None, None, Phase.DESIGN, "no ensemble yet; Claude as interim"))
+            else:
+                out.append(self._of_ensemble(tt, names[0]))
+        return out
+
+    def _of_ensemble(self, tt: str, ens: str) -> Progression:
+        t, start = self.t, self.start
+        scores_all = [e.score for e in self.evaluations if e.ensemble == ens]
         scores_before = [
             e.score
-            for e in evaluations
+            for e in self.evaluations
             if e.ensemble == ens and start is not None and (as_datetime(e.timestamp) or start) < start
         ]
         before = (
-            rules.lifecycle_status(scores_before, thresholds, invocations=len(scores_before))
+            rules.lifecycle_status(scores_before, t, invocations=len(scores_before))
             if scores_before
             else None
         )
-        total_uses = (uses or {}).get(ens, len(scores_all))
-        after = rules.lifecycle_status(scores_all, thresholds, invocations=total_uses)
-        reported = (ensembles or {}).get(ens)
+        after = rules.lifecycle_status(scores_all, t, invocations=self.uses.get(ens, len(scores_all)))
+        reported = self.ensembles.get(ens)
         reported_phase = rules.as_phase(reported.get("phase")) if reported is not None else None
         if reported_phase is not None:
             after = dataclasses.replace(after, phase=reported_phase)
         if after.phase is Phase.CALIBRATE and after.calibration is not None:
-            evaluated = after.calibration.evaluated
-            detail = f"{ens} {evaluated}/{thresholds.calibration_period} evaluated"
+            detail = f"{ens} {after.calibration.evaluated}/{t.calibration_period} evaluated"
             if after.calibration.fallback:
                 detail += " · poor → Claude fallback"
         else:
             detail = ens
-        progression.append(
-            Progression(tt, ens, before.phase if before else Phase.DESIGN, after.phase, detail)
-        )
-    return WrapUp(
-        plan_id=plan.id,
-        meta_task=plan.meta_task,
-        subtasks=len(plan.subtasks),
-        local=len(local),
-        local_tokens=local_tokens,
-        saved_tokens=saved,
-        claude_tokens=claude_tokens,
-        debt=debt,
-        ratio=ratio,
-        progression=progression,
-        open_rows=sum(
-            1
-            for r in plan.subtasks
-            if str(getattr(r.status, "value", r.status)) in ("pending", "approved", "running")
-        ),
-    )
+        return Progression(tt, ens, before.phase if before else Phase.DESIGN, after.phase, detail)
