@@ -336,24 +336,27 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
             state.offset += cut + 1
             if cut + 1 < len(block):
                 fh.seek(state.offset)
-        text = tail[tail_skip:].strip()
-        if text:
-            # Unterminated last line: take it only if it is already a complete record.
-            rec = None
-            try:
-                rec = decoder.decode(text)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                if text.endswith(b"}"):
-                    rec = _tolerant(text, state.kind)
-            if rec is not None:
-                self._add([rec], routing, groups)
-                state.lines += 1
-                state.next_line += 1
-                state.offset += len(tail)
-        elif tail:
-            state.offset += len(tail)
+        self._consume_tail(tail, tail_skip, decoder, state, groups)
         if routing:
             self._merge_routes(groups)
+
+    def _consume_tail(self, tail: bytes, skip: int, decoder: Any, state: _FileState, groups: dict) -> None:
+        """An unterminated last line: taken only if it is already a complete record."""
+        text = tail[skip:].strip()
+        if not text:
+            state.offset += len(tail)
+            return
+        rec = None
+        try:
+            rec = decoder.decode(text)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            if text.endswith(b"}"):
+                rec = _tolerant(text, state.kind)
+        if rec is not None:
+            self._add([rec], state.kind == "routing", groups)
+            state.lines += 1
+            state.next_line += 1
+            state.offset += len(tail)
 
     def _consume_parallel(self, fh: Any, state: _FileState) -> None:
         """Read the whole lines from ``state.offset`` on every core when there are enough

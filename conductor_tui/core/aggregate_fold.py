@@ -68,6 +68,7 @@ class FoldMixin:
         else:
             self._add_evals(recs)
 
+    # long: the per-record loop of the report (~1M lines): one body, no helper call per line
     @staticmethod
     def _add_routes(recs: list[_Route], groups: dict[Any, Any]) -> None:
         get = groups.get

@@ -217,6 +217,7 @@ class _ReviewPass:
             idx = step[i] if step is not None else first_idx + i
             self._step(rec, rid, ens, offset, plen, idx)
 
+    # long: the per-run step of the pass (~1M calls): one body, no helper call per run
     def _step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> None:
         thresholds = self.thresholds
         track = self.tracks.get(ens)
@@ -331,6 +332,43 @@ def _scan_flags(path: Path) -> set[str]:
     return out
 
 
+def _feed_per_line(review: _ReviewPass, piece: bytes, base: int) -> int:
+    """Feed a block line by line (msgspec, else pydantic); returns its skipped lines."""
+    skipped = 0
+    recs: list[_Light] = []
+    indexes: list[int] = []
+    for idx, raw in enumerate(piece.split(b"\n")):
+        line = raw.strip()
+        if not line:
+            continue
+        rec: _Light | None
+        try:
+            rec = _LIGHT.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            rec = _tolerant_light(line)
+        if rec is None:
+            skipped += 1
+            continue
+        if rec.id is None:
+            rec.id = line_identity("rd-", line)
+        recs.append(rec)
+        indexes.append(idx)
+    review.feed(recs, base, len(piece), step=indexes)
+    return skipped
+
+
+def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
+    """Feed a block of whole lines, decoded at once when every line is a clean record."""
+    try:
+        recs = _LIGHT.decode_lines(piece)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        recs = None
+    if recs is not None and len(recs) == piece.count(b"\n") and all(r.id is not None for r in recs):
+        review.feed(recs, offset, len(piece))
+        return 0
+    return _feed_per_line(review, piece, offset)
+
+
 def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
     """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
     per-line fallback for blocks with corrupt or hand-written lines); returns the number of
@@ -340,29 +378,6 @@ def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
     review.offset, review.tail = start, False
     if not path.is_file():
         return 0
-
-    def per_line(piece: bytes, base: int) -> None:
-        nonlocal skipped
-        recs: list[_Light] = []
-        indexes: list[int] = []
-        for idx, raw in enumerate(piece.split(b"\n")):
-            line = raw.strip()
-            if not line:
-                continue
-            rec: _Light | None
-            try:
-                rec = _LIGHT.decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                rec = _tolerant_light(line)
-            if rec is None:
-                skipped += 1
-                continue
-            if rec.id is None:
-                rec.id = line_identity("rd-", line)
-            recs.append(rec)
-            indexes.append(idx)
-        review.feed(recs, base, len(piece), step=indexes)
-
     with path.open("rb", buffering=0) as fh:
         offset = start
         size = _BLOCK
@@ -378,7 +393,7 @@ def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
                     if block.startswith(_BOM) and first:
                         block = block[len(_BOM) :]
                         offset += len(_BOM)
-                    per_line(block, offset)
+                    skipped += _feed_per_line(review, block, offset)
                     review.tail = bool(block.strip())
                     break
                 size *= 2
@@ -388,15 +403,7 @@ def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
                 cut -= len(_BOM)
                 block = block[len(_BOM) :]
             first = False
-            piece = block[: cut + 1]
-            try:
-                recs = _LIGHT.decode_lines(piece)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                recs = None
-            if recs is not None and len(recs) == piece.count(b"\n") and all(r.id is not None for r in recs):
-                review.feed(recs, offset, len(piece))
-            else:
-                per_line(piece, offset)
+            skipped += _feed_block(review, block[: cut + 1], offset)
             offset += cut + 1
             size = _BLOCK
     review.offset = offset
