@@ -49,6 +49,7 @@ from conductor_tui.core.review_pass import (
     _ReviewPass,
     _scan_flags,
     _validate_line,
+    read_routing_sharded,
 )
 from conductor_tui.core.review_state import (
     ALL_RUNS_LIMIT,
@@ -222,7 +223,7 @@ def _load_review(store: Any, resume: _Memo | None) -> tuple[ReviewState, Any, di
     review = _ReviewPass(state, need)
     try:
         state.flagged_ids = _scan_flags(path)
-        state.skipped_routing = _read_routing(path, review)
+        state.skipped_routing = read_routing_sharded(path, review)
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}

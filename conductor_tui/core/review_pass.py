@@ -5,7 +5,9 @@ location, and only those materialised as full records at the end."""
 
 from __future__ import annotations
 
+import copy
 import json
+import zlib
 from collections import deque
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from conductor_tui.core import rules
+from conductor_tui.core import logscan, rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -153,7 +155,17 @@ class _ReviewPass:
         self.tail = False
         self.debt: dict[str, int] = {}
         self.trust_after = self.thresholds.trusted_threshold_uses
+        self.shard: tuple[int, int] | None = None  # (k, n): only ensembles of shard k; debt in shard 0
+        self.shard_cache: dict[str, bool] = {}
         self.sampled_reason = f"sampled {self.thresholds.sampling_rate_established:.0%}"
+
+    def _mine(self, ens: str) -> bool:
+        """Whether ``ens`` belongs to this pass's shard (a stable hash of its name)."""
+        hit = self.shard_cache.get(ens)
+        if hit is None:
+            k, n = self.shard  # type: ignore[misc]
+            hit = self.shard_cache[ens] = zlib.crc32(ens.encode("utf-8", "surrogatepass")) % n == k
+        return hit
 
     def _is_local(self, routed: Any) -> bool:
         from conductor_tui.core.records import _null_string
@@ -180,6 +192,7 @@ class _ReviewPass:
         pairs = self.pairs
         need = self.need
         deleg_cache = self.deleg_cache
+        shard = self.shard
         for i, rec in enumerate(recs):
             event = rec.event
             if event is not None and event not in _DECISION_EVENTS:
@@ -190,7 +203,7 @@ class _ReviewPass:
                 local = self._is_local(routed)
             tt = rec.task_type or "(untyped)"
             if not local:
-                if rec.preparation_tokens_local is None:
+                if rec.preparation_tokens_local is None and (shard is None or shard[0] == 0):
                     category = rec.delegability_category
                     delegable = deleg_cache.get(category) if category.__class__ is str else None
                     if delegable is None:
@@ -200,6 +213,8 @@ class _ReviewPass:
                 continue
             # a local route always names its ensemble (_is_local is False for an empty one)
             ens: str = rec.ensemble or routed or ""
+            if shard is not None and not self._mine(ens):
+                continue
             self.total_runs += 1
             ts = rec.timestamp
             pair = pairs.get((tt, ens))
@@ -408,6 +423,61 @@ def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
             size = _BLOCK
     review.offset = offset
     return skipped
+
+
+def _shard_pass(review: _ReviewPass, shard: tuple[int, int]) -> _ReviewPass:
+    """An empty copy of ``review`` for one shard (same evaluations, state and thresholds)."""
+    part = copy.copy(review)
+    part.shard, part.shard_cache = shard, {}
+    part.tracks, part.pairs, part.debt, part.special = {}, {}, {}, []
+    part.local_cache, part.deleg_cache = {}, {}
+    part.due = deque(maxlen=QUEUE_LIMIT)
+    part.all = deque(maxlen=ALL_RUNS_LIMIT)
+    part.due_total = part.total_runs = 0
+    return part
+
+
+def _read_shard(job: tuple[_ReviewPass, Path, int, int]) -> tuple[Any, ...]:
+    review, path, k, n = job
+    part = _shard_pass(review, (k, n))
+    skipped = _read_routing(path, part)
+    state = part.state
+    return (
+        skipped, part.offset, part.tail, part.tracks, part.pairs, part.debt, list(part.due), list(part.all),
+        part.special, part.due_total, part.total_runs, dict(state.run_ensembles), dict(state.linked),
+    )  # fmt: skip
+
+
+def read_routing_sharded(path: Path, review: _ReviewPass) -> int:
+    """:func:`_read_routing` from the start on every core: each forked worker reads the whole
+    log but steps only the runs of its share of the ensembles (an ensemble's runs stay in
+    order in one worker); the queues are merged back by location. Same result as one pass."""
+    n = logscan.parallel_workers(path.stat().st_size) if path.is_file() else 1
+    if n <= 1:
+        return _read_routing(path, review)
+    parts = logscan.fork_map(_read_shard, [(review, path, k, n) for k in range(n)])
+    loc = _LOC
+    due: list[_Pending] = []
+    every: list[_Pending] = []
+    special: list[_Pending] = []
+    for k, part in enumerate(parts):
+        (_sk, review.offset, review.tail, tracks, pairs, debt, p_due, p_all, p_special, due_total, total_runs,
+         run_ensembles, linked) = part  # fmt: skip
+        review.tracks.update(tracks)
+        review.pairs.update(pairs)
+        if k == 0:
+            review.debt = debt
+        due += p_due
+        every += p_all
+        special += p_special
+        review.due_total += due_total
+        review.total_runs += total_runs
+        review.state.run_ensembles.update(run_ensembles)
+        review.state.linked.update(linked)
+    review.due = deque(sorted(due, key=lambda p: p[loc]), maxlen=QUEUE_LIMIT)
+    review.all = deque(sorted(every, key=lambda p: p[loc]), maxlen=ALL_RUNS_LIMIT)
+    review.special = sorted(special, key=lambda p: p[loc])
+    return int(parts[0][0])
 
 
 def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, int], RoutingDecision]:

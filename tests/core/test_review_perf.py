@@ -219,3 +219,20 @@ def test_a_long_queue_keeps_the_newest_runs_and_every_flagged_or_judged_one(
     assert len(others) > 20 and special
     assert _rows(review.evaluation_queue(state)) == expected
     assert state.queue_total == len(due)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_pass_sharded_by_ensemble_matches_the_reference(tmp_path: Path, monkeypatch, workers: int) -> None:
+    """Every core steps its share of the ensembles over the whole log: same queue, counts
+    and lifecycle as one pass (and as the pydantic reference)."""
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    test_one_pass_loader_matches_the_pydantic_reference(tmp_path, monkeypatch, 5, 4096)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    review._MEMO.clear()
+    single = review.load_review(ProjectStore(tmp_path))
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    review._MEMO.clear()
+    sharded = review.load_review(ProjectStore(tmp_path))
+    assert _rows(sharded.queue_all) == _rows(single.queue_all)
+    assert _rows(sharded.queue_due) == _rows(single.queue_due)
+    assert (sharded.pairs, sharded.debt, sharded.total_runs) == (single.pairs, single.debt, single.total_runs)
