@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import mmap
 import zlib
 from collections import deque
 from datetime import datetime
@@ -315,35 +316,25 @@ class _ReviewPass:
 
 def _scan_flags(path: Path) -> set[str]:
     """Routing ids the person flagged (``flagged-unsatisfactory`` events; rare, found with
-    a C-level search per 8 MiB chunk, so runs logged before their flag are known in the
-    main pass)."""
+    a C-level search over the mapped file, so runs logged before their flag are known in
+    the main pass)."""
     out: set[str] = set()
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:
         return out
     needle = f'"{FLAG_EVENT}"'.encode()
-    carry = b""
-    with path.open("rb", buffering=0) as fh:
-        while True:
-            chunk = fh.read(8 << 20)
-            if not chunk:
-                data, last = carry, True
-            else:
-                cut = chunk.rfind(b"\n")
-                if cut < 0:
-                    carry += chunk
-                    continue
-                data, carry, last = carry + chunk[: cut + 1], chunk[cut + 1 :], False
-            pos = data.find(needle)
-            while pos != -1:
-                start = data.rfind(b"\n", 0, pos) + 1
-                end = data.find(b"\n", pos)
-                end = len(data) if end == -1 else end
-                rec = _validate_line(data[start:end].strip())
-                if rec is not None and rec.event == FLAG_EVENT and rec.routing_id is not None:
-                    out.add(str(rec.routing_id))
-                pos = data.find(needle, end)
-            if last:
-                break
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        pos = data.find(needle)
+        while pos != -1:
+            start = data.rfind(b"\n", 0, pos) + 1
+            end = data.find(b"\n", pos)
+            end = len(data) if end == -1 else end
+            line = data[start:end].strip()
+            if line.startswith(_BOM):
+                line = line[len(_BOM) :]
+            rec = _validate_line(line)
+            if rec is not None and rec.event == FLAG_EVENT and rec.routing_id is not None:
+                out.add(str(rec.routing_id))
+            pos = data.find(needle, end)
     return out
 
 
