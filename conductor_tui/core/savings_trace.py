@@ -228,7 +228,9 @@ class SavingsTrace:
             ln.interim = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
                 cat is None and (_text(r.reason) or "").strip().lower() == "no-ensemble"
             )
-        what = f"{'local ' + (ens or '') if local else 'Claude'} · {tt}" + ("" if ln.completed else f" · {status}")
+        what = f"{'local ' + (ens or '') if local else 'Claude'} · {tt}" + (
+            "" if ln.completed else f" · {status}"
+        )
         ln.summary = what
         self._lines.append(ln)
 

@@ -54,7 +54,9 @@ def test_one_pass_range_equals_the_line_by_line_trace(tmp_path: Path, monkeypatc
     evals = tmp_path / "evaluations.jsonl"
     _write(log, seed, 3000)
     evals.write_text(
-        "\n".join(json.dumps({"ensemble": "extract-x", "score": "good", "judge_tokens": 40 + i}) for i in range(30))
+        "\n".join(
+            json.dumps({"ensemble": "extract-x", "score": "good", "judge_tokens": 40 + i}) for i in range(30)
+        )
         + "\nnot json\n"
     )
     t = RoutingThresholds(ratio_min_samples=3)
