@@ -46,6 +46,17 @@ bumps it too — so per task type the debt is ``max(logged, profile count)``: th
 only adds what the logs lack (rotated logs, a conductor that updated only the profile),
 never the same work twice.
 
+The saving's range (:meth:`Aggregator.savings_range`, ``report --json``'s
+``savings_range``) comes from the same pass (:mod:`~conductor_tui.core.savings_band`):
+:func:`savings_range_for` reuses the aggregator that read the logs last while they are
+unchanged, so ``report`` and the Savings dashboard read each line once.
+
+Parts: :mod:`~conductor_tui.core.aggregate_rows` (decoders, counter layout, tolerant
+path), :mod:`~conductor_tui.core.aggregate_fold` (hot loops, merging),
+:mod:`~conductor_tui.core.aggregate_cache` (warm-start cache),
+:mod:`~conductor_tui.core.aggregate_snapshot` (:class:`Snapshot`, the range); this module
+keeps the feeding and re-exports what others import.
+
 No Textual, no Rich.
 """
 
