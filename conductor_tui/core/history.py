@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -311,8 +312,31 @@ def _iter_lines(path: Path) -> Iterator[tuple[_Line | None, bytes]]:
             yield _Line(**{k: obj.get(k) for k in _Line.__struct_fields__}), line
 
 
+_MEMO_LOCK = threading.Lock()
+_MEMO: dict[str, tuple[tuple, History]] = {}  # routing log path → (file signatures, history)
+
+
 def build_history(store: Any) -> History:
-    """Read ``store``'s routing log and evaluations into a :class:`History`."""
+    """Read ``store``'s routing log and evaluations into a :class:`History`.
+
+    Remembered while the routing log, the evaluations and the config are unchanged (same
+    inode, size and mtime): the Lifecycle screen and the loop ask for it on every visit and
+    every decision, and a million-line log takes seconds to read. Treat it as read-only."""
+    path = str(Path(store.routing_log_path))
+    key = tuple(
+        logscan.file_signature(p) for p in (store.routing_log_path, store.evaluations_path, store.config_path)
+    )
+    with _MEMO_LOCK:
+        found = _MEMO.get(path)
+        if found is not None and found[0] == key:
+            return found[1]
+    hist = _read_history(store)
+    with _MEMO_LOCK:
+        _MEMO[path] = (key, hist)
+    return hist
+
+
+def _read_history(store: Any) -> History:
     try:
         thresholds = store.load_config().routing_thresholds
     except Exception:  # a broken config must not stop the loop; the defaults are the spec's

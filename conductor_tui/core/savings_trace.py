@@ -34,6 +34,7 @@ import msgspec
 
 from conductor_tui.core import logscan, rules
 from conductor_tui.core.records import RoutingThresholds, RunStatus
+from conductor_tui.core.savings_band import RatioBand, default_band, ratio_band
 from conductor_tui.core.schemas import TraceEval as _E
 from conductor_tui.core.schemas import TraceRoute as _R
 
@@ -97,27 +98,6 @@ class Line:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
-class RatioBand:
-    ratio: float
-    low: float
-    high: float
-    source: str  # refined | default
-    claude_samples: int
-    local_samples: int
-
-    def describe(self) -> str:
-        if self.source == "refined":
-            return (
-                f"ratio {self.ratio:.3g} (band {self.low:.3g}–{self.high:.3g} from {self.claude_samples} "
-                f"Claude-task records)"
-            )
-        return (
-            f"default ratio {self.ratio:.3g} (stated band {self.low:.3g}–{self.high:.3g}: "
-            f"only {self.claude_samples} Claude-task record(s))"
-        )
-
-
 @dataclass
 class Explanation:
     figure: str
@@ -141,11 +121,21 @@ class Explanation:
 class SavingsTrace:
     """The report's figures with their lines (see the module docstring)."""
 
-    def __init__(self, thresholds: RoutingThresholds | None = None) -> None:
+    def __init__(self, thresholds: RoutingThresholds | None = None, store: Any = None) -> None:
         self.thresholds = thresholds or RoutingThresholds()
-        self.lines: list[Line] = []
+        self._lines: list[Line] = []
         self.skipped: dict[str, list[int]] = {}
         self.bands: dict[str, RatioBand] = {}
+        self._store = store  # read on first use of the lines (see trace_savings)
+
+    @property
+    def lines(self) -> list[Line]:
+        if self._store is not None:
+            store, self._store = self._store, None
+            self.read_routing(Path(store.routing_log_path))
+            self.read_evaluations(Path(store.evaluations_path))
+            self.finish()
+        return self._lines
 
     # ------------------------------------------------------------------ reading
 
@@ -174,7 +164,7 @@ class SavingsTrace:
             j = _int(e.judge_tokens)
             if j is not None and j > 0:
                 tt = (_text(e.task_type) or "").strip() or "(unknown)"
-                self.lines.append(
+                self._lines.append(
                     Line(EVALUATIONS, n, "judge-evaluation", tt, _text(e.ensemble), "unknown", overhead=j,
                          summary="the judge's tokens for this evaluation")
                 )  # fmt: skip
@@ -187,7 +177,7 @@ class SavingsTrace:
         pj = r.propose_judge.get("claude_judge_tokens") if isinstance(r.propose_judge, dict) else None
         pj = _int(pj)
         if pj:
-            self.lines.append(
+            self._lines.append(
                 Line(ROUTING, n, "overhead-judge", tt, _text(r.ensemble), day, overhead=pj,
                      summary="Claude judged a propose–judge run")
             )  # fmt: skip
@@ -195,11 +185,11 @@ class SavingsTrace:
             if event == CLAUDE_OVERHEAD_EVENT:
                 kind = "overhead-judge" if tt.lower().startswith("judg") else "overhead-planning"
                 tokens = _int(r.claude_tokens) or 0
-                self.lines.append(
+                self._lines.append(
                     Line(ROUTING, n, kind, tt, None, day, overhead=tokens, summary=f"Claude overhead ({tt})")
                 )
             return
-        self.lines.append(_decision_line(n, r, tt, day))
+        self._lines.append(_decision_line(n, r, tt, day))
 
     # ------------------------------------------------------------------ ratios and bands
 
@@ -216,26 +206,17 @@ class SavingsTrace:
                 claude[ln.task_type].append(ln.claude_tokens)
         for tt in set(local) | set(claude) | {ln.task_type for ln in self.lines if ln.decision}:
             loc, cl = local.get(tt, []), claude.get(tt, [])
-            point = rules.refine_ratio(sum(loc), len(loc), sum(cl), len(cl), t)
-            if point.source == "refined":
-                mean_local = sum(loc) / len(loc)
-                ratios = [mean_local / c for c in cl if c > 0]
-                band = RatioBand(point.ratio, min(ratios), max(ratios), "refined", len(cl), len(loc))
-            else:
-                w = max(0.0, float(t.ratio_band_default))
-                band = RatioBand(
-                    point.ratio, point.ratio * (1 - w), point.ratio * (1 + w), "default", len(cl), len(loc)
-                )
-            self.bands[tt] = band
+            positive = [c for c in cl if c > 0]
+            self.bands[tt] = ratio_band(
+                sum(loc), len(loc), sum(cl), len(cl), min(positive, default=0), max(positive, default=0), t
+            )
         return self
 
     def band(self, task_type: str) -> RatioBand:
+        if self._store is not None:
+            _ = self.lines  # read them now: the bands come from the lines
         found = self.bands.get(task_type)
-        if found is None:
-            r = self.thresholds.local_to_claude_token_ratio
-            w = self.thresholds.ratio_band_default
-            found = RatioBand(r, r * (1 - w), r * (1 + w), "default", 0, 0)
-        return found
+        return found if found is not None else default_band(self.thresholds)
 
     # ------------------------------------------------------------------ figures
 
@@ -365,7 +346,18 @@ class SavingsTrace:
         return "; ".join(f"{tt}: {self.band(tt).describe()}" for tt in types)
 
     def savings_range(self) -> dict[str, Any]:
-        """The saving and the net saving with their ranges, per task type too (for ``report --json``)."""
+        """The saving and the net saving with their ranges, per task type too (for ``report
+        --json``). A trace of a store whose lines were not needed yet takes them from the
+        report's one-pass aggregation (:func:`~conductor_tui.core.aggregate.savings_range_for`:
+        the same figures); otherwise they are summed line by line (:meth:`range_from_lines`)."""
+        if self._store is not None:
+            from conductor_tui.core.aggregate import savings_range_for
+
+            return savings_range_for(self._store, self.thresholds)
+        return self.range_from_lines()
+
+    def range_from_lines(self) -> dict[str, Any]:
+        """:meth:`savings_range` summed over the traced lines (the reference)."""
         total, _out, rng = self._saved(self.lines)
         spent = sum(ln.overhead for ln in self.lines)
         by_tt = {}
@@ -421,10 +413,8 @@ def trace_savings(store: Any) -> SavingsTrace:
         thresholds = store.load_config().routing_thresholds
     except Exception:
         thresholds = RoutingThresholds()
-    trace = SavingsTrace(thresholds)
-    trace.read_routing(Path(store.routing_log_path))
-    trace.read_evaluations(Path(store.evaluations_path))
-    return trace.finish()
+    # the lines are read when a figure is explained; the range alone needs no trace
+    return SavingsTrace(thresholds, store)
 
 
 def _decision_line(n: int, r: _R, tt: str, day: str) -> Line:

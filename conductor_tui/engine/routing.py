@@ -121,6 +121,9 @@ def build_decision(
         **script_failure,
         **{k: v for k, v in (extra or {}).items() if k not in RoutingDecision.model_fields},
     )
+    for k, v in (extra or {}).items():  # declared fields (context, role, request_id …) not set above
+        if k in RoutingDecision.model_fields and getattr(decision, k) is None:
+            setattr(decision, k, v)
     return decision
 
 

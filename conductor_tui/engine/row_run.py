@@ -244,7 +244,7 @@ class RowRunner:
             except (OSError, ValueError):
                 continue
             text = execution.deliverable
-            judged = (d.model_extra or {}).get("propose_judge")
+            judged = d.propose_judge
             if text and isinstance(judged, dict):
                 # a propose–judge row hands on the judged result, not the judge's JSON
                 verdict = parse_verdict(text, list(judged.get("proposers") or []))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, rules
+from conductor_tui.core import review, review_pass, rules
 from conductor_tui.core.records import EvalPhase, Phase, RoutingDecision
 from conductor_tui.core.store import ProjectStore
 
@@ -115,7 +115,7 @@ def _reference(store: ProjectStore) -> tuple[list[tuple], list[tuple], dict]:
         if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
             phase, due_now = EvalPhase.CALIBRATE, True
         elif phase_now is Phase.ESTABLISH:
-            sampled = run.extras.get("sampled_for_evaluation")
+            sampled = run.sampled_for_evaluation
             phase = EvalPhase.ESTABLISH
             due_now = (
                 sampled
@@ -157,7 +157,7 @@ def _rows(items: list[review.QueueItem]) -> list[tuple]:
 
 @pytest.mark.parametrize(("seed", "block"), [(1, 1 << 20), (2, 700), (3, 4096), (4, 1 << 20)])
 def test_one_pass_loader_matches_the_pydantic_reference(tmp_path: Path, monkeypatch, seed, block) -> None:
-    monkeypatch.setattr(review, "_BLOCK", block)
+    monkeypatch.setattr(review_pass, "_BLOCK", block)
     _write_log(tmp_path, seed, runs=900)
     store = ProjectStore(tmp_path)
     due, every, counts = _reference(store)
@@ -208,7 +208,7 @@ def test_a_log_without_a_final_newline_and_with_a_bom(tmp_path: Path) -> None:
 def test_a_long_queue_keeps_the_newest_runs_and_every_flagged_or_judged_one(
     tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(review, "QUEUE_LIMIT", 20)
+    monkeypatch.setattr(review_pass, "QUEUE_LIMIT", 20)
     _write_log(tmp_path, 1, runs=900)
     store = ProjectStore(tmp_path)
     due, _every, _counts = _reference(store)
@@ -219,3 +219,20 @@ def test_a_long_queue_keeps_the_newest_runs_and_every_flagged_or_judged_one(
     assert len(others) > 20 and special
     assert _rows(review.evaluation_queue(state)) == expected
     assert state.queue_total == len(due)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_pass_sharded_by_ensemble_matches_the_reference(tmp_path: Path, monkeypatch, workers: int) -> None:
+    """Every core steps its share of the ensembles over the whole log: same queue, counts
+    and lifecycle as one pass (and as the pydantic reference)."""
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    test_one_pass_loader_matches_the_pydantic_reference(tmp_path, monkeypatch, 5, 4096)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    review._MEMO.clear()
+    single = review.load_review(ProjectStore(tmp_path))
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    review._MEMO.clear()
+    sharded = review.load_review(ProjectStore(tmp_path))
+    assert _rows(sharded.queue_all) == _rows(single.queue_all)
+    assert _rows(sharded.queue_due) == _rows(single.queue_due)
+    assert (sharded.pairs, sharded.debt, sharded.total_runs) == (single.pairs, single.debt, single.total_runs)

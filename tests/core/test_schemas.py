@@ -9,14 +9,12 @@ import msgspec
 import pytest
 
 from conductor_tui.core import schemas
-from conductor_tui.core.records import UNDECLARED_ROUTING_FIELDS, Evaluation, RoutingDecision
+from conductor_tui.core.records import Evaluation, RoutingDecision
 from conductor_tui.core.store import ProjectStore
 
 
 def _declared(model: type) -> set[str]:
-    names = {f.alias or name for name, f in model.model_fields.items()}
-    # written but still extras until the UI branch merges (see records.UNDECLARED_ROUTING_FIELDS)
-    return names | (UNDECLARED_ROUTING_FIELDS if model is RoutingDecision else set())
+    return {f.alias or name for name, f in model.model_fields.items()}
 
 
 @pytest.mark.parametrize(
@@ -60,3 +58,21 @@ def test_declared_bookkeeping_fields_are_written_only_when_set(tmp_path) -> None
     assert ev["per_model"] == {"m": "correct"} and "judge_agreement" not in ev
     read = RoutingDecision.model_validate(first)
     assert read.duration_ms == 1200 and read.extras == {}
+
+
+def test_the_loop_and_row_runner_fields_are_declared(tmp_path) -> None:
+    store = ProjectStore(tmp_path)
+    written = {
+        "invocation_number": 3,
+        "sampled_for_evaluation": True,
+        "phase": "calibrate",
+        "context": {"strategy": "distilled"},
+        "role": "quick",
+        "propose_judge": {"claude_judge_tokens": 120},
+    }
+    store.append_routing(RoutingDecision(task_type="t", routed_to="e", **written))
+    store.append_routing(RoutingDecision(task_type="t", routed_to="e"))
+    first, second = store.read_routing().records
+    assert {k: getattr(first, k) for k in written} == written and first.extras == {}
+    assert not set(written) & set(json.loads(store.routing_log_path.read_text().splitlines()[1]))
+    assert second.invocation_number is None

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conductor_tui import cli
+from conductor_tui.core import fileio
 from conductor_tui.core import store as store_mod
 from conductor_tui.core.aggregate import Aggregator
 from conductor_tui.core.records import PlanRow, RoutingDecision, WorkflowPlan
@@ -135,7 +136,7 @@ def test_an_unterminated_line_a_writer_may_finish_is_left_pending(tmp_path: Path
 
 
 def test_a_line_over_the_size_limit_is_skipped_and_counted(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(store_mod, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(fileio, "MAX_LINE_BYTES", 1000)
     path = tmp_path / "routing-log.jsonl"
     path.write_bytes(b'{"task_type": "a"}\n{"task_summary": "' + b"y" * 5000 + b'"}\n{"task_type": "b"}\n')
     res = read_jsonl(path, RoutingDecision)

@@ -130,7 +130,7 @@ def test_the_loop_closes_across_sessions_through_the_cli(story, capsys, monkeypa
         assert out["output"] == "GET /a\nPOST /b"
         runs.append(out["routing_id"])
     logged = [d for d in store.read_routing().records if d.id in runs]
-    assert [d.extras["invocation_number"] for d in logged] == [1, 2, 3]
+    assert [d.invocation_number for d in logged] == [1, 2, 3]
     # the first run is the person's confirmation; from then on the task profile maps the type
     assert [d.reason for d in logged] == ["user-confirmed", "task-profile", "task-profile"]
     assert all(d.standing_auth is False and d.evaluation_summary is None for d in logged)
@@ -158,7 +158,7 @@ def test_the_loop_closes_across_sessions_through_the_cli(story, capsys, monkeypa
     assert profile(story)["phase"] == "establish"
     # the third run was made while calibrating? no: its sampling decision was taken at record time
     third = next(d for d in store.read_routing().records if d.id == b_runs[2])
-    assert third.extras["sampled_for_evaluation"] is True  # recorded while still calibrating
+    assert third.sampled_for_evaluation is True  # recorded while still calibrating
 
     # ---- the person grants a standing authorisation (Lifecycle screen) -------------------
     store.grant_authorization("extraction", "extract-endpoints", reason="calibration passed")
@@ -181,7 +181,7 @@ def test_the_loop_closes_across_sessions_through_the_cli(story, capsys, monkeypa
         c_runs.append(c.run()[1]["routing_id"])
     records = {d.id: d for d in store.read_routing().records}
     assert all(records[r].standing_auth is True and records[r].reason == "standing-auth" for r in c_runs)
-    assert records[c_runs[-1]].extras["invocation_number"] == 22
+    assert records[c_runs[-1]].invocation_number == 22
     c.evaluate(c_runs[0], "good")
     c.evaluate(c_runs[1], "good")  # 7 evaluations, all acceptable-or-good, 6 good, 22 uses
     assert ensemble_report(c)["phase"] == "promote"
@@ -266,7 +266,7 @@ def test_the_loop_closes_across_sessions_through_the_cli(story, capsys, monkeypa
     code, broken = f.cli("request-run", "summarize-notes", "--input", "notes", "--headless", "--session", "s-F")
     assert code == 4 and broken["status"] == "failed" and "output" not in broken
     failed_run = next(r for r in store.read_routing().records if r.id == broken["routing_id"])
-    assert failed_run.tokens_saved == 0 and "invocation_number" not in failed_run.extras
+    assert failed_run.tokens_saved == 0 and failed_run.invocation_number is None
 
     # ---- the figures: every completed run counted once, the failed one apart ----------------
     local = [r for r in store.read_routing().records if r.is_decision and r.is_local]

@@ -86,7 +86,7 @@ def _records(project: Path) -> dict[str, Any]:
     )
     routing = [
         {k: getattr(d, k) for k in keep}
-        | {k: d.extras.get(k) for k in ("invocation_number", "sampled_for_evaluation", "phase")}
+        | {k: getattr(d, k) for k in ("invocation_number", "sampled_for_evaluation", "phase")}
         for d in decisions
     ]
     evaluations = [

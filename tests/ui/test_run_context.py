@@ -148,7 +148,7 @@ async def test_a_dependent_row_gets_its_context(project_dir, cockpit, fake_ollam
             assert "summary by distill-context" in line
         entries = [d for d in routing_log(project_dir) if d.row_id == "r-02"]
         assert len(entries) == 1
-        recorded = entries[0].model_extra["context"]
+        recorded = entries[0].context
         assert recorded["strategy"] == strategy
         assert recorded["saved_tokens"] == result.saved_tokens > 0
         assert recorded["full_tokens"] == result.full_tokens
@@ -173,7 +173,7 @@ async def test_a_role_row_runs_on_its_roles_profile(project_dir, cockpit, fake_o
         assert request["body"]["model"] == "qwen3:1.7b"
         assert user_message(request) == "Rename the handler module"
         entry = next(d for d in routing_log(project_dir) if d.row_id == "r-01")
-        assert entry.routed_to == "role-quick" and entry.model_extra["role"] == "quick"
+        assert entry.routed_to == "role-quick" and entry.role == "quick"
         # an unknown role is refused with a notice, nothing runs
         notes: list[str] = []
         screen.notify = lambda message, **_: notes.append(str(message))

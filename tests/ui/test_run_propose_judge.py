@@ -83,7 +83,7 @@ async def test_plan_review_shows_proposals_and_the_judges_pick(project_dir, cock
         assert cost.judge.total_tokens > 0 and len([p for p in cost.proposers if p.total_tokens]) == 3
         # the routing log keeps the verdict and the cost
         entry = next(d for d in routing_log(project_dir) if d.routed_to == "plan-review")
-        pj = entry.model_extra["propose_judge"]
+        pj = entry.propose_judge
         assert pj["picked"] == "propose-llama" and pj["verdict"] == "pick"
         assert pj["total_tokens"] == entry.total_tokens_local == local
         # d shows the judged result (not the judge's JSON); v goes back to the proposals
@@ -190,7 +190,7 @@ async def test_claude_judge_picks_through_the_anthropic_protocol(
         assert [c.agent for c in screen.query(ProposalColumn) if c.has_class("picked")] == ["two"]
         # the routing-log entry was written after the verdict: it has Claude's pick and tokens
         entry = next(d for d in routing_log(project_dir) if d.routed_to == "pair-claude")
-        pj = entry.model_extra["propose_judge"]
+        pj = entry.propose_judge
         assert pj["picked"] == "two" and pj["judge"] == "claude" and pj["claude_judge_tokens"] > 0
         assert pj["total_tokens"] == entry.total_tokens_local + pj["claude_judge_tokens"]
 

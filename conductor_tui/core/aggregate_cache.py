@@ -1,0 +1,155 @@
+"""The report's warm-start cache: an :class:`~conductor_tui.core.aggregate.Aggregator`'s
+state saved with each file's offset and a fingerprint, so that a later run reads only the
+lines appended since (``$XDG_CACHE_HOME/conductor-tui/aggregates/``, never inside
+``.llm-orc/``)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from conductor_tui.core.aggregate_rows import _FileState
+from conductor_tui.core.records import Score
+
+# 6: size + mtime_ns per file; failed/cancelled local runs apart; one verdict per run;
+# the saving's range
+CACHE_FORMAT = 6
+CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
+
+
+def _fingerprint(path: str | os.PathLike[str], offset: int) -> str:
+    """A hash of a file's first 4 KiB and of the 4 KiB before ``offset`` (both within
+    ``offset``): a rewritten or replaced log will not match its cached state."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        h.update(fh.read(min(offset, 4096)))
+        start = max(0, offset - 4096)
+        fh.seek(start)
+        h.update(fh.read(offset - start))
+    h.update(str(offset).encode())
+    return h.hexdigest()
+
+
+def _identity(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Size and mtime (ns) of a cached file when the cache is saved: with the inode they
+    key the cache on the content's identity, so an in-place edit invalidates it."""
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
+    """Where the report's warm-start cache for one evaluations folder lives:
+    ``$XDG_CACHE_HOME/conductor-tui/aggregates/<hash>.msgpack`` (never inside ``.llm-orc/``)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base).expanduser() if base else Path.home() / ".cache"
+    key = hashlib.blake2b(str(Path(evaluations_dir).resolve()).encode(), digest_size=10).hexdigest()
+    return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"
+
+
+class CacheMixin:
+    """:meth:`save_cache` / :meth:`load_cache` of the Aggregator."""
+
+    _files: dict[str, _FileState]
+    _eval_scores: dict[str, list[Any]]
+
+    def _reset_data(self) -> None:  # pragma: no cover - the Aggregator's
+        raise NotImplementedError
+
+    def reset(self) -> None:  # pragma: no cover - the Aggregator's
+        raise NotImplementedError
+
+    _STATE = (
+        "_totals",
+        "_events",
+        "_by_tt",
+        "_by_ens",
+        "_by_day",
+        "_ratio",
+        "_range",
+        "_ens_tt",
+        "_eval_modes",
+        "_eval_index",
+        "_eval_tt",
+        "_eval_implicit",
+        "_eval_totals",
+        "_overhead",
+    )
+
+    def save_cache(self, path: str | os.PathLike[str]) -> None:
+        """Write the accumulated state, with each file's offset and a fingerprint, so that
+        :meth:`load_cache` + :meth:`feed_file` later only read the lines appended since."""
+        files = {}
+        for name, st in self._files.items():
+            files[name] = {
+                "kind": st.kind,
+                "offset": st.offset,
+                "next_line": st.next_line,
+                "ino": st.ino,
+                "lines": st.lines,
+                "skipped": st.skipped,
+                "skipped_lines": st.skipped_lines,
+                "fingerprint": _fingerprint(name, st.offset),
+                **_identity(name),
+            }
+        state = {
+            "format": CACHE_FORMAT,
+            "files": files,
+            "data": {k: getattr(self, k) for k in self._STATE},
+            "eval_scores": {
+                k: [x.value if x is not None else None for x in v] for k, v in self._eval_scores.items()
+            },
+        }
+        from conductor_tui.core.store import atomic_write_bytes
+
+        try:
+            blob = msgspec.msgpack.encode(state)
+        except (OverflowError, msgspec.EncodeError, TypeError, ValueError):
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # no cache beats a wrong one
+            return
+        atomic_write_bytes(path, blob)
+
+    def load_cache(self, path: str | os.PathLike[str]) -> bool:
+        """Restore state saved by :meth:`save_cache` if every file it covers is still the
+        same file (inode, not shorter, same fingerprint up to the cached offset). Returns
+        ``False`` — and leaves the aggregator empty — when the cache is missing or stale."""
+        try:
+            state = msgspec.msgpack.decode(Path(path).read_bytes())
+            if state.get("format") != CACHE_FORMAT:
+                return False
+            files: dict[str, _FileState] = {}
+            for name, f in state["files"].items():
+                st = os.stat(name)
+                if (
+                    st.st_ino != f["ino"]
+                    or st.st_size < f["offset"]
+                    # same size, other mtime: edited in place (an append changes the size)
+                    or (st.st_size == f["size"] and st.st_mtime_ns != f["mtime_ns"])
+                    or _fingerprint(name, f["offset"]) != f["fingerprint"]
+                ):
+                    return False
+                files[name] = _FileState(
+                    kind=f["kind"],
+                    offset=f["offset"],
+                    next_line=f["next_line"],
+                    ino=f["ino"],
+                    lines=f["lines"],
+                    skipped=f["skipped"],
+                    skipped_lines=list(f["skipped_lines"]),
+                )
+            self._reset_data()
+            for k in self._STATE:
+                setattr(self, k, state["data"][k])
+            self._eval_scores = {
+                k: [Score(x) if x is not None else None for x in v] for k, v in state["eval_scores"].items()
+            }
+            self._files = files
+            return True
+        except (OSError, KeyError, TypeError, ValueError, msgspec.DecodeError):
+            self.reset()
+            return False

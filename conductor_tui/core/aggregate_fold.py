@@ -1,0 +1,321 @@
+"""The report's hot loops: decoded records folded into small per-block group tables (raw
+key → counters), then normalised once per distinct key and added to the buckets (see
+:mod:`~conductor_tui.core.aggregate`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conductor_tui.core import rules
+from conductor_tui.core.aggregate_rows import (
+    _CLAUDE_TOK,
+    _CMAX,
+    _CMIN,
+    _DAY_RE,
+    _DONE,
+    _FAILED,
+    _FIXED_SAVED,
+    _FIXED_UNEST,
+    _LOCAL_TOK,
+    _LOCAL_TOK_N,
+    _N,
+    _NCOUNTERS,
+    _PAIRS,
+    _PJ_CLAUDE,
+    _PLAIN_CLAUDE_N,
+    _PLAIN_CLAUDE_TOK,
+    _PREP_LOCAL,
+    _PREP_N,
+    _PREP_SAVED,
+    _SAVED,
+    _STANDING,
+    _UNESTIMATED,
+    CLAUDE_OVERHEAD_EVENT,
+    _Eval,
+    _merge_counters,
+    _new_bucket,
+    _real_day,
+    _Route,
+    _score_bucket,
+)
+
+
+class FoldMixin:
+    """Folding records into the Aggregator's totals."""
+
+    _eval_totals: dict[str, int]
+    _eval_index: dict[str, list[Any]]
+    _eval_scores: dict[str, list[Any]]
+    _eval_modes: dict[str, list[Any]]
+    _eval_tt: dict[str, dict[str, int]]
+    _eval_implicit: dict[str, dict[str, int]]
+    _overhead: dict[str, int]
+    _key_cache: dict[tuple, tuple]
+    _day_cache: dict[Any, str]
+    _pair_cache: dict[tuple, Any]
+    _range: dict[str, list[Any]]
+    _ratio: dict[str, list[int]]
+    _events: int
+    _totals: dict[str, Any]
+    _by_tt: dict[str, dict[str, Any]]
+    _by_ens: dict[str, dict[str, Any]]
+    _by_day: dict[str, dict[str, Any]]
+    _ens_tt: dict[str, dict[str, int]]
+
+    def _add(self, recs: list[Any], routing: bool, groups: dict[tuple, list[int]]) -> None:
+        if routing:
+            self._add_routes(recs, groups)
+        else:
+            self._add_evals(recs)
+
+    # long: the per-record loop of the report (~1M lines): one body, no helper call per line
+    @staticmethod
+    def _add_routes(recs: list[_Route], groups: dict[Any, Any]) -> None:
+        get = groups.get
+        pairs = get(_PAIRS)
+        if pairs is None:
+            pairs = groups[_PAIRS] = {}
+        pget = pairs.get
+        for r in recs:
+            ts = r.timestamp
+            key = (
+                r.event,
+                r.task_type,
+                r.routed_to,
+                r.ensemble,
+                r.delegability_category,
+                r.reason,
+                ts[:10] if ts else None,
+            )
+            a = get(key)
+            if a is None:
+                a = groups[key] = [0] * _NCOUNTERS
+            a[0] += 1
+            done = r.status in _DONE
+            t = r.total_tokens_local
+            if t is not None:  # a local run (or one that reports local tokens)
+                a[1] += t
+                a[2] += 1
+                s = r.tokens_saved
+                if s is None:
+                    s = r.estimated_claude_tokens
+                if s is not None:
+                    a[3] += s
+                    if done and s and t:
+                        pk = (r.event, r.task_type, r.routed_to, s, t)
+                        pairs[pk] = pget(pk, 0) + 1
+                    else:
+                        a[15] += s
+                else:
+                    a[4] += t
+                    if not done:
+                        a[16] += t
+            else:
+                s = r.tokens_saved
+                if s is not None:
+                    a[3] += s
+                    a[15] += s
+                c = r.claude_tokens
+                p = r.preparation_tokens_local
+                if c is not None:
+                    a[5] += c
+                    a[6] += 1
+                    if p is None:
+                        a[12] += c
+                        a[13] += 1
+                        if c > 0:
+                            if not a[17] or c < a[17]:
+                                a[17] = c
+                            if c > a[18]:
+                                a[18] = c
+                if p is not None:
+                    a[7] += p
+                    ps = r.preparation_savings
+                    if ps is None:
+                        full = r.estimated_full_claude_tokens
+                        ps = full - (r.judgment_tokens_claude or 0) if full is not None else 0
+                    a[8] += ps
+                    a[9] += 1
+            if not done:
+                a[14] += 1
+            if r.standing_auth:
+                a[10] += 1
+            if r.propose_judge is not None:
+                j = r.propose_judge.claude_judge_tokens
+                if j:
+                    a[11] += j
+
+    def _add_evals(self, recs: list[_Eval]) -> None:
+        totals = self._eval_totals
+        judge = 0
+        for e in recs:
+            j = e.judge_tokens
+            if j is not None and j > 0:
+                judge += j
+            score = rules.as_score(e.score) if e.score is not None else None
+            name = e.ensemble or "(unknown)"
+            label = score.value if score is not None else "unscored"
+            tt = e.task_type.strip() if e.task_type else None
+            rid = e.routing_id
+            key = rid if isinstance(rid, str) and rid.strip() and " " not in rid.strip() else None
+            if key is None and e.ensemble and isinstance(e.invocation_number, int):
+                key = f"{e.ensemble}#{e.invocation_number}"
+            prev = self._eval_index.get(key) if key is not None else None
+            if prev is not None:  # a later verdict on the same run replaces the earlier one
+                old_name, idx, old_label, old_tt = prev
+                self._eval_scores[old_name][idx] = score
+                self._eval_modes[old_name][idx] = e.failure_mode
+                totals[old_label] -= 1
+                old_bucket = self._eval_tt.get(old_tt) if old_tt else self._eval_implicit.get(old_name)
+                if old_bucket is not None:
+                    old_bucket[old_label] -= 1
+                prev[2], prev[3] = label, tt
+            else:
+                scores = self._eval_scores.setdefault(name, [])
+                scores.append(score)
+                self._eval_modes.setdefault(name, []).append(e.failure_mode)
+                totals["total"] += 1
+                if key is not None:
+                    self._eval_index[key] = [name, len(scores) - 1, label, tt]
+            totals[label] += 1
+            if tt:
+                self._eval_tt.setdefault(tt, _score_bucket())[label] += 1
+            else:
+                self._eval_implicit.setdefault(name, _score_bucket())[label] += 1
+        self._overhead["judge"] += judge
+
+    # ----------------------------------------------------------------- merging
+
+    def _norm_key(self, key: tuple) -> tuple:
+        """Raw group key → (is_decision, task type, is_local, ensemble, delegable,
+        overhead kind or None, day).
+        The part without the day is cached (few distinct values), days separately."""
+        base = key[:6]
+        nb = self._key_cache.get(base)
+        if nb is None:
+            event, tt, routed, ens, deleg, reason = base
+            is_decision = event in (None, "", "routing-decision", "routing")
+            overhead = None
+            if event == CLAUDE_OVERHEAD_EVENT:
+                overhead = "judge" if (tt or "").strip().lower().startswith("judg") else "planning"
+            target = (routed or "").strip().lower()
+            is_local = bool(target) and not target.startswith("claude")
+            ensemble = ens or (routed if is_local else None)
+            cat = rules.as_delegability(deleg)
+            delegable = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
+                cat is None and (reason or "").strip().lower() == "no-ensemble"
+            )
+            nb = self._key_cache[base] = (
+                is_decision,
+                (tt or "").strip() or "(unknown)",
+                is_local,
+                ensemble,
+                delegable,
+                overhead,
+            )
+        day = key[6]
+        dk = self._day_cache.get(day)
+        if dk is None:
+            dk = self._day_cache[day] = day if day and _DAY_RE.match(day) and _real_day(day) else "unknown"
+        return (*nb, dk)
+
+    def _merge_routes(self, groups: dict[tuple, list[int]]) -> None:
+        self._apply_collapsed(self._collapse(groups))
+
+    def _collapse(self, groups: dict[tuple, list[int]], into: dict[tuple, list[int]] | None = None) -> dict:
+        """Raw group keys (spelling variants, reasons) onto normalised keys, so the bucket
+        updates of :meth:`_apply_collapsed` run once per distinct (type, target, day …).
+        Adds to ``into`` when given (a parallel worker's running partial)."""
+        collapsed: dict[tuple, list[int]] = {} if into is None else into
+        norm = self._norm_key
+        for key, a in groups.items():
+            if key is _PAIRS:
+                self._collapse_pairs(a, collapsed)
+                continue
+            nk = norm(key)
+            b = collapsed.get(nk)
+            if b is None:
+                collapsed[nk] = a
+            else:
+                collapsed[nk] = _merge_counters(b, a)
+        return collapsed
+
+    def _collapse_pairs(self, pairs: dict[tuple, int], collapsed: dict[Any, Any]) -> None:
+        """Raw (event, task type, target, saving, tokens) → (normalised task type, saving,
+        tokens) of local decisions; other lines' pairs are dropped."""
+        into = collapsed.get(_PAIRS)
+        if into is None:
+            into = collapsed[_PAIRS] = {}
+        cache = self._pair_cache
+        for (event, tt, routed, s, t), n in pairs.items():
+            base = (event, tt, routed)
+            ntt = cache.get(base, False)
+            if ntt is False:
+                nk = self._norm_key((event, tt, routed, None, None, None, None))
+                ntt = cache[base] = nk[1] if nk[0] and nk[2] else None
+            if ntt is not None:
+                k = (ntt, s, t)
+                into[k] = into.get(k, 0) + n
+
+    def _apply_pairs(self, pairs: dict[tuple, int]) -> None:
+        for (tt, s, t), n in pairs.items():
+            rng = self._range.setdefault(tt, [0, 0, 0, {}])
+            row = rng[3].get(s)
+            if row is None:
+                row = rng[3][s] = {}
+            row[t] = row.get(t, 0) + n
+
+    def _apply_collapsed(self, collapsed: dict[Any, Any]) -> None:
+        for nkey, a in collapsed.items():
+            if nkey is _PAIRS:
+                self._apply_pairs(a)
+                continue
+            is_decision, tt, is_local, ensemble, delegable, overhead, day = nkey
+            self._overhead["judge"] += a[_PJ_CLAUDE]
+            if not is_decision:
+                self._events += a[_N]
+                if overhead is not None:
+                    self._overhead[overhead] += a[_CLAUDE_TOK]
+                continue
+            buckets = [self._totals, self._by_tt.setdefault(tt, _new_bucket())]
+            buckets.append(self._by_day.setdefault(day, _new_bucket()))
+            if ensemble:
+                buckets.append(self._by_ens.setdefault(ensemble, _new_bucket()))
+                et = self._ens_tt.setdefault(ensemble, {})
+                et[tt] = et.get(tt, 0) + a[_N]
+            prepared = a[_PREP_N]
+            ratio = self._ratio.setdefault(tt, [0, 0, 0, 0, 0, 0])
+            rng = self._range.setdefault(tt, [0, 0, 0, {}])
+            if is_local:
+                ratio[0] += a[_LOCAL_TOK]
+                ratio[1] += a[_LOCAL_TOK_N]
+                rng[0] += a[_FIXED_SAVED]
+                rng[1] += a[_FIXED_UNEST]
+                rng[2] += a[_UNESTIMATED] - a[_FIXED_UNEST]
+            else:  # counted per decision, so the ratio never depends on how lines were grouped
+                ratio[2] += a[_PLAIN_CLAUDE_TOK]
+                ratio[3] += a[_PLAIN_CLAUDE_N]
+                if a[_CMIN] and (not ratio[4] or a[_CMIN] < ratio[4]):
+                    ratio[4] = a[_CMIN]
+                ratio[5] = max(ratio[5], a[_CMAX])
+                rng[0] += a[_PREP_SAVED]
+            for b in buckets:
+                b["decisions"] += a[_N]
+                b["standing_auth"] += a[_STANDING]
+                b["claude_tokens"] += a[_CLAUDE_TOK]
+                if is_local:
+                    b["local_decisions"] += a[_N] - a[_FAILED]
+                    b["failed_decisions"] += a[_FAILED]
+                    b["total_tokens_local"] += a[_LOCAL_TOK]
+                    b["saved_logged"] += a[_SAVED]
+                    if a[_UNESTIMATED]:
+                        u = b["unestimated"]
+                        u[tt] = u.get(tt, 0) + a[_UNESTIMATED]
+                else:
+                    b["claude_decisions"] += a[_N]
+                    b["prepared_claude_decisions"] += prepared
+                    b["preparation_tokens_local"] += a[_PREP_LOCAL]
+                    b["total_tokens_local"] += a[_PREP_LOCAL]
+                    b["saved_logged"] += a[_PREP_SAVED]
+                    if delegable:
+                        b["interim_claude"] += a[_N] - prepared

@@ -1,0 +1,198 @@
+"""Records built from decoded JSON without re-validating what needs no validation.
+
+A log line is decoded once (msgspec, C); each value then goes through its field's own
+before-validator from :mod:`~conductor_tui.core.records` (the same function pydantic calls)
+and is checked against the field's type. When every value is one pydantic would keep
+unchanged, the record is built with ``model_construct`` (no validation pass); otherwise the
+caller validates the line with pydantic as before. The result is the same record either way
+(``tests/core/test_fastrecords.py`` compares them field by field on odd and broken lines).
+
+The field table is derived from the pydantic model itself, so the schema keeps one home.
+Models with model- or field-level validators have no fast path.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import annotated_types
+from pydantic import BaseModel
+from pydantic.functional_validators import BeforeValidator
+
+_MISSING = object()
+_CACHE_MAX = 4096  # distinct spellings remembered per enum field
+
+
+def _kinds(annotation: Any) -> list[Any] | None:
+    """The value kinds ``annotation`` keeps unchanged: ``None``, ``str``, ``bool``,
+    ``datetime`` (aware), an enum class, ``(lo, hi)`` int bounds, ``Any``; ``None`` when
+    some part of it is beyond this module (nested models, lists …)."""
+    if annotation is Any:
+        return [Any]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            part = _kinds(arg)
+            if part is None:
+                return None
+            out += part
+        return out
+    if origin is typing.Annotated:
+        base, *meta = typing.get_args(annotation)
+        bounds = [m for fi in meta for m in getattr(fi, "metadata", [fi])]
+        lo = next((b.ge for b in bounds if isinstance(b, annotated_types.Ge)), None)
+        hi = next((b.le for b in bounds if isinstance(b, annotated_types.Le)), None)
+        if base is not int or len(bounds) != (lo is not None) + (hi is not None):
+            return None
+        return [(lo, hi)]
+    if annotation is int:
+        return [(None, None)]
+    if annotation in (type(None), str, bool, datetime):
+        return [annotation]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [annotation]
+    return None
+
+
+def _checker(annotation: Any) -> Callable[[Any], bool] | None:
+    """A strict test that ``annotation`` keeps a value unchanged (``None`` = never sure)."""
+    kinds = _kinds(annotation)
+    if kinds is None:
+        return None
+    if Any in kinds:
+        return lambda v: True
+    none_ok, str_ok, bool_ok, dt_ok = (k in kinds for k in (type(None), str, bool, datetime))
+    enums = tuple(k for k in kinds if isinstance(k, type) and issubclass(k, enum.Enum))
+    ints = [k for k in kinds if isinstance(k, tuple)]
+    lo, hi = ints[0] if ints else (None, None)
+
+    def check(v: Any) -> bool:
+        if v is None:
+            return none_ok
+        t = type(v)
+        if t is str:
+            return str_ok
+        if t is int:
+            return bool(ints) and (lo is None or v >= lo) and (hi is None or v <= hi)
+        if t is bool:
+            return bool_ok
+        if t is datetime:
+            return dt_ok and v.tzinfo is not None
+        return bool(enums) and isinstance(v, enums)
+
+    return check
+
+
+class _Field:
+    __slots__ = ("before", "cache", "check", "name")
+
+    def __init__(
+        self, name: str, before: Callable[[Any], Any] | None, check: Callable[[Any], bool], cache: bool
+    ):
+        self.name = name
+        self.before = before
+        self.check = check
+        self.cache: dict[str, Any] | None = {} if cache else None
+
+
+class FastBuilder:
+    """``build(obj)``: the record of the decoded JSON object ``obj``, or ``None`` when a
+    value needs pydantic's full validation (see the module docstring)."""
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+        self.fields: dict[str, _Field] | None = {}
+        decorators = model.__pydantic_decorators__
+        if decorators.model_validators or decorators.field_validators or decorators.validators:
+            self.fields = None
+            return
+        self.defaults: dict[str, Any] = {}
+        self.factories: dict[str, Callable[[], Any]] = {}
+        if model.__private_attributes__ or model.model_config.get("extra") != "allow":
+            self.fields = None
+            return
+        for name, info in model.model_fields.items():
+            if info.default_factory is not None:
+                self.factories[name] = info.default_factory  # type: ignore[assignment]
+            elif info.default is None or type(info.default) in (str, int, bool, float):
+                self.defaults[name] = info.default
+            else:
+                self.fields = None  # a mutable default: pydantic copies it
+                return
+            befores = [m for m in info.metadata if isinstance(m, BeforeValidator)]
+            others = [m for m in info.metadata if not isinstance(m, BeforeValidator)]
+            check = _checker(info.annotation)
+            if check is None or others or len(befores) > 1:
+                self.fields = None  # a field this module cannot vouch for: pydantic only
+                return
+            before = befores[0].func if befores else None
+            has_enum = any(
+                isinstance(a, type) and issubclass(a, enum.Enum) for a in typing.get_args(info.annotation)
+            )
+            spec = _Field(name, before, check, cache=before is not None and has_enum)  # type: ignore[arg-type]
+            self.fields[name] = spec
+            if info.alias and info.alias != name:
+                self.fields[info.alias] = spec
+
+    def build(self, obj: dict[str, Any]) -> BaseModel | None:
+        fields = self.fields
+        if fields is None:
+            return None
+        values: dict[str, Any] = {}
+        extras: dict[str, Any] = {}
+        for key, raw in obj.items():
+            spec = fields.get(key)
+            if spec is None:
+                extras[key] = raw
+                continue
+            if spec.name in values:
+                return None  # a field given by name and by alias: pydantic decides
+            value = raw
+            if spec.before is not None:
+                cache = spec.cache
+                if cache is not None and type(raw) is str:
+                    value = cache.get(raw, _MISSING)
+                    if value is _MISSING:
+                        try:
+                            value = spec.before(raw)
+                        except (ValueError, TypeError):
+                            return None
+                        if len(cache) < _CACHE_MAX:
+                            cache[raw] = value
+                else:
+                    try:
+                        value = spec.before(raw)
+                    except (ValueError, TypeError):
+                        return None
+            if not spec.check(value):
+                return None
+            values[spec.name] = value
+        # what model_construct does, without its per-field default resolution
+        data = dict(self.defaults)
+        for name, factory in self.factories.items():
+            if name not in values:
+                data[name] = factory()
+        data.update(values)
+        rec = self.model.__new__(self.model)
+        _set = object.__setattr__
+        _set(rec, "__dict__", data)
+        _set(rec, "__pydantic_fields_set__", {*values, *extras})  # pydantic counts extras as set
+        _set(rec, "__pydantic_extra__", extras)
+        _set(rec, "__pydantic_private__", None)
+        return rec
+
+
+_BUILDERS: dict[type, FastBuilder] = {}
+
+
+def builder_for(model: type[BaseModel]) -> FastBuilder:
+    found = _BUILDERS.get(model)
+    if found is None:
+        found = _BUILDERS[model] = FastBuilder(model)
+    return found

@@ -1,0 +1,135 @@
+"""The Lifecycle screen's rows: per task type and ensemble, the phase, the evidence, the
+next step, interim Claude debt and design rejections (from a :class:`ReviewState`), and the
+task profiles after a new evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from conductor_tui.core import rules
+from conductor_tui.core.records import (
+    Evaluation,
+    Phase,
+    TaskProfiles,
+    as_datetime,
+)
+from conductor_tui.core.review_state import (
+    QueueItem,
+    ReviewState,
+    _ts,
+    effective_evaluations,
+    ensemble_of,
+    scores_for,
+    status_for,
+)
+
+
+@dataclass
+class LifecycleRow:
+    task_type: str
+    ensemble: str | None
+    status: Any  # rules.LifecycleStatus
+    last_used: datetime | None
+    debt: int
+    design_rejected: bool = False
+    rejection_reason: str | None = None
+    authorized: bool = False
+    fallback_this_session: bool = False
+    lora: Any = None  # rules.LoraCandidate
+
+    @property
+    def key(self) -> str:
+        return f"{self.task_type}::{self.ensemble or '-'}"
+
+
+def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
+    cached = state.__dict__.get("_lifecycle_rows")  # a remembered state (load_review) is read-only
+    if cached is not None:
+        return list(cached)
+    thresholds = state.config.routing_thresholds
+    pairs: dict[tuple[str, str | None], list[Any]] = {key: value for key, value in state.pairs.items()}
+    debt = dict(state.debt)
+    for tt, tp in state.profiles.profiles.items():
+        if tp.ensemble:
+            pairs.setdefault((tt, tp.ensemble), [0, None])
+        elif not any(k[0] == tt for k in pairs):
+            pairs.setdefault((tt, None), [0, None])
+    for tt in debt:
+        if not any(k[0] == tt for k in pairs):
+            pairs.setdefault((tt, None), [0, None])
+    rows: list[LifecycleRow] = []
+    evaluations = effective_evaluations(state.evaluations)
+    debt_shown: set[str] = set()  # a task type's debt is shown once, not on each of its ensembles
+    for (tt, ens), (n_runs, last_raw) in ((k, v or [0, None]) for k, v in pairs.items()):
+        prof = state.profiles.profiles.get(tt)
+        lora = None
+        if ens is None:
+            status = rules.lifecycle_status([], thresholds, has_ensemble=False)
+        else:
+            scores = scores_for(state, ens)
+            pairs_sf = [(ev.score, ev.failure_mode) for ev in evaluations if ensemble_of(ev, state) == ens]
+            lora = rules.lora_candidate(pairs_sf, thresholds)
+            uses = state.uses.get(ens) or n_runs or (prof.invocation_count if prof else 0)
+            status = rules.lifecycle_status(scores, thresholds, invocations=uses)
+        last = _ts(last_raw)
+        if last is None and prof is not None:
+            last = as_datetime(prof.last_used)
+        rows.append(
+            LifecycleRow(
+                task_type=tt,
+                ensemble=ens,
+                status=status,
+                last_used=last,
+                debt=0
+                if tt in debt_shown
+                else max(debt.get(tt, 0), prof.interim_claude_count if prof else 0),
+                design_rejected=bool(prof and prof.design_rejected),
+                rejection_reason=prof.rejection_reason if prof else None,
+                authorized=bool(ens and state.config.authorization_for(tt, ens)),
+                fallback_this_session=bool(
+                    status.calibration and status.calibration.fallback and status.phase is Phase.CALIBRATE
+                ),
+                lora=lora,
+            )
+        )
+        debt_shown.add(tt)
+    order = {p: i for i, p in enumerate(Phase)}
+    rows.sort(key=lambda r: (-order[r.status.phase], r.task_type, r.ensemble or ""))
+    state.__dict__["_lifecycle_rows"] = list(rows)
+    return rows
+
+
+def interim_debt(state: ReviewState) -> int:
+    return sum(state.debt.values())
+
+
+def profiles_after_evaluation(state: ReviewState, item: QueueItem, record: Evaluation) -> TaskProfiles | None:
+    """``task-profiles.yaml`` with the task type's counts and phase brought up to date after
+    ``record`` (see the glossary: task profile).  ``None`` when there is nothing to update:
+    no task type, or the task type is mapped to a different ensemble."""
+    task_type = item.run.task_type
+    if not task_type:
+        return None
+    profiles = state.profiles.model_copy(deep=True)
+    prof = profiles.profiles.get(task_type)
+    if prof is not None and prof.ensemble and prof.ensemble != item.ensemble:
+        return None
+    if prof is None:
+        from conductor_tui.core.records import TaskProfile
+
+        prof = TaskProfile(delegability_category=item.run.delegability_category)
+        profiles.profiles[task_type] = prof
+    status = status_for(state, item.ensemble, extra_score=record.score, exclude=item.routing_id)
+    prof.ensemble = item.ensemble
+    prof.phase = status.phase
+    prof.invocation_count = status.invocations
+    prof.good_count = status.counts.good
+    prof.acceptable_count = status.counts.acceptable
+    prof.poor_count = status.counts.poor
+    raw_last = state.last_used.get(item.ensemble)
+    last = _ts(raw_last)
+    if last is not None:
+        prof.last_used = last
+    return profiles

@@ -1,0 +1,489 @@
+"""The one pass over the routing log behind Evaluate and Lifecycle: decoded in ~1 MiB
+blocks with msgspec (corrupt or hand-written lines one by one through pydantic), each local
+run stepped through its ensemble's lifecycle, the queue kept as the newest entries by
+location, and only those materialised as full records at the end."""
+
+from __future__ import annotations
+
+import copy
+import json
+import mmap
+import zlib
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from conductor_tui.core import logscan, rules
+from conductor_tui.core.records import (
+    EvalPhase,
+    Evaluation,
+    Phase,
+    RoutingDecision,
+    RunStatus,
+    line_identity,
+)
+from conductor_tui.core.review_state import (
+    _DONE,
+    ALL_RUNS_LIMIT,
+    FLAG_EVENT,
+    JUDGES,
+    QUEUE_LIMIT,
+    ReviewState,
+    _label,
+    effective_evaluations,
+    ensemble_of,
+    is_judge,
+    stable_fraction,
+)
+from conductor_tui.core.schemas import ReviewLine as _Light
+
+_BOM = b"\xef\xbb\xbf"
+_LIGHT = msgspec.json.Decoder(_Light)
+_BLOCK = 1 << 20
+
+
+def _light_from_model(d: RoutingDecision) -> _Light:
+    ts = d.timestamp
+    return _Light(
+        id=d.id,
+        timestamp=ts.isoformat() if isinstance(ts, datetime) else ts,
+        event=d.event,
+        routing_id=d.routing_id,
+        task_type=d.task_type,
+        routed_to=d.routed_to,
+        ensemble=d.ensemble,
+        status=d.status,
+        delegability_category=getattr(d.delegability_category, "value", d.delegability_category),
+        preparation_tokens_local=d.preparation_tokens_local,
+        invocation_number=d.invocation_number,
+        sampled_for_evaluation=d.sampled_for_evaluation,
+    )
+
+
+def _tolerant_light(line: bytes) -> _Light | None:
+    rec = _validate_line(line)
+    return _light_from_model(rec) if rec is not None else None
+
+
+def _validate_line(line: bytes) -> RoutingDecision | None:
+    try:
+        rec = RoutingDecision.model_validate_json(line)
+    except Exception:
+        try:
+            rec = RoutingDecision.model_validate(json.loads(line.decode("utf-8")))
+        except Exception:
+            return None
+    if rec.id is None:
+        rec.id = line_identity("rd-", line)  # the same identity every reader derives
+    return rec
+
+
+# A queue entry found in the pass, materialised (full record) at the end:
+# (block offset, block length, line index, routing id, ensemble, invocation number,
+#  eval phase, reason, judge evaluation or None, flagged)
+_Pending = tuple
+_LOC = slice(0, 3)
+_DECISION_EVENTS = (None, "", "routing-decision", "routing")
+_TRUSTED = "trusted — routine evaluation skipped"
+
+
+class _EnsembleTrack:
+    """Per-ensemble state of the queue pass: completed runs so far and the lifecycle."""
+
+    __slots__ = ("adds", "counter", "phase_key", "phase_now", "tracker")
+
+    def __init__(self, thresholds: Any) -> None:
+        from conductor_tui.core.lifecycle import LifecycleTracker
+
+        self.counter = 0  # completed runs (invocations)
+        self.tracker = LifecycleTracker(thresholds)
+        self.adds = 0  # scores fed to the tracker
+        self.phase_key: tuple[int, bool] | None = None
+        self.phase_now: Phase | None = None
+
+    def add(self, score: Any, uses: int) -> None:
+        self.tracker.add(rules.as_score(score), uses=uses)
+        self.adds += 1
+
+    def phase(self, uses: int, trust_after: int) -> Phase:
+        """``tracker.phase(uses)``, remembered: it changes only when a score is added or
+        ``uses`` passes the trusted-threshold run count."""
+        key = (self.adds, uses > trust_after)
+        if key != self.phase_key:
+            self.phase_key = key
+            self.phase_now = self.tracker.phase(uses)
+        return self.phase_now  # type: ignore[return-value]
+
+
+class _ReviewPass:
+    """One pass over the routing log: counts for the lifecycle, the evaluation queue."""
+
+    def __init__(self, state: ReviewState, need_ensembles: set[str]) -> None:
+        self.state = state
+        self.thresholds = state.config.routing_thresholds
+        self.effective: dict[str, Evaluation] = {}
+        # evaluations that name no run (the conductor skill's logs): by ensemble + invocation
+        self.by_invocation: dict[tuple[str, int], Evaluation] = {}
+        for ev in effective_evaluations(state.evaluations):
+            if ev.routing_id:
+                self.effective[str(ev.routing_id)] = ev
+            elif ev.ensemble and isinstance(ev.invocation_number, int):
+                self.by_invocation[(ev.ensemble, ev.invocation_number)] = ev
+        self.effective.update(state.linked)
+        from conductor_tui.core.agreement import agreement_report
+
+        # judge–human agreement: an ensemble whose judge is untrusted sends its judge's
+        # verdicts back to the person (core.agreement)
+        state.agreement = agreement_report(
+            state.evaluations, self.thresholds, lambda ev: ensemble_of(ev, state)
+        )
+        self.untrusted = state.agreement.untrusted
+        self.need = need_ensembles
+        self.tracks: dict[str, _EnsembleTrack] = {}
+        self.local_cache: dict[Any, bool] = {}
+        self.deleg_cache: dict[Any, bool] = {}
+        self.due: deque[_Pending] = deque(maxlen=QUEUE_LIMIT)
+        self.special: list[_Pending] = []  # flagged or judge-scored: always in the queue
+        self.all: deque[_Pending] = deque(maxlen=ALL_RUNS_LIMIT)
+        self.due_total = 0
+        self.total_runs = 0
+        self.pairs: dict[tuple[str, str], list[Any]] = {}
+        # where the last pass over the routing log stopped (set by _read_routing)
+        self.offset = 0
+        self.tail = False
+        self.debt: dict[str, int] = {}
+        self.trust_after = self.thresholds.trusted_threshold_uses
+        self.shard: tuple[int, int] | None = None  # (k, n): only ensembles of shard k; debt in shard 0
+        self.shard_cache: dict[str, bool] = {}
+        self.sampled_reason = f"sampled {self.thresholds.sampling_rate_established:.0%}"
+
+    def _mine(self, ens: str) -> bool:
+        """Whether ``ens`` belongs to this pass's shard (a stable hash of its name)."""
+        hit = self.shard_cache.get(ens)
+        if hit is None:
+            k, n = self.shard  # type: ignore[misc]
+            hit = self.shard_cache[ens] = zlib.crc32(ens.encode("utf-8", "surrogatepass")) % n == k
+        return hit
+
+    def _is_local(self, routed: Any) -> bool:
+        from conductor_tui.core.records import _null_string
+
+        value = _null_string(routed)
+        target = (value or "").strip().lower() if isinstance(value, str) else ""
+        hit = self.local_cache[routed] = bool(target) and not target.startswith("claude")
+        return hit
+
+    def _delegable(self, category: Any) -> bool:
+        key = category if isinstance(category, str) else repr(category)
+        hit = self.deleg_cache.get(key)
+        if hit is None:
+            hit = self.deleg_cache[key] = rules.as_delegability(category) in (
+                rules.Delegability.AGENT,
+                rules.Delegability.ENSEMBLE,
+            )
+        return hit
+
+    def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
+        """Process decoded records in file order (``step``: their line indexes when not
+        consecutive from ``first_idx``)."""
+        local_cache = self.local_cache
+        pairs = self.pairs
+        need = self.need
+        deleg_cache = self.deleg_cache
+        shard = self.shard
+        for i, rec in enumerate(recs):
+            event = rec.event
+            if event is not None and event not in _DECISION_EVENTS:
+                continue  # flags were found before the pass (they may follow their run)
+            routed = rec.routed_to
+            local = local_cache.get(routed)
+            if local is None:
+                local = self._is_local(routed)
+            tt = rec.task_type or "(untyped)"
+            if not local:
+                if rec.preparation_tokens_local is None and (shard is None or shard[0] == 0):
+                    category = rec.delegability_category
+                    delegable = deleg_cache.get(category) if category.__class__ is str else None
+                    if delegable is None:
+                        delegable = self._delegable(category)
+                    if delegable:
+                        self.debt[tt] = self.debt.get(tt, 0) + 1
+                continue
+            # a local route always names its ensemble (_is_local is False for an empty one)
+            ens: str = rec.ensemble or routed or ""
+            if shard is not None and not self._mine(ens):
+                continue
+            self.total_runs += 1
+            ts = rec.timestamp
+            pair = pairs.get((tt, ens))
+            if pair is None:
+                pair = pairs[(tt, ens)] = [0, None]
+            if (rec.status or RunStatus.COMPLETED) in _DONE:
+                pair[0] += 1  # uses: completed runs only
+                if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
+                    pair[1] = ts
+            rid = rec.id
+            if rid is None:
+                rid = "None"  # only when a caller fed a record without its derived id
+            if need and rid in need:
+                self.state.run_ensembles[rid] = ens
+            idx = step[i] if step is not None else first_idx + i
+            self._step(rec, rid, ens, offset, plen, idx)
+
+    # long: the per-run step of the pass (~1M calls): one body, no helper call per run
+    def _step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> None:
+        thresholds = self.thresholds
+        track = self.tracks.get(ens)
+        if track is None:
+            track = self.tracks[ens] = _EnsembleTrack(thresholds)
+        tracker = track.tracker
+        done = (rec.status or RunStatus.COMPLETED) in _DONE
+        ev = self.effective.get(rid)
+        if not done:
+            # a failed or cancelled run is no invocation (no number, no calibration slot);
+            # script / infrastructure failures are not evaluated
+            if ev is not None and ev.score is not None:
+                track.add(ev.score, track.counter)
+            return
+        track.counter += 1
+        n = track.counter
+        if ev is None and self.by_invocation:
+            ev = self.by_invocation.get((ens, n))
+            if ev is not None:
+                self.state.linked[rid] = ev
+        phase_now = track.phase(n - 1, self.trust_after)
+        if ev is not None and ev.score is not None:
+            track.add(ev.score, n)
+        judged_only = ev is not None and (
+            is_judge(ev) or (ens in self.untrusted and (ev.evaluator or "").strip().lower() in JUDGES)
+        )
+        reviewed = ev is not None and not judged_only
+        is_flagged = rid in self.state.flagged_ids
+        if phase_now in (Phase.CALIBRATE, Phase.DESIGN):
+            period = thresholds.calibration_period
+            window = (
+                len(tracker.window) if ev is None or ev.score is None else max(0, len(tracker.window) - 1)
+            )
+            position = min(window + 1, period) if tracker.calibrating else min(n, period)
+            phase, reason, due = EvalPhase.CALIBRATE, f"calibrate {position}/{period}", True
+        elif phase_now is Phase.ESTABLISH:
+            phase = EvalPhase.ESTABLISH
+            sampled = rec.sampled_for_evaluation
+            if isinstance(sampled, bool):
+                due = sampled
+            else:
+                due = stable_fraction(rid) < thresholds.sampling_rate_established
+            reason = self.sampled_reason if due else "not sampled"
+        else:
+            phase, reason, due = EvalPhase.TRUST, _TRUSTED, False
+        if is_flagged:
+            phase, reason, due = EvalPhase.TRIGGERED, "flagged", True
+        if judged_only and ev is not None:  # judged_only implies an evaluation
+            reason = f"judge: {_label(ev.judge_score or ev.score)}"
+            low = self.untrusted.get(ens)
+            if low is not None:
+                reason += f" · judge agreement {low.rate:.0%} < {self.state.agreement.min_rate:.0%}"
+        pending = (
+            offset,
+            plen,
+            idx,
+            rid,
+            ens,
+            n,
+            phase,
+            reason if not reviewed or ev is None else f"done: {_label(ev.score)}",
+            ev if judged_only else None,
+            is_flagged,
+        )
+        self.all.append(pending)
+        if (due and not reviewed) or (judged_only and not reviewed):
+            (self.special if judged_only or is_flagged else self.due).append(pending)
+            self.due_total += 1
+
+    def finish(self) -> None:
+        state = self.state
+        state.total_runs = self.total_runs
+        state.debt = self.debt
+        state.pairs = self.pairs
+        for (_tt, ens), (count, last) in self.pairs.items():
+            state.uses[ens] = state.uses.get(ens, 0) + count
+            if last is not None and (state.last_used.get(ens) is None or last > state.last_used[ens]):
+                state.last_used[ens] = last
+
+
+def _scan_flags(path: Path) -> set[str]:
+    """Routing ids the person flagged (``flagged-unsatisfactory`` events; rare, found with
+    a C-level search over the mapped file, so runs logged before their flag are known in
+    the main pass)."""
+    out: set[str] = set()
+    if not path.is_file() or path.stat().st_size == 0:
+        return out
+    needle = f'"{FLAG_EVENT}"'.encode()
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        pos = data.find(needle)
+        while pos != -1:
+            start = data.rfind(b"\n", 0, pos) + 1
+            end = data.find(b"\n", pos)
+            end = len(data) if end == -1 else end
+            line = data[start:end].strip()
+            if line.startswith(_BOM):
+                line = line[len(_BOM) :]
+            rec = _validate_line(line)
+            if rec is not None and rec.event == FLAG_EVENT and rec.routing_id is not None:
+                out.add(str(rec.routing_id))
+            pos = data.find(needle, end)
+    return out
+
+
+def _feed_per_line(review: _ReviewPass, piece: bytes, base: int) -> int:
+    """Feed a block line by line (msgspec, else pydantic); returns its skipped lines."""
+    skipped = 0
+    recs: list[_Light] = []
+    indexes: list[int] = []
+    for idx, raw in enumerate(piece.split(b"\n")):
+        line = raw.strip()
+        if not line:
+            continue
+        rec: _Light | None
+        try:
+            rec = _LIGHT.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            rec = _tolerant_light(line)
+        if rec is None:
+            skipped += 1
+            continue
+        if rec.id is None:
+            rec.id = line_identity("rd-", line)
+        recs.append(rec)
+        indexes.append(idx)
+    review.feed(recs, base, len(piece), step=indexes)
+    return skipped
+
+
+def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
+    """Feed a block of whole lines, decoded at once when every line is a clean record."""
+    try:
+        recs = _LIGHT.decode_lines(piece)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        recs = None
+    if recs is not None and len(recs) == piece.count(b"\n") and all(r.id is not None for r in recs):
+        review.feed(recs, offset, len(piece))
+        return 0
+    return _feed_per_line(review, piece, offset)
+
+
+def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
+    """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
+    per-line fallback for blocks with corrupt or hand-written lines); returns the number of
+    skipped lines. ``review.offset`` is left after the last newline read, ``review.tail``
+    tells whether an unterminated last line was fed too (see :func:`load_review`)."""
+    skipped = 0
+    review.offset, review.tail = start, False
+    if not path.is_file():
+        return 0
+    with path.open("rb", buffering=0) as fh:
+        offset = start
+        size = _BLOCK
+        first = start == 0
+        while True:
+            fh.seek(offset)
+            block = fh.read(size)
+            if not block:
+                break
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                if len(block) < size:  # the last line has no newline
+                    if block.startswith(_BOM) and first:
+                        block = block[len(_BOM) :]
+                        offset += len(_BOM)
+                    skipped += _feed_per_line(review, block, offset)
+                    review.tail = bool(block.strip())
+                    break
+                size *= 2
+                continue
+            if first and block.startswith(_BOM):
+                offset += len(_BOM)
+                cut -= len(_BOM)
+                block = block[len(_BOM) :]
+            first = False
+            skipped += _feed_block(review, block[: cut + 1], offset)
+            offset += cut + 1
+            size = _BLOCK
+    review.offset = offset
+    return skipped
+
+
+def _shard_pass(review: _ReviewPass, shard: tuple[int, int]) -> _ReviewPass:
+    """An empty copy of ``review`` for one shard (same evaluations, state and thresholds)."""
+    part = copy.copy(review)
+    part.shard, part.shard_cache = shard, {}
+    part.tracks, part.pairs, part.debt, part.special = {}, {}, {}, []
+    part.local_cache, part.deleg_cache = {}, {}
+    part.due = deque(maxlen=QUEUE_LIMIT)
+    part.all = deque(maxlen=ALL_RUNS_LIMIT)
+    part.due_total = part.total_runs = 0
+    return part
+
+
+def _read_shard(job: tuple[_ReviewPass, Path, int, int]) -> tuple[Any, ...]:
+    review, path, k, n = job
+    part = _shard_pass(review, (k, n))
+    skipped = _read_routing(path, part)
+    state = part.state
+    return (
+        skipped, part.offset, part.tail, part.tracks, part.pairs, part.debt, list(part.due), list(part.all),
+        part.special, part.due_total, part.total_runs, dict(state.run_ensembles), dict(state.linked),
+    )  # fmt: skip
+
+
+def read_routing_sharded(path: Path, review: _ReviewPass) -> int:
+    """:func:`_read_routing` from the start on every core: each forked worker reads the whole
+    log but steps only the runs of its share of the ensembles (an ensemble's runs stay in
+    order in one worker); the queues are merged back by location. Same result as one pass."""
+    n = logscan.parallel_workers(path.stat().st_size) if path.is_file() else 1
+    if n <= 1:
+        return _read_routing(path, review)
+    parts = logscan.fork_map(_read_shard, [(review, path, k, n) for k in range(n)])
+    loc = _LOC
+    due: list[_Pending] = []
+    every: list[_Pending] = []
+    special: list[_Pending] = []
+    for k, part in enumerate(parts):
+        (_sk, review.offset, review.tail, tracks, pairs, debt, p_due, p_all, p_special, due_total, total_runs,
+         run_ensembles, linked) = part  # fmt: skip
+        review.tracks.update(tracks)
+        review.pairs.update(pairs)
+        if k == 0:
+            review.debt = debt
+        due += p_due
+        every += p_all
+        special += p_special
+        review.due_total += due_total
+        review.total_runs += total_runs
+        review.state.run_ensembles.update(run_ensembles)
+        review.state.linked.update(linked)
+    review.due = deque(sorted(due, key=lambda p: p[loc]), maxlen=QUEUE_LIMIT)
+    review.all = deque(sorted(every, key=lambda p: p[loc]), maxlen=ALL_RUNS_LIMIT)
+    review.special = sorted(special, key=lambda p: p[loc])
+    return int(parts[0][0])
+
+
+def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, int], RoutingDecision]:
+    """Full records for the queue entries (re-read only the blocks they are in)."""
+    by_block: dict[tuple[int, int], list[int]] = {}
+    for p in pendings:
+        by_block.setdefault((p[0], p[1]), []).append(p[2])
+    out: dict[tuple[int, int, int], RoutingDecision] = {}
+    with path.open("rb", buffering=0) as fh:
+        for (offset, length), indexes in sorted(by_block.items()):
+            fh.seek(offset)
+            lines = fh.read(length).split(b"\n")
+            for idx in indexes:
+                if idx < len(lines):
+                    rec = _validate_line(lines[idx].strip())
+                    if rec is not None:
+                        out[(offset, length, idx)] = rec
+    return out
