@@ -134,17 +134,27 @@ def bench_report(repeat: int) -> dict:
         "decisions": info["decisions"],
         "skipped": info["skipped"],
     }
-    print("1. report --json over the 1M-line routing log (fresh processes, median of "
-          f"{repeat}, wall incl. interpreter start)")
+    print(
+        "1. report --json over the 1M-line routing log (fresh processes, median of "
+        f"{repeat}, wall incl. interpreter start)"
+    )
     print(f"   plain json.loads per line (floor): {floor:6.2f} s   runs {[round(x, 2) for x in loads]}")
-    print(f"   typed msgspec per line, one core : {out['msgspec_lines_s']:6.2f} s "
-          f"= {out['msgspec_lines_s'] / floor:.2f}x")
-    print(f"   cold report --json               : {out['cold_s']:6.2f} s = {out['cold_s'] / floor:.2f}x "
-          f"(target ≤ 0.25x)   runs {[round(x, 2) for x in cold]}")
-    print(f"   warm report --json (offset cache): {out['warm_s']:6.2f} s = {out['warm_s'] / floor:.3f}x "
-          "(target ≤ 0.1x)")
-    print(f"   peak RSS: report process {out['rss_mb']:.0f} MB, largest worker {out['child_rss_mb']:.0f} MB "
-          f"(target ≤ 250 MB); {out['decisions']:,} decisions, {out['skipped']} skipped lines")
+    print(
+        f"   typed msgspec per line, one core : {out['msgspec_lines_s']:6.2f} s "
+        f"= {out['msgspec_lines_s'] / floor:.2f}x"
+    )
+    print(
+        f"   cold report --json               : {out['cold_s']:6.2f} s = {out['cold_s'] / floor:.2f}x "
+        f"(target ≤ 0.25x)   runs {[round(x, 2) for x in cold]}"
+    )
+    print(
+        f"   warm report --json (offset cache): {out['warm_s']:6.2f} s = {out['warm_s'] / floor:.3f}x "
+        "(target ≤ 0.1x)"
+    )
+    print(
+        f"   peak RSS: report process {out['rss_mb']:.0f} MB, largest worker {out['child_rss_mb']:.0f} MB "
+        f"(target ≤ 250 MB); {out['decisions']:,} decisions, {out['skipped']} skipped lines"
+    )
     return out
 
 
@@ -196,8 +206,10 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 def bench_screens(repeat: int) -> dict:
     cache_home = Path(tempfile.mkdtemp(prefix="bench-floor-screens-"))
     results: dict[str, dict] = {}
-    print("2. screens over the same project (mount → populated; cold = fresh process, warm = "
-          "switch away and back)")
+    print(
+        "2. screens over the same project (mount → populated; cold = fresh process, warm = "
+        "switch away and back)"
+    )
     for mode in ("evaluate", "lifecycle", "savings"):
         runs = [
             _run_child(_SCREEN, str(PROJECT), mode, env={"XDG_CACHE_HOME": str(cache_home / f"{mode}{i}")})[1]
@@ -206,16 +218,20 @@ def bench_screens(repeat: int) -> dict:
         cold = statistics.median(r["cold_s"] for r in runs)
         warm = statistics.median(r["warm_s"] for r in runs)
         results[mode] = {"cold_s": cold, "warm_s": warm}
-        print(f"   {mode:<9}: cold {cold:5.2f} s = {cold / 1.0:.2f}x of 1 s; "
-              f"warm {warm * 1000:6.1f} ms = {warm / 0.1:.2f}x of 100 ms")
+        print(
+            f"   {mode:<9}: cold {cold:5.2f} s = {cold / 1.0:.2f}x of 1 s; "
+            f"warm {warm * 1000:6.1f} ms = {warm / 0.1:.2f}x of 100 ms"
+        )
     # Savings after a restart, with the offset cache a previous session left
     env = {"XDG_CACHE_HOME": str(cache_home / "restart")}
     _run_child(_SCREEN, str(PROJECT), "savings", env=env)
     runs = [_run_child(_SCREEN, str(PROJECT), "savings", env=env)[1] for _ in range(repeat)]
     restart = statistics.median(r["cold_s"] for r in runs)
     results["savings_restart_s"] = restart
-    print(f"   savings after a restart (offset cache on disk): {restart * 1000:.0f} ms "
-          f"= {restart / 0.1:.2f}x of 100 ms")
+    print(
+        f"   savings after a restart (offset cache on disk): {restart * 1000:.0f} ms "
+        f"= {restart / 0.1:.2f}x of 100 ms"
+    )
     return results
 
 
@@ -307,12 +323,18 @@ def bench_launch(launches: int) -> dict:
         bare.append(_launch(_BARE, env=env))
         cockpit.append(_launch(_COCKPIT, str(project), env=env))
     b, c = statistics.median(bare), statistics.median(cockpit)
-    print(f"3. launch to first painted screen (fresh processes, median of {launches}, from before the "
-          "interpreter starts)")
-    print(f"   bare Textual app (Header+DataTable+Footer): {b * 1000:6.0f} ms   "
-          f"runs {[round(x * 1000) for x in bare]}")
-    print(f"   cockpit (plan screen, 7-row plan)         : {c * 1000:6.0f} ms = {c / b:.2f}x "
-          f"(target ≤ 1.5x)   runs {[round(x * 1000) for x in cockpit]}")
+    print(
+        f"3. launch to first painted screen (fresh processes, median of {launches}, from before the "
+        "interpreter starts)"
+    )
+    print(
+        f"   bare Textual app (Header+DataTable+Footer): {b * 1000:6.0f} ms   "
+        f"runs {[round(x * 1000) for x in bare]}"
+    )
+    print(
+        f"   cockpit (plan screen, 7-row plan)         : {c * 1000:6.0f} ms = {c / b:.2f}x "
+        f"(target ≤ 1.5x)   runs {[round(x * 1000) for x in cockpit]}"
+    )
     return {"bare_s": b, "cockpit_s": c}
 
 

@@ -18,7 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Run an ensemble on Ollama, streaming each agent's output."),
     "starter-kit": ("starter_kit", "Install the five universal ensembles into a project."),
     "demo": ("demo", "Open the cockpit on a bundled sample project (demo data)."),
-    "plan": ("session", "Hand a workflow plan to the cockpit and wait for the decisions (submit/wait/from-task)."),
+    "plan": (
+        "session",
+        "Hand a workflow plan to the cockpit and wait for the decisions (submit/wait/from-task).",
+    ),
     "request-run": ("session", "Ask for an ensemble run (in the open cockpit, else headless)."),
     "request-result": ("session", "Wait for / print the result of a requested run."),
     "record": ("session", "Record a Claude-handled subtask or an evaluation."),
@@ -52,20 +55,29 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
     if name == "report":
         _add_project(p)
         p.add_argument("--json", action="store_true", help="print one JSON object")
-        p.add_argument("--global", dest="global_tier", action="store_true",
-                       help="report on the global tier (~/.config/llm-orc/evaluations)")
-        p.add_argument("--explain", default=None, metavar="FIGURE",
-                       help="the log lines (file:line) behind a figure: saved, net, overhead, local-tokens, "
-                       "claude-tokens, decisions, local-decisions, debt; scoped as FIGURE:task-type=T, "
-                       ":ensemble=E or :day=YYYY-MM-DD")
+        p.add_argument(
+            "--global",
+            dest="global_tier",
+            action="store_true",
+            help="report on the global tier (~/.config/llm-orc/evaluations)",
+        )
+        p.add_argument(
+            "--explain",
+            default=None,
+            metavar="FIGURE",
+            help="the log lines (file:line) behind a figure: saved, net, overhead, local-tokens, "
+            "claude-tokens, decisions, local-decisions, debt; scoped as FIGURE:task-type=T, "
+            ":ensemble=E or :day=YYYY-MM-DD",
+        )
     elif name == "check":
         _add_project(p)
         p.add_argument("--json", action="store_true", help="print one JSON object")
     elif name == "run":
         p.add_argument("ensemble", help="ensemble name")
         _add_project(p)
-        p.add_argument("--input", default=None, metavar="TEXT",
-                       help="input text, or - to read standard input")
+        p.add_argument(
+            "--input", default=None, metavar="TEXT", help="input text, or - to read standard input"
+        )
         p.add_argument("--json", action="store_true", help="print one JSON result object")
         p.add_argument("--task-type", default=None, help="task type to log (default: inferred)")
     elif name == "starter-kit":
@@ -103,8 +115,12 @@ def _app_parser() -> argparse.ArgumentParser:
         epilog=f"subcommands (conductor-tui SUBCOMMAND --help):\n{lines}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("project_dir", nargs="?", default=None,
-                   help="project directory (default: nearest folder with .llm-orc/)")
+    p.add_argument(
+        "project_dir",
+        nargs="?",
+        default=None,
+        help="project directory (default: nearest folder with .llm-orc/)",
+    )
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
 

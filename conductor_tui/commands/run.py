@@ -101,7 +101,9 @@ def resolve_input(args: argparse.Namespace, spec: Any) -> str:
     return spec.default_task or ""
 
 
-def find_ensemble(project: Path, name: str) -> tuple[loader.EnsembleEntry | None, loader.EnsembleCatalog, str | None]:
+def find_ensemble(
+    project: Path, name: str
+) -> tuple[loader.EnsembleEntry | None, loader.EnsembleCatalog, str | None]:
     """(entry, catalog, error message) — see :func:`conductor_tui.engine.row_run.find_ensemble`."""
     from conductor_tui.engine.row_run import find_ensemble as find
 

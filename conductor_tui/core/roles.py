@@ -452,7 +452,11 @@ def role_ensemble(resolved: ResolvedRole, *, system_prompt: str | None = None) -
         agent["temperature"] = role.temperature
     # built directly (core sits below the loader); tests/templates/test_roles.py checks it
     # equals what engine.loader.parse_ensemble makes of the same mapping
-    raw: dict[str, Any] = {"name": f"role-{role.name}", "description": f"the {role.name} role ({role.label})", "agents": [agent]}
+    raw: dict[str, Any] = {
+        "name": f"role-{role.name}",
+        "description": f"the {role.name} role ({role.label})",
+        "agents": [agent],
+    }
     spec = AgentSpec(
         name=role.name,
         kind="llm",

@@ -133,7 +133,9 @@ def _reference(store: ProjectStore) -> tuple[list[tuple], list[tuple], dict]:
     run_ens = {str(r.id): review.run_ensemble(r) for r in runs}
     counts = {
         "uses": {
-            e: sum(1 for r in runs if review.run_ensemble(r) == e and (r.status or "completed") == "completed")
+            e: sum(
+                1 for r in runs if review.run_ensemble(r) == e and (r.status or "completed") == "completed"
+            )
             for e in ENSEMBLES
         },
         "debt": sum(1 for r in records if rules.is_interim_claude(r)),
@@ -222,7 +224,9 @@ def test_a_long_queue_keeps_the_newest_runs_and_every_flagged_or_judged_one(
 
 
 @pytest.mark.parametrize("workers", [2, 3])
-def test_the_pass_sharded_by_ensemble_matches_the_reference(tmp_path: Path, monkeypatch, workers: int) -> None:
+def test_the_pass_sharded_by_ensemble_matches_the_reference(
+    tmp_path: Path, monkeypatch, workers: int
+) -> None:
     """Every core steps its share of the ensembles over the whole log: same queue, counts
     and lifecycle as one pass (and as the pydantic reference)."""
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))

@@ -12,7 +12,9 @@ from conductor_tui.core.spec import EnsembleSpec, Profile
 from conductor_tui.engine.loader import ProfileSet, parse_ensemble
 
 
-def ensemble(agents: list[dict[str, Any]], name: str = "t", external_scripts: bool | None = None) -> EnsembleSpec:
+def ensemble(
+    agents: list[dict[str, Any]], name: str = "t", external_scripts: bool | None = None
+) -> EnsembleSpec:
     """An ensemble from agent dicts. Script files written by :func:`script` live in the
     test's tmp folder, outside the scripts folders: such an ensemble opts in with
     ``allow_external_scripts: true`` (unless ``external_scripts`` says otherwise)."""

@@ -280,7 +280,13 @@ class FakeOpenAI:
             for i in range(max(1, m.parallel)):
                 processing = i < busy.get(m.name, 0)
                 out.append(
-                    {"id": len(out), "id_task": -1, "n_ctx": 4096, "speculative": False, "is_processing": processing}
+                    {
+                        "id": len(out),
+                        "id_task": -1,
+                        "n_ctx": 4096,
+                        "speculative": False,
+                        "is_processing": processing,
+                    }
                 )
         return out
 

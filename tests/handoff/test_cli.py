@@ -619,10 +619,14 @@ def test_record_claude_task_for_a_row_sent_for_capacity_logs_reason_capacity(pro
     plan = WorkflowPlan(
         id="wp-cap",
         session="s-cap",
-        subtasks=[PlanRow(id="r1", description="Summarise", task_type="summarization", handler="echo-summary")],
+        subtasks=[
+            PlanRow(id="r1", description="Summarise", task_type="summarization", handler="echo-summary")
+        ],
     )
     store.append_plan(plan)
-    store.append_plan(send_to_claude_for_capacity(plan, "r1", "2 requests ahead on 127.0.0.1:11434 (1 slot) — ~3× longer"))
+    store.append_plan(
+        send_to_claude_for_capacity(plan, "r1", "2 requests ahead on 127.0.0.1:11434 (1 slot) — ~3× longer")
+    )
     code, out = _main(
         capsys,
         "record",

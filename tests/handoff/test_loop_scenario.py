@@ -263,7 +263,9 @@ def test_the_loop_closes_across_sessions_through_the_cli(story, capsys, monkeypa
         "name: summarize-notes\ndescription: Summarise notes.\nconductor:\n  task_type: summarization\n"
         "agents:\n  - name: s\n    model: missing-model:1b\n    provider: ollama\n"
     )
-    code, broken = f.cli("request-run", "summarize-notes", "--input", "notes", "--headless", "--session", "s-F")
+    code, broken = f.cli(
+        "request-run", "summarize-notes", "--input", "notes", "--headless", "--session", "s-F"
+    )
     assert code == 4 and broken["status"] == "failed" and "output" not in broken
     failed_run = next(r for r in store.read_routing().records if r.id == broken["routing_id"])
     assert failed_run.tokens_saved == 0 and failed_run.invocation_number is None

@@ -76,7 +76,9 @@ def test_dialog_fits_at_80x24(snap_compare, mode: str, keys: list[str]) -> None:
         await _settle(pilot)
         # the dialog focuses its first field after it mounts: on a busy machine that can land
         # after the first settle, so wait for it (a condition, never a sleep)
-        await wait_until(lambda: pilot.app.focused is not None and pilot.app.focused.screen is pilot.app.screen)
+        await wait_until(
+            lambda: pilot.app.focused is not None and pilot.app.focused.screen is pilot.app.screen
+        )
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZES["80x24"], run_before=run_before)

@@ -306,8 +306,12 @@ def _earn_trust(project: Path, ensemble: str, runs: int) -> None:
     for i in range(runs):
         conductor.record_run(
             RoutingDecision(
-                task_type="extraction", routed_to=ensemble, ensemble=ensemble, status="completed",
-                total_tokens_local=800, session=f"earn-{i}",
+                task_type="extraction",
+                routed_to=ensemble,
+                ensemble=ensemble,
+                status="completed",
+                total_tokens_local=800,
+                session=f"earn-{i}",
             )
         )
 

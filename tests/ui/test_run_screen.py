@@ -37,7 +37,9 @@ async def test_run_an_approved_row_streams_and_records_usage(plan_project, cockp
         app.screen.query_one("#plan-table").move_cursor(row=1)
         await pilot.press("g")  # asks for the input: the subtask is the default
         await pilot.pause()
-        assert app.screen.query_one("#text-body").text.startswith(row(revisions(plan_project)[-1], "r-02").description)
+        assert app.screen.query_one("#text-body").text.startswith(
+            row(revisions(plan_project)[-1], "r-02").description
+        )
         await pilot.press("ctrl+s")
         await pilot.pause()
         screen = app.screen
@@ -181,7 +183,9 @@ async def test_output_follows_the_bottom_only_while_the_person_is_there(plan_pro
         await pilot.pause()
         assert not scroll.following
         await stream(30, 60)
-        assert scroll.scroll_y < 1  # the person scrolled up: the view stays put (a scroll animation may end late)
+        assert (
+            scroll.scroll_y < 1
+        )  # the person scrolled up: the view stays put (a scroll animation may end late)
         await pilot.press("f")  # follow again
         await pilot.pause()
         await stream(10, 90)

@@ -265,7 +265,9 @@ class PromptDialog(_Dialog):
         with Vertical(classes="dialog dialog-small"):
             yield Label(Text(self.title_text, style="bold"), classes="dialog-title")
             # the cursor at the end of a prefilled value, never the whole value selected
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input", select_on_focus=False)
+            yield Input(
+                value=self.value, placeholder=self.placeholder, id="prompt-input", select_on_focus=False
+            )
             yield Static(Text(self.hint or "Enter submits · Esc cancels", style="dim"), id="prompt-hint")
 
     @on(Input.Submitted)

@@ -207,7 +207,9 @@ class LifecycleActions(CockpitScreen):
     def _toggle_auth(self, row: LifecycleRow) -> None:
         store = self.services.store
         if not row.ensemble:  # an authorisation names an ensemble; a task type without one has none
-            self.notify(f"{row.task_type} has no ensemble to authorise yet.", severity="warning", markup=False)
+            self.notify(
+                f"{row.task_type} has no ensemble to authorise yet.", severity="warning", markup=False
+            )
             return
         try:
             if row.authorized:
