@@ -42,6 +42,25 @@ def _add_project(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_report_arguments(p: argparse.ArgumentParser) -> None:
+    _add_project(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--global",
+        dest="global_tier",
+        action="store_true",
+        help="report on the global tier (~/.config/llm-orc/evaluations)",
+    )
+    p.add_argument(
+        "--explain",
+        default=None,
+        metavar="FIGURE",
+        help="the log lines (file:line) behind a figure: saved, net, overhead, local-tokens, "
+        "claude-tokens, decisions, local-decisions, debt; scoped as FIGURE:task-type=T, "
+        ":ensemble=E or :day=YYYY-MM-DD",
+    )
+
+
 def _build_subparser(name: str) -> argparse.ArgumentParser:
     module, help_text = SUBCOMMANDS[name]
     epilog = None
@@ -53,22 +72,7 @@ def _build_subparser(name: str) -> argparse.ArgumentParser:
         )
     p = argparse.ArgumentParser(prog=f"conductor-tui {name}", description=help_text, epilog=epilog)
     if name == "report":
-        _add_project(p)
-        p.add_argument("--json", action="store_true", help="print one JSON object")
-        p.add_argument(
-            "--global",
-            dest="global_tier",
-            action="store_true",
-            help="report on the global tier (~/.config/llm-orc/evaluations)",
-        )
-        p.add_argument(
-            "--explain",
-            default=None,
-            metavar="FIGURE",
-            help="the log lines (file:line) behind a figure: saved, net, overhead, local-tokens, "
-            "claude-tokens, decisions, local-decisions, debt; scoped as FIGURE:task-type=T, "
-            ":ensemble=E or :day=YYYY-MM-DD",
-        )
+        _add_report_arguments(p)
     elif name == "check":
         _add_project(p)
         p.add_argument("--json", action="store_true", help="print one JSON object")
