@@ -19,6 +19,7 @@ Every call is a short, blocking file operation; nothing here holds a lock betwee
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,13 +50,17 @@ class CockpitLink:
         self._line = 1
         self._started = time.time()
         self._closed = False
+        # tick() runs on a worker thread, close() on the UI thread: a heartbeat written after the
+        # close removed the file would announce a cockpit that is gone
+        self._presence = threading.Lock()
 
     def tick(self) -> LinkUpdate:
         """Heartbeat, then the plans that changed since the last tick, then claim requests."""
         update = LinkUpdate()
-        if self._closed:
-            return update
-        protocol.cockpit_heartbeat(self.project, started=self._started)
+        with self._presence:
+            if self._closed:
+                return update
+            protocol.cockpit_heartbeat(self.project, started=self._started)
         result = self.store.read_plans(self._offset, first_line=self._line)
         self._offset, self._line = result.end_offset, result.next_line
         newest: dict[str, WorkflowPlan] = {}
@@ -117,6 +122,7 @@ class CockpitLink:
         return protocol.post_result(self.project, request.id, "failed", by=self.by, error=error)
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            protocol.cockpit_closed(self.project)
+        with self._presence:
+            if not self._closed:
+                self._closed = True
+                protocol.cockpit_closed(self.project)

@@ -255,3 +255,29 @@ def test_handoff_and_session_verbs_import_neither_textual_nor_anthropic():
         "bad = [m for m in ('textual', 'anthropic') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_closed_cockpit_link_never_beats_again(tmp_path):
+    """close() on the UI thread while tick() runs on a worker: once close returns and the worker
+    stops, no heartbeat is left behind (a session would wait on a cockpit that is gone)."""
+    import threading
+
+    from conductor_tui.handoff import CockpitLink
+
+    project = tmp_path / "p"
+    (project / ".llm-orc").mkdir(parents=True)
+    for _ in range(20):
+        link = CockpitLink(project, claim=False)
+        link.tick()
+        stop = threading.Event()
+
+        def beat(link=link, stop=stop) -> None:
+            while not stop.is_set():
+                link.tick()
+
+        worker = threading.Thread(target=beat)
+        worker.start()
+        link.close()
+        stop.set()
+        worker.join(30)
+        assert protocol.cockpit_alive(project) is None
