@@ -1,0 +1,279 @@
+"""Reading the routing log for :mod:`~conductor_tui.core.history` near the decoder's limit.
+
+The log splits at line boundaries into one piece per core (:mod:`~conductor_tui.core.logscan`);
+each piece is decoded apart (msgspec, only the fields history needs) into small facts per
+ensemble: counts, task types, the newest use, the time and byte offset of every completed run.
+Runs themselves are not built here except those named in ``wanted`` (the runs evaluations point
+at): :func:`read_run_at` builds any other completed run later from its byte offset, and
+:func:`all_runs` every run, the way one sequential pass would. :func:`_iter_lines` is that
+sequential reference reader; the pieces agree with it line for line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import msgspec
+
+from conductor_tui.core import logscan, rules
+from conductor_tui.core.records import Phase, RunStatus, as_datetime, line_identity, parse_timestamp
+from conductor_tui.core.schemas import HistoryLine as _Line
+
+LIFECYCLE_EVENT = "lifecycle"
+DONE = frozenset({RunStatus.COMPLETED, "done", "success"})
+_DECISION_EVENTS = (None, "", "routing-decision", "routing")
+_DECODE = msgspec.json.Decoder(_Line)
+_FROM_ISO = datetime.fromisoformat
+_CHUNK = 8 << 20
+
+
+def _s(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _local(routed: Any) -> bool:
+    target = (_s(routed) or "").lower()
+    return bool(target) and not target.startswith("claude") and "|" not in target
+
+
+def _when(raw: Any) -> datetime | None:
+    if type(raw) is str:  # the common spelling, without parse_timestamp's detour (same result)
+        try:
+            found = _FROM_ISO(raw)
+        except ValueError:
+            pass
+        else:
+            return found if found.tzinfo else found.replace(tzinfo=UTC)
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+    try:
+        return as_datetime(parse_timestamp(raw)) if raw else None
+    except Exception:
+        return None
+
+
+def session_key(session: str | None, when: datetime | None = None) -> str:
+    """The session a record belongs to: its id, else the calendar day (UTC) it was written
+    on — a person working without session ids is one session per day."""
+    if session:
+        return str(session)
+    day = (when or datetime.now(UTC)).astimezone(UTC).date().isoformat()
+    return f"day:{day}"
+
+
+def _run_fields(line: _Line, rid: str) -> tuple:
+    """What a run keeps of its line: (ensemble, id, task type, status, time, session,
+    plan id, row id, sampled)."""
+    sampled = line.sampled_for_evaluation
+    return (
+        _s(line.ensemble) or _s(line.routed_to) or "?",
+        rid,
+        _s(line.task_type),
+        (_s(line.status) or RunStatus.COMPLETED).lower(),
+        _when(line.timestamp),
+        _s(line.session),
+        _s(line.plan_id),
+        _s(line.row_id),
+        sampled if isinstance(sampled, bool) else None,
+    )
+
+
+def _run_id(line: _Line, raw: bytes) -> str:
+    rid = line.id
+    rid = rid.strip() if type(rid) is str else _s(rid)
+    return rid or line_identity("rd-", raw)
+
+
+def _count_claude(line: _Line, prepared: Counter, by_type: Counter, by_type_session: Counter) -> None:
+    if line.preparation_tokens_local is not None:
+        prepared[_s(line.task_type) or "(untyped)"] += 1
+        return
+    cat = rules.as_delegability(line.delegability_category)
+    if cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE):
+        tt = _s(line.task_type) or "(untyped)"
+        by_type[tt] += 1
+        by_type_session[(tt, session_key(_s(line.session), _when(line.timestamp)))] += 1
+
+
+def _design_digest(line: _Line) -> tuple[str, str] | None:
+    """(ensemble, its file's digest) of a lifecycle event into design, else ``None``."""
+    ens = _s(line.ensemble)
+    if ens and _s(line.to) == Phase.DESIGN.value and line.ensemble_digest:
+        return ens, str(line.ensemble_digest)
+    return None
+
+
+def _decode_line(line: bytes) -> _Line | None:
+    """The history fields of one stripped, non-blank line; ``None`` for a corrupt one."""
+    try:
+        return _DECODE.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            obj = None
+        if not isinstance(obj, dict):
+            return None
+        return _Line(**{k: obj.get(k) for k in _Line.__struct_fields__})
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[_Line | None, bytes]]:
+    """(decoded line, raw bytes) for every non-blank line; ``None`` for a corrupt one.
+    The sequential reference reader."""
+    for _n, line in logscan.numbered_lines(path):
+        yield _decode_line(line), line
+
+
+def _iter_piece(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, stripped line) for the non-blank lines of ``[start, end)`` (``start``
+    at a line start): the lines :func:`~conductor_tui.core.logscan.numbered_lines` gives."""
+    carry = b""
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(start)
+        pos = start
+        while pos < end:
+            chunk = fh.read(min(_CHUNK, end - pos))
+            if not chunk:
+                break
+            if pos == 0 and chunk.startswith(logscan.BOM):
+                chunk = chunk[len(logscan.BOM) :]
+                pos += len(logscan.BOM)
+            off = pos - len(carry)
+            pos += len(chunk)
+            lines = (carry + chunk).split(b"\n")
+            carry = lines.pop()
+            for raw in lines:
+                line = raw.strip()
+                if line:
+                    yield off, line
+                off += len(raw) + 1
+        off = pos - len(carry)
+    line = carry.strip()
+    if line:
+        yield off, line
+
+
+class PieceFacts(NamedTuple):
+    """What one piece of the log says (see the module docstring).
+
+    ``ensembles``: name → ``[completed, failed, cancelled, task types, newest use,
+    [(time, ordinal in the piece)], [byte offset of each completed run]]``, in order of first
+    appearance; ``digests``: (ensemble, digest) of lifecycle events into design, in order;
+    ``wanted``: (run fields, ordinal in the piece or ``None``) of the runs asked for."""
+
+    ensembles: dict[str, list]
+    digests: list[tuple[str, str]]
+    wanted: list[tuple[tuple, int | None]]
+    prepared: Counter
+    by_type: Counter
+    by_type_session: Counter
+    skipped: int
+
+
+# long: the per-line loop of a million-line log, kept in one frame for speed
+def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
+    path, start, end, wanted_ids = item
+    facts = PieceFacts({}, [], [], Counter(), Counter(), Counter(), 0)
+    ensembles = facts.ensembles
+    skipped = 0
+    completed_status = RunStatus.COMPLETED
+    cancelled = RunStatus.CANCELLED
+    for off, raw in _iter_piece(path, start, end):
+        line = _decode_line(raw)
+        if line is None:
+            skipped += 1
+            continue
+        event = line.event
+        if event is not None:
+            event = _s(event)
+            if event == LIFECYCLE_EVENT:
+                found = _design_digest(line)
+                if found is not None:
+                    facts.digests.append(found)
+                    if found[0] not in ensembles:
+                        ensembles[found[0]] = [0, 0, 0, Counter(), None, [], []]
+                continue
+            if event not in _DECISION_EVENTS:
+                continue
+        if not _local(line.routed_to):
+            _count_claude(line, facts.prepared, facts.by_type, facts.by_type_session)
+            continue
+        ens = _s(line.ensemble) or _s(line.routed_to) or "?"
+        facts_of = ensembles.get(ens)
+        if facts_of is None:
+            facts_of = ensembles[ens] = [0, 0, 0, Counter(), None, [], []]
+        status = (_s(line.status) or completed_status).lower()
+        ordinal = None
+        if status in DONE:
+            facts_of[0] += 1
+            ordinal = facts_of[0]
+            facts_of[6].append(off)
+            when = _when(line.timestamp)
+            if when is not None:
+                facts_of[5].append((when.timestamp(), ordinal))
+                if facts_of[4] is None or when > facts_of[4]:
+                    facts_of[4] = when
+            tt = _s(line.task_type)
+            if tt:
+                facts_of[3][tt] += 1
+        elif status == cancelled:
+            facts_of[2] += 1
+        else:
+            facts_of[1] += 1
+        if wanted_ids:
+            rid = _run_id(line, raw)
+            if rid in wanted_ids:
+                facts.wanted.append((_run_fields(line, rid), ordinal))
+    return facts._replace(skipped=skipped)
+
+
+def scan_pieces(path: Path, wanted_ids: frozenset[str]) -> list[PieceFacts]:
+    """The facts of every piece of ``path``, in file order, read on every core."""
+    size = path.stat().st_size
+    n = logscan.parallel_workers(size)
+    with open(path, "rb", buffering=0) as fh:
+        cut = logscan.last_newline(fh, 0, size)
+        ranges = logscan.line_ranges(fh, 0, cut, n) if cut > 0 else []
+    if cut < size:  # a last line without its newline goes with the last piece
+        ranges = [*ranges[:-1], (ranges[-1][0] if ranges else 0, size)]
+    return logscan.fork_map(_scan_piece, [(str(path), a, b, wanted_ids) for a, b in ranges])
+
+
+def read_run_at(path: Path, offset: int) -> tuple | None:
+    """The run fields (:func:`_run_fields`) of the line starting at ``offset``."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        raw = fh.readline()
+    if offset == 0 and raw.startswith(logscan.BOM):
+        raw = raw[len(logscan.BOM) :]
+    raw = raw.strip()
+    line = _decode_line(raw) if raw else None
+    if line is None:
+        return None
+    return _run_fields(line, _run_id(line, raw))
+
+
+def all_runs(path: Path) -> Iterator[tuple[tuple, int | None]]:
+    """(run fields, ordinal among the ensemble's completed runs or ``None``) of every run,
+    in file order (the sequential reference pass)."""
+    completed: Counter[str] = Counter()
+    for line, raw in _iter_lines(path):
+        if line is None:
+            continue
+        event = _s(line.event)
+        if event == LIFECYCLE_EVENT or event not in _DECISION_EVENTS or not _local(line.routed_to):
+            continue
+        fields = _run_fields(line, _run_id(line, raw))
+        ordinal = None
+        if fields[3] in DONE:
+            completed[fields[0]] += 1
+            ordinal = completed[fields[0]]
+        yield fields, ordinal
