@@ -178,19 +178,48 @@ class PieceFacts(NamedTuple):
     skipped: int
 
 
-# long: the per-line loop of a million-line log, kept in one frame for speed
+class _Memo(dict):
+    """``memo[text]`` = ``fn(text)``, computed once per distinct string (a log repeats a few
+    dozen ensemble names, statuses and categories a million times)."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key: str) -> Any:
+        value = self[key] = self.fn(key)
+        return value
+
+
+def _status_kind(status: Any) -> int:
+    """0 completed, 1 failed, 2 cancelled (as :meth:`History.add_run` counts them)."""
+    text = (_s(status) or RunStatus.COMPLETED).lower()
+    return 0 if text in DONE else 2 if text == RunStatus.CANCELLED else 1
+
+
+def _delegable(category: Any) -> bool:
+    return rules.as_delegability(category) in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE)
+
+
+# long: the per-line loop of a million-line log, kept in one frame for speed; each step
+# is the sequential pass's (History.add_run / add_claude / add_lifecycle_event) on memoised text
 def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
     path, start, end, wanted_ids = item
     facts = PieceFacts({}, [], [], Counter(), Counter(), Counter(), 0)
     ensembles = facts.ensembles
+    prepared, by_type, by_type_session = facts.prepared, facts.by_type, facts.by_type_session
     skipped = 0
-    completed_status = RunStatus.COMPLETED
-    cancelled = RunStatus.CANCELLED
+    text, local, kind, delegable = _Memo(_s), _Memo(_local), _Memo(_status_kind), _Memo(_delegable)
+    decode = _DECODE.decode
+    errors = (msgspec.DecodeError, msgspec.ValidationError)
     for off, raw in _iter_piece(path, start, end):
-        line = _decode_line(raw)
-        if line is None:
-            skipped += 1
-            continue
+        try:
+            line = decode(raw)
+        except errors:
+            line = _decode_line(raw)
+            if line is None:
+                skipped += 1
+                continue
         event = line.event
         if event is not None:
             event = _s(event)
@@ -203,16 +232,32 @@ def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
                 continue
             if event not in _DECISION_EVENTS:
                 continue
-        if not _local(line.routed_to):
-            _count_claude(line, facts.prepared, facts.by_type, facts.by_type_session)
+        routed = line.routed_to
+        tt = line.task_type
+        tt = text[tt] if type(tt) is str else _s(tt)
+        if not (local[routed] if type(routed) is str else _local(routed)):
+            if line.preparation_tokens_local is not None:
+                prepared[tt or "(untyped)"] += 1
+                continue
+            cat = line.delegability_category
+            if delegable[cat] if type(cat) is str else _delegable(cat):
+                session = line.session
+                session = text[session] if type(session) is str else _s(session)
+                key = session_key(session, None if session else _when(line.timestamp))
+                by_type[tt or "(untyped)"] += 1
+                by_type_session[(tt or "(untyped)", key)] += 1
             continue
-        ens = _s(line.ensemble) or _s(line.routed_to) or "?"
+        ens = line.ensemble
+        ens = text[ens] if type(ens) is str else _s(ens)
+        if not ens:
+            ens = (text[routed] if type(routed) is str else _s(routed)) or "?"
         facts_of = ensembles.get(ens)
         if facts_of is None:
             facts_of = ensembles[ens] = [0, 0, 0, Counter(), None, [], []]
-        status = (_s(line.status) or completed_status).lower()
+        status = line.status
+        status = kind[status] if type(status) is str else _status_kind(status)
         ordinal = None
-        if status in DONE:
+        if status == 0:
             facts_of[0] += 1
             ordinal = facts_of[0]
             facts_of[6].append(off)
@@ -221,13 +266,10 @@ def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
                 facts_of[5].append((when.timestamp(), ordinal))
                 if facts_of[4] is None or when > facts_of[4]:
                     facts_of[4] = when
-            tt = _s(line.task_type)
             if tt:
                 facts_of[3][tt] += 1
-        elif status == cancelled:
-            facts_of[2] += 1
         else:
-            facts_of[1] += 1
+            facts_of[status] += 1
         if wanted_ids:
             rid = _run_id(line, raw)
             if rid in wanted_ids:
