@@ -15,6 +15,13 @@ earlier one (the person agreeing with or overriding the judge): one verdict per 
 
 Runs: only completed runs are invocations (they get the ordinal, use a calibration slot
 and count as local successes); failed and cancelled runs are counted apart.
+
+Reading (:mod:`~conductor_tui.core.history_scan`): the routing log is read on every core into
+per-ensemble counts; of the runs themselves only those the evaluations name are built then.
+Any other run is built when first asked for — by ordinal from its byte offset (one line), or
+all of them when :attr:`History.runs` / :attr:`History.by_invocation` is read — so the
+Lifecycle screen and the loop's decisions, which need counts and phases, never build a
+million run objects.
 """
 
 from __future__ import annotations
@@ -113,6 +120,7 @@ class History:
         self._source: Path | None = None
         self._wanted: frozenset[str] = frozenset()  # ids whose runs were built by the scan
         self._lock = threading.Lock()
+        self._blocks: dict[int, list[bytes]] = {}  # split blocks of the log (read_run_at)
         self.ensembles: dict[str, EnsembleHistory] = {}
         self.claude_by_type: Counter[str] = Counter()  # interim (delegable) Claude decisions
         self.claude_by_type_session: Counter[tuple[str, str]] = Counter()
@@ -164,7 +172,7 @@ class History:
         eh = self.ensembles.get(ens)
         if eh is None or not 1 <= n <= len(eh.offsets):
             return None
-        fields = read_run_at(source, eh.offsets[n - 1])
+        fields = read_run_at(source, eh.offsets[n - 1], self._blocks)
         if fields is None:  # the file changed under us: read it all
             self._complete()
             return self._by_invocation.get((ens, n))

@@ -4,7 +4,7 @@ The log splits at line boundaries into one piece per core (:mod:`~conductor_tui.
 each piece is decoded apart (msgspec, only the fields history needs) into small facts per
 ensemble: counts, task types, the newest use, the time and byte offset of every completed run.
 Runs themselves are not built here except those named in ``wanted`` (the runs evaluations point
-at): :func:`read_run_at` builds any other completed run later from its byte offset, and
+at): :func:`read_run_at` builds any other completed run later from where it is, and
 :func:`all_runs` every run, the way one sequential pass would. :func:`_iter_lines` is that
 sequential reference reader; the pieces agree with it line for line.
 """
@@ -29,7 +29,8 @@ DONE = frozenset({RunStatus.COMPLETED, "done", "success"})
 _DECISION_EVENTS = (None, "", "routing-decision", "routing")
 _DECODE = msgspec.json.Decoder(_Line)
 _FROM_ISO = datetime.fromisoformat
-_CHUNK = 8 << 20
+_CHUNK = 1 << 20  # a block: decoded at once, and split again to build one run from its locator
+_BLOCKS_KEPT = 64
 
 
 def _s(value: Any) -> str | None:
@@ -132,9 +133,9 @@ def _iter_lines(path: Path) -> Iterator[tuple[_Line | None, bytes]]:
         yield _decode_line(line), line
 
 
-def _iter_piece(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, stripped line) for the non-blank lines of ``[start, end)`` (``start``
-    at a line start): the lines :func:`~conductor_tui.core.logscan.numbered_lines` gives."""
+def _iter_blocks(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, bytes) of ~1 MiB blocks of whole lines covering ``[start, end)``
+    (``start`` at a line start; a leading BOM of the file left out)."""
     carry = b""
     with open(path, "rb", buffering=0) as fh:
         fh.seek(start)
@@ -146,19 +147,44 @@ def _iter_piece(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
             if pos == 0 and chunk.startswith(logscan.BOM):
                 chunk = chunk[len(logscan.BOM) :]
                 pos += len(logscan.BOM)
-            off = pos - len(carry)
+            data = carry + chunk if carry else chunk
+            at = pos - len(carry)
             pos += len(chunk)
-            lines = (carry + chunk).split(b"\n")
-            carry = lines.pop()
-            for raw in lines:
-                line = raw.strip()
-                if line:
-                    yield off, line
-                off += len(raw) + 1
-        off = pos - len(carry)
-    line = carry.strip()
-    if line:
-        yield off, line
+            cut = data.rfind(b"\n") + 1
+            if cut <= 0:
+                carry = data
+                continue
+            carry = data[cut:]
+            yield at, data[:cut]
+        if carry:
+            yield pos - len(carry), carry
+
+
+def _stripped(block: bytes) -> list[bytes]:
+    """The non-blank lines of ``block``, stripped (what :func:`~conductor_tui.core.logscan.numbered_lines` gives)."""
+    return [line for line in (raw.strip() for raw in block.split(b"\n")) if line]
+
+
+def _iter_piece(path: str, start: int, end: int) -> Iterator[tuple[int, _Line | None, bytes | None]]:
+    """(locator, decoded line or ``None`` if corrupt, raw line or ``None``) for every non-blank
+    line of ``[start, end)``. A block is decoded at once when every line in it is a JSON
+    object with an id (the raw bytes are then not needed); otherwise line by line, as the
+    reference does. The locator (block offset << 32 | index among its non-blank lines) is
+    what :func:`read_run_at` takes."""
+    decode_lines = _DECODE.decode_lines
+    errors = (msgspec.DecodeError, msgspec.ValidationError)
+    for at, block in _iter_blocks(path, start, end):
+        base = at << 32
+        try:
+            lines = decode_lines(block)
+        except errors:
+            lines = None
+        if lines is not None and all(type(x.id) is str and x.id.strip() for x in lines):
+            for i, line in enumerate(lines):
+                yield base | i, line, None
+            continue
+        for i, raw in enumerate(_stripped(block)):
+            yield base | i, _decode_line(raw), raw
 
 
 class PieceFacts(NamedTuple):
@@ -201,8 +227,7 @@ def _delegable(category: Any) -> bool:
     return rules.as_delegability(category) in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE)
 
 
-# long: the per-line loop of a million-line log, kept in one frame for speed; each step
-# is the sequential pass's (History.add_run / add_claude / add_lifecycle_event) on memoised text
+# long: the per-line loop of a million-line log, one frame for speed (steps as History.add_*)
 def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
     path, start, end, wanted_ids = item
     facts = PieceFacts({}, [], [], Counter(), Counter(), Counter(), 0)
@@ -210,16 +235,10 @@ def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
     prepared, by_type, by_type_session = facts.prepared, facts.by_type, facts.by_type_session
     skipped = 0
     text, local, kind, delegable = _Memo(_s), _Memo(_local), _Memo(_status_kind), _Memo(_delegable)
-    decode = _DECODE.decode
-    errors = (msgspec.DecodeError, msgspec.ValidationError)
-    for off, raw in _iter_piece(path, start, end):
-        try:
-            line = decode(raw)
-        except errors:
-            line = _decode_line(raw)
-            if line is None:
-                skipped += 1
-                continue
+    for off, line, raw in _iter_piece(path, start, end):
+        if line is None:
+            skipped += 1
+            continue
         event = line.event
         if event is not None:
             event = _s(event)
@@ -271,7 +290,7 @@ def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
         else:
             facts_of[status] += 1
         if wanted_ids:
-            rid = _run_id(line, raw)
+            rid = _run_id(line, raw or b"")  # no raw bytes: the line has its id
             if rid in wanted_ids:
                 facts.wanted.append((_run_fields(line, rid), ordinal))
     return facts._replace(skipped=skipped)
@@ -289,18 +308,26 @@ def scan_pieces(path: Path, wanted_ids: frozenset[str]) -> list[PieceFacts]:
     return logscan.fork_map(_scan_piece, [(str(path), a, b, wanted_ids) for a, b in ranges])
 
 
-def read_run_at(path: Path, offset: int) -> tuple | None:
-    """The run fields (:func:`_run_fields`) of the line starting at ``offset``."""
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        raw = fh.readline()
-    if offset == 0 and raw.startswith(logscan.BOM):
-        raw = raw[len(logscan.BOM) :]
-    raw = raw.strip()
-    line = _decode_line(raw) if raw else None
-    if line is None:
+def read_run_at(path: Path, locator: int, blocks: dict[int, list[bytes]]) -> tuple | None:
+    """The run fields (:func:`_run_fields`) of the line at ``locator`` (from :func:`_iter_piece`);
+    ``blocks`` remembers the blocks already split (evaluations of early runs share a few)."""
+    at, index = locator >> 32, locator & 0xFFFFFFFF
+    lines = blocks.get(at)
+    if lines is None:
+        if len(blocks) >= _BLOCKS_KEPT:
+            blocks.clear()
+        with open(path, "rb") as fh:
+            fh.seek(at)
+            data = fh.read(2 * _CHUNK)
+            if len(data) == 2 * _CHUNK:  # whole lines only; the block is shorter than this
+                data = data[: data.rfind(b"\n") + 1]
+        if at == 0 and data.startswith(logscan.BOM):
+            data = data[len(logscan.BOM) :]
+        lines = blocks[at] = _stripped(data)
+    if index >= len(lines):
         return None
-    return _run_fields(line, _run_id(line, raw))
+    found = _decode_line(lines[index])
+    return None if found is None else _run_fields(found, _run_id(found, lines[index]))
 
 
 def all_runs(path: Path) -> Iterator[tuple[tuple, int | None]]:

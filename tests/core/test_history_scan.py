@@ -43,7 +43,8 @@ def _reference(store: ProjectStore) -> History:
 
 
 # long: one generated log, line kind by line kind
-def _write_project(root: Path, seed: int) -> None:
+def _write_project(root: Path, seed: int, *, clean: bool = False) -> None:
+    """``clean``: only well-formed lines with ids (the blocks are decoded whole)."""
     rng = random.Random(seed)
     d = root / ".llm-orc" / "evaluations"
     d.mkdir(parents=True)
@@ -55,6 +56,8 @@ def _write_project(root: Path, seed: int) -> None:
         ts = f"2026-0{1 + i % 9}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00" + rng.choice(
             ["Z", "+00:00", "+02:00", "", ".5Z", "z"]
         )
+        if clean and kind < 0.05:
+            kind = 0.5
         if kind < 0.02:
             lines.append('{"id": "broken", "routed_to": ')  # corrupt
             continue
@@ -93,14 +96,16 @@ def _write_project(root: Path, seed: int) -> None:
         }
         if rng.random() < 0.5:
             rec["ensemble"] = ens
-        if rng.random() < 0.8:
-            rec["id"] = rng.choice([f"rd-{i}", f"rd-{i}", f"rd-{i // 2}", 12345 + i, ""])
+        if clean or rng.random() < 0.8:
+            rec["id"] = rng.choice(
+                [f"rd-{i}", f"rd-{i}", f"rd-{i // 2}", *([] if clean else [12345 + i, ""])]
+            )
         line = json.dumps(rec)
         if rec.get("id"):
             ids.append(str(rec["id"]).strip())
         else:
             ids.append(history_scan.line_identity("rd-", line.encode()))
-        lines.append(line if rng.random() < 0.9 else "  " + line + " \r")
+        lines.append(line if clean or rng.random() < 0.9 else "  " + line + " \r")
     text = "\ufeff" + "\n".join(lines)  # a BOM, and no newline after the last line
     (d / "routing-log.jsonl").write_text(text, encoding="utf-8")
     evals = []
@@ -151,16 +156,18 @@ def _facts(hist: History) -> dict:
 
 
 @pytest.mark.parametrize("workers", ["1", "3"])
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize(("seed", "clean"), [(1, False), (2, False), (4, True)])
+@pytest.mark.parametrize("block", [4096, 1 << 20])
 def test_parallel_lazy_history_equals_the_sequential_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str, seed: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str, seed: int, clean: bool, block: int
 ) -> None:
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
-    _write_project(tmp_path, seed)
+    monkeypatch.setattr(history_scan, "_CHUNK", block)
+    _write_project(tmp_path, seed, clean=clean)
     store = ProjectStore(tmp_path)
     ref = _reference(store)
     fast = _read_history(store)
-    assert ref.skipped_routing > 0 and ref.evaluation_of  # the log exercises what it should
+    assert (ref.skipped_routing == 0) is clean and ref.evaluation_of  # the log exercises what it should
     assert _facts(fast) == _facts(ref)
     # runs built on demand: by ordinal first (one line each), then all of them
     for key, run in ref.by_invocation.items():
