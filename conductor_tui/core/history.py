@@ -18,7 +18,7 @@ and count as local successes); failed and cancelled runs are counted apart.
 
 Reading (:mod:`~conductor_tui.core.history_scan`): the routing log is read on every core into
 per-ensemble counts; of the runs themselves only those the evaluations name are built then.
-Any other run is built when first asked for — by ordinal from its byte offset (one line), or
+Any other run is built when first asked for — by ordinal from its place in the log (one block), or
 all of them when :attr:`History.runs` / :attr:`History.by_invocation` is read — so the
 Lifecycle screen and the loop's decisions, which need counts and phases, never build a
 million run objects.
