@@ -2,7 +2,7 @@
 
 The log splits at line boundaries into one piece per core (:mod:`~conductor_tui.core.logscan`);
 each piece is decoded apart (msgspec, only the fields history needs) into small facts per
-ensemble: counts, task types, the newest use, the time and byte offset of every completed run.
+ensemble: counts, task types, the newest use, the time and place (block, index) of every completed run.
 Runs themselves are not built here except those named in ``wanted`` (the runs evaluations point
 at): :func:`read_run_at` builds any other completed run later from where it is, and
 :func:`all_runs` every run, the way one sequential pass would. :func:`_iter_lines` is that
