@@ -190,9 +190,11 @@ def _explain(store: ProjectStore, figure: str, *, as_json: bool) -> int:
 def _agreement(store: ProjectStore, cfg: RoutingConfig) -> Any:
     """Judge–human agreement (:mod:`conductor_tui.core.agreement`), or ``None`` when the
     evaluations cannot be read (the report itself already says why)."""
-    from conductor_tui.core.agreement import agreement_report
+    from conductor_tui.core.agreement import agreement_report, may_have_pairs
 
     try:
+        if not may_have_pairs(store.evaluations_path):  # no judge verdict anywhere: no pairs
+            return agreement_report([], cfg.routing_thresholds)
         evaluations = list(store.read_evaluations(0).records)
     except (StoreError, OSError):
         return None

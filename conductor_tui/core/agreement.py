@@ -28,6 +28,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from conductor_tui.core import logscan
 from conductor_tui.core.records import Evaluation, RoutingThresholds
 
 JUDGES = frozenset({"claude", "judge", "claude-judge"})
@@ -188,6 +191,34 @@ def judge_pairs(
         task_type = person.task_type or (judge.task_type if judge else None)
         pairs.append(Pair(key, ensemble, task_type, mode, j_score, p_score, agreed, person.id))
     return pairs
+
+
+class _JudgeFields(msgspec.Struct, gc=False):
+    evaluator: Any = None
+    judge_score: Any = None
+
+
+_JUDGE_FIELDS = msgspec.json.Decoder(_JudgeFields)
+
+
+def may_have_pairs(path: Any) -> bool:
+    """Whether ``evaluations.jsonl`` at ``path`` can hold a judge–human pair at all: some
+    line is written by a judge or keeps a judge's score. A pair needs one of the two
+    (:func:`judge_pairs`), so when this is ``False`` the agreement report is empty and the
+    file need not be validated record by record. Undecodable or odd values count as "maybe"."""
+    for _n, line in logscan.numbered_lines(path):
+        try:
+            found = _JUDGE_FIELDS.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            if b"evaluator" in line or b"judge_score" in line:
+                return True
+            continue
+        if found.judge_score is not None:
+            return True
+        who = found.evaluator
+        if who is not None and (type(who) is not str or who.strip().lower() in JUDGES):
+            return True
+    return False
 
 
 def agreement_report(

@@ -15,23 +15,40 @@ earlier one (the person agreeing with or overriding the judge): one verdict per 
 
 Runs: only completed runs are invocations (they get the ordinal, use a calibration slot
 and count as local successes); failed and cancelled runs are counted apart.
+
+Reading (:mod:`~conductor_tui.core.history_scan`): the routing log is read on every core into
+per-ensemble counts; of the runs themselves only those the evaluations name are built then.
+Any other run is built when first asked for — by ordinal from its place in the log (one block), or
+all of them when :attr:`History.runs` / :attr:`History.by_invocation` is read — so the
+Lifecycle screen and the loop's decisions, which need counts and phases, never build a
+million run objects.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from conductor_tui.core import logscan, rules
+from conductor_tui.core.history_scan import (
+    DONE,
+    LIFECYCLE_EVENT,
+    PieceFacts,
+    _count_claude,
+    _design_digest,
+    _run_fields,
+    _s,
+    _when,
+    all_runs,
+    read_run_at,
+    scan_pieces,
+    session_key,
+)
 from conductor_tui.core.lifecycle import LifecycleTracker
 from conductor_tui.core.records import (
     EvalPhase,
@@ -39,51 +56,13 @@ from conductor_tui.core.records import (
     Phase,
     RoutingThresholds,
     RunStatus,
-    as_datetime,
-    line_identity,
-    parse_timestamp,
 )
 from conductor_tui.core.schemas import HistoryLine as _Line
 
-LIFECYCLE_EVENT = "lifecycle"
-DONE = frozenset({RunStatus.COMPLETED, "done", "success"})
-_DECISION_EVENTS = (None, "", "routing-decision", "routing")
+__all__ = ["DONE", "LIFECYCLE_EVENT", "EnsembleHistory", "History", "Run", "build_history", "session_key"]
 
 
-_DECODE = msgspec.json.Decoder(_Line)
-
-
-def _s(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _local(routed: Any) -> bool:
-    target = (_s(routed) or "").lower()
-    return bool(target) and not target.startswith("claude") and "|" not in target
-
-
-def _when(raw: Any) -> datetime | None:
-    if isinstance(raw, datetime):
-        return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
-    try:
-        return as_datetime(parse_timestamp(raw)) if raw else None
-    except Exception:
-        return None
-
-
-def session_key(session: str | None, when: datetime | None = None) -> str:
-    """The session a record belongs to: its id, else the calendar day (UTC) it was written
-    on — a person working without session ids is one session per day."""
-    if session:
-        return str(session)
-    day = (when or datetime.now(UTC)).astimezone(UTC).date().isoformat()
-    return f"day:{day}"
-
-
-@dataclass
+@dataclass(slots=True)
 class Run:
     """One local run (a routing decision sent to an ensemble)."""
 
@@ -117,6 +96,7 @@ class EnsembleHistory:
     run_times: list[tuple[float, int]] = field(default_factory=list)  # (ts, invocation) of completed runs
     failed_at: datetime | None = None  # when calibration failed (the failing evaluation)
     failed_digest: str | None = None  # the ensemble file's digest then (lifecycle event)
+    offsets: list[int] = field(default_factory=list)  # byte offset of each completed run, in order
 
     def phase(self) -> Phase:
         assert self.tracker is not None
@@ -134,8 +114,13 @@ class History:
 
     def __init__(self, thresholds: RoutingThresholds | None = None) -> None:
         self.thresholds = thresholds or RoutingThresholds()
-        self.runs: dict[str, Run] = {}
-        self.by_invocation: dict[tuple[str, int], Run] = {}
+        self._runs: dict[str, Run] = {}
+        self._by_invocation: dict[tuple[str, int], Run] = {}
+        # read from a log (build_history): the runs are built when asked for (module docstring)
+        self._source: Path | None = None
+        self._wanted: frozenset[str] = frozenset()  # ids whose runs were built by the scan
+        self._lock = threading.Lock()
+        self._blocks: dict[int, list[bytes]] = {}  # split blocks of the log (read_run_at)
         self.ensembles: dict[str, EnsembleHistory] = {}
         self.claude_by_type: Counter[str] = Counter()  # interim (delegable) Claude decisions
         self.claude_by_type_session: Counter[tuple[str, str]] = Counter()
@@ -143,6 +128,56 @@ class History:
         self.evaluation_of: dict[str, Evaluation] = {}  # run id → its effective evaluation
         self.skipped_routing = 0
         self.skipped_evaluations = 0
+
+    # ------------------------------------------------------------------ runs
+
+    @property
+    def runs(self) -> dict[str, Run]:
+        """Run id → run, every local run of the log (built on first use)."""
+        self._complete()
+        return self._runs
+
+    @property
+    def by_invocation(self) -> dict[tuple[str, int], Run]:
+        """(ensemble, ordinal) → completed run (built on first use)."""
+        self._complete()
+        return self._by_invocation
+
+    def _complete(self) -> None:
+        if self._source is None:
+            return
+        with self._lock:
+            if self._source is None:
+                return
+            runs: dict[str, Run] = {}
+            by_invocation: dict[tuple[str, int], Run] = {}
+            for fields, ordinal in all_runs(self._source):
+                run = _make_run(fields, ordinal)
+                runs[run.id] = run
+                if ordinal is not None:
+                    by_invocation[(run.ensemble, ordinal)] = run
+            self._runs, self._by_invocation = runs, by_invocation
+            self._source = None
+
+    def _run_by_id(self, rid: str) -> Run | None:
+        if self._source is not None and rid not in self._wanted:
+            self._complete()
+        return self._runs.get(rid)
+
+    def _run_at(self, ens: str, n: int) -> Run | None:
+        run = self._by_invocation.get((ens, n))
+        source = self._source
+        if run is not None or source is None:
+            return run
+        eh = self.ensembles.get(ens)
+        if eh is None or not 1 <= n <= len(eh.offsets):
+            return None
+        fields = read_run_at(source, eh.offsets[n - 1], self._blocks)
+        if fields is None:  # the file changed under us: read it all
+            self._complete()
+            return self._by_invocation.get((ens, n))
+        run = self._by_invocation[(ens, n)] = _make_run(fields, n)
+        return run
 
     # ------------------------------------------------------------------ queries
 
@@ -195,13 +230,15 @@ class History:
     def run_for_evaluation(self, ev: Evaluation) -> Run | None:
         """The run an evaluation belongs to (see the module docstring)."""
         rid = _s(ev.routing_id)
-        if rid and rid in self.runs:
-            return self.runs[rid]
+        if rid:
+            run = self._run_by_id(rid)
+            if run is not None:
+                return run
         ens = _s(ev.ensemble)
         if ens is None:
             return None
         if isinstance(ev.invocation_number, int):
-            run = self.by_invocation.get((ens, ev.invocation_number))
+            run = self._run_at(ens, ev.invocation_number)
             if run is not None:
                 return run
         when = _when(ev.timestamp)
@@ -211,16 +248,17 @@ class History:
         i = bisect.bisect_right(hist.run_times, (when.timestamp(), 1 << 62)) - 1
         if i < 0:
             return None
-        return self.by_invocation.get((ens, hist.run_times[i][1]))
+        return self._run_at(ens, hist.run_times[i][1])
 
     # ------------------------------------------------------------------ building
 
     def add_run(self, line: _Line, rid: str) -> None:
-        ens = _s(line.ensemble) or _s(line.routed_to) or "?"
+        self.add_parsed_run(_run_fields(line, rid))
+
+    def add_parsed_run(self, fields: tuple) -> None:
+        """A run from :func:`_run_fields` (the form the parallel scan hands back)."""
+        ens, rid, tt, status, when, session, plan_id, row_id, sampled = fields
         hist = self.ensemble(ens)
-        status = (_s(line.status) or RunStatus.COMPLETED).lower()
-        when = _when(line.timestamp)
-        tt = _s(line.task_type)
         invocation = None
         if status in DONE:
             hist.completed += 1
@@ -235,37 +273,19 @@ class History:
             hist.cancelled += 1
         else:
             hist.failed += 1
-        sampled = line.sampled_for_evaluation if isinstance(line.sampled_for_evaluation, bool) else None
-        run = Run(
-            rid,
-            ens,
-            tt,
-            status,
-            when,
-            _s(line.session),
-            _s(line.plan_id),
-            _s(line.row_id),
-            invocation,
-            sampled,
-        )
-        self.runs[rid] = run
+        self._complete()
+        run = Run(rid, ens, tt, status, when, session, plan_id, row_id, invocation, sampled)
+        self._runs[rid] = run
         if invocation is not None:
-            self.by_invocation[(ens, invocation)] = run
+            self._by_invocation[(ens, invocation)] = run
 
     def add_claude(self, line: _Line) -> None:
-        if line.preparation_tokens_local is not None:
-            self.prepared_by_type[_s(line.task_type) or "(untyped)"] += 1
-            return
-        cat = rules.as_delegability(line.delegability_category)
-        if cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE):
-            tt = _s(line.task_type) or "(untyped)"
-            self.claude_by_type[tt] += 1
-            self.claude_by_type_session[(tt, session_key(_s(line.session), _when(line.timestamp)))] += 1
+        _count_claude(line, self.prepared_by_type, self.claude_by_type, self.claude_by_type_session)
 
     def add_lifecycle_event(self, line: _Line) -> None:
-        ens = _s(line.ensemble)
-        if ens and _s(line.to) == Phase.DESIGN.value and line.ensemble_digest:
-            self.ensemble(ens).failed_digest = str(line.ensemble_digest)
+        found = _design_digest(line)
+        if found is not None:
+            self.ensemble(found[0]).failed_digest = found[1]
 
     def apply_evaluations(self, evaluations: list[Evaluation]) -> None:
         """Link every evaluation to its run, keep one verdict per run, feed the trackers."""
@@ -296,20 +316,38 @@ class History:
                 hist.failed_at = when
 
 
-def _iter_lines(path: Path) -> Iterator[tuple[_Line | None, bytes]]:
-    """(decoded line, raw bytes) for every non-blank line; ``None`` for a corrupt one."""
-    for _n, line in logscan.numbered_lines(path):
-        try:
-            yield _DECODE.decode(line), line
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            try:
-                obj = json.loads(line.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                obj = None
-            if not isinstance(obj, dict):
-                yield None, line
-                continue
-            yield _Line(**{k: obj.get(k) for k in _Line.__struct_fields__}), line
+def _make_run(fields: tuple, ordinal: int | None) -> Run:
+    ens, rid, tt, status, when, session, plan_id, row_id, sampled = fields
+    return Run(rid, ens, tt, status, when, session, plan_id, row_id, ordinal, sampled)
+
+
+def _apply_pieces(hist: History, parts: list[PieceFacts]) -> None:
+    """The pieces' facts into ``hist``, in file order: the same counts, ordinals and order
+    of ensembles as one sequential pass."""
+    for part in parts:
+        base: dict[str, int] = {}
+        for name, (completed, failed, cancelled, task_types, last, times, offsets) in part.ensembles.items():
+            eh = hist.ensemble(name)
+            base[name] = done = eh.completed
+            eh.completed += completed
+            eh.failed += failed
+            eh.cancelled += cancelled
+            eh.task_types.update(task_types)
+            if last is not None and (eh.last_used is None or last > eh.last_used):
+                eh.last_used = last
+            eh.run_times.extend([(ts, done + k) for ts, k in times] if done else times)
+            eh.offsets.extend(offsets)
+        for name, digest in part.digests:
+            hist.ensembles[name].failed_digest = digest
+        for fields, ordinal in part.wanted:
+            run = _make_run(fields, None if ordinal is None else base[fields[0]] + ordinal)
+            hist._runs[run.id] = run
+            if run.invocation is not None:
+                hist._by_invocation[(run.ensemble, run.invocation)] = run
+        hist.prepared_by_type.update(part.prepared)
+        hist.claude_by_type.update(part.by_type)
+        hist.claude_by_type_session.update(part.by_type_session)
+        hist.skipped_routing += part.skipped
 
 
 _MEMO_LOCK = threading.Lock()
@@ -342,30 +380,18 @@ def _read_history(store: Any) -> History:
     except Exception:  # a broken config must not stop the loop; the defaults are the spec's
         thresholds = RoutingThresholds()
     hist = History(thresholds)
-    path = Path(store.routing_log_path)
-    if path.is_file():
-        for line, raw in _iter_lines(path):
-            if line is None:
-                hist.skipped_routing += 1
-                continue
-            event = _s(line.event)
-            if event == LIFECYCLE_EVENT:
-                hist.add_lifecycle_event(line)
-                continue
-            if event not in _DECISION_EVENTS:
-                continue
-            if _local(line.routed_to):
-                rid = _s(line.id) or line_identity("rd-", raw)
-                hist.add_run(line, rid)
-            else:
-                hist.add_claude(line)
-    for eh in hist.ensembles.values():
-        eh.run_times.sort()
     try:
         read = store.read_evaluations(0)
         evaluations = list(read.records)
         hist.skipped_evaluations = len(read.skipped)
     except Exception:
         evaluations = []
+    path = Path(store.routing_log_path)
+    if path.is_file():
+        wanted = frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
+        _apply_pieces(hist, scan_pieces(path, wanted))
+        hist._source, hist._wanted = path, wanted
+    for eh in hist.ensembles.values():
+        eh.run_times.sort()
     hist.apply_evaluations(evaluations)
     return hist
