@@ -97,7 +97,7 @@ def prebuild_screens(app: Any) -> None:
         while pending and pending[0] in app._screen_stacks:
             pending.pop(0)  # visited meanwhile
         if not pending or not app.is_running:
-            app.prebuilt = True
+            settle_styles(app)
             return
         mode = pending.pop(0)
         try:
@@ -106,5 +106,56 @@ def prebuild_screens(app: Any) -> None:
         except Exception:  # pragma: no cover - the visit itself reports a broken screen
             pass
         app.set_timer(0.05, step)  # one screen per step: keys stay responsive
+
+    step()
+
+
+def _stale_screens(app: Any) -> list[Any]:
+    return [
+        screen
+        for stack in app._screen_stacks.values()
+        for screen in stack
+        if screen._css_update_count != app._css_update_count
+    ]
+
+
+def settle_styles(app: Any) -> None:
+    """While idle, refresh the styles of a screen whose styles predate the app's (the first
+    screen), which a key would otherwise do on its way back (a full re-parse, ~0.3 s), then
+    parse every source into the emptied cache again, one per step, so the next widget
+    mounted (the command palette) finds them parsed.  Sets ``app.prebuilt``."""
+    try:
+        stale = [s for s in _stale_screens(app) if s is app.screen]
+        if stale:
+            app.refresh_css(animate=False)
+        stylesheet = app.stylesheet
+        enlarge_cache(stylesheet)
+        sources = [
+            (read_from, css, tie_breaker, scope)
+            for read_from, (css, _defaults, tie_breaker, scope) in stylesheet.source.items()
+        ]
+        defaults = {
+            read_from for read_from, (_c, is_defaults, _t, _s) in stylesheet.source.items() if is_defaults
+        }
+        pending = css_sources()  # as a subclass mounts them too (another tie-breaker)
+    except Exception:  # pragma: no cover - warming is best effort
+        app.prebuilt = True
+        return
+
+    def step() -> None:
+        if not app.is_running:
+            return
+        if not sources and not pending:
+            app.prebuilt = True
+            return
+        if sources:
+            read_from, css, tie_breaker, scope = sources.pop()
+            try:
+                stylesheet._parse_rules(css, read_from, read_from in defaults, tie_breaker, scope)
+            except Exception:
+                pass
+        else:
+            parse_step(stylesheet, pending.pop())
+        app.set_timer(0.002, step)
 
     step()
