@@ -170,6 +170,8 @@ uses with over 80 % acceptable-or-good earn Trust.
                     continue
         except Exception:
             pass
+        # the table first: the designer's listing needs the derived history, which takes longer
+        self.app.call_from_thread(self._apply, state, rows, versions)
         try:
             from conductor_tui.core.loop import Conductor
             from conductor_tui.engine.row_run import candidates_for
@@ -178,7 +180,6 @@ uses with over 80 % acceptable-or-good earn Trust.
             listing = conductor.design_artifacts(candidates_for(self.services.project))
         except Exception:
             listing = None
-        self.app.call_from_thread(self._apply, state, rows, versions)
         self.app.call_from_thread(self._show_designer, listing)
 
     def _show_designer(self, listing: Any) -> None:
