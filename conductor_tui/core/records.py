@@ -15,9 +15,17 @@ This module never imports Textual.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from conductor_tui.core.record_types import (  # re-exported: the building blocks
     _ALIASES,
@@ -151,7 +159,20 @@ def _accept_dag_test(data: Any) -> Any:
     return data
 
 
-class RoutingDecision(Record):
+class _DropsNulls(Record):
+    """A record whose conductor-tui fields (named in ``_DROP_NULL``) are left out of a
+    written line while null, so declaring them keeps lines written without them unchanged."""
+
+    _DROP_NULL: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _without_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        drop = self._DROP_NULL
+        return {k: v for k, v in data.items() if v is not None or k not in drop}
+
+
+class RoutingDecision(_DropsNulls):
     """One line of ``routing-log.jsonl``.
 
     Besides the spec's fields, conductor-tui writes ``id`` (what evaluations link to
@@ -207,6 +228,31 @@ class RoutingDecision(Record):
     context: Any = None  # what the row runner gave the ensemble (glossary: context strategy)
     role: Any = None  # the role the row was routed by
     propose_judge: Any = None  # a propose–judge run: its shape and Claude-judge tokens
+    # Lifecycle events (left out of a line when null): a generality assessment, a promotion,
+    # a demotion, a config rollback.
+    general: Any = None
+    assessment: Any = None
+    assessed_by: Any = None
+    destination: Any = None  # promotion: global | library
+    copied: Any = None
+    skipped: Any = None
+    tier: Any = None  # demotion: global | library
+    removed: Any = None
+    rolled_back_to: Any = None
+
+    _DROP_NULL = frozenset(
+        {
+            "general",
+            "assessment",
+            "assessed_by",
+            "destination",
+            "copied",
+            "skipped",
+            "tier",
+            "removed",
+            "rolled_back_to",
+        }
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -242,8 +288,11 @@ def _id_or_none(value: Any) -> Any:
 RefId = Annotated[str | None, BeforeValidator(_id_or_none)]
 
 
-class Evaluation(Record):
+
+class Evaluation(_DropsNulls):
     """One line of ``evaluations.jsonl`` (see the glossary: evaluation)."""
+
+    _DROP_NULL = frozenset({"review", "judge_model"})
 
     id: str | None = None
     timestamp: Timestamp = Field(default_factory=now_utc)
@@ -269,10 +318,27 @@ class Evaluation(Record):
     # each model's verdict for a complementary ensemble ({model: correct | incorrect})
     per_model: Any = None
     judge_agreement: Any = None
+    # Written by the judge pass (left out of a line when null): "pending" until the person
+    # agrees or overrides; the model that judged.
+    review: Any = None
+    judge_model: Any = None
 
 
-class PlanRow(Record):
+class PlanRow(_DropsNulls):
     """One subtask of a workflow plan."""
+
+    _DROP_NULL = frozenset(
+        {
+            "workflow",
+            "phase_type",
+            "inputs",
+            "context_strategy",
+            "distill_with",
+            "output",
+            "context_files",
+            "capacity",
+        }
+    )
 
     id: str = Field(default_factory=lambda: new_id("r-"))
     description: str = ""
@@ -295,6 +361,18 @@ class PlanRow(Record):
     routing_id: NullableStr = None  # the run / routing decision it produced
     route_reason: NullableStr = None  # why the conductor routed it so (fallback, standing auth …)
     decided_by: NullableStr = None  # "person" | "standing-auth" (approved by the rule)
+    # Rows from a workflow template (left out of a line when null; see the glossary: context
+    # strategy). Typed ``Any`` as RoutingDecision's, so hand-edited lines still validate.
+    workflow: Any = None  # the template's name
+    phase_type: Any = None  # ensemble | single | routed | parallel
+    inputs: Any = None  # row ids whose outputs it reads explicitly
+    context_strategy: Any = None  # full | distilled | files …
+    distill_with: Any = None  # the ensemble distilling the context
+    output: Any = None  # where the phase writes its output
+    context_files: Any = None  # files given as context
+    # The capacity flag the conductor set on a row routed to an ensemble that would spill or
+    # queue ({"verdict": …}); null (left out) once it no longer applies.
+    capacity: Any = None
 
     @model_validator(mode="before")
     @classmethod
@@ -302,7 +380,7 @@ class PlanRow(Record):
         return _accept_dag_test(data)
 
 
-class WorkflowPlan(Record):
+class WorkflowPlan(_DropsNulls):
     """One line of ``workflow-plans.jsonl``: one revision of one plan.
 
     The log is append-only; each decision appends a new revision with the same
@@ -318,6 +396,26 @@ class WorkflowPlan(Record):
     status: str = "proposed"  # proposed | decided | running | complete | abandoned
     subtasks: list[PlanRow] = Field(default_factory=list)
     change: str | None = None  # what this revision changed, for the history
+    # Written by the planner (left out of a line when null).
+    phases: Any = None  # the planner's phases
+    planning_tokens: Any = None  # what planning cost in Claude tokens
+    estimated_savings: Any = None
+    worthwhile: Any = None  # the complexity floor's verdict
+    complexity: Any = None  # … and its reason
+    ensembles_to_create: Any = None  # gaps: task types with no runnable ensemble
+    planner_notes: Any = None
+
+    _DROP_NULL = frozenset(
+        {
+            "phases",
+            "planning_tokens",
+            "estimated_savings",
+            "worthwhile",
+            "complexity",
+            "ensembles_to_create",
+            "planner_notes",
+        }
+    )
 
 
 class StandingAuthorization(Record):

@@ -136,8 +136,8 @@ def evaluation_from_verdict(
         judge_tokens=tokens,
         session=session,
     )
-    evaluation.review = "pending"  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
-    evaluation.judge_model = getattr(verdict, "model", None)  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
+    evaluation.review = "pending"
+    evaluation.judge_model = getattr(verdict, "model", None)
     return evaluation
 
 
