@@ -288,7 +288,6 @@ def _id_or_none(value: Any) -> Any:
 RefId = Annotated[str | None, BeforeValidator(_id_or_none)]
 
 
-
 class Evaluation(_DropsNulls):
     """One line of ``evaluations.jsonl`` (see the glossary: evaluation)."""
 
@@ -336,6 +335,12 @@ class PlanRow(_DropsNulls):
             "distill_with",
             "output",
             "context_files",
+            "triage_reason",
+            "triage_message",
+            "uncertain_conditions",
+            "above_repetition_threshold",
+            "repetition_message",
+            "rationale",
             "capacity",
         }
     )
@@ -370,6 +375,14 @@ class PlanRow(_DropsNulls):
     distill_with: Any = None  # the ensemble distilling the context
     output: Any = None  # where the phase writes its output
     context_files: Any = None  # files given as context
+    # Rows from the planner (left out when null): the triage's verdict, a gap's repetition
+    # assessment, the planner's rationale.
+    triage_reason: Any = None
+    triage_message: Any = None
+    uncertain_conditions: Any = None  # the DAG-test conditions the planner was unsure of
+    above_repetition_threshold: Any = None
+    repetition_message: Any = None
+    rationale: Any = None
     # The capacity flag the conductor set on a row routed to an ensemble that would spill or
     # queue ({"verdict": …}); null (left out) once it no longer applies.
     capacity: Any = None

@@ -212,6 +212,7 @@ def test_route_plan_flags_a_spilling_row_without_rerouting_and_claude_records_ca
     assert r1.capacity["slowdown"] == pytest.approx(4.4)
     assert r2.capacity is None and "capacity" not in r2.to_json_dict()
     store.append_plan(routed)
+    assert not any(r.model_extra for r in store.latest_plans()["wp-cap"].subtasks)  # capacity is declared
     assert conductor.route_plan(routed, lambda _t: ()) is routed  # same facts: no new revision
 
     sent = send_to_claude_for_capacity(routed, "r1", r1.capacity["reason"])
