@@ -239,6 +239,8 @@ class RoutingDecision(_DropsNulls):
     tier: Any = None  # demotion: global | library
     removed: Any = None
     rolled_back_to: Any = None
+    purpose: Any = None  # claude-overhead events: what the Claude tokens were spent on
+    usage: Any = None  # … and the provider's usage figures
 
     _DROP_NULL = frozenset(
         {
@@ -251,6 +253,8 @@ class RoutingDecision(_DropsNulls):
             "tier",
             "removed",
             "rolled_back_to",
+            "purpose",
+            "usage",
         }
     )
 

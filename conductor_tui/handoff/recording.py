@@ -230,7 +230,7 @@ def record_claude_overhead(
         session=session,
         plan_id=plan_id,
     )
-    event.purpose = purpose  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
+    event.purpose = purpose
     if hasattr(usage, "to_dict"):
-        event.usage = usage.to_dict()  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
+        event.usage = usage.to_dict()
     return store.append_routing(event)

@@ -13,8 +13,8 @@ from conductor_tui.core.planner import AvailableEnsemble, PlannerOutput, build_p
 from conductor_tui.core.records import Evaluation, PlanRow, Score, WorkflowPlan
 from conductor_tui.core.roles import default_roles
 from conductor_tui.core.store import ProjectStore
-from conductor_tui.handoff.recording import evaluation_from_verdict
-from conductor_tui.providers.claude_records import JudgeVerdict
+from conductor_tui.handoff.recording import evaluation_from_verdict, record_claude_overhead
+from conductor_tui.providers.claude_records import JudgeVerdict, Usage
 
 
 def _plan_lines(store: ProjectStore) -> list[dict]:
@@ -105,8 +105,10 @@ def test_lifecycle_events_read_back_with_no_unknown_fields(tmp_path: Path) -> No
     store.update_thresholds("tune", repetition_threshold=4)
     store.update_thresholds("tune again", repetition_threshold=6)
     store.rollback_config(reason="back")
+    record_claude_overhead(tmp_path, "planning", Usage(input_tokens=200, output_tokens=50), store=store)
     events = store.read_routing().records
-    assert [e.event for e in events][-1] == "rollback" and events[-1].rolled_back_to
+    assert [e.event for e in events][-2] == "rollback" and events[-2].rolled_back_to
+    assert events[-1].purpose == "planning" and events[-1].usage["input_tokens"] == 200
     assert {e.event: e.model_extra for e in events if e.model_extra} == {}
     assert events[0].general is True and events[0].assessed_by == "person"
     assert conductor.generality_assessment("e")["assessment"] == "useful in any repository"
