@@ -381,7 +381,8 @@ def context_spec_for(row: Any, phase: Any = None) -> ContextSpec:
     """The strategy for a plan row: the row's own fields win, then its phase's, then full.
 
     ``row``: a :class:`PlanRow` (fields ``context_strategy``, ``context_files``,
-    ``inputs``, ``distill_with`` are kept as unknown fields) or a mapping; ``phase``: a
+    ``inputs``, ``distill_with``; a hand-written ``context`` or ``files`` is read from its
+    unknown fields) or a mapping; ``phase``: a
     ``workflows.PhaseTemplate`` or a mapping with the same names (``context``, ``files``,
     ``inputs``, ``distill_with``).
     """

@@ -275,7 +275,7 @@ def build_plan(
 def _set_plan_extras(
     plan: WorkflowPlan, out: PlannerOutput, planning_tokens: int, savings: int, floor: Any, gaps: list[str]
 ) -> None:
-    """The plan's extra fields: phases, planning cost, estimated savings, the complexity floor's
+    """The plan's planner fields: phases, planning cost, estimated savings, the complexity floor's
     verdict, the ensembles to create and the planner's notes."""
     plan_extras = {
         "phases": [p.model_dump(exclude_none=True) for p in out.phases],

@@ -90,7 +90,7 @@ def is_judge(ev: Evaluation) -> bool:
     """A judge's verdict awaiting the person (the cockpit's Claude judge writes
     ``judge_score``); a session's own ``record evaluation`` is a finished evaluation."""
     return (ev.evaluator or "").strip().lower() in JUDGES and (
-        ev.judge_score is not None or (ev.model_extra or {}).get("review") == "pending"
+        ev.judge_score is not None or ev.review == "pending"
     )
 
 

@@ -136,8 +136,8 @@ def evaluation_from_verdict(
         judge_tokens=tokens,
         session=session,
     )
-    evaluation.review = "pending"  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
-    evaluation.judge_model = getattr(verdict, "model", None)  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
+    evaluation.review = "pending"
+    evaluation.judge_model = getattr(verdict, "model", None)
     return evaluation
 
 
@@ -230,7 +230,7 @@ def record_claude_overhead(
         session=session,
         plan_id=plan_id,
     )
-    event.purpose = purpose  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
+    event.purpose = purpose
     if hasattr(usage, "to_dict"):
-        event.usage = usage.to_dict()  # type: ignore[attr-defined]  # an extra field (Record keeps unknown fields), not declared in records.py
+        event.usage = usage.to_dict()
     return store.append_routing(event)

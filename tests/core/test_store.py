@@ -253,7 +253,7 @@ def test_rollback_is_a_new_version(store: ProjectStore) -> None:
     assert store.config_versions() == [1, 2, 3, 4]
     last = store.read_routing().records[-1]
     assert last.event == "rollback" and last.reason == "quality dropped"
-    assert last.extras["rolled_back_to"] == 2
+    assert last.rolled_back_to == 2 and not last.extras
     # default target: the previous version
     again = store.rollback_config(reason="undo")
     assert again.version == 5 and again.routing_thresholds.repetition_threshold == 6

@@ -208,13 +208,14 @@ def test_route_plan_flags_a_spilling_row_without_rerouting_and_claude_records_ca
     routed = conductor.route_plan(store.latest_plans()["wp-cap"], lambda _t: ())
     r1, r2 = routed.subtasks
     assert r1.handler == "big-one" and r1.original_handler is None  # flagged, not re-routed
-    assert r1.model_extra["capacity"]["verdict"] == "spill"
-    assert r1.model_extra["capacity"]["slowdown"] == pytest.approx(4.4)
-    assert "capacity" not in (r2.model_extra or {})
+    assert r1.capacity["verdict"] == "spill"
+    assert r1.capacity["slowdown"] == pytest.approx(4.4)
+    assert r2.capacity is None and "capacity" not in r2.to_json_dict()
     store.append_plan(routed)
+    assert not any(r.model_extra for r in store.latest_plans()["wp-cap"].subtasks)  # capacity is declared
     assert conductor.route_plan(routed, lambda _t: ()) is routed  # same facts: no new revision
 
-    sent = send_to_claude_for_capacity(routed, "r1", r1.model_extra["capacity"]["reason"])
+    sent = send_to_claude_for_capacity(routed, "r1", r1.capacity["reason"])
     row = sent.subtasks[0]
     assert row.handler == "claude" and row.original_handler == "big-one"
     assert row.route_reason == "capacity: qwen3:14b runs 38 % on CPU — ~4.4× slower"

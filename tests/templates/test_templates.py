@@ -68,17 +68,17 @@ def test_feature_build_instantiates_as_a_coding_plan() -> None:
     ]
     assert rows["patterns"].handler == "extract-code-patterns"
     assert rows["plan"].handler == "plan-review" and rows["plan"].depends_on == ["patterns"]
-    assert rows["plan"].extras["output"] == "docs/ai/rate-limit/plan.md"
+    assert rows["plan"].output == "docs/ai/rate-limit/plan.md"
     assert rows["implement"].handler == "claude"
     assert rows["implement"].delegability_category == Delegability.CLAUDE
-    assert rows["implement"].extras["context_strategy"] == "distilled"
+    assert rows["implement"].context_strategy == "distilled"
     # parallel rows share their dependencies and do not depend on each other
     assert rows["verify.tests"].depends_on == rows["verify.lint"].depends_on == ["implement"]
     # inputs (data) vs after (ordering)
     assert rows["audit"].depends_on == ["plan", "implement", "verify.tests", "verify.lint"]
-    assert rows["audit"].extras["inputs"] == ["plan", "implement"]
+    assert rows["audit"].inputs == ["plan", "implement"]
     assert rows["audit"].role == "reviewer" and rows["audit"].handler == "claude"
-    assert rows["changelog"].extras["inputs"] == []
+    assert rows["changelog"].inputs == []
     assert plan.source == "template:feature-build"
     assert all(r.phase for r in plan.subtasks)
     assert "Add rate limiting to the API" in rows["implement"].description
@@ -87,7 +87,7 @@ def test_feature_build_instantiates_as_a_coding_plan() -> None:
 def test_routed_rows_carry_roles_and_resolve_through_the_roles_config() -> None:
     template = tpl.get_template("plan", None)
     plan = tpl.instantiate(template, "Export reports as CSV", roles=default_roles())
-    routed = [r for r in plan.subtasks if r.extras.get("phase_type") == "routed"]
+    routed = [r for r in plan.subtasks if r.phase_type == "routed"]
     assert [r.role for r in routed] == ["backend", "frontend", "tests"]
     assert all(r.handler == f"role:{r.role}" for r in routed)
     assert all(r.delegability_category == Delegability.AGENT for r in routed)
@@ -97,7 +97,7 @@ def test_routed_rows_carry_roles_and_resolve_through_the_roles_config() -> None:
     plain = tpl.instantiate(template, "Export reports as CSV")
     assert next(r for r in plain.subtasks if r.id == "decompose").handler == "role:planner"
     # a missing parameter becomes the slug of the task
-    assert next(r for r in plain.subtasks if r.id == "propose").extras["output"] == (
+    assert next(r for r in plain.subtasks if r.id == "propose").output == (
         "docs/ai/export-reports-as-csv/plan.md"
     )
 
@@ -107,7 +107,7 @@ def test_plan_round_trips_through_json_with_its_extra_fields() -> None:
 
     plan = tpl.instantiate(tpl.get_template("workshop", None), "Name the product")
     again = WorkflowPlan.model_validate(plan.to_json_dict())
-    assert [r.extras.get("context_strategy") for r in again.subtasks] == ["fresh", "fresh", "distilled"]
+    assert [r.context_strategy for r in again.subtasks] == ["fresh", "fresh", "distilled"]
     assert again.subtasks[0].role == "quick"
 
 

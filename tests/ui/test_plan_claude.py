@@ -130,7 +130,7 @@ async def test_claude_plans_a_meta_task_rows_pending_and_tokens_counted(empty_pr
         # persisted before shown; planning tokens counted on the plan and in the routing log
         on_disk = plans_on_disk(empty_project)
         assert [p.id for p in on_disk] == [plan.id]
-        assert on_disk[0].model_extra["planning_tokens"] == 2600
+        assert on_disk[0].planning_tokens == 2600
         overhead = [
             d for d in ProjectStore(empty_project).read_routing().records if d.event == "claude-overhead"
         ]

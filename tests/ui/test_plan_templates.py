@@ -118,7 +118,7 @@ async def test_template_instantiated_persisted_with_cost_warning(project_dir, co
         assert ids[:5] == ["patterns", "plan", "implement", "verify.tests", "verify.lint"]
         assert all(r.status == RowStatus.PENDING for r in plan.subtasks)
         rows = {r.id: r for r in plan.subtasks}
-        assert rows["plan"].model_extra["output"] == "docs/ai/rate-limit/plan.md"  # the parameter
+        assert rows["plan"].output == "docs/ai/rate-limit/plan.md"  # the parameter
         assert rows["audit"].handler == "claude" and rows["audit"].role == "reviewer"
         # the propose–judge phase is marked in its row and explained in the detail line
         table = screen.query_one(PlanTable)

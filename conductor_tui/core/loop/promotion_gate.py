@@ -43,10 +43,14 @@ class PromotionGate(LoopState):
             raise ValueError(
                 "a generality assessment needs its reasoning (why it is, or is not, project-specific)"
             )
-        event = RoutingDecision(event=GENERALITY_EVENT, ensemble=ensemble, reason=assessment.strip())
-        extra = event.__pydantic_extra__
-        assert extra is not None
-        extra.update({"general": bool(general), "assessment": assessment.strip(), "assessed_by": assessed_by})
+        event = RoutingDecision(
+            event=GENERALITY_EVENT,
+            ensemble=ensemble,
+            reason=assessment.strip(),
+            general=bool(general),
+            assessment=assessment.strip(),
+            assessed_by=assessed_by,
+        )
         return self.store.append_routing(event)
 
     def good_since_failure(self, ensemble: str, hist: History) -> int:
@@ -116,15 +120,9 @@ class PromotionGate(LoopState):
                 event="promotion",
                 ensemble=ensemble,
                 reason=f"promoted to {check.destination} tier ({check.dest_root})",
-            )
-            extra = event.__pydantic_extra__
-            assert extra is not None
-            extra.update(
-                {
-                    "destination": check.destination,
-                    "copied": [str(p) for p in result.copied],
-                    "skipped": [str(p) for p in result.skipped],
-                }
+                destination=check.destination,
+                copied=[str(p) for p in result.copied],
+                skipped=[str(p) for p in result.skipped],
             )
             self.store.append_routing(event)
         return check, result
@@ -153,9 +151,8 @@ class PromotionGate(LoopState):
                 event="demotion",
                 ensemble=ensemble,
                 reason=reason or f"demoted from the {tier} tier",
+                tier=tier,
+                removed=str(removed),
             )
-            extra = event.__pydantic_extra__
-            assert extra is not None
-            extra.update({"tier": tier, "removed": str(removed)})
             self.store.append_routing(event)
         return check, removed

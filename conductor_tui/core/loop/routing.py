@@ -190,7 +190,7 @@ class Routing(Admitting):
                 changed = True
             if adm.allowed and self.capacity_facts is not None:
                 changed = _flag_capacity(row, adm.capacity) or changed
-        elif status in OPEN_ROWS and (row.model_extra or {}).get("capacity") is not None:
+        elif status in OPEN_ROWS and row.capacity is not None:
             changed = _flag_capacity(row, None) or changed  # routed elsewhere: no longer applies
         return changed
 
@@ -252,13 +252,8 @@ class Routing(Admitting):
 
 def _flag_capacity(row: Any, verdict: Any) -> bool:
     """Set (or clear, ``verdict=None``) the row's ``capacity`` flag; True when it changed."""
-    extra = row.__pydantic_extra__
-    assert extra is not None
     flag = verdict.row_flag() if verdict is not None else None
-    if extra.get("capacity") == flag:
+    if row.capacity == flag:
         return False
-    if flag is None:
-        extra.pop("capacity", None)
-    else:
-        extra["capacity"] = flag
+    row.capacity = flag
     return True

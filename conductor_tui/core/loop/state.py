@@ -54,13 +54,8 @@ def value_of(v: Any) -> Any:
 
 
 def set_field(record: Any, key: str, value: Any) -> None:
-    """Set a declared field (validated) or an extra one (kept on rewrite)."""
-    if key in type(record).model_fields:
-        setattr(record, key, value)
-    else:
-        extra = record.__pydantic_extra__
-        assert extra is not None
-        extra[key] = value
+    """Set a field: validated when declared; an unknown name is kept as an unknown field."""
+    setattr(record, key, value)
 
 
 def aware(value: Any) -> datetime | None:

@@ -160,7 +160,7 @@ def send_to_claude_for_capacity(
             row.original_handler = old
         row.handler = "claude"
         row.route_reason = f"capacity: {reason}"
-        (row.__pydantic_extra__ or {}).pop("capacity", None)
+        row.capacity = None
 
     return _update_rows(plan, [row_id], f"capacity #{index + 1}: {old} → claude", clock, mutate)
 

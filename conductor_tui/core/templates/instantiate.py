@@ -53,7 +53,7 @@ def instantiate(
 
     Rows are ``<phase>`` (ensemble / single) or ``<phase>.<task>`` (routed / parallel).
     A row depends on every row of the phases in its phase's ``inputs`` and ``after``.
-    Extra row fields: ``workflow``, ``phase_type``, ``inputs`` (row ids whose outputs it
+    Template row fields: ``workflow``, ``phase_type``, ``inputs`` (row ids whose outputs it
     reads explicitly), ``context_strategy``, ``context_files``, ``distill_with``, ``output``.
     A parameter with no value and no default becomes the slug of ``meta_task``.
     """

@@ -104,7 +104,7 @@ class PlanBase(CockpitScreen):
         head.append(f"   rev {plan.revision} · {plan.status} · from {plan.source or '?'}", style="dim")
         if len(self.plans) > 1:
             head.append(f" · {len(self.plans)} plans (c)", style="dim")
-        planning = (plan.model_extra or {}).get("planning_tokens")
+        planning = plan.planning_tokens
         if planning:
             head.append(f" · planning: {planning:,} Claude tokens", style="magenta")
         if plan.change:

@@ -51,7 +51,7 @@ def capacity_flag(row: PlanRow, capacity: dict[str, Any]) -> dict[str, Any] | No
     if live is not None:
         flag: dict[str, Any] | None = live.row_flag() if live.flagged else None
         return flag
-    recorded = (row.model_extra or {}).get("capacity")
+    recorded = row.capacity
     return recorded if isinstance(recorded, dict) and recorded.get("verdict") in ("spill", "queue") else None
 
 
@@ -153,14 +153,13 @@ def row_facts(row: PlanRow, role_label: Callable[[str], str]) -> list[str]:
         facts.append(f"prepared by: {row.preparation_ensemble}")
     if row.depends_on:
         facts.append("depends on: " + ", ".join(row.depends_on))
-    extra = row.model_extra or {}
-    strategy = extra.get("context_strategy")
-    if strategy and extra.get("workflow"):  # rows from a workflow template
-        via = f" via {extra.get('distill_with')}" if strategy == "distilled" else ""
-        files = extra.get("context_files") or []
+    strategy = row.context_strategy
+    if strategy and row.workflow:  # rows from a workflow template
+        via = f" via {row.distill_with}" if strategy == "distilled" else ""
+        files = row.context_files or []
         facts.append(f"context: {strategy}{via}" + (f" ({', '.join(map(str, files))})" if files else ""))
-    if extra.get("output"):
-        facts.append(f"output: {extra['output']}")
+    if row.output:
+        facts.append(f"output: {row.output}")
     if row.original_handler and row.original_handler != plan_ops.effective_handler(row):
         facts.append(f"proposed: {row.original_handler}")
     if row.routing_id:
