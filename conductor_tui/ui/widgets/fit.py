@@ -15,12 +15,23 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import Column, ColumnKey
 
 
+def shared_width(table: DataTable) -> int:
+    """The width the columns share: the content width less the vertical scrollbar's gutter,
+    reserved whether or not the scrollbar shows now. Rows arriving later can show it without a
+    resize, so a fit that followed the scrollbar depended on which came first (a screen built in
+    idle time and one opened first came out 2 columns apart)."""
+    width = table.content_region.width or table.size.width
+    if table.styles.overflow_y in ("auto", "scroll"):
+        width -= table.styles.scrollbar_size_vertical
+    return max(0, width)
+
+
 def fit_table(
     table: DataTable, widths: dict[str, int], fill: str, *, minimum: int = 8, maximum: int | None = None
 ) -> None:
     """Set each column in ``widths`` (0 hides it: no label, no cells) and give ``fill``
     the width left over (at least ``minimum``, at most ``maximum``)."""
-    width = table.scrollable_content_region.width or table.size.width
+    width = shared_width(table)
     if not width or not table.columns:
         return
     shown = [k for k, c in table.columns.items() if str(k.value) == fill or widths.get(str(k.value), c.width)]
@@ -102,7 +113,7 @@ class FitTable(DataTable):
         if self._layout is None or not self.is_mounted:
             return
         if self._by_table_width:
-            width = self.scrollable_content_region.width or self.size.width
+            width = shared_width(self)
         else:
             width = self.app.size.width
         widths, fill = self._layout(width)
