@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from conductor_tui.core import locations, rules
 from conductor_tui.core.records import RoutingThresholds
+
+T = TypeVar("T")
 
 _CACHE: dict[str, tuple[float, dict[str, str]]] = {}
 _LOCK = threading.Lock()
@@ -54,15 +56,17 @@ def installed_parameter_sizes(host: str | None = None, *, timeout: float = 2.0) 
     return dict(sizes)
 
 
-def _lookup(model: str, sizes: Mapping[str, str]) -> str | None:
+def lookup_model(model: str, table: Mapping[str, T]) -> T | None:
+    """``table[model]``, else the entry whose name is the same model once normalised
+    (``qwen3`` ~ ``qwen3:latest``)."""
     from conductor_tui.engine.loader import normalise_model
 
-    if model in sizes:
-        return sizes[model]
+    if model in table:
+        return table[model]
     wanted = normalise_model(model)
-    for name, size in sizes.items():
+    for name, value in table.items():
         if normalise_model(name) == wanted:
-            return size
+            return value
     return None
 
 
@@ -97,7 +101,7 @@ def ensemble_size(
             continue
         if not resolved.model:
             continue
-        found.append(rules.model_size(agent.name, resolved.model, _lookup(resolved.model, sizes), t))
+        found.append(rules.model_size(agent.name, resolved.model, lookup_model(resolved.model, sizes), t))
     return rules.EnsembleSize(spec.name, tuple(found), allow_large_models(getattr(spec, "path", None)))
 
 

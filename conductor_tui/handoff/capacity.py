@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from conductor_tui.core import capacity as cap
+from conductor_tui.engine.model_size import lookup_model
 from conductor_tui.providers import endpoints
 
 TIMEOUT = 2.0
@@ -44,18 +45,6 @@ class HostLoad:
     sizes: Mapping[str, int] | None = None  # Ollama /api/tags: model → size
     slots: int | None = None  # llama-server /slots
     processing: int | None = None  # llama-server /slots with is_processing
-
-
-def _match(model: str, table: Mapping[str, Any]) -> Any:
-    if model in table:
-        return table[model]
-    from conductor_tui.engine.loader import normalise_model
-
-    want = normalise_model(model)
-    for name, value in table.items():
-        if normalise_model(name) == want:
-            return value
-    return None
 
 
 def ollama_load(url: str, *, timeout: float = TIMEOUT) -> HostLoad:
@@ -367,8 +356,8 @@ class _CapacityFacts:
         slots, source = _ollama_slots(ep.url, self.state["limits"], self.env)
         if not h.reachable:
             return cap.ModelLoad(model, where, slots=slots, in_flight=in_flight_n, slots_source=source)
-        ps = _match(model, h.loaded or {})
-        size = ps[0] if ps else _match(model, h.sizes or {})
+        ps = lookup_model(model, h.loaded or {})
+        size = ps[0] if ps else lookup_model(model, h.sizes or {})
         local = endpoints.is_loopback(ep.url)
         gpu, free = self.state["gpu"] if local else (None, None)
         return cap.ModelLoad(
