@@ -14,3 +14,5 @@ class PanelText(Static):
     def update(self, content: VisualType = "", *, layout: bool = True) -> None:
         super().update(content, layout=layout)
         self.clear_cached_dimensions()
+        if not self.is_mounted:  # lay out again once mounted: the early update's layout is lost
+            self.call_after_refresh(self.refresh, layout=True)
