@@ -58,6 +58,8 @@ from conductor_tui.core.jsonl import (
     derived_id,
     loads_bounded,
     read_jsonl,
+    read_newest_revisions,
+    read_revisions,
 )
 from conductor_tui.core.records import (
     Evaluation,
@@ -243,16 +245,14 @@ class ProjectStore(ConfigStoreMixin):
 
     def latest_plans(self) -> dict[str, WorkflowPlan]:
         """The newest revision of each plan id (highest ``revision``; on a tie, the later line)."""
-        out: dict[str, WorkflowPlan] = {}
-        for plan in self.read_plans().records:
-            current = out.get(plan.id)
-            if current is None or plan.revision >= current.revision:
-                out[plan.id] = plan
-        return out
+        return read_newest_revisions(self.plans_path, WorkflowPlan)
+
+    def latest_plan(self, plan_id: str) -> WorkflowPlan | None:
+        """The newest revision of one plan (only its newest line is validated)."""
+        return read_newest_revisions(self.plans_path, WorkflowPlan, plan_id).get(plan_id)
 
     def plan_history(self, plan_id: str) -> list[WorkflowPlan]:
         """All revisions of one plan, oldest first (by revision, then file order)."""
-        revs = [p for p in self.read_plans().records if p.id == plan_id]
-        return sorted(revs, key=lambda p: p.revision)
+        return read_revisions(self.plans_path, WorkflowPlan, plan_id)
 
     # ----------------------------------------------------------------- routing config

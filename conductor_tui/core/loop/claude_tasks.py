@@ -153,7 +153,7 @@ class ClaudeTasks(Admitting, DesignerHooks):
     def _sent_for_capacity(self, plan_id: str, row_id: str) -> bool:
         """The plan row was sent to Claude for capacity (``route_reason: "capacity: …"``)."""
         try:
-            plan = self.store.latest_plans().get(plan_id)
+            plan = self.store.latest_plan(plan_id)
         except Exception:
             return False
         row = next((r for r in plan.subtasks if r.id == row_id), None) if plan is not None else None

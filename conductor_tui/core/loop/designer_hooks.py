@@ -253,7 +253,7 @@ class DesignerHooks(ProfileSync):
         done = hist.claude_by_type_session.get((task_type, key), 0)
         if remaining is None and decision.plan_id:
             try:
-                plan = self.store.latest_plans().get(decision.plan_id)
+                plan = self.store.latest_plan(decision.plan_id)
             except Exception:
                 plan = None
             if plan is not None:

@@ -223,7 +223,7 @@ class Routing(Admitting):
                 continue
             before = {r.id: r.handler for r in plan.subtasks}
             with self.store.lock(PLANS_LOCK):
-                latest = self.store.latest_plans().get(plan.id)
+                latest = self.store.latest_plan(plan.id)
                 if latest is not None and latest.revision != plan.revision:
                     continue  # decided meanwhile: the next lifecycle change re-routes it
                 self.store.append_plan(new)
@@ -238,7 +238,7 @@ class Routing(Admitting):
         is unknown, or already in that state with that routing id."""
         status = RowStatus(value_of(status))
         with self.store.lock(PLANS_LOCK):
-            plan = self.store.latest_plans().get(plan_id)
+            plan = self.store.latest_plan(plan_id)
             row = next((r for r in plan.subtasks if r.id == row_id), None) if plan is not None else None
             if plan is None or row is None:
                 return None

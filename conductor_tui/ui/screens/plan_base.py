@@ -269,7 +269,7 @@ class PlanBase(CockpitScreen):
             ),
         )
         with self.store.lock(PLANS_LOCK):
-            plan = self.store.latest_plans().get(plan_id)
+            plan = self.store.latest_plan(plan_id)
             if plan is None:
                 return
             routed = conductor.route_plan(plan, candidates_for(services.project))
