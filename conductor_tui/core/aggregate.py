@@ -114,8 +114,7 @@ def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list
             # iter_blocks slices views of a bytes block read from the file
             lines += cast(bytes, piece.obj).count(b"\n", 0, len(piece))
             if len(groups) > 2048:
-                agg._collapse(groups, collapsed)
-                groups = {}
+                groups = agg._fold_groups(groups, collapsed)
     agg._collapse(groups, collapsed)
     return collapsed, lines, state.skipped, state.skipped_lines
 
@@ -340,8 +339,7 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
             self._decode_piece(piece, state.next_line, decoder, routing, state, groups)
             if routing and len(groups) > 2048:
                 # Keep the group table small (it stays in the CPU cache): fold it now.
-                self._merge_routes(groups)
-                groups = {}
+                groups = self._fold_groups(groups)
             state.lines += n_lines
             state.next_line += n_lines
             state.offset += cut + 1

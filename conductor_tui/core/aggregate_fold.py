@@ -20,6 +20,9 @@ from conductor_tui.core.aggregate_rows import (
     _LOCAL_TOK_N,
     _N,
     _NCOUNTERS,
+    _PAIR_MASK,
+    _PAIR_SHIFT,
+    _PAIR_TABLE,
     _PAIRS,
     _PJ_CLAUDE,
     _PLAIN_CLAUDE_N,
@@ -71,11 +74,18 @@ class FoldMixin:
     # long: the per-record loop of the report (~1M lines): one body, no helper call per line
     @staticmethod
     def _add_routes(recs: list[_Route], groups: dict[Any, Any]) -> None:
+        """Fold records into ``groups`` (raw key → counters, see ``aggregate_rows``).
+
+        A group's counter list carries, after its counters, the savings-pair table it
+        shares with every group of the same (event, task type, target): completed local
+        runs counted by ``pair_key(saving, tokens)``. ``groups[_PAIRS]`` holds those tables
+        by (event, task type, target)."""
         get = groups.get
         pairs = get(_PAIRS)
         if pairs is None:
             pairs = groups[_PAIRS] = {}
-        pget = pairs.get
+        done_set = _DONE
+        nc = _NCOUNTERS
         for r in recs:
             ts = r.timestamp
             key = (
@@ -89,9 +99,14 @@ class FoldMixin:
             )
             a = get(key)
             if a is None:
-                a = groups[key] = [0] * _NCOUNTERS
+                a = groups[key] = [0] * nc
+                pt = pairs.get(key[:3])
+                if pt is None:
+                    pt = pairs[key[:3]] = {}
+                a.append(pt)
             a[0] += 1
-            done = r.status in _DONE
+            st = r.status
+            done = st is None or st in done_set
             t = r.total_tokens_local
             if t is not None:  # a local run (or one that reports local tokens)
                 a[1] += t
@@ -102,8 +117,9 @@ class FoldMixin:
                 if s is not None:
                     a[3] += s
                     if done and s and t:
-                        pk = (r.event, r.task_type, r.routed_to, s, t)
-                        pairs[pk] = pget(pk, 0) + 1
+                        pt = a[_PAIR_TABLE]
+                        pk = (s << _PAIR_SHIFT) | t  # = s * 2**40 + t: 0 <= t <= MAX_TOKENS < 2**40
+                        pt[pk] = pt.get(pk, 0) + 1
                     else:
                         a[15] += s
                 else:
@@ -140,8 +156,9 @@ class FoldMixin:
                 a[14] += 1
             if r.standing_auth:
                 a[10] += 1
-            if r.propose_judge is not None:
-                j = r.propose_judge.claude_judge_tokens
+            pj = r.propose_judge
+            if pj is not None:
+                j = pj.claude_judge_tokens
                 if j:
                     a[11] += j
 
@@ -222,16 +239,29 @@ class FoldMixin:
     def _merge_routes(self, groups: dict[tuple, list[int]]) -> None:
         self._apply_collapsed(self._collapse(groups))
 
+    def _fold_groups(self, groups: dict[Any, Any], into: dict[tuple, list[int]] | None = None) -> dict:
+        """Fold the group table ``groups`` into the totals (or into ``into``, a parallel
+        worker's running partial) and return the table to go on with: empty but for the
+        savings-pair tables, which are folded once, at the end (:meth:`_collapse`)."""
+        pairs = groups.pop(_PAIRS, None)
+        if into is None:
+            self._merge_routes(groups)
+        else:
+            self._collapse(groups, into)
+        return {} if pairs is None else {_PAIRS: pairs}
+
     def _collapse(self, groups: dict[tuple, list[int]], into: dict[tuple, list[int]] | None = None) -> dict:
         """Raw group keys (spelling variants, reasons) onto normalised keys, so the bucket
         updates of :meth:`_apply_collapsed` run once per distinct (type, target, day …).
-        Adds to ``into`` when given (a parallel worker's running partial)."""
+        Adds to ``into`` when given (a parallel worker's running partial). The counter
+        lists of ``groups`` are taken over (their pair-table reference dropped)."""
         collapsed: dict[tuple, list[int]] = {} if into is None else into
         norm = self._norm_key
         for key, a in groups.items():
             if key is _PAIRS:
                 self._collapse_pairs(a, collapsed)
                 continue
+            del a[_PAIR_TABLE:]
             nk = norm(key)
             b = collapsed.get(nk)
             if b is None:
@@ -240,30 +270,39 @@ class FoldMixin:
                 collapsed[nk] = _merge_counters(b, a)
         return collapsed
 
-    def _collapse_pairs(self, pairs: dict[tuple, int], collapsed: dict[Any, Any]) -> None:
-        """Raw (event, task type, target, saving, tokens) → (normalised task type, saving,
-        tokens) of local decisions; other lines' pairs are dropped."""
+    def _collapse_pairs(self, pairs: dict[tuple, dict[int, int]], collapsed: dict[Any, Any]) -> None:
+        """(event, task type, target) → pair table onto normalised task type → pair table,
+        for local decisions; other lines' pairs are dropped."""
         into = collapsed.get(_PAIRS)
         if into is None:
             into = collapsed[_PAIRS] = {}
         cache = self._pair_cache
-        for (event, tt, routed, s, t), n in pairs.items():
-            base = (event, tt, routed)
+        for base, table in pairs.items():
             ntt = cache.get(base, False)
             if ntt is False:
-                nk = self._norm_key((event, tt, routed, None, None, None, None))
+                nk = self._norm_key((*base, None, None, None, None))
                 ntt = cache[base] = nk[1] if nk[0] and nk[2] else None
-            if ntt is not None:
-                k = (ntt, s, t)
-                into[k] = into.get(k, 0) + n
+            if ntt is None or not table:
+                continue
+            dst = into.get(ntt)
+            if dst is None:
+                into[ntt] = dict(table)
+            else:
+                for pk, n in table.items():
+                    dst[pk] = dst.get(pk, 0) + n
 
-    def _apply_pairs(self, pairs: dict[tuple, int]) -> None:
-        for (tt, s, t), n in pairs.items():
+    def _apply_pairs(self, pairs: dict[str, dict[int, int]]) -> None:
+        shift, mask = _PAIR_SHIFT, _PAIR_MASK
+        for tt, table in pairs.items():
             rng = self._range.setdefault(tt, [0, 0, 0, {}])
-            row = rng[3].get(s)
-            if row is None:
-                row = rng[3][s] = {}
-            row[t] = row.get(t, 0) + n
+            rows = rng[3]
+            for pk, n in table.items():
+                s = pk >> shift
+                t = pk & mask
+                row = rows.get(s)
+                if row is None:
+                    row = rows[s] = {}
+                row[t] = row.get(t, 0) + n
 
     def _apply_collapsed(self, collapsed: dict[Any, Any]) -> None:
         for nkey, a in collapsed.items():
