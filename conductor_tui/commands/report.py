@@ -47,11 +47,11 @@ def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str
         cfg = RoutingConfig()
     agg = Aggregator(cfg.routing_thresholds)
     cache = None if os.environ.get("CONDUCTOR_TUI_NO_CACHE") else cache_path_for(store.root)
-    if cache is not None:
-        agg.load_cache(cache)  # a warm start reads only the lines appended since
+    loaded = cache is not None and agg.load_cache(cache)  # a warm start reads only the lines appended since
+    new_lines = 0
     for path, kind in ((store.routing_log_path, "routing"), (store.evaluations_path, "evaluations")):
         try:
-            agg.feed_file(path, kind)
+            new_lines += agg.feed_file(path, kind)
         except OSError as exc:
             raise StoreError(path, exc.strerror or str(exc)) from exc
     try:
@@ -63,7 +63,7 @@ def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str
             f"{store.profiles_path}: {exc.strerror or exc} — interim Claude debt from the routing log only"
         )
     snap = agg.snapshot()
-    if cache is not None:
+    if cache is not None and not (loaded and new_lines == 0):  # an unchanged cache stays as it is
         with contextlib.suppress(OSError):
             agg.save_cache(cache)
     for name, lines in snap.skipped_line_numbers.items():

@@ -108,13 +108,15 @@ def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list
     groups: dict[tuple, list[int]] = {}
     collapsed: dict[tuple, list[int]] = {}
     lines = 0
+    last: memoryview | None = None
     with open(path, "rb", buffering=0) as fh:
         for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
             agg._decode_piece(piece, first, _ROUTE_DEC, True, state, groups)
-            # iter_blocks slices views of a bytes block read from the file
-            lines += cast(bytes, piece.obj).count(b"\n", 0, len(piece))
+            lines, last = first - 1, piece  # iter_blocks counted the lines before this piece
             if len(groups) > 2048:
                 groups = agg._fold_groups(groups, collapsed)
+    if last is not None:  # a view of a bytes block read from the file, from its start
+        lines += cast(bytes, last.obj).count(b"\n", 0, len(last))
     agg._collapse(groups, collapsed)
     return collapsed, lines, state.skipped, state.skipped_lines
 
@@ -175,6 +177,7 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
         # a later verdict on the same run (the person agreeing with or overriding the judge)
         # replaces the earlier one — one verdict per run, as core.history counts them
         self._eval_index: dict[str, list[Any]] = {}
+        self._eval_index_raw: msgspec.Raw | None = None  # still encoded, from a loaded cache
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
         self._eval_implicit: dict[str, dict[str, int]] = {}  # ensemble → counts w/o task type
         self._eval_totals: dict[str, int] = {"total": 0, "good": 0, "acceptable": 0, "poor": 0, "unscored": 0}

@@ -48,6 +48,8 @@ class FoldMixin:
 
     _eval_totals: dict[str, int]
     _eval_index: dict[str, list[Any]]
+    _eval_index_raw: Any
+    _eval_index_loaded: Any
     _eval_scores: dict[str, list[Any]]
     _eval_modes: dict[str, list[Any]]
     _eval_tt: dict[str, dict[str, int]]
@@ -163,6 +165,8 @@ class FoldMixin:
                     a[11] += j
 
     def _add_evals(self, recs: list[_Eval]) -> None:
+        if self._eval_index_raw is not None:
+            self._eval_index_loaded()
         totals = self._eval_totals
         judge = 0
         for e in recs:
