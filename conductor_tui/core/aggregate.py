@@ -97,6 +97,8 @@ __all__ = [
 
 BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU cache for the loop
 MAX_SKIPPED_LINE_NUMBERS = 1000
+# fold a group table into the totals once it has this many keys (it stays in the CPU cache)
+GROUP_FLUSH = 2048
 
 
 def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list[int]]:
@@ -113,7 +115,7 @@ def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list
         for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
             agg._decode_piece(piece, first, _ROUTE_DEC, True, state, groups)
             lines, last = first - 1, piece  # iter_blocks counted the lines before this piece
-            if len(groups) > 2048:
+            if len(groups) > GROUP_FLUSH:
                 groups = agg._fold_groups(groups, collapsed)
     if last is not None:  # a view of a bytes block read from the file, from its start
         lines += cast(bytes, last.obj).count(b"\n", 0, len(last))
@@ -340,7 +342,7 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
             n_lines = block.count(b"\n", skip, cut + 1)
             piece = memoryview(block)[skip : cut + 1]
             self._decode_piece(piece, state.next_line, decoder, routing, state, groups)
-            if routing and len(groups) > 2048:
+            if routing and len(groups) > GROUP_FLUSH:
                 # Keep the group table small (it stays in the CPU cache): fold it now.
                 groups = self._fold_groups(groups)
             state.lines += n_lines

@@ -56,6 +56,7 @@ class FoldMixin:
     _eval_implicit: dict[str, dict[str, int]]
     _overhead: dict[str, int]
     _key_cache: dict[tuple, tuple]
+    _status_cache: dict[str, tuple]
     _day_cache: dict[Any, str]
     _pair_cache: dict[tuple, Any]
     _range: dict[str, list[Any]]
@@ -185,6 +186,7 @@ class FoldMixin:
             if prev is not None:  # a later verdict on the same run replaces the earlier one
                 old_name, idx, old_label, old_tt = prev
                 self._eval_scores[old_name][idx] = score
+                self._status_cache.pop(old_name, None)  # same run count, other history
                 self._eval_modes[old_name][idx] = e.failure_mode
                 totals[old_label] -= 1
                 old_bucket = self._eval_tt.get(old_tt) if old_tt else self._eval_implicit.get(old_name)
