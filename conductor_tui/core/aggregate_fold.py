@@ -42,6 +42,9 @@ from conductor_tui.core.aggregate_rows import (
     _score_bucket,
 )
 
+_SCORE_OF: dict[Any, Any] = {}  # a score as written ("Good", "good ") → Score or None
+_UNSEEN = object()
+
 
 class FoldMixin:
     """Folding records into the Aggregator's totals."""
@@ -169,12 +172,21 @@ class FoldMixin:
         if self._eval_index_raw is not None:
             self._eval_index_loaded()
         totals = self._eval_totals
+        scores_of = _SCORE_OF
         judge = 0
         for e in recs:
             j = e.judge_tokens
             if j is not None and j > 0:
                 judge += j
-            score = rules.as_score(e.score) if e.score is not None else None
+            raw = e.score
+            if raw is None:
+                score = None
+            else:
+                score = scores_of.get(raw, _UNSEEN)
+                if score is _UNSEEN:
+                    score = rules.as_score(raw)
+                    if len(scores_of) < 256:  # a few spellings; a file of odd ones is not kept
+                        scores_of[raw] = score
             name = e.ensemble or "(unknown)"
             label = score.value if score is not None else "unscored"
             tt = e.task_type.strip() if e.task_type else None
