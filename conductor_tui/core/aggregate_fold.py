@@ -289,12 +289,14 @@ class FoldMixin:
         return collapsed
 
     def _collapse_pairs(self, pairs: dict[tuple, dict[int, int]], collapsed: dict[Any, Any]) -> None:
-        """(event, task type, target) → pair table onto normalised task type → pair table,
-        for local decisions; other lines' pairs are dropped."""
+        """(event, task type, target) → pair table onto normalised task type → logged saving →
+        local tokens → runs (the layout of the saving's range), for local decisions; other
+        lines' pairs are dropped."""
         into = collapsed.get(_PAIRS)
         if into is None:
             into = collapsed[_PAIRS] = {}
         cache = self._pair_cache
+        shift, mask = _PAIR_SHIFT, _PAIR_MASK
         for base, table in pairs.items():
             ntt = cache.get(base, False)
             if ntt is False:
@@ -302,18 +304,9 @@ class FoldMixin:
                 ntt = cache[base] = nk[1] if nk[0] and nk[2] else None
             if ntt is None or not table:
                 continue
-            dst = into.get(ntt)
-            if dst is None:
-                into[ntt] = dict(table)
-            else:
-                for pk, n in table.items():
-                    dst[pk] = dst.get(pk, 0) + n
-
-    def _apply_pairs(self, pairs: dict[str, dict[int, int]]) -> None:
-        shift, mask = _PAIR_SHIFT, _PAIR_MASK
-        for tt, table in pairs.items():
-            rng = self._range.setdefault(tt, [0, 0, 0, {}])
-            rows = rng[3]
+            rows: dict[int, dict[int, int]] | None = into.get(ntt)
+            if rows is None:
+                rows = into[ntt] = {}
             for pk, n in table.items():
                 s = pk >> shift
                 t = pk & mask
@@ -321,6 +314,23 @@ class FoldMixin:
                 if row is None:
                     row = rows[s] = {}
                 row[t] = row.get(t, 0) + n
+
+    def _apply_pairs(self, pairs: dict[str, dict[int, dict[int, int]]]) -> None:
+        """Add collapsed pairs to the range's; a task type's first ones are taken over as
+        they are (the collapsed table is not used again)."""
+        for tt, rows in pairs.items():
+            rng = self._range.setdefault(tt, [0, 0, 0, {}])
+            mine: dict[int, dict[int, int]] = rng[3]
+            if not mine:
+                rng[3] = rows
+                continue
+            for s, by_t in rows.items():
+                row = mine.get(s)
+                if row is None:
+                    mine[s] = by_t
+                    continue
+                for t, n in by_t.items():
+                    row[t] = row.get(t, 0) + n
 
     def _apply_collapsed(self, collapsed: dict[Any, Any]) -> None:
         for nkey, a in collapsed.items():

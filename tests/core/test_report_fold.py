@@ -30,7 +30,6 @@ from conductor_tui.core.aggregate_rows import (
     _LOCAL_TOK_N,
     _N,
     _NCOUNTERS,
-    _PAIR_SHIFT,
     _PAIRS,
     _PJ_CLAUDE,
     _PLAIN_CLAUDE_N,
@@ -173,9 +172,8 @@ def _reference_collapsed(agg: Aggregator, path: Path) -> tuple[dict, int]:
             acc[_CMIN] = min(acc[_CMIN], c[_CMIN]) if acc[_CMIN] else c[_CMIN]
         acc[_CMAX] = max(acc[_CMAX], c[_CMAX])
         if pair is not None and nk[0] and nk[2]:  # banded: local decisions only
-            table = out[_PAIRS].setdefault(nk[1], {})
-            pk = (pair[0] << _PAIR_SHIFT) | pair[1]
-            table[pk] = table.get(pk, 0) + 1
+            row = out[_PAIRS].setdefault(nk[1], {}).setdefault(pair[0], {})
+            row[pair[1]] = row.get(pair[1], 0) + 1
     if not out[_PAIRS]:
         del out[_PAIRS]
     return out, skipped
