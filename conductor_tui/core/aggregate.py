@@ -14,16 +14,23 @@ measured by ``benchmarks/bench_report.py``):
   keys without building them, which is what makes it ~3x faster than ``json.loads`` + dict
   access over the same file (a pydantic model per line would be ~20x slower);
 * per record the loop only builds a small key tuple of raw strings and adds integers to
-  the group's counters; each block's (small, cache-resident) group table is then folded
-  into the totals, and normalisation (near-miss spellings, local vs Claude, day validity)
-  runs once per *distinct key*, not once per line;
+  the group's counters (a completed local run with a logged saving also counts its
+  (saving, tokens) pair, under one integer key, in the pair table its group points to);
+  the (small, cache-resident) group table is folded into the totals whenever it grows past
+  ``GROUP_FLUSH`` keys, the pair tables once at the end, and normalisation (near-miss
+  spellings, local vs Claude, day validity) runs once per *distinct key*, not once per line;
+* the whole lines of a big log are split between the cores
+  (:mod:`~conductor_tui.core.logscan`): each forked worker returns its normalised counters
+  and pairs, added here in file order;
 * a block the strict decoder rejects (a corrupt line, ``"450"`` as a string, a numeric
   timestamp …) is bisected — halves decode fast again — down to small pieces read line by
   line: lines msgspec accepts stay on the fast path, the rest go through the tolerant
   pydantic records, and lines that still fail are counted as skipped with their line
   numbers, exactly like :mod:`~conductor_tui.core.store`'s reads;
 * :meth:`Aggregator.save_cache` / :meth:`Aggregator.load_cache` keep the state by file
-  offset (with a fingerprint of the file) so a warm start reads only new lines.
+  offset (with a fingerprint of the file) so a warm start reads only new lines (the run →
+  verdict index stays encoded until new evaluations need it; an unchanged cache is not
+  written again).
 
 Savings accounting: for a local decision, the saving is its logged ``tokens_saved``,
 else its logged ``estimated_claude_tokens``, else ``total_tokens_local / ratio`` where
