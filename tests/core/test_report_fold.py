@@ -30,6 +30,7 @@ from conductor_tui.core.aggregate_rows import (
     _LOCAL_TOK_N,
     _N,
     _NCOUNTERS,
+    _PAIR_SHIFT,
     _PAIRS,
     _PJ_CLAUDE,
     _PLAIN_CLAUDE_N,
@@ -42,6 +43,7 @@ from conductor_tui.core.aggregate_rows import (
     _STANDING,
     _UNESTIMATED,
 )
+from conductor_tui.core.records import MAX_TOKENS
 
 STATUSES = [None, "completed", "done", "success", "failed", "cancelled", "error", "running", "Completed"]
 TARGETS = ["extract-x", "write-changelog", "claude", "Claude", "claude-opus", "", None]
@@ -254,3 +256,21 @@ def test_warm_start_then_a_new_verdict_for_a_judged_run(tmp_path: Path) -> None:
     assert again.snapshot() == fresh.snapshot()
     assert again.snapshot().evaluations["poor"] == 1
     assert again.snapshot().evaluations["total"] == 40
+
+
+def test_pair_keys_hold_every_saving_and_token_count(tmp_path: Path) -> None:
+    """A (saving, tokens) pair is counted under one integer key: extreme and negative
+    savings and token counts up to the largest accepted come back out unchanged."""
+    assert MAX_TOKENS < 1 << _PAIR_SHIFT
+    pairs = [(-MAX_TOKENS, MAX_TOKENS), (MAX_TOKENS, 1), (-1, 1), (1, MAX_TOKENS), (-7, 3), (5, 3)]
+    log = tmp_path / "routing-log.jsonl"
+    lines = [
+        {"task_type": "extraction", "routed_to": "extract-x", "tokens_saved": s, "total_tokens_local": t}
+        for s, t in pairs + pairs[:2]
+    ]
+    log.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    agg = Aggregator()
+    agg.feed_file(log, "routing")
+    rows = agg._range["extraction"][3]
+    got = {(s, t): n for s, by_t in rows.items() for t, n in by_t.items()}
+    assert got == {p: 2 if p in pairs[:2] else 1 for p in pairs}
