@@ -31,7 +31,7 @@ from typing import Any
 
 from conductor_tui.commands.report_text import print_human
 from conductor_tui.core import locations
-from conductor_tui.core.aggregate import Aggregator, Snapshot, cache_path_for
+from conductor_tui.core.aggregate import Aggregator, Snapshot, cache_path_for, savings_range_for
 from conductor_tui.core.records import RoutingConfig
 from conductor_tui.core.store import ProjectStore, StoreError
 
@@ -123,7 +123,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"conductor-tui report: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
         return 1
     agreement = _agreement(store, cfg)
-    savings_range = _savings_range(store)
+    savings_range = _savings_range(store, cfg)
     if as_json:
         out = snap.to_dict()
         out.update(
@@ -142,12 +142,11 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _savings_range(store: ProjectStore) -> dict[str, Any] | None:
-    """The saving and net saving as ranges (:mod:`conductor_tui.core.savings_trace`)."""
-    from conductor_tui.core.savings_trace import trace_savings
-
+def _savings_range(store: ProjectStore, cfg: RoutingConfig) -> dict[str, Any] | None:
+    """The saving and net saving as ranges (:mod:`conductor_tui.core.savings_band`), from
+    the pass that just read the logs (:func:`~conductor_tui.core.aggregate.savings_range_for`)."""
     try:
-        return trace_savings(store).savings_range()
+        return savings_range_for(store, cfg.routing_thresholds)
     except OSError:
         return None
 
