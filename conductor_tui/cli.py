@@ -141,12 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A command's modules load in a third of its run and live till it ends: no cycle
         # collection while they load (each would walk every object loaded so far), then
         # frozen out of the collector's scans while the command runs.
+        gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
             module = importlib.import_module(f"conductor_tui.commands.{module_name}")
         finally:
             gc.freeze()
-            gc.enable()
+            if gc_was_enabled:
+                gc.enable()
         entry: Callable[[argparse.Namespace], int] = module.main
         try:
             return int(entry(args) or 0)
