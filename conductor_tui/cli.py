@@ -135,14 +135,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = args_list[0]
         args = _build_subparser(name).parse_args(args_list[1:])
         module_name = SUBCOMMANDS[name][0]
+        import gc
         import importlib
 
-        module = importlib.import_module(f"conductor_tui.commands.{module_name}")
+        # A command's modules load in a third of its run and live till it ends: no cycle
+        # collection while they load (each would walk every object loaded so far), then
+        # frozen out of the collector's scans while the command runs.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            module = importlib.import_module(f"conductor_tui.commands.{module_name}")
+        finally:
+            gc.freeze()
+            if gc_was_enabled:
+                gc.enable()
         entry: Callable[[argparse.Namespace], int] = module.main
         try:
             return int(entry(args) or 0)
         except KeyboardInterrupt:
             return 130
+        finally:
+            gc.unfreeze()  # main() called in-process (tests): the caller's objects collectable again
     args = _app_parser().parse_args(args_list)
     if args.version:
         from conductor_tui import __version__

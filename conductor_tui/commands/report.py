@@ -31,7 +31,7 @@ from typing import Any
 
 from conductor_tui.commands.report_text import print_human
 from conductor_tui.core import locations
-from conductor_tui.core.aggregate import Aggregator, Snapshot, cache_path_for
+from conductor_tui.core.aggregate import Aggregator, Snapshot, cache_path_for, savings_range_for
 from conductor_tui.core.records import RoutingConfig
 from conductor_tui.core.store import ProjectStore, StoreError
 
@@ -47,11 +47,11 @@ def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str
         cfg = RoutingConfig()
     agg = Aggregator(cfg.routing_thresholds)
     cache = None if os.environ.get("CONDUCTOR_TUI_NO_CACHE") else cache_path_for(store.root)
-    if cache is not None:
-        agg.load_cache(cache)  # a warm start reads only the lines appended since
+    loaded = cache is not None and agg.load_cache(cache)  # a warm start reads only the lines appended since
+    new_lines = 0
     for path, kind in ((store.routing_log_path, "routing"), (store.evaluations_path, "evaluations")):
         try:
-            agg.feed_file(path, kind)
+            new_lines += agg.feed_file(path, kind)
         except OSError as exc:
             raise StoreError(path, exc.strerror or str(exc)) from exc
     try:
@@ -63,7 +63,7 @@ def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str
             f"{store.profiles_path}: {exc.strerror or exc} — interim Claude debt from the routing log only"
         )
     snap = agg.snapshot()
-    if cache is not None:
+    if cache is not None and not (loaded and new_lines == 0):  # an unchanged cache stays as it is
         with contextlib.suppress(OSError):
             agg.save_cache(cache)
     for name, lines in snap.skipped_line_numbers.items():
@@ -123,7 +123,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"conductor-tui report: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
         return 1
     agreement = _agreement(store, cfg)
-    savings_range = _savings_range(store)
+    savings_range = _savings_range(store, cfg)
     if as_json:
         out = snap.to_dict()
         out.update(
@@ -142,12 +142,11 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _savings_range(store: ProjectStore) -> dict[str, Any] | None:
-    """The saving and net saving as ranges (:mod:`conductor_tui.core.savings_trace`)."""
-    from conductor_tui.core.savings_trace import trace_savings
-
+def _savings_range(store: ProjectStore, cfg: RoutingConfig) -> dict[str, Any] | None:
+    """The saving and net saving as ranges (:mod:`conductor_tui.core.savings_band`), from
+    the pass that just read the logs (:func:`~conductor_tui.core.aggregate.savings_range_for`)."""
     try:
-        return trace_savings(store).savings_range()
+        return savings_range_for(store, cfg.routing_thresholds)
     except OSError:
         return None
 

@@ -8,22 +8,29 @@ if a file was truncated or replaced). :meth:`Aggregator.snapshot` returns plain 
 Speed (targets: 1,000,000 lines cold < 1.5 s, appends reflected < 50 ms, < 250 MB;
 measured by ``benchmarks/bench_report.py``):
 
-* the hot path decodes whole 1 MiB blocks of lines (read unbuffered, passed as a
+* the hot path decodes whole 256 KiB blocks of lines (read unbuffered, passed as a
   memoryview, no copies) with one typed ``msgspec`` decoder (``Decoder.decode_lines``)
   that materialises only the fields the report needs. msgspec is C; it skips the other
   keys without building them, which is what makes it ~3x faster than ``json.loads`` + dict
   access over the same file (a pydantic model per line would be ~20x slower);
 * per record the loop only builds a small key tuple of raw strings and adds integers to
-  the group's counters; each block's (small, cache-resident) group table is then folded
-  into the totals, and normalisation (near-miss spellings, local vs Claude, day validity)
-  runs once per *distinct key*, not once per line;
+  the group's counters (a completed local run with a logged saving also counts its
+  (saving, tokens) pair, under one integer key, in the pair table its group points to);
+  the (small, cache-resident) group table is folded into the totals whenever it grows past
+  ``GROUP_FLUSH`` keys, the pair tables once at the end, and normalisation (near-miss
+  spellings, local vs Claude, day validity) runs once per *distinct key*, not once per line;
+* the whole lines of a big log are split between the cores
+  (:mod:`~conductor_tui.core.logscan`): each forked worker returns its normalised counters
+  and pairs, added here in file order;
 * a block the strict decoder rejects (a corrupt line, ``"450"`` as a string, a numeric
   timestamp …) is bisected — halves decode fast again — down to small pieces read line by
   line: lines msgspec accepts stay on the fast path, the rest go through the tolerant
   pydantic records, and lines that still fail are counted as skipped with their line
   numbers, exactly like :mod:`~conductor_tui.core.store`'s reads;
 * :meth:`Aggregator.save_cache` / :meth:`Aggregator.load_cache` keep the state by file
-  offset (with a fingerprint of the file) so a warm start reads only new lines.
+  offset (with a fingerprint of the file) so a warm start reads only new lines (the run →
+  verdict index stays encoded until new evaluations need it; an unchanged cache is not
+  written again).
 
 Savings accounting: for a local decision, the saving is its logged ``tokens_saved``,
 else its logged ``estimated_claude_tokens``, else ``total_tokens_local / ratio`` where
@@ -95,8 +102,10 @@ __all__ = [
     "savings_range_for",
 ]
 
-BLOCK_SIZE = 1 << 20  # 1 MiB: the decoded records of a block stay in the CPU cache for the loop
+BLOCK_SIZE = 1 << 18  # 256 KiB: the decoded records of a block stay in the CPU cache for the loop
 MAX_SKIPPED_LINE_NUMBERS = 1000
+# fold a group table into the totals once it has this many keys (it stays in the CPU cache)
+GROUP_FLUSH = 2048
 
 
 def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list[int]]:
@@ -108,14 +117,15 @@ def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list
     groups: dict[tuple, list[int]] = {}
     collapsed: dict[tuple, list[int]] = {}
     lines = 0
+    last: memoryview | None = None
     with open(path, "rb", buffering=0) as fh:
         for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
             agg._decode_piece(piece, first, _ROUTE_DEC, True, state, groups)
-            # iter_blocks slices views of a bytes block read from the file
-            lines += cast(bytes, piece.obj).count(b"\n", 0, len(piece))
-            if len(groups) > 2048:
-                agg._collapse(groups, collapsed)
-                groups = {}
+            lines, last = first - 1, piece  # iter_blocks counted the lines before this piece
+            if len(groups) > GROUP_FLUSH:
+                groups = agg._fold_groups(groups, collapsed)
+    if last is not None:  # a view of a bytes block read from the file, from its start
+        lines += cast(bytes, last.obj).count(b"\n", 0, len(last))
     agg._collapse(groups, collapsed)
     return collapsed, lines, state.skipped, state.skipped_lines
 
@@ -176,6 +186,7 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
         # a later verdict on the same run (the person agreeing with or overriding the judge)
         # replaces the earlier one — one verdict per run, as core.history counts them
         self._eval_index: dict[str, list[Any]] = {}
+        self._eval_index_raw: msgspec.Raw | None = None  # still encoded, from a loaded cache
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
         self._eval_implicit: dict[str, dict[str, int]] = {}  # ensemble → counts w/o task type
         self._eval_totals: dict[str, int] = {"total": 0, "good": 0, "acceptable": 0, "poor": 0, "unscored": 0}
@@ -338,10 +349,9 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
             n_lines = block.count(b"\n", skip, cut + 1)
             piece = memoryview(block)[skip : cut + 1]
             self._decode_piece(piece, state.next_line, decoder, routing, state, groups)
-            if routing and len(groups) > 2048:
+            if routing and len(groups) > GROUP_FLUSH:
                 # Keep the group table small (it stays in the CPU cache): fold it now.
-                self._merge_routes(groups)
-                groups = {}
+                groups = self._fold_groups(groups)
             state.lines += n_lines
             state.next_line += n_lines
             state.offset += cut + 1

@@ -19,6 +19,22 @@ from conductor_tui.core.records import Score
 # 6: size + mtime_ns per file; failed/cancelled local runs apart; one verdict per run;
 # the saving's range
 CACHE_FORMAT = 6
+# the run → verdict index is only needed when new evaluations arrive: kept encoded till then
+_LAZY = "_eval_index"
+_SCORES: dict[Any, Score | None] = {s.value: s for s in Score}
+_SCORES[None] = None
+
+
+class _Blob(msgspec.Struct):
+    """A saved cache, its state entries left encoded (decoded one by one in :meth:`CacheMixin.load_cache`)."""
+
+    format: Any = None
+    files: dict[str, Any] = {}
+    data: dict[str, msgspec.Raw] = {}
+    eval_scores: dict[str, list[Any]] = {}
+
+
+_BLOB_DEC = msgspec.msgpack.Decoder(_Blob)
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 
@@ -56,6 +72,14 @@ class CacheMixin:
 
     _files: dict[str, _FileState]
     _eval_scores: dict[str, list[Any]]
+
+    _eval_index_raw: msgspec.Raw | None
+
+    def _eval_index_loaded(self) -> None:
+        """Decode the run → verdict index a loaded cache left encoded (before it is used)."""
+        raw, self._eval_index_raw = self._eval_index_raw, None
+        if raw is not None:
+            setattr(self, _LAZY, msgspec.msgpack.decode(raw))
 
     def _reset_data(self) -> None:  # pragma: no cover - the Aggregator's
         raise NotImplementedError
@@ -104,6 +128,8 @@ class CacheMixin:
                 k: [x.value if x is not None else None for x in v] for k, v in self._eval_scores.items()
             },
         }
+        if self._eval_index_raw is not None:  # never decoded: written back as read
+            state["data"][_LAZY] = self._eval_index_raw  # type: ignore[index]
         from conductor_tui.core.store import atomic_write_bytes
 
         try:
@@ -119,11 +145,11 @@ class CacheMixin:
         same file (inode, not shorter, same fingerprint up to the cached offset). Returns
         ``False`` — and leaves the aggregator empty — when the cache is missing or stale."""
         try:
-            state = msgspec.msgpack.decode(Path(path).read_bytes())
-            if state.get("format") != CACHE_FORMAT:
+            state = _BLOB_DEC.decode(Path(path).read_bytes())
+            if state.format != CACHE_FORMAT:
                 return False
             files: dict[str, _FileState] = {}
-            for name, f in state["files"].items():
+            for name, f in state.files.items():
                 st = os.stat(name)
                 if (
                     st.st_ino != f["ino"]
@@ -142,14 +168,17 @@ class CacheMixin:
                     skipped=f["skipped"],
                     skipped_lines=list(f["skipped_lines"]),
                 )
+            data = state.data
+            values = {k: msgspec.msgpack.decode(data[k]) for k in self._STATE if k != _LAZY}
+            scores = {k: [_SCORES[x] for x in v] for k, v in state.eval_scores.items()}
+            lazy = data[_LAZY]
             self._reset_data()
-            for k in self._STATE:
-                setattr(self, k, state["data"][k])
-            self._eval_scores = {
-                k: [Score(x) if x is not None else None for x in v] for k, v in state["eval_scores"].items()
-            }
+            for k, v in values.items():
+                setattr(self, k, v)
+            self._eval_index_raw = lazy
+            self._eval_scores = scores
             self._files = files
             return True
-        except (OSError, KeyError, TypeError, ValueError, msgspec.DecodeError):
+        except (OSError, KeyError, TypeError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
             self.reset()
             return False

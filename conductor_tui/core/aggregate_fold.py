@@ -20,6 +20,9 @@ from conductor_tui.core.aggregate_rows import (
     _LOCAL_TOK_N,
     _N,
     _NCOUNTERS,
+    _PAIR_MASK,
+    _PAIR_SHIFT,
+    _PAIR_TABLE,
     _PAIRS,
     _PJ_CLAUDE,
     _PLAIN_CLAUDE_N,
@@ -39,18 +42,24 @@ from conductor_tui.core.aggregate_rows import (
     _score_bucket,
 )
 
+_SCORE_OF: dict[Any, Any] = {}  # a score as written ("Good", "good ") → Score or None
+_UNSEEN = object()
+
 
 class FoldMixin:
     """Folding records into the Aggregator's totals."""
 
     _eval_totals: dict[str, int]
     _eval_index: dict[str, list[Any]]
+    _eval_index_raw: Any
+    _eval_index_loaded: Any
     _eval_scores: dict[str, list[Any]]
     _eval_modes: dict[str, list[Any]]
     _eval_tt: dict[str, dict[str, int]]
     _eval_implicit: dict[str, dict[str, int]]
     _overhead: dict[str, int]
     _key_cache: dict[tuple, tuple]
+    _status_cache: dict[str, tuple]
     _day_cache: dict[Any, str]
     _pair_cache: dict[tuple, Any]
     _range: dict[str, list[Any]]
@@ -71,11 +80,18 @@ class FoldMixin:
     # long: the per-record loop of the report (~1M lines): one body, no helper call per line
     @staticmethod
     def _add_routes(recs: list[_Route], groups: dict[Any, Any]) -> None:
+        """Fold records into ``groups`` (raw key → counters, see ``aggregate_rows``).
+
+        A group's counter list carries, after its counters, the savings-pair table it
+        shares with every group of the same (event, task type, target): completed local
+        runs counted by ``pair_key(saving, tokens)``. ``groups[_PAIRS]`` holds those tables
+        by (event, task type, target)."""
         get = groups.get
         pairs = get(_PAIRS)
         if pairs is None:
             pairs = groups[_PAIRS] = {}
-        pget = pairs.get
+        done_set = _DONE
+        nc = _NCOUNTERS
         for r in recs:
             ts = r.timestamp
             key = (
@@ -89,9 +105,14 @@ class FoldMixin:
             )
             a = get(key)
             if a is None:
-                a = groups[key] = [0] * _NCOUNTERS
+                a = groups[key] = [0] * nc
+                pt = pairs.get(key[:3])
+                if pt is None:
+                    pt = pairs[key[:3]] = {}
+                a.append(pt)
             a[0] += 1
-            done = r.status in _DONE
+            st = r.status
+            done = st is None or st in done_set
             t = r.total_tokens_local
             if t is not None:  # a local run (or one that reports local tokens)
                 a[1] += t
@@ -102,8 +123,9 @@ class FoldMixin:
                 if s is not None:
                     a[3] += s
                     if done and s and t:
-                        pk = (r.event, r.task_type, r.routed_to, s, t)
-                        pairs[pk] = pget(pk, 0) + 1
+                        pt = a[_PAIR_TABLE]
+                        pk = (s << _PAIR_SHIFT) | t  # = s * 2**40 + t: 0 <= t <= MAX_TOKENS < 2**40
+                        pt[pk] = pt.get(pk, 0) + 1
                     else:
                         a[15] += s
                 else:
@@ -140,19 +162,31 @@ class FoldMixin:
                 a[14] += 1
             if r.standing_auth:
                 a[10] += 1
-            if r.propose_judge is not None:
-                j = r.propose_judge.claude_judge_tokens
+            pj = r.propose_judge
+            if pj is not None:
+                j = pj.claude_judge_tokens
                 if j:
                     a[11] += j
 
     def _add_evals(self, recs: list[_Eval]) -> None:
+        if self._eval_index_raw is not None:
+            self._eval_index_loaded()
         totals = self._eval_totals
+        scores_of = _SCORE_OF
         judge = 0
         for e in recs:
             j = e.judge_tokens
             if j is not None and j > 0:
                 judge += j
-            score = rules.as_score(e.score) if e.score is not None else None
+            raw = e.score
+            if raw is None:
+                score = None
+            else:
+                score = scores_of.get(raw, _UNSEEN)
+                if score is _UNSEEN:
+                    score = rules.as_score(raw)
+                    if len(scores_of) < 256:  # a few spellings; a file of odd ones is not kept
+                        scores_of[raw] = score
             name = e.ensemble or "(unknown)"
             label = score.value if score is not None else "unscored"
             tt = e.task_type.strip() if e.task_type else None
@@ -164,6 +198,7 @@ class FoldMixin:
             if prev is not None:  # a later verdict on the same run replaces the earlier one
                 old_name, idx, old_label, old_tt = prev
                 self._eval_scores[old_name][idx] = score
+                self._status_cache.pop(old_name, None)  # same run count, other history
                 self._eval_modes[old_name][idx] = e.failure_mode
                 totals[old_label] -= 1
                 old_bucket = self._eval_tt.get(old_tt) if old_tt else self._eval_implicit.get(old_name)
@@ -222,16 +257,29 @@ class FoldMixin:
     def _merge_routes(self, groups: dict[tuple, list[int]]) -> None:
         self._apply_collapsed(self._collapse(groups))
 
+    def _fold_groups(self, groups: dict[Any, Any], into: dict[tuple, list[int]] | None = None) -> dict:
+        """Fold the group table ``groups`` into the totals (or into ``into``, a parallel
+        worker's running partial) and return the table to go on with: empty but for the
+        savings-pair tables, which are folded once, at the end (:meth:`_collapse`)."""
+        pairs = groups.pop(_PAIRS, None)
+        if into is None:
+            self._merge_routes(groups)
+        else:
+            self._collapse(groups, into)
+        return {} if pairs is None else {_PAIRS: pairs}
+
     def _collapse(self, groups: dict[tuple, list[int]], into: dict[tuple, list[int]] | None = None) -> dict:
         """Raw group keys (spelling variants, reasons) onto normalised keys, so the bucket
         updates of :meth:`_apply_collapsed` run once per distinct (type, target, day …).
-        Adds to ``into`` when given (a parallel worker's running partial)."""
+        Adds to ``into`` when given (a parallel worker's running partial). The counter
+        lists of ``groups`` are taken over (their pair-table reference dropped)."""
         collapsed: dict[tuple, list[int]] = {} if into is None else into
         norm = self._norm_key
         for key, a in groups.items():
             if key is _PAIRS:
                 self._collapse_pairs(a, collapsed)
                 continue
+            del a[_PAIR_TABLE:]
             nk = norm(key)
             b = collapsed.get(nk)
             if b is None:
@@ -240,30 +288,49 @@ class FoldMixin:
                 collapsed[nk] = _merge_counters(b, a)
         return collapsed
 
-    def _collapse_pairs(self, pairs: dict[tuple, int], collapsed: dict[Any, Any]) -> None:
-        """Raw (event, task type, target, saving, tokens) → (normalised task type, saving,
-        tokens) of local decisions; other lines' pairs are dropped."""
+    def _collapse_pairs(self, pairs: dict[tuple, dict[int, int]], collapsed: dict[Any, Any]) -> None:
+        """(event, task type, target) → pair table onto normalised task type → logged saving →
+        local tokens → runs (the layout of the saving's range), for local decisions; other
+        lines' pairs are dropped."""
         into = collapsed.get(_PAIRS)
         if into is None:
             into = collapsed[_PAIRS] = {}
         cache = self._pair_cache
-        for (event, tt, routed, s, t), n in pairs.items():
-            base = (event, tt, routed)
+        shift, mask = _PAIR_SHIFT, _PAIR_MASK
+        for base, table in pairs.items():
             ntt = cache.get(base, False)
             if ntt is False:
-                nk = self._norm_key((event, tt, routed, None, None, None, None))
+                nk = self._norm_key((*base, None, None, None, None))
                 ntt = cache[base] = nk[1] if nk[0] and nk[2] else None
-            if ntt is not None:
-                k = (ntt, s, t)
-                into[k] = into.get(k, 0) + n
+            if ntt is None or not table:
+                continue
+            rows: dict[int, dict[int, int]] | None = into.get(ntt)
+            if rows is None:
+                rows = into[ntt] = {}
+            for pk, n in table.items():
+                s = pk >> shift
+                t = pk & mask
+                row = rows.get(s)
+                if row is None:
+                    row = rows[s] = {}
+                row[t] = row.get(t, 0) + n
 
-    def _apply_pairs(self, pairs: dict[tuple, int]) -> None:
-        for (tt, s, t), n in pairs.items():
+    def _apply_pairs(self, pairs: dict[str, dict[int, dict[int, int]]]) -> None:
+        """Add collapsed pairs to the range's; a task type's first ones are taken over as
+        they are (the collapsed table is not used again)."""
+        for tt, rows in pairs.items():
             rng = self._range.setdefault(tt, [0, 0, 0, {}])
-            row = rng[3].get(s)
-            if row is None:
-                row = rng[3][s] = {}
-            row[t] = row.get(t, 0) + n
+            mine: dict[int, dict[int, int]] = rng[3]
+            if not mine:
+                rng[3] = rows
+                continue
+            for s, by_t in rows.items():
+                row = mine.get(s)
+                if row is None:
+                    mine[s] = by_t
+                    continue
+                for t, n in by_t.items():
+                    row[t] = row.get(t, 0) + n
 
     def _apply_collapsed(self, collapsed: dict[Any, Any]) -> None:
         for nkey, a in collapsed.items():

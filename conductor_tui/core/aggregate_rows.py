@@ -59,9 +59,14 @@ _CMIN = 17  # smallest positive claude_tokens of a plain Claude decision (0 = no
 _CMAX = 18  # largest
 _NCOUNTERS = 19
 _SUMMED = range(_CMIN)
-# groups[_PAIRS]: (event, task type, routed_to, logged saving, local tokens) → runs, for the
-# completed runs that logged both (each is banded against its own tokens: core.savings_band)
+# groups[_PAIRS]: (event, task type, routed_to) → {pair key: runs}, for the completed runs that
+# logged both a saving and local tokens (each is banded against its own tokens:
+# core.savings_band); pair key = saving * 2**40 + tokens (0 <= tokens <= MAX_TOKENS < 2**40).
+# A group's counter list ends with (index _PAIR_TABLE) the table of its (event, type, target).
 _PAIRS = None
+_PAIR_TABLE = _NCOUNTERS
+_PAIR_SHIFT = 40
+_PAIR_MASK = (1 << _PAIR_SHIFT) - 1
 _DONE = frozenset({None, RunStatus.COMPLETED, "done", "success"})
 
 

@@ -111,8 +111,9 @@ class RangeAcc:
 
     @classmethod
     def from_state(cls, data: list[Any]) -> RangeAcc:
-        return cls(int(data[0]), int(data[1]), int(data[2]), {int(s): {int(t): int(n) for t, n in row.items()}
-                                                             for s, row in data[3].items()} or None)  # fmt: skip
+        """The accumulator over ``data`` (from :meth:`to_state`; its pair table is used as
+        it is, not copied: integers throughout, as the aggregator and its cache keep it)."""
+        return cls(int(data[0]), int(data[1]), int(data[2]), data[3] or None)
 
 
 def range_of(acc: RangeAcc, band: RatioBand) -> tuple[float, float]:
@@ -125,8 +126,26 @@ def range_of(acc: RangeAcc, band: RatioBand) -> tuple[float, float]:
         inv_lo = 1.0 / band.low if band.low > 0 else inv_r
         lo += acc.unest * min(inv_r, inv_hi)
         hi += acc.unest * max(inv_r, inv_lo)
-    for s, by_t in (acc.pairs or {}).items():
+    if acc.pairs:
+        p_lo, p_hi = _pairs_range(acc.pairs, band.low, band.high)
+        lo += p_lo
+        hi += p_hi
+    return lo, hi
+
+
+def _pairs_range(pairs: dict[int, dict[int, int]], low: float, high: float) -> tuple[float, float]:
+    """Σ runs × min/max(saving, tokens / band edge) over logged (saving, tokens) pairs."""
+    lo = hi = 0.0
+    if high > 0 and low > 0:
+        for s, by_t in pairs.items():
+            for t, n in by_t.items():
+                a = t / high
+                b = t / low
+                lo += n * (s if s < a else a)
+                hi += n * (s if s > b else b)
+        return lo, hi
+    for s, by_t in pairs.items():
         for t, n in by_t.items():
-            lo += n * min(s, t / band.high) if band.high > 0 else n * s
-            hi += n * max(s, t / band.low) if band.low > 0 else n * s
+            lo += n * min(s, t / high) if high > 0 else n * s
+            hi += n * max(s, t / low) if low > 0 else n * s
     return lo, hi
