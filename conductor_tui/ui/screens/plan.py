@@ -28,16 +28,18 @@ from conductor_tui.ui.messages import PlansRead, ProfilesRead, RoutingRead
 from conductor_tui.ui.screens.plan_base import plan_sort_key
 from conductor_tui.ui.screens.plan_decisions import PlanDecisions
 from conductor_tui.ui.screens.plan_sources import PlanSources
-from conductor_tui.ui.screens.plan_text import EMPTY_TEXT, HELP, NO_KEY_TEXT
+from conductor_tui.ui.screens.plan_text import EMPTY_TEXT, HELP, NO_KEY_TEXT, READING_TEXT
 from conductor_tui.ui.widgets.plan_table import PlanTable
 from conductor_tui.ui.widgets.row_detail import RowDetail
 
 if TYPE_CHECKING:
     from conductor_tui.core import plan as plan_ops
+    from conductor_tui.core import store as store_mod
     from conductor_tui.core.records import WorkflowPlan
     from conductor_tui.ui.screens import dialogs
 else:  # imported when the data arrives, not when the screen first paints
     plan_ops = lazy_module("conductor_tui.core.plan")
+    store_mod = lazy_module("conductor_tui.core.store")
     dialogs = lazy_module("conductor_tui.ui.screens.dialogs")  # on the first key that opens one
 
 __all__ = ["EMPTY_TEXT", "HELP", "NO_KEY_TEXT", "PlanScreen"]
@@ -108,7 +110,7 @@ class PlanScreen(PlanDecisions, PlanSources):
         with Vertical(id="plan-body"):
             yield Static(id="plan-title")
             yield Static(id="plan-activity")
-            yield Static(Text(EMPTY_TEXT), id="plan-empty", classes="empty-state")
+            yield Static(Text(READING_TEXT, style="dim"), id="plan-empty", classes="empty-state")
             yield PlanTable(id="plan-table")
             yield RowDetail(id="row-detail")
             yield Static(id="plan-summary")
@@ -124,18 +126,30 @@ class PlanScreen(PlanDecisions, PlanSources):
         signals.project_changed.subscribe(self, self._project_changed)
         signals.plan_revised.subscribe(self, self.plan_revised)
         self._render_all()
-        self.load_plans()
-        self.load_routing()
+        if self.services.poll_interval > 0:
+            # a live cockpit reads the files once the screen's first frame is up: the reading
+            # worker's imports would otherwise compete with that frame for the interpreter
+            self.call_after_refresh(self._first_load)
+        else:  # tests and snapshots: the loads start at once, where settling waits for them
+            self._first_load()
         interval = self.services.poll_interval
         if interval > 0:
             self.set_interval(min(interval, 1.0), self._check_file, name="plans-watch")
+
+    def _first_load(self) -> None:
+        self.load_plans()
+        self.load_routing()
 
     @work(exclusive=True, group="plans-load", thread=True, exit_on_error=False)
     def load_plans(self) -> None:
         """Read the plan log from where we stopped (everything the first time); then the
         task profiles (phases) and the token ratio, which only refine the display."""
         store = self.store
-        result = store.read_plans(self._offset, first_line=self._next_line)
+        try:
+            result = store.read_plans(self._offset, first_line=self._next_line)
+        except Exception as exc:  # unreadable (a directory, no permission): say so, show no plan
+            self.notify(f"Cannot read the workflow plans: {exc}", severity="error", timeout=10)
+            result = store_mod.ReadResult(end_offset=self._offset, next_line=self._next_line)
         self.post_message(PlansRead(result))
         if self._profiles_loaded:
             return

@@ -16,6 +16,7 @@ from textual.widgets import Static
 from conductor_tui.ui.lazy import lazy_module
 from conductor_tui.ui.messages import PlanRouted
 from conductor_tui.ui.screens.base import CockpitScreen
+from conductor_tui.ui.screens.plan_text import EMPTY_TEXT
 from conductor_tui.ui.widgets.plan_table import PlanTable, RowContext, handler_problem
 from conductor_tui.ui.widgets.row_detail import DetailInputs, RowDetail, capacity_flag
 
@@ -46,6 +47,7 @@ class PlanBase(CockpitScreen):
         self._profiles_loaded = False
         self._ratio: float | None = None
         self.loaded = False
+        self._empty_shown = False  # the empty state replaced "Reading …"
         self._engine_catalog: Any = None  # engine EnsembleCatalog (specs) for cost warnings
         self._config: Any = None  # routing config (thresholds) for the repetition line
         self._task_profiles: Any = None  # cross-session frequency for the repetition line
@@ -90,7 +92,11 @@ class PlanBase(CockpitScreen):
         self._row_context.catalog = self.cockpit.catalog
         table = self.query_one(PlanTable)
         plan = self.plan
-        self.query_one("#plan-empty").display = plan is None
+        empty = self.query_one("#plan-empty", Static)
+        empty.display = plan is None
+        if plan is None and self.loaded and not self._empty_shown:
+            self._empty_shown = True  # the plans are read and there are none: what to do next
+            empty.update(Text(EMPTY_TEXT))
         table.display = plan is not None
         self.query_one("#plan-summary").display = plan is not None
         self.query_one("#row-detail").display = plan is not None

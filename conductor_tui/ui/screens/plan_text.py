@@ -46,6 +46,8 @@ NO_KEY_TEXT = (
     "Claude planning needs ANTHROPIC_API_KEY — plans from files and from your Claude Code session still work"
 )
 
+READING_TEXT = "Reading workflow-plans.jsonl…"
+
 EMPTY_TEXT = """No workflow plan yet.
 
   t  type a plan here (one subtask per line, e.g. "Extract endpoints → extract-endpoints (agent)")
