@@ -194,6 +194,9 @@ class _ReviewPass:
         need = self.need
         deleg_cache = self.deleg_cache
         shard = self.shard
+        effective = self.effective
+        flagged = self.state.flagged_ids
+        by_invocation = self.by_invocation
         for i, rec in enumerate(recs):
             event = rec.event
             if event is not None and event not in _DECISION_EVENTS:
@@ -221,7 +224,8 @@ class _ReviewPass:
             pair = pairs.get((tt, ens))
             if pair is None:
                 pair = pairs[(tt, ens)] = [0, None]
-            if (rec.status or RunStatus.COMPLETED) in _DONE:
+            done = (rec.status or RunStatus.COMPLETED) in _DONE
+            if done:
                 pair[0] += 1  # uses: completed runs only
                 if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
                     pair[1] = ts
@@ -231,7 +235,42 @@ class _ReviewPass:
             if need and rid in need:
                 self.state.run_ensembles[rid] = ens
             idx = step[i] if step is not None else first_idx + i
-            self._step(rec, rid, ens, offset, plen, idx)
+            if rid in effective or rid in flagged or by_invocation:
+                self._step(rec, rid, ens, offset, plen, idx)
+            elif not done:
+                continue  # a failed run without a verdict: no invocation, nothing queued
+            elif not self._quiet_step(rec, rid, ens, offset, plen, idx):
+                self._step(rec, rid, ens, offset, plen, idx)
+
+    def _quiet_step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> bool:
+        """:meth:`_step` for the common run — completed, no verdict, not flagged — of an
+        ensemble past calibration (its entry depends only on the phase and the sampling);
+        ``False`` (nothing done) for any other, which takes the full step."""
+        track = self.tracks.get(ens)
+        if track is None:
+            return False
+        phase_now = track.phase(track.counter, self.trust_after)
+        if phase_now is Phase.ESTABLISH:
+            track.counter += 1
+            sampled = rec.sampled_for_evaluation
+            if sampled.__class__ is bool:
+                due = sampled
+            else:
+                due = stable_fraction(rid) < self.thresholds.sampling_rate_established
+            pending = (
+                offset, plen, idx, rid, ens, track.counter, EvalPhase.ESTABLISH,
+                self.sampled_reason if due else "not sampled", None, False,
+            )  # fmt: skip
+            self.all.append(pending)
+            if due:
+                self.due.append(pending)
+                self.due_total += 1
+            return True
+        if phase_now is Phase.CALIBRATE or phase_now is Phase.DESIGN:
+            return False
+        track.counter += 1
+        self.all.append((offset, plen, idx, rid, ens, track.counter, EvalPhase.TRUST, _TRUSTED, None, False))
+        return True
 
     # long: the per-run step of the pass (~1M calls): one body, no helper call per run
     def _step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> None:
