@@ -41,14 +41,12 @@ from conductor_tui.core.review_lifecycle import (
     lifecycle_rows,
     profiles_after_evaluation,
 )
-from conductor_tui.core.review_pass import (
-    _LOC,
-    _TRUSTED,
+from conductor_tui.core.review_pass import _LOC, _TRUSTED, _ReviewPass, _validate_line
+from conductor_tui.core.review_read import (
     _materialise,
     _read_routing,
-    _ReviewPass,
     _scan_flags,
-    _validate_line,
+    read_counts_split,
     read_routing_sharded,
 )
 from conductor_tui.core.review_state import (
@@ -106,30 +104,42 @@ __all__ = [
 ]
 
 
-def load_review(store: Any) -> ReviewState:
+def load_review(store: Any, *, queue: bool = True) -> ReviewState:
     """Read everything the review screens need from a ``ProjectStore``: the evaluations,
     config and task profiles, then one pass over the routing log (see :class:`ReviewState`).
+
+    ``queue=False`` (the Lifecycle screen) reads the counts alone — uses, last use, debt —
+    with the log split across the cores, and leaves the queue empty (no ``queue_*``, no
+    flags); a remembered full load serves it too.
 
     Repeated calls are cheap (Evaluate and Lifecycle share them; see :class:`_Memo`): an
     unchanged project returns the same state — treat it as read-only —, and when lines
     were only appended to the routing log the pass resumes where it stopped."""
     path = Path(store.routing_log_path)
+    kinds = (_FULL,) if queue else (_FULL, _COUNTS)
     with _MEMO_LOCK:
-        memo = _MEMO.get(str(path))
         inputs = _inputs(store)
-        if memo is not None and memo.inputs == inputs and logscan.file_signature(path) == memo.log_sig:
-            return memo.state
-        resume = memo if memo is not None and memo.resumable(inputs, path) else None
         log_sig = logscan.file_signature(path)
-        state, review, records = _load_review(store, resume)
-        _MEMO.pop(str(path), None)
+        memos = [(kind, _MEMO.get((str(path), kind))) for kind in kinds]
+        for _kind, memo in memos:
+            if memo is not None and memo.inputs == inputs and memo.log_sig == log_sig:
+                return memo.state
+        # a full pass that can go on over the appended lines keeps Evaluate up to date too
+        kind, resume = next(
+            ((k, m) for k, m in memos if m is not None and m.resumable(inputs, path)), (kinds[-1], None)
+        )
+        state, review, records = _load_review(store, resume, counts_only=kind == _COUNTS)
+        _MEMO.pop((str(path), kind), None)
         if review is not None and not state.problems:
-            _MEMO[str(path)] = _Memo(inputs, log_sig, state, review, records, path)
+            _MEMO[(str(path), kind)] = _Memo(inputs, log_sig, state, review, records, path)
+            if kind == _FULL:
+                _MEMO.pop((str(path), _COUNTS), None)  # the full load serves the counts too
         return state
 
 
+_FULL, _COUNTS = "full", "counts"
 _MEMO_LOCK = threading.Lock()
-_MEMO: dict[str, _Memo] = {}  # routing log path → the last load
+_MEMO: dict[tuple[str, str], _Memo] = {}  # (routing log path, full or counts) → the last load
 
 
 def _inputs(store: Any) -> tuple:
@@ -169,9 +179,12 @@ class _Memo:
         )
 
 
-def _load_review(store: Any, resume: _Memo | None) -> tuple[ReviewState, Any, dict]:
-    """A full load, or the continuation of ``resume``'s paused pass over the appended lines.
-    Returns ``(state, the pass or None when it failed, the materialised records)``."""
+def _load_review(
+    store: Any, resume: _Memo | None, *, counts_only: bool = False
+) -> tuple[ReviewState, Any, dict]:
+    """A full load (``counts_only``: see :func:`load_review`), or the continuation of
+    ``resume``'s paused pass over the appended lines. Returns ``(state, the pass or None
+    when it failed, the materialised records)``."""
     state = ReviewState(project=Path(store.project))
     path = Path(store.routing_log_path)
     if resume is not None:
@@ -221,9 +234,13 @@ def _load_review(store: Any, resume: _Memo | None) -> tuple[ReviewState, Any, di
             state.problems.append(f"linking evaluations: {exc}")
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
     review = _ReviewPass(state, need)
+    review.counts_only = counts_only
     try:
-        state.flagged_ids = _scan_flags(path)
-        state.skipped_routing = read_routing_sharded(path, review)
+        if counts_only:
+            state.skipped_routing = read_counts_split(path, review)
+        else:
+            state.flagged_ids = _scan_flags(path)
+            state.skipped_routing = read_routing_sharded(path, review)
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
