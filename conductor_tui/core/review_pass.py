@@ -195,6 +195,7 @@ class _ReviewPass:
         flagged = self.state.flagged_ids
         by_invocation = self.by_invocation
         counts_only = self.counts_only
+        shard_cache = self.shard_cache
         for i, rec in enumerate(recs):
             event = rec.event
             if event is not None and event not in _DECISION_EVENTS:
@@ -215,8 +216,12 @@ class _ReviewPass:
                 continue
             # a local route always names its ensemble (_is_local is False for an empty one)
             ens: str = rec.ensemble or routed or ""
-            if shard is not None and not self._mine(ens):
-                continue
+            if shard is not None:
+                mine = shard_cache.get(ens)
+                if mine is None:
+                    mine = self._mine(ens)
+                if not mine:
+                    continue
             self.total_runs += 1
             ts = rec.timestamp
             pair = pairs.get((tt, ens))

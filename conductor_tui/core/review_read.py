@@ -141,10 +141,39 @@ def _read_routing(path: Path, review: _ReviewPass, start: int = 0, end: int | No
     return skipped
 
 
-def _shard_pass(review: _ReviewPass, shard: tuple[int, int]) -> _ReviewPass:
+def _balanced_shards(path: Path, n: int, samples: int = 16, span: int = 1 << 18) -> dict[str, int]:
+    """Ensemble → shard, the busiest ensembles first to the least loaded shard, by their runs
+    in a few evenly spread samples of the log (ensembles not sampled fall back to a hash of
+    their name). Only the balance of the work depends on it, never the result."""
+    runs: dict[str, int] = {}
+    size = path.stat().st_size
+    with path.open("rb", buffering=0) as fh:
+        for i in range(samples):
+            fh.seek(size * i // samples)
+            lines = fh.read(span).split(b"\n")[1:-1]  # whole lines only
+            for line in lines:
+                try:
+                    rec = _LIGHT.decode(line)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue
+                routed = rec.routed_to.strip().lower() if isinstance(rec.routed_to, str) else ""
+                if routed and not routed.startswith("claude"):
+                    ens = rec.ensemble or rec.routed_to
+                    runs[ens] = runs.get(ens, 0) + 1
+    load = [0] * n
+    out: dict[str, int] = {}
+    for ens, count in sorted(runs.items(), key=lambda kv: (-kv[1], kv[0])):
+        k = load.index(min(load))
+        out[ens] = k
+        load[k] += count
+    return out
+
+
+def _shard_pass(review: _ReviewPass, shard: tuple[int, int], assigned: dict[str, int]) -> _ReviewPass:
     """An empty copy of ``review`` for one shard (same evaluations, state and thresholds)."""
     part = copy.copy(review)
-    part.shard, part.shard_cache = shard, {}
+    part.shard = shard
+    part.shard_cache = {ens: k == shard[0] for ens, k in assigned.items()}
     part.tracks, part.pairs, part.debt, part.special = {}, {}, {}, []
     part.local_cache, part.deleg_cache = {}, {}
     part.due = deque(maxlen=review.due.maxlen)
@@ -153,9 +182,9 @@ def _shard_pass(review: _ReviewPass, shard: tuple[int, int]) -> _ReviewPass:
     return part
 
 
-def _read_shard(job: tuple[_ReviewPass, Path, int, int]) -> tuple[Any, ...]:
-    review, path, k, n = job
-    part = _shard_pass(review, (k, n))
+def _read_shard(job: tuple[_ReviewPass, Path, int, int, dict[str, int]]) -> tuple[Any, ...]:
+    review, path, k, n, assigned = job
+    part = _shard_pass(review, (k, n), assigned)
     skipped = _read_routing(path, part)
     state = part.state
     return (
@@ -167,11 +196,13 @@ def _read_shard(job: tuple[_ReviewPass, Path, int, int]) -> tuple[Any, ...]:
 def read_routing_sharded(path: Path, review: _ReviewPass) -> int:
     """:func:`_read_routing` from the start on every core: each forked worker reads the whole
     log but steps only the runs of its share of the ensembles (an ensemble's runs stay in
-    order in one worker); the queues are merged back by location. Same result as one pass."""
+    order in one worker; the shares balanced by :func:`_balanced_shards`); the queues are
+    merged back by location. Same result as one pass."""
     n = logscan.parallel_workers(path.stat().st_size) if path.is_file() else 1
     if n <= 1:
         return _read_routing(path, review)
-    parts = logscan.fork_map(_read_shard, [(review, path, k, n) for k in range(n)])
+    assigned = _balanced_shards(path, n)
+    parts = logscan.fork_map(_read_shard, [(review, path, k, n, assigned) for k in range(n)])
     loc = _LOC
     due: list[_Pending] = []
     every: list[_Pending] = []
