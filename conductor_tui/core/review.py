@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import logscan, review_pass, rules
+from conductor_tui.core import logscan, review_pass, review_read, rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -202,12 +202,22 @@ def _load_review(
             state.problems.append(f"routing-log.jsonl: {exc}")
             return state, None, {}
         return _complete(state, review, path, resume.records)
-    try:
-        evals = store.read_evaluations(0)
-        state.evaluations = list(evals.records)
-        state.skipped_evaluations = len(evals.skipped)
-    except Exception as exc:
-        state.problems.append(f"evaluations.jsonl: {exc}")
+    evaluations_read: list[bool] = []
+
+    def read_evaluations() -> None:
+        if not evaluations_read:
+            evaluations_read.append(True)
+            _read_evaluations(store, state)
+
+    early = None
+    if counts_only:  # the counts are read on the other cores while the evaluations are read here
+        try:
+            early = _count_early(store, state, path, read_evaluations)
+        except Exception as exc:  # a broken file degrades this view, never the app
+            read_evaluations()
+            state.problems.append(f"routing-log.jsonl: {exc}")
+            return state, None, {}
+    read_evaluations()
     try:
         state.config = store.load_config()
     except Exception as exc:
@@ -235,6 +245,11 @@ def _load_review(
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
     review = _ReviewPass(state, need)
     review.counts_only = counts_only
+    if early is not None and need <= early.need:
+        _adopt_counts(review, early)
+        state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
+        return _complete(state, review, path, {})
+    state.run_ensembles.clear()
     try:
         if counts_only:
             state.skipped_routing = read_counts_split(path, review)
@@ -245,6 +260,33 @@ def _load_review(
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
     return _complete(state, review, path, {})
+
+
+def _read_evaluations(store: Any, state: ReviewState) -> None:
+    try:
+        evals = store.read_evaluations(0)
+        state.evaluations = list(evals.records)
+        state.skipped_evaluations = len(evals.skipped)
+    except Exception as exc:
+        state.problems.append(f"evaluations.jsonl: {exc}")
+
+
+def _count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> _ReviewPass | None:
+    """The counts pass started before the evaluations are read, which ``meanwhile`` does
+    here: its workers record the ensemble of every run an evaluation names (a quick read of
+    the ids). ``None`` (nothing read) when the evaluations' ids cannot be read."""
+    named = review_read.routing_ids_named(Path(store.evaluations_path))
+    if named is None:
+        return None
+    early = _ReviewPass(state, named)  # counts need neither the evaluations nor the config
+    early.counts_only = True
+    state.skipped_routing = read_counts_split(path, early, meanwhile=meanwhile)
+    return early
+
+
+def _adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
+    review.pairs, review.debt, review.total_runs = early.pairs, early.debt, early.total_runs
+    review.offset, review.tail = early.offset, early.tail
 
 
 def _complete(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import mmap
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -255,23 +256,35 @@ def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, .
     return skipped, part.offset, part.tail, part.pairs, part.debt, part.total_runs, run_ensembles
 
 
-def read_counts_split(path: Path, review: _ReviewPass, start: int = 0) -> int:
+def _counts_or_meanwhile(job: Any) -> Any:
+    return job() if callable(job) else _read_counts(job)
+
+
+def read_counts_split(
+    path: Path, review: _ReviewPass, start: int = 0, meanwhile: Callable[[], Any] | None = None
+) -> int:
     """:func:`_read_routing` of a ``counts_only`` pass from ``start``, the bytes split at line
     boundaries into one piece per core (the counts of the pieces add up: runs and debt are
-    summed, the last use is the newest). Returns the skipped lines; same result as one read."""
+    summed, the last use is the newest). Returns the skipped lines; same result as one read.
+    ``meanwhile`` runs here while forked workers read every piece (else before the read)."""
     size = path.stat().st_size if path.is_file() else 0
     n = logscan.parallel_workers(size - start)
-    if n <= 1:
-        return _read_routing(path, review, start)
-    with path.open("rb", buffering=0) as fh:
-        whole = logscan.last_newline(fh, start, size)
-        ranges = logscan.line_ranges(fh, start, whole, n)
+    ranges: list[tuple[int, int]] = []
+    if n > 1:
+        with path.open("rb", buffering=0) as fh:
+            whole = logscan.last_newline(fh, start, size)
+            ranges = logscan.line_ranges(fh, start, whole, n)
     if not ranges:
+        if meanwhile is not None:
+            meanwhile()
         return _read_routing(path, review, start)
-    jobs: list[tuple[_ReviewPass, Path, int, int | None]] = [(review, path, a, b) for a, b in ranges]
+    jobs: list[Any] = [(review, path, a, b) for a, b in ranges]
     jobs[-1] = (review, path, ranges[-1][0], None)  # the last piece reads an unterminated line too
+    if meanwhile is not None:
+        jobs.append(meanwhile)
     skipped = 0
-    for part in logscan.fork_map(_read_counts, jobs):
+    parts = logscan.fork_map(_counts_or_meanwhile, jobs)
+    for part in parts[: len(ranges)]:
         part_skipped, review.offset, review.tail, pairs, debt, total_runs, run_ensembles = part
         skipped += part_skipped
         for key, (count, last) in pairs.items():
@@ -287,3 +300,30 @@ def read_counts_split(path: Path, review: _ReviewPass, start: int = 0) -> int:
         review.total_runs += total_runs
         review.state.run_ensembles.update(run_ensembles)
     return skipped
+
+
+class _EvalRef(msgspec.Struct, gc=False):
+    routing_id: Any = None
+
+
+_EVAL_REF = msgspec.json.Decoder(_EvalRef)
+
+
+def routing_ids_named(path: Path) -> set[str] | None:
+    """Every routing id ``evaluations.jsonl`` names (normalised as the records are), from a
+    quick decode of that one field — a superset of the runs whose ensemble an evaluation
+    may need; ``None`` when the file cannot be read."""
+    from conductor_tui.core.records import _id_or_none
+
+    out: set[str] = set()
+    try:
+        for _n, line in logscan.numbered_lines(path):
+            try:
+                value = _id_or_none(_EVAL_REF.decode(line).routing_id)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+            if value:
+                out.add(str(value))
+    except OSError:
+        return None
+    return out

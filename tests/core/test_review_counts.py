@@ -146,3 +146,20 @@ def test_the_short_step_for_quiet_runs_queues_what_the_full_step_does(tmp_path: 
     assert any(taken) and not all(taken)  # both steps were taken
     assert entries(fast) == entries(slow)
     assert fast.queue_total == slow.queue_total and _counts(fast) == _counts(slow)
+
+
+def test_counts_read_while_the_evaluations_are_read_link_the_same_runs(tmp_path: Path, monkeypatch) -> None:
+    """The workers start before the evaluations are parsed (they get the ids from a quick
+    read): evaluations naming a run but no ensemble — one with its id padded — and corrupt
+    evaluation lines give the same ensembles, scores and skipped counts as the full pass."""
+    _write_log(tmp_path, 9, runs=900)
+    evals = tmp_path / ".llm-orc" / "evaluations" / "evaluations.jsonl"
+    _append(evals, '{"routing_id": "  rt-5 ", "score": "good", "reasoning": "r"}\n{broken\n[1]\n')
+    full = _full(tmp_path, monkeypatch)
+    assert full.skipped_evaluations >= 2 and "rt-5" in full.run_ensembles
+    for workers in ("1", "2"):
+        monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
+        review._MEMO.clear()
+        counts = review.load_review(ProjectStore(tmp_path), queue=False)
+        assert _counts(counts) == _counts(full)
+        assert _lifecycle(counts) == _lifecycle(full)
