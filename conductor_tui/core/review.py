@@ -188,20 +188,7 @@ def _load_review(
     state = ReviewState(project=Path(store.project))
     path = Path(store.routing_log_path)
     if resume is not None:
-        old = resume.state
-        state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
-        state.config, state.profiles, state.flagged_ids = old.config, old.profiles, old.flagged_ids
-        state.run_ensembles = dict(old.run_ensembles)
-        state.linked = dict(old.linked)
-        state.skipped_routing = old.skipped_routing
-        review = resume.review
-        review.state = state
-        try:
-            state.skipped_routing += _read_routing(path, review, review.offset)
-        except Exception as exc:  # a broken file degrades this view, never the app
-            state.problems.append(f"routing-log.jsonl: {exc}")
-            return state, None, {}
-        return _complete(state, review, path, resume.records)
+        return _resume(state, resume, path)
     evaluations_read: list[bool] = []
 
     def read_evaluations() -> None:
@@ -226,22 +213,7 @@ def _load_review(
         state.profiles = store.load_task_profiles()
     except Exception as exc:
         state.problems.append(f"task-profiles.yaml: {exc}")
-    loose = [
-        ev
-        for ev in state.evaluations
-        if not ev.routing_id and ev.ensemble and not isinstance(ev.invocation_number, int)
-    ]
-    if loose:  # evaluations that name neither a run nor an invocation: link by time
-        try:
-            from conductor_tui.core.history import build_history
-
-            hist = build_history(store)
-            for ev in loose:
-                run = hist.run_for_evaluation(ev)
-                if run is not None:
-                    state.linked[run.id] = ev
-        except Exception as exc:
-            state.problems.append(f"linking evaluations: {exc}")
+    _link_loose(store, state)
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
     review = _ReviewPass(state, need)
     review.counts_only = counts_only
@@ -260,6 +232,44 @@ def _load_review(
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
     return _complete(state, review, path, {})
+
+
+def _resume(state: ReviewState, resume: _Memo, path: Path) -> tuple[ReviewState, Any, dict]:
+    """``resume``'s paused pass gone on over the lines appended since."""
+    old = resume.state
+    state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
+    state.config, state.profiles, state.flagged_ids = old.config, old.profiles, old.flagged_ids
+    state.run_ensembles = dict(old.run_ensembles)
+    state.linked = dict(old.linked)
+    state.skipped_routing = old.skipped_routing
+    review = resume.review
+    review.state = state
+    try:
+        state.skipped_routing += _read_routing(path, review, review.offset)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state, None, {}
+    return _complete(state, review, path, resume.records)
+
+
+def _link_loose(store: Any, state: ReviewState) -> None:
+    """Evaluations that name neither a run nor an invocation: linked to a run by time."""
+    loose = [
+        ev
+        for ev in state.evaluations
+        if not ev.routing_id and ev.ensemble and not isinstance(ev.invocation_number, int)
+    ]
+    if loose:
+        try:
+            from conductor_tui.core.history import build_history
+
+            hist = build_history(store)
+            for ev in loose:
+                run = hist.run_for_evaluation(ev)
+                if run is not None:
+                    state.linked[run.id] = ev
+        except Exception as exc:
+            state.problems.append(f"linking evaluations: {exc}")
 
 
 def _read_evaluations(store: Any, state: ReviewState) -> None:

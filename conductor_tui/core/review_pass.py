@@ -183,6 +183,7 @@ class _ReviewPass:
             )
         return hit
 
+    # long: the per-record loop of the pass (~1M iterations): locals hoisted, no call per record
     def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
         """Process decoded records in file order (``step``: their line indexes when not
         consecutive from ``first_idx``)."""

@@ -159,7 +159,7 @@ def _balanced_shards(path: Path, n: int, samples: int = 16, span: int = 1 << 18)
                     continue
                 routed = rec.routed_to.strip().lower() if isinstance(rec.routed_to, str) else ""
                 if routed and not routed.startswith("claude"):
-                    ens = rec.ensemble or rec.routed_to
+                    ens: str = rec.ensemble or rec.routed_to or ""
                     runs[ens] = runs.get(ens, 0) + 1
     load = [0] * n
     out: dict[str, int] = {}
