@@ -197,6 +197,7 @@ class _ReviewPass:
         by_invocation = self.by_invocation
         counts_only = self.counts_only
         shard_cache = self.shard_cache
+        runs = 0
         for i, rec in enumerate(recs):
             event = rec.event
             if event is not None and event not in _DECISION_EVENTS:
@@ -223,7 +224,7 @@ class _ReviewPass:
                     mine = self._mine(ens)
                 if not mine:
                     continue
-            self.total_runs += 1
+            runs += 1
             ts = rec.timestamp
             pair = pairs.get((tt, ens))
             if pair is None:
@@ -247,6 +248,7 @@ class _ReviewPass:
                 continue  # a failed run without a verdict: no invocation, nothing queued
             elif not self._quiet_step(rec, rid, ens, offset, plen, idx):
                 self._step(rec, rid, ens, offset, plen, idx)
+        self.total_runs += runs
 
     def _quiet_step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> bool:
         """:meth:`_step` for the common run — completed, no verdict, not flagged — of an

@@ -17,6 +17,7 @@ import copy
 import mmap
 from collections import deque
 from collections.abc import Callable
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from conductor_tui.core.review_pass import (
 from conductor_tui.core.review_state import FLAG_EVENT
 
 _BLOCK = 1 << 20
+_ID = attrgetter("id")
 
 
 def _scan_flags(path: Path) -> set[str]:
@@ -94,7 +96,7 @@ def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
         recs = _LIGHT.decode_lines(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
-    if recs is not None and len(recs) == piece.count(b"\n") and all(r.id is not None for r in recs):
+    if recs is not None and len(recs) == piece.count(b"\n") and None not in map(_ID, recs):
         review.feed(recs, offset, len(piece))
         return 0
     return _feed_per_line(review, piece, offset)
