@@ -252,8 +252,8 @@ class _ReviewPass:
 
     def _quiet_step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> bool:
         """:meth:`_step` for the common run — completed, no verdict, not flagged — of an
-        ensemble past calibration (its entry depends only on the phase and the sampling);
-        ``False`` (nothing done) for any other, which takes the full step."""
+        ensemble seen before (its entry depends only on the phase, the calibration window
+        and the sampling); ``False`` (nothing done) for any other, which takes the full step."""
         track = self.tracks.get(ens)
         if track is None:
             return False
@@ -275,7 +275,27 @@ class _ReviewPass:
                 self.due_total += 1
             return True
         if phase_now is Phase.CALIBRATE or phase_now is Phase.DESIGN:
-            return False
+            tracker = track.tracker
+            period = self.thresholds.calibration_period
+            track.counter += 1
+            n = track.counter
+            position = min(len(tracker.window) + 1, period) if tracker.calibrating else min(n, period)
+            pending = (
+                offset,
+                plen,
+                idx,
+                rid,
+                ens,
+                n,
+                EvalPhase.CALIBRATE,
+                f"calibrate {position}/{period}",
+                None,
+                False,
+            )
+            self.all.append(pending)
+            self.due.append(pending)
+            self.due_total += 1
+            return True
         track.counter += 1
         self.all.append((offset, plen, idx, rid, ens, track.counter, EvalPhase.TRUST, _TRUSTED, None, False))
         return True

@@ -120,10 +120,13 @@ def test_a_replaced_or_truncated_log_is_read_from_the_start(tmp_path: Path, monk
     assert _counts(again) == _counts(_full(tmp_path, monkeypatch))
 
 
-def test_the_short_step_for_quiet_runs_queues_what_the_full_step_does(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("seed", [8, 3])
+def test_the_short_step_for_quiet_runs_queues_what_the_full_step_does(
+    tmp_path: Path, monkeypatch, seed: int
+) -> None:
     """Every queue entry (location, run, number, phase, reason, judge, flag) and count is the
     same with the short step turned off."""
-    _write_log(tmp_path, 8, runs=4000)
+    _write_log(tmp_path, seed, runs=4000)  # calibrating, established and trusted ensembles
     quiet = review_pass._ReviewPass._quiet_step
     taken: list[bool] = []
 
