@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import logscan, review_pass, rules
+from conductor_tui.core import logscan, review_pass, review_read, rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -41,14 +41,12 @@ from conductor_tui.core.review_lifecycle import (
     lifecycle_rows,
     profiles_after_evaluation,
 )
-from conductor_tui.core.review_pass import (
-    _LOC,
-    _TRUSTED,
+from conductor_tui.core.review_pass import _LOC, _TRUSTED, _ReviewPass, _validate_line
+from conductor_tui.core.review_read import (
     _materialise,
     _read_routing,
-    _ReviewPass,
     _scan_flags,
-    _validate_line,
+    read_counts_split,
     read_routing_sharded,
 )
 from conductor_tui.core.review_state import (
@@ -106,30 +104,42 @@ __all__ = [
 ]
 
 
-def load_review(store: Any) -> ReviewState:
+def load_review(store: Any, *, queue: bool = True) -> ReviewState:
     """Read everything the review screens need from a ``ProjectStore``: the evaluations,
     config and task profiles, then one pass over the routing log (see :class:`ReviewState`).
+
+    ``queue=False`` (the Lifecycle screen) reads the counts alone — uses, last use, debt —
+    with the log split across the cores, and leaves the queue empty (no ``queue_*``, no
+    flags); a remembered full load serves it too.
 
     Repeated calls are cheap (Evaluate and Lifecycle share them; see :class:`_Memo`): an
     unchanged project returns the same state — treat it as read-only —, and when lines
     were only appended to the routing log the pass resumes where it stopped."""
     path = Path(store.routing_log_path)
+    kinds = (_FULL,) if queue else (_FULL, _COUNTS)
     with _MEMO_LOCK:
-        memo = _MEMO.get(str(path))
         inputs = _inputs(store)
-        if memo is not None and memo.inputs == inputs and logscan.file_signature(path) == memo.log_sig:
-            return memo.state
-        resume = memo if memo is not None and memo.resumable(inputs, path) else None
         log_sig = logscan.file_signature(path)
-        state, review, records = _load_review(store, resume)
-        _MEMO.pop(str(path), None)
+        memos = [(kind, _MEMO.get((str(path), kind))) for kind in kinds]
+        for _kind, memo in memos:
+            if memo is not None and memo.inputs == inputs and memo.log_sig == log_sig:
+                return memo.state
+        # a full pass that can go on over the appended lines keeps Evaluate up to date too
+        kind, resume = next(
+            ((k, m) for k, m in memos if m is not None and m.resumable(inputs, path)), (kinds[-1], None)
+        )
+        state, review, records = _load_review(store, resume, counts_only=kind == _COUNTS)
+        _MEMO.pop((str(path), kind), None)
         if review is not None and not state.problems:
-            _MEMO[str(path)] = _Memo(inputs, log_sig, state, review, records, path)
+            _MEMO[(str(path), kind)] = _Memo(inputs, log_sig, state, review, records, path)
+            if kind == _FULL:
+                _MEMO.pop((str(path), _COUNTS), None)  # the full load serves the counts too
         return state
 
 
+_FULL, _COUNTS = "full", "counts"
 _MEMO_LOCK = threading.Lock()
-_MEMO: dict[str, _Memo] = {}  # routing log path → the last load
+_MEMO: dict[tuple[str, str], _Memo] = {}  # (routing log path, full or counts) → the last load
 
 
 def _inputs(store: Any) -> tuple:
@@ -169,32 +179,32 @@ class _Memo:
         )
 
 
-def _load_review(store: Any, resume: _Memo | None) -> tuple[ReviewState, Any, dict]:
-    """A full load, or the continuation of ``resume``'s paused pass over the appended lines.
-    Returns ``(state, the pass or None when it failed, the materialised records)``."""
+def _load_review(
+    store: Any, resume: _Memo | None, *, counts_only: bool = False
+) -> tuple[ReviewState, Any, dict]:
+    """A full load (``counts_only``: see :func:`load_review`), or the continuation of
+    ``resume``'s paused pass over the appended lines. Returns ``(state, the pass or None
+    when it failed, the materialised records)``."""
     state = ReviewState(project=Path(store.project))
     path = Path(store.routing_log_path)
     if resume is not None:
-        old = resume.state
-        state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
-        state.config, state.profiles, state.flagged_ids = old.config, old.profiles, old.flagged_ids
-        state.run_ensembles = dict(old.run_ensembles)
-        state.linked = dict(old.linked)
-        state.skipped_routing = old.skipped_routing
-        review = resume.review
-        review.state = state
+        return _resume(state, resume, path)
+    evaluations_read: list[bool] = []
+
+    def read_evaluations() -> None:
+        if not evaluations_read:
+            evaluations_read.append(True)
+            _read_evaluations(store, state)
+
+    early = None
+    if counts_only:  # the counts are read on the other cores while the evaluations are read here
         try:
-            state.skipped_routing += _read_routing(path, review, review.offset)
+            early = _count_early(store, state, path, read_evaluations)
         except Exception as exc:  # a broken file degrades this view, never the app
+            read_evaluations()
             state.problems.append(f"routing-log.jsonl: {exc}")
             return state, None, {}
-        return _complete(state, review, path, resume.records)
-    try:
-        evals = store.read_evaluations(0)
-        state.evaluations = list(evals.records)
-        state.skipped_evaluations = len(evals.skipped)
-    except Exception as exc:
-        state.problems.append(f"evaluations.jsonl: {exc}")
+    read_evaluations()
     try:
         state.config = store.load_config()
     except Exception as exc:
@@ -203,12 +213,53 @@ def _load_review(store: Any, resume: _Memo | None) -> tuple[ReviewState, Any, di
         state.profiles = store.load_task_profiles()
     except Exception as exc:
         state.problems.append(f"task-profiles.yaml: {exc}")
+    _link_loose(store, state)
+    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
+    review = _ReviewPass(state, need)
+    review.counts_only = counts_only
+    if early is not None and need <= early.need:
+        _adopt_counts(review, early)
+        state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
+        return _complete(state, review, path, {})
+    state.run_ensembles.clear()
+    try:
+        if counts_only:
+            state.skipped_routing = read_counts_split(path, review)
+        else:
+            state.flagged_ids = _scan_flags(path)
+            state.skipped_routing = read_routing_sharded(path, review)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state, None, {}
+    return _complete(state, review, path, {})
+
+
+def _resume(state: ReviewState, resume: _Memo, path: Path) -> tuple[ReviewState, Any, dict]:
+    """``resume``'s paused pass gone on over the lines appended since."""
+    old = resume.state
+    state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
+    state.config, state.profiles, state.flagged_ids = old.config, old.profiles, old.flagged_ids
+    state.run_ensembles = dict(old.run_ensembles)
+    state.linked = dict(old.linked)
+    state.skipped_routing = old.skipped_routing
+    review = resume.review
+    review.state = state
+    try:
+        state.skipped_routing += _read_routing(path, review, review.offset)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state, None, {}
+    return _complete(state, review, path, resume.records)
+
+
+def _link_loose(store: Any, state: ReviewState) -> None:
+    """Evaluations that name neither a run nor an invocation: linked to a run by time."""
     loose = [
         ev
         for ev in state.evaluations
         if not ev.routing_id and ev.ensemble and not isinstance(ev.invocation_number, int)
     ]
-    if loose:  # evaluations that name neither a run nor an invocation: link by time
+    if loose:
         try:
             from conductor_tui.core.history import build_history
 
@@ -219,15 +270,33 @@ def _load_review(store: Any, resume: _Memo | None) -> tuple[ReviewState, Any, di
                     state.linked[run.id] = ev
         except Exception as exc:
             state.problems.append(f"linking evaluations: {exc}")
-    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
-    review = _ReviewPass(state, need)
+
+
+def _read_evaluations(store: Any, state: ReviewState) -> None:
     try:
-        state.flagged_ids = _scan_flags(path)
-        state.skipped_routing = read_routing_sharded(path, review)
-    except Exception as exc:  # a broken file degrades this view, never the app
-        state.problems.append(f"routing-log.jsonl: {exc}")
-        return state, None, {}
-    return _complete(state, review, path, {})
+        evals = store.read_evaluations(0)
+        state.evaluations = list(evals.records)
+        state.skipped_evaluations = len(evals.skipped)
+    except Exception as exc:
+        state.problems.append(f"evaluations.jsonl: {exc}")
+
+
+def _count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> _ReviewPass | None:
+    """The counts pass started before the evaluations are read, which ``meanwhile`` does
+    here: its workers record the ensemble of every run an evaluation names (a quick read of
+    the ids). ``None`` (nothing read) when the evaluations' ids cannot be read."""
+    named = review_read.routing_ids_named(Path(store.evaluations_path))
+    if named is None:
+        return None
+    early = _ReviewPass(state, named)  # counts need neither the evaluations nor the config
+    early.counts_only = True
+    state.skipped_routing = read_counts_split(path, early, meanwhile=meanwhile)
+    return early
+
+
+def _adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
+    review.pairs, review.debt, review.total_runs = early.pairs, early.debt, early.total_runs
+    review.offset, review.tail = early.offset, early.tail
 
 
 def _complete(

@@ -21,7 +21,6 @@ from conductor_tui.core.review_state import (
     _ts,
     effective_evaluations,
     ensemble_of,
-    scores_for,
     status_for,
 )
 
@@ -60,7 +59,11 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         if not any(k[0] == tt for k in pairs):
             pairs.setdefault((tt, None), [0, None])
     rows: list[LifecycleRow] = []
-    evaluations = effective_evaluations(state.evaluations)
+    # each ensemble's verdicts, in log order, from one walk over the evaluations (what
+    # scores_for gives per ensemble, without a walk per row)
+    by_ensemble: dict[str | None, list[Evaluation]] = {}
+    for ev in effective_evaluations(state.evaluations):
+        by_ensemble.setdefault(ensemble_of(ev, state), []).append(ev)
     debt_shown: set[str] = set()  # a task type's debt is shown once, not on each of its ensembles
     for (tt, ens), (n_runs, last_raw) in ((k, v or [0, None]) for k, v in pairs.items()):
         prof = state.profiles.profiles.get(tt)
@@ -68,8 +71,9 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         if ens is None:
             status = rules.lifecycle_status([], thresholds, has_ensemble=False)
         else:
-            scores = scores_for(state, ens)
-            pairs_sf = [(ev.score, ev.failure_mode) for ev in evaluations if ensemble_of(ev, state) == ens]
+            mine = by_ensemble.get(ens, [])
+            scores = [ev.score for ev in mine]
+            pairs_sf = [(ev.score, ev.failure_mode) for ev in mine]
             lora = rules.lora_candidate(pairs_sf, thresholds)
             uses = state.uses.get(ens) or n_runs or (prof.invocation_count if prof else 0)
             status = rules.lifecycle_status(scores, thresholds, invocations=uses)

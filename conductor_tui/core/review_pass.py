@@ -1,22 +1,18 @@
-"""The one pass over the routing log behind Evaluate and Lifecycle: decoded in ~1 MiB
-blocks with msgspec (corrupt or hand-written lines one by one through pydantic), each local
-run stepped through its ensemble's lifecycle, the queue kept as the newest entries by
-location, and only those materialised as full records at the end."""
+"""The one pass over the routing log behind Evaluate and Lifecycle: each local run stepped
+through its ensemble's lifecycle, the queue kept as the newest entries by location (see
+:mod:`conductor_tui.core.review_read` for how the log's blocks are read and fed to it)."""
 
 from __future__ import annotations
 
-import copy
 import json
-import mmap
 import zlib
 from collections import deque
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from conductor_tui.core import logscan, rules
+from conductor_tui.core import rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -28,7 +24,6 @@ from conductor_tui.core.records import (
 from conductor_tui.core.review_state import (
     _DONE,
     ALL_RUNS_LIMIT,
-    FLAG_EVENT,
     JUDGES,
     QUEUE_LIMIT,
     ReviewState,
@@ -42,7 +37,6 @@ from conductor_tui.core.schemas import ReviewLine as _Light
 
 _BOM = b"\xef\xbb\xbf"
 _LIGHT = msgspec.json.Decoder(_Light)
-_BLOCK = 1 << 20
 
 
 def _light_from_model(d: RoutingDecision) -> _Light:
@@ -159,6 +153,9 @@ class _ReviewPass:
         self.shard: tuple[int, int] | None = None  # (k, n): only ensembles of shard k; debt in shard 0
         self.shard_cache: dict[str, bool] = {}
         self.sampled_reason = f"sampled {self.thresholds.sampling_rate_established:.0%}"
+        # counts only (uses, last use, debt, run → ensemble): what the Lifecycle rows need,
+        # without stepping runs through their lifecycle or keeping a queue
+        self.counts_only = False
 
     def _mine(self, ens: str) -> bool:
         """Whether ``ens`` belongs to this pass's shard (a stable hash of its name)."""
@@ -186,6 +183,7 @@ class _ReviewPass:
             )
         return hit
 
+    # long: the per-record loop of the pass (~1M iterations): locals hoisted, no call per record
     def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
         """Process decoded records in file order (``step``: their line indexes when not
         consecutive from ``first_idx``)."""
@@ -194,6 +192,12 @@ class _ReviewPass:
         need = self.need
         deleg_cache = self.deleg_cache
         shard = self.shard
+        effective = self.effective
+        flagged = self.state.flagged_ids
+        by_invocation = self.by_invocation
+        counts_only = self.counts_only
+        shard_cache = self.shard_cache
+        runs = 0
         for i, rec in enumerate(recs):
             event = rec.event
             if event is not None and event not in _DECISION_EVENTS:
@@ -214,14 +218,19 @@ class _ReviewPass:
                 continue
             # a local route always names its ensemble (_is_local is False for an empty one)
             ens: str = rec.ensemble or routed or ""
-            if shard is not None and not self._mine(ens):
-                continue
-            self.total_runs += 1
+            if shard is not None:
+                mine = shard_cache.get(ens)
+                if mine is None:
+                    mine = self._mine(ens)
+                if not mine:
+                    continue
+            runs += 1
             ts = rec.timestamp
             pair = pairs.get((tt, ens))
             if pair is None:
                 pair = pairs[(tt, ens)] = [0, None]
-            if (rec.status or RunStatus.COMPLETED) in _DONE:
+            done = (rec.status or RunStatus.COMPLETED) in _DONE
+            if done:
                 pair[0] += 1  # uses: completed runs only
                 if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
                     pair[1] = ts
@@ -230,8 +239,66 @@ class _ReviewPass:
                 rid = "None"  # only when a caller fed a record without its derived id
             if need and rid in need:
                 self.state.run_ensembles[rid] = ens
+            if counts_only:
+                continue
             idx = step[i] if step is not None else first_idx + i
-            self._step(rec, rid, ens, offset, plen, idx)
+            if rid in effective or rid in flagged or by_invocation:
+                self._step(rec, rid, ens, offset, plen, idx)
+            elif not done:
+                continue  # a failed run without a verdict: no invocation, nothing queued
+            elif not self._quiet_step(rec, rid, ens, offset, plen, idx):
+                self._step(rec, rid, ens, offset, plen, idx)
+        self.total_runs += runs
+
+    def _quiet_step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> bool:
+        """:meth:`_step` for the common run — completed, no verdict, not flagged — of an
+        ensemble seen before (its entry depends only on the phase, the calibration window
+        and the sampling); ``False`` (nothing done) for any other, which takes the full step."""
+        track = self.tracks.get(ens)
+        if track is None:
+            return False
+        phase_now = track.phase(track.counter, self.trust_after)
+        if phase_now is Phase.ESTABLISH:
+            track.counter += 1
+            sampled = rec.sampled_for_evaluation
+            if sampled.__class__ is bool:
+                due = sampled
+            else:
+                due = stable_fraction(rid) < self.thresholds.sampling_rate_established
+            pending = (
+                offset, plen, idx, rid, ens, track.counter, EvalPhase.ESTABLISH,
+                self.sampled_reason if due else "not sampled", None, False,
+            )  # fmt: skip
+            self.all.append(pending)
+            if due:
+                self.due.append(pending)
+                self.due_total += 1
+            return True
+        if phase_now is Phase.CALIBRATE or phase_now is Phase.DESIGN:
+            tracker = track.tracker
+            period = self.thresholds.calibration_period
+            track.counter += 1
+            n = track.counter
+            position = min(len(tracker.window) + 1, period) if tracker.calibrating else min(n, period)
+            pending = (
+                offset,
+                plen,
+                idx,
+                rid,
+                ens,
+                n,
+                EvalPhase.CALIBRATE,
+                f"calibrate {position}/{period}",
+                None,
+                False,
+            )
+            self.all.append(pending)
+            self.due.append(pending)
+            self.due_total += 1
+            return True
+        track.counter += 1
+        self.all.append((offset, plen, idx, rid, ens, track.counter, EvalPhase.TRUST, _TRUSTED, None, False))
+        return True
 
     # long: the per-run step of the pass (~1M calls): one body, no helper call per run
     def _step(self, rec: _Light, rid: str, ens: str, offset: int, plen: int, idx: int) -> None:
@@ -312,178 +379,3 @@ class _ReviewPass:
             state.uses[ens] = state.uses.get(ens, 0) + count
             if last is not None and (state.last_used.get(ens) is None or last > state.last_used[ens]):
                 state.last_used[ens] = last
-
-
-def _scan_flags(path: Path) -> set[str]:
-    """Routing ids the person flagged (``flagged-unsatisfactory`` events; rare, found with
-    a C-level search over the mapped file, so runs logged before their flag are known in
-    the main pass)."""
-    out: set[str] = set()
-    if not path.is_file() or path.stat().st_size == 0:
-        return out
-    needle = f'"{FLAG_EVENT}"'.encode()
-    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        pos = data.find(needle)
-        while pos != -1:
-            start = data.rfind(b"\n", 0, pos) + 1
-            end = data.find(b"\n", pos)
-            end = len(data) if end == -1 else end
-            line = data[start:end].strip()
-            if line.startswith(_BOM):
-                line = line[len(_BOM) :]
-            rec = _validate_line(line)
-            if rec is not None and rec.event == FLAG_EVENT and rec.routing_id is not None:
-                out.add(str(rec.routing_id))
-            pos = data.find(needle, end)
-    return out
-
-
-def _feed_per_line(review: _ReviewPass, piece: bytes, base: int) -> int:
-    """Feed a block line by line (msgspec, else pydantic); returns its skipped lines."""
-    skipped = 0
-    recs: list[_Light] = []
-    indexes: list[int] = []
-    for idx, raw in enumerate(piece.split(b"\n")):
-        line = raw.strip()
-        if not line:
-            continue
-        rec: _Light | None
-        try:
-            rec = _LIGHT.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            rec = _tolerant_light(line)
-        if rec is None:
-            skipped += 1
-            continue
-        if rec.id is None:
-            rec.id = line_identity("rd-", line)
-        recs.append(rec)
-        indexes.append(idx)
-    review.feed(recs, base, len(piece), step=indexes)
-    return skipped
-
-
-def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
-    """Feed a block of whole lines, decoded at once when every line is a clean record."""
-    try:
-        recs = _LIGHT.decode_lines(piece)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        recs = None
-    if recs is not None and len(recs) == piece.count(b"\n") and all(r.id is not None for r in recs):
-        review.feed(recs, offset, len(piece))
-        return 0
-    return _feed_per_line(review, piece, offset)
-
-
-def _read_routing(path: Path, review: _ReviewPass, start: int = 0) -> int:
-    """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
-    per-line fallback for blocks with corrupt or hand-written lines); returns the number of
-    skipped lines. ``review.offset`` is left after the last newline read, ``review.tail``
-    tells whether an unterminated last line was fed too (see :func:`load_review`)."""
-    skipped = 0
-    review.offset, review.tail = start, False
-    if not path.is_file():
-        return 0
-    with path.open("rb", buffering=0) as fh:
-        offset = start
-        size = _BLOCK
-        first = start == 0
-        while True:
-            fh.seek(offset)
-            block = fh.read(size)
-            if not block:
-                break
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                if len(block) < size:  # the last line has no newline
-                    if block.startswith(_BOM) and first:
-                        block = block[len(_BOM) :]
-                        offset += len(_BOM)
-                    skipped += _feed_per_line(review, block, offset)
-                    review.tail = bool(block.strip())
-                    break
-                size *= 2
-                continue
-            if first and block.startswith(_BOM):
-                offset += len(_BOM)
-                cut -= len(_BOM)
-                block = block[len(_BOM) :]
-            first = False
-            skipped += _feed_block(review, block[: cut + 1], offset)
-            offset += cut + 1
-            size = _BLOCK
-    review.offset = offset
-    return skipped
-
-
-def _shard_pass(review: _ReviewPass, shard: tuple[int, int]) -> _ReviewPass:
-    """An empty copy of ``review`` for one shard (same evaluations, state and thresholds)."""
-    part = copy.copy(review)
-    part.shard, part.shard_cache = shard, {}
-    part.tracks, part.pairs, part.debt, part.special = {}, {}, {}, []
-    part.local_cache, part.deleg_cache = {}, {}
-    part.due = deque(maxlen=QUEUE_LIMIT)
-    part.all = deque(maxlen=ALL_RUNS_LIMIT)
-    part.due_total = part.total_runs = 0
-    return part
-
-
-def _read_shard(job: tuple[_ReviewPass, Path, int, int]) -> tuple[Any, ...]:
-    review, path, k, n = job
-    part = _shard_pass(review, (k, n))
-    skipped = _read_routing(path, part)
-    state = part.state
-    return (
-        skipped, part.offset, part.tail, part.tracks, part.pairs, part.debt, list(part.due), list(part.all),
-        part.special, part.due_total, part.total_runs, dict(state.run_ensembles), dict(state.linked),
-    )  # fmt: skip
-
-
-def read_routing_sharded(path: Path, review: _ReviewPass) -> int:
-    """:func:`_read_routing` from the start on every core: each forked worker reads the whole
-    log but steps only the runs of its share of the ensembles (an ensemble's runs stay in
-    order in one worker); the queues are merged back by location. Same result as one pass."""
-    n = logscan.parallel_workers(path.stat().st_size) if path.is_file() else 1
-    if n <= 1:
-        return _read_routing(path, review)
-    parts = logscan.fork_map(_read_shard, [(review, path, k, n) for k in range(n)])
-    loc = _LOC
-    due: list[_Pending] = []
-    every: list[_Pending] = []
-    special: list[_Pending] = []
-    for k, part in enumerate(parts):
-        (_sk, review.offset, review.tail, tracks, pairs, debt, p_due, p_all, p_special, due_total, total_runs,
-         run_ensembles, linked) = part  # fmt: skip
-        review.tracks.update(tracks)
-        review.pairs.update(pairs)
-        if k == 0:
-            review.debt = debt
-        due += p_due
-        every += p_all
-        special += p_special
-        review.due_total += due_total
-        review.total_runs += total_runs
-        review.state.run_ensembles.update(run_ensembles)
-        review.state.linked.update(linked)
-    review.due = deque(sorted(due, key=lambda p: p[loc]), maxlen=QUEUE_LIMIT)
-    review.all = deque(sorted(every, key=lambda p: p[loc]), maxlen=ALL_RUNS_LIMIT)
-    review.special = sorted(special, key=lambda p: p[loc])
-    return int(parts[0][0])
-
-
-def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, int], RoutingDecision]:
-    """Full records for the queue entries (re-read only the blocks they are in)."""
-    by_block: dict[tuple[int, int], list[int]] = {}
-    for p in pendings:
-        by_block.setdefault((p[0], p[1]), []).append(p[2])
-    out: dict[tuple[int, int, int], RoutingDecision] = {}
-    with path.open("rb", buffering=0) as fh:
-        for (offset, length), indexes in sorted(by_block.items()):
-            fh.seek(offset)
-            lines = fh.read(length).split(b"\n")
-            for idx in indexes:
-                if idx < len(lines):
-                    rec = _validate_line(lines[idx].strip())
-                    if rec is not None:
-                        out[(offset, length, idx)] = rec
-    return out

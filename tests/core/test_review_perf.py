@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_pass, rules
+from conductor_tui.core import review, review_pass, review_read, rules
 from conductor_tui.core.records import EvalPhase, Phase, RoutingDecision
 from conductor_tui.core.store import ProjectStore
 
@@ -159,7 +159,7 @@ def _rows(items: list[review.QueueItem]) -> list[tuple]:
 
 @pytest.mark.parametrize(("seed", "block"), [(1, 1 << 20), (2, 700), (3, 4096), (4, 1 << 20)])
 def test_one_pass_loader_matches_the_pydantic_reference(tmp_path: Path, monkeypatch, seed, block) -> None:
-    monkeypatch.setattr(review_pass, "_BLOCK", block)
+    monkeypatch.setattr(review_read, "_BLOCK", block)
     _write_log(tmp_path, seed, runs=900)
     store = ProjectStore(tmp_path)
     due, every, counts = _reference(store)

@@ -46,11 +46,21 @@ class DesignerHooks(ProfileSync):
     def design_artifacts(
         self, candidates_for: Callable[[str], Sequence[str]] | None = None, *, hist: History | None = None
     ) -> Any:
-        """Every designer artifact with its live state (:meth:`core.designer.Designer.list`)."""
-        hist = hist if hist is not None else self.history()
+        """Every designer artifact with its live state (:meth:`core.designer.Designer.list`).
+
+        The history (a pass over the routing log) is read only when an open request asks
+        for it: a project without designer artifacts lists none without reading the log."""
+        read: list[History] = [hist] if hist is not None else []
+
+        def history() -> History:
+            if not read:
+                read.append(self.history())
+            return read[0]
+
         profiles = self.profiles()
 
         def has_ensemble(task_type: str) -> bool:
+            hist = history()
             names = list(candidates_for(task_type)) if candidates_for else []
             names += hist.ensembles_for(task_type)
             prof = profile_of(profiles, task_type)
@@ -62,7 +72,7 @@ class DesignerHooks(ProfileSync):
             if digest:
                 current = self.digest(ensemble)
                 return current is not None and current != digest
-            return self.revised(ensemble, hist)
+            return self.revised(ensemble, history())
 
         return self.designer().list(profiles=profiles, has_ensemble=has_ensemble, revised=revised)
 

@@ -16,6 +16,7 @@ flow is unchanged.
 
 from __future__ import annotations
 
+from operator import is_
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +51,7 @@ from conductor_tui.ui.widgets.eval_panels import (
     queue_row,
 )
 from conductor_tui.ui.widgets.fit import FitTable
+from conductor_tui.ui.widgets.table_sync import Shown, sync_rows
 
 __all__ = ["FAILURES", "REFLECT_PROMPT", "SCORES", "EvaluationScreen"]
 
@@ -115,6 +117,7 @@ another score to override it — both verdicts are kept in the record.
     def __init__(self) -> None:
         super().__init__()
         self._signature: tuple = ()  # logs_signature at the last load
+        self._shown: Shown = []  # the queue table's rows (see table_sync)
         self.state: ReviewState | None = None
         self.items: list[QueueItem] = []
         self.current: QueueItem | None = None
@@ -191,14 +194,16 @@ another score to override it — both verdicts are kept in the record.
         self.reload()
 
     def _apply(self, state: ReviewState, items: list[QueueItem], select: str | None) -> None:
+        # the remembered state of an unchanged project gives the very same entries
+        same = state is self.state and len(items) == len(self.items) and all(map(is_, items, self.items))
         self.state = state
         self.items = items
         table = self.query_one("#ev-queue", DataTable)
         table.loading = False
         keep = select or (self.current.routing_id if self.current else None)
-        table.clear()
-        for item in items:
-            table.add_row(*queue_row(item), height=2, key=item.routing_id)
+        if not same or len(self._shown) != table.row_count:
+            rows = [(item.routing_id, queue_row(item)) for item in items]
+            self._shown = sync_rows(table, self._shown, rows, height=2)  # unchanged rows stay
         box = self.query_one("#ev-queue-box")
         box.border_title = "All local runs" if self.show_all else f"Needs evaluation ({len(items)})"
         missing = bool(self.claude_unavailable())

@@ -157,7 +157,7 @@ uses with over 80 % acceptable-or-good earn Trust.
     @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
     def _load(self) -> None:
         self._signature = logs_signature(self.services.store)  # before reading: never stale
-        state = load_review(self.services.store)
+        state = load_review(self.services.store, queue=False)  # the rows need no queue
         rows = lifecycle_rows(state)
         versions = []
         try:
