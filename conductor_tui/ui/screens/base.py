@@ -54,7 +54,9 @@ class CockpitScreen(Screen):
         horizontal = (self.HORIZONTAL_BREAKPOINTS or self.app.HORIZONTAL_BREAKPOINTS) or []
         vertical = (self.VERTICAL_BREAKPOINTS or self.app.VERTICAL_BREAKPOINTS) or []
         classes = {name: False for _, name in (*horizontal, *vertical)}
-        for name in self._get_breakpoint_classes(width, horizontal) | self._get_breakpoint_classes(height, vertical):
+        for name in self._get_breakpoint_classes(width, horizontal) | self._get_breakpoint_classes(
+            height, vertical
+        ):
             classes[name] = True
         self.update_classes(classes, animate=False)
 
