@@ -32,7 +32,7 @@ Shown = list[tuple[str, tuple]]
 def signature(cells: Sequence[Any]) -> tuple:
     """What a row looks like: each cell's text, base style and styled spans (two rows with
     the same signature render the same)."""
-    out = []
+    out: list[tuple] = []
     for cell in cells:
         if isinstance(cell, Text):
             out.append((cell.plain, str(cell.style), tuple(cell.spans), cell.no_wrap, cell.overflow))
