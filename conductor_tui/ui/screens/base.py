@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -45,6 +46,25 @@ class CockpitScreen(Screen):
 
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
+
+    _styled_as: tuple | None = None  # what styled this screen when it was last suspended
+
+    def _style_stamp(self) -> tuple:
+        """What the styles of a suspended screen's widgets depend on besides their own classes
+        (a class change restyles its widget at once, suspended or not)."""
+        app = self.app
+        return (app._css_update_count, app.theme, app.app_focus, app.ansi_color, app.size)
+
+    # Textual calls the handler of each class in the MRO: these run before Screen's own.
+    def _on_screen_suspend(self) -> None:
+        self._styled_as = self._style_stamp()
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles every widget of a resumed screen, which also empties the tables'
+        # rendered lines: a switch back then re-renders every cell.  When nothing the styles
+        # depend on changed while it was away, its widgets keep their styles and rendered lines.
+        if self._styled_as is not None and self._styled_as == self._style_stamp():
+            event.refresh_styles = False
 
     @property
     def cockpit(self) -> ConductorApp:
