@@ -407,6 +407,15 @@ class ConductorApp(App[int]):
 
     # ------------------------------------------------------------------ palette
 
+    def action_command_palette(self) -> None:
+        """Textual's palette, opened already styled for this size (``palette.CommandPalette``)."""
+        from conductor_tui.ui.modes import breakpoint_classes
+        from conductor_tui.ui.palette import CommandPalette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            palette = CommandPalette(id="--command-palette")
+            self.push_screen(palette.set_classes(breakpoint_classes(self, palette)))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action: the screens, the current screen's keys, then Textual's own."""
         for mode, key, label in MODE_KEYS:

@@ -8,6 +8,8 @@ list, instead of rebuilding it per keystroke as Textual's default provider does.
 
 from __future__ import annotations
 
+from textual import events
+from textual.command import CommandPalette as _TextualPalette
 from textual.command import DiscoveryHit, Hit, Hits
 from textual.system_commands import SystemCommandsProvider
 from textual.types import IgnoreReturnCallbackType
@@ -36,3 +38,17 @@ class CockpitCommands(SystemCommandsProvider):
         for name, help_text, callback, _ in self._gathered():
             if (match := matcher.match(name)) > 0:
                 yield Hit(match, matcher.highlight(name), callback, help=help_text)
+
+
+class CommandPalette(_TextualPalette):
+    """Textual's command palette, opened already styled for the app's size: its breakpoint
+    classes set before it mounts (set on its first resize, they would restyle every widget
+    of it a second time) and no restyle when it first resumes (its widgets were styled as
+    they mounted, a moment before)."""
+
+    _resumed = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:  # before Screen's own
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False

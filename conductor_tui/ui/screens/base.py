@@ -33,6 +33,30 @@ def logs_signature(store) -> tuple:
         return ()
 
 
+class CockpitFooter(Footer):
+    """Textual's footer, recomposed only when the keys it shows changed: Textual recomposes it
+    whenever the screen's bindings are refreshed (each focus change, each visit, the palette
+    opening above it), mounting and styling every key again even when none changed."""
+
+    _shown: tuple | None = None
+
+    def _keys(self) -> tuple:
+        return tuple(
+            (binding, enabled, tooltip, self.app.get_key_display(binding))
+            for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
+        )
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self._shown is not None and self.is_attached and screen is self.screen:
+            if self._keys() == self._shown:
+                return
+        super().bindings_changed(screen)
+
+    def compose(self) -> ComposeResult:
+        self._shown = self._keys() if self._bindings_ready else None
+        yield from super().compose()
+
+
 class CockpitScreen(Screen):
     """A screen with the cockpit header and footer; subclasses implement ``compose_body``."""
 
@@ -42,7 +66,7 @@ class CockpitScreen(Screen):
     def compose(self) -> ComposeResult:
         yield CockpitHeader(self.MODE)
         yield from self.compose_body()
-        yield Footer(compact=True)
+        yield CockpitFooter(compact=True)
 
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
