@@ -184,6 +184,7 @@ def settle_styles(app: Any) -> None:
     parse every source into the emptied cache again, one per step, so the next widget
     mounted (the command palette) finds them parsed.  Sets ``app.prebuilt``."""
     try:
+        importlib.import_module("conductor_tui.ui.palette")  # the palette's class, parsed too
         stale = [s for s in _stale_screens(app) if s is app.screen]
         if stale:
             app.refresh_css(animate=False)
