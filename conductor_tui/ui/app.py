@@ -174,6 +174,25 @@ class ConductorApp(App[int]):
 
         step()
 
+    # ------------------------------------------------------------------ mode switches
+
+    _to_built_screen = False  # a switch to a mode whose screen is already built
+
+    def switch_mode(self, mode: str) -> Any:
+        self._to_built_screen = mode != self.current_mode and bool(self._screen_stacks.get(mode))
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self._to_built_screen = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        """Textual holds every frame for 50 ms after a mode switch to mask a new screen being
+        built; a built screen (built while idle or visited before) has nothing to mask, so
+        its first frame goes out at once."""
+        if self._to_built_screen:
+            return
+        super().delay_update(delay)
+
     # ------------------------------------------------------------------ handoff
 
     def start_handoff(self, interval: float = 1.0) -> None:
