@@ -139,3 +139,20 @@ async def test_footer_recomposes_only_when_its_keys_change(tmp_path):
                 break
             await pilot.pause(0.01)
         assert composed and "f9" in [k.key for k in footer.query("FooterKey")]
+
+
+async def test_a_switch_to_a_built_screen_is_not_held_back(tmp_path):
+    app, _ = demo_app(tmp_path, "plan")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await drain(app)
+        app.switch_mode("lifecycle")  # not built yet: Textual holds the frames while it mounts
+        assert app._batch_count == 1
+        await drain(app)
+        for _ in range(500):
+            if not app._batch_count:
+                break
+            await pilot.pause(0.01)
+        app.switch_mode("plan")  # built: its frame goes out at once
+        assert app._batch_count == 0
+        await pilot.pause()
+        assert app.screen is app._screen_stacks["plan"][0]
