@@ -6,7 +6,10 @@ DEFAULT_CSS of every widget class it mounts for the first time (TextArea, Markdo
 DataTable, … ~0.2 s).  Once the first screen is painted, the app imports the screen modules
 in a thread (:func:`import_screens`) and then, on the UI loop in small steps while idle,
 parses those widgets' CSS into the app stylesheet's cache (:func:`css_sources` /
-:func:`parse_step`), so mounting them later finds their rules already parsed.
+:func:`parse_step`), so mounting them later finds their rules already parsed.  Then it
+builds every mode's screen (:func:`prebuild_screens`), lays each out at the app's size and
+renders its lines once its data has loaded (:func:`prepaint_screens`), and freezes the heap
+(:func:`freeze_heap`): a screen key then only switches and paints cached lines.
 """
 
 from __future__ import annotations
