@@ -6,8 +6,10 @@ Two projects: the demo (a copy of the bundled sample) and the demo with a routin
 ``--lines`` lines (``gen_routing_log.py``'s generator, ~35 MB for 100,000 lines).  For each,
 one headless cockpit (Textual's Pilot, one status poll, Ollama on a closed port) and, per key:
 
-* **painted**: the key is pressed → the first frame of the target screen is handed to the
-  display (``App._display`` with that screen: layout and render done).  A screen may paint
+* **painted**: the key is pressed → the first frame of the target screen is written to the
+  display (``App._display`` with that screen outside a batch update, layout and render done;
+  a frame rendered inside a batch, e.g. during Textual's 50 ms ``delay_update`` after a mode
+  switch, is dropped by Textual and does not count).  A screen may paint
   a loading state first; its data arrives from a thread worker.
 * **data**: the key → every worker started for that screen has finished (the data shown).
 * **cpu**: the UI thread's CPU time from the key to that first frame (``time.thread_time``):
@@ -88,7 +90,7 @@ async def measure(
     display = app._display
 
     def timed_display(screen, renderable):
-        if renderable is not None:
+        if renderable is not None and not app._batch_count:  # in a batch Textual drops the frame
             frames.append((time.perf_counter(), time.thread_time(), screen))
         return display(screen, renderable)
 

@@ -13,7 +13,6 @@ import inspect
 import os
 import sys
 from collections.abc import Iterable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from conductor_tui.ui.messages import (
     StarterKitInstalled,
     StylesGathered,
 )
-from conductor_tui.ui.modes import _lazy
+from conductor_tui.ui.modes import BuiltModeSwitch, _lazy
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
 from conductor_tui.ui.widgets.status import MODE_KEYS
@@ -51,7 +50,7 @@ Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
 """
 
 
-class ConductorApp(App[int]):
+class ConductorApp(BuiltModeSwitch, App[int]):
     """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
 
     TITLE = "conductor-tui"
@@ -407,48 +406,16 @@ class ConductorApp(App[int]):
 
     # ------------------------------------------------------------------ palette
 
+    def action_command_palette(self) -> None:
+        from conductor_tui.ui.palette import open_palette
+
+        open_palette(self)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every action: the screens, the current screen's keys, then Textual's own."""
-        for mode, key, label in MODE_KEYS:
-            yield SystemCommand(
-                f"Go to {label}",
-                f"Switch to the {label} screen (key {key})",
-                partial(self.switch_mode, mode),
-            )
-        seen: set[str] = set()
-        for _key, active in screen.active_bindings.items():
-            binding = active.binding
-            if (
-                active.node not in (screen, self)  # widgets' own keys (cursor moves…) stay out
-                or not binding.description
-                or binding.action in seen
-                or binding.action.startswith("switch_mode")
-                or binding.action in {"help", "quit", "change_theme", "command_palette"}
-            ):
-                continue
-            seen.add(binding.action)
-            key = self.get_key_display(binding)
-            if not active.enabled:
-                # greyed in the footer: listed here too, saying why it cannot act now
-                reason = self.disabled_reason(screen, binding.action)
-                yield SystemCommand(
-                    f"{binding.description} (not now)",
-                    f"{reason} (key {key})",
-                    partial(self.notify, reason, severity="warning", markup=False),
-                )
-                continue
-            yield SystemCommand(
-                binding.description,
-                (binding.tooltip or binding.description) + f" (key {key})",
-                partial(self.run_action, binding.action, active.node),
-            )
-        yield SystemCommand("Help", "Help for this screen (F1)", self.action_help)
-        yield SystemCommand(
-            "Install the starter kit",
-            "Copy the five universal ensembles into this project's .llm-orc/",
-            self.action_install_starter_kit,
-        )
-        yield SystemCommand("Refresh status", "Poll Ollama and the GPU now", self._poll)
+        from conductor_tui.ui.palette import cockpit_commands
+
+        yield from cockpit_commands(self, screen)
         yield from super().get_system_commands(screen)
 
 

@@ -5,9 +5,30 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
 from textual.screen import Screen
+
+
+class BuiltModeSwitch:
+    """App mixin: a switch to a mode whose screen is already built paints at once.  Textual
+    holds every frame for 50 ms after a mode switch (``delay_update``) to mask a new screen
+    being built; a built screen (built while idle or visited before) has nothing to mask."""
+
+    _to_built_screen = False
+
+    def switch_mode(self, mode: str) -> Any:
+        app: Any = self
+        self._to_built_screen = mode != app.current_mode and bool(app._screen_stacks.get(mode))
+        try:
+            return super().switch_mode(mode)  # type: ignore[misc]
+        finally:
+            self._to_built_screen = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._to_built_screen:
+            super().delay_update(delay)  # type: ignore[misc]
 
 
 def breakpoint_classes(app: App, screen: Screen) -> set[str]:

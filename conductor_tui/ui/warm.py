@@ -6,7 +6,10 @@ DEFAULT_CSS of every widget class it mounts for the first time (TextArea, Markdo
 DataTable, … ~0.2 s).  Once the first screen is painted, the app imports the screen modules
 in a thread (:func:`import_screens`) and then, on the UI loop in small steps while idle,
 parses those widgets' CSS into the app stylesheet's cache (:func:`css_sources` /
-:func:`parse_step`), so mounting them later finds their rules already parsed.
+:func:`parse_step`), so mounting them later finds their rules already parsed.  Then it
+builds every mode's screen (:func:`prebuild_screens`), lays each out at the app's size and
+renders its lines once its data has loaded (:func:`prepaint_screens`), and freezes the heap
+(:func:`freeze_heap`): a screen key then only switches and paints cached lines.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def prebuild_screens(app: Any) -> None:
         while pending and pending[0] in app._screen_stacks:
             pending.pop(0)  # visited meanwhile
         if not pending or not app.is_running:
-            settle_styles(app)
+            prepaint_screens(app, lambda: settle_styles(app))
             return
         mode = pending.pop(0)
         try:
@@ -108,6 +111,65 @@ def prebuild_screens(app: Any) -> None:
         app.set_timer(0.05, step)  # one screen per step: keys stay responsive
 
     step()
+
+
+def _busy(app: Any, screen: Any) -> bool:
+    return any(w.node is screen and not w.is_finished for w in app.workers)
+
+
+def prepaint_screens(app: Any, then: Any, wait_steps: int = 200) -> None:
+    """While idle, lay out every suspended mode screen at the app's size once its data has
+    loaded (its tables fitted and filled), then render its visible lines into the widgets'
+    caches: a screen key's first visit then paints from cached lines, as a later one does
+    (the resumed screen keeps its styles, see ``CockpitScreen``).  Calls ``then()`` after."""
+    screens = [stack[0] for stack in app._screen_stacks.values() if stack]
+    state = {"waited": 0, "laid": 0}
+
+    def step() -> None:
+        if not app.is_running:
+            return
+        while screens and (screens[0] is app.screen or not screens[0].is_attached):
+            screens.pop(0)  # on screen (painted by the display) or gone
+        if not screens:
+            then()
+            return
+        screen = screens[0]
+        if _busy(app, screen) and state["waited"] < wait_steps:
+            state["waited"] += 1
+            app.set_timer(0.05, step)  # its data is still loading
+            return
+        try:
+            if state["laid"] < 3 and (not state["laid"] or _layout_pending(screen)):
+                state["laid"] += 1
+                screen._refresh_layout(app.size)  # widgets get their Resize (tables fit)
+                app.set_timer(0.02, step)  # their handlers run, then look again
+                return
+            for _ in screen._compositor._get_renders():  # each widget's visible lines, cached
+                pass
+        except Exception:  # pragma: no cover - only slower: the visit lays out and renders
+            pass
+        screens.pop(0)
+        state["waited"] = state["laid"] = 0
+        app.set_timer(0.02, step)
+
+    step()
+
+
+def _layout_pending(screen: Any) -> bool:
+    return bool(screen._layout_widgets or screen._dirty_widgets) or any(
+        getattr(w, "_layout_required", False) for w in screen.walk_children()
+    )
+
+
+def freeze_heap() -> None:
+    """Once the cockpit is built: collect, then move every object alive now (screens, widgets,
+    parsed styles, loaded logs) out of the garbage collector's reach.  A full collection
+    otherwise walks them all (0.1–0.3 s on the UI thread, whichever key it lands on); later
+    ones walk only what was made since."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _stale_screens(app: Any) -> list[Any]:
@@ -125,6 +187,7 @@ def settle_styles(app: Any) -> None:
     parse every source into the emptied cache again, one per step, so the next widget
     mounted (the command palette) finds them parsed.  Sets ``app.prebuilt``."""
     try:
+        importlib.import_module("conductor_tui.ui.palette")  # the palette's class, parsed too
         stale = [s for s in _stale_screens(app) if s is app.screen]
         if stale:
             app.refresh_css(animate=False)
@@ -146,6 +209,7 @@ def settle_styles(app: Any) -> None:
         if not app.is_running:
             return
         if not sources and not pending:
+            freeze_heap()
             app.prebuilt = True
             return
         if sources:

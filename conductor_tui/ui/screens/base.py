@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -32,6 +33,30 @@ def logs_signature(store) -> tuple:
         return ()
 
 
+class CockpitFooter(Footer):
+    """Textual's footer, recomposed only when the keys it shows changed: Textual recomposes it
+    whenever the screen's bindings are refreshed (each focus change, each visit, the palette
+    opening above it), mounting and styling every key again even when none changed."""
+
+    _shown: tuple | None = None
+
+    def _keys(self) -> tuple:
+        return tuple(
+            (binding, enabled, tooltip, self.app.get_key_display(binding))
+            for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
+        )
+
+    def bindings_changed(self, screen: Screen) -> None:
+        if self._shown is not None and self.is_attached and screen is self.screen:
+            if self._keys() == self._shown:
+                return
+        super().bindings_changed(screen)
+
+    def compose(self) -> ComposeResult:
+        self._shown = self._keys() if self._bindings_ready else None
+        yield from super().compose()
+
+
 class CockpitScreen(Screen):
     """A screen with the cockpit header and footer; subclasses implement ``compose_body``."""
 
@@ -42,7 +67,7 @@ class CockpitScreen(Screen):
         self._preset_breakpoints()
         yield CockpitHeader(self.MODE)
         yield from self.compose_body()
-        yield Footer(compact=True)
+        yield CockpitFooter(compact=True)
 
     def _preset_breakpoints(self) -> None:
         """The breakpoint classes (``-narrow`` …) for the app's current size, set before the
@@ -62,6 +87,25 @@ class CockpitScreen(Screen):
 
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
+
+    _styled_as: tuple | None = None  # what styled this screen when it was last suspended
+
+    def _style_stamp(self) -> tuple:
+        """What the styles of a suspended screen's widgets depend on besides their own classes
+        (a class change restyles its widget at once, suspended or not)."""
+        app = self.app
+        return (app._css_update_count, app.theme, app.app_focus, app.ansi_color, app.size)
+
+    # Textual calls the handler of each class in the MRO: these run before Screen's own.
+    def _on_screen_suspend(self) -> None:
+        self._styled_as = self._style_stamp()
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual restyles every widget of a resumed screen, which also empties the tables'
+        # rendered lines: a switch back then re-renders every cell.  When nothing the styles
+        # depend on changed while it was away, its widgets keep their styles and rendered lines.
+        if self._styled_as is not None and self._styled_as == self._style_stamp():
+            event.refresh_styles = False
 
     @property
     def cockpit(self) -> ConductorApp:

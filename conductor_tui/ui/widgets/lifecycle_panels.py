@@ -63,12 +63,12 @@ def table_layout(width: int) -> tuple[dict[str, int], str]:
     """Which columns stay whole at this width; the Selected panel shows every collapsed fact.
 
     Below 100 columns "last used" and "next" collapse and the task type takes the rest; below
-    120 "uses" and "last used" collapse so "next" and "debt" stay on screen; from 120 every
-    column shows and "next" takes the rest."""
+    140 "uses" and "last used" collapse so "next" reads whole (39 columns of it at 120) and
+    "debt" stays on screen; from 140 every column shows and "next" takes the rest (40 or more)."""
     fixed = {"ensemble": 23, "ladder": 11, "uses": 4, "g/a/p": 6, "debt": 4}
     if width < 100:
         return {**fixed, "last used": 0, "next": 0}, "task type"
-    if width < 120:
+    if width < 140:
         return {**fixed, "task type": 22, "uses": 0, "last used": 0}, "next"
     return {**fixed, "task type": 22, "last used": 11}, "next"
 
