@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from conductor_tui.ui.modes import breakpoint_classes
 from conductor_tui.ui.widgets.status import CockpitHeader
 
 if TYPE_CHECKING:
@@ -73,17 +74,8 @@ class CockpitScreen(Screen):
         """The breakpoint classes (``-narrow`` …) for the app's current size, set before the
         children are composed: the first resize then changes nothing, instead of styling
         every widget of the screen a second time (a third of the launch's styling cost)."""
-        width, height = self.app.size
-        if not width or not height:
-            return
-        horizontal = (self.HORIZONTAL_BREAKPOINTS or self.app.HORIZONTAL_BREAKPOINTS) or []
-        vertical = (self.VERTICAL_BREAKPOINTS or self.app.VERTICAL_BREAKPOINTS) or []
-        classes = {name: False for _, name in (*horizontal, *vertical)}
-        for name in self._get_breakpoint_classes(width, horizontal) | self._get_breakpoint_classes(
-            height, vertical
-        ):
-            classes[name] = True
-        self.update_classes(classes, animate=False)
+        if all(self.app.size):
+            self.set_classes(breakpoint_classes(self.app, self))
 
     def compose_body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
