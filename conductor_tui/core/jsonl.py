@@ -207,22 +207,29 @@ def read_jsonl(
     less than ``TORN_AFTER`` seconds ago); after that it is a torn line (a writer killed
     mid-write) and is skipped and counted. The next append starts on a new line anyway. ``derive_id`` (a prefix): a line
     without an ``id`` gets :func:`derived_id` — the same on every read, never random."""
-    target = Path(path)
     result: ReadResult[M] = ReadResult(end_offset=offset, next_line=first_line)
+    _stream(path, lambda fh: _LineReader(fh, model, result, derive_id), offset, first_line)
+    return result
+
+
+def _stream(path: str | os.PathLike[str], make_reader: Any, offset: int, first_line: int) -> bool:
+    """Run the line reader ``make_reader(fh)`` over ``path`` from ``offset``; ``False`` when
+    the file does not exist. An unreadable one raises :class:`StoreError`."""
+    target = Path(path)
     try:
         fh = open(target, "rb")  # closed by the with-block below
     except FileNotFoundError:
-        return result
+        return False
     except IsADirectoryError as exc:
         raise StoreError(target, "is a directory, not a log file") from exc
     except OSError as exc:
         raise StoreError(target, exc.strerror or str(exc)) from exc
     try:
         with fh:
-            _LineReader(fh, model, result, derive_id).run(_skip_carried_newline(fh, offset), first_line)
+            make_reader(fh).run(_skip_carried_newline(fh, offset), first_line)
     except OSError as exc:
         raise StoreError(target, exc.strerror or str(exc)) from exc
-    return result
+    return True
 
 
 def _skip_carried_newline(fh: Any, offset: int) -> int:
@@ -347,20 +354,8 @@ def _revision_candidates(
     chosen); any other line is validated now, exactly as :func:`read_jsonl` would."""
     result: ReadResult[M] = ReadResult()
     lines: list[tuple[int, bytes]] = []
-    target = Path(path)
-    try:
-        fh = open(target, "rb")  # closed by the with-block below
-    except FileNotFoundError:
+    if not _stream(path, lambda fh: _DeferringReader(fh, model, result, lines), 0, 1):
         return {}
-    except IsADirectoryError as exc:
-        raise StoreError(target, "is a directory, not a log file") from exc
-    except OSError as exc:
-        raise StoreError(target, exc.strerror or str(exc)) from exc
-    try:
-        with fh:
-            _DeferringReader(fh, model, result, lines).run(0, 1)
-    except OSError as exc:
-        raise StoreError(target, exc.strerror or str(exc)) from exc
     out: dict[str, list] = {}
     for line_no, text in lines:
         try:
