@@ -230,7 +230,7 @@ def test_evaluations_lifecycle_and_promotion(tmp_path: Path) -> None:
     )
     assert ex["evaluations"] == {"good": 5, "acceptable": 1, "poor": 0, "total": 6}
     wc = s.by_ensemble["write-cl"]
-    assert wc["phase"] == "calibrate" and wc["next_step"].startswith("3 more evaluated uses")
+    assert wc["phase"] == "calibrate" and wc["next_step"].startswith("3 more evaluations")
     assert s.by_task_type["extraction"]["evaluations"]["good"] == 5
     assert s.by_task_type["summarization"]["evaluations"] == {
         "good": 1,

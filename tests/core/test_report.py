@@ -81,7 +81,7 @@ def test_report_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert data["local_share_pct"] == 60.0
     ens = data["by_ensemble"]["extract-endpoints"]
     assert ens["evaluations"]["good"] == 2 and ens["phase"] == "calibrate"
-    assert ens["next_step"] == "2 more evaluated uses to finish calibration"
+    assert ens["next_step"] == "2 more evaluations to finish Calibrate"
     assert ens["promotion"]["next"] == "1 more good for global promotion"
     assert data["by_task_type"]["classification"]["phase"] == "design"
     assert data["project"] == str(tmp_path.resolve())

@@ -83,8 +83,8 @@ def test_design_without_ensemble() -> None:
 def test_calibrate_for_the_first_period(n: int, remaining: int) -> None:
     st = rules.lifecycle_status([G] * n, T)
     assert st.phase is Phase.CALIBRATE
-    word = "use" if remaining == 1 else "uses"
-    assert st.next_step == f"{remaining} more evaluated {word} to finish calibration"
+    word = "evaluation" if remaining == 1 else "evaluations"
+    assert st.next_step == f"{remaining} more {word} to finish Calibrate"
 
 
 def test_establish_after_a_passing_window() -> None:

@@ -158,7 +158,7 @@ def status_from_tracker(tracker: Any, uses: int, *, generality_assessed: bool = 
             "in-progress", len(tracker.window), window_poor, tracker.remaining(), tracker.cal_poor > 0
         )
         rem = outcome.remaining
-        nxt = f"{_n(rem, 'more evaluated use' if rem == 1 else 'more evaluated uses')} to finish calibration"
+        nxt = f"{_n(rem, 'more evaluation' if rem == 1 else 'more evaluations')} to finish Calibrate"
         if tracker.mixed:
             nxt += " (second window after a mixed result)"
         return LifecycleStatus(phase, uses, counts, outcome, promo, nxt, tracker.windows)
