@@ -237,76 +237,7 @@ def bench_screens(repeat: int) -> dict:
 
 # --------------------------------------------------------------------------- 3. launch
 
-_BARE = r"""
-import time, sys
-import asyncio, json
-from textual.app import App
-from textual.widgets import DataTable, Footer, Header
-
-class Bare(App):
-    def compose(self):
-        yield Header()
-        yield DataTable()
-        yield Footer()
-    def on_mount(self):
-        t = self.query_one(DataTable)
-        t.add_columns("a", "b", "c")
-        for i in range(7):
-            t.add_row(str(i), "row", "x")
-
-
-from textual import events
-seen = []
-
-def hook(message):  # the first frame is laid out and displayed (Textual's Ready event)
-    if isinstance(message, events.Ready) and not seen:
-        seen.append(time.monotonic())
-
-async def main():
-    app = Bare()
-    async with app.run_test(size=(140, 40), message_hook=hook):
-        while not seen:
-            await asyncio.sleep(0.001)
-    print(json.dumps({"ready_mono": seen[0]}))
-
-asyncio.run(main())
-"""
-
-_COCKPIT = r"""
-import time, sys
-import asyncio, json
-from conductor_tui.ui.app import make_app
-
-
-from textual import events
-seen = []
-
-def hook(message):  # the first frame is laid out and displayed (Textual's Ready event)
-    if isinstance(message, events.Ready) and not seen:
-        seen.append(time.monotonic())
-
-async def main():
-    app = make_app(sys.argv[1], ollama_host="http://127.0.0.1:9", poll_interval=2.0)
-    async with app.run_test(size=(140, 40), message_hook=hook):
-        while not seen:
-            await asyncio.sleep(0.001)
-    print(json.dumps({"ready_mono": seen[0]}))
-
-asyncio.run(main())
-"""
-
-
-def _launch(code: str, *args: str, env: dict[str, str]) -> float:
-    t = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])["ready_mono"] - t
+from bench_ui import BARE_APP, COCKPIT_APP, _launch, compile_bytecode  # noqa: E402
 
 
 def bench_launch(launches: int) -> dict:
@@ -317,11 +248,11 @@ def bench_launch(launches: int) -> dict:
     env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
     os.environ.pop("OLLAMA_HOST", None)
     bare, cockpit = [], []
-    _launch(_BARE, env=env)  # warm the OS file cache for both
-    _launch(_COCKPIT, str(project), env=env)
-    for _ in range(launches):
-        bare.append(_launch(_BARE, env=env))
-        cockpit.append(_launch(_COCKPIT, str(project), env=env))
+    _launch(BARE_APP, env=env)  # warm the OS file cache for both
+    _launch(COCKPIT_APP, str(project), env=env)
+    for _ in range(launches):  # the same apps and timing as bench_ui's launch ratio
+        bare.append(_launch(BARE_APP, env=env)[0])
+        cockpit.append(_launch(COCKPIT_APP, str(project), env=env)[0])
     b, c = statistics.median(bare), statistics.median(cockpit)
     print(
         f"3. launch to first painted screen (fresh processes, median of {launches}, from before the "
@@ -348,11 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if not LOG.is_file() and not {"report", "screens"} <= skip:
         print("no 1M-line log: run `python benchmarks/gen_routing_log.py` first", file=sys.stderr)
         return 2
-    # An installed package has its bytecode compiled (pip does it); a checkout run with
-    # PYTHONDONTWRITEBYTECODE would recompile every module on each launch instead.
-    import compileall
-
-    compileall.compile_dir(str(ROOT / "conductor_tui"), quiet=1)
+    compile_bytecode()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if LOG.is_file():
         print(f"routing log: {LOG.stat().st_size / 1e6:.0f} MB")

@@ -134,6 +134,14 @@ asyncio.run(main(make_app(sys.argv[1], ollama_host="http://127.0.0.1:9", poll_in
 )
 
 
+def compile_bytecode() -> None:
+    """An installed cockpit has its bytecode (pip compiles it); a checkout run with
+    PYTHONDONTWRITEBYTECODE (as on these machines) would compile every module on each launch."""
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "conductor_tui"), quiet=1)
+
+
 def _launch(code: str, *args: str, env: dict[str, str]) -> tuple[float, float]:
     """(wall from before the interpreter starts, CPU of the process) to the first frame."""
     t = time.monotonic()
@@ -154,11 +162,7 @@ def bench_launch_ratio(runs: int, project: Path, env: dict[str, str]) -> None:
 
     Wall time is what a person waits; the process's CPU time to that frame is what the
     cockpit adds, and stays comparable when other processes load the machine."""
-    import compileall
-
-    # an installed cockpit has its bytecode; with PYTHONDONTWRITEBYTECODE set (as on these
-    # machines) every launch would otherwise compile each module again
-    compileall.compile_dir(str(ROOT / "conductor_tui"), quiet=1)
+    compile_bytecode()
     _launch(BARE_APP, env=env)  # warm the OS file cache for both
     _launch(COCKPIT_APP, str(project), env=env)
     bare, cockpit = [], []
