@@ -27,18 +27,44 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conductor_tui.commands.report_text import print_human
 from conductor_tui.core import locations
-from conductor_tui.core.aggregate import Aggregator, Snapshot, cache_path_for, savings_range_for
-from conductor_tui.core.records import RoutingConfig
-from conductor_tui.core.store import ProjectStore, StoreError
+
+if TYPE_CHECKING:
+    from conductor_tui.core.aggregate import Snapshot
+    from conductor_tui.core.aggregate_scan import RoutingPrefetch
+    from conductor_tui.core.records import RoutingConfig
+    from conductor_tui.core.store import ProjectStore
+
+# The command's other modules (pydantic records, the store, the aggregator) load inside its
+# functions, after a cold read of a big routing log has started on every core (_start_reading).
 
 
-def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str]]:
-    """Aggregate ``store``'s logs. Raises ``OSError`` / :class:`StoreError` when a log
-    cannot be read; a malformed routing config only adds a warning (defaults apply)."""
+def _start_reading(evaluations_dir: Path) -> RoutingPrefetch | None:
+    """Start reading the routing log in forked workers (with only the scan's modules
+    loaded) when the report will read it from the start: no warm-start cache to continue
+    from. The rest of the command loads meanwhile."""
+    if (
+        not os.environ.get("CONDUCTOR_TUI_NO_CACHE")
+        and locations.aggregate_cache_path(evaluations_dir).exists()
+    ):
+        return None
+    from conductor_tui.core.aggregate_scan import start_routing_scan
+
+    return start_routing_scan(evaluations_dir / locations.ROUTING_LOG)
+
+
+def build_report(
+    store: ProjectStore, prefetch: RoutingPrefetch | None = None
+) -> tuple[Snapshot, RoutingConfig, list[str]]:
+    """Aggregate ``store``'s logs (``prefetch``: its routing log's workers, already started).
+    Raises ``OSError`` / :class:`StoreError` when a log cannot be read; a malformed routing
+    config only adds a warning (defaults apply)."""
+    from conductor_tui.core.aggregate import Aggregator, cache_path_for
+    from conductor_tui.core.records import RoutingConfig
+    from conductor_tui.core.store import StoreError
+
     warnings: list[str] = []
     try:
         cfg = store.load_config()
@@ -48,12 +74,20 @@ def build_report(store: ProjectStore) -> tuple[Snapshot, RoutingConfig, list[str
     agg = Aggregator(cfg.routing_thresholds)
     cache = None if os.environ.get("CONDUCTOR_TUI_NO_CACHE") else cache_path_for(store.root)
     loaded = cache is not None and agg.load_cache(cache)  # a warm start reads only the lines appended since
+    agg.adopt(prefetch)
     new_lines = 0
-    for path, kind in ((store.routing_log_path, "routing"), (store.evaluations_path, "evaluations")):
-        try:
-            new_lines += agg.feed_file(path, kind)
-        except OSError as exc:
-            raise StoreError(path, exc.strerror or str(exc)) from exc
+    try:
+        # the evaluations first, and the lifecycles they decide: a cold read of a big
+        # routing log is on the workers meanwhile
+        for path, kind in ((store.evaluations_path, "evaluations"), (store.routing_log_path, "routing")):
+            try:
+                new_lines += agg.feed_file(path, kind)
+            except OSError as exc:
+                raise StoreError(path, exc.strerror or str(exc)) from exc
+            if kind == "evaluations":
+                agg.walk_lifecycles()
+    finally:
+        agg.drop_prefetched()
     try:
         agg.feed_task_profiles(store)
     except StoreError as exc:
@@ -87,18 +121,40 @@ def _empty_message(where: Path, *, global_tier: bool) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    as_json = bool(getattr(args, "json", False))
     global_tier = bool(getattr(args, "global_tier", False))
+    project: Path | None = None
     if global_tier:
-        store = ProjectStore(None, global_tier=True)
-        project: Path | None = None
-        missing = not store.root.is_dir()
-        where = store.root
+        root = locations.evaluations_dir(None, global_tier=True)
+        missing = not root.is_dir()
+        where = root
     else:
         project = Path(args.project).expanduser().resolve() if args.project else locations.find_project()
-        store = ProjectStore(project)
+        root = locations.evaluations_dir(project)
         missing = not locations.project_llm_orc_dir(project).is_dir()
         where = project
+    explain = getattr(args, "explain", None)
+    prefetch = None if missing or explain else _start_reading(root)
+    try:
+        return _report(args, project, where, missing, prefetch)
+    finally:
+        if prefetch is not None:
+            prefetch.cancel()  # not taken (an error before the read): stop its workers
+
+
+def _report(
+    args: argparse.Namespace,
+    project: Path | None,
+    where: Path,
+    missing: bool,
+    prefetch: RoutingPrefetch | None,
+) -> int:
+    from conductor_tui.commands.report_text import print_human
+    from conductor_tui.core.aggregate import Snapshot
+    from conductor_tui.core.store import ProjectStore, StoreError
+
+    as_json = bool(getattr(args, "json", False))
+    global_tier = bool(getattr(args, "global_tier", False))
+    store = ProjectStore(None, global_tier=True) if global_tier else ProjectStore(project)
     if missing:
         message = _empty_message(where, global_tier=global_tier)
         if as_json:
@@ -118,7 +174,7 @@ def main(args: argparse.Namespace) -> int:
     if explain:
         return _explain(store, explain, as_json=as_json)
     try:
-        snap, cfg, warnings = build_report(store)
+        snap, cfg, warnings = build_report(store, prefetch)
     except StoreError as exc:
         print(f"conductor-tui report: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
         return 1
@@ -145,6 +201,8 @@ def main(args: argparse.Namespace) -> int:
 def _savings_range(store: ProjectStore, cfg: RoutingConfig) -> dict[str, Any] | None:
     """The saving and net saving as ranges (:mod:`conductor_tui.core.savings_band`), from
     the pass that just read the logs (:func:`~conductor_tui.core.aggregate.savings_range_for`)."""
+    from conductor_tui.core.aggregate import savings_range_for
+
     try:
         return savings_range_for(store, cfg.routing_thresholds)
     except OSError:
@@ -190,6 +248,7 @@ def _agreement(store: ProjectStore, cfg: RoutingConfig) -> Any:
     """Judge–human agreement (:mod:`conductor_tui.core.agreement`), or ``None`` when the
     evaluations cannot be read (the report itself already says why)."""
     from conductor_tui.core.agreement import agreement_report, may_have_pairs
+    from conductor_tui.core.store import StoreError
 
     try:
         if not may_have_pairs(store.evaluations_path):  # no judge verdict anywhere: no pairs

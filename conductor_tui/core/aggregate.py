@@ -72,27 +72,26 @@ from __future__ import annotations
 import gc
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
-from conductor_tui.core import logscan
+from conductor_tui.core import aggregate_scan, logscan
 from conductor_tui.core.aggregate_cache import CACHE_FORMAT, CacheMixin, cache_path_for
-from conductor_tui.core.aggregate_fold import FoldMixin
 from conductor_tui.core.aggregate_rows import (
     _BOM,
     _EVAL_DEC,
-    _ROUTE_DEC,
     _FileState,
     _new_bucket,
     _tolerant,
+    route_decoder,
 )
+from conductor_tui.core.aggregate_scan import MAX_SKIPPED_LINE_NUMBERS, Folder, RoutingPrefetch
 from conductor_tui.core.aggregate_snapshot import Snapshot, SnapshotMixin
 from conductor_tui.core.records import RoutingThresholds, Score
 from conductor_tui.core.store import EVALUATIONS_LOG
 
 __all__ = [
-    "BLOCK_SIZE",
     "CACHE_FORMAT",
     "Aggregator",
     "Snapshot",
@@ -101,34 +100,6 @@ __all__ = [
     "cache_path_for",
     "savings_range_for",
 ]
-
-BLOCK_SIZE = 1 << 18  # 256 KiB: the decoded records of a block stay in the CPU cache for the loop
-MAX_SKIPPED_LINE_NUMBERS = 1000
-# fold a group table into the totals once it has this many keys (it stays in the CPU cache)
-GROUP_FLUSH = 2048
-
-
-def _scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list[int]]:
-    """One piece of a parallel routing-log read (whole lines ``[start, end)`` of ``path``):
-    ``(normalised group counters, lines, skipped lines, their numbers within the piece)``."""
-    path, start, end = job
-    agg = Aggregator()
-    state = _FileState(kind="routing")
-    groups: dict[tuple, list[int]] = {}
-    collapsed: dict[tuple, list[int]] = {}
-    lines = 0
-    last: memoryview | None = None
-    with open(path, "rb", buffering=0) as fh:
-        for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
-            agg._decode_piece(piece, first, _ROUTE_DEC, True, state, groups)
-            lines, last = first - 1, piece  # iter_blocks counted the lines before this piece
-            if len(groups) > GROUP_FLUSH:
-                groups = agg._fold_groups(groups, collapsed)
-    if last is not None:  # a view of a bytes block read from the file, from its start
-        lines += cast(bytes, last.obj).count(b"\n", 0, len(last))
-    agg._collapse(groups, collapsed)
-    return collapsed, lines, state.skipped, state.skipped_lines
-
 
 _LAST: Aggregator | None = None  # the aggregator that read a log last (see savings_range_for)
 
@@ -146,7 +117,7 @@ def savings_range_for(store: Any, thresholds: RoutingThresholds) -> dict[str, An
     return agg.savings_range()
 
 
-class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
+class Aggregator(SnapshotMixin, CacheMixin, Folder):
     """Incremental totals over the conductor logs.
 
     ``feed_file(path)`` reads the complete lines appended since its last call for that
@@ -159,6 +130,7 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
     def __init__(self, thresholds: RoutingThresholds | None = None) -> None:
         self.thresholds = thresholds or RoutingThresholds()
         self._files: dict[str, _FileState] = {}
+        self._prefetched: list[RoutingPrefetch] = []  # workers started ahead (adopt)
         # task-profiles.yaml: task type → interim_claude_count (read whole, not cached)
         self._profile_interim: dict[str, int] = {}
         self._profiles_sig: tuple | None = None
@@ -316,9 +288,9 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
         Blocks are decoded through a memoryview up to their last newline; the partial line
         after it is re-read with the next block (a seek, not a copy of the block)."""
         routing = state.kind == "routing"
-        decoder = _ROUTE_DEC if routing else _EVAL_DEC
+        decoder = route_decoder() if routing else _EVAL_DEC
         groups: dict[tuple, list[int]] = {}
-        size = BLOCK_SIZE
+        size = aggregate_scan.BLOCK_SIZE
         tail, tail_skip = b"", 0
         if state.offset > 0:
             # After a consumed last line that had no newline, the newline that later ends
@@ -349,7 +321,7 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
             n_lines = block.count(b"\n", skip, cut + 1)
             piece = memoryview(block)[skip : cut + 1]
             self._decode_piece(piece, state.next_line, decoder, routing, state, groups)
-            if routing and len(groups) > GROUP_FLUSH:
+            if routing and len(groups) > aggregate_scan.GROUP_FLUSH:
                 # Keep the group table small (it stays in the CPU cache): fold it now.
                 groups = self._fold_groups(groups)
             state.lines += n_lines
@@ -379,26 +351,41 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
             state.next_line += 1
             state.offset += len(tail)
 
+    def adopt(self, prefetch: RoutingPrefetch | None) -> None:
+        """Take the workers :func:`~conductor_tui.core.aggregate_scan.start_routing_scan`
+        started: the next read of that file from its start uses their results (a read of
+        another file, or from elsewhere, leaves them; :meth:`drop_prefetched` ends them)."""
+        if prefetch is not None:
+            self._prefetched.append(prefetch)
+
+    def drop_prefetched(self) -> None:
+        """Stop the adopted workers no read has used."""
+        while self._prefetched:
+            self._prefetched.pop().cancel()
+
     def _consume_parallel(self, fh: Any, state: _FileState) -> None:
         """Read the whole lines from ``state.offset`` on every core when there are enough
         of them (:mod:`~conductor_tui.core.logscan`): the bytes split at line boundaries,
         each piece folded into normalised group counters by a forked worker, the partials
         added here in file order (line numbers of skipped lines shifted by the lines
         before their piece). The unterminated tail, if any, is left to :meth:`_consume`."""
-        start = state.offset
         size = os.fstat(fh.fileno()).st_size
-        n = logscan.parallel_workers(size - start)
-        if n <= 1:
+        parts: list[Any] | None = None
+        for prefetch in self._prefetched:
+            parts = prefetch.take(fh, state.offset, size)
+            if parts is not None:
+                self._apply_parts(parts, state, prefetch.end)
+                break
+        self._prefetched = [p for p in self._prefetched if p.job is not None]
+        if parts is not None:
             return
-        if start == 0:
-            fh.seek(0)
-            if fh.read(len(_BOM)) == _BOM:
-                start = len(_BOM)
-        end = logscan.last_newline(fh, start, size)
-        ranges = logscan.line_ranges(fh, start, end, n)
+        _start, end, ranges = aggregate_scan.routing_ranges(fh, state.offset, size)
         if not ranges:
             return
-        parts = logscan.fork_map(_scan_routing_range, [(fh.name, a, b) for a, b in ranges])
+        parts = logscan.fork_map(aggregate_scan.scan_routing_range, [(fh.name, a, b) for a, b in ranges])
+        self._apply_parts(parts, state, end)
+
+    def _apply_parts(self, parts: list[Any], state: _FileState, end: int) -> None:
         for collapsed, lines, skipped, skipped_lines in parts:
             self._apply_collapsed(collapsed)
             state.skipped += skipped
@@ -408,46 +395,3 @@ class Aggregator(SnapshotMixin, CacheMixin, FoldMixin):
             state.lines += lines
             state.next_line += lines
         state.offset = end
-
-    def _decode_piece(
-        self,
-        piece: bytes | memoryview,
-        line_no: int,
-        decoder: Any,
-        routing: bool,
-        state: _FileState,
-        groups: dict[tuple, list[int]],
-    ) -> None:
-        try:
-            recs = decoder.decode_lines(piece)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            recs = None
-        if recs is not None:
-            self._add(recs, routing, groups)
-            return
-        piece = bytes(piece)
-        if len(piece) > 16384:
-            mid = piece.find(b"\n", len(piece) // 2)
-            if 0 <= mid < len(piece) - 1:
-                left = piece[: mid + 1]
-                self._decode_piece(left, line_no, decoder, routing, state, groups)
-                self._decode_piece(
-                    piece[mid + 1 :], line_no + left.count(b"\n"), decoder, routing, state, groups
-                )
-                return
-        good: list[Any] = []
-        for raw in piece.split(b"\n")[:-1]:
-            line = raw.strip()
-            if line:
-                try:
-                    good.append(decoder.decode(line))
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    rec = _tolerant(line, state.kind)
-                    if rec is None:
-                        state.skipped += 1
-                        if len(state.skipped_lines) < MAX_SKIPPED_LINE_NUMBERS:
-                            state.skipped_lines.append(line_no)
-                    else:
-                        good.append(rec)
-            line_no += 1
-        self._add(good, routing, groups)

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from conductor_tui.core import locations
 from conductor_tui.core.aggregate_rows import _FileState
 from conductor_tui.core.records import Score
 
@@ -58,13 +59,7 @@ def _identity(path: str | os.PathLike[str]) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def cache_path_for(evaluations_dir: str | os.PathLike[str]) -> Path:
-    """Where the report's warm-start cache for one evaluations folder lives:
-    ``$XDG_CACHE_HOME/conductor-tui/aggregates/<hash>.msgpack`` (never inside ``.llm-orc/``)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    root = Path(base).expanduser() if base else Path.home() / ".cache"
-    key = hashlib.blake2b(str(Path(evaluations_dir).resolve()).encode(), digest_size=10).hexdigest()
-    return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"
+cache_path_for = locations.aggregate_cache_path
 
 
 class CacheMixin:

@@ -4,9 +4,9 @@ key → counters), then normalised once per distinct key and added to the bucket
 
 from __future__ import annotations
 
+from collections import _count_elements  # type: ignore[attr-defined]
 from typing import Any
 
-from conductor_tui.core import rules
 from conductor_tui.core.aggregate_rows import (
     _CLAUDE_TOK,
     _CMAX,
@@ -16,6 +16,7 @@ from conductor_tui.core.aggregate_rows import (
     _FAILED,
     _FIXED_SAVED,
     _FIXED_UNEST,
+    _GROUP_DONE,
     _LOCAL_TOK,
     _LOCAL_TOK_N,
     _N,
@@ -41,9 +42,25 @@ from conductor_tui.core.aggregate_rows import (
     _Route,
     _score_bucket,
 )
+from conductor_tui.core.enums import Delegability
+from conductor_tui.core.vocab import as_delegability, as_score
 
 _SCORE_OF: dict[Any, Any] = {}  # a score as written ("Good", "good ") → Score or None
 _UNSEEN = object()
+_NO_DAY = "\0" * 10  # no timestamp starts with it
+
+
+def _new_group(key: tuple, pairs: dict[Any, Any]) -> list[Any]:
+    """A group's counters, its (event, task type, target)'s pending pair keys, and whether
+    its status counts as completed (``key``: see :meth:`FoldMixin._add_routes`)."""
+    a: list[Any] = [0] * _NCOUNTERS
+    entry = pairs.get(key[:3])
+    if entry is None:
+        entry = pairs[key[:3]] = [{}, []]
+    st = key[7]
+    a.append(entry[1])
+    a.append(st is None or st in _DONE)
+    return a
 
 
 class FoldMixin:
@@ -82,18 +99,29 @@ class FoldMixin:
     def _add_routes(recs: list[_Route], groups: dict[Any, Any]) -> None:
         """Fold records into ``groups`` (raw key → counters, see ``aggregate_rows``).
 
-        A group's counter list carries, after its counters, the savings-pair table it
-        shares with every group of the same (event, task type, target): completed local
-        runs counted by ``pair_key(saving, tokens)``. ``groups[_PAIRS]`` holds those tables
-        by (event, task type, target)."""
+        The raw key holds the record's status and standing authorisation too (a few values
+        each), so whether a run completed is known per group, and the failed and standing
+        counters are filled from the record count when the group is collapsed. The day is
+        the timestamp's first ten characters, taken once per run of lines on the same day
+        (the same string object, so its hash is computed once). A completed local run with
+        a logged saving appends its ``pair_key(saving, tokens)`` to the pending list of its
+        (event, task type, target); the lists are counted into their tables (in C) at the
+        end of the call."""
         get = groups.get
         pairs = get(_PAIRS)
         if pairs is None:
             pairs = groups[_PAIRS] = {}
-        done_set = _DONE
-        nc = _NCOUNTERS
+        day = _NO_DAY
         for r in recs:
             ts = r.timestamp
+            if not ts:
+                d = None
+            elif ts.startswith(day):
+                d = day
+            else:
+                d = ts[:10]
+                if len(d) == 10:
+                    day = d
             key = (
                 r.event,
                 r.task_type,
@@ -101,18 +129,14 @@ class FoldMixin:
                 r.ensemble,
                 r.delegability_category,
                 r.reason,
-                ts[:10] if ts else None,
+                d,
+                r.status,
+                r.standing_auth,
             )
             a = get(key)
             if a is None:
-                a = groups[key] = [0] * nc
-                pt = pairs.get(key[:3])
-                if pt is None:
-                    pt = pairs[key[:3]] = {}
-                a.append(pt)
+                a = groups[key] = _new_group(key, pairs)
             a[0] += 1
-            st = r.status
-            done = st is None or st in done_set
             t = r.total_tokens_local
             if t is not None:  # a local run (or one that reports local tokens)
                 a[1] += t
@@ -122,15 +146,13 @@ class FoldMixin:
                     s = r.estimated_claude_tokens
                 if s is not None:
                     a[3] += s
-                    if done and s and t:
-                        pt = a[_PAIR_TABLE]
-                        pk = (s << _PAIR_SHIFT) | t  # = s * 2**40 + t: 0 <= t <= MAX_TOKENS < 2**40
-                        pt[pk] = pt.get(pk, 0) + 1
+                    if s and t and a[_GROUP_DONE]:
+                        a[_PAIR_TABLE].append((s << _PAIR_SHIFT) | t)  # t <= MAX_TOKENS < 2**40
                     else:
                         a[15] += s
                 else:
                     a[4] += t
-                    if not done:
+                    if not a[_GROUP_DONE]:
                         a[16] += t
             else:
                 s = r.tokens_saved
@@ -158,15 +180,15 @@ class FoldMixin:
                         ps = full - (r.judgment_tokens_claude or 0) if full is not None else 0
                     a[8] += ps
                     a[9] += 1
-            if not done:
-                a[14] += 1
-            if r.standing_auth:
-                a[10] += 1
             pj = r.propose_judge
             if pj is not None:
                 j = pj.claude_judge_tokens
                 if j:
                     a[11] += j
+        for table, pending in pairs.values():
+            if pending:
+                _count_elements(table, pending)
+                pending.clear()
 
     def _add_evals(self, recs: list[_Eval]) -> None:
         if self._eval_index_raw is not None:
@@ -184,7 +206,7 @@ class FoldMixin:
             else:
                 score = scores_of.get(raw, _UNSEEN)
                 if score is _UNSEEN:
-                    score = rules.as_score(raw)
+                    score = as_score(raw)
                     if len(scores_of) < 256:  # a few spellings; a file of odd ones is not kept
                         scores_of[raw] = score
             name = e.ensemble or "(unknown)"
@@ -236,8 +258,8 @@ class FoldMixin:
             target = (routed or "").strip().lower()
             is_local = bool(target) and not target.startswith("claude")
             ensemble = ens or (routed if is_local else None)
-            cat = rules.as_delegability(deleg)
-            delegable = cat in (rules.Delegability.AGENT, rules.Delegability.ENSEMBLE) or (
+            cat = as_delegability(deleg)
+            delegable = cat in (Delegability.AGENT, Delegability.ENSEMBLE) or (
                 cat is None and (reason or "").strip().lower() == "no-ensemble"
             )
             nb = self._key_cache[base] = (
@@ -279,6 +301,10 @@ class FoldMixin:
             if key is _PAIRS:
                 self._collapse_pairs(a, collapsed)
                 continue
+            if not a[_GROUP_DONE]:
+                a[_FAILED] = a[_N]
+            if key[8]:
+                a[_STANDING] = a[_N]
             del a[_PAIR_TABLE:]
             nk = norm(key)
             b = collapsed.get(nk)
@@ -288,7 +314,7 @@ class FoldMixin:
                 collapsed[nk] = _merge_counters(b, a)
         return collapsed
 
-    def _collapse_pairs(self, pairs: dict[tuple, dict[int, int]], collapsed: dict[Any, Any]) -> None:
+    def _collapse_pairs(self, pairs: dict[tuple, list[Any]], collapsed: dict[Any, Any]) -> None:
         """(event, task type, target) → pair table onto normalised task type → logged saving →
         local tokens → runs (the layout of the saving's range), for local decisions; other
         lines' pairs are dropped."""
@@ -297,7 +323,10 @@ class FoldMixin:
             into = collapsed[_PAIRS] = {}
         cache = self._pair_cache
         shift, mask = _PAIR_SHIFT, _PAIR_MASK
-        for base, table in pairs.items():
+        for base, (table, pending) in pairs.items():
+            if pending:
+                _count_elements(table, pending)
+                pending.clear()
             ntt = cache.get(base, False)
             if ntt is False:
                 nk = self._norm_key((*base, None, None, None, None))

@@ -8,15 +8,18 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from pydantic import ValidationError
 
-from conductor_tui.core.records import Evaluation, RoutingDecision, RunStatus
+from conductor_tui.core.enums import RunStatus
+from conductor_tui.core.interning import InterningDecoder
 from conductor_tui.core.schemas import AggregateEval as _Eval
 from conductor_tui.core.schemas import AggregateRoute as _Route
 from conductor_tui.core.schemas import ProposeJudgeBlock as _PJ
+
+if TYPE_CHECKING:
+    from conductor_tui.core.records import Evaluation, RoutingDecision
 
 _BOM = b"\xef\xbb\xbf"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -34,6 +37,15 @@ def _real_day(day: str) -> bool:
 CLAUDE_OVERHEAD_EVENT = "claude-overhead"  # see handoff.record_claude_overhead
 
 _ROUTE_DEC = msgspec.json.Decoder(_Route)
+# the routing fields of the report's group key: a few values each, interned while decoding
+_ROUTE_INTERNED = ("event", "task_type", "delegability_category", "routed_to", "reason", "ensemble", "status")
+
+
+def route_decoder() -> InterningDecoder:
+    """A decoder of routing lines for one reader (it learns the log's values as it goes)."""
+    return InterningDecoder(_Route, _ROUTE_INTERNED)
+
+
 _EVAL_DEC = msgspec.json.Decoder(_Eval)
 
 # group counters (index → meaning)
@@ -59,12 +71,15 @@ _CMIN = 17  # smallest positive claude_tokens of a plain Claude decision (0 = no
 _CMAX = 18  # largest
 _NCOUNTERS = 19
 _SUMMED = range(_CMIN)
-# groups[_PAIRS]: (event, task type, routed_to) → {pair key: runs}, for the completed runs that
-# logged both a saving and local tokens (each is banded against its own tokens:
-# core.savings_band); pair key = saving * 2**40 + tokens (0 <= tokens <= MAX_TOKENS < 2**40).
-# A group's counter list ends with (index _PAIR_TABLE) the table of its (event, type, target).
+# groups[_PAIRS]: (event, task type, routed_to) → [{pair key: runs}, pending pair keys], for the
+# completed runs that logged both a saving and local tokens (each is banded against its own
+# tokens: core.savings_band); pair key = saving * 2**40 + tokens (0 <= tokens <= MAX_TOKENS <
+# 2**40). A group's counter list ends with (index _PAIR_TABLE) the pending list of its (event,
+# type, target) — a block's keys are appended there and counted into the table at the block's
+# end — and (index _GROUP_DONE) whether its status counts as completed.
 _PAIRS = None
 _PAIR_TABLE = _NCOUNTERS
+_GROUP_DONE = _NCOUNTERS + 1
 _PAIR_SHIFT = 40
 _PAIR_MASK = (1 << _PAIR_SHIFT) - 1
 _DONE = frozenset({None, RunStatus.COMPLETED, "done", "success"})
@@ -131,6 +146,12 @@ def _tolerant(line: bytes, kind: str) -> Any | None:
         return None
     if not isinstance(obj, dict):
         return None
+    # pydantic loads here, for the first line that needs it: a fast scan of a clean log
+    # (a forked worker of the report) never pays for it
+    from pydantic import ValidationError
+
+    from conductor_tui.core.records import Evaluation, RoutingDecision
+
     try:
         if kind == "routing":
             route = _route_from_model(RoutingDecision.model_validate(obj))

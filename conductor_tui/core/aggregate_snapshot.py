@@ -202,7 +202,8 @@ class SnapshotMixin:
         snap.local_share_pct = (
             round(100.0 * snap.local_decisions / snap.routing_decisions, 1) if snap.routing_decisions else 0.0
         )
-        for name, st in self._files.items():
+        # routing logs first, whichever was fed first
+        for name, st in sorted(self._files.items(), key=lambda item: item[1].kind != "routing"):
             snap.skipped_lines += st.skipped
             snap.lines_read[name] = st.lines
             if st.skipped_lines:
@@ -214,6 +215,32 @@ class SnapshotMixin:
             snap.by_day[day] = self._public(self._by_day[day], ratios)
         return snap
 
+    def walk_lifecycles(self) -> None:
+        """Walk each ensemble's evaluation history now (it needs no routing log: ``report``
+        does it while its workers read the log); the snapshot then only looks up the result."""
+        tkey = self.thresholds.model_dump_json()
+        for name, scores in self._eval_scores.items():
+            self._walked(name, scores, tkey)
+
+    def _walked(self, name: str, scores: list[Any], tkey: str) -> tuple[Any, int, Any]:
+        """``(lifecycle tracker fed with the scores, evaluated scores, LoRA candidacy)`` of
+        an ensemble: the whole evaluation history walked once, again only when it (or the
+        thresholds) changed since."""
+        key = (len(scores), tkey)
+        cached = self._status_cache.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from conductor_tui.core.lifecycle import walk
+
+        t = self.thresholds
+        walked = (
+            walk(scores, t),
+            rules.count_scores(scores).evaluated,
+            rules.lora_candidate(zip(scores, self._eval_modes.get(name, []), strict=False), t),
+        )
+        self._status_cache[name] = (key, walked)
+        return walked
+
     def _ensemble_rows(self, snap: Snapshot, ratios: dict[str, rules.TokenRatio]) -> dict[str, Any]:
         """``snap.by_ensemble`` (decisions + evaluations); returns each ensemble's status."""
         t = self.thresholds
@@ -224,16 +251,8 @@ class SnapshotMixin:
             bucket = self._by_ens.get(name) or _new_bucket()
             row = self._public(bucket, ratios)
             scores = self._eval_scores.get(name, [])
-            # lifecycle + LoRA walk the whole evaluation history: recompute only when it
-            # (or the run count, or the thresholds) changed since the last snapshot
-            ckey = (len(scores), bucket["local_decisions"], tkey)
-            cached = self._status_cache.get(name)
-            if cached is not None and cached[0] == ckey:
-                status, lora = cached[1], cached[2]
-            else:
-                status = rules.lifecycle_status(scores, t, invocations=bucket["local_decisions"])
-                lora = rules.lora_candidate(zip(scores, self._eval_modes.get(name, []), strict=False), t)
-                self._status_cache[name] = (ckey, status, lora)
+            tracker, evaluated, lora = self._walked(name, scores, tkey)
+            status = rules.status_from_tracker(tracker, max(bucket["local_decisions"], evaluated))
             ens_status[name] = status
             tts = self._ens_tt.get(name, {})
             row.update(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 LLM_ORC_DIR = ".llm-orc"
 EVALUATIONS_DIR = "evaluations"
+ROUTING_LOG = "routing-log.jsonl"  # in the evaluations folder
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
@@ -76,3 +77,14 @@ def ollama_host() -> str:
         host = "127.0.0.1"
     port = port or ("443" if scheme == "https" else "11434")
     return f"{scheme}://{host}:{port}"
+
+
+def aggregate_cache_path(evaluations_dir: str | os.PathLike[str]) -> Path:
+    """Where the report's warm-start cache for one evaluations folder lives:
+    ``$XDG_CACHE_HOME/conductor-tui/aggregates/<hash>.msgpack`` (never inside ``.llm-orc/``)."""
+    import hashlib
+
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base).expanduser() if base else Path.home() / ".cache"
+    key = hashlib.blake2b(str(Path(evaluations_dir).resolve()).encode(), digest_size=10).hexdigest()
+    return root / "conductor-tui" / "aggregates" / f"{key}.msgpack"

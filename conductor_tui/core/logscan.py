@@ -9,7 +9,7 @@ What :mod:`~conductor_tui.core.aggregate` (the report and the Savings dashboard)
 * :func:`iter_blocks` yields the complete lines of a byte range as ~1 MiB memoryviews
   (one ``read`` per block, no copies), with the 1-based number of each block's first
   line relative to the range;
-* :func:`fork_map` runs a function over such pieces on every core: ``n - 1`` forked
+* :func:`fork_map` (on a :class:`ForkJob`) runs a function over such pieces on every core: ``n - 1`` forked
   children (they inherit the already-imported modules and the file's page cache, so a
   worker starts in a millisecond instead of the ~0.3 s of a spawned interpreter), the
   calling process takes the last piece itself, and each child sends its (small,
@@ -23,8 +23,10 @@ bytes, lines and processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -199,63 +201,93 @@ def _read_all(fd: int) -> bytes:
     return b"".join(parts)
 
 
+class ForkJob:
+    """``fn`` over ``items``, each in a forked child started now; :meth:`join` collects the
+    results in order (a child that failed, or could not be forked, is recomputed in this
+    process, so an error is raised there with its real traceback). Meanwhile this process
+    is free: the report loads its other modules while the children read the log.
+    :meth:`cancel` stops the children of a job whose results are not wanted."""
+
+    def __init__(self, fn: Callable[[Any], Any], items: list[Any]) -> None:
+        self.fn = fn
+        self.items = items
+        self.children: list[tuple[int, int] | None] = []
+        if not hasattr(os, "fork"):
+            self.children = [None] * len(items)
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for item in items:
+            rfd, wfd = os.pipe()
+            try:
+                pid = _fork()
+            except OSError:
+                os.close(rfd)
+                os.close(wfd)
+                self.children.append(None)
+                continue
+            if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
+                os.close(rfd)
+                _child(fn, item, wfd)
+            os.close(wfd)
+            self.children.append((pid, rfd))
+
+    def join(self) -> list[Any]:
+        raw = [self._collect(child) for child in self.children]
+        self.children = []
+        results: list[Any] = []
+        for item, data in zip(self.items, raw, strict=True):
+            value: Any = None
+            ok = False
+            if data:
+                try:
+                    tag, value = pickle.loads(data)
+                    ok = tag == "ok"
+                except Exception:
+                    ok = False
+            results.append(value if ok else self.fn(item))
+        return results
+
+    def cancel(self) -> None:
+        for child in self.children:
+            if child is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(child[0], signal.SIGKILL)
+                self._collect(child)
+        self.children = []
+
+    @staticmethod
+    def _collect(child: tuple[int, int] | None) -> bytes | None:
+        """A child's whole output once it has exited (``None`` when it failed)."""
+        if child is None:
+            return None
+        pid, rfd = child
+        try:
+            data: bytes | None = _read_all(rfd)
+        except OSError:
+            data = None
+        try:
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                data = None
+        except ChildProcessError:
+            data = None
+        return data
+
+
 def fork_map(fn: Callable[[Any], T], items: list[Any]) -> list[T]:
     """``[fn(item) for item in items]``, the items but the last computed in forked
-    children at the same time as the last one here. ``fn``'s results must pickle.
-    A child that fails (or cannot be forked) is recomputed in this process, so an error
-    is raised here, with its real traceback."""
+    children (a :class:`ForkJob`) at the same time as the last one here. ``fn``'s results
+    must pickle."""
     if len(items) <= 1 or not hasattr(os, "fork"):
         return [fn(item) for item in items]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    children: list[tuple[int, int] | None] = []
-    for item in items[:-1]:
-        rfd, wfd = os.pipe()
-        try:
-            pid = _fork()
-        except OSError:
-            os.close(rfd)
-            os.close(wfd)
-            children.append(None)
-            continue
-        if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
-            os.close(rfd)
-            _child(fn, item, wfd)
-        os.close(wfd)
-        children.append((pid, rfd))
+    job = ForkJob(fn, items[:-1])
     try:
         last = fn(items[-1])
-    finally:
-        raw: list[bytes | None] = []
-        for child in children:
-            if child is None:
-                raw.append(None)
-                continue
-            pid, rfd = child
-            try:
-                data: bytes | None = _read_all(rfd)
-            except OSError:
-                data = None
-            try:
-                _, status = os.waitpid(pid, 0)
-                if status != 0:
-                    data = None
-            except ChildProcessError:
-                data = None
-            raw.append(data)
-    results: list[T] = []
-    for item, data in zip(items[:-1], raw, strict=True):
-        value: Any = None
-        ok = False
-        if data:
-            try:
-                tag, value = pickle.loads(data)
-                ok = tag == "ok"
-            except Exception:
-                ok = False
-        results.append(value if ok else fn(item))
-    results.append(last)
-    return results
+    except BaseException:
+        job.cancel()
+        raise
+    return [*job.join(), last]
 
 
 # --------------------------------------------------------------------------- file identity

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from conductor_tui.core.records import MAX_TOKENS
+from conductor_tui.core.enums import MAX_TOKENS
 
 
 class HistoryLine(msgspec.Struct, gc=False):

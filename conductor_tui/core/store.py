@@ -68,7 +68,7 @@ from conductor_tui.core.records import (
     new_id,
 )
 
-ROUTING_LOG = "routing-log.jsonl"
+ROUTING_LOG = locations.ROUTING_LOG
 EVALUATIONS_LOG = "evaluations.jsonl"
 PLANS_LOG = "workflow-plans.jsonl"
 ROUTING_CONFIG = "routing-config.yaml"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conductor_tui.core.records import Delegability, FailureMode, Phase, Score, enum_normaliser
+from conductor_tui.core.enums import Delegability, FailureMode, Phase, Score, enum_normaliser
 
 _score_v = enum_normaliser(Score)
 _phase_v = enum_normaliser(Phase)

@@ -156,9 +156,9 @@ def test_truncated_or_replaced_file_starts_over(tmp_path: Path) -> None:
 def test_corrupt_lines_counted_with_line_numbers_across_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conductor_tui.core.aggregate as aggregate
+    import conductor_tui.core.aggregate_scan as aggregate_scan
 
-    monkeypatch.setattr(aggregate, "BLOCK_SIZE", 4096)  # many blocks, bisection paths
+    monkeypatch.setattr(aggregate_scan, "BLOCK_SIZE", 4096)  # many blocks, bisection paths
     log = tmp_path / "routing-log.jsonl"
     rows: list[dict | str] = []
     bad_lines = {7, 150, 151, 299, 300}

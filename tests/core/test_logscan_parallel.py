@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import aggregate, logscan, review
+from conductor_tui.core import aggregate, aggregate_scan, logscan, review
 from conductor_tui.core.aggregate import Aggregator, _tolerant
 from conductor_tui.core.records import RoutingDecision
 from conductor_tui.core.store import ProjectStore
@@ -144,7 +144,7 @@ def _pydantic_reference(path: Path) -> dict:
 def test_parallel_equals_serial_and_the_pydantic_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, bom: bool, crlf: bool, tail: str, block: int
 ) -> None:
-    monkeypatch.setattr(aggregate, "BLOCK_SIZE", block)  # 997: lines cross every block boundary
+    monkeypatch.setattr(aggregate_scan, "BLOCK_SIZE", block)  # 997: lines cross every block boundary
     log = tmp_path / "routing-log.jsonl"
     _write_log(log, seed, 1500, bom=bom, crlf=crlf, tail=tail)
     serial = _snapshot(log, 1, monkeypatch)

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from conductor_tui.core import aggregate
+from conductor_tui.core import aggregate_scan
 from conductor_tui.core.aggregate import Aggregator, _tolerant, cache_path_for
 from conductor_tui.core.aggregate_rows import (
     _CLAUDE_TOK,
@@ -183,7 +183,9 @@ def _reference_collapsed(agg: Aggregator, path: Path) -> tuple[dict, int]:
 
 def _fast_collapsed(path: Path) -> dict:
     """The fast path's table, as a parallel worker builds it (flushes included)."""
-    collapsed, _lines, _skipped, _numbers = aggregate._scan_routing_range((str(path), 0, path.stat().st_size))
+    collapsed, _lines, _skipped, _numbers = aggregate_scan.scan_routing_range(
+        (str(path), 0, path.stat().st_size)
+    )
     if not collapsed.get(_PAIRS, True):
         del collapsed[_PAIRS]
     return collapsed
@@ -193,8 +195,8 @@ def _fast_collapsed(path: Path) -> dict:
 def test_fold_equals_the_per_record_meaning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
-    monkeypatch.setattr(aggregate, "BLOCK_SIZE", 1499)  # many blocks, lines across their edges
-    monkeypatch.setattr(aggregate, "GROUP_FLUSH", 7)  # group tables flushed all the time
+    monkeypatch.setattr(aggregate_scan, "BLOCK_SIZE", 1499)  # many blocks, lines across their edges
+    monkeypatch.setattr(aggregate_scan, "GROUP_FLUSH", 7)  # group tables flushed all the time
     log = tmp_path / "routing-log.jsonl"
     _write_log(log, seed, 2500)
     reference, ref_skipped = _reference_collapsed(Aggregator(), log)

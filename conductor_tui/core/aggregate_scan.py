@@ -1,0 +1,176 @@
+"""The report's scan of a routing log, as the forked workers run it: whole lines of a byte
+range decoded in blocks and folded into normalised group counters
+(:mod:`~conductor_tui.core.aggregate_fold`), with nothing else loaded — no pydantic until
+a line the fast decoder rejects needs the tolerant path.
+
+:func:`start_routing_scan` starts the workers of a whole log before the rest of a command
+has loaded: ``report`` calls it first, loads its other modules and reads the config and the
+evaluations while the workers read the log, and the :class:`~conductor_tui.core.aggregate.Aggregator`
+then takes the results (:class:`RoutingPrefetch`) when they are for the file it reads.
+
+No Textual, no pydantic at import.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import msgspec
+
+from conductor_tui.core import logscan
+from conductor_tui.core.aggregate_fold import FoldMixin
+from conductor_tui.core.aggregate_rows import _BOM, _FileState, _tolerant, route_decoder
+
+BLOCK_SIZE = 1 << 18  # 256 KiB: the decoded records of a block stay in the CPU cache for the loop
+MAX_SKIPPED_LINE_NUMBERS = 1000
+# fold a group table into the totals once it has this many keys (it stays in the CPU cache)
+GROUP_FLUSH = 2048
+
+
+class Folder(FoldMixin):
+    """Blocks of lines decoded and folded (what a scan needs of the aggregator: the fold,
+    the key normalisation and its caches)."""
+
+    def __init__(self) -> None:
+        self._key_cache: dict[tuple, tuple] = {}
+        self._pair_cache: dict[tuple, Any] = {}
+        self._day_cache: dict[str | None, str] = {}
+
+    def _decode_piece(
+        self,
+        piece: bytes | memoryview,
+        line_no: int,
+        decoder: Any,
+        routing: bool,
+        state: _FileState,
+        groups: dict[tuple, list[int]],
+    ) -> None:
+        """Fold the whole lines of ``piece`` (its first is line ``line_no``): decoded at once;
+        a piece the decoder rejects is bisected down to small pieces read line by line, the
+        lines it still rejects through the tolerant path, skipped and counted when that
+        fails too."""
+        try:
+            recs = decoder.decode_lines(piece)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            recs = None
+        if recs is not None:
+            self._add(recs, routing, groups)
+            return
+        piece = bytes(piece)
+        if len(piece) > 16384:
+            mid = piece.find(b"\n", len(piece) // 2)
+            if 0 <= mid < len(piece) - 1:
+                left = piece[: mid + 1]
+                self._decode_piece(left, line_no, decoder, routing, state, groups)
+                self._decode_piece(
+                    piece[mid + 1 :], line_no + left.count(b"\n"), decoder, routing, state, groups
+                )
+                return
+        good: list[Any] = []
+        for raw in piece.split(b"\n")[:-1]:
+            line = raw.strip()
+            if line:
+                try:
+                    good.append(decoder.decode(line))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    rec = _tolerant(line, state.kind)
+                    if rec is None:
+                        state.skipped += 1
+                        if len(state.skipped_lines) < MAX_SKIPPED_LINE_NUMBERS:
+                            state.skipped_lines.append(line_no)
+                    else:
+                        good.append(rec)
+            line_no += 1
+        self._add(good, routing, groups)
+
+
+def scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list[int]]:
+    """One piece of a parallel routing-log read (whole lines ``[start, end)`` of ``path``):
+    ``(normalised group counters, lines, skipped lines, their numbers within the piece)``."""
+    path, start, end = job
+    folder = Folder()
+    state = _FileState(kind="routing")
+    groups: dict[tuple, list[int]] = {}
+    collapsed: dict[tuple, list[int]] = {}
+    lines = 0
+    decoder = route_decoder()
+    last: memoryview | None = None
+    with open(path, "rb", buffering=0) as fh:
+        for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
+            folder._decode_piece(piece, first, decoder, True, state, groups)
+            lines, last = first - 1, piece  # iter_blocks counted the lines before this piece
+            if len(groups) > GROUP_FLUSH:
+                groups = folder._fold_groups(groups, collapsed)
+    if last is not None:  # a view of a bytes block read from the file, from its start
+        lines += cast(bytes, last.obj).count(b"\n", 0, len(last))
+    folder._collapse(groups, collapsed)
+    return collapsed, lines, state.skipped, state.skipped_lines
+
+
+def routing_ranges(fh: Any, start: int, size: int) -> tuple[int, int, list[tuple[int, int]]]:
+    """``(start, end, ranges)`` of a parallel read of ``fh`` from ``start`` (a log read
+    from its beginning starts after a byte-order mark): the whole lines up to the last
+    newline, one range per worker; no ranges when the rest is too small to split."""
+    n = logscan.parallel_workers(size - start)
+    if n <= 1:
+        return start, start, []
+    if start == 0:
+        fh.seek(0)
+        if fh.read(len(_BOM)) == _BOM:
+            start = len(_BOM)
+    end = logscan.last_newline(fh, start, size)
+    return start, end, logscan.line_ranges(fh, start, end, n)
+
+
+@dataclass
+class RoutingPrefetch:
+    """The workers of a whole routing log, started ahead (see :func:`start_routing_scan`)."""
+
+    dev: int
+    ino: int
+    start: int
+    end: int
+    job: logscan.ForkJob | None
+
+    def take(self, fh: Any, offset: int, size: int) -> list[Any] | None:
+        """The workers' results when they read the file ``fh`` is open on, from ``offset``
+        (0: a read from the start; after a byte-order mark they started behind it), and the
+        file still holds their lines; ``None`` otherwise. Once asked about their own file,
+        the workers are done with: a read from elsewhere, or of a shorter (rewritten) file,
+        stops them."""
+        job = self.job
+        if job is None:
+            return None
+        st = os.fstat(fh.fileno())
+        if (st.st_dev, st.st_ino) != (self.dev, self.ino):
+            return None  # another file: left for its own read
+        self.job = None
+        if offset != 0 or size < self.end:
+            job.cancel()
+            return None
+        return job.join()
+
+    def cancel(self) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.cancel()
+
+
+def start_routing_scan(path: str | os.PathLike[str]) -> RoutingPrefetch | None:
+    """Start reading the whole routing log at ``path`` on every core, or ``None`` when it
+    is missing or too small to split. The caller hands the result to
+    :meth:`~conductor_tui.core.aggregate.Aggregator.adopt` (or cancels it)."""
+    try:
+        fh = open(Path(path), "rb", buffering=0)
+    except OSError:
+        return None
+    with fh:
+        st = os.fstat(fh.fileno())
+        start, end, ranges = routing_ranges(fh, 0, st.st_size)
+    if not ranges:
+        return None
+    job = logscan.ForkJob(scan_routing_range, [(str(path), a, b) for a, b in ranges])
+    return RoutingPrefetch(st.st_dev, st.st_ino, start, end, job)
