@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,11 +57,14 @@ def _start_reading(evaluations_dir: Path) -> RoutingPrefetch | None:
 
 
 def build_report(
-    store: ProjectStore, prefetch: RoutingPrefetch | None = None
+    store: ProjectStore,
+    prefetch: RoutingPrefetch | None = None,
+    meanwhile: Callable[[RoutingConfig], object] | None = None,
 ) -> tuple[Snapshot, RoutingConfig, list[str]]:
-    """Aggregate ``store``'s logs (``prefetch``: its routing log's workers, already started).
-    Raises ``OSError`` / :class:`StoreError` when a log cannot be read; a malformed routing
-    config only adds a warning (defaults apply)."""
+    """Aggregate ``store``'s logs (``prefetch``: its routing log's workers, already started;
+    ``meanwhile``: called with the config once the evaluations are read, before the routing
+    log is). Raises ``OSError`` / :class:`StoreError` when a log cannot be read; a malformed
+    routing config only adds a warning (defaults apply)."""
     from conductor_tui.core.aggregate import Aggregator, cache_path_for
     from conductor_tui.core.records import RoutingConfig
     from conductor_tui.core.store import StoreError
@@ -86,6 +90,8 @@ def build_report(
                 raise StoreError(path, exc.strerror or str(exc)) from exc
             if kind == "evaluations":
                 agg.walk_lifecycles()
+                if meanwhile is not None:
+                    meanwhile(cfg)
     finally:
         agg.drop_prefetched()
     try:
@@ -173,12 +179,13 @@ def _report(
     explain = getattr(args, "explain", None)
     if explain:
         return _explain(store, explain, as_json=as_json)
+    agreements: list[Any] = []  # judge–human agreement needs the evaluations only
     try:
-        snap, cfg, warnings = build_report(store, prefetch)
+        snap, cfg, warnings = build_report(store, prefetch, lambda c: agreements.append(_agreement(store, c)))
     except StoreError as exc:
         print(f"conductor-tui report: cannot read {exc.path}: {exc.reason}", file=sys.stderr)
         return 1
-    agreement = _agreement(store, cfg)
+    agreement = agreements[0] if agreements else _agreement(store, cfg)
     savings_range = _savings_range(store, cfg)
     if as_json:
         out = snap.to_dict()

@@ -4,7 +4,8 @@ proportional to the number of groups, not lines)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 from conductor_tui.core import rules
@@ -65,7 +66,27 @@ class Snapshot:
     by_day: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """``dataclasses.asdict(self)``: a copy that shares nothing mutable with the snapshot,
+        built without asdict's per-value ``deepcopy`` calls (a year of days is ~10k values)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+_ATOMIC = frozenset({int, float, str, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind is tuple:
+        return tuple(_plain(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return copy.deepcopy(value)
 
 
 class SnapshotMixin:

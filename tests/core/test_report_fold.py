@@ -8,6 +8,7 @@ run → verdict index a loaded cache keeps encoded until then) ends where a fres
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -207,6 +208,7 @@ def test_fold_equals_the_per_record_meaning(
     ref = Aggregator()
     ref._apply_collapsed(reference)
     ref_snap = ref.snapshot().to_dict()
+    assert ref_snap == dataclasses.asdict(ref.snapshot())  # to_dict is asdict, faster
     for workers in ("1", "2", "3"):
         monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
         agg = Aggregator()
