@@ -236,9 +236,17 @@ class Aggregator(SnapshotMixin, CacheMixin, Folder):
         malformed ``task-profiles.yaml`` keeps the counts read before)."""
         from conductor_tui.core.store import StoreError
 
-        n = self.feed_file(store.routing_log_path, "routing") + self.feed_file(
-            store.evaluations_path, "evaluations"
-        )
+        routing = self._files.get(str(Path(store.routing_log_path)))
+        if routing is None or routing.offset == 0:
+            # a read from the start: the routing log's workers first, the evaluations and
+            # the lifecycles they decide here meanwhile
+            self.adopt(aggregate_scan.start_routing_scan(store.routing_log_path))
+        try:
+            n = self.feed_file(store.evaluations_path, "evaluations")
+            self.walk_lifecycles()
+            n += self.feed_file(store.routing_log_path, "routing")
+        finally:
+            self.drop_prefetched()
         try:
             self.feed_task_profiles(store)
         except (StoreError, OSError):

@@ -167,3 +167,27 @@ def test_report_cold_warm_and_serial_print_the_same(tmp_path: Path, monkeypatch:
     assert _report_json(project) == serial  # writes the cache (cold: workers started first)
     assert _report_json(project) == serial  # warm: no workers, the cache
     assert serial["routing_decisions"] > 1000 and serial["evaluations"]["good"] == 100
+
+
+def test_a_dashboard_feeding_the_store_reads_what_a_serial_read_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conductor_tui.core.store import ProjectStore
+
+    project = tmp_path / "p"
+    store = ProjectStore(project)
+    _write_log(store.routing_log_path, 8, 900)
+    store.evaluations_path.write_text(
+        json.dumps({"routing_id": "rd-1", "ensemble": "extract-x", "score": "poor"}) + "\n", encoding="utf-8"
+    )
+    agg = Aggregator()
+    assert agg.feed_store(store) > 900  # workers started first, evaluations read meanwhile
+    with open(store.routing_log_path, "a", encoding="utf-8") as fh:  # then appends: read here
+        fh.write(json.dumps({"task_type": "extraction", "routed_to": "claude", "claude_tokens": 9}) + "\n")
+    assert agg.feed_store(store) == 1
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    serial = Aggregator()
+    serial.feed_file(store.routing_log_path)
+    serial.feed_file(store.evaluations_path)
+    assert agg.snapshot() == serial.snapshot()
+    assert agg.snapshot().evaluations["poor"] == 1
