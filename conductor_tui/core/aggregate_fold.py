@@ -48,6 +48,8 @@ from conductor_tui.core.vocab import as_delegability, as_score
 _SCORE_OF: dict[Any, Any] = {}  # a score as written ("Good", "good ") → Score or None
 _UNSEEN = object()
 _NO_DAY = "\0" * 10  # no timestamp starts with it
+# the per-record loop indexes a group's list with literals (a[19], a[20], shift 40)
+assert (_PAIR_TABLE, _GROUP_DONE, _PAIR_SHIFT) == (19, 20, 40)
 
 
 def _new_group(key: tuple, pairs: dict[Any, Any]) -> list[Any]:
@@ -146,13 +148,13 @@ class FoldMixin:
                     s = r.estimated_claude_tokens
                 if s is not None:
                     a[3] += s
-                    if s and t and a[_GROUP_DONE]:
-                        a[_PAIR_TABLE].append((s << _PAIR_SHIFT) | t)  # t <= MAX_TOKENS < 2**40
+                    if s and t and a[20]:  # _GROUP_DONE
+                        a[19].append((s << 40) | t)  # _PAIR_TABLE, pair_key: t <= MAX_TOKENS < 2**40
                     else:
                         a[15] += s
                 else:
                     a[4] += t
-                    if not a[_GROUP_DONE]:
+                    if not a[20]:
                         a[16] += t
             else:
                 s = r.tokens_saved
