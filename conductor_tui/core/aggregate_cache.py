@@ -18,8 +18,8 @@ from conductor_tui.core.aggregate_rows import _FileState
 from conductor_tui.core.records import Score
 
 # 6: size + mtime_ns per file; failed/cancelled local runs apart; one verdict per run;
-# the saving's range
-CACHE_FORMAT = 6
+# the saving's range; 7: its pairs under one key (saving * 2**40 + tokens)
+CACHE_FORMAT = 7
 # the run → verdict index is only needed when new evaluations arrive: kept encoded till then
 _LAZY = "_eval_index"
 _SCORES: dict[Any, Score | None] = {s.value: s for s in Score}

@@ -21,7 +21,6 @@ from conductor_tui.core.aggregate_rows import (
     _LOCAL_TOK_N,
     _N,
     _NCOUNTERS,
-    _PAIR_MASK,
     _PAIR_SHIFT,
     _PAIR_TABLE,
     _PAIRS,
@@ -50,6 +49,13 @@ _UNSEEN = object()
 _NO_DAY = "\0" * 10  # no timestamp starts with it
 # the per-record loop indexes a group's list with literals (a[19], a[20], shift 40)
 assert (_PAIR_TABLE, _GROUP_DONE, _PAIR_SHIFT) == (19, 20, 40)
+
+
+def _add_counts(mine: dict[int, int], other: dict[int, int]) -> None:
+    """``mine[k] += other[k]`` for every key of ``other`` (pair key → runs)."""
+    get = mine.get
+    for k, n in other.items():
+        mine[k] = get(k, 0) + n
 
 
 def _new_group(key: tuple, pairs: dict[Any, Any]) -> list[Any]:
@@ -317,14 +323,13 @@ class FoldMixin:
         return collapsed
 
     def _collapse_pairs(self, pairs: dict[tuple, list[Any]], collapsed: dict[Any, Any]) -> None:
-        """(event, task type, target) → pair table onto normalised task type → logged saving →
-        local tokens → runs (the layout of the saving's range), for local decisions; other
-        lines' pairs are dropped."""
+        """(event, task type, target) → pair table onto normalised task type → pair key →
+        runs (the layout of the saving's range), for local decisions; other lines' pairs
+        are dropped. A task type's first table is taken over as it is."""
         into = collapsed.get(_PAIRS)
         if into is None:
             into = collapsed[_PAIRS] = {}
         cache = self._pair_cache
-        shift, mask = _PAIR_SHIFT, _PAIR_MASK
         for base, (table, pending) in pairs.items():
             if pending:
                 _count_elements(table, pending)
@@ -335,33 +340,21 @@ class FoldMixin:
                 ntt = cache[base] = nk[1] if nk[0] and nk[2] else None
             if ntt is None or not table:
                 continue
-            rows: dict[int, dict[int, int]] | None = into.get(ntt)
-            if rows is None:
-                rows = into[ntt] = {}
-            for pk, n in table.items():
-                s = pk >> shift
-                t = pk & mask
-                row = rows.get(s)
-                if row is None:
-                    row = rows[s] = {}
-                row[t] = row.get(t, 0) + n
+            mine: dict[int, int] | None = into.get(ntt)
+            if mine is None:
+                into[ntt] = table
+            else:
+                _add_counts(mine, table)
 
-    def _apply_pairs(self, pairs: dict[str, dict[int, dict[int, int]]]) -> None:
+    def _apply_pairs(self, pairs: dict[str, dict[int, int]]) -> None:
         """Add collapsed pairs to the range's; a task type's first ones are taken over as
         they are (the collapsed table is not used again)."""
-        for tt, rows in pairs.items():
+        for tt, table in pairs.items():
             rng = self._range.setdefault(tt, [0, 0, 0, {}])
-            mine: dict[int, dict[int, int]] = rng[3]
-            if not mine:
-                rng[3] = rows
-                continue
-            for s, by_t in rows.items():
-                row = mine.get(s)
-                if row is None:
-                    mine[s] = by_t
-                    continue
-                for t, n in by_t.items():
-                    row[t] = row.get(t, 0) + n
+            if not rng[3]:
+                rng[3] = table
+            else:
+                _add_counts(rng[3], table)
 
     def _apply_collapsed(self, collapsed: dict[Any, Any]) -> None:
         for nkey, a in collapsed.items():

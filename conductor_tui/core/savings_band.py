@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conductor_tui.core import rules
+from conductor_tui.core.aggregate_rows import _PAIR_MASK, _PAIR_SHIFT
 from conductor_tui.core.records import RoutingThresholds
 
 
@@ -79,13 +80,13 @@ class RangeAcc:
     ``fixed`` — logged savings that stay at their value; ``fixed_unest`` — local tokens of
     runs that did not complete and logged no saving (their ratio estimate stays fixed);
     ``unest`` — local tokens of completed runs with no logged saving (banded);
-    ``pairs`` — logged saving → local tokens → runs, for completed runs that logged both
-    (each is banded against its own tokens)."""
+    ``pairs`` — pair key (``saving * 2**40 + tokens``, see :func:`pair_of`) → runs, for
+    completed runs that logged both (each is banded against its own tokens)."""
 
     fixed: int = 0
     fixed_unest: int = 0
     unest: int = 0
-    pairs: dict[int, dict[int, int]] | None = None
+    pairs: dict[int, int] | None = None
 
     def add(self, other: RangeAcc) -> None:
         self.fixed += other.fixed
@@ -94,17 +95,12 @@ class RangeAcc:
         if other.pairs:
             self.add_pairs(other.pairs)
 
-    def add_pairs(self, pairs: dict[int, dict[int, int]]) -> None:
+    def add_pairs(self, pairs: dict[int, int]) -> None:
         mine = self.pairs
         if mine is None:
             mine = self.pairs = {}
-        for s, by_t in pairs.items():
-            row = mine.get(s)
-            if row is None:
-                mine[s] = dict(by_t)
-                continue
-            for t, n in by_t.items():
-                row[t] = row.get(t, 0) + n
+        for k, n in pairs.items():
+            mine[k] = mine.get(k, 0) + n
 
     def to_state(self) -> list[Any]:
         return [self.fixed, self.fixed_unest, self.unest, self.pairs or {}]
@@ -133,19 +129,27 @@ def range_of(acc: RangeAcc, band: RatioBand) -> tuple[float, float]:
     return lo, hi
 
 
-def _pairs_range(pairs: dict[int, dict[int, int]], low: float, high: float) -> tuple[float, float]:
+def pair_of(key: int) -> tuple[int, int]:
+    """``(saving, tokens)`` of a pair key ``saving * 2**40 + tokens`` (``0 <= tokens <=
+    MAX_TOKENS < 2**40``; the saving may be negative)."""
+    return key >> _PAIR_SHIFT, key & _PAIR_MASK
+
+
+def _pairs_range(pairs: dict[int, int], low: float, high: float) -> tuple[float, float]:
     """Σ runs × min/max(saving, tokens / band edge) over logged (saving, tokens) pairs."""
     lo = hi = 0.0
+    shift, mask = _PAIR_SHIFT, _PAIR_MASK
     if high > 0 and low > 0:
-        for s, by_t in pairs.items():
-            for t, n in by_t.items():
-                a = t / high
-                b = t / low
-                lo += n * (s if s < a else a)
-                hi += n * (s if s > b else b)
+        for k, n in pairs.items():
+            s = k >> shift
+            t = k & mask
+            a = t / high
+            b = t / low
+            lo += n * (s if s < a else a)
+            hi += n * (s if s > b else b)
         return lo, hi
-    for s, by_t in pairs.items():
-        for t, n in by_t.items():
-            lo += n * min(s, t / high) if high > 0 else n * s
-            hi += n * max(s, t / low) if low > 0 else n * s
+    for k, n in pairs.items():
+        s, t = k >> shift, k & mask
+        lo += n * min(s, t / high) if high > 0 else n * s
+        hi += n * max(s, t / low) if low > 0 else n * s
     return lo, hi

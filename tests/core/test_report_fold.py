@@ -45,6 +45,7 @@ from conductor_tui.core.aggregate_rows import (
     _UNESTIMATED,
 )
 from conductor_tui.core.records import MAX_TOKENS
+from conductor_tui.core.savings_band import pair_of
 
 STATUSES = [None, "completed", "done", "success", "failed", "cancelled", "error", "running", "Completed"]
 TARGETS = ["extract-x", "write-changelog", "claude", "Claude", "claude-opus", "", None]
@@ -175,8 +176,9 @@ def _reference_collapsed(agg: Aggregator, path: Path) -> tuple[dict, int]:
             acc[_CMIN] = min(acc[_CMIN], c[_CMIN]) if acc[_CMIN] else c[_CMIN]
         acc[_CMAX] = max(acc[_CMAX], c[_CMAX])
         if pair is not None and nk[0] and nk[2]:  # banded: local decisions only
-            row = out[_PAIRS].setdefault(nk[1], {}).setdefault(pair[0], {})
-            row[pair[1]] = row.get(pair[1], 0) + 1
+            table = out[_PAIRS].setdefault(nk[1], {})
+            pk = pair[0] * 2**_PAIR_SHIFT + pair[1]
+            table[pk] = table.get(pk, 0) + 1
     if not out[_PAIRS]:
         del out[_PAIRS]
     return out, skipped
@@ -275,6 +277,5 @@ def test_pair_keys_hold_every_saving_and_token_count(tmp_path: Path) -> None:
     log.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
     agg = Aggregator()
     agg.feed_file(log, "routing")
-    rows = agg._range["extraction"][3]
-    got = {(s, t): n for s, by_t in rows.items() for t, n in by_t.items()}
+    got = {pair_of(k): n for k, n in agg._range["extraction"][3].items()}
     assert got == {p: 2 if p in pairs[:2] else 1 for p in pairs}
