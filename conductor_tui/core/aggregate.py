@@ -82,7 +82,6 @@ from conductor_tui.core.aggregate_rows import (
     _BOM,
     _EVAL_DEC,
     _FileState,
-    _new_bucket,
     _tolerant,
     route_decoder,
 )
@@ -137,17 +136,7 @@ class Aggregator(SnapshotMixin, CacheMixin, Folder):
         self._reset_data()
 
     def _reset_data(self) -> None:
-        self._totals = _new_bucket()
-        self._events = 0
-        self._by_tt: dict[str, dict[str, Any]] = {}
-        self._by_ens: dict[str, dict[str, Any]] = {}
-        self._by_day: dict[str, dict[str, Any]] = {}
-        # task type → [local tokens sum, n, claude tokens sum, n] for the ratio
-        self._ratio: dict[str, list[int]] = {}
-        # task type → [fixed, fixed_unest, unest, pairs] of its saving's range (core.savings_band)
-        self._range: dict[str, list[Any]] = {}
-        # ensemble → task type → decisions (to attribute evaluations without a task type)
-        self._ens_tt: dict[str, dict[str, int]] = {}
+        self._reset_routes()
         self._key_cache: dict[tuple, tuple] = {}
         self._pair_cache: dict[tuple, Any] = {}
         self._day_cache: dict[str | None, str] = {}
@@ -162,7 +151,6 @@ class Aggregator(SnapshotMixin, CacheMixin, Folder):
         self._eval_tt: dict[str, dict[str, int]] = {}  # explicit task type → score counts
         self._eval_implicit: dict[str, dict[str, int]] = {}  # ensemble → counts w/o task type
         self._eval_totals: dict[str, int] = {"total": 0, "good": 0, "acceptable": 0, "poor": 0, "unscored": 0}
-        self._overhead: dict[str, int] = {"planning": 0, "judge": 0}
 
     # ----------------------------------------------------------------- feeding
 
@@ -394,8 +382,8 @@ class Aggregator(SnapshotMixin, CacheMixin, Folder):
         self._apply_parts(parts, state, end)
 
     def _apply_parts(self, parts: list[Any], state: _FileState, end: int) -> None:
-        for collapsed, lines, skipped, skipped_lines in parts:
-            self._apply_collapsed(collapsed)
+        for totals, lines, skipped, skipped_lines in parts:
+            self._merge_route_totals(totals)
             state.skipped += skipped
             room = MAX_SKIPPED_LINE_NUMBERS - len(state.skipped_lines)
             if room > 0:

@@ -21,8 +21,19 @@ from typing import Any, cast
 import msgspec
 
 from conductor_tui.core import logscan
-from conductor_tui.core.aggregate_fold import FoldMixin
-from conductor_tui.core.aggregate_rows import _BOM, _FileState, _tolerant, route_decoder
+from conductor_tui.core.aggregate_fold import FoldMixin, _add_counts
+from conductor_tui.core.aggregate_rows import _BOM, _FileState, _new_bucket, _tolerant, route_decoder
+
+
+def _add_bucket(mine: dict[str, Any], theirs: dict[str, Any]) -> None:
+    for key, value in theirs.items():
+        if key == "unestimated":
+            unest = mine[key]
+            for tt, n in value.items():
+                unest[tt] = unest.get(tt, 0) + n
+        else:
+            mine[key] += value
+
 
 BLOCK_SIZE = 1 << 18  # 256 KiB: the decoded records of a block stay in the CPU cache for the loop
 MAX_SKIPPED_LINE_NUMBERS = 1000
@@ -38,6 +49,74 @@ class Folder(FoldMixin):
         self._key_cache: dict[tuple, tuple] = {}
         self._pair_cache: dict[tuple, Any] = {}
         self._day_cache: dict[str | None, str] = {}
+        self._reset_routes()
+
+    def _reset_routes(self) -> None:
+        """The routing log's totals (what :meth:`_apply_collapsed` adds to)."""
+        self._totals = _new_bucket()
+        self._events = 0
+        self._by_tt: dict[str, dict[str, Any]] = {}
+        self._by_ens: dict[str, dict[str, Any]] = {}
+        self._by_day: dict[str, dict[str, Any]] = {}
+        # task type → [local tokens sum, n, claude tokens sum, n, min, max] for the ratio
+        self._ratio: dict[str, list[int]] = {}
+        # task type → [fixed, fixed_unest, unest, pairs] of its saving's range (core.savings_band)
+        self._range: dict[str, list[Any]] = {}
+        # ensemble → task type → decisions (to attribute evaluations without a task type)
+        self._ens_tt: dict[str, dict[str, int]] = {}
+        self._overhead: dict[str, int] = {"planning": 0, "judge": 0}
+
+    def _route_totals(self) -> tuple:
+        """The routing totals, to send from a worker (:meth:`_merge_route_totals` adds them)."""
+        return (
+            self._totals,
+            self._events,
+            self._by_tt,
+            self._by_ens,
+            self._by_day,
+            self._ratio,
+            self._range,
+            self._ens_tt,
+            self._overhead,
+        )
+
+    def _merge_route_totals(self, part: tuple) -> None:
+        """Add a worker's routing totals (:meth:`_route_totals`) to these."""
+        totals, events, by_tt, by_ens, by_day, ratio, rng, ens_tt, overhead = part
+        _add_bucket(self._totals, totals)
+        self._events += events
+        for mine, theirs in ((self._by_tt, by_tt), (self._by_ens, by_ens), (self._by_day, by_day)):
+            for key, bucket in theirs.items():
+                have = mine.get(key)
+                if have is None:
+                    mine[key] = bucket
+                else:
+                    _add_bucket(have, bucket)
+        for tt, r in ratio.items():
+            mr = self._ratio.get(tt)
+            if mr is None:
+                self._ratio[tt] = r
+                continue
+            for i in range(4):
+                mr[i] += r[i]
+            if r[4] and (not mr[4] or r[4] < mr[4]):
+                mr[4] = r[4]
+            mr[5] = max(mr[5], r[5])
+        for tt, (fixed, fixed_unest, unest, pairs) in rng.items():
+            acc = self._range.setdefault(tt, [0, 0, 0, {}])
+            acc[0] += fixed
+            acc[1] += fixed_unest
+            acc[2] += unest
+            if not acc[3]:
+                acc[3] = pairs
+            else:
+                _add_counts(acc[3], pairs)
+        for ens, tts in ens_tt.items():
+            have_tts = self._ens_tt.setdefault(ens, {})
+            for tt, n in tts.items():
+                have_tts[tt] = have_tts.get(tt, 0) + n
+        for kind, n in overhead.items():
+            self._overhead[kind] = self._overhead.get(kind, 0) + n
 
     def _decode_piece(
         self,
@@ -87,9 +166,17 @@ class Folder(FoldMixin):
         self._add(good, routing, groups)
 
 
-def scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list[int]]:
+def scan_routing_range(job: tuple[str, int, int]) -> tuple[tuple, int, int, list[int]]:
     """One piece of a parallel routing-log read (whole lines ``[start, end)`` of ``path``):
-    ``(normalised group counters, lines, skipped lines, their numbers within the piece)``."""
+    ``(routing totals, lines, skipped lines, their numbers within the piece)``; the totals
+    are added up here, on every core, so the caller only merges them."""
+    folder, collapsed, lines, state = _scan_range(job)
+    folder._apply_collapsed(collapsed)
+    return folder._route_totals(), lines, state.skipped, state.skipped_lines
+
+
+def _scan_range(job: tuple[str, int, int]) -> tuple[Folder, dict, int, _FileState]:
+    """The lines ``[start, end)`` of ``path`` folded into normalised group counters."""
     path, start, end = job
     folder = Folder()
     state = _FileState(kind="routing")
@@ -107,7 +194,7 @@ def scan_routing_range(job: tuple[str, int, int]) -> tuple[dict, int, int, list[
     if last is not None:  # a view of a bytes block read from the file, from its start
         lines += cast(bytes, last.obj).count(b"\n", 0, len(last))
     folder._collapse(groups, collapsed)
-    return collapsed, lines, state.skipped, state.skipped_lines
+    return folder, collapsed, lines, state
 
 
 def routing_ranges(fh: Any, start: int, size: int) -> tuple[int, int, list[tuple[int, int]]]:

@@ -8,6 +8,7 @@ run → verdict index a loaded cache keeps encoded until then) ends where a fres
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import random
@@ -186,9 +187,7 @@ def _reference_collapsed(agg: Aggregator, path: Path) -> tuple[dict, int]:
 
 def _fast_collapsed(path: Path) -> dict:
     """The fast path's table, as a parallel worker builds it (flushes included)."""
-    collapsed, _lines, _skipped, _numbers = aggregate_scan.scan_routing_range(
-        (str(path), 0, path.stat().st_size)
-    )
+    _folder, collapsed, _lines, _state = aggregate_scan._scan_range((str(path), 0, path.stat().st_size))
     if not collapsed.get(_PAIRS, True):
         del collapsed[_PAIRS]
     return collapsed
@@ -205,6 +204,11 @@ def test_fold_equals_the_per_record_meaning(
     reference, ref_skipped = _reference_collapsed(Aggregator(), log)
     assert ref_skipped > 0 and len(reference) > 100 and reference.get(_PAIRS)
     assert _fast_collapsed(log) == reference
+    # what a worker sends: the table added up into the routing totals
+    folder = aggregate_scan.Folder()
+    folder._apply_collapsed(copy.deepcopy(reference))
+    sent = aggregate_scan.scan_routing_range((str(log), 0, log.stat().st_size))[0]
+    assert sent == folder._route_totals()
 
     # and the figures: fed serially and on 2 / 3 workers, against the reference table applied
     ref = Aggregator()
