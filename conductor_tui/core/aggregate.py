@@ -324,7 +324,7 @@ class Aggregator(SnapshotMixin, CacheMixin, Folder):
                 continue
             n_lines = block.count(b"\n", skip, cut + 1)
             piece = memoryview(block)[skip : cut + 1]
-            self._decode_piece(piece, state.next_line, decoder, routing, state, groups)
+            self._decode_piece(piece, state.next_line, decoder, routing, state, groups, n_lines)
             if routing and len(groups) > aggregate_scan.GROUP_FLUSH:
                 # Keep the group table small (it stays in the CPU cache): fold it now.
                 groups = self._fold_groups(groups)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
@@ -126,16 +126,18 @@ class Folder(FoldMixin):
         routing: bool,
         state: _FileState,
         groups: dict[tuple, list[int]],
+        lines: int,
     ) -> None:
-        """Fold the whole lines of ``piece`` (its first is line ``line_no``): decoded at once;
-        a piece the decoder rejects is bisected down to small pieces read line by line, the
-        lines it still rejects through the tolerant path, skipped and counted when that
-        fails too."""
+        """Fold the ``lines`` whole lines of ``piece`` (its first is line ``line_no``):
+        decoded at once; a piece the decoder rejects, or that does not decode to one record
+        per line (a blank line, two objects on one line), is bisected down to small pieces
+        read line by line, the lines the decoder still rejects through the tolerant path,
+        skipped and counted when that fails too."""
         try:
             recs = decoder.decode_lines(piece)
         except (msgspec.DecodeError, msgspec.ValidationError):
             recs = None
-        if recs is not None:
+        if recs is not None and len(recs) == lines:
             self._add(recs, routing, groups)
             return
         piece = bytes(piece)
@@ -143,9 +145,10 @@ class Folder(FoldMixin):
             mid = piece.find(b"\n", len(piece) // 2)
             if 0 <= mid < len(piece) - 1:
                 left = piece[: mid + 1]
-                self._decode_piece(left, line_no, decoder, routing, state, groups)
+                n_left = left.count(b"\n")
+                self._decode_piece(left, line_no, decoder, routing, state, groups, n_left)
                 self._decode_piece(
-                    piece[mid + 1 :], line_no + left.count(b"\n"), decoder, routing, state, groups
+                    piece[mid + 1 :], line_no + n_left, decoder, routing, state, groups, lines - n_left
                 )
                 return
         good: list[Any] = []
@@ -184,15 +187,12 @@ def _scan_range(job: tuple[str, int, int]) -> tuple[Folder, dict, int, _FileStat
     collapsed: dict[tuple, list[int]] = {}
     lines = 0
     decoder = route_decoder()
-    last: memoryview | None = None
     with open(path, "rb", buffering=0) as fh:
-        for piece, first in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
-            folder._decode_piece(piece, first, decoder, True, state, groups)
-            lines, last = first - 1, piece  # iter_blocks counted the lines before this piece
+        for piece, first, n in logscan.iter_blocks(fh, start, end, BLOCK_SIZE):
+            folder._decode_piece(piece, first, decoder, True, state, groups, n)
+            lines += n
             if len(groups) > GROUP_FLUSH:
                 groups = folder._fold_groups(groups, collapsed)
-    if last is not None:  # a view of a bytes block read from the file, from its start
-        lines += cast(bytes, last.obj).count(b"\n", 0, len(last))
     folder._collapse(groups, collapsed)
     return folder, collapsed, lines, state
 

@@ -131,11 +131,12 @@ def line_ranges(fh: Any, start: int, end: int, n: int) -> list[tuple[int, int]]:
 
 def iter_blocks(
     fh: Any, start: int, end: int, block_size: int | None = None
-) -> Iterator[tuple[memoryview, int]]:
+) -> Iterator[tuple[memoryview, int, int]]:
     """Complete lines of ``[start, end)`` (``end`` just after a newline) as memoryviews of
-    about ``block_size`` bytes, each ending with ``\\n``; yields ``(piece, first_line)``
-    where ``first_line`` is the 1-based number, within the range, of the piece's first
-    line. ``fh`` must be an unbuffered binary file (``open(path, "rb", buffering=0)``)."""
+    about ``block_size`` bytes, each ending with ``\\n``; yields ``(piece, first_line,
+    lines)``: the 1-based number, within the range, of the piece's first line and the
+    number of lines (newlines) in it. ``fh`` must be an unbuffered binary file
+    (``open(path, "rb", buffering=0)``)."""
     block_size = block_size or BLOCK_SIZE
     offset = start
     line = 1
@@ -151,9 +152,9 @@ def iter_blocks(
                 return
             size *= 2  # a line longer than the block
             continue
-        piece = memoryview(block)[: cut + 1]
-        yield piece, line
-        line += block.count(b"\n", 0, cut + 1)
+        n = block.count(b"\n", 0, cut + 1)
+        yield memoryview(block)[: cut + 1], line, n
+        line += n
         offset += cut + 1
         size = block_size
 

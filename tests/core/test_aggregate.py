@@ -153,17 +153,22 @@ def test_truncated_or_replaced_file_starts_over(tmp_path: Path) -> None:
     assert s.routing_decisions == 2 and set(s.by_task_type) == {"summarization"}
 
 
+@pytest.mark.parametrize("workers", ["1", "3"])
 def test_corrupt_lines_counted_with_line_numbers_across_blocks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
     import conductor_tui.core.aggregate_scan as aggregate_scan
 
     monkeypatch.setattr(aggregate_scan, "BLOCK_SIZE", 4096)  # many blocks, bisection paths
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
     log = tmp_path / "routing-log.jsonl"
     rows: list[dict | str] = []
-    bad_lines = {7, 150, 151, 299, 300}
+    bad_lines = {7, 120, 121, 150, 151, 299, 300}
+    two = json.dumps(local("extraction", "extract-x", 100))
     for n in range(1, 301):
-        if n in bad_lines:
+        if n in (120, 121):  # two records on one line: not a JSONL line, skipped like a corrupt one
+            rows.append(two + ("" if n % 2 else " ") + two)
+        elif n in bad_lines:
             rows.append("{not json" if n % 2 else "[1, 2]")
         elif n % 50 == 0:
             rows.append("")  # blank: ignored, not counted
@@ -175,10 +180,10 @@ def test_corrupt_lines_counted_with_line_numbers_across_blocks(
     agg = Aggregator()
     agg.feed_file(log)
     s = agg.snapshot()
-    assert s.skipped_lines == 5
+    assert s.skipped_lines == 7
     assert s.skipped_line_numbers[str(log)] == sorted(bad_lines)
     blanks = len([n for n in range(1, 301) if n % 50 == 0 and n not in bad_lines])
-    assert s.routing_decisions == 300 - 5 - blanks
+    assert s.routing_decisions == 300 - 7 - blanks
     assert s.total_tokens_local == 100 * s.routing_decisions
     assert s.lines_read[str(log)] == 300
 

@@ -214,9 +214,9 @@ def test_iter_blocks_yields_whole_lines_with_their_numbers(tmp_path: Path) -> No
     for block in (1, 7, 16, 64, 1 << 20):
         seen: list[str] = []
         with open(path, "rb", buffering=0) as fh:
-            for piece, first in logscan.iter_blocks(fh, 0, end, block):
+            for piece, first, n in logscan.iter_blocks(fh, 0, end, block):
                 got = bytes(piece).decode().split("\n")[:-1]
-                assert first == len(seen) + 1
+                assert first == len(seen) + 1 and n == len(got)
                 seen.extend(got)
         assert seen == lines, block
 
