@@ -89,6 +89,14 @@ class CockpitScreen(Screen):
         return (app._css_update_count, app.theme, app.app_focus, app.ansi_color, app.size)
 
     # Textual calls the handler of each class in the MRO: these run before Screen's own.
+    def _on_mount(self) -> None:
+        # The first screen is styled by Textual's first CSS refresh, which ran just before it
+        # mounted and so left it marked stale: the first switch back to it would refresh every
+        # style of the app again (~60 ms).  Unless the CSS changed since, it is current.
+        launch = getattr(self, "_launch_css_count", None)
+        if launch is not None and self._css_update_count == -1 and launch == self.app._css_update_count:
+            self._css_update_count = launch
+
     def _on_screen_suspend(self) -> None:
         self._styled_as = self._style_stamp()
 
