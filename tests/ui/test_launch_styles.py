@@ -104,3 +104,54 @@ async def test_live_cockpit_reads_the_plans_after_the_first_paint(plan_project, 
         assert at_ready and "plans-load" not in at_ready[0]
         assert table.row_count == 7
     gc.unfreeze()  # in case the idle build got as far as freezing the heap
+
+
+async def test_first_screen_is_not_restyled_on_its_first_resume(plan_project, cockpit, monkeypatch):
+    from conductor_tui.ui.screens.base import CockpitScreen
+
+    restyled: list[bool] = []
+    original = CockpitScreen._on_screen_resume
+
+    def resume(self, event) -> None:
+        original(self, event)
+        restyled.append(event.refresh_styles)
+
+    monkeypatch.setattr(CockpitScreen, "_on_screen_resume", resume)
+    app = cockpit(plan_project)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await drain(app)
+        await pilot.pause()
+        assert restyled[:1] == [False], "its widgets were styled as they mounted"
+        await app.switch_mode("home")
+        await pilot.pause()
+        app._invalidate_css()  # a real change while it is away (the app's CSS) still restyles it
+        await app.switch_mode("plan")
+        await pilot.pause()
+        assert restyled[-1] is True
+
+
+async def test_footer_never_composes_the_same_keys_twice_in_a_row(plan_project, cockpit, monkeypatch):
+    from conductor_tui.ui.screens.base import CockpitFooter
+
+    composed: list[tuple] = []
+    original = CockpitFooter.compose
+
+    def compose(self):
+        if self._bindings_ready:
+            composed.append(self._keys())
+        return original(self)
+
+    monkeypatch.setattr(CockpitFooter, "compose", compose)
+    app = cockpit(plan_project)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await drain(app)
+        await pilot.pause()
+        assert composed, "the footer shows the screen's keys"
+        assert app.screen.query_one(CockpitFooter).query("FooterKey")
+        before = len(composed)
+        await pilot.press("e")  # the edit bar: its keys replace the table's
+        await pilot.pause()
+        await pilot.pause()
+        assert len(composed) > before, "a change of keys still recomposes"
+    repeats = [i for i in range(1, len(composed)) if composed[i] == composed[i - 1]]
+    assert repeats == [], "composed again with the keys it already showed"
