@@ -32,7 +32,7 @@ from conductor_tui.ui.messages import (
     StarterKitInstalled,
     StylesGathered,
 )
-from conductor_tui.ui.modes import BuiltModeSwitch, _lazy
+from conductor_tui.ui.modes import BuiltModeSwitch, ScreenStyles, _lazy
 from conductor_tui.ui.services import Services
 from conductor_tui.ui.settings import load_settings, save_settings
 from conductor_tui.ui.widgets.status import MODE_KEYS
@@ -50,19 +50,18 @@ Ollama ensembles here, and every decision lands in `.llm-orc/evaluations/`.
 """
 
 
-class ConductorApp(BuiltModeSwitch, App[int]):
+class ConductorApp(ScreenStyles, BuiltModeSwitch, App[int]):
     """The cockpit.  ``services`` supplies the project, Ollama, the GPU probe and the clock."""
 
     TITLE = "conductor-tui"
-    # Every screen's styles load with the app: a screen's own CSS_PATH would re-parse and
-    # re-apply the whole stylesheet on its first visit (~0.2–0.4 s).
-    CSS_PATH = [
-        STYLES / "app.tcss",
-        STYLES / "plan.tcss",
-        STYLES / "run.tcss",
-        STYLES / "panels.tcss",
-        STYLES / "responsive.tcss",
-    ]
+    # The styles of the screens a launch opens (Plan, Home) and of the header load with the
+    # app; the other screens' sheets join the app's stylesheet once that first screen is
+    # painted, or before any other screen is built (``load_screen_styles``): each rule is
+    # checked against every widget styled, so fewer rules make the first screen sooner.  A
+    # screen's own CSS_PATH would instead re-parse and re-apply the whole stylesheet on its
+    # first visit (~0.2–0.4 s).
+    CSS_PATH = [STYLES / "app.tcss", STYLES / "plan.tcss", STYLES / "responsive.tcss"]
+    SCREEN_CSS = (STYLES / "run.tcss", STYLES / "panels.tcss", STYLES / "responsive_screens.tcss")
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = {lambda: _cockpit_commands()}  # the provider's module loads with the palette
     # Responsive layouts (styles/*.tcss): Screen.-narrow below 100 columns, -wide from 160;
@@ -70,8 +69,8 @@ class ConductorApp(BuiltModeSwitch, App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (160, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     MODES = {
-        "home": _lazy("welcome", "WelcomeScreen"),
-        "plan": _lazy("plan", "PlanScreen"),
+        "home": _lazy("welcome", "WelcomeScreen", launch=True),
+        "plan": _lazy("plan", "PlanScreen", launch=True),
         "run": _lazy("run", "RunScreen"),
         "evaluate": _lazy("evaluation", "EvaluationScreen"),
         "lifecycle": _lazy("lifecycle", "LifecycleScreen"),
@@ -111,6 +110,8 @@ class ConductorApp(BuiltModeSwitch, App[int]):
         self._link: Any = None  # handoff.cockpit.CockpitLink once started
         self.handoff_requests: list[Any] = []
         self.signals = AppSignals(self)  # app-wide events screens subscribe to
+        self.painted = False  # the first screen is on the terminal (Textual's Ready)
+        self._after_paint: list[Any] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -120,7 +121,24 @@ class ConductorApp(BuiltModeSwitch, App[int]):
         # screen's own file reads have had a head start): launching never waits for them.
         self.call_after_refresh(self.set_timer, 0.15, self._start_background)
 
+    def on_ready(self) -> None:
+        self.painted = True
+        callbacks, self._after_paint = self._after_paint, []
+        for callback in callbacks:
+            callback()
+
+    def after_first_paint(self, callback: Any) -> None:
+        """Call ``callback`` once the first screen is painted (at once if it is): work the
+        first frame does not show (a file read in a worker thread) must not compete with it."""
+        if self.painted:
+            callback()
+        else:
+            self._after_paint.append(callback)
+
     def _start_background(self) -> None:
+        if self.is_running:
+            self.load_screen_styles()
+            _ = self.stylesheet.rules  # parsed now, while idle
         if self.services.poll_interval > 0:  # a live cockpit (tests and snapshots skip the warm-up)
             self.set_timer(0.3, self._warm_screens)
         self.refresh_catalog()

@@ -164,3 +164,50 @@ async def test_a_switch_to_a_built_screen_is_not_held_back(tmp_path):
         assert app._batch_count == held
         await pilot.pause()
         assert app.screen is app._screen_stacks["plan"][0]
+
+
+@pytest.mark.parametrize("mode", ["plan", "evaluate"])
+async def test_first_screen_is_current_once_mounted_so_a_switch_back_restyles_nothing(
+    mode, tmp_path, monkeypatch
+):
+    app, _ = demo_app(tmp_path, mode)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await drain(app)
+        await pilot.pause()
+        assert app.screen._css_update_count == app._css_update_count
+        assert warm._stale_screens(app) == []
+        refreshed: list[bool] = []
+        original = app.refresh_css
+        monkeypatch.setattr(app, "refresh_css", lambda *a, **k: (refreshed.append(True), original(*a, **k)))
+        await app.switch_mode("home")
+        await pilot.pause()
+        await app.switch_mode(mode)
+        await pilot.pause()
+        assert refreshed == [], "the first switch back re-parsed and re-applied every style"
+
+
+@pytest.mark.parametrize("mode", ["evaluate", "lifecycle", "savings"])
+async def test_a_state_loaded_after_the_heap_was_frozen_is_frozen_too(mode, tmp_path):
+    app, _ = demo_app(tmp_path, "home")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await drain(app)
+        gc.collect()
+        gc.freeze()  # as the idle build leaves the cockpit
+        frozen = gc.get_freeze_count()
+        await app.switch_mode(mode)
+        await drain(app)
+        await pilot.pause()
+        screen = app.screen
+        loaded = screen.snapshot if mode == "savings" else screen.state
+        assert loaded is not None
+        assert gc.get_freeze_count() > frozen
+        assert not any(obj is loaded for obj in gc.get_objects()), "still in the collector's reach"
+
+
+async def test_without_the_idle_build_a_loaded_state_is_left_to_the_collector(tmp_path):
+    app, _ = demo_app(tmp_path, "lifecycle")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await drain(app)
+        await pilot.pause()
+        assert app.screen.state is not None
+        assert gc.get_freeze_count() == 0  # the idle build freezes it, with everything else

@@ -40,6 +40,7 @@ class CockpitFooter(Footer):
     opening above it), mounting and styling every key again even when none changed."""
 
     _shown: tuple | None = None
+    _recompose_pending = False  # a recompose is scheduled: it shows the keys of its time
 
     def _keys(self) -> tuple:
         return tuple(
@@ -51,9 +52,13 @@ class CockpitFooter(Footer):
         if self._shown is not None and self.is_attached and screen is self.screen:
             if self._keys() == self._shown:
                 return
+        if self._recompose_pending:  # two changes before the first frame: compose once
+            return
         super().bindings_changed(screen)
+        self._recompose_pending = bool(screen.app.app_focus and self.is_attached and screen is self.screen)
 
     def compose(self) -> ComposeResult:
+        self._recompose_pending = False
         self._shown = self._keys() if self._bindings_ready else None
         yield from super().compose()
 
@@ -89,6 +94,16 @@ class CockpitScreen(Screen):
         return (app._css_update_count, app.theme, app.app_focus, app.ansi_color, app.size)
 
     # Textual calls the handler of each class in the MRO: these run before Screen's own.
+    def _on_mount(self) -> None:
+        # The first screen is styled by Textual's first CSS refresh, which ran just before it
+        # mounted and so left it marked stale: the first switch back to it would refresh every
+        # style of the app again (~60 ms).  Unless the CSS changed since, it is current.
+        launch = getattr(self, "_launch_css_count", None)
+        if launch is not None and self._css_update_count == -1 and launch == self.app._css_update_count:
+            self._css_update_count = launch
+            # its widgets were styled as they mounted: its first resume need not restyle them
+            self._styled_as = self._style_stamp()
+
     def _on_screen_suspend(self) -> None:
         self._styled_as = self._style_stamp()
 

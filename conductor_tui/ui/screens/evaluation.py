@@ -38,6 +38,7 @@ from conductor_tui.core.review import (
     load_review,
     read_artifact,
 )
+from conductor_tui.ui import warm
 from conductor_tui.ui.screens.base import logs_signature
 from conductor_tui.ui.screens.evaluation_judge import JudgeFlow
 from conductor_tui.ui.widgets.eval_panels import (
@@ -196,8 +197,10 @@ another score to override it — both verdicts are kept in the record.
     def _apply(self, state: ReviewState, items: list[QueueItem], select: str | None) -> None:
         # the remembered state of an unchanged project gives the very same entries
         same = state is self.state and len(items) == len(self.items) and all(map(is_, items, self.items))
-        self.state = state
+        first, self.state = self.state is None, state
         self.items = items
+        if first:
+            warm.freeze_loaded()
         table = self.query_one("#ev-queue", DataTable)
         table.loading = False
         keep = select or (self.current.routing_id if self.current else None)

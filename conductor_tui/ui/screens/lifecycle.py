@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
+from conductor_tui.ui import warm
 from conductor_tui.ui.screens.base import logs_signature
 from conductor_tui.ui.screens.lifecycle_actions import LifecycleActions
 from conductor_tui.ui.widgets.fit import FitTable
@@ -191,6 +192,8 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.reload()
 
     def _apply(self, state: ReviewState, rows: list[LifecycleRow], versions: list[tuple[int, Any]]) -> None:
+        if self.state is None:
+            warm.freeze_loaded()
         self.state = state
         self.rows = rows
         self.versions = versions

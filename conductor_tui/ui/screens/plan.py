@@ -127,9 +127,9 @@ class PlanScreen(PlanDecisions, PlanSources):
         signals.plan_revised.subscribe(self, self.plan_revised)
         self._render_all()
         if self.services.poll_interval > 0:
-            # a live cockpit reads the files once the screen's first frame is up: the reading
+            # a live cockpit reads the files once the first screen is painted: the reading
             # worker's imports would otherwise compete with that frame for the interpreter
-            self.call_after_refresh(self._first_load)
+            self.cockpit.after_first_paint(self._first_load)
         else:  # tests and snapshots: the loads start at once, where settling waits for them
             self._first_load()
         interval = self.services.poll_interval

@@ -280,6 +280,10 @@ everything from the start.
                 Text(f"Could not read the logs: {error}", style="red")
             )
         if snap is not None:
+            if self.snapshot is None:
+                from conductor_tui.ui import warm
+
+                warm.freeze_loaded()
             self.snapshot = snap
             self._render_snapshot(snap)
         if self.services.poll_interval > 0 and not self._suspended and self.is_attached:
