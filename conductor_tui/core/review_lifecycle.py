@@ -4,6 +4,7 @@ task profiles after a new evaluation."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,12 +72,9 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         if ens is None:
             status = rules.lifecycle_status([], thresholds, has_ensemble=False)
         else:
-            mine = by_ensemble.get(ens, [])
-            scores = [ev.score for ev in mine]
-            pairs_sf = [(ev.score, ev.failure_mode) for ev in mine]
-            lora = rules.lora_candidate(pairs_sf, thresholds)
+            tracker, evaluated, lora = _walked(ens, by_ensemble.get(ens, []), thresholds)
             uses = state.uses.get(ens) or n_runs or (prof.invocation_count if prof else 0)
-            status = rules.lifecycle_status(scores, thresholds, invocations=uses)
+            status = rules.status_from_tracker(tracker, max(uses or 0, evaluated))
         last = _ts(last_raw)
         if last is None and prof is not None:
             last = as_datetime(prof.last_used)
@@ -103,6 +101,36 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
     rows.sort(key=lambda r: (-order[r.status.phase], r.task_type, r.ensemble or ""))
     state.__dict__["_lifecycle_rows"] = list(rows)
     return rows
+
+
+# (ensemble, thresholds, its verdicts) → (lifecycle tracker fed with them, evaluated
+# scores, LoRA candidacy): a reload after new routing lines leaves the verdicts as they were,
+# and walking 20,000 of them again is most of a Lifecycle reload. The newest few are kept.
+_WALKS: dict[tuple, tuple[Any, int, Any]] = {}
+_WALKS_KEPT = 64
+
+
+def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int, Any]:
+    """What :func:`rules.lifecycle_status` and :func:`rules.lora_candidate` compute from an
+    ensemble's verdicts (``lifecycle_status(scores, t, invocations=uses)`` is
+    ``status_from_tracker(tracker, max(uses, evaluated))``), remembered."""
+    from conductor_tui.core.lifecycle import walk
+
+    verdicts = tuple((ev.score, ev.failure_mode) for ev in mine)
+    key = (ens, thresholds.model_dump_json(), verdicts)
+    hit = _WALKS.get(key)
+    if hit is None:
+        scores = [score for score, _mode in verdicts]
+        hit = (
+            walk(scores, thresholds),
+            rules.count_scores(scores).evaluated,
+            rules.lora_candidate(verdicts, thresholds),
+        )
+        with contextlib.suppress(RuntimeError, KeyError, StopIteration):  # another thread's drop
+            while len(_WALKS) >= _WALKS_KEPT:
+                _WALKS.pop(next(iter(_WALKS)))
+        _WALKS[key] = hit
+    return hit
 
 
 def interim_debt(state: ReviewState) -> int:

@@ -166,3 +166,38 @@ def test_counts_read_while_the_evaluations_are_read_link_the_same_runs(tmp_path:
         counts = review.load_review(ProjectStore(tmp_path), queue=False)
         assert _counts(counts) == _counts(full)
         assert _lifecycle(counts) == _lifecycle(full)
+
+
+def test_lifecycle_rows_walk_the_verdicts_again_only_when_they_change(tmp_path: Path, monkeypatch) -> None:
+    from conductor_tui.core import review_lifecycle, rules
+    from conductor_tui.core.review_state import effective_evaluations, ensemble_of
+
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    _write_log(tmp_path, 8, runs=600)
+    store = ProjectStore(tmp_path)
+    review._MEMO.clear()
+    review_lifecycle._WALKS.clear()
+    first = review.load_review(store, queue=False)
+    review.lifecycle_rows(first)
+    walked = dict(review_lifecycle._WALKS)
+    assert walked
+    new = {"id": "rt-new", "timestamp": "2027-01-01T00:00:00Z", "routed_to": "extract-a"}
+    new |= {"ensemble": "extract-a", "task_type": "extraction", "status": "completed"}
+    _append(Path(store.routing_log_path), json.dumps(new) + "\n")  # a new run, no new verdict
+    second = review.load_review(store, queue=False)
+    assert second is not first
+    rows = review.lifecycle_rows(second)
+    assert review_lifecycle._WALKS.keys() == walked.keys()  # nothing walked again
+    assert all(review_lifecycle._WALKS[k] is v for k, v in walked.items())
+    # each row is what the rule computes from the ensemble's verdicts
+    t = second.config.routing_thresholds
+    for row in rows:
+        if row.ensemble is None:
+            continue
+        mine = [
+            ev for ev in effective_evaluations(second.evaluations) if ensemble_of(ev, second) == row.ensemble
+        ]
+        scores = [ev.score for ev in mine]
+        assert row.status == rules.lifecycle_status(scores, t, invocations=row.status.invocations)
+        assert row.lora == rules.lora_candidate([(ev.score, ev.failure_mode) for ev in mine], t)
+    assert any(row.status.counts.evaluated for row in rows)
