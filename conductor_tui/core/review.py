@@ -49,6 +49,7 @@ from conductor_tui.core.review_read import (
     read_counts_split,
     read_routing_sharded,
 )
+from conductor_tui.core.review_split import read_routing_split
 from conductor_tui.core.review_state import (
     ALL_RUNS_LIMIT,
     FLAG_EVENT,
@@ -227,7 +228,8 @@ def _load_review(
             state.skipped_routing = read_counts_split(path, review)
         else:
             state.flagged_ids = _scan_flags(path)
-            state.skipped_routing = read_routing_sharded(path, review)
+            skipped = read_routing_split(path, review)
+            state.skipped_routing = read_routing_sharded(path, review) if skipped is None else skipped
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}

@@ -25,6 +25,7 @@ import msgspec
 
 from conductor_tui.core import logscan
 from conductor_tui.core.records import RoutingDecision, line_identity
+from conductor_tui.core.review_collect import Collect, merge_counts
 from conductor_tui.core.review_pass import (
     _BOM,
     _LIGHT,
@@ -250,12 +251,8 @@ def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, i
 
 def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, ...]:
     review, path, start, end = job
-    part = copy.copy(review)
-    part.pairs, part.debt, part.total_runs = {}, {}, 0
-    part.local_cache, part.deleg_cache = {}, {}
-    skipped = _read_routing(path, part, start, end)
-    run_ensembles = dict(part.state.run_ensembles)
-    return skipped, part.offset, part.tail, part.pairs, part.debt, part.total_runs, run_ensembles
+    part = Collect(review, full=False)
+    return part.result(_read_routing(path, part, start, end))
 
 
 def _counts_or_meanwhile(job: Any) -> Any:
@@ -269,39 +266,31 @@ def read_counts_split(
     boundaries into one piece per core (the counts of the pieces add up: runs and debt are
     summed, the last use is the newest). Returns the skipped lines; same result as one read.
     ``meanwhile`` runs here while forked workers read every piece (else before the read)."""
-    size = path.stat().st_size if path.is_file() else 0
-    n = logscan.parallel_workers(size - start)
-    ranges: list[tuple[int, int]] = []
-    if n > 1:
-        with path.open("rb", buffering=0) as fh:
-            whole = logscan.last_newline(fh, start, size)
-            ranges = logscan.line_ranges(fh, start, whole, n)
+    ranges = split_ranges(path, start)
     if not ranges:
         if meanwhile is not None:
             meanwhile()
         return _read_routing(path, review, start)
     jobs: list[Any] = [(review, path, a, b) for a, b in ranges]
-    jobs[-1] = (review, path, ranges[-1][0], None)  # the last piece reads an unterminated line too
     if meanwhile is not None:
         jobs.append(meanwhile)
-    skipped = 0
     parts = logscan.fork_map(_counts_or_meanwhile, jobs)
-    for part in parts[: len(ranges)]:
-        part_skipped, review.offset, review.tail, pairs, debt, total_runs, run_ensembles = part
-        skipped += part_skipped
-        for key, (count, last) in pairs.items():
-            pair = review.pairs.get(key)
-            if pair is None:
-                review.pairs[key] = [count, last]
-                continue
-            pair[0] += count
-            if last is not None and (pair[1] is None or last > pair[1]):
-                pair[1] = last
-        for tt, count in debt.items():
-            review.debt[tt] = review.debt.get(tt, 0) + count
-        review.total_runs += total_runs
-        review.state.run_ensembles.update(run_ensembles)
-    return skipped
+    return merge_counts(review, parts[: len(ranges)])
+
+
+def split_ranges(path: Path, start: int = 0) -> list[tuple[int, int | None]]:
+    """The bytes of ``path`` from ``start`` as one line range per core (the last one open:
+    it reads an unterminated last line too); empty when one process should read them."""
+    size = path.stat().st_size if path.is_file() else 0
+    n = logscan.parallel_workers(size - start)
+    if n <= 1:
+        return []
+    with path.open("rb", buffering=0) as fh:
+        whole = logscan.last_newline(fh, start, size)
+        ranges: list[tuple[int, int | None]] = list(logscan.line_ranges(fh, start, whole, n))
+    if ranges:
+        ranges[-1] = (ranges[-1][0], None)
+    return ranges
 
 
 class _EvalRef(msgspec.Struct, gc=False):
