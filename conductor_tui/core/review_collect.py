@@ -129,7 +129,7 @@ class Collect:
         flagged = review.state.flagged_ids
         full = self.full
         runs = 0
-        for i, (rec, key) in enumerate(zip(recs, map(_KEY, recs))):
+        for i, (rec, key) in enumerate(zip(recs, map(_KEY, recs), strict=False)):
             c = classes.get(key)
             if c is None:
                 c = self._classify(key)

@@ -179,7 +179,18 @@ class _Walk:
             if not due and need[0] <= 0:
                 continue
             offset = seq.offs[j]
-            pending = (offset, self.blocks[offset], seq.idxs[j], seq.rids[j], ens, n, phase, reason, None, False)
+            pending = (
+                offset,
+                self.blocks[offset],
+                seq.idxs[j],
+                seq.rids[j],
+                ens,
+                n,
+                phase,
+                reason,
+                None,
+                False,
+            )
             if need[0] > 0:
                 out[0].append(pending)
                 need[0] -= 1
