@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import logscan, review_pass, review_read, rules
+from conductor_tui.core import logscan, review_pass, review_read, review_split, rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -49,7 +49,6 @@ from conductor_tui.core.review_read import (
     read_counts_split,
     read_routing_sharded,
 )
-from conductor_tui.core.review_split import read_routing_split
 from conductor_tui.core.review_state import (
     ALL_RUNS_LIMIT,
     FLAG_EVENT,
@@ -198,13 +197,16 @@ def _load_review(
             _read_evaluations(store, state)
 
     early = None
-    if counts_only:  # the counts are read on the other cores while the evaluations are read here
-        try:
+    split: tuple[set[str], list[tuple]] | None = None
+    try:  # the log is read on the other cores while the evaluations are read here
+        if counts_only:
             early = _count_early(store, state, path, read_evaluations)
-        except Exception as exc:  # a broken file degrades this view, never the app
-            read_evaluations()
-            state.problems.append(f"routing-log.jsonl: {exc}")
-            return state, None, {}
+        else:
+            split = _split_early(store, state, path, read_evaluations)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        read_evaluations()
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state, None, {}
     read_evaluations()
     try:
         state.config = store.load_config()
@@ -224,11 +226,14 @@ def _load_review(
         return _complete(state, review, path, {})
     state.run_ensembles.clear()
     try:
-        if counts_only:
+        if split is not None and need <= split[0] and review.effective.keys() <= split[0] and not review.by_invocation:
+            state.skipped_routing = review_split.stitch(review, split[1])
+            state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
+        elif counts_only:
             state.skipped_routing = read_counts_split(path, review)
         else:
             state.flagged_ids = _scan_flags(path)
-            skipped = read_routing_split(path, review)
+            skipped = review_split.read_routing_split(path, review)
             state.skipped_routing = read_routing_sharded(path, review) if skipped is None else skipped
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
@@ -294,6 +299,22 @@ def _count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> 
     early.counts_only = True
     state.skipped_routing = read_counts_split(path, early, meanwhile=meanwhile)
     return early
+
+
+def _split_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> tuple[set[str], list] | None:
+    """The whole pass's pieces read before the evaluations are, which ``meanwhile`` does
+    here: the workers keep the records of the runs an evaluation names or the person
+    flagged (a quick read of the ids, a search for the flags). ``(those ids, the pieces)``,
+    or ``None`` (nothing read) when the log is read in one process or the ids cannot be read."""
+    named = review_read.routing_ids_named(Path(store.evaluations_path))
+    if named is None:
+        return None
+    state.flagged_ids = _scan_flags(path)
+    events = named | state.flagged_ids
+    early = _ReviewPass(state, named)  # the pieces need neither the evaluations nor the config
+    parts = review_split.collect_split(path, early, events, meanwhile)
+    state.run_ensembles.clear()
+    return None if parts is None else (events, parts)
 
 
 def _adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:

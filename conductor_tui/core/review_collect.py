@@ -67,11 +67,16 @@ class RunSequence:
 class Collect:
     """Fed like a :class:`_ReviewPass` (by ``review_read._read_routing``) over one piece of
     the log; ``review`` lends its evaluations, flags, caches and the ids it needs. With
-    ``full`` False only the counts are gathered."""
+    ``full`` False only the counts are gathered. ``events``: the ids of the runs to keep
+    with their records (by default those with a verdict or a flag; a superset is fine:
+    the stepping tells them apart)."""
 
-    def __init__(self, review: _ReviewPass, full: bool) -> None:
+    def __init__(self, review: _ReviewPass, full: bool, events: Any = None) -> None:
         self.review = review
         self.full = full
+        if events is None:
+            events = set(review.effective) | review.state.flagged_ids
+        self.events: set[str] = events
         self.offset = 0
         self.tail = False
         self.classes: dict[tuple, tuple] = {}
@@ -125,8 +130,7 @@ class Collect:
         review = self.review
         need = review.need
         run_ensembles = self.run_ensembles
-        effective = review.effective
-        flagged = review.state.flagged_ids
+        events = self.events
         full = self.full
         runs = 0
         for i, (rec, key) in enumerate(zip(recs, map(_KEY, recs), strict=False)):
@@ -152,7 +156,7 @@ class Collect:
                 run_ensembles[rid] = ens
             if not full:
                 continue
-            if rid in effective or rid in flagged:
+            if rid in events:
                 idx = step[i] if step is not None else first_idx + i
                 seq.events.append((len(seq.codes), rec, (offset, plen, idx)))
                 code = EVENT

@@ -14,24 +14,36 @@ pass over the log (``_ReviewPass.feed``).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from conductor_tui.core import logscan
-from conductor_tui.core.records import EvalPhase, Phase
-from conductor_tui.core.review_collect import DRAW, SAMPLED, Collect, RunSequence, merge_counts
+from conductor_tui.core.records import EvalPhase, Phase, RunStatus
+from conductor_tui.core.review_collect import (
+    DRAW,
+    NOT_SAMPLED,
+    SAMPLED,
+    Collect,
+    RunSequence,
+    merge_counts,
+)
 from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pending, _ReviewPass
 from conductor_tui.core.review_read import _read_routing, split_ranges
-from conductor_tui.core.review_state import ALL_RUNS_LIMIT, QUEUE_LIMIT, stable_fraction
+from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT, stable_fraction
 
 # a stretch of quiet runs: its kind decides their entries
 _ESTABLISH, _CALIBRATE, _TRUST = "establish", "calibrate", "trust"
 
 
-def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple:
-    review, path, start, end = job
-    part = Collect(review, full=True)
+def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | None]) -> tuple:
+    review, path, start, end, events = job
+    part = Collect(review, full=True, events=events)
     return part.result(_read_routing(path, part, start, end))
+
+
+def _collect_or_meanwhile(job: Any) -> Any:
+    return job() if callable(job) else _collect_piece(job)
 
 
 def read_routing_split(path: Path, review: _ReviewPass) -> int | None:
@@ -41,10 +53,32 @@ def read_routing_split(path: Path, review: _ReviewPass) -> int | None:
     name an invocation, not a run)."""
     if review.by_invocation or review.counts_only:
         return None
+    parts = collect_split(path, review)
+    return None if parts is None else stitch(review, parts)
+
+
+def collect_split(
+    path: Path,
+    review: _ReviewPass,
+    events: set[str] | None = None,
+    meanwhile: Callable[[], Any] | None = None,
+) -> list[tuple] | None:
+    """The pieces of ``path`` read on every core (``events``: see :class:`Collect`);
+    ``meanwhile`` runs here during the read. ``None`` (and ``meanwhile`` not run) when the
+    log should be read in one process."""
     ranges = split_ranges(path)
     if not ranges:
         return None
-    parts = logscan.fork_map(_collect_piece, [(review, path, a, b) for a, b in ranges])
+    jobs: list[Any] = [(review, path, a, b, events) for a, b in ranges]
+    if meanwhile is not None:
+        jobs.append(meanwhile)
+    return logscan.fork_map(_collect_or_meanwhile, jobs)[: len(ranges)]
+
+
+def stitch(review: _ReviewPass, parts: list[tuple]) -> int:
+    """The pieces' counts added into ``review`` and every ensemble's runs stepped in order
+    (``review`` has the evaluations, flags and config; it must not need every run in order,
+    see :func:`read_routing_split`); returns the skipped lines."""
     skipped = merge_counts(review, parts)
     blocks: dict[int, int] = {}
     seqs: dict[str, RunSequence] = {}
@@ -84,14 +118,27 @@ class _Walk:
 
     def run(self) -> None:
         review, seq = self.review, self.seq
+        effective, flagged = review.effective, review.state.flagged_ids
         pos = 0
         for j, rec, loc in seq.events:
+            rid = seq.rids[j]
+            if rid not in effective and rid not in flagged:  # kept by a superset of the ids
+                if (rec.status or RunStatus.COMPLETED) in _DONE:
+                    sampled = rec.sampled_for_evaluation
+                    seq.codes[j] = (
+                        (SAMPLED if sampled else NOT_SAMPLED) if sampled.__class__ is bool else DRAW
+                    )
+                    continue  # a quiet run: part of the next stretch
+                if j > pos:
+                    self._quiet(pos, j)
+                pos = j + 1  # a failed run without a verdict: no invocation
+                continue
             if j > pos:
                 self._quiet(pos, j)
             saved_all, saved_due = review.all, review.due
             review.all, review.due = [], []  # type: ignore[assignment]
             try:
-                review._step(rec, seq.rids[j], self.ens, *loc)
+                review._step(rec, rid, self.ens, *loc)
                 self.timeline.append((None, review.all, review.due))
             finally:
                 review.all, review.due = saved_all, saved_due
