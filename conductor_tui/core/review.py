@@ -226,13 +226,17 @@ def _load_review(
         return _complete(state, review, path, {})
     state.run_ensembles.clear()
     try:
+        skipped = None
         if split is not None and need <= split[0] and review.effective.keys() <= split[0] and not review.by_invocation:
-            state.skipped_routing = review_split.stitch(review, split[1])
+            skipped = review_split.stitch(review, split[1])
             state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
+        if skipped is not None:
+            state.skipped_routing = skipped
         elif counts_only:
             state.skipped_routing = read_counts_split(path, review)
         else:
-            state.flagged_ids = _scan_flags(path)
+            if split is None:
+                state.flagged_ids = _scan_flags(path)
             skipped = review_split.read_routing_split(path, review)
             state.skipped_routing = read_routing_sharded(path, review) if skipped is None else skipped
     except Exception as exc:  # a broken file degrades this view, never the app

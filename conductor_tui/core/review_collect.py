@@ -1,17 +1,21 @@
 """What a piece of the routing log (a line range, read in a forked worker) gives the review
 pass without stepping any run through its lifecycle: the counts (uses and last use per task
 type + ensemble, debt, local runs, the ensemble of the runs an evaluation names) and, for
-the whole pass, each ensemble's runs in file order as a compact sequence (see
-:class:`RunSequence`), stepped later in order by :mod:`conductor_tui.core.review_split`.
+the whole pass, each block's runs as one byte per line (:class:`Block`), stepped later in
+order, per ensemble, by :mod:`conductor_tui.core.review_split`.
 
-A record is classified once per distinct ``(event, routed_to, task_type, ensemble,
-status)``: the per-record loop does a tuple lookup instead of the pass's checks.
+A block is handled with C-level operations over its decoded records (``map``, ``zip``,
+``Counter``, set intersections, ``bytes``): a record is classified once per distinct
+``(event, routed_to, task_type, ensemble, status)``, so the per-line Python work of the
+pass is gone; only unusual blocks (timestamps out of order or not strings, unusual
+delegability categories) take a per-record loop for that part.
 """
 
 from __future__ import annotations
 
-from array import array
-from operator import attrgetter
+from collections import Counter
+from itertools import compress, islice, repeat
+from operator import attrgetter, is_, le
 from typing import Any
 
 from conductor_tui.core.records import RunStatus
@@ -19,57 +23,33 @@ from conductor_tui.core.review_pass import _DECISION_EVENTS, _Light, _ReviewPass
 from conductor_tui.core.review_state import _DONE
 
 _KEY = attrgetter("event", "routed_to", "task_type", "ensemble", "status")
-_SKIP = (0,)  # not a routing decision (flags were found before the pass)
+_ID = attrgetter("id")
+_TS = attrgetter("timestamp")
+_PREP = attrgetter("preparation_tokens_local")
+_CAT = attrgetter("delegability_category")
+_SAMPLED_FIELD = attrgetter("sampled_for_evaluation")
 
-# a run's code in its sequence: the recorded sampling decision (False / True), none
-# recorded (the stable draw from its id decides, when it matters), or an event (a run
-# with a verdict or a flag: stepped in full with its record)
-NOT_SAMPLED, SAMPLED, DRAW, EVENT = 0, 1, 2, 3
+# a run's sampling code: the recorded decision (False / True), or none recorded (the
+# stable draw from its id decides, when it matters)
+NOT_SAMPLED, SAMPLED, DRAW = 0, 1, 2
+_SAMPLED_CODE = {id(True): SAMPLED, id(False): NOT_SAMPLED}
+NO_RUN = 255  # a line that is no quiet run (the codes of a block name the ensemble)
+MAX_ENSEMBLES = NO_RUN  # more in one piece: the pass is read in one process
 _SEP = "\n"
+_KINDS_SKIP, _KIND_CLAUDE, _KIND_LOCAL = 0, 1, 2
 
-
-class RunSequence:
-    """One ensemble's completed runs (and its runs with a verdict or a flag) in file order:
-    ``codes`` (one byte per run), ``rids``, where each run is (``offs``: its block's byte
-    offset, ``idxs``: its line index in the block), and ``events``: ``(position in the
-    sequence, record, (offset, block length, line index))``."""
-
-    __slots__ = ("codes", "events", "idxs", "offs", "rids")
-
-    def __init__(self) -> None:
-        self.codes = bytearray()
-        self.rids: list[str] = []
-        self.offs = array("q")
-        self.idxs = array("q")
-        self.events: list[tuple[int, _Light, tuple[int, int, int]]] = []
-
-    def packed(self) -> tuple:
-        """A form that pickles fast (the ids joined into one string when none holds the
-        separator)."""
-        joined: Any = _SEP.join(self.rids)
-        if joined.count(_SEP) != max(0, len(self.rids) - 1):
-            joined = self.rids
-        return bytes(self.codes), joined, self.offs, self.idxs, self.events
-
-    def extend(self, packed: tuple) -> None:
-        """Append a later piece's :meth:`packed` sequence."""
-        codes, rids, offs, idxs, events = packed
-        base = len(self.codes)
-        self.codes += codes
-        if isinstance(rids, str):
-            rids = rids.split(_SEP) if codes else []
-        self.rids += rids
-        self.offs += offs
-        self.idxs += idxs
-        self.events += [(base + j, rec, loc) for j, rec, loc in events]
+# One block: (offset, length, line indexes or None (consecutive from 0), codes: per record
+# the piece's number of the ensemble of a completed run without verdict or flag, else
+# NO_RUN, sampling codes or None (all DRAW), ids joined by _SEP (or a list))
+Block = tuple
 
 
 class Collect:
     """Fed like a :class:`_ReviewPass` (by ``review_read._read_routing``) over one piece of
-    the log; ``review`` lends its evaluations, flags, caches and the ids it needs. With
-    ``full`` False only the counts are gathered. ``events``: the ids of the runs to keep
-    with their records (by default those with a verdict or a flag; a superset is fine:
-    the stepping tells them apart)."""
+    the log; ``review`` lends its caches and the ids it needs. With ``full`` False only the
+    counts are gathered. ``events``: the ids of the runs kept with their records (by
+    default those with a verdict or a flag; a superset is fine: the stepping tells them
+    apart)."""
 
     def __init__(self, review: _ReviewPass, full: bool, events: Any = None) -> None:
         self.review = review
@@ -79,18 +59,22 @@ class Collect:
         self.events: set[str] = events
         self.offset = 0
         self.tail = False
-        self.classes: dict[tuple, tuple] = {}
-        self.seqs: dict[str, RunSequence] = {}
-        self.blocks: dict[int, int] = {}  # block offset → block length
+        self.classes: dict[tuple, tuple] = {}  # key → (kind, task type, pair, ensemble, done)
+        self.codes: dict[tuple, int] = {}  # key → the code of its records in a block
+        self.numbers: dict[str, int] = {}  # ensemble → its number in this piece
+        self.blocks: list[Block] = []
+        self.kept: dict[str, list] = {}  # ensemble → [(block, index, record, id)]
+        self.overflow = False
         self.pairs: dict[tuple[str, str], list[Any]] = {}
         self.debt: dict[str, int] = {}
         self.runs = 0
         self.run_ensembles: dict[str, str] = {}
 
-    def _classify(self, key: tuple) -> tuple:
+    def _classify(self, key: tuple) -> None:
         event, routed, tt, ens, status = key
+        code = NO_RUN
         if event is not None and event not in _DECISION_EVENTS:
-            out: tuple = _SKIP
+            out: tuple = (_KINDS_SKIP,)
         else:
             review = self.review
             local = review.local_cache.get(routed)
@@ -98,86 +82,127 @@ class Collect:
                 local = review._is_local(routed)
             tt = tt or "(untyped)"
             if not local:
-                out = (1, tt)
+                out = (_KIND_CLAUDE, tt)
             else:
                 ens = ens or routed or ""
                 pair = self.pairs.get((tt, ens))
                 if pair is None:
                     pair = self.pairs[(tt, ens)] = [0, None]
-                seq = self.seqs.get(ens)
-                if seq is None:
-                    seq = self.seqs[ens] = RunSequence()
-                out = (2, pair, ens, (status or RunStatus.COMPLETED) in _DONE, seq)
+                done = (status or RunStatus.COMPLETED) in _DONE
+                out = (_KIND_LOCAL, tt, pair, ens, done)
+                number = self.numbers.get(ens)
+                if number is None:
+                    number = self.numbers[ens] = len(self.numbers)
+                    self.kept[ens] = []
+                    self.overflow = self.overflow or number >= MAX_ENSEMBLES
+                if done and number < MAX_ENSEMBLES:
+                    code = number
         self.classes[key] = out
-        return out
+        self.codes[key] = code
 
-    def _debt(self, rec: _Light, tt: str) -> None:
-        if rec.preparation_tokens_local is None:
-            review = self.review
-            category = rec.delegability_category
-            delegable = review.deleg_cache.get(category) if category.__class__ is str else None
-            if delegable is None:
-                delegable = review._delegable(category)
-            if delegable:
-                self.debt[tt] = self.debt.get(tt, 0) + 1
-
-    # long: the per-record loop (~1M iterations): locals hoisted, no call per record
     def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
-        """Process decoded records in file order (``step``: their line indexes when not
-        consecutive from ``first_idx``)."""
-        self.blocks[offset] = plen
+        """Process a block's decoded records in file order (``step``: their line indexes
+        when not consecutive from ``first_idx``)."""
+        if step is None and first_idx:
+            step = range(first_idx, first_idx + len(recs))
+        keys = list(map(_KEY, recs))
         classes = self.classes
-        review = self.review
-        need = review.need
-        run_ensembles = self.run_ensembles
-        events = self.events
-        full = self.full
+        fresh = set(keys).difference(classes)
+        if fresh:  # classified in file order: the pairs are listed in the order they appear
+            for key in dict.fromkeys(keys):
+                if key in fresh:
+                    self._classify(key)
+        self._count(recs, keys)
+        ids = list(map(_ID, recs))
+        if None in ids:  # only when a caller fed a record without its derived id
+            ids = ["None" if rid is None else rid for rid in ids]
+        need = self.review.need
+        hit = need.intersection(ids) if need else None
+        if hit:
+            for i in compress(range(len(ids)), map(hit.__contains__, ids)):
+                c = classes[keys[i]]
+                if c[0] == _KIND_LOCAL:
+                    self.run_ensembles[ids[i]] = c[3]
+        if self.full:
+            self._block(recs, keys, ids, offset, plen, step)
+
+    def _count(self, recs: list[_Light], keys: list[tuple]) -> None:
+        """Local runs, uses and the newest use per task type + ensemble, and debt."""
+        classes = self.classes
         runs = 0
-        for i, (rec, key) in enumerate(zip(recs, map(_KEY, recs), strict=False)):
-            c = classes.get(key)
-            if c is None:
-                c = self._classify(key)
-            kind = c[0]
-            if kind != 2:
-                if kind == 1:
-                    self._debt(rec, c[1])
-                continue
-            runs += 1
-            _, pair, ens, done, seq = c
-            if done:
-                pair[0] += 1  # uses: completed runs only
-                ts = rec.timestamp
-                if ts.__class__ is str and (pair[1] is None or ts > pair[1]):
-                    pair[1] = ts
-            rid = rec.id
-            if rid is None:
-                rid = "None"  # only when a caller fed a record without its derived id
-            if need and rid in need:
-                run_ensembles[rid] = ens
-            if not full:
-                continue
-            if rid in events:
-                idx = step[i] if step is not None else first_idx + i
-                seq.events.append((len(seq.codes), rec, (offset, plen, idx)))
-                code = EVENT
-            elif not done:
-                continue  # a failed run without a verdict: no invocation, nothing queued
-            else:
-                sampled = rec.sampled_for_evaluation
-                code = (SAMPLED if sampled else NOT_SAMPLED) if sampled.__class__ is bool else DRAW
-                idx = step[i] if step is not None else first_idx + i
-            seq.codes.append(code)
-            seq.rids.append(rid)
-            seq.offs.append(offset)
-            seq.idxs.append(idx)
+        for key, k in Counter(keys).items():
+            c = classes[key]
+            if c[0] == _KIND_LOCAL:
+                runs += k
+                if c[4]:
+                    c[2][0] += k  # uses: completed runs only
         self.runs += runs
+        tss = list(map(_TS, recs))
+        if set(map(type, tss)) == {str} and all(map(le, tss, islice(tss, 1, None))):
+            latest = dict(zip(keys, tss, strict=True))  # in order: the last is the newest
+        else:
+            latest = {}
+            for key, ts in zip(keys, tss, strict=True):
+                if ts.__class__ is str and (key not in latest or ts > latest[key]):
+                    latest[key] = ts
+        for key, ts in latest.items():
+            c = classes[key]
+            if c[0] == _KIND_LOCAL and c[4]:
+                pair = c[2]
+                if pair[1] is None or ts > pair[1]:
+                    pair[1] = ts
+        self._count_debt(recs, keys)
+
+    def _count_debt(self, recs: list[_Light], keys: list[tuple]) -> None:
+        """Interim Claude decisions per task type (no local preparation, delegable)."""
+        review, classes, debt = self.review, self.classes, self.debt
+        cats = list(map(_CAT, recs))
+        if set(map(type, cats)) <= {str, type(None)}:
+            bare = map(is_, map(_PREP, recs), repeat(None))
+            for (key, no_prep, cat), k in Counter(zip(keys, bare, cats, strict=True)).items():
+                c = classes[key]
+                if c[0] == _KIND_CLAUDE and no_prep and review._delegable(cat):
+                    debt[c[1]] = debt.get(c[1], 0) + k
+            return
+        for key, rec in zip(keys, recs, strict=True):
+            c = classes[key]
+            if (
+                c[0] == _KIND_CLAUDE
+                and rec.preparation_tokens_local is None
+                and review._delegable(rec.delegability_category)
+            ):
+                debt[c[1]] = debt.get(c[1], 0) + 1
+
+    def _block(
+        self, recs: list[_Light], keys: list[tuple], ids: list, offset: int, plen: int, step: Any
+    ) -> None:
+        """The block's codes; the runs named in ``events`` kept with their records."""
+        codes = bytearray(map(self.codes.__getitem__, keys))
+        hit = self.events.intersection(ids)
+        if hit:
+            number = len(self.blocks)
+            for i in compress(range(len(ids)), map(hit.__contains__, ids)):
+                c = self.classes[keys[i]]
+                if c[0] == _KIND_LOCAL:
+                    codes[i] = NO_RUN
+                    idx = step[i] if step is not None else i
+                    self.kept[c[3]].append((number, i, recs[i], ids[i], (offset, plen, idx)))
+        samp: bytes | None = bytes(map(_SAMPLED_CODE.get, map(id, map(_SAMPLED_FIELD, recs)), repeat(DRAW)))
+        if samp.count(DRAW) == len(samp):  # type: ignore[union-attr]
+            samp = None
+        joined: Any = _SEP.join(ids)
+        if joined.count(_SEP) != max(0, len(ids) - 1):
+            joined = ids
+        self.blocks.append(
+            (offset, plen, list(step) if step is not None else None, bytes(codes), samp, joined)
+        )
 
     def result(self, skipped: int) -> tuple:
-        """What a worker sends back (small: the sequences in their packed form)."""
-        seqs = {ens: seq.packed() for ens, seq in self.seqs.items()} if self.full else {}
+        """What a worker sends back (small: the blocks' codes and joined ids)."""
+        seqs = {ens: (self.numbers[ens], self.kept[ens]) for ens in self.numbers} if self.full else {}
         return (
             skipped, self.offset, self.tail, self.pairs, self.debt, self.runs, self.run_ensembles,
-            self.blocks, seqs,
+            self.blocks if self.full else [], seqs, self.overflow,
         )  # fmt: skip
 
 

@@ -13,24 +13,19 @@ pass over the log (``_ReviewPass.feed``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 from conductor_tui.core import logscan
 from conductor_tui.core.records import EvalPhase, Phase, RunStatus
-from conductor_tui.core.review_collect import (
-    DRAW,
-    NOT_SAMPLED,
-    SAMPLED,
-    Collect,
-    RunSequence,
-    merge_counts,
-)
+from conductor_tui.core.review_collect import _SEP, DRAW, SAMPLED, Block, Collect, merge_counts
 from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pending, _ReviewPass
 from conductor_tui.core.review_read import _read_routing, split_ranges
-from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT, stable_fraction
+from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT
 
 # a stretch of quiet runs: its kind decides their entries
 _ESTABLISH, _CALIBRATE, _TRUST = "establish", "calibrate", "trust"
@@ -75,24 +70,28 @@ def collect_split(
     return logscan.fork_map(_collect_or_meanwhile, jobs)[: len(ranges)]
 
 
-def stitch(review: _ReviewPass, parts: list[tuple]) -> int:
+def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
     """The pieces' counts added into ``review`` and every ensemble's runs stepped in order
     (``review`` has the evaluations, flags and config; it must not need every run in order,
-    see :func:`read_routing_split`); returns the skipped lines."""
+    see :func:`read_routing_split`); returns the skipped lines, or ``None`` (``review``
+    untouched) when a piece has more ensembles than its codes can name."""
+    if any(part[9] for part in parts):
+        return None
     skipped = merge_counts(review, parts)
-    blocks: dict[int, int] = {}
+    blocks: list[Block] = []
     seqs: dict[str, RunSequence] = {}
     for part in parts:
-        blocks.update(part[7])
-        for ens, packed in part[8].items():
+        for ens, (number, kept) in part[8].items():
             seq = seqs.get(ens)
             if seq is None:
-                seq = seqs[ens] = RunSequence()
-            seq.extend(packed)
+                seq = seqs[ens] = RunSequence(blocks)
+            seq.add_piece(len(blocks), len(part[7]), number, kept)
+        blocks += part[7]
     due: list[_Pending] = []
     every: list[_Pending] = []
     for ens, seq in seqs.items():
-        walk = _Walk(review, ens, seq, blocks)
+        seq.count_runs()
+        walk = _Walk(review, ens, seq)
         walk.run()
         ens_all, ens_due = walk.entries()
         every += ens_all
@@ -104,13 +103,98 @@ def stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     return skipped
 
 
+class RunSequence:
+    """One ensemble's quiet runs (completed, without verdict or flag) across the blocks of
+    every piece, by their ordinal in file order, and its kept runs (``kept``: ``(ordinal of
+    the next quiet run, record, id, (offset, block length, line index))``)."""
+
+    def __init__(self, blocks: list[Block]) -> None:
+        self.blocks = blocks
+        self.numbers: dict[int, int] = {}  # block → this ensemble's code in it
+        self.kept: list[tuple] = []
+        self.starts: list[int] = []  # blocks with runs, and the ordinal of their first run
+        self.order: list[int] = []
+        self.total = 0
+        self.ids: dict[int, list[str]] = {}
+
+    def add_piece(self, base: int, count: int, number: int, kept: list[tuple]) -> None:
+        for b in range(base, base + count):
+            self.numbers[b] = number
+        self.kept += [(base + b, i, rec, rid, loc) for b, i, rec, rid, loc in kept]
+
+    def count_runs(self) -> None:
+        """Ordinals: of each block's first run, of each kept run's next quiet run."""
+        blocks, total = self.blocks, 0
+        first: dict[int, int] = {}
+        for b, number in self.numbers.items():
+            n = blocks[b][3].count(number)
+            if n:
+                self.order.append(b)
+                self.starts.append(total)
+            first[b] = total
+            total += n
+        self.total = total
+        self.kept = [
+            (first[b] + self.blocks[b][3].count(self.numbers[b], 0, i), rec, rid, loc)
+            for b, i, rec, rid, loc in self.kept
+        ]
+
+    def runs(self, a: int, end: int, backward: bool = False) -> Iterator[tuple[int, int]]:
+        """``(block, line position)`` of the runs with ordinals ``a`` to ``end``, in order
+        (``backward``: from ``end - 1`` down to ``a``)."""
+        if a >= end:
+            return
+        nxt = end - 1 if backward else a  # the ordinal of the next run to yield
+        k = bisect_right(self.starts, nxt) - 1
+        left = end - a
+        while left > 0:
+            b = self.order[k]
+            codes, number = self.blocks[b][3], self.numbers[b]
+            first = self.starts[k]
+            if backward:
+                i = len(codes)
+                for _ in range(first + codes.count(number) - nxt):
+                    i = codes.rfind(number, 0, i)
+                while left > 0 and i >= 0:
+                    yield b, i
+                    left -= 1
+                    nxt -= 1
+                    i = codes.rfind(number, 0, i)
+                k -= 1
+            else:
+                i = -1
+                for _ in range(nxt - first + 1):
+                    i = codes.find(number, i + 1)
+                while left > 0 and i >= 0:
+                    yield b, i
+                    left -= 1
+                    nxt += 1
+                    i = codes.find(number, i + 1)
+                k += 1
+
+    def rid(self, b: int, i: int) -> str:
+        ids = self.ids.get(b)
+        if ids is None:
+            joined = self.blocks[b][5]
+            ids = self.ids[b] = joined.split(_SEP) if isinstance(joined, str) else joined
+        return ids[i]
+
+    def sampled(self, b: int, i: int) -> int:
+        samp = self.blocks[b][4]
+        return DRAW if samp is None else samp[i]
+
+    def location(self, b: int, i: int) -> tuple[int, int, int]:
+        offset, plen, step = self.blocks[b][:3]
+        return offset, plen, (step[i] if step is not None else i)
+
+
 class _Walk:
-    """One ensemble's runs stepped in order: the runs with a verdict or a flag one by one
+    """One ensemble's runs stepped in order: the kept runs (a verdict or a flag) one by one
     (``_ReviewPass._step``), the quiet stretches between them in bulk; :meth:`entries`
     then builds the newest queue entries from the end."""
 
-    def __init__(self, review: _ReviewPass, ens: str, seq: RunSequence, blocks: dict[int, int]) -> None:
-        self.review, self.ens, self.seq, self.blocks = review, ens, seq, blocks
+    def __init__(self, review: _ReviewPass, ens: str, seq: RunSequence) -> None:
+        self.review, self.ens, self.seq = review, ens, seq
         self.rate = review.thresholds.sampling_rate_established
         # in file order: (None, all entries, due entries) of a full step, or a quiet stretch
         # (kind, first, end, run count before it, calibrating, calibration window length)
@@ -120,21 +204,17 @@ class _Walk:
         review, seq = self.review, self.seq
         effective, flagged = review.effective, review.state.flagged_ids
         pos = 0
-        for j, rec, loc in seq.events:
-            rid = seq.rids[j]
-            if rid not in effective and rid not in flagged:  # kept by a superset of the ids
-                if (rec.status or RunStatus.COMPLETED) in _DONE:
-                    sampled = rec.sampled_for_evaluation
-                    seq.codes[j] = (
-                        (SAMPLED if sampled else NOT_SAMPLED) if sampled.__class__ is bool else DRAW
-                    )
-                    continue  # a quiet run: part of the next stretch
-                if j > pos:
-                    self._quiet(pos, j)
-                pos = j + 1  # a failed run without a verdict: no invocation
-                continue
-            if j > pos:
-                self._quiet(pos, j)
+        for o, rec, rid, loc in seq.kept:
+            if (
+                rid not in effective
+                and rid not in flagged
+                and (rec.status or RunStatus.COMPLETED) not in _DONE
+            ):
+                continue  # kept by a superset of the ids: a failed run without a verdict
+            # (a completed run without verdict or flag takes the full step: the same result)
+            if o > pos:
+                self._quiet(pos, o)
+                pos = o
             saved_all, saved_due = review.all, review.due
             review.all, review.due = [], []  # type: ignore[assignment]
             try:
@@ -142,9 +222,8 @@ class _Walk:
                 self.timeline.append((None, review.all, review.due))
             finally:
                 review.all, review.due = saved_all, saved_due
-            pos = j + 1
-        if pos < len(seq.codes):
-            self._quiet(pos, len(seq.codes))
+        if pos < seq.total:
+            self._quiet(pos, seq.total)
 
     def _quiet(self, a: int, b: int) -> None:
         """Runs ``a`` to ``b`` (completed, no verdict, no flag): counted, their stretches
@@ -161,7 +240,7 @@ class _Walk:
             end = b if before > trust_after else min(b, a + trust_after - before + 1)
             if phase is Phase.ESTABLISH:
                 kind = _ESTABLISH
-                review.due_total += self._sampled(a, end)
+                review.due_total += sum(map(self._is_sampled, self.seq.runs(a, end)))
             elif phase is Phase.CALIBRATE or phase is Phase.DESIGN:
                 kind = _CALIBRATE
                 review.due_total += end - a
@@ -172,20 +251,13 @@ class _Walk:
             track.counter += end - a
             a = end
 
-    def _sampled(self, a: int, end: int) -> int:
-        """How many of runs ``a`` to ``end`` are sampled for evaluation in Establish."""
-        codes, rids, rate = self.seq.codes, self.seq.rids, self.rate
-        due = codes.count(SAMPLED, a, end)
-        j = codes.find(DRAW, a, end)
-        while j != -1:
-            if stable_fraction(rids[j]) < rate:
-                due += 1
-            j = codes.find(DRAW, j + 1, end)
-        return due
-
-    def _is_sampled(self, j: int) -> bool:
-        code = self.seq.codes[j]
-        return code == SAMPLED or (code == DRAW and stable_fraction(self.seq.rids[j]) < self.rate)
+    def _is_sampled(self, run: tuple[int, int]) -> bool:
+        """Whether a run in Establish is sampled (recorded, else :func:`stable_fraction`)."""
+        code = self.seq.sampled(*run)
+        if code == DRAW:
+            digest = sha256(self.seq.rid(*run).encode()).digest()
+            return int.from_bytes(digest[:8], "big") / 2**64 < self.rate
+        return code == SAMPLED
 
     def entries(self) -> tuple[list[_Pending], list[_Pending]]:
         """The newest :data:`ALL_RUNS_LIMIT` entries of every run and :data:`QUEUE_LIMIT`
@@ -209,35 +281,24 @@ class _Walk:
         kind, a, end, before, calibrating, window = item
         review, seq, ens = self.review, self.seq, self.ens
         period = review.thresholds.calibration_period
-        for j in range(end - 1, a - 1, -1):
+        n = before + end - a + 1  # the invocation number of the run after the stretch
+        for run in seq.runs(a, end, backward=True):
             if need[0] <= 0 and (need[1] <= 0 or kind is _TRUST):
                 return
-            n = before + (j - a) + 1
+            n -= 1
             if kind is _CALIBRATE:
                 due = True
                 position = min(window + 1, period) if calibrating else min(n, period)
                 phase: Any = EvalPhase.CALIBRATE
                 reason = f"calibrate {position}/{period}"
             elif kind is _ESTABLISH:
-                due = self._is_sampled(j)
+                due = self._is_sampled(run)
                 phase, reason = EvalPhase.ESTABLISH, review.sampled_reason if due else "not sampled"
             else:
                 due, phase, reason = False, EvalPhase.TRUST, _TRUSTED
             if not due and need[0] <= 0:
                 continue
-            offset = seq.offs[j]
-            pending = (
-                offset,
-                self.blocks[offset],
-                seq.idxs[j],
-                seq.rids[j],
-                ens,
-                n,
-                phase,
-                reason,
-                None,
-                False,
-            )
+            pending = (*seq.location(*run), seq.rid(*run), ens, n, phase, reason, None, False)
             if need[0] > 0:
                 out[0].append(pending)
                 need[0] -= 1
