@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import compress, islice, repeat
-from operator import attrgetter, is_, le
+from operator import and_, attrgetter, is_, le
 from typing import Any
 
 from conductor_tui.core.records import RunStatus
@@ -56,11 +56,15 @@ class Collect:
         self.full = full
         if events is None:
             events = set(review.effective) | review.state.flagged_ids
+        if full and not review.need <= events:
+            events = events | review.need  # their ensembles are found among the kept runs
         self.events: set[str] = events
         self.offset = 0
         self.tail = False
-        self.classes: dict[tuple, tuple] = {}  # key → (kind, task type, pair, ensemble, done)
-        self.codes: dict[tuple, int] = {}  # key → the code of its records in a block
+        self.index: dict[tuple, int] = {}  # key → its number (the position in the lists below)
+        self.classes: list[tuple] = []  # (kind, task type, pair, ensemble, done)
+        self.codes: list[int] = []  # the code of its records in a block
+        self.claude: list[bool] = []  # a Claude decision (no local route)
         self.numbers: dict[str, int] = {}  # ensemble → its number in this piece
         self.blocks: list[Block] = []
         self.kept: dict[str, list] = {}  # ensemble → [(block, index, record, id)]
@@ -97,36 +101,40 @@ class Collect:
                     self.overflow = self.overflow or number >= MAX_ENSEMBLES
                 if done and number < MAX_ENSEMBLES:
                     code = number
-        self.classes[key] = out
-        self.codes[key] = code
+        self.index[key] = len(self.classes)
+        self.classes.append(out)
+        self.codes.append(code)
+        self.claude.append(out[0] == _KIND_CLAUDE)
 
     def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
         """Process a block's decoded records in file order (``step``: their line indexes
         when not consecutive from ``first_idx``)."""
         if step is None and first_idx:
             step = range(first_idx, first_idx + len(recs))
+        index = self.index
         keys = list(map(_KEY, recs))
-        classes = self.classes
-        fresh = set(keys).difference(classes)
-        if fresh:  # classified in file order: the pairs are listed in the order they appear
+        try:
+            kids = list(map(index.__getitem__, keys))
+        except KeyError:  # classified in file order: the pairs are listed as they appear
             for key in dict.fromkeys(keys):
-                if key in fresh:
+                if key not in index:
                     self._classify(key)
-        self._count(recs, keys)
-        ids = list(map(_ID, recs))
-        if None in ids:  # only when a caller fed a record without its derived id
-            ids = ["None" if rid is None else rid for rid in ids]
+            kids = list(map(index.__getitem__, keys))
+        self._count(recs, kids)
+        ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
         need = self.review.need
-        hit = need.intersection(ids) if need else None
-        if hit:
-            for i in compress(range(len(ids)), map(hit.__contains__, ids)):
-                c = classes[keys[i]]
+        hit = self.events.intersection(ids) if self.full else None
+        found = (hit & need if hit else None) if self.full else (need.intersection(ids) if need else None)
+        if found:
+            classes = self.classes
+            for i in compress(range(len(ids)), map(found.__contains__, ids)):
+                c = classes[kids[i]]
                 if c[0] == _KIND_LOCAL:
                     self.run_ensembles[ids[i]] = c[3]
-        if self.full:
-            self._block(recs, keys, ids, offset, plen, step)
+        if hit is not None:
+            self._block(recs, kids, ids, hit, (offset, plen, step))
 
-    def _count(self, recs: list[_Light], keys: list[tuple]) -> None:
+    def _count(self, recs: list[_Light], keys: list[int]) -> None:
         """Local runs, uses and the newest use per task type + ensemble, and debt."""
         classes = self.classes
         runs = 0
@@ -153,16 +161,16 @@ class Collect:
                     pair[1] = ts
         self._count_debt(recs, keys)
 
-    def _count_debt(self, recs: list[_Light], keys: list[tuple]) -> None:
+    def _count_debt(self, recs: list[_Light], keys: list[int]) -> None:
         """Interim Claude decisions per task type (no local preparation, delegable)."""
         review, classes, debt = self.review, self.classes, self.debt
-        cats = list(map(_CAT, recs))
+        picked = list(map(and_, map(self.claude.__getitem__, keys), map(is_, map(_PREP, recs), repeat(None))))
+        cats = list(compress(map(_CAT, recs), picked))
         if set(map(type, cats)) <= {str, type(None)}:
-            bare = map(is_, map(_PREP, recs), repeat(None))
-            for (key, no_prep, cat), k in Counter(zip(keys, bare, cats, strict=True)).items():
-                c = classes[key]
-                if c[0] == _KIND_CLAUDE and no_prep and review._delegable(cat):
-                    debt[c[1]] = debt.get(c[1], 0) + k
+            for (key, cat), k in Counter(zip(compress(keys, picked), cats, strict=True)).items():
+                if review._delegable(cat):
+                    tt = classes[key][1]
+                    debt[tt] = debt.get(tt, 0) + k
             return
         for key, rec in zip(keys, recs, strict=True):
             c = classes[key]
@@ -173,12 +181,10 @@ class Collect:
             ):
                 debt[c[1]] = debt.get(c[1], 0) + 1
 
-    def _block(
-        self, recs: list[_Light], keys: list[tuple], ids: list, offset: int, plen: int, step: Any
-    ) -> None:
-        """The block's codes; the runs named in ``events`` kept with their records."""
-        codes = bytearray(map(self.codes.__getitem__, keys))
-        hit = self.events.intersection(ids)
+    def _block(self, recs: list[_Light], keys: list[int], ids: list, hit: set, where: tuple) -> None:
+        """The block's codes; the runs named in ``events`` (``hit``) kept with their records."""
+        offset, plen, step = where
+        codes = bytearray(map(self.codes.__getitem__, keys))  # keys: the keys' numbers
         if hit:
             number = len(self.blocks)
             for i in compress(range(len(ids)), map(hit.__contains__, ids)):
