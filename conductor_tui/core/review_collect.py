@@ -193,9 +193,10 @@ class Collect:
                     codes[i] = NO_RUN
                     idx = step[i] if step is not None else i
                     self.kept[c[3]].append((number, i, recs[i], ids[i], (offset, plen, idx)))
-        samp: bytes | None = bytes(map(_SAMPLED_CODE.get, map(id, map(_SAMPLED_FIELD, recs)), repeat(DRAW)))
-        if samp.count(DRAW) == len(samp):  # type: ignore[union-attr]
-            samp = None
+        sampled = list(map(_SAMPLED_FIELD, recs))
+        samp = None  # none recorded
+        if sampled.count(None) != len(sampled):
+            samp = bytes(map(_SAMPLED_CODE.get, map(id, sampled), repeat(DRAW)))
         joined: Any = _SEP.join(ids)
         if joined.count(_SEP) != max(0, len(ids) - 1):
             joined = ids
