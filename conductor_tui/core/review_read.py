@@ -3,8 +3,10 @@ in ~1 MiB blocks decoded at once with msgspec (corrupt or hand-written lines one
 through pydantic, skipped and counted when neither reads them), from a byte offset on (a
 resumed pass reads only appended lines), on every core:
 
-* :func:`read_routing_sharded` — the whole pass: every worker reads the whole log and steps
-  only its share of the ensembles (an ensemble's runs must be stepped in order);
+* :func:`read_routing_sharded` — the whole pass when it needs every run in order
+  (evaluations naming an invocation): every worker reads the whole log and steps only its
+  share of the ensembles (otherwise :mod:`conductor_tui.core.review_split` splits the log
+  by line range);
 * :func:`read_counts_split` — the counts alone (``counts_only``): the log split at line
   boundaries, one piece per core, the pieces' counts added up;
 * :func:`_materialise` — the full records of the queue entries, re-reading only their blocks;
@@ -66,7 +68,7 @@ def _scan_flags(path: Path) -> set[str]:
     return out
 
 
-def _feed_per_line(review: _ReviewPass, piece: bytes, base: int) -> int:
+def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> int:
     """Feed a block line by line (msgspec, else pydantic); returns its skipped lines."""
     skipped = 0
     recs: list[_Light] = []
@@ -91,7 +93,7 @@ def _feed_per_line(review: _ReviewPass, piece: bytes, base: int) -> int:
     return skipped
 
 
-def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
+def _feed_block(review: _ReviewPass | Collect, piece: bytes, offset: int) -> int:
     """Feed a block of whole lines, decoded at once when every line is a clean record."""
     try:
         recs = _LIGHT.decode_lines(piece)
@@ -103,7 +105,7 @@ def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
     return _feed_per_line(review, piece, offset)
 
 
-def _read_routing(path: Path, review: _ReviewPass, start: int = 0, end: int | None = None) -> int:
+def _read_routing(path: Path, review: _ReviewPass | Collect, start: int = 0, end: int | None = None) -> int:
     """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
     per-line fallback for blocks with corrupt or hand-written lines); returns the number of
     skipped lines. ``review.offset`` is left after the last newline read, ``review.tail``

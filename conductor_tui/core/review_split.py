@@ -25,8 +25,14 @@ from conductor_tui.core import logscan
 from conductor_tui.core.records import EvalPhase, Phase, RunStatus
 from conductor_tui.core.review_collect import _SEP, DRAW, SAMPLED, Block, Collect, merge_counts
 from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pending, _ReviewPass
-from conductor_tui.core.review_read import _read_routing, split_ranges
-from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT
+from conductor_tui.core.review_read import (
+    _read_routing,
+    _scan_flags,
+    read_counts_split,
+    routing_ids_named,
+    split_ranges,
+)
+from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT, ReviewState
 
 # a stretch of quiet runs: its kind decides their entries
 _ESTABLISH, _CALIBRATE, _TRUST = "establish", "calibrate", "trust"
@@ -113,6 +119,43 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     review.all = deque(sorted(every, key=lambda p: p[loc]), maxlen=review.all.maxlen)
     review.special.sort(key=lambda p: p[loc])
     return skipped
+
+
+# --------------------------------------------------------------------------- started early
+
+
+def count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> _ReviewPass | None:
+    """The counts pass started before the evaluations are read, which ``meanwhile`` does
+    here: its workers record the ensemble of every run an evaluation names (a quick read of
+    the ids). ``None`` (nothing read) when the evaluations' ids cannot be read."""
+    named = routing_ids_named(Path(store.evaluations_path))
+    if named is None:
+        return None
+    early = _ReviewPass(state, named)  # counts need neither the evaluations nor the config
+    early.counts_only = True
+    state.skipped_routing = read_counts_split(path, early, meanwhile=meanwhile)
+    return early
+
+
+def split_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> tuple[set[str], list] | None:
+    """The whole pass's pieces read before the evaluations are, which ``meanwhile`` does
+    here: the workers keep the records of the runs an evaluation names or the person
+    flagged (a quick read of the ids, a search for the flags). ``(those ids, the pieces)``,
+    or ``None`` (nothing read) when the log is read in one process or the ids cannot be read."""
+    named = routing_ids_named(Path(store.evaluations_path))
+    if named is None:
+        return None
+    state.flagged_ids = _scan_flags(path)
+    events = named | state.flagged_ids
+    early = _ReviewPass(state, named)  # the pieces need neither the evaluations nor the config
+    parts = collect_split(path, early, events, meanwhile)
+    state.run_ensembles.clear()
+    return None if parts is None else (events, parts)
+
+
+def adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
+    review.pairs, review.debt, review.total_runs = early.pairs, early.debt, early.total_runs
+    review.offset, review.tail = early.offset, early.tail
 
 
 class RunSequence:
