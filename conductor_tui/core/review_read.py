@@ -96,7 +96,7 @@ def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> in
 def _feed_block(review: _ReviewPass | Collect, piece: bytes, offset: int) -> int:
     """Feed a block of whole lines, decoded at once when every line is a clean record."""
     try:
-        recs = _LIGHT.decode_lines(piece)
+        recs = review.decode_lines(piece) if isinstance(review, Collect) else _LIGHT.decode_lines(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
     if recs is not None and len(recs) == piece.count(b"\n") and None not in map(_ID, recs):
