@@ -1,8 +1,10 @@
-"""What a piece of the routing log (a line range, read in a forked worker) gives the review
-pass without stepping any run through its lifecycle: the counts (uses and last use per task
-type + ensemble, debt, local runs, the ensemble of the runs an evaluation names) and, for
-the whole pass, each block's runs as one byte per line (:class:`Block`), stepped later in
-order, per ensemble, by :mod:`conductor_tui.core.review_split`.
+"""What a piece of the routing log (a line range, read in a forked worker) gives the whole
+review pass without stepping any run through its lifecycle: the counts (uses and last use
+per task type + ensemble, debt, local runs, the ensemble of the runs an evaluation names)
+and each block's runs as one byte per line (:class:`Block`), stepped later in order, per
+ensemble, by :mod:`conductor_tui.core.review_split`. (The counts-only pass of the
+Lifecycle screen keeps the pass's own per-record loop: without the run sequences it is as
+fast.)
 
 A block is handled with C-level operations over its decoded records (``map``, ``zip``,
 ``Counter``, set intersections, ``bytes``): a record is classified once per distinct
@@ -95,17 +97,15 @@ class _Interned:
 
 class Collect:
     """Fed like a :class:`_ReviewPass` (by ``review_read._read_routing``) over one piece of
-    the log; ``review`` lends its caches and the ids it needs. With ``full`` False only the
-    counts are gathered. ``events``: the ids of the runs kept with their records (by
-    default those with a verdict or a flag; a superset is fine: the stepping tells them
-    apart)."""
+    the log; ``review`` lends its caches and the ids it needs. ``events``: the ids of the
+    runs kept with their records (by default those with a verdict or a flag; a superset is
+    fine: the stepping tells them apart)."""
 
-    def __init__(self, review: _ReviewPass, full: bool, events: Any = None) -> None:
+    def __init__(self, review: _ReviewPass, events: Any = None) -> None:
         self.review = review
-        self.full = full
         if events is None:
             events = set(review.effective) | review.state.flagged_ids
-        if full and not review.need <= events:
+        if not review.need <= events:
             events = events | review.need  # their ensembles are found among the kept runs
         self.events: set[str] = events
         self.offset = 0
@@ -173,16 +173,15 @@ class Collect:
         self._count(recs, kids)
         ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
         need = self.review.need
-        hit = self.events.intersection(ids) if self.full else None
-        found = (hit & need if hit else None) if self.full else (need.intersection(ids) if need else None)
+        hit = self.events.intersection(ids)
+        found = hit & need if hit and need else None
         if found:
             classes = self.classes
             for i in compress(range(len(ids)), map(found.__contains__, ids)):
                 c = classes[kids[i]]
                 if c[0] == _KIND_LOCAL:
                     self.run_ensembles[ids[i]] = c[3]
-        if hit is not None:
-            self._block(recs, kids, ids, hit, (offset, plen, step))
+        self._block(recs, kids, ids, hit, (offset, plen, step))
 
     def _count(self, recs: list[_Light], keys: list[int]) -> None:
         """Local runs, uses and the newest use per task type + ensemble, and debt."""
@@ -256,10 +255,10 @@ class Collect:
 
     def result(self, skipped: int) -> tuple:
         """What a worker sends back (small: the blocks' codes and joined ids)."""
-        seqs = {ens: (self.numbers[ens], self.kept[ens]) for ens in self.numbers} if self.full else {}
+        seqs = {ens: (self.numbers[ens], self.kept[ens]) for ens in self.numbers}
         return (
             skipped, self.offset, self.tail, self.pairs, self.debt, self.runs, self.run_ensembles,
-            self.blocks if self.full else [], seqs, self.overflow,
+            self.blocks, seqs, self.overflow,
         )  # fmt: skip
 
 

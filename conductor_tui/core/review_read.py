@@ -253,8 +253,12 @@ def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, i
 
 def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, ...]:
     review, path, start, end = job
-    part = Collect(review, full=False)
-    return part.result(_read_routing(path, part, start, end))
+    part = copy.copy(review)
+    part.pairs, part.debt, part.total_runs = {}, {}, 0
+    part.local_cache, part.deleg_cache = {}, {}
+    skipped = _read_routing(path, part, start, end)
+    run_ensembles = dict(part.state.run_ensembles)
+    return skipped, part.offset, part.tail, part.pairs, part.debt, part.total_runs, run_ensembles
 
 
 def _counts_or_meanwhile(job: Any) -> Any:

@@ -40,7 +40,7 @@ _ESTABLISH, _CALIBRATE, _TRUST = "establish", "calibrate", "trust"
 
 def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | None]) -> tuple:
     review, path, start, end, events = job
-    part = Collect(review, full=True, events=events)
+    part = Collect(review, events=events)
     return part.result(_read_routing(path, part, start, end))
 
 
