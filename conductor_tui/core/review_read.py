@@ -16,9 +16,11 @@ resumed pass reads only appended lines), on every core:
 from __future__ import annotations
 
 import copy
+import gc
 import mmap
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -251,12 +253,27 @@ def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, i
     return out
 
 
+@contextmanager
+def no_collection() -> Iterator[None]:
+    """No garbage collection meanwhile (restored after, if it was on). A piece's read makes
+    no reference cycles; and in a forked worker a collection would walk — and so copy,
+    page by page — the whole heap it inherited (the cockpit's), for nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, ...]:
     review, path, start, end = job
     part = copy.copy(review)
     part.pairs, part.debt, part.total_runs = {}, {}, 0
     part.local_cache, part.deleg_cache = {}, {}
-    skipped = _read_routing(path, part, start, end)
+    with no_collection():
+        skipped = _read_routing(path, part, start, end)
     run_ensembles = dict(part.state.run_ensembles)
     return skipped, part.offset, part.tail, part.pairs, part.debt, part.total_runs, run_ensembles
 

@@ -13,7 +13,6 @@ pass over the log (``_ReviewPass.feed``).
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pend
 from conductor_tui.core.review_read import (
     _read_routing,
     _scan_flags,
+    no_collection,
     read_counts_split,
     routing_ids_named,
     split_ranges,
@@ -41,7 +41,8 @@ _ESTABLISH, _CALIBRATE, _TRUST = "establish", "calibrate", "trust"
 def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | None]) -> tuple:
     review, path, start, end, events = job
     part = Collect(review, events=events)
-    return part.result(_read_routing(path, part, start, end))
+    with no_collection():
+        return part.result(_read_routing(path, part, start, end))
 
 
 def _collect_or_meanwhile(job: Any) -> Any:
@@ -84,13 +85,8 @@ def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
     untouched) when a piece has more ensembles than its codes can name."""
     if any(part[9] for part in parts):
         return None
-    collecting = gc.isenabled()
-    gc.disable()  # the stitch creates many small objects and frees none: no cycles to find
-    try:
+    with no_collection():  # the stitch creates many small objects and frees none
         return _stitch(review, parts)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
