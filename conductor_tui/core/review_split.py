@@ -1,7 +1,10 @@
 """The whole review pass (Evaluate's queue) with the routing log split by line range, one
-piece per core: each forked worker decodes only its piece and returns the counts and every
-ensemble's runs as a compact sequence (:mod:`conductor_tui.core.review_collect`); here the
-sequences of the pieces are joined per ensemble and stepped in order.
+piece per core: each forked worker decodes only its piece and returns the counts and, per
+block, one byte per line naming the ensemble of each quiet run, with the records of the runs
+an evaluation names or the person flagged (:mod:`conductor_tui.core.review_collect`); here
+each ensemble's runs are followed through the blocks of every piece in order
+(:class:`RunSequence`) and stepped. The workers are started before the evaluations are
+read (:func:`split_early`), which this process does meanwhile.
 
 Stepping is done in bulk between the runs with a verdict or a flag (which take the pass's
 full step): while no score is added an ensemble's phase changes only when its run count
