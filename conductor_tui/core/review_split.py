@@ -193,45 +193,56 @@ class RunSequence:
             for b, i, rec, rid, loc in self.kept
         ]
 
-    def runs(self, a: int, end: int, backward: bool = False) -> Iterator[tuple[int, int]]:
-        """``(block, line position)`` of the runs with ordinals ``a`` to ``end``, in order
-        (``backward``: from ``end - 1`` down to ``a``)."""
+    def runs_back(self, a: int, end: int) -> Iterator[tuple[int, int]]:
+        """``(block, line position)`` of the runs with ordinals ``end - 1`` down to ``a``."""
         if a >= end:
             return
-        nxt = end - 1 if backward else a  # the ordinal of the next run to yield
+        nxt = end - 1  # the ordinal of the next run to yield
         k = bisect_right(self.starts, nxt) - 1
         left = end - a
         while left > 0:
             b = self.order[k]
             codes, number = self.blocks[b][3], self.numbers[b]
-            first = self.starts[k]
-            if backward:
-                i = len(codes)
-                for _ in range(first + codes.count(number) - nxt):
-                    i = codes.rfind(number, 0, i)
-                while left > 0 and i >= 0:
-                    yield b, i
-                    left -= 1
-                    nxt -= 1
-                    i = codes.rfind(number, 0, i)
-                k -= 1
-            else:
-                i = -1
-                for _ in range(nxt - first + 1):
-                    i = codes.find(number, i + 1)
-                while left > 0 and i >= 0:
-                    yield b, i
-                    left -= 1
-                    nxt += 1
-                    i = codes.find(number, i + 1)
-                k += 1
+            i = len(codes)
+            for _ in range(self.starts[k] + codes.count(number) - nxt):
+                i = codes.rfind(number, 0, i)
+            while left > 0 and i >= 0:
+                yield b, i
+                left -= 1
+                nxt -= 1
+                i = codes.rfind(number, 0, i)
+            k -= 1
 
-    def rid(self, b: int, i: int) -> str:
+    def chunks(self, a: int, end: int) -> Iterator[tuple[int, list[int]]]:
+        """The runs with ordinals ``a`` to ``end``, in order, a block at a time:
+        ``(block, line positions)``."""
+        nxt = a
+        k = bisect_right(self.starts, nxt) - 1
+        while nxt < end:
+            b, first = self.order[k], self.starts[k]
+            codes, number = self.blocks[b][3], self.numbers[b]
+            upto = self.starts[k + 1] if k + 1 < len(self.starts) else self.total
+            i = -1
+            for _ in range(nxt - first + 1):
+                i = codes.find(number, i + 1)
+            positions = [i]
+            find = codes.find
+            for _ in range(min(end, upto) - nxt - 1):
+                i = find(number, i + 1)
+                positions.append(i)
+            yield b, positions
+            nxt = min(end, upto)
+            k += 1
+
+    def block_ids(self, b: int) -> list[str]:
         ids = self.ids.get(b)
         if ids is None:
             joined = self.blocks[b][5]
             ids = self.ids[b] = joined.split(_SEP) if isinstance(joined, str) else joined
-        return ids[i]
+        return ids
+
+    def rid(self, b: int, i: int) -> str:
+        return self.block_ids(b)[i]
 
     def sampled(self, b: int, i: int) -> int:
         samp = self.blocks[b][4]
@@ -314,18 +325,25 @@ class _Walk:
         return code == SAMPLED
 
     def _count_sampled(self, a: int, end: int) -> int:
-        """:meth:`_is_sampled` summed over runs ``a`` to ``end`` (inlined: ~100,000 runs)."""
-        seq, rate, due = self.seq, self.rate, 0
-        blocks, rid = seq.blocks, seq.rid
-        for b, i in seq.runs(a, end):
-            samp = blocks[b][4]
-            code = DRAW if samp is None else samp[i]
-            if code == DRAW:
-                if int.from_bytes(sha256(rid(b, i).encode()).digest()[:8], "big") / 2**64 < rate:
+        """:meth:`_is_sampled` summed over runs ``a`` to ``end`` (a block at a time: the
+        draws of ~100,000 runs)."""
+        seq, due = self.seq, 0
+        draws: list[str] = []
+        for b, positions in seq.chunks(a, end):
+            samp, ids = seq.blocks[b][4], seq.block_ids(b)
+            if samp is None:
+                draws += map(ids.__getitem__, positions)
+                continue
+            for i in positions:
+                code = samp[i]
+                if code == DRAW:
+                    draws.append(ids[i])
+                elif code == SAMPLED:
                     due += 1
-            elif code == SAMPLED:
-                due += 1
-        return due
+        rate = self.rate
+        return due + sum(
+            [int.from_bytes(sha256(r.encode()).digest()[:8], "big") / 2**64 < rate for r in draws]
+        )
 
     def entries(self) -> tuple[list[_Pending], list[_Pending]]:
         """The newest :data:`ALL_RUNS_LIMIT` entries of every run and :data:`QUEUE_LIMIT`
@@ -350,7 +368,7 @@ class _Walk:
         review, seq, ens = self.review, self.seq, self.ens
         period = review.thresholds.calibration_period
         n = before + end - a + 1  # the invocation number of the run after the stretch
-        for run in seq.runs(a, end, backward=True):
+        for run in seq.runs_back(a, end):
             if need[0] <= 0 and (need[1] <= 0 or kind is _TRUST):
                 return
             n -= 1
