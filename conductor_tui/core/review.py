@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import logscan, review_pass, review_read, rules
+from conductor_tui.core import logscan, review_pass, review_split, rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -197,13 +197,16 @@ def _load_review(
             _read_evaluations(store, state)
 
     early = None
-    if counts_only:  # the counts are read on the other cores while the evaluations are read here
-        try:
-            early = _count_early(store, state, path, read_evaluations)
-        except Exception as exc:  # a broken file degrades this view, never the app
-            read_evaluations()
-            state.problems.append(f"routing-log.jsonl: {exc}")
-            return state, None, {}
+    split: tuple[set[str], list[tuple]] | None = None
+    try:  # the log is read on the other cores while the evaluations are read here
+        if counts_only:
+            early = review_split.count_early(store, state, path, read_evaluations)
+        else:
+            split = review_split.split_early(store, state, path, read_evaluations)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        read_evaluations()
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state, None, {}
     read_evaluations()
     try:
         state.config = store.load_config()
@@ -218,20 +221,38 @@ def _load_review(
     review = _ReviewPass(state, need)
     review.counts_only = counts_only
     if early is not None and need <= early.need:
-        _adopt_counts(review, early)
+        review_split.adopt_counts(review, early)
         state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
         return _complete(state, review, path, {})
     state.run_ensembles.clear()
     try:
-        if counts_only:
-            state.skipped_routing = read_counts_split(path, review)
-        else:
-            state.flagged_ids = _scan_flags(path)
-            state.skipped_routing = read_routing_sharded(path, review)
+        state.skipped_routing = _read_log(review, path, split, need)
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
     return _complete(state, review, path, {})
+
+
+def _read_log(review: _ReviewPass, path: Path, split: tuple[set[str], list] | None, need: set[str]) -> int:
+    """The pass over the whole log: the pieces read early stitched when they kept every
+    run it needs, else read now (split across the cores, sharded, or in one process)."""
+    state = review.state
+    if (
+        split is not None
+        and need <= split[0]
+        and review.effective.keys() <= split[0]
+        and not review.by_invocation
+    ):
+        skipped = review_split.stitch(review, split[1])
+        if skipped is not None:
+            state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
+            return skipped
+    if review.counts_only:
+        return read_counts_split(path, review)
+    if split is None:
+        state.flagged_ids = _scan_flags(path)
+    skipped = review_split.read_routing_split(path, review)
+    return read_routing_sharded(path, review) if skipped is None else skipped
 
 
 def _resume(state: ReviewState, resume: _Memo, path: Path) -> tuple[ReviewState, Any, dict]:
@@ -279,24 +300,6 @@ def _read_evaluations(store: Any, state: ReviewState) -> None:
         state.skipped_evaluations = len(evals.skipped)
     except Exception as exc:
         state.problems.append(f"evaluations.jsonl: {exc}")
-
-
-def _count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> _ReviewPass | None:
-    """The counts pass started before the evaluations are read, which ``meanwhile`` does
-    here: its workers record the ensemble of every run an evaluation names (a quick read of
-    the ids). ``None`` (nothing read) when the evaluations' ids cannot be read."""
-    named = review_read.routing_ids_named(Path(store.evaluations_path))
-    if named is None:
-        return None
-    early = _ReviewPass(state, named)  # counts need neither the evaluations nor the config
-    early.counts_only = True
-    state.skipped_routing = read_counts_split(path, early, meanwhile=meanwhile)
-    return early
-
-
-def _adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
-    review.pairs, review.debt, review.total_runs = early.pairs, early.debt, early.total_runs
-    review.offset, review.tail = early.offset, early.tail
 
 
 def _complete(

@@ -3,8 +3,10 @@ in ~1 MiB blocks decoded at once with msgspec (corrupt or hand-written lines one
 through pydantic, skipped and counted when neither reads them), from a byte offset on (a
 resumed pass reads only appended lines), on every core:
 
-* :func:`read_routing_sharded` — the whole pass: every worker reads the whole log and steps
-  only its share of the ensembles (an ensemble's runs must be stepped in order);
+* :func:`read_routing_sharded` — the whole pass when it needs every run in order
+  (evaluations naming an invocation): every worker reads the whole log and steps only its
+  share of the ensembles (otherwise :mod:`conductor_tui.core.review_split` splits the log
+  by line range);
 * :func:`read_counts_split` — the counts alone (``counts_only``): the log split at line
   boundaries, one piece per core, the pieces' counts added up;
 * :func:`_materialise` — the full records of the queue entries, re-reading only their blocks;
@@ -14,9 +16,11 @@ resumed pass reads only appended lines), on every core:
 from __future__ import annotations
 
 import copy
+import gc
 import mmap
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ import msgspec
 
 from conductor_tui.core import logscan
 from conductor_tui.core.records import RoutingDecision, line_identity
+from conductor_tui.core.review_collect import Collect, merge_counts
 from conductor_tui.core.review_pass import (
     _BOM,
     _LIGHT,
@@ -65,7 +70,7 @@ def _scan_flags(path: Path) -> set[str]:
     return out
 
 
-def _feed_per_line(review: _ReviewPass, piece: bytes, base: int) -> int:
+def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> int:
     """Feed a block line by line (msgspec, else pydantic); returns its skipped lines."""
     skipped = 0
     recs: list[_Light] = []
@@ -90,10 +95,10 @@ def _feed_per_line(review: _ReviewPass, piece: bytes, base: int) -> int:
     return skipped
 
 
-def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
+def _feed_block(review: _ReviewPass | Collect, piece: bytes, offset: int) -> int:
     """Feed a block of whole lines, decoded at once when every line is a clean record."""
     try:
-        recs = _LIGHT.decode_lines(piece)
+        recs = review.decode_lines(piece) if isinstance(review, Collect) else _LIGHT.decode_lines(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
     if recs is not None and len(recs) == piece.count(b"\n") and None not in map(_ID, recs):
@@ -102,7 +107,7 @@ def _feed_block(review: _ReviewPass, piece: bytes, offset: int) -> int:
     return _feed_per_line(review, piece, offset)
 
 
-def _read_routing(path: Path, review: _ReviewPass, start: int = 0, end: int | None = None) -> int:
+def _read_routing(path: Path, review: _ReviewPass | Collect, start: int = 0, end: int | None = None) -> int:
     """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
     per-line fallback for blocks with corrupt or hand-written lines); returns the number of
     skipped lines. ``review.offset`` is left after the last newline read, ``review.tail``
@@ -248,12 +253,27 @@ def _materialise(path: Path, pendings: list[_Pending]) -> dict[tuple[int, int, i
     return out
 
 
+@contextmanager
+def no_collection() -> Iterator[None]:
+    """No garbage collection meanwhile (restored after, if it was on). A piece's read makes
+    no reference cycles; and in a forked worker a collection would walk — and so copy,
+    page by page — the whole heap it inherited (the cockpit's), for nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, ...]:
     review, path, start, end = job
     part = copy.copy(review)
     part.pairs, part.debt, part.total_runs = {}, {}, 0
     part.local_cache, part.deleg_cache = {}, {}
-    skipped = _read_routing(path, part, start, end)
+    with no_collection():
+        skipped = _read_routing(path, part, start, end)
     run_ensembles = dict(part.state.run_ensembles)
     return skipped, part.offset, part.tail, part.pairs, part.debt, part.total_runs, run_ensembles
 
@@ -269,39 +289,31 @@ def read_counts_split(
     boundaries into one piece per core (the counts of the pieces add up: runs and debt are
     summed, the last use is the newest). Returns the skipped lines; same result as one read.
     ``meanwhile`` runs here while forked workers read every piece (else before the read)."""
-    size = path.stat().st_size if path.is_file() else 0
-    n = logscan.parallel_workers(size - start)
-    ranges: list[tuple[int, int]] = []
-    if n > 1:
-        with path.open("rb", buffering=0) as fh:
-            whole = logscan.last_newline(fh, start, size)
-            ranges = logscan.line_ranges(fh, start, whole, n)
+    ranges = split_ranges(path, start)
     if not ranges:
         if meanwhile is not None:
             meanwhile()
         return _read_routing(path, review, start)
     jobs: list[Any] = [(review, path, a, b) for a, b in ranges]
-    jobs[-1] = (review, path, ranges[-1][0], None)  # the last piece reads an unterminated line too
     if meanwhile is not None:
         jobs.append(meanwhile)
-    skipped = 0
     parts = logscan.fork_map(_counts_or_meanwhile, jobs)
-    for part in parts[: len(ranges)]:
-        part_skipped, review.offset, review.tail, pairs, debt, total_runs, run_ensembles = part
-        skipped += part_skipped
-        for key, (count, last) in pairs.items():
-            pair = review.pairs.get(key)
-            if pair is None:
-                review.pairs[key] = [count, last]
-                continue
-            pair[0] += count
-            if last is not None and (pair[1] is None or last > pair[1]):
-                pair[1] = last
-        for tt, count in debt.items():
-            review.debt[tt] = review.debt.get(tt, 0) + count
-        review.total_runs += total_runs
-        review.state.run_ensembles.update(run_ensembles)
-    return skipped
+    return merge_counts(review, parts[: len(ranges)])
+
+
+def split_ranges(path: Path, start: int = 0) -> list[tuple[int, int | None]]:
+    """The bytes of ``path`` from ``start`` as one line range per core (the last one open:
+    it reads an unterminated last line too); empty when one process should read them."""
+    size = path.stat().st_size if path.is_file() else 0
+    n = logscan.parallel_workers(size - start)
+    if n <= 1:
+        return []
+    with path.open("rb", buffering=0) as fh:
+        whole = logscan.last_newline(fh, start, size)
+        ranges: list[tuple[int, int | None]] = list(logscan.line_ranges(fh, start, whole, n))
+    if ranges:
+        ranges[-1] = (ranges[-1][0], None)
+    return ranges
 
 
 class _EvalRef(msgspec.Struct, gc=False):

@@ -1,0 +1,292 @@
+"""What a piece of the routing log (a line range, read in a forked worker) gives the whole
+review pass without stepping any run through its lifecycle: the counts (uses and last use
+per task type + ensemble, debt, local runs, the ensemble of the runs an evaluation names)
+and each block's runs as one byte per line (:class:`Block`), stepped later in order, per
+ensemble, by :mod:`conductor_tui.core.review_split`. (The counts-only pass of the
+Lifecycle screen keeps the pass's own per-record loop: without the run sequences it is as
+fast.)
+
+A block is handled with C-level operations over its decoded records (``map``, ``zip``,
+``Counter``, set intersections, ``bytes``): a record is classified once per distinct
+``(event, routed_to, task_type, ensemble, status)``, so the per-line Python work of the
+pass is gone; only unusual blocks (timestamps out of order or not strings, unusual
+delegability categories) take a per-record loop for that part.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import compress, islice, repeat
+from operator import and_, attrgetter, is_, le
+from typing import Any, Literal
+
+import msgspec
+
+from conductor_tui.core.records import RunStatus
+from conductor_tui.core.review_pass import _DECISION_EVENTS, _LIGHT, _Light, _ReviewPass
+from conductor_tui.core.review_state import _DONE
+
+_KEY = attrgetter("event", "routed_to", "task_type", "ensemble", "status")
+_ID = attrgetter("id")
+_TS = attrgetter("timestamp")
+_PREP = attrgetter("preparation_tokens_local")
+_CAT = attrgetter("delegability_category")
+_SAMPLED_FIELD = attrgetter("sampled_for_evaluation")
+
+# a run's sampling code: the recorded decision (False / True), or none recorded (the
+# stable draw from its id decides, when it matters)
+NOT_SAMPLED, SAMPLED, DRAW = 0, 1, 2
+_SAMPLED_CODE = {id(True): SAMPLED, id(False): NOT_SAMPLED}
+NO_RUN = 255  # a line that is no quiet run (the codes of a block name the ensemble)
+MAX_ENSEMBLES = NO_RUN  # more in one piece: the pass is read in one process
+_SEP = "\n"
+_INTERNED = ("event", "routed_to", "task_type", "ensemble", "status")
+_OPEN: set[str] = set()  # a field left a plain string
+_LIGHT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Light)]
+_KINDS_SKIP, _KIND_CLAUDE, _KIND_LOCAL = 0, 1, 2
+
+# One block: (offset, length, line indexes or None (consecutive from 0), codes: per record
+# the piece's number of the ensemble of a completed run without verdict or flag, else
+# NO_RUN, sampling codes or None (all DRAW), ids joined by _SEP (or a list))
+Block = tuple
+
+
+class _Interned:
+    """Blocks decoded with the strings that repeat — event, route, task type, ensemble,
+    status — as ``Literal`` types of the values seen so far, so that msgspec returns the
+    same string objects every time (their hashes cached, compared by identity: the
+    collector's lookups cost less). A block with a new value is decoded as usual and the
+    value learned; a field with too many values stays a plain string."""
+
+    _LIMIT = 512
+
+    def __init__(self) -> None:
+        self.values: dict[str, set[str]] = {name: set() for name in _INTERNED}
+        self.decoder: Any = None
+
+    def decode_lines(self, piece: bytes) -> list[Any]:
+        if self.decoder is not None:
+            try:
+                return self.decoder.decode_lines(piece)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass  # a new value (or a broken line: the caller reads line by line)
+        recs = _LIGHT.decode_lines(piece)
+        self._learn(recs)
+        return recs
+
+    def _learn(self, recs: list[_Light]) -> None:
+        grew = False
+        for name, values in self.values.items():
+            if values is not _OPEN:
+                seen = set(map(attrgetter(name), recs))
+                seen.discard(None)
+                if not seen <= values:
+                    grew = True
+                    values |= seen
+                    if len(values) > self._LIMIT:
+                        self.values[name] = _OPEN
+        if grew or self.decoder is None:
+            fields = []
+            for name, kind, default in _LIGHT_FIELDS:
+                values = self.values.get(name, _OPEN)
+                if values is not _OPEN and values:
+                    kind = Literal[tuple(sorted(values))] | None
+                fields.append((name, kind, default))
+            self.decoder = msgspec.json.Decoder(msgspec.defstruct("InternedLine", fields, gc=False))
+
+
+class Collect:
+    """Fed like a :class:`_ReviewPass` (by ``review_read._read_routing``) over one piece of
+    the log; ``review`` lends its caches and the ids it needs. ``events``: the ids of the
+    runs kept with their records (by default those with a verdict or a flag; a superset is
+    fine: the stepping tells them apart)."""
+
+    def __init__(self, review: _ReviewPass, events: Any = None) -> None:
+        self.review = review
+        if events is None:
+            events = set(review.effective) | review.state.flagged_ids
+        if not review.need <= events:
+            events = events | review.need  # their ensembles are found among the kept runs
+        self.events: set[str] = events
+        self.offset = 0
+        self.tail = False
+        self.index: dict[tuple, int] = {}  # key → its number (the position in the lists below)
+        self.classes: list[tuple] = []  # (kind, task type, pair, ensemble, done)
+        self.codes: list[int] = []  # the code of its records in a block
+        self.claude: list[bool] = []  # a Claude decision (no local route)
+        self.numbers: dict[str, int] = {}  # ensemble → its number in this piece
+        self.blocks: list[Block] = []
+        self.kept: dict[str, list] = {}  # ensemble → [(block, index, record, id)]
+        self.overflow = False
+        self.pairs: dict[tuple[str, str], list[Any]] = {}
+        self.debt: dict[str, int] = {}
+        self.runs = 0
+        self.run_ensembles: dict[str, str] = {}
+        self.decode_lines = _Interned().decode_lines
+
+    def _classify(self, key: tuple) -> None:
+        event, routed, tt, ens, status = key
+        code = NO_RUN
+        if event is not None and event not in _DECISION_EVENTS:
+            out: tuple = (_KINDS_SKIP,)
+        else:
+            review = self.review
+            local = review.local_cache.get(routed)
+            if local is None:
+                local = review._is_local(routed)
+            tt = tt or "(untyped)"
+            if not local:
+                out = (_KIND_CLAUDE, tt)
+            else:
+                ens = ens or routed or ""
+                pair = self.pairs.get((tt, ens))
+                if pair is None:
+                    pair = self.pairs[(tt, ens)] = [0, None]
+                done = (status or RunStatus.COMPLETED) in _DONE
+                out = (_KIND_LOCAL, tt, pair, ens, done)
+                number = self.numbers.get(ens)
+                if number is None:
+                    number = self.numbers[ens] = len(self.numbers)
+                    self.kept[ens] = []
+                    self.overflow = self.overflow or number >= MAX_ENSEMBLES
+                if done and number < MAX_ENSEMBLES:
+                    code = number
+        self.index[key] = len(self.classes)
+        self.classes.append(out)
+        self.codes.append(code)
+        self.claude.append(out[0] == _KIND_CLAUDE)
+
+    def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
+        """Process a block's decoded records in file order (``step``: their line indexes
+        when not consecutive from ``first_idx``)."""
+        if step is None and first_idx:
+            step = range(first_idx, first_idx + len(recs))
+        index = self.index
+        keys = list(map(_KEY, recs))
+        try:
+            kids = list(map(index.__getitem__, keys))
+        except KeyError:  # classified in file order: the pairs are listed as they appear
+            for key in dict.fromkeys(keys):
+                if key not in index:
+                    self._classify(key)
+            kids = list(map(index.__getitem__, keys))
+        self._count(recs, kids)
+        ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
+        need = self.review.need
+        hit = self.events.intersection(ids)
+        found = hit & need if hit and need else None
+        if found:
+            classes = self.classes
+            for i in compress(range(len(ids)), map(found.__contains__, ids)):
+                c = classes[kids[i]]
+                if c[0] == _KIND_LOCAL:
+                    self.run_ensembles[ids[i]] = c[3]
+        self._block(recs, kids, ids, hit, (offset, plen, step))
+
+    def _count(self, recs: list[_Light], keys: list[int]) -> None:
+        """Local runs, uses and the newest use per task type + ensemble, and debt."""
+        classes = self.classes
+        runs = 0
+        for key, k in Counter(keys).items():
+            c = classes[key]
+            if c[0] == _KIND_LOCAL:
+                runs += k
+                if c[4]:
+                    c[2][0] += k  # uses: completed runs only
+        self.runs += runs
+        tss = list(map(_TS, recs))
+        if set(map(type, tss)) == {str} and all(map(le, tss, islice(tss, 1, None))):
+            latest = dict(zip(keys, tss, strict=True))  # in order: the last is the newest
+        else:
+            latest = {}
+            for key, ts in zip(keys, tss, strict=True):
+                if ts.__class__ is str and (key not in latest or ts > latest[key]):
+                    latest[key] = ts
+        for key, ts in latest.items():
+            c = classes[key]
+            if c[0] == _KIND_LOCAL and c[4]:
+                pair = c[2]
+                if pair[1] is None or ts > pair[1]:
+                    pair[1] = ts
+        self._count_debt(recs, keys)
+
+    def _count_debt(self, recs: list[_Light], keys: list[int]) -> None:
+        """Interim Claude decisions per task type (no local preparation, delegable)."""
+        review, classes, debt = self.review, self.classes, self.debt
+        picked = list(map(and_, map(self.claude.__getitem__, keys), map(is_, map(_PREP, recs), repeat(None))))
+        cats = list(compress(map(_CAT, recs), picked))
+        if set(map(type, cats)) <= {str, type(None)}:
+            for (key, cat), k in Counter(zip(compress(keys, picked), cats, strict=True)).items():
+                if review._delegable(cat):
+                    tt = classes[key][1]
+                    debt[tt] = debt.get(tt, 0) + k
+            return
+        for key, rec in zip(keys, recs, strict=True):
+            c = classes[key]
+            if (
+                c[0] == _KIND_CLAUDE
+                and rec.preparation_tokens_local is None
+                and review._delegable(rec.delegability_category)
+            ):
+                debt[c[1]] = debt.get(c[1], 0) + 1
+
+    def _block(self, recs: list[_Light], keys: list[int], ids: list, hit: set, where: tuple) -> None:
+        """The block's codes; the runs named in ``events`` (``hit``) kept with their records."""
+        offset, plen, step = where
+        codes = bytearray(map(self.codes.__getitem__, keys))  # keys: the keys' numbers
+        if hit:
+            number = len(self.blocks)
+            for i in compress(range(len(ids)), map(hit.__contains__, ids)):
+                c = self.classes[keys[i]]
+                if c[0] == _KIND_LOCAL:
+                    codes[i] = NO_RUN
+                    idx = step[i] if step is not None else i
+                    self.kept[c[3]].append((number, i, _plain(recs[i]), ids[i], (offset, plen, idx)))
+        sampled = list(map(_SAMPLED_FIELD, recs))
+        samp = None  # none recorded
+        if sampled.count(None) != len(sampled):
+            samp = bytes(map(_SAMPLED_CODE.get, map(id, sampled), repeat(DRAW)))
+        joined: Any = _SEP.join(ids)
+        if joined.count(_SEP) != max(0, len(ids) - 1):
+            joined = ids
+        self.blocks.append(
+            (offset, plen, list(step) if step is not None else None, bytes(codes), samp, joined)
+        )
+
+    def result(self, skipped: int) -> tuple:
+        """What a worker sends back (small: the blocks' codes and joined ids)."""
+        seqs = {ens: (self.numbers[ens], self.kept[ens]) for ens in self.numbers}
+        return (
+            skipped, self.offset, self.tail, self.pairs, self.debt, self.runs, self.run_ensembles,
+            self.blocks, seqs, self.overflow,
+        )  # fmt: skip
+
+
+def _plain(rec: Any) -> _Light:
+    """``rec`` as the plain record type (an interned line's type does not pickle)."""
+    if rec.__class__ is _Light:
+        return rec
+    return _Light(**{name: getattr(rec, name) for name, _kind, _default in _LIGHT_FIELDS})
+
+
+def merge_counts(review: _ReviewPass, parts: list[tuple]) -> int:
+    """Add the pieces' counts (in file order) into ``review``: runs and debt are summed,
+    the newest use is kept; returns the skipped lines. ``review.offset`` / ``tail`` are
+    the last piece's."""
+    skipped = 0
+    for part in parts:
+        part_skipped, review.offset, review.tail, pairs, debt, total_runs, run_ensembles = part[:7]
+        skipped += part_skipped
+        for key, (count, last) in pairs.items():
+            pair = review.pairs.get(key)
+            if pair is None:
+                review.pairs[key] = [count, last]
+                continue
+            pair[0] += count
+            if last is not None and (pair[1] is None or last > pair[1]):
+                pair[1] = last
+        for tt, count in debt.items():
+            review.debt[tt] = review.debt.get(tt, 0) + count
+        review.total_runs += total_runs
+        review.state.run_ensembles.update(run_ensembles)
+    return skipped

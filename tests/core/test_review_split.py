@@ -1,0 +1,177 @@
+"""The whole review pass split by line range across the cores (``review_split``): the
+pieces' run sequences stitched per ensemble and stepped in bulk between verdicts and flags
+must give exactly what one process stepping every run gives — queue, "all runs", phases,
+reasons, invocation numbers, counts, skipped lines, the ensembles' lifecycle state — on
+random logs with many ensembles, verdicts (human and judge), flags, failed runs, recorded
+sampling decisions and corrupt lines, with small limits so the queues are cut, and the
+pass resumed over appended lines afterwards."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from conductor_tui.core import review, review_pass, review_read, review_split
+from conductor_tui.core.store import ProjectStore
+
+ENSEMBLES = [f"ens-{k:02d}" for k in range(14)]
+
+
+def _write(project: Path, seed: int, runs: int, *, by_invocation: bool = False) -> None:
+    rng = random.Random(seed)
+    evals = project / ".llm-orc" / "evaluations"
+    evals.mkdir(parents=True, exist_ok=True)
+    (project / ".llm-orc" / "routing-config.yaml").write_text(
+        "routing_thresholds:\n  calibration_period: 3\n  sampling_rate_established: 0.3\n"
+        "  trusted_threshold_uses: 12\n  trusted_threshold_good_ratio: 0.7\n"
+    )
+    quality = {e: rng.choice([0.98, 0.85, 0.5]) for e in ENSEMBLES}
+    busy = rng.sample(ENSEMBLES, 4)  # a few ensembles carry most runs (long quiet stretches)
+    lines: list[str] = []
+    evaluations: list[dict] = []
+    done: list[tuple[str, str]] = []
+    counter: dict[str, int] = {}
+    for i in range(runs):
+        roll = rng.random()
+        ts = f"2026-02-{1 + i * 27 // runs:02d}T10:{i % 60:02d}:{i % 59:02d}Z"
+        if roll < 0.1:
+            rec = {"id": f"c-{i}", "timestamp": ts, "task_type": rng.choice(["x", "y", None]),
+                   "delegability_category": rng.choice(["agent-delegable", "claude-only", None, 7]),
+                   "routed_to": rng.choice(["claude", "Claude-opus", ""])}  # fmt: skip
+            if rng.random() < 0.3:
+                rec["preparation_tokens_local"] = 50
+            lines.append(json.dumps(rec))
+            continue
+        if roll < 0.12:
+            lines.append(rng.choice(['{"task_type": "ext', "not json", "[1]", "", "  ", '{"id": 5}']))
+            continue
+        if roll < 0.13 and done:
+            lines.append(json.dumps({"event": review.FLAG_EVENT, "routing_id": rng.choice(done)[0]}))
+            continue
+        ens = rng.choice(busy) if rng.random() < 0.7 else rng.choice(ENSEMBLES)
+        rid = f"r-{i}"
+        status = rng.choice(["failed", "cancelled", None]) if rng.random() < 0.06 else "completed"
+        rec = {"id": rid, "timestamp": ts if rng.random() > 0.02 else None, "routed_to": ens,
+               "task_type": rng.choice(["extraction", "summary", None]), "status": status}  # fmt: skip
+        if rng.random() < 0.85:
+            rec["ensemble"] = ens
+        if rng.random() < 0.05:
+            del rec["id"]  # the readers derive its id from the line
+        if rng.random() < 0.15:
+            rec["sampled_for_evaluation"] = rng.random() < 0.5
+        lines.append(json.dumps(rec))
+        if status == "completed":
+            counter[ens] = counter.get(ens, 0) + 1
+            if "id" in rec:
+                done.append((rid, ens))
+        if "id" in rec and rng.random() < (0.02 if ens in busy else 0.3):
+            score = rng.choices(["good", "acceptable", "poor"], [quality[ens], 0.05, 1 - quality[ens]])[0]
+            judge = rng.random() < 0.2
+            ev = {"routing_id": rid, "ensemble": ens if rng.random() < 0.8 else None, "score": score,
+                  "failure_mode": "incomplete" if score == "poor" else None, "reasoning": "r",
+                  "evaluator": "claude" if judge else "human"}  # fmt: skip
+            if judge:
+                ev["judge_score"] = score
+            if by_invocation and status == "completed" and rng.random() < 0.5:
+                ev = {**ev, "routing_id": None, "ensemble": ens, "invocation_number": counter[ens]}
+            evaluations.append(ev)
+            if rng.random() < 0.1:  # the person overrides: the later verdict wins
+                evaluations.append({**ev, "score": "good", "evaluator": "human"})
+    (evals / "routing-log.jsonl").write_text("\n".join(lines) + "\n")
+    (evals / "evaluations.jsonl").write_text("\n".join(json.dumps(e) for e in evaluations) + "\n")
+
+
+def _items(items: list[review.QueueItem]) -> list[tuple]:
+    return [
+        (q.run.id, q.ensemble, q.invocation_number, q.phase, q.reason, q.judge is not None and q.judge.score,
+         q.flagged)
+        for q in items
+    ]  # fmt: skip
+
+
+def _fingerprint(store: ProjectStore) -> tuple:
+    review._MEMO.clear()
+    state = review.load_review(store)
+    memo = review._MEMO[(str(store.routing_log_path), "full")]
+    tracks = {
+        ens: (t.counter, t.adds, list(t.tracker.window), t.tracker.scored, t.tracker.calibrating)
+        for ens, t in memo.review.tracks.items()
+    }
+    rows = [
+        (r.key, r.status.phase, r.status.invocations, r.last_used, r.debt)
+        for r in review.lifecycle_rows(state)
+    ]
+    return (
+        _items(state.queue_due), _items(state.queue_all), state.queue_total, state.total_runs,
+        sorted(state.pairs.items()), state.debt, state.uses, state.last_used, state.skipped_routing,
+        state.run_ensembles, sorted(state.linked), [d.id for d in state.decisions], tracks, rows,
+        memo.review.offset, memo.review.tail, state.problems,
+    )  # fmt: skip
+
+
+def _limits(monkeypatch, queue: int, every: int) -> None:
+    for module in (review_pass, review_split):
+        monkeypatch.setattr(module, "QUEUE_LIMIT", queue)
+        monkeypatch.setattr(module, "ALL_RUNS_LIMIT", every)
+
+
+@pytest.mark.parametrize(
+    ("seed", "workers", "block", "limits"),
+    [(11, 2, 1 << 20, None), (12, 3, 2048, (40, 25)), (13, 2, 600, (7, 3)), (14, 4, 5000, (200, 90))],
+)
+def test_the_split_pass_matches_one_process(
+    tmp_path: Path, monkeypatch, seed, workers, block, limits
+) -> None:
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    if limits:
+        _limits(monkeypatch, *limits)
+    _write(tmp_path, seed, runs=4000)
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    one = _fingerprint(store)
+    calls: list[int] = []
+    real = review_split._Walk.run
+    monkeypatch.setattr(review_split._Walk, "run", lambda self: (calls.append(1), real(self))[1])
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    split = _fingerprint(store)
+    assert calls  # the split pass ran (not the one-process read)
+    assert split == one
+    queue, every, total = one[0], one[1], one[2]
+    assert total > len(queue) > 0 and len(every) > 0  # the queues were cut
+    assert {q[3] for q in every} >= {review.EvalPhase.CALIBRATE, review.EvalPhase.TRUST}
+    assert one[8] > 0 and any(q[6] for q in queue)  # skipped lines and flagged runs
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_split_pass_resumes_like_one_process(tmp_path: Path, monkeypatch, workers: int) -> None:
+    _limits(monkeypatch, 30, 20)
+    _write(tmp_path, 21, runs=2500)
+    store = ProjectStore(tmp_path)
+    log = Path(store.routing_log_path)
+    more = [json.dumps({"id": f"n-{i}", "routed_to": ENSEMBLES[i % 3], "ensemble": ENSEMBLES[i % 3],
+                        "timestamp": "2026-03-01T00:00:00Z"}) for i in range(60)]  # fmt: skip
+    results = []
+    for n in ("1", str(workers)):
+        monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", n)
+        _fingerprint(store)  # the pass, remembered
+        with log.open("a") as fh:
+            fh.write("\n".join(more) + "\n")
+        state = review.load_review(store)  # goes on over the appended lines
+        results.append(
+            (_items(state.queue_due), _items(state.queue_all), state.queue_total, state.total_runs)
+        )
+        log.write_text(log.read_text().removesuffix("\n".join(more) + "\n"))
+    assert results[0] == results[1]
+
+
+def test_evaluations_naming_an_invocation_keep_every_run_in_order(tmp_path: Path, monkeypatch) -> None:
+    _write(tmp_path, 31, runs=2500, by_invocation=True)
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    one = _fingerprint(store)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    assert _fingerprint(store) == one
+    assert one[10]  # evaluations were linked to runs by invocation
