@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from itertools import compress, islice, repeat
 from operator import and_, attrgetter, is_, le
-from typing import Any, Literal
+from typing import Any
 
-import msgspec
-
+from conductor_tui.core.interning import InterningDecoder
 from conductor_tui.core.records import RunStatus
-from conductor_tui.core.review_pass import _DECISION_EVENTS, _LIGHT, _Light, _ReviewPass
+from conductor_tui.core.review_pass import _DECISION_EVENTS, _Light, _ReviewPass
 from conductor_tui.core.review_state import _DONE
 
 _KEY = attrgetter("event", "routed_to", "task_type", "ensemble", "status")
@@ -41,58 +40,12 @@ NO_RUN = 255  # a line that is no quiet run (the codes of a block name the ensem
 MAX_ENSEMBLES = NO_RUN  # more in one piece: the pass is read in one process
 _SEP = "\n"
 _INTERNED = ("event", "routed_to", "task_type", "ensemble", "status")
-_OPEN: set[str] = set()  # a field left a plain string
-_LIGHT_FIELDS = [(f.name, f.type, f.default) for f in msgspec.structs.fields(_Light)]
 _KINDS_SKIP, _KIND_CLAUDE, _KIND_LOCAL = 0, 1, 2
 
 # One block: (offset, length, line indexes or None (consecutive from 0), codes: per record
 # the piece's number of the ensemble of a completed run without verdict or flag, else
 # NO_RUN, sampling codes or None (all DRAW), ids joined by _SEP (or a list))
 Block = tuple
-
-
-class _Interned:
-    """Blocks decoded with the strings that repeat — event, route, task type, ensemble,
-    status — as ``Literal`` types of the values seen so far, so that msgspec returns the
-    same string objects every time (their hashes cached, compared by identity: the
-    collector's lookups cost less). A block with a new value is decoded as usual and the
-    value learned; a field with too many values stays a plain string."""
-
-    _LIMIT = 512
-
-    def __init__(self) -> None:
-        self.values: dict[str, set[str]] = {name: set() for name in _INTERNED}
-        self.decoder: Any = None
-
-    def decode_lines(self, piece: bytes) -> list[Any]:
-        if self.decoder is not None:
-            try:
-                return self.decoder.decode_lines(piece)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                pass  # a new value (or a broken line: the caller reads line by line)
-        recs = _LIGHT.decode_lines(piece)
-        self._learn(recs)
-        return recs
-
-    def _learn(self, recs: list[_Light]) -> None:
-        grew = False
-        for name, values in self.values.items():
-            if values is not _OPEN:
-                seen = set(map(attrgetter(name), recs))
-                seen.discard(None)
-                if not seen <= values:
-                    grew = True
-                    values |= seen
-                    if len(values) > self._LIMIT:
-                        self.values[name] = _OPEN
-        if grew or self.decoder is None:
-            fields = []
-            for name, kind, default in _LIGHT_FIELDS:
-                values = self.values.get(name, _OPEN)
-                if values is not _OPEN and values:
-                    kind = Literal[tuple(sorted(values))] | None
-                fields.append((name, kind, default))
-            self.decoder = msgspec.json.Decoder(msgspec.defstruct("InternedLine", fields, gc=False))
 
 
 class Collect:
@@ -122,7 +75,8 @@ class Collect:
         self.debt: dict[str, int] = {}
         self.runs = 0
         self.run_ensembles: dict[str, str] = {}
-        self.decode_lines = _Interned().decode_lines
+        # the repeated strings decoded as the same objects every time (cheaper lookups)
+        self.decode_lines = InterningDecoder(_Light, _INTERNED).decode_lines
 
     def _classify(self, key: tuple) -> None:
         event, routed, tt, ens, status = key
@@ -266,7 +220,7 @@ def _plain(rec: Any) -> _Light:
     """``rec`` as the plain record type (an interned line's type does not pickle)."""
     if rec.__class__ is _Light:
         return rec
-    return _Light(**{name: getattr(rec, name) for name, _kind, _default in _LIGHT_FIELDS})
+    return _Light(**{name: getattr(rec, name) for name in _Light.__struct_fields__})
 
 
 def merge_counts(review: _ReviewPass, parts: list[tuple]) -> int:
