@@ -292,9 +292,10 @@ def _id_or_none(value: Any) -> Any:
     """An id never holds whitespace: text like the spec's ``"links to routing-log entry"``
     is a placeholder, not a reference."""
     value = _null_string(value)
-    if isinstance(value, str) and (not value.strip() or any(c.isspace() for c in value.strip())):
-        return None
-    return value.strip() if isinstance(value, str) else value
+    if isinstance(value, str):
+        words = value.split()  # str.split() and str.isspace() know the same whitespace
+        return words[0] if len(words) == 1 else None
+    return value
 
 
 RefId = Annotated[str | None, BeforeValidator(_id_or_none)]
