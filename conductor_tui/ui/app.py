@@ -21,6 +21,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import var
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from conductor_tui.ui import terminal_safety
@@ -112,6 +113,12 @@ class ConductorApp(ScreenStyles, BuiltModeSwitch, App[int]):
         self.signals = AppSignals(self)  # app-wide events screens subscribe to
         self.painted = False  # the first screen is on the terminal (Textual's Ready)
         self._after_paint: list[Any] = []
+
+    def get_loading_widget(self) -> Widget:
+        """A loading indicator that leaves the cores to the readers (see ``widgets.loading``)."""
+        from conductor_tui.ui.widgets.loading import SlowLoadingIndicator
+
+        return SlowLoadingIndicator()
 
     # ------------------------------------------------------------------ lifecycle
 

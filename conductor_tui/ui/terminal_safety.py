@@ -27,9 +27,11 @@ class ControlCharFilter(LineFilter):
     """Delete terminal control characters from the text of every content segment."""
 
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        search, sub = _UNSAFE.search, _UNSAFE.sub
+        if not search("".join([segment[0] for segment in segments])):
+            return segments  # the common line: one search over its whole text
         out: list[Segment] = []
         changed = False
-        search, sub = _UNSAFE.search, _UNSAFE.sub
         for segment in segments:
             text, style, control = segment
             if control is None and search(text):
