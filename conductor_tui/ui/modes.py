@@ -99,7 +99,7 @@ def _lazy(module: str, name: str, *, launch: bool = False) -> Callable[[], Scree
             if first:
                 # Textual's first CSS refresh must run; it runs before this screen is mounted,
                 # so it does not mark the screen current (see ``CockpitScreen._on_mount``)
-                screen._launch_css_count = app._css_update_count  # type: ignore[attr-defined]
+                screen._launch_css_count = app._css_update_count
                 return screen
             screen._css_update_count = app._css_update_count
         except Exception:  # pragma: no cover - Textual internals moved: only slower

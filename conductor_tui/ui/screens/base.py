@@ -94,7 +94,7 @@ class CockpitScreen(Screen):
         return (app._css_update_count, app.theme, app.app_focus, app.ansi_color, app.size)
 
     # Textual calls the handler of each class in the MRO: these run before Screen's own.
-    def _on_mount(self) -> None:
+    def _on_mount(self, event: events.Mount) -> None:
         # The first screen is styled by Textual's first CSS refresh, which ran just before it
         # mounted and so left it marked stale: the first switch back to it would refresh every
         # style of the app again (~60 ms).  Unless the CSS changed since, it is current.
