@@ -37,3 +37,22 @@ def test_the_line_filter_returns_a_clean_line_as_it_is_and_cleans_a_dirty_one() 
     dirty = [Segment("ok ", Style()), Segment("evil\x1b]0;T\x07", Style()), Segment("\u202e!", None)]
     out = flt.apply(dirty, Color(0, 0, 0))
     assert [s.text for s in out] == ["ok ", "evil]0;T", "!"]
+
+
+async def test_the_run_panel_says_the_logs_are_being_read_until_they_are(tmp_path):
+    from tests.ui.conftest import drain
+
+    app, _project = demo_app(tmp_path, "evaluate")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await drain(app)
+        await pilot.pause()
+        screen = app.screen
+        loaded = screen.state
+        assert loaded is not None
+        panel = screen.query_one("#ev-run")
+        screen.state = None  # as before the first load's result arrives
+        screen._set_detail(None)
+        assert "Reading routing-log.jsonl" in str(panel.render())
+        screen.state = loaded
+        screen._set_detail(None)
+        assert "Nothing needs an evaluation right now" in str(panel.render())

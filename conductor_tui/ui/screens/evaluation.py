@@ -235,7 +235,7 @@ another score to override it — both verdicts are kept in the record.
         self.query_one("#ev-score-box", ScorePanel).reset()
         self.query_one("#ev-reflect", TextArea).text = ""
         if item is None:
-            run_box.show_empty()
+            run_box.show_empty(reading=self.state is None)
             output.update("")
             judge.display = False
             self.output_text = ""

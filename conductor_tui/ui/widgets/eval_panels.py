@@ -110,7 +110,11 @@ class RunSummary(Static):
     the judge's agreement rate for the ensemble and, for a complementary ensemble, each model's
     correctness."""
 
-    def show_empty(self) -> None:
+    def show_empty(self, *, reading: bool = False) -> None:
+        """No run to show: the logs are still being read, or nothing needs a verdict."""
+        if reading:
+            self.update(Text("Reading routing-log.jsonl and evaluations.jsonl…", style="dim"))
+            return
         self.update(
             Text(
                 "Nothing needs an evaluation right now. Press v to see every local run (and f to flag one).",
