@@ -251,14 +251,7 @@ class SnapshotMixin:
         cached = self._status_cache.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        from conductor_tui.core.lifecycle import walk
-
-        t = self.thresholds
-        walked = (
-            walk(scores, t),
-            rules.count_scores(scores).evaluated,
-            rules.lora_candidate(zip(scores, self._eval_modes.get(name, []), strict=False), t),
-        )
+        walked = rules.walk_evidence(scores, self._eval_modes.get(name, []), self.thresholds)
         self._status_cache[name] = (key, walked)
         return walked
 

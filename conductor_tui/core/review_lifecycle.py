@@ -111,21 +111,12 @@ _WALKS_KEPT = 64
 
 
 def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int, Any]:
-    """What :func:`rules.lifecycle_status` and :func:`rules.lora_candidate` compute from an
-    ensemble's verdicts (``lifecycle_status(scores, t, invocations=uses)`` is
-    ``status_from_tracker(tracker, max(uses, evaluated))``), remembered."""
-    from conductor_tui.core.lifecycle import walk
-
+    """:func:`rules.walk_evidence` of an ensemble's verdicts, remembered."""
     verdicts = tuple((ev.score, ev.failure_mode) for ev in mine)
     key = (ens, thresholds.model_dump_json(), verdicts)
     hit = _WALKS.get(key)
     if hit is None:
-        scores = [score for score, _mode in verdicts]
-        hit = (
-            walk(scores, thresholds),
-            rules.count_scores(scores).evaluated,
-            rules.lora_candidate(verdicts, thresholds),
-        )
+        hit = rules.walk_evidence([v[0] for v in verdicts], [v[1] for v in verdicts], thresholds)
         with contextlib.suppress(RuntimeError, KeyError, StopIteration):  # another thread's drop
             while len(_WALKS) >= _WALKS_KEPT:
                 _WALKS.pop(next(iter(_WALKS)))

@@ -65,6 +65,7 @@ from conductor_tui.core.rules.phases import (
     lifecycle_status,
     needs_evaluation,
     status_from_tracker,
+    walk_evidence,
 )
 from conductor_tui.core.rules.ranges import (
     THRESHOLD_RANGES,
@@ -166,6 +167,7 @@ __all__ = [
     "repetition_assessment",
     "should_prepare",
     "status_from_tracker",
+    "walk_evidence",
     "task_type_key",
     "threshold_problem",
     "thresholds_problems",

@@ -13,7 +13,7 @@ from conductor_tui.core.records import (
     RoutingThresholds,
     Score,
 )
-from conductor_tui.core.rules.gates import PromotionReadiness, promotion_readiness
+from conductor_tui.core.rules.gates import PromotionReadiness, lora_candidate, promotion_readiness
 from conductor_tui.core.rules.scores import ScoreCounts, _n, count_scores
 from conductor_tui.core.vocab import (
     as_phase,
@@ -142,6 +142,23 @@ def lifecycle_status(
             Phase.DESIGN, uses, counts, None, promo, "ensemble requested from the designer"
         )
     return status_from_tracker(walk(scores, thresholds), uses, generality_assessed=generality_assessed)
+
+
+def walk_evidence(
+    scores: Sequence[Any], modes: Sequence[Any], thresholds: RoutingThresholds
+) -> tuple[Any, int, Any]:
+    """An ensemble's whole evaluation history, walked once: ``(lifecycle tracker fed with
+    the scores, evaluated scores, LoRA candidacy from the scores and failure modes)``.
+    ``lifecycle_status(scores, t, invocations=uses)`` is ``status_from_tracker(tracker,
+    max(uses, evaluated))``, so callers that keep this can skip the walk while the
+    history is unchanged."""
+    from conductor_tui.core.lifecycle import walk
+
+    return (
+        walk(scores, thresholds),
+        count_scores(scores).evaluated,
+        lora_candidate(zip(scores, modes, strict=False), thresholds),
+    )
 
 
 def status_from_tracker(tracker: Any, uses: int, *, generality_assessed: bool = False) -> LifecycleStatus:
