@@ -78,22 +78,15 @@ def build_report(
     agg = Aggregator(cfg.routing_thresholds)
     cache = None if os.environ.get("CONDUCTOR_TUI_NO_CACHE") else cache_path_for(store.root)
     loaded = cache is not None and agg.load_cache(cache)  # a warm start reads only the lines appended since
-    agg.adopt(prefetch)
-    new_lines = 0
     try:
-        # the evaluations first, and the lifecycles they decide: a cold read of a big
-        # routing log is on the workers meanwhile
-        for path, kind in ((store.evaluations_path, "evaluations"), (store.routing_log_path, "routing")):
-            try:
-                new_lines += agg.feed_file(path, kind)
-            except OSError as exc:
-                raise StoreError(path, exc.strerror or str(exc)) from exc
-            if kind == "evaluations":
-                agg.walk_lifecycles()
-                if meanwhile is not None:
-                    meanwhile(cfg)
-    finally:
-        agg.drop_prefetched()
+        new_lines = agg.feed_logs(
+            store.routing_log_path,
+            store.evaluations_path,
+            prefetch=prefetch,
+            meanwhile=None if meanwhile is None else lambda: meanwhile(cfg),
+        )
+    except OSError as exc:
+        raise StoreError(exc.filename or store.routing_log_path, exc.strerror or str(exc)) from exc
     try:
         agg.feed_task_profiles(store)
     except StoreError as exc:

@@ -226,23 +226,46 @@ class Aggregator(SnapshotMixin, CacheMixin, Folder):
     def feed_evaluations(self, path: str | os.PathLike[str]) -> int:
         return self.feed_file(path, "evaluations")
 
+    def feed_logs(
+        self,
+        routing: str | os.PathLike[str],
+        evaluations: str | os.PathLike[str],
+        *,
+        prefetch: RoutingPrefetch | None = None,
+        meanwhile: Any = None,
+    ) -> int:
+        """Feed the evaluations, then the routing log; returns the new lines. A read of the
+        routing log from its start runs on its workers (``prefetch``, or started here)
+        while the evaluations are read, the lifecycles they decide are walked and
+        ``meanwhile()`` (if given) runs. An ``OSError`` names the file it is about."""
+        state = self._files.get(str(Path(routing)))
+        if prefetch is None and (state is None or state.offset == 0):
+            prefetch = aggregate_scan.start_routing_scan(routing)
+        self.adopt(prefetch)
+        try:
+            n = self._feed_named(evaluations, "evaluations")
+            self.walk_lifecycles()
+            if meanwhile is not None:
+                meanwhile()
+            return n + self._feed_named(routing, "routing")
+        finally:
+            self.drop_prefetched()
+
+    def _feed_named(self, path: str | os.PathLike[str], kind: str) -> int:
+        try:
+            return self.feed_file(path, kind)
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(path)
+            raise
+
     def feed_store(self, store: Any) -> int:
         """Feed a :class:`~conductor_tui.core.store.ProjectStore`'s routing log,
         evaluations and task profiles (what a dashboard calls on every refresh; a
         malformed ``task-profiles.yaml`` keeps the counts read before)."""
         from conductor_tui.core.store import StoreError
 
-        routing = self._files.get(str(Path(store.routing_log_path)))
-        if routing is None or routing.offset == 0:
-            # a read from the start: the routing log's workers first, the evaluations and
-            # the lifecycles they decide here meanwhile
-            self.adopt(aggregate_scan.start_routing_scan(store.routing_log_path))
-        try:
-            n = self.feed_file(store.evaluations_path, "evaluations")
-            self.walk_lifecycles()
-            n += self.feed_file(store.routing_log_path, "routing")
-        finally:
-            self.drop_prefetched()
+        n = self.feed_logs(store.routing_log_path, store.evaluations_path)
         try:
             self.feed_task_profiles(store)
         except (StoreError, OSError):
