@@ -136,19 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _build_subparser(name).parse_args(args_list[1:])
         module_name = SUBCOMMANDS[name][0]
         import gc
-        import importlib
 
-        # A command's modules load in a third of its run and live till it ends: no cycle
-        # collection while they load (each would walk every object loaded so far), then
-        # frozen out of the collector's scans while the command runs.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            module = importlib.import_module(f"conductor_tui.commands.{module_name}")
-        finally:
-            gc.freeze()
-            if gc_was_enabled:
-                gc.enable()
+        from conductor_tui.commands import import_quietly
+
+        module = import_quietly(f"conductor_tui.commands.{module_name}")
         entry: Callable[[argparse.Namespace], int] = module.main
         try:
             return int(entry(args) or 0)

@@ -140,23 +140,6 @@ def main(args: argparse.Namespace) -> int:
             prefetch.cancel()  # not taken (an error before the read): stop its workers
 
 
-def _load_modules() -> None:
-    """The command's other modules, loaded as ``cli`` loads a command's: no cycle
-    collection while they load, then frozen out of the collector's scans (``cli`` unfreezes
-    when the command ends)."""
-    import gc
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import conductor_tui.commands.report_text
-        import conductor_tui.core.store  # noqa: F401
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
 def _report(
     args: argparse.Namespace,
     project: Path | None,
@@ -164,7 +147,9 @@ def _report(
     missing: bool,
     prefetch: RoutingPrefetch | None,
 ) -> int:
-    _load_modules()
+    from conductor_tui.commands import import_quietly
+
+    import_quietly("conductor_tui.commands.report_text")  # the aggregator, store and records with it
     from conductor_tui.commands.report_text import print_human
     from conductor_tui.core.aggregate import Snapshot
     from conductor_tui.core.store import ProjectStore, StoreError
