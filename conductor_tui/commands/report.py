@@ -39,21 +39,8 @@ if TYPE_CHECKING:
     from conductor_tui.core.store import ProjectStore
 
 # The command's other modules (pydantic records, the store, the aggregator) load inside its
-# functions, after a cold read of a big routing log has started on every core (_start_reading).
-
-
-def _start_reading(evaluations_dir: Path) -> RoutingPrefetch | None:
-    """Start reading the routing log in forked workers (with only the scan's modules
-    loaded) when the report will read it from the start: no warm-start cache to continue
-    from. The rest of the command loads meanwhile."""
-    if (
-        not os.environ.get("CONDUCTOR_TUI_NO_CACHE")
-        and locations.aggregate_cache_path(evaluations_dir).exists()
-    ):
-        return None
-    from conductor_tui.core.aggregate_scan import start_routing_scan
-
-    return start_routing_scan(evaluations_dir / locations.ROUTING_LOG)
+# functions, after a cold read of a big routing log has started on every core
+# (:func:`~conductor_tui.core.aggregate_scan.start_cold_scan`).
 
 
 def build_report(
@@ -132,7 +119,11 @@ def main(args: argparse.Namespace) -> int:
         missing = not locations.project_llm_orc_dir(project).is_dir()
         where = project
     explain = getattr(args, "explain", None)
-    prefetch = None if missing or explain else _start_reading(root)
+    prefetch = None
+    if not (missing or explain):  # the log's workers start before the rest of the command loads
+        from conductor_tui.core.aggregate_scan import start_cold_scan
+
+        prefetch = start_cold_scan(root)
     try:
         return _report(args, project, where, missing, prefetch)
     finally:

@@ -259,13 +259,14 @@ class Aggregator(SnapshotMixin, CacheMixin, Folder):
                 exc.filename = str(path)
             raise
 
-    def feed_store(self, store: Any) -> int:
+    def feed_store(self, store: Any, prefetch: RoutingPrefetch | None = None) -> int:
         """Feed a :class:`~conductor_tui.core.store.ProjectStore`'s routing log,
         evaluations and task profiles (what a dashboard calls on every refresh; a
-        malformed ``task-profiles.yaml`` keeps the counts read before)."""
+        malformed ``task-profiles.yaml`` keeps the counts read before). ``prefetch``: the
+        routing log's workers, started earlier (see :meth:`feed_logs`)."""
         from conductor_tui.core.store import StoreError
 
-        n = self.feed_logs(store.routing_log_path, store.evaluations_path)
+        n = self.feed_logs(store.routing_log_path, store.evaluations_path, prefetch=prefetch)
         try:
             self.feed_task_profiles(store)
         except (StoreError, OSError):

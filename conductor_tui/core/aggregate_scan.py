@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from conductor_tui.core import logscan
+from conductor_tui.core import locations, logscan
 from conductor_tui.core.aggregate_fold import FoldMixin, _add_counts
 from conductor_tui.core.aggregate_rows import _BOM, _FileState, _new_bucket, _tolerant, route_decoder
 
@@ -261,3 +261,17 @@ def start_routing_scan(path: str | os.PathLike[str]) -> RoutingPrefetch | None:
         return None
     job = logscan.ForkJob(scan_routing_range, [(str(path), a, b) for a, b in ranges])
     return RoutingPrefetch(st.st_dev, st.st_ino, start, end, job)
+
+
+def start_cold_scan(evaluations_dir: str | os.PathLike[str]) -> RoutingPrefetch | None:
+    """Start reading the routing log of ``evaluations_dir`` on every core when a read of
+    it will start from its beginning: no offset cache (``report``'s, shared with the
+    Savings dashboard) to continue from, or caching turned off
+    (``CONDUCTOR_TUI_NO_CACHE=1``). Called first, so the workers run while the caller
+    loads its modules, the config and the evaluations."""
+    if (
+        not os.environ.get("CONDUCTOR_TUI_NO_CACHE")
+        and locations.aggregate_cache_path(evaluations_dir).exists()
+    ):
+        return None
+    return start_routing_scan(Path(evaluations_dir) / locations.ROUTING_LOG)

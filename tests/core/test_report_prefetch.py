@@ -191,3 +191,40 @@ def test_a_dashboard_feeding_the_store_reads_what_a_serial_read_does(
     serial.feed_file(store.evaluations_path)
     assert agg.snapshot() == serial.snapshot()
     assert agg.snapshot().evaluations["poor"] == 1
+
+
+def test_a_cold_read_starts_workers_and_a_warm_one_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``start_cold_scan`` (what ``report`` and the Savings dashboard call first): workers
+    only when the read will start from the beginning — no offset cache, or caching off —;
+    the dashboard's read takes them and ends where a serial read does."""
+    from conductor_tui.core import locations
+    from conductor_tui.core.aggregate_scan import start_cold_scan
+    from conductor_tui.core.store import ProjectStore
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CONDUCTOR_TUI_NO_CACHE", raising=False)
+    store = ProjectStore(tmp_path / "p")
+    _write_log(store.routing_log_path, 9, 700)
+    store.evaluations_path.write_text("", encoding="utf-8")
+    prefetch = start_cold_scan(store.root)
+    assert prefetch is not None and prefetch.job is not None
+    agg = Aggregator()
+    assert agg.feed_store(store, prefetch) == 700
+    assert prefetch.job is None  # taken by the read
+    got, serial = agg.snapshot().to_dict(), _serial(store.routing_log_path, monkeypatch)
+    assert (
+        got.pop("lines_read")[str(store.routing_log_path)]
+        == serial.pop("lines_read")[str(store.routing_log_path)]
+    )
+    assert got == serial
+
+    cache = locations.aggregate_cache_path(store.root)
+    agg.save_cache(cache)
+    assert start_cold_scan(store.root) is None  # a warm start reads from the cache's offset
+    monkeypatch.setenv("CONDUCTOR_TUI_NO_CACHE", "1")
+    prefetch = start_cold_scan(store.root)
+    assert prefetch is not None
+    prefetch.cancel()
+    assert start_cold_scan(tmp_path / "nowhere") is None  # no log: nothing to start

@@ -168,10 +168,15 @@ everything from the start.
     @work(thread=True, exclusive=True, group="savings-feed", exit_on_error=False)
     def refresh_data(self) -> None:
         """Feed the new bytes (all of them the first time) and publish a snapshot."""
+        prefetch = None
+        store = self.services.store
+        first = self.aggregator is None
+        new = 0
         try:
-            store = self.services.store
-            first = self.aggregator is None
             if first:
+                from conductor_tui.core.aggregate_scan import start_cold_scan
+
+                prefetch = start_cold_scan(store.root)  # the log's workers run while the config loads
                 from conductor_tui.core.aggregate import Aggregator
 
                 try:
@@ -182,20 +187,23 @@ everything from the start.
                 cache = _cache_path(store)
                 if cache is not None:
                     self.aggregator.load_cache(cache)  # `report`'s offset cache: read only new lines
-            new = self.aggregator.feed_store(store)
-            if first and new:
-                cache = _cache_path(store)
-                if cache is not None:
-                    with contextlib.suppress(OSError):
-                        self.aggregator.save_cache(cache)
+            new = self.aggregator.feed_store(store, prefetch)
             snap = self.aggregator.snapshot() if (new or self.snapshot is None) else None
             error = None
         except Exception as exc:
             snap, error = None, str(exc)
+        finally:
+            if prefetch is not None:
+                prefetch.cancel()  # not taken (an error before the read): stop its workers
         wrap = self._workflow_wrapup(snap) if snap is not None else None
         if snap is not None:
             self.savings_range = self._range()
         self.app.call_from_thread(self._apply, snap, error, wrap)
+        if first and new:  # saved once the figures are shown
+            cache = _cache_path(store)
+            if cache is not None:
+                with contextlib.suppress(OSError):
+                    self.aggregator.save_cache(cache)
 
     def _range(self) -> Any:
         """The saving's range (core.savings_trace); skipped for very big logs while live."""
