@@ -44,8 +44,8 @@ from conductor_tui.core.aggregate_rows import (
 from conductor_tui.core.enums import Delegability
 from conductor_tui.core.vocab import as_delegability, as_score
 
-_SCORE_OF: dict[Any, Any] = {}  # a score as written ("Good", "good ") → Score or None
-_UNSEEN = object()
+# a score as written ("Good", "good ") → (Score or None, its label)
+_SCORE_OF: dict[Any, tuple[Any, str]] = {}
 _NO_DAY = "\0" * 10  # no timestamp starts with it
 # the per-record loop indexes a group's list with literals (a[19], a[20], shift 40)
 assert (_PAIR_TABLE, _GROUP_DONE, _PAIR_SHIFT) == (19, 20, 40)
@@ -198,11 +198,15 @@ class FoldMixin:
                 _count_elements(table, pending)
                 pending.clear()
 
+    # long: the per-record loop over the evaluations: one body, no helper call per line
     def _add_evals(self, recs: list[_Eval]) -> None:
         if self._eval_index_raw is not None:
             self._eval_index_loaded()
         totals = self._eval_totals
         scores_of = _SCORE_OF
+        index = self._eval_index
+        by_tt, implicit = self._eval_tt, self._eval_implicit
+        all_scores, all_modes = self._eval_scores, self._eval_modes
         judge = 0
         for e in recs:
             j = e.judge_tokens
@@ -210,43 +214,57 @@ class FoldMixin:
                 judge += j
             raw = e.score
             if raw is None:
-                score = None
+                score, label = None, "unscored"
             else:
-                score = scores_of.get(raw, _UNSEEN)
-                if score is _UNSEEN:
+                seen = scores_of.get(raw)
+                if seen is None:
                     score = as_score(raw)
+                    seen = (score, score.value if score is not None else "unscored")
                     if len(scores_of) < 256:  # a few spellings; a file of odd ones is not kept
-                        scores_of[raw] = score
+                        scores_of[raw] = seen
+                score, label = seen
             name = e.ensemble or "(unknown)"
-            label = score.value if score is not None else "unscored"
-            tt = e.task_type.strip() if e.task_type else None
+            tt = e.task_type
+            tt = tt.strip() if tt else None
             rid = e.routing_id
-            key = rid if isinstance(rid, str) and rid.strip() and " " not in rid.strip() else None
+            key = None
+            if isinstance(rid, str):
+                bare = rid.strip()
+                if bare and " " not in bare:
+                    key = rid
             if key is None and e.ensemble and isinstance(e.invocation_number, int):
                 key = f"{e.ensemble}#{e.invocation_number}"
-            prev = self._eval_index.get(key) if key is not None else None
+            prev = index.get(key) if key is not None else None
             if prev is not None:  # a later verdict on the same run replaces the earlier one
                 old_name, idx, old_label, old_tt = prev
-                self._eval_scores[old_name][idx] = score
+                all_scores[old_name][idx] = score
                 self._status_cache.pop(old_name, None)  # same run count, other history
-                self._eval_modes[old_name][idx] = e.failure_mode
+                all_modes[old_name][idx] = e.failure_mode
                 totals[old_label] -= 1
-                old_bucket = self._eval_tt.get(old_tt) if old_tt else self._eval_implicit.get(old_name)
+                old_bucket = by_tt.get(old_tt) if old_tt else implicit.get(old_name)
                 if old_bucket is not None:
                     old_bucket[old_label] -= 1
                 prev[2], prev[3] = label, tt
             else:
-                scores = self._eval_scores.setdefault(name, [])
+                scores = all_scores.get(name)
+                if scores is None:
+                    scores = all_scores[name] = []
+                    all_modes[name] = []
                 scores.append(score)
-                self._eval_modes.setdefault(name, []).append(e.failure_mode)
+                all_modes[name].append(e.failure_mode)
                 totals["total"] += 1
                 if key is not None:
-                    self._eval_index[key] = [name, len(scores) - 1, label, tt]
+                    index[key] = [name, len(scores) - 1, label, tt]
             totals[label] += 1
             if tt:
-                self._eval_tt.setdefault(tt, _score_bucket())[label] += 1
+                bucket = by_tt.get(tt)
+                if bucket is None:
+                    bucket = by_tt[tt] = _score_bucket()
             else:
-                self._eval_implicit.setdefault(name, _score_bucket())[label] += 1
+                bucket = implicit.get(name)
+                if bucket is None:
+                    bucket = implicit[name] = _score_bucket()
+            bucket[label] += 1
         self._overhead["judge"] += judge
 
     # ----------------------------------------------------------------- merging
