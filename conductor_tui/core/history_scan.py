@@ -167,7 +167,7 @@ def _stripped(block: bytes) -> list[bytes]:
 
 def _iter_piece(path: str, start: int, end: int) -> Iterator[tuple[int, _Line | None, bytes | None]]:
     """(locator, decoded line or ``None`` if corrupt, raw line or ``None``) for every non-blank
-    line of ``[start, end)``. A block is decoded at once when every line in it is a JSON
+    line of ``[start, end)``. A block is decoded at once when every line in it is one JSON
     object with an id (the raw bytes are then not needed); otherwise line by line, as the
     reference does. The locator (block offset << 32 | index among its non-blank lines) is
     what :func:`read_run_at` takes."""
@@ -179,7 +179,11 @@ def _iter_piece(path: str, start: int, end: int) -> Iterator[tuple[int, _Line | 
             lines = decode_lines(block)
         except errors:
             lines = None
-        if lines is not None and all(type(x.id) is str and x.id.strip() for x in lines):
+        if (
+            lines is not None
+            and all(type(x.id) is str and x.id.strip() for x in lines)
+            and logscan.one_value_per_line(block, len(lines))
+        ):
             for i, line in enumerate(lines):
                 yield base | i, line, None
             continue

@@ -159,6 +159,18 @@ def iter_blocks(
         size = block_size
 
 
+def one_value_per_line(block: bytes, values: int) -> bool:
+    """Whether ``values``, the JSON values a reader of concatenated values (``msgspec``'s
+    ``decode_lines``) found in ``block``, are one per line, as a line-by-line reader finds
+    them: as many as the block's lines (an unterminated last one included), and no blank
+    line — which the reader skips, and which would hide a line holding two values
+    (``{…}{…}``: two writers interleaved)."""
+    parts = block.split(b"\n")
+    if not parts[-1].strip():
+        parts.pop()  # after the last newline: nothing, or blanks
+    return len(parts) == values and b"" not in parts and not any(map(bytes.isspace, parts))
+
+
 # --------------------------------------------------------------------------- processes
 
 

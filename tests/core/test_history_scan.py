@@ -182,3 +182,37 @@ def test_runs_asked_for_before_any_lookup_are_all_there(tmp_path: Path) -> None:
     fast, ref = _read_history(store), _reference(store)
     assert fast.by_invocation == ref.by_invocation
     assert fast.runs == ref.runs
+
+
+@pytest.mark.parametrize("blank", [False, True])
+def test_a_line_with_two_records_is_skipped_as_the_reference_skips_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blank: bool
+) -> None:
+    """Two records written on one line (two writers interleaved; ``{…}{…}``), alone or
+    with a blank line in the same block: one corrupt line, as the sequential pass reads it,
+    not two runs."""
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    d = tmp_path / ".llm-orc" / "evaluations"
+    d.mkdir(parents=True)
+    lines = [
+        json.dumps(
+            {
+                "id": f"rd-{i}",
+                "timestamp": f"2026-01-{1 + i % 28:02d}T10:00:00Z",
+                "task_type": "extraction",
+                "routed_to": ENSEMBLES[i % 4],
+                "status": "completed",
+            }
+        )
+        for i in range(60)
+    ]
+    lines[10:12] = [lines[10] + lines[11]]
+    if blank:
+        lines.insert(20, "")
+    (d / "routing-log.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = ProjectStore(tmp_path)
+    ref = _reference(store)
+    assert ref.skipped_routing == 1
+    fast = _read_history(store)
+    assert _facts(fast) == _facts(ref)
+    assert fast.runs == ref.runs

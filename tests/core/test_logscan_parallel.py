@@ -361,3 +361,20 @@ def test_load_review_reads_everything_again_when_a_resume_would_be_wrong(tmp_pat
             fh.write(b"\n")  # the unterminated line now ends
     again = review.load_review(store)
     assert _facts(again) == _facts(_fresh(store))
+
+
+@pytest.mark.parametrize(
+    ("block", "values", "expected"),
+    [
+        (b'{"a":1}\n{"b":2}\n', 2, True),
+        (b'{"a":1}\r\n{"b":2}\r\n', 2, True),  # CRLF
+        (b'{"a":1}\n{"b":2}', 2, True),  # an unterminated last line
+        (b'{"a":1}\n{"b":2}\n  ', 2, True),  # blanks after the last newline
+        (b'{"a":1}{"b":2}\n', 2, False),  # two values on one line
+        (b'{"a":1}{"b":2}\n\n{"c":3}\n', 3, False),  # ... hidden by a blank line
+        (b'{"a":1}{"b":2}\n \t\r\n{"c":3}\n', 3, False),  # ... or a line of blanks
+        (b'{"a":1}\n\n{"c":3}\n', 2, False),  # a blank line alone: read line by line
+    ],
+)
+def test_one_value_per_line(block: bytes, values: int, expected: bool) -> None:
+    assert logscan.one_value_per_line(block, values) is expected
