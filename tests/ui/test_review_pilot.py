@@ -430,6 +430,23 @@ async def test_savings_updates_when_lines_are_appended(tmp_path: Path) -> None:
         assert (snap.local_decisions, snap.routing_decisions, snap.skipped_lines) == (28, 49, 1)
         assert "2026-11-21" in snap.by_day
         assert "1" in str(screen.query_one("#sv-skipped", Static).render())
+        # the tables were updated in place (changed cells, new rows): they show what a fresh
+        # fill of the same snapshot shows
+        from conductor_tui.ui.widgets import savings_panels
+
+        for table_id, fill in (
+            ("#sv-by-tt", savings_panels.fill_task_types),
+            ("#sv-by-ens", savings_panels.fill_ensembles),
+            ("#sv-by-day", savings_panels.fill_days),
+        ):
+            table = screen.query_one(table_id, DataTable)
+            shown = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+            fresh = DataTable()
+            fresh.add_columns(*(c.label for c in table.ordered_columns))
+            fill(fresh, snap)
+            assert shown == [[str(c) for c in fresh.get_row_at(i)] for i in range(fresh.row_count)]
+        day_row = screen.query_one("#sv-by-day", DataTable).get_row("2026-11-21")
+        assert str(day_row[2]) == str(snap.by_day["2026-11-21"]["local_decisions"])
 
 
 # ----------------------------------------------------------------------------- demo

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from conductor_tui.ui.widgets.table_sync import MAX_REMOVALS, sync_rows
+from conductor_tui.ui.widgets.table_sync import MAX_REMOVALS, show_rows, sync_rows
 
 
 class Counting(DataTable):
@@ -74,17 +74,22 @@ async def test_unchanged_moved_on_and_changed_rows() -> None:
         assert _shown(table) == _expect(grown) and table.clears == 1
 
         restyled = _rows(range(7, 110))
-        restyled[40][1][1].stylize("red")  # same text, another style: not the same row
+        restyled[40][1][1].stylize("red")  # same text, another style: that cell is updated
+        restyled[41] = ("rt-48", (Text("run 48 — a much longer label than before"), Text("due")))
+        table.added = 0
         shown = sync_rows(table, shown, restyled)
-        assert table.clears == 2 and _shown(table) == _expect(restyled)
+        assert table.clears == 1 and table.added == 0 and _shown(table) == _expect(restyled)
+        assert table.get_cell("rt-47", table.ordered_columns[1].key).spans == restyled[40][1][1].spans
+        await pilot.pause()
+        assert table.ordered_columns[0].content_width == restyled[41][1][0].cell_len  # widened
 
         too_far = _rows(range(7 + MAX_REMOVALS + 1, 200))
         shown = sync_rows(table, shown, too_far)
-        assert table.clears == 3 and _shown(table) == _expect(too_far)
+        assert table.clears == 2 and _shown(table) == _expect(too_far)
 
         shrunk = _rows(range(7 + MAX_REMOVALS + 1, 150))  # rows gone from the bottom
         shown = sync_rows(table, shown, shrunk)
-        assert table.clears == 4 and _shown(table) == _expect(shrunk)
+        assert table.clears == 3 and _shown(table) == _expect(shrunk)
 
         shown = sync_rows(table, shown, [])
         assert table.row_count == 0 and shown == []
@@ -98,3 +103,26 @@ async def test_a_table_changed_behind_its_back_is_rebuilt() -> None:
         table.remove_row("rt-3")
         shown = sync_rows(table, shown, _rows(range(10)))
         assert _shown(table) == _expect(_rows(range(10))) and table.clears == 2
+
+
+async def test_rows_built_from_data_only_when_it_changed() -> None:
+    """show_rows: the cells of a row are made only for rows added or whose data changed."""
+    app = Host()
+    async with app.run_test():
+        table = app.query_one(Counting)
+        built: list[int] = []
+
+        def build(n: int) -> tuple[Text, Text]:
+            built.append(n)
+            return Text(f"run {n}"), Text("x" * (n % 7))
+
+        show_rows(table, [(f"rt-{i}", i) for i in range(300)], build)
+        assert len(built) == 300 and table.row_count == 300
+        built.clear()
+        show_rows(table, [(f"rt-{i}", i) for i in range(300)], build)
+        assert built == [] and table.clears == 1
+        data = [(f"rt-{i}", i) for i in range(302)]
+        data[5] = ("rt-5", 1005)  # one row's figures changed, two days added at the end
+        show_rows(table, data, build)
+        assert built == [1005, 300, 301] and table.clears == 1
+        assert _shown(table) == [(key, f"run {n}", "x" * (n % 7)) for key, n in data]

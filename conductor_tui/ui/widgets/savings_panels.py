@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
 from conductor_tui.ui.widgets.charts import columns
+from conductor_tui.ui.widgets.table_sync import show_rows
 
 CARDS = ("local", "saved", "share", "debt", "evals", "skipped")
 # each table's columns in display order, and the order in which they give way when the table is
@@ -185,55 +186,64 @@ class KpiCards(Horizontal):
         return evt
 
 
+def _task_type_cells(item: tuple[str, dict]) -> tuple:
+    name, row = item
+    return (
+        Text(name),
+        Text(str(row.get("phase") or "—").title(), style="dim" if not row.get("phase") else ""),
+        Text(str(row["decisions"]), justify="right"),
+        Text(str(row["local_decisions"]), justify="right"),
+        Text(_k(row["total_tokens_local"]), justify="right"),
+        Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
+        Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
+        _gap(row.get("evaluations") or {}),
+        Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
+    )
+
+
+def _ensemble_cells(item: tuple[str, dict]) -> tuple:
+    name, row = item
+    promo = row.get("promotion") or {}
+    ready = promo.get("global_ready")
+    return (
+        Text(name),
+        Text(str(row.get("phase") or "").title()),
+        Text(str(row["local_decisions"]), justify="right"),
+        Text(_k(row["total_tokens_local"]), justify="right"),
+        Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
+        _gap(row.get("evaluations") or {}),
+        Text(
+            "ready: " + promo.get("level", "") if ready else promo.get("next", ""),
+            style="green" if ready else "dim",
+        ),
+    )
+
+
+def _day_cells(item: tuple[str, dict]) -> tuple:
+    name, row = item
+    return (
+        Text(name),
+        Text(str(row["decisions"]), justify="right"),
+        Text(str(row["local_decisions"]), justify="right"),
+        Text(_k(row["total_tokens_local"]), justify="right"),
+        Text(_k(row["claude_tokens"]), justify="right"),
+        Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
+        Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
+    )
+
+
+# The tables keep what they show: after a few new lines only the rows whose figures changed
+# are drawn again (a long history has hundreds of days).
 def fill_task_types(table: DataTable, snap: Any) -> None:
-    table.clear()
-    for name, row in snap.by_task_type.items():
-        table.add_row(
-            Text(name),
-            Text(str(row.get("phase") or "—").title(), style="dim" if not row.get("phase") else ""),
-            Text(str(row["decisions"]), justify="right"),
-            Text(str(row["local_decisions"]), justify="right"),
-            Text(_k(row["total_tokens_local"]), justify="right"),
-            Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-            Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
-            _gap(row.get("evaluations") or {}),
-            Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
-            key=name,
-        )
+    show_rows(table, [(name, (name, row)) for name, row in snap.by_task_type.items()], _task_type_cells)
 
 
 def fill_ensembles(table: DataTable, snap: Any) -> None:
-    table.clear()
-    for name, row in snap.by_ensemble.items():
-        promo = row.get("promotion") or {}
-        table.add_row(
-            Text(name),
-            Text(str(row.get("phase") or "").title()),
-            Text(str(row["local_decisions"]), justify="right"),
-            Text(_k(row["total_tokens_local"]), justify="right"),
-            Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-            _gap(row.get("evaluations") or {}),
-            Text(
-                "ready: " + promo.get("level", "") if promo.get("global_ready") else promo.get("next", ""),
-                style="green" if promo.get("global_ready") else "dim",
-            ),
-            key=name,
-        )
+    show_rows(table, [(name, (name, row)) for name, row in snap.by_ensemble.items()], _ensemble_cells)
 
 
 def fill_days(table: DataTable, snap: Any) -> None:
-    table.clear()
-    for name, row in snap.by_day.items():
-        table.add_row(
-            Text(name),
-            Text(str(row["decisions"]), justify="right"),
-            Text(str(row["local_decisions"]), justify="right"),
-            Text(_k(row["total_tokens_local"]), justify="right"),
-            Text(_k(row["claude_tokens"]), justify="right"),
-            Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-            Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
-            key=name,
-        )
+    show_rows(table, [(name, (name, row)) for name, row in snap.by_day.items()], _day_cells)
 
 
 def day_chart(snap: Any) -> Text:

@@ -6,6 +6,9 @@ ten although nothing, or only a few rows at the end, had changed. :func:`sync_ro
 what the table shows as a list of ``(key, signature)`` and
 
 * does nothing when the rows are the same;
+* when the new rows have the old keys, in the same order, and maybe more after them (a
+  dashboard's totals after a few new lines: a few figures changed, a new day at the end),
+  updates just the cells that changed and adds the new rows;
 * when the new rows are the old ones with some dropped from the top and some added at the
   bottom (a window of the newest entries after lines were appended to a log), removes and
   adds just those;
@@ -17,7 +20,8 @@ cursor to the row it keeps and shows its detail itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -47,22 +51,64 @@ def sync_rows(
     """Make ``table`` show ``rows`` (``(key, cells)`` in order) given that it shows ``shown``
     (what the last call returned); returns what it shows now."""
     new = [(key, signature(cells)) for key, cells in rows]
+    return _sync(table, shown, new, lambda i: rows[i][1], height)
+
+
+_SHOWN: weakref.WeakKeyDictionary[DataTable, Shown] = weakref.WeakKeyDictionary()
+
+
+def show_rows(
+    table: DataTable,
+    rows: Sequence[tuple[str, Any]],
+    build: Callable[[Any], Sequence[Any]],
+    *,
+    height: int = 1,
+) -> None:
+    """Make ``table`` show ``rows``: ``(key, data)`` in order, ``data`` comparing equal
+    when its row would look the same; ``build(data)`` makes a row's cells, for the rows to
+    add or update only. What the table shows is remembered here."""
+    new = [(key, (data,)) for key, data in rows]
+    _SHOWN[table] = _sync(table, _SHOWN.get(table, []), new, lambda i: build(rows[i][1]), height)
+
+
+def _sync(
+    table: DataTable, shown: Shown, new: Shown, cells_of: Callable[[int], Sequence[Any]], height: int
+) -> Shown:
     if len(shown) != table.row_count:  # the table was changed elsewhere: start over
         shown = []
     if new == shown:
         return new
+    n = len(shown)
+    if n and len(new) >= n and all(a[0] == b[0] for a, b in zip(shown, new, strict=False)):
+        for i in range(n):
+            if shown[i][1] != new[i][1]:
+                _update_row(table, new[i][0], cells_of(i))
+        for i in range(n, len(new)):
+            table.add_row(*cells_of(i), height=height, key=new[i][0])
+        return new
     drop = _dropped_from_top(shown, new)
     if drop is None:
         table.clear()
-        for key, cells in rows:
-            table.add_row(*cells, height=height, key=key)
+        for i, (key, _sig) in enumerate(new):
+            table.add_row(*cells_of(i), height=height, key=key)
         return new
     with table.prevent(DataTable.RowHighlighted, DataTable.CellHighlighted):
         for key, _sig in shown[:drop]:
             table.remove_row(key)
-        for key, cells in rows[len(shown) - drop :]:
-            table.add_row(*cells, height=height, key=key)
+        for i in range(n - drop, len(new)):
+            table.add_row(*cells_of(i), height=height, key=new[i][0])
     return new
+
+
+def _update_row(table: DataTable, key: str, cells: Sequence[Any]) -> None:
+    """Update the cells of row ``key`` that changed. A column is measured again only when
+    a new cell is wider than it (a narrower one leaves it as wide as it was: measuring it
+    again means measuring every cell of the column)."""
+    for column, cell in zip(table.columns.values(), cells, strict=False):
+        if signature((table.get_cell(key, column.key),)) == signature((cell,)):
+            continue
+        width = cell.cell_len if isinstance(cell, Text) else len(str(cell))
+        table.update_cell(key, column.key, cell, update_width=width > column.content_width)
 
 
 def _dropped_from_top(shown: Shown, new: Shown) -> int | None:
