@@ -47,6 +47,7 @@ from conductor_tui.core.vocab import as_delegability, as_score
 # a score as written ("Good", "good ") → (Score or None, its label)
 _SCORE_OF: dict[Any, tuple[Any, str]] = {}
 _NO_DAY = "\0" * 10  # no timestamp starts with it
+_TOP = chr(0x10FFFF)  # the last code point: ``day <= ts < day + _TOP`` when ``ts`` starts with ``day``
 # the per-record loop indexes a group's list with literals (a[19], a[20], shift 40)
 assert (_PAIR_TABLE, _GROUP_DONE, _PAIR_SHIFT) == (19, 20, 40)
 
@@ -120,16 +121,18 @@ class FoldMixin:
         if pairs is None:
             pairs = groups[_PAIRS] = {}
         day = _NO_DAY
+        beyond = day + _TOP  # every string that starts with ``day`` sorts before it
         for r in recs:
             ts = r.timestamp
             if not ts:
                 d = None
-            elif ts.startswith(day):
+            elif day <= ts < beyond:  # starts with ``day`` (two comparisons: cheaper than a call)
                 d = day
             else:
                 d = ts[:10]
                 if len(d) == 10:
                     day = d
+                    beyond = d + _TOP
             key = (
                 r.event,
                 r.task_type,
