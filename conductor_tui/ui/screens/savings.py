@@ -318,6 +318,8 @@ everything from the start.
         self.query_one("#sv-cards", KpiCards).show(snap, self.savings_range, narrow=narrow)
         fill_task_types(self.query_one("#sv-by-tt", DataTable), snap)
         fill_ensembles(self.query_one("#sv-by-ens", DataTable), snap)
-        fill_days(self.query_one("#sv-by-day", DataTable), snap)
+        # the day table (a row per day: hundreds over a long history, on a tab not shown
+        # first) is filled once the rest is painted
+        self.call_after_refresh(fill_days, self.query_one("#sv-by-day", DataTable), snap)
         self.query_one("#sv-chart", Static).update(day_chart(snap))
         self.query_one("#sv-wrapup", WrapupPanel).show(self.wrapup, snap, self._ratio_label(snap))
