@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from conductor_tui.core import rules
@@ -108,11 +109,12 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
 # and walking 20,000 of them again is most of a Lifecycle reload. The newest few are kept.
 _WALKS: dict[tuple, tuple[Any, int, Any]] = {}
 _WALKS_KEPT = 64
+_VERDICT = attrgetter("score", "failure_mode")
 
 
 def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int, Any]:
     """:func:`rules.walk_evidence` of an ensemble's verdicts, remembered."""
-    verdicts = tuple((ev.score, ev.failure_mode) for ev in mine)
+    verdicts = tuple(map(_VERDICT, mine))
     key = (ens, thresholds.model_dump_json(), verdicts)
     hit = _WALKS.get(key)
     if hit is None:

@@ -20,6 +20,7 @@ import gc
 import mmap
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import compress
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
@@ -29,7 +30,8 @@ import msgspec
 
 from conductor_tui.core import logscan
 from conductor_tui.core.records import RoutingDecision, line_identity
-from conductor_tui.core.review_collect import Collect, merge_counts
+from conductor_tui.core.interning import InterningDecoder
+from conductor_tui.core.review_collect import _INTERNED, _KEY, _KIND_LOCAL, Collect, merge_counts
 from conductor_tui.core.review_pass import (
     _BOM,
     _LIGHT,
@@ -96,12 +98,17 @@ def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> in
 
 
 def _feed_block(review: _ReviewPass | Collect, piece: bytes, offset: int) -> int:
-    """Feed a block of whole lines, decoded at once when every line is a clean record."""
+    """Feed a block of whole lines, decoded at once when every line is a clean record (and
+    has its id, unless ``review.ids_needed`` is false: a missing id is derived line by line)."""
     try:
         recs = review.decode_lines(piece) if isinstance(review, Collect) else _LIGHT.decode_lines(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
-    if recs is not None and len(recs) == piece.count(b"\n") and None not in map(_ID, recs):
+    if (
+        recs is not None
+        and len(recs) == piece.count(b"\n")
+        and (not getattr(review, "ids_needed", True) or None not in map(_ID, recs))
+    ):
         review.feed(recs, offset, len(piece))
         return 0
     return _feed_per_line(review, piece, offset)
@@ -267,15 +274,65 @@ def no_collection() -> Iterator[None]:
             gc.enable()
 
 
+class _CountLine(msgspec.Struct, gc=False):
+    """The routing-log fields the counts read, typed as in ``ReviewLine`` (whose other
+    fields take any value), so a line one decoder rejects the other rejects too."""
+
+    id: str | None = None
+    timestamp: Any = None
+    event: str | None = None
+    task_type: str | None = None
+    routed_to: str | None = None
+    ensemble: str | None = None
+    status: str | None = None
+    delegability_category: Any = None
+    preparation_tokens_local: Any = None
+
+
+class _CountPiece(Collect):
+    """A piece's counts alone — uses and last use per task type + ensemble, local runs,
+    debt, the ensemble of the runs ``review.need`` names —: :class:`Collect`'s per-block
+    counting (a record classified once per distinct key) over a decoder of only
+    :class:`_CountLine`'s fields, without the blocks' run codes. The ids matter only for
+    ``need``: without it a block whose lines lack ids is not read line by line."""
+
+    def __init__(self, review: _ReviewPass) -> None:
+        super().__init__(review, set(review.need))
+        self.ids_needed = bool(self.events)
+        self.decode_lines = InterningDecoder(_CountLine, _INTERNED).decode_lines
+
+    def feed(self, recs: list[Any], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
+        index = self.index
+        keys = list(map(_KEY, recs))
+        try:
+            kids = list(map(index.__getitem__, keys))
+        except KeyError:  # classified in file order: the pairs are listed as they appear
+            for key in dict.fromkeys(keys):
+                if key not in index:
+                    self._classify(key)
+            kids = list(map(index.__getitem__, keys))
+        self._count(recs, kids)
+        if self.ids_needed:
+            ids = list(map(_ID, recs))
+            found = self.events.intersection(ids)
+            if found:
+                classes = self.classes
+                for i in compress(range(len(ids)), map(found.__contains__, ids)):
+                    c = classes[kids[i]]
+                    if c[0] == _KIND_LOCAL:
+                        self.run_ensembles[ids[i]] = c[3]
+
+    def counts(self, skipped: int) -> tuple[Any, ...]:
+        """What :func:`merge_counts` adds up."""
+        return skipped, self.offset, self.tail, self.pairs, self.debt, self.runs, self.run_ensembles
+
+
 def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, ...]:
     review, path, start, end = job
-    part = copy.copy(review)
-    part.pairs, part.debt, part.total_runs = {}, {}, 0
-    part.local_cache, part.deleg_cache = {}, {}
+    piece = _CountPiece(review)
     with no_collection():
-        skipped = _read_routing(path, part, start, end)
-    run_ensembles = dict(part.state.run_ensembles)
-    return skipped, part.offset, part.tail, part.pairs, part.debt, part.total_runs, run_ensembles
+        skipped = _read_routing(path, piece, start, end)
+    return piece.counts(skipped)
 
 
 def _counts_or_meanwhile(job: Any) -> Any:
@@ -293,7 +350,7 @@ def read_counts_split(
     if not ranges:
         if meanwhile is not None:
             meanwhile()
-        return _read_routing(path, review, start)
+        return merge_counts(review, [_read_counts((review, path, start, None))])
     jobs: list[Any] = [(review, path, a, b) for a, b in ranges]
     if meanwhile is not None:
         jobs.append(meanwhile)
@@ -318,24 +375,29 @@ def split_ranges(path: Path, start: int = 0) -> list[tuple[int, int | None]]:
 
 class _EvalRef(msgspec.Struct, gc=False):
     routing_id: Any = None
+    ensemble: Any = None
 
 
 _EVAL_REF = msgspec.json.Decoder(_EvalRef)
 
 
-def routing_ids_named(path: Path) -> set[str] | None:
+def routing_ids_named(path: Path, *, unless_ensemble: bool = False) -> set[str] | None:
     """Every routing id ``evaluations.jsonl`` names (normalised as the records are), from a
     quick decode of that one field — a superset of the runs whose ensemble an evaluation
-    may need; ``None`` when the file cannot be read."""
+    may need (``unless_ensemble``: only those of lines that do not name their ensemble,
+    still a superset); ``None`` when the file cannot be read."""
     from conductor_tui.core.records import _id_or_none
 
     out: set[str] = set()
     try:
         for _n, line in logscan.numbered_lines(path):
             try:
-                value = _id_or_none(_EVAL_REF.decode(line).routing_id)
+                ref = _EVAL_REF.decode(line)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 continue
+            if unless_ensemble and ref.ensemble.__class__ is str and ref.ensemble:
+                continue  # a record naming its ensemble needs no run's (a string is kept as is)
+            value = _id_or_none(ref.routing_id)
             if value:
                 out.add(str(value))
     except OSError:
