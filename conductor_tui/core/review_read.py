@@ -18,22 +18,24 @@ from __future__ import annotations
 import copy
 import gc
 import mmap
-from collections import deque
+import re
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from itertools import compress
 from contextlib import contextmanager
-from operator import attrgetter
+from itertools import compress, islice, repeat
+from operator import attrgetter, is_not, le
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from conductor_tui.core import logscan
-from conductor_tui.core.records import RoutingDecision, line_identity
 from conductor_tui.core.interning import InterningDecoder
-from conductor_tui.core.review_collect import _INTERNED, _KEY, _KIND_LOCAL, Collect, merge_counts
+from conductor_tui.core.records import RoutingDecision, RunStatus, line_identity
+from conductor_tui.core.review_collect import Collect, merge_counts
 from conductor_tui.core.review_pass import (
     _BOM,
+    _DECISION_EVENTS,
     _LIGHT,
     _LOC,
     _Light,
@@ -42,9 +44,10 @@ from conductor_tui.core.review_pass import (
     _tolerant_light,
     _validate_line,
 )
-from conductor_tui.core.review_state import FLAG_EVENT
+from conductor_tui.core.review_state import _DONE, FLAG_EVENT
 
 _BLOCK = 1 << 20
+_PER_LINE_BYTES = 1 << 13  # a counts piece's corrupt block is halved down to this size
 _ID = attrgetter("id")
 
 
@@ -72,7 +75,7 @@ def _scan_flags(path: Path) -> set[str]:
     return out
 
 
-def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> int:
+def _feed_per_line(review: _ReviewPass | Collect | _CountPiece, piece: bytes, base: int) -> int:
     """Feed a block line by line (msgspec, else pydantic); returns its skipped lines."""
     skipped = 0
     recs: list[_Light] = []
@@ -97,24 +100,57 @@ def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> in
     return skipped
 
 
-def _feed_block(review: _ReviewPass | Collect, piece: bytes, offset: int) -> int:
-    """Feed a block of whole lines, decoded at once when every line is a clean record (and
-    has its id, unless ``review.ids_needed`` is false: a missing id is derived line by line)."""
+def _feed_block(review: _ReviewPass | Collect | _CountPiece, piece: bytes, offset: int) -> int:
+    """Feed a block of whole lines, decoded at once when every line is a clean record
+    with its id (else line by line; a counts piece halves the block instead)."""
+    if isinstance(review, _CountPiece):
+        return _feed_counted(review, piece, offset)
     try:
-        recs = review.decode_lines(piece) if isinstance(review, Collect) else _LIGHT.decode_lines(piece)
+        decode = review.decode_lines if isinstance(review, Collect) else _LIGHT.decode_lines
+        recs = decode(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
-    if (
-        recs is not None
-        and len(recs) == piece.count(b"\n")
-        and (not getattr(review, "ids_needed", True) or None not in map(_ID, recs))
-    ):
+    if recs is not None and len(recs) == piece.count(b"\n") and None not in map(_ID, recs):
         review.feed(recs, offset, len(piece))
         return 0
     return _feed_per_line(review, piece, offset)
 
 
-def _read_routing(path: Path, review: _ReviewPass | Collect, start: int = 0, end: int | None = None) -> int:
+# two values on one line (``decode_lines`` reads both; a line-by-line read rejects it)
+_TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*\{")
+
+
+def _feed_counted(review: _CountPiece, piece: bytes, offset: int) -> int:
+    """:func:`_feed_block` for a counts piece: blank lines are fine (the counts need no line
+    positions), ids only for ``review.need`` (a missing one is derived line by line), and
+    a block that is not all clean records is read in halves."""
+    try:
+        recs = review.decode_lines(piece)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        recs = None
+    if (
+        recs is not None
+        and _TWO_ON_A_LINE.search(piece) is None
+        and (not review.ids_needed or None not in map(_ID, recs))
+    ):
+        review.feed(recs, offset, len(piece))
+        return 0
+    return _feed_halves(review, piece, offset)
+
+
+def _feed_halves(review: _CountPiece, piece: bytes, offset: int) -> int:
+    """A block of a counts piece that is not all clean records, fed as two halves (split at
+    a line boundary), each decoded at once when it can be: a corrupt line costs a few
+    block decodes, not the block line by line. The counts need no line positions."""
+    mid = piece.find(b"\n", len(piece) // 2) + 1
+    if len(piece) <= _PER_LINE_BYTES or mid <= 0 or mid >= len(piece):
+        return _feed_per_line(review, piece, offset)
+    return _feed_counted(review, piece[:mid], offset) + _feed_counted(review, piece[mid:], offset + mid)
+
+
+def _read_routing(
+    path: Path, review: _ReviewPass | Collect | _CountPiece, start: int = 0, end: int | None = None
+) -> int:
     """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
     per-line fallback for blocks with corrupt or hand-written lines); returns the number of
     skipped lines. ``review.offset`` is left after the last newline read, ``review.tail``
@@ -275,56 +311,147 @@ def no_collection() -> Iterator[None]:
 
 
 class _CountLine(msgspec.Struct, gc=False):
-    """The routing-log fields the counts read, typed as in ``ReviewLine`` (whose other
-    fields take any value), so a line one decoder rejects the other rejects too."""
+    """The routing-log fields the counts read. Typed as in ``ReviewLine`` or stricter
+    (``timestamp`` and ``delegability_category`` as ``str | None``): a line this decoder
+    rejects is read line by line through ``ReviewLine`` as before, and one it accepts
+    ``ReviewLine`` reads the same."""
 
     id: str | None = None
-    timestamp: Any = None
+    timestamp: str | None = None
     event: str | None = None
     task_type: str | None = None
     routed_to: str | None = None
     ensemble: str | None = None
     status: str | None = None
-    delegability_category: Any = None
+    delegability_category: str | None = None
     preparation_tokens_local: Any = None
 
 
-class _CountPiece(Collect):
-    """A piece's counts alone — uses and last use per task type + ensemble, local runs,
-    debt, the ensemble of the runs ``review.need`` names —: :class:`Collect`'s per-block
-    counting (a record classified once per distinct key) over a decoder of only
-    :class:`_CountLine`'s fields, without the blocks' run codes. The ids matter only for
-    ``need``: without it a block whose lines lack ids is not read line by line."""
+_COUNT_INTERNED = ("event", "routed_to", "task_type", "ensemble", "status", "delegability_category")
+_COUNT_KEY = attrgetter(*_COUNT_INTERNED)
+_TS = attrgetter("timestamp")
+_PREP = attrgetter("preparation_tokens_local")
+
+
+class _CountPiece:
+    """A piece's counts alone — local runs, uses and last use per task type + ensemble,
+    debt, the ensemble of the runs ``review.need`` names —, fed by :func:`_read_routing`
+    like a ``counts_only`` :class:`_ReviewPass`, with the same result. A block of clean
+    records is counted with C-level passes over it (its records grouped by their distinct
+    ``(event, target, task type, ensemble, status, category)``, each key classified once);
+    the records of a block read line by line take the pass's own loop. The ids matter only
+    for ``need``: without it a block whose lines lack ids is not read line by line."""
 
     def __init__(self, review: _ReviewPass) -> None:
-        super().__init__(review, set(review.need))
-        self.ids_needed = bool(self.events)
-        self.decode_lines = InterningDecoder(_CountLine, _INTERNED).decode_lines
+        self.review = review
+        self.need: set[str] = set(review.need)
+        self.ids_needed = bool(self.need)
+        self.decode_lines = InterningDecoder(_CountLine, _COUNT_INTERNED).decode_lines
+        self.offset, self.tail = 0, False
+        self.pairs: dict[tuple[str, str], list[Any]] = {}
+        self.debt: dict[str, int] = {}
+        self.run_ensembles: dict[str, str] = {}
+        self.runs = 0
+        self.index: dict[tuple, int] = {}  # key → its number (the position in ``kinds``)
+        # per key: (its pair's [uses, last use] when a local run, else None; completed;
+        # the task type its debt goes to when an interim Claude decision, else None; ensemble)
+        self.kinds: list[tuple[Any, bool, str | None, str]] = []
+        slow = self.slow = copy.copy(review)  # the pass's loop, for records read line by line
+        slow.pairs, slow.debt, slow.total_runs, slow.counts_only = self.pairs, self.debt, 0, True
+        slow.state = copy.copy(review.state)
+        slow.state.run_ensembles = self.run_ensembles
 
+    def _classify(self, key: tuple) -> None:
+        """What ``_ReviewPass.feed`` decides for a record with this key (before its debt's
+        ``preparation_tokens_local`` check, done per record)."""
+        event, routed, tt, ens, status, category = key
+        kind: tuple[Any, bool, str | None, str] = (None, False, None, "")
+        if event is None or event in _DECISION_EVENTS:
+            review = self.review
+            local = review.local_cache.get(routed)
+            if local is None:
+                local = review._is_local(routed)
+            tt = tt or "(untyped)"
+            if local:
+                ens = ens or routed or ""
+                pair = self.pairs.get((tt, ens))
+                if pair is None:
+                    pair = self.pairs[(tt, ens)] = [0, None]
+                kind = (pair, (status or RunStatus.COMPLETED) in _DONE, None, ens)
+            elif review._delegable(category):
+                kind = (None, False, tt, "")
+        self.index[key] = len(self.kinds)
+        self.kinds.append(kind)
+
+    # long: one block's counts as a few C-level passes; the steps share the block's keys
     def feed(self, recs: list[Any], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
-        index = self.index
-        keys = list(map(_KEY, recs))
-        try:
-            kids = list(map(index.__getitem__, keys))
-        except KeyError:  # classified in file order: the pairs are listed as they appear
-            for key in dict.fromkeys(keys):
+        if step is not None or first_idx:  # read line by line: any value, the pass's loop
+            self.slow.feed(recs, offset, plen, first_idx, step)
+            return
+        if not recs:
+            return
+        index, kinds, debt = self.index, self.kinds, self.debt
+        get = index.get
+        # (attribute reads in a comprehension are cheaper than an attrgetter of six)
+        kids = [get((r.event, r.routed_to, r.task_type, r.ensemble, r.status, r.delegability_category)) for r in recs]
+        if None in kids:  # classified in file order: the pairs are listed as they appear
+            for key in dict.fromkeys(map(_COUNT_KEY, recs)):
                 if key not in index:
                     self._classify(key)
-            kids = list(map(index.__getitem__, keys))
-        self._count(recs, kids)
+            kids = list(map(index.__getitem__, map(_COUNT_KEY, recs)))
+        runs = 0
+        debts: dict[int, int] = {}  # key → its decisions in this block that are debt
+        for k, n in Counter(kids).items():
+            pair, done, debt_tt, _ens = kinds[k]
+            if pair is not None:
+                runs += n
+                if done:
+                    pair[0] += n  # uses: completed runs only
+            elif debt_tt is not None:
+                debts[k] = n
+        self.runs += runs
+        if debts:
+            preps = list(map(_PREP, recs))
+            if preps.count(None) != len(preps):  # no debt for a decision the ensemble prepared
+                for k in compress(kids, map(is_not, preps, repeat(None))):
+                    if k in debts:
+                        debts[k] -= 1
+            for k, n in debts.items():
+                tt = kinds[k][2]
+                if n and tt is not None:
+                    debt[tt] = debt.get(tt, 0) + n
+        self._latest(kids, list(map(_TS, recs)))
         if self.ids_needed:
             ids = list(map(_ID, recs))
-            found = self.events.intersection(ids)
-            if found:
-                classes = self.classes
-                for i in compress(range(len(ids)), map(found.__contains__, ids)):
-                    c = classes[kids[i]]
-                    if c[0] == _KIND_LOCAL:
-                        self.run_ensembles[ids[i]] = c[3]
+            found = self.need.intersection(ids)
+            for i in compress(range(len(ids)), map(found.__contains__, ids)) if found else ():
+                pair, _done, _tt, ens = kinds[kids[i]]
+                if pair is not None:
+                    self.run_ensembles[ids[i]] = ens
+
+    def _latest(self, kids: list[int], tss: list[Any]) -> None:
+        """The newest timestamp (text) of each key's completed local runs into its pair."""
+        try:  # in file order, all text: the last of each key is its newest
+            ordered = tss[0].__class__ is str and all(map(le, tss, islice(tss, 1, None)))
+        except TypeError:  # a null among them
+            ordered = False
+        if ordered:
+            latest = dict(zip(kids, tss, strict=True))
+        else:
+            latest = {}
+            for k, ts in zip(kids, tss, strict=True):
+                if ts.__class__ is str and (k not in latest or ts > latest[k]):
+                    latest[k] = ts
+        kinds = self.kinds
+        for k, ts in latest.items():
+            pair, done = kinds[k][:2]
+            if done and (pair[1] is None or ts > pair[1]):
+                pair[1] = ts
 
     def counts(self, skipped: int) -> tuple[Any, ...]:
         """What :func:`merge_counts` adds up."""
-        return skipped, self.offset, self.tail, self.pairs, self.debt, self.runs, self.run_ensembles
+        runs = self.runs + self.slow.total_runs
+        return skipped, self.offset, self.tail, self.pairs, self.debt, runs, self.run_ensembles
 
 
 def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, ...]:
