@@ -39,6 +39,7 @@ from conductor_tui.core.review_lifecycle import (
     LifecycleRow,
     interim_debt,
     lifecycle_rows,
+    prewalk,
     profiles_after_evaluation,
 )
 from conductor_tui.core.review_pass import _LOC, _TRUSTED, _ReviewPass, _validate_line
@@ -189,33 +190,30 @@ def _load_review(
     path = Path(store.routing_log_path)
     if resume is not None:
         return _resume(state, resume, path)
-    evaluations_read: list[bool] = []
+    inputs_read: list[bool] = []
 
-    def read_evaluations() -> None:
-        if not evaluations_read:
-            evaluations_read.append(True)
+    def read_inputs() -> None:
+        """The evaluations, config and task profiles (once); for the counts, the walks of
+        the verdicts the Lifecycle rows will ask for too (see ``prewalk``)."""
+        if not inputs_read:
+            inputs_read.append(True)
             _read_evaluations(store, state)
+            _read_config(store, state)
+            if counts_only and not state.problems:
+                prewalk(state)
 
     early = None
     split: tuple[set[str], list[tuple]] | None = None
     try:  # the log is read on the other cores while the evaluations are read here
         if counts_only:
-            early = review_split.count_early(store, state, path, read_evaluations)
+            early = review_split.count_early(store, state, path, read_inputs)
         else:
-            split = review_split.split_early(store, state, path, read_evaluations)
+            split = review_split.split_early(store, state, path, read_inputs)
     except Exception as exc:  # a broken file degrades this view, never the app
-        read_evaluations()
+        read_inputs()
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
-    read_evaluations()
-    try:
-        state.config = store.load_config()
-    except Exception as exc:
-        state.problems.append(f"routing-config.yaml: {exc}")
-    try:
-        state.profiles = store.load_task_profiles()
-    except Exception as exc:
-        state.problems.append(f"task-profiles.yaml: {exc}")
+    read_inputs()
     _link_loose(store, state)
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
     review = _ReviewPass(state, need)
@@ -291,6 +289,17 @@ def _link_loose(store: Any, state: ReviewState) -> None:
                     state.linked[run.id] = ev
         except Exception as exc:
             state.problems.append(f"linking evaluations: {exc}")
+
+
+def _read_config(store: Any, state: ReviewState) -> None:
+    try:
+        state.config = store.load_config()
+    except Exception as exc:
+        state.problems.append(f"routing-config.yaml: {exc}")
+    try:
+        state.profiles = store.load_task_profiles()
+    except Exception as exc:
+        state.problems.append(f"task-profiles.yaml: {exc}")
 
 
 def _read_evaluations(store: Any, state: ReviewState) -> None:

@@ -126,6 +126,21 @@ def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int
     return hit
 
 
+def prewalk(state: ReviewState) -> None:
+    """:func:`_walked` for every ensemble the evaluations name, ahead of the routing log's
+    counts (the load does it while its workers read the log): when every verdict names its
+    ensemble, the rows' walks are these. Otherwise nothing (a verdict that names only its
+    run belongs to the ensemble the log gives it)."""
+    mine: dict[str, list[Evaluation]] = {}
+    for ev in effective_evaluations(state.evaluations):
+        if not ev.ensemble:
+            return
+        mine.setdefault(ev.ensemble, []).append(ev)
+    thresholds = state.config.routing_thresholds
+    for ens, evs in mine.items():
+        _walked(ens, evs, thresholds)
+
+
 def interim_debt(state: ReviewState) -> int:
     return sum(state.debt.values())
 
