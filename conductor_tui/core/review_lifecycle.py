@@ -61,11 +61,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         if not any(k[0] == tt for k in pairs):
             pairs.setdefault((tt, None), [0, None])
     rows: list[LifecycleRow] = []
-    # each ensemble's verdicts, in log order, from one walk over the evaluations (what
-    # scores_for gives per ensemble, without a walk per row)
-    by_ensemble: dict[str | None, list[Evaluation]] = {}
-    for ev in effective_evaluations(state.evaluations):
-        by_ensemble.setdefault(ensemble_of(ev, state), []).append(ev)
+    by_ensemble = _by_ensemble(state)
     debt_shown: set[str] = set()  # a task type's debt is shown once, not on each of its ensembles
     for (tt, ens), (n_runs, last_raw) in ((k, v or [0, None]) for k, v in pairs.items()):
         prof = state.profiles.profiles.get(tt)
@@ -126,19 +122,40 @@ def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int
     return hit
 
 
+# the last evaluations whose verdicts all name their ensemble, grouped (they hold no run's
+# ensemble, so every state read from them shares the grouping): [(list, length, grouping)]
+_GROUPED: list[tuple[list[Evaluation], int, dict[str | None, list[Evaluation]]]] = []
+
+
+def _by_ensemble(state: ReviewState) -> dict[str | None, list[Evaluation]]:
+    """Each ensemble's verdicts in log order, from one walk over the evaluations (what
+    ``scores_for`` gives per ensemble, without a walk per row); read-only."""
+    evaluations = state.evaluations
+    for held, length, grouped in list(_GROUPED):
+        if held is evaluations and length == len(evaluations):
+            return grouped
+    grouped = {}
+    named = True
+    for ev in effective_evaluations(evaluations):
+        named = named and bool(ev.ensemble)
+        grouped.setdefault(ensemble_of(ev, state), []).append(ev)
+    if named:
+        _GROUPED[:] = [(evaluations, len(evaluations), grouped)]
+    return grouped
+
+
 def prewalk(state: ReviewState) -> None:
     """:func:`_walked` for every ensemble the evaluations name, ahead of the routing log's
     counts (the load does it while its workers read the log): when every verdict names its
-    ensemble, the rows' walks are these. Otherwise nothing (a verdict that names only its
-    run belongs to the ensemble the log gives it)."""
-    mine: dict[str, list[Evaluation]] = {}
-    for ev in effective_evaluations(state.evaluations):
-        if not ev.ensemble:
-            return
-        mine.setdefault(ev.ensemble, []).append(ev)
+    ensemble, the rows' grouping and walks are these. Otherwise nothing (a verdict that
+    names only its run belongs to the ensemble the log gives it)."""
+    grouped = _by_ensemble(state)
+    if not any(held is grouped for _e, _n, held in _GROUPED):
+        return  # not shared: a verdict names only its run
     thresholds = state.config.routing_thresholds
-    for ens, evs in mine.items():
-        _walked(ens, evs, thresholds)
+    for ens, evs in grouped.items():
+        if ens is not None:
+            _walked(ens, evs, thresholds)
 
 
 def interim_debt(state: ReviewState) -> int:
