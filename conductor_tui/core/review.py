@@ -191,16 +191,20 @@ def _load_review(
     if resume is not None:
         return _resume(state, resume, path)
     inputs_read: list[bool] = []
+    ready: list[_ReviewPass] = []  # the counts' pass, built while the log is read
 
     def read_inputs() -> None:
         """The evaluations, config and task profiles (once); for the counts, the walks of
-        the verdicts the Lifecycle rows will ask for too (see ``prewalk``)."""
+        the verdicts the Lifecycle rows will ask for and, when every evaluation names its
+        ensemble (nothing in it depends on the log), the pass itself."""
         if not inputs_read:
             inputs_read.append(True)
             _read_evaluations(store, state)
             _read_config(store, state)
             if counts_only and not state.problems:
                 prewalk(state)
+                if all(ev.ensemble for ev in state.evaluations):  # none to link or look up
+                    ready.append(_ReviewPass(state, set()))
 
     early = None
     split: tuple[set[str], list[tuple]] | None = None
@@ -216,7 +220,7 @@ def _load_review(
     read_inputs()
     _link_loose(store, state)
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
-    review = _ReviewPass(state, need)
+    review = ready[0] if ready and not need and not state.linked else _ReviewPass(state, need)
     review.counts_only = counts_only
     if early is not None and need <= early.need:
         review_split.adopt_counts(review, early)

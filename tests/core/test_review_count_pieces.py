@@ -72,7 +72,7 @@ def _line(rng: random.Random, i: int) -> tuple[str, str | None, str | None]:
     return text, rid, ens
 
 
-def _write(project: Path, seed: int, n: int) -> None:
+def _write(project: Path, seed: int, n: int, *, ensembles: float = 0.3) -> None:
     rng = random.Random(seed)
     lines: list[str] = []
     runs: list[str] = []
@@ -95,11 +95,16 @@ def _write(project: Path, seed: int, n: int) -> None:
     body = "\ufeff" + "\n".join(lines) + '\n{"routed_to": "extract-a", "id": "tail", "status": "completed"}'
     (folder / "routing-log.jsonl").write_text(body, encoding="utf-8")
     named = rng.sample(runs, min(len(runs), n // 8))
-    evals = [
-        {"routing_id": rid, "score": rng.choice(["good", "acceptable", "poor"]), "reasoning": "r"}
-        | ({"ensemble": rng.choice(ENSEMBLES)} if rng.random() < 0.3 else {})
-        for rid in named
-    ]
+    evals = []
+    for rid in named:  # ``ensembles``: the share of evaluations naming their ensemble
+        ev = {"routing_id": rid, "score": rng.choice(["good", "acceptable", "poor"]), "reasoning": "r"}
+        if rng.random() < ensembles:
+            ev["ensemble"] = rng.choice(ENSEMBLES)
+        if rng.random() < 0.3:  # the judge's verdict, then the person's
+            judged = {**ev, "evaluator": "claude", "judge_score": rng.choice(["good", "poor"])}
+            evals.append(judged)
+            ev["evaluator"] = "human"
+        evals.append(ev)
     (folder / "evaluations.jsonl").write_text("\n".join(json.dumps(e) for e in evals) + "\n")
 
 
@@ -139,10 +144,12 @@ def test_count_pieces_match_the_per_record_loop(tmp_path: Path, monkeypatch, see
             assert got == ref, (workers, need and "need")
 
 
-def test_the_lifecycle_load_counts_what_the_full_pass_does(tmp_path: Path, monkeypatch) -> None:
-    """``load_review(queue=False)`` (ids read only for evaluations naming no ensemble) and
-    the full pass agree on every count and every Lifecycle row."""
-    _write(tmp_path, 5, 4000)
+@pytest.mark.parametrize("ensembles", [0.3, 1.0])
+def test_the_lifecycle_load_counts_what_the_full_pass_does(tmp_path: Path, monkeypatch, ensembles) -> None:
+    """``load_review(queue=False)`` (ids read only for evaluations naming no ensemble; the
+    walks and, when every evaluation names its ensemble, the pass built while the log is
+    read) and the full pass agree on every count, the judge agreement and every row."""
+    _write(tmp_path, 5, 4000, ensembles=ensembles)
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
     review._MEMO.clear()
     full = review.load_review(ProjectStore(tmp_path))
@@ -151,6 +158,8 @@ def test_the_lifecycle_load_counts_what_the_full_pass_does(tmp_path: Path, monke
         monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
         counts = review.load_review(ProjectStore(tmp_path), queue=False)
         review._MEMO.clear()
+        if ensembles == 1.0:  # (the full pass links a verdict to its run's ensemble after it)
+            assert counts.agreement.to_dict() == full.agreement.to_dict() and counts.agreement.by_ensemble
         for name in ("pairs", "debt", "total_runs", "uses", "last_used", "skipped_routing", "run_ensembles"):
             assert getattr(counts, name) == getattr(full, name), name
         rows = [(r.key, r.status, r.last_used, r.debt, r.lora) for r in review.lifecycle_rows(counts)]
