@@ -62,6 +62,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
             pairs.setdefault((tt, None), [0, None])
     rows: list[LifecycleRow] = []
     by_ensemble = _by_ensemble(state)
+    tkey = thresholds.model_dump_json()
     debt_shown: set[str] = set()  # a task type's debt is shown once, not on each of its ensembles
     for (tt, ens), (n_runs, last_raw) in ((k, v or [0, None]) for k, v in pairs.items()):
         prof = state.profiles.profiles.get(tt)
@@ -69,7 +70,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         if ens is None:
             status = rules.lifecycle_status([], thresholds, has_ensemble=False)
         else:
-            tracker, evaluated, lora = _walked(ens, by_ensemble.get(ens, []), thresholds)
+            tracker, evaluated, lora = _walked(ens, by_ensemble.get(ens, []), thresholds, tkey)
             uses = state.uses.get(ens) or n_runs or (prof.invocation_count if prof else 0)
             status = rules.status_from_tracker(tracker, max(uses or 0, evaluated))
         last = _ts(last_raw)
@@ -108,10 +109,22 @@ _WALKS_KEPT = 64
 _VERDICT = attrgetter("score", "failure_mode")
 
 
-def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int, Any]:
-    """:func:`rules.walk_evidence` of an ensemble's verdicts, remembered."""
+# the last walk of each ensemble by the identity of its verdicts' list (a shared grouping,
+# see _by_ensemble): ensemble → (list, its length, thresholds, walk)
+_SAME_LIST: dict[str, tuple[list[Evaluation], int, str, tuple[Any, int, Any]]] = {}
+
+
+def _walked(
+    ens: str, mine: list[Evaluation], thresholds: Any, tkey: str | None = None
+) -> tuple[Any, int, Any]:
+    """:func:`rules.walk_evidence` of an ensemble's verdicts, remembered (``tkey``: the
+    thresholds as JSON, when the caller has it)."""
+    tkey = thresholds.model_dump_json() if tkey is None else tkey
+    same = _SAME_LIST.get(ens)
+    if same is not None and same[0] is mine and same[1] == len(mine) and same[2] == tkey:
+        return same[3]
     verdicts = tuple(map(_VERDICT, mine))
-    key = (ens, thresholds.model_dump_json(), verdicts)
+    key = (ens, tkey, verdicts)
     hit = _WALKS.get(key)
     if hit is None:
         hit = rules.walk_evidence([v[0] for v in verdicts], [v[1] for v in verdicts], thresholds)
@@ -119,6 +132,9 @@ def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int
             while len(_WALKS) >= _WALKS_KEPT:
                 _WALKS.pop(next(iter(_WALKS)))
         _WALKS[key] = hit
+    if len(_SAME_LIST) >= _WALKS_KEPT:
+        _SAME_LIST.clear()
+    _SAME_LIST[ens] = (mine, len(mine), tkey, hit)
     return hit
 
 
@@ -153,9 +169,10 @@ def prewalk(state: ReviewState) -> None:
     if not any(held is grouped for _e, _n, held in _GROUPED):
         return  # not shared: a verdict names only its run
     thresholds = state.config.routing_thresholds
+    tkey = thresholds.model_dump_json()
     for ens, evs in grouped.items():
         if ens is not None:
-            _walked(ens, evs, thresholds)
+            _walked(ens, evs, thresholds, tkey)
 
 
 def interim_debt(state: ReviewState) -> int:
