@@ -393,12 +393,16 @@ class _CountPiece:
         index, kinds, debt = self.index, self.kinds, self.debt
         get = index.get
         # (attribute reads in a comprehension are cheaper than an attrgetter of six)
-        kids = [get((r.event, r.routed_to, r.task_type, r.ensemble, r.status, r.delegability_category)) for r in recs]
-        if None in kids:  # classified in file order: the pairs are listed as they appear
+        looked = [
+            get((r.event, r.routed_to, r.task_type, r.ensemble, r.status, r.delegability_category))
+            for r in recs
+        ]
+        if None in looked:  # classified in file order: the pairs are listed as they appear
             for key in dict.fromkeys(map(_COUNT_KEY, recs)):
                 if key not in index:
                     self._classify(key)
-            kids = list(map(index.__getitem__, map(_COUNT_KEY, recs)))
+            looked = list(map(index.__getitem__, map(_COUNT_KEY, recs)))
+        kids: list[int] = looked  # type: ignore[assignment]  # no None left
         runs = 0
         debts: dict[int, int] = {}  # key → its decisions in this block that are debt
         for k, n in Counter(kids).items():
@@ -512,21 +516,31 @@ def routing_ids_named(path: Path, *, unless_ensemble: bool = False) -> set[str] 
     """Every routing id ``evaluations.jsonl`` names (normalised as the records are), from a
     quick decode of that one field — a superset of the runs whose ensemble an evaluation
     may need (``unless_ensemble``: only those of lines that do not name their ensemble,
-    still a superset); ``None`` when the file cannot be read."""
+    still a superset); ``None`` when the file cannot be read. The file is decoded at once
+    when it can be (two values on a line only add ids: still a superset), else line by line."""
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+    except OSError:
+        return None
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        refs = _EVAL_REF.decode_lines(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        refs = []
+        for line in data.split(b"\n"):
+            if line.strip():
+                try:
+                    refs.append(_EVAL_REF.decode(line))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue
     from conductor_tui.core.records import _id_or_none
 
     out: set[str] = set()
-    try:
-        for _n, line in logscan.numbered_lines(path):
-            try:
-                ref = _EVAL_REF.decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
-            if unless_ensemble and ref.ensemble.__class__ is str and ref.ensemble:
-                continue  # a record naming its ensemble needs no run's (a string is kept as is)
-            value = _id_or_none(ref.routing_id)
-            if value:
-                out.add(str(value))
-    except OSError:
-        return None
+    for ref in refs:
+        if unless_ensemble and ref.ensemble.__class__ is str and ref.ensemble:
+            continue  # a record naming its ensemble needs no run's (a string is kept as is)
+        value = _id_or_none(ref.routing_id)
+        if value:
+            out.add(str(value))
     return out
