@@ -35,11 +35,12 @@ from conductor_tui.core.records import (
     RoutingDecision,
     Score,
 )
+from conductor_tui.core.review_counts import read_counts_split
+from conductor_tui.core.review_inputs import Inputs
 from conductor_tui.core.review_lifecycle import (
     LifecycleRow,
     interim_debt,
     lifecycle_rows,
-    prewalk,
     profiles_after_evaluation,
 )
 from conductor_tui.core.review_pass import _LOC, _TRUSTED, _ReviewPass, _validate_line
@@ -47,7 +48,6 @@ from conductor_tui.core.review_read import (
     _materialise,
     _read_routing,
     _scan_flags,
-    read_counts_split,
     read_routing_sharded,
 )
 from conductor_tui.core.review_state import (
@@ -190,21 +190,7 @@ def _load_review(
     path = Path(store.routing_log_path)
     if resume is not None:
         return _resume(state, resume, path)
-    inputs_read: list[bool] = []
-    ready: list[_ReviewPass] = []  # the counts' pass, built while the log is read
-
-    def read_inputs() -> None:
-        """The evaluations, config and task profiles (once); for the counts, the walks of
-        the verdicts the Lifecycle rows will ask for and, when every evaluation names its
-        ensemble (nothing in it depends on the log), the pass itself."""
-        if not inputs_read:
-            inputs_read.append(True)
-            _read_evaluations(store, state)
-            _read_config(store, state)
-            if counts_only and not state.problems:
-                prewalk(state)
-                if all(ev.ensemble for ev in state.evaluations):  # none to link or look up
-                    ready.append(_ReviewPass(state, set()))
+    read_inputs = Inputs(store, state, counts_only=counts_only)
 
     early = None
     split: tuple[set[str], list[tuple]] | None = None
@@ -220,7 +206,8 @@ def _load_review(
     read_inputs()
     _link_loose(store, state)
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
-    review = ready[0] if ready and not need and not state.linked else _ReviewPass(state, need)
+    ready = read_inputs.ready
+    review = ready if ready is not None and not need and not state.linked else _ReviewPass(state, need)
     review.counts_only = counts_only
     if early is not None and need <= early.need:
         review_split.adopt_counts(review, early)
@@ -293,26 +280,6 @@ def _link_loose(store: Any, state: ReviewState) -> None:
                     state.linked[run.id] = ev
         except Exception as exc:
             state.problems.append(f"linking evaluations: {exc}")
-
-
-def _read_config(store: Any, state: ReviewState) -> None:
-    try:
-        state.config = store.load_config()
-    except Exception as exc:
-        state.problems.append(f"routing-config.yaml: {exc}")
-    try:
-        state.profiles = store.load_task_profiles()
-    except Exception as exc:
-        state.problems.append(f"task-profiles.yaml: {exc}")
-
-
-def _read_evaluations(store: Any, state: ReviewState) -> None:
-    try:
-        evals = store.read_evaluations(0)
-        state.evaluations = list(evals.records)
-        state.skipped_evaluations = len(evals.skipped)
-    except Exception as exc:
-        state.problems.append(f"evaluations.jsonl: {exc}")
 
 
 def _complete(

@@ -1,4 +1,4 @@
-"""The Lifecycle screen's counts read block by block (``review_read._CountPiece``: a
+"""The Lifecycle screen's counts read block by block (``review_counts._CountPiece``: a
 decoder of only the fields the counts read, a block's records grouped by key, a corrupt
 block halved) give what the pass's own per-record loop gives over the same bytes — on a
 log built to hit every edge: corrupt, blank and two-records-on-one-line lines, runs
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_read
+from conductor_tui.core import review, review_counts, review_read
 from conductor_tui.core.records import line_identity
 from conductor_tui.core.review_pass import _ReviewPass
 from conductor_tui.core.review_state import FLAG_EVENT, ReviewState
@@ -122,14 +122,14 @@ def _pieces(path: Path, need: set[str], monkeypatch, workers: str) -> tuple:
     state = ReviewState(project=path.parent)
     split = _ReviewPass(state, need)
     split.counts_only = True
-    skipped = review_read.read_counts_split(path, split)
+    skipped = review_counts.read_counts_split(path, split)
     return skipped, split.pairs, split.debt, split.total_runs, state.run_ensembles, split.offset, split.tail
 
 
 @pytest.mark.parametrize(("seed", "block"), [(1, 1 << 20), (2, 3000), (3, 700), (4, 20000)])
 def test_count_pieces_match_the_per_record_loop(tmp_path: Path, monkeypatch, seed: int, block: int) -> None:
     monkeypatch.setattr(review_read, "_BLOCK", block)
-    monkeypatch.setattr(review_read, "_PER_LINE_BYTES", 256)
+    monkeypatch.setattr(review_counts, "_PER_LINE_BYTES", 256)
     _write(tmp_path, seed, 3000)
     path = Path(ProjectStore(tmp_path).routing_log_path)
     named = review_read.routing_ids_named(Path(ProjectStore(tmp_path).evaluations_path))
@@ -176,14 +176,14 @@ def test_a_piece_reads_a_block_it_cannot_decode_at_once_in_halves(tmp_path: Path
     path = tmp_path / "log.jsonl"
     path.write_text("\n".join(lines) + "\n")
     per_line: list[int] = []
-    feed = review_read._feed_per_line
+    feed = review_counts._feed_per_line
 
     def spy(rv, piece, base):
         per_line.append(piece.count(b"\n"))
         return feed(rv, piece, base)
 
-    monkeypatch.setattr(review_read, "_feed_per_line", spy)
-    piece = review_read._CountPiece(_ReviewPass(ReviewState(project=tmp_path), set()))
+    monkeypatch.setattr(review_counts, "_feed_per_line", spy)
+    piece = review_counts._CountPiece(_ReviewPass(ReviewState(project=tmp_path), set()))
     skipped, _offset, _tail, pairs, _debt, runs, _found = piece.counts(review_read._read_routing(path, piece))
     assert skipped == 1 and runs == 3999
     assert pairs == {("(untyped)", "extract-a"): [3999, "t03999"]}
