@@ -110,7 +110,6 @@ class _CountPiece:
         self.index[key] = len(self.kinds)
         self.kinds.append(kind)
 
-    # long: one block's counts as a few C-level passes; the steps share the block's keys
     def feed(self, recs: list[Any], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
         if step is not None or first_idx:  # read line by line: any value, the pass's loop
             self.slow.feed(recs, offset, plen, first_idx, step)
