@@ -39,12 +39,12 @@ _PER_LINE_BYTES = 1 << 13  # a piece's block that is not all clean records is ha
 
 class _CountLine(msgspec.Struct, gc=False):
     """The routing-log fields the counts read. Typed as in ``ReviewLine`` or stricter
-    (``timestamp`` and ``delegability_category`` as ``str | None``): a line this decoder
+    (``delegability_category`` as ``str | None``, a key of the counts): a line this decoder
     rejects is read line by line through ``ReviewLine`` as before, and one it accepts
     ``ReviewLine`` reads the same."""
 
     id: str | None = None
-    timestamp: str | None = None
+    timestamp: Any = None
     event: str | None = None
     task_type: str | None = None
     routed_to: str | None = None
@@ -163,7 +163,7 @@ class _CountPiece:
         """The newest timestamp (text) of each key's completed local runs into its pair."""
         try:  # in file order, all text: the last of each key is its newest
             ordered = tss[0].__class__ is str and all(map(le, tss, islice(tss, 1, None)))
-        except TypeError:  # a null among them
+        except TypeError:  # a value that is not text among them (text compares only with text)
             ordered = False
         if ordered:
             latest = dict(zip(kids, tss, strict=True))
