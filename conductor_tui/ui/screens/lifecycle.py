@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
+from conductor_tui.core.logscan import file_signature
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
 from conductor_tui.ui import warm
 from conductor_tui.ui.screens.base import logs_signature
@@ -117,6 +118,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.rows: list[LifecycleRow] = []
         self.current: LifecycleRow | None = None
         self.versions: list[tuple[int, Any]] = []
+        self._versions_read: dict[int, tuple[tuple, Any]] = {}  # version → (its file's signature, config)
         self.designer_listing: Any = None
 
     def compose_body(self) -> ComposeResult:
@@ -160,17 +162,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         self._signature = logs_signature(self.services.store)  # before reading: never stale
         state = load_review(self.services.store, queue=False)  # the rows need no queue
         rows = lifecycle_rows(state)
-        versions = []
-        try:
-            store = self.services.store
-            for v in store.config_versions():
-                try:
-                    cfg = store.load_config_version(v)
-                    versions.append((v, cfg))
-                except Exception:
-                    continue
-        except Exception:
-            pass
+        versions = self._config_versions()
         # the table first: the designer's listing needs the derived history, which takes longer
         self.app.call_from_thread(self._apply, state, rows, versions)
         try:
@@ -182,6 +174,31 @@ uses with over 80 % acceptable-or-good earn Trust.
         except Exception:
             listing = None
         self.app.call_from_thread(self._show_designer, listing)
+
+    def _config_versions(self) -> list[tuple[int, Any]]:
+        """Every routing-config version with its config; a version file read before and
+        unchanged since (same path, size and time) is not parsed again."""
+        store = self.services.store
+        versions: list[tuple[int, Any]] = []
+        try:
+            numbers = store.config_versions()
+        except Exception:
+            return versions
+        for v in numbers:
+            backup = store.version_path(v)
+            path = backup if backup.exists() else store.config_path
+            sig = (str(path), file_signature(path))
+            seen = self._versions_read.get(v)
+            if seen is not None and seen[0] == sig:
+                versions.append((v, seen[1]))
+                continue
+            try:
+                cfg = store.load_config_version(v)
+            except Exception:
+                continue
+            self._versions_read[v] = (sig, cfg)
+            versions.append((v, cfg))
+        return versions
 
     def _show_designer(self, listing: Any) -> None:
         """Ensemble requests and feedback for the Ensemble Designer, newest first, with state."""
