@@ -295,6 +295,31 @@ async def test_a_reload_parses_only_config_versions_that_changed(tmp_path: Path)
         assert dict(screen.versions)[newest].routing_thresholds.calibration_period == 6
 
 
+async def test_a_reload_after_new_runs_updates_only_the_cells_that_changed(tmp_path: Path) -> None:
+    app, project = demo_app(tmp_path, "lifecycle")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#lc-table", DataTable)
+        target = next(r for r in screen.rows if r.ensemble)
+        before = {r.key: table.get_row(r.key) for r in screen.rows}
+        run = {"id": "rt-new-1", "timestamp": "2031-01-01T00:00:00Z", "routed_to": target.ensemble}
+        run |= {"ensemble": target.ensemble, "task_type": target.task_type, "status": "completed"}
+        with (project / ".llm-orc/evaluations/routing-log.jsonl").open("a") as fh:
+            fh.write(json.dumps(run) + "\n")
+        screen.reload()
+        await settle(pilot)
+        after = {r.key: table.get_row(r.key) for r in screen.rows}
+        assert list(after) == list(before)  # the same rows: filled in place
+        changed = [k for k in after if [c.plain for c in after[k]] != [c.plain for c in before[k]]]
+        assert changed == [target.key]
+        uses = [c.plain for c in after[target.key]]
+        assert str(target.status.invocations + 1) in uses and "01-01 00:00" in uses
+        for key in after:  # unchanged cells are the same objects (their rendering is kept)
+            same = [a is b for a, b in zip(after[key], before[key], strict=True)]
+            assert all(same) if key != target.key else not all(same) and any(same)
+
+
 async def test_grant_and_revoke_standing_authorisation(tmp_path: Path) -> None:
     app, project = demo_app(tmp_path, "lifecycle")
     store = ProjectStore(project)

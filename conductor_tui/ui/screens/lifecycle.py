@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from conductor_tui.core.logscan import file_signature
@@ -119,6 +121,8 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.current: LifecycleRow | None = None
         self.versions: list[tuple[int, Any]] = []
         self._versions_read: dict[int, tuple[tuple, Any]] = {}  # version → (its file's signature, config)
+        self._keys: list[str] = []  # the table's rows and their cells, as last filled
+        self._cells: list[list[Text]] = []
         self.designer_listing: Any = None
 
     def compose_body(self) -> ComposeResult:
@@ -217,9 +221,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         table = self.query_one("#lc-table", DataTable)
         table.loading = False
         keep = self.current.key if self.current else None
-        table.clear()
-        for row in rows:
-            table.add_row(*row_cells(row), key=row.key)
+        self._fill(table, rows)
         if not rows:
             self.current = None
             self.refresh_bindings()
@@ -229,6 +231,22 @@ uses with over 80 % acceptable-or-good earn Trust.
             table.move_cursor(row=index)
             self._show(rows[index])
         self._show_config()
+
+    def _fill(self, table: DataTable, rows: list[LifecycleRow]) -> None:
+        """The table's rows: when the same rows come back in the same order (a reload, new
+        runs) only the cells that changed are updated, so the rest keep their rendering."""
+        keys = [r.key for r in rows]
+        cells = [row_cells(r) for r in rows]
+        if keys == self._keys and table.row_count == len(keys):
+            for i, (new, old) in enumerate(zip(cells, self._cells, strict=True)):
+                for j, (a, b) in enumerate(zip(new, old, strict=True)):
+                    if _look(a) != _look(b):
+                        table.update_cell_at(Coordinate(i, j), a)
+        else:
+            table.clear()
+            for row, row_text in zip(rows, cells, strict=True):
+                table.add_row(*row_text, key=row.key)
+        self._keys, self._cells = keys, cells
 
     @on(DataTable.RowHighlighted, "#lc-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -246,3 +264,8 @@ uses with over 80 % acceptable-or-good earn Trust.
         if self.state is None:
             return
         self.query_one("#lc-config", ConfigPanel).show(self.state, self.versions)
+
+
+def _look(cell: Text) -> tuple:
+    """What a cell shows (``Text`` equality compares only its text and spans)."""
+    return (cell.plain, str(cell.style), cell.spans, cell.justify, cell.overflow, cell.no_wrap)
