@@ -60,6 +60,18 @@ def _kinds(annotation: Any) -> list[Any] | None:
     return None
 
 
+def _plain_types(annotation: Any) -> frozenset[type]:
+    """The value types ``annotation`` keeps unchanged whatever the value (no bounds to
+    check): ``None``, ``str``, ``bool``, an unbounded ``int``; all of them for ``Any``."""
+    kinds = _kinds(annotation) or []
+    if Any in kinds:
+        return frozenset({type(None), str, bool, int, float})
+    out = {k for k in kinds if k in (type(None), str, bool)}
+    if (None, None) in kinds:
+        out.add(int)
+    return frozenset(out)
+
+
 def _checker(annotation: Any) -> Callable[[Any], bool] | None:
     """A strict test that ``annotation`` keeps a value unchanged (``None`` = never sure)."""
     kinds = _kinds(annotation)
@@ -90,15 +102,26 @@ def _checker(annotation: Any) -> Callable[[Any], bool] | None:
 
 
 class _Field:
-    __slots__ = ("before", "cache", "check", "name")
+    """One field: its before-validator and type check; ``plain``: the raw value types kept
+    as they are (no before-validator, no bounds), ``cache``: an enum field's checked values
+    by spelling, ``none``: the checked value of a raw ``null`` once computed."""
+
+    __slots__ = ("before", "cache", "check", "name", "none", "plain")
 
     def __init__(
-        self, name: str, before: Callable[[Any], Any] | None, check: Callable[[Any], bool], cache: bool
+        self,
+        name: str,
+        before: Callable[[Any], Any] | None,
+        check: Callable[[Any], bool],
+        cache: bool,
+        plain: frozenset[type] = frozenset(),
     ):
         self.name = name
         self.before = before
         self.check = check
         self.cache: dict[str, Any] | None = {} if cache else None
+        self.plain = plain if before is None else frozenset()
+        self.none: Any = _MISSING
 
 
 class FastBuilder:
@@ -135,7 +158,8 @@ class FastBuilder:
             has_enum = any(
                 isinstance(a, type) and issubclass(a, enum.Enum) for a in typing.get_args(info.annotation)
             )
-            spec = _Field(name, before, check, cache=before is not None and has_enum)  # type: ignore[arg-type]
+            cache = before is not None and has_enum
+            spec = _Field(name, before, check, cache, _plain_types(info.annotation))  # type: ignore[arg-type]
             self.fields[name] = spec
             if info.alias and info.alias != name:
                 self.fields[info.alias] = spec
@@ -151,28 +175,34 @@ class FastBuilder:
             if spec is None:
                 extras[key] = raw
                 continue
-            if spec.name in values:
+            name = spec.name
+            if name in values:
                 return None  # a field given by name and by alias: pydantic decides
+            if raw.__class__ in spec.plain:
+                values[name] = raw  # kept as it is: nothing to call
+                continue
+            if raw is None and spec.none is not _MISSING:
+                values[name] = spec.none  # validators are pure: the same null gives the same value
+                continue
+            cache = spec.cache
+            if cache is not None and raw.__class__ is str:
+                value = cache.get(raw, _MISSING)
+                if value is not _MISSING:
+                    values[name] = value  # cached after its check
+                    continue
             value = raw
             if spec.before is not None:
-                cache = spec.cache
-                if cache is not None and type(raw) is str:
-                    value = cache.get(raw, _MISSING)
-                    if value is _MISSING:
-                        try:
-                            value = spec.before(raw)
-                        except (ValueError, TypeError):
-                            return None
-                        if len(cache) < _CACHE_MAX:
-                            cache[raw] = value
-                else:
-                    try:
-                        value = spec.before(raw)
-                    except (ValueError, TypeError):
-                        return None
+                try:
+                    value = spec.before(raw)
+                except (ValueError, TypeError):
+                    return None
             if not spec.check(value):
                 return None
-            values[spec.name] = value
+            if raw is None and (value is None or value.__class__ in (str, int, bool)):
+                spec.none = value  # immutable: shared by every record
+            elif cache is not None and raw.__class__ is str and len(cache) < _CACHE_MAX:
+                cache[raw] = value
+            values[name] = value
         # what model_construct does, without its per-field default resolution
         data = dict(self.defaults)
         for name, factory in self.factories.items():

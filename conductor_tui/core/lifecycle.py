@@ -66,7 +66,9 @@ class LifecycleTracker:
         "since_scored",
         "since_ok",
         "recent",
+        "recent_ok",
         "recent_cal",
+        "recent_cal_poor",
         "last_outcome",
         "transitions",
         "fallback_sessions",
@@ -86,7 +88,9 @@ class LifecycleTracker:
         self.since_ok = 0
         n = int(getattr(thresholds, "demotion_window", DEFAULT_DEMOTION_WINDOW) or DEFAULT_DEMOTION_WINDOW)
         self.recent: deque[bool] = deque(maxlen=max(1, n))  # acceptable-or-good? (newest n)
+        self.recent_ok = 0  # sum(recent), kept as scores come and go
         self.recent_cal: deque[bool] = deque(maxlen=max(1, thresholds.calibration_period))  # poor?
+        self.recent_cal_poor = 0  # sum(recent_cal)
         self.last_outcome: str | None = None  # pass | mixed | fail
         self.transitions: list[Transition] = []
         self.fallback_sessions: set[str] = set()
@@ -116,15 +120,24 @@ class LifecycleTracker:
         if self._stage == "design":  # the revised ensemble's first calibration score
             self._reset_calibration()
             self.recent.clear()
+            self.recent_ok = 0
             self._stage = "calibrate"
-        self.recent.append(not is_poor)
+        recent = self.recent
+        if len(recent) == recent.maxlen:
+            self.recent_ok -= recent[0]  # the oldest leaves the window
+        recent.append(not is_poor)
+        self.recent_ok += not is_poor
         if self._stage == "calibrate":
             reason = self._calibrate(is_poor, session, index)
         else:
             self.since_scored += 1
             self.since_ok += 0 if is_poor else 1
-            self.recent_cal.append(is_poor)
-            if sum(self.recent_cal) >= self.t.calibration_fail_poor:
+            recent_cal = self.recent_cal
+            if len(recent_cal) == recent_cal.maxlen:
+                self.recent_cal_poor -= recent_cal[0]
+            recent_cal.append(is_poor)
+            self.recent_cal_poor += is_poor
+            if self.recent_cal_poor >= self.t.calibration_fail_poor:
                 self._stage = "calibrate"
                 self._reset_calibration()
                 reason = (
@@ -163,6 +176,7 @@ class LifecycleTracker:
                 self._stage = "passed"
                 self.since_scored = self.since_ok = 0
                 self.recent_cal.clear()
+                self.recent_cal_poor = 0
                 self.fallback_sessions.clear()
                 return "calibration passed (0 poor) — quality confirmed"
             self.last_outcome = "mixed"
@@ -206,11 +220,13 @@ class LifecycleTracker:
 
     def trusted(self, uses: int) -> bool:
         t = self.t
-        if not self.passed or uses <= t.trusted_threshold_uses:
+        if self._stage != "passed" or uses <= t.trusted_threshold_uses:
             return False
-        ratio_all = (self.good + self.acceptable) / self.scored if self.scored else 0.0
-        ratio_recent = sum(self.recent) / len(self.recent) if self.recent else 1.0
-        return ratio_all > t.trusted_threshold_good_ratio and ratio_recent > t.trusted_threshold_good_ratio
+        scored, n = self.scored, len(self.recent)
+        ratio_all = (self.good + self.acceptable) / scored if scored else 0.0
+        ratio_recent = self.recent_ok / n if n else 1.0
+        bar = t.trusted_threshold_good_ratio
+        return ratio_all > bar and ratio_recent > bar
 
     def phase(self, uses: int) -> Phase:
         if self._stage == "design":
@@ -229,6 +245,7 @@ class LifecycleTracker:
 def walk(scores: Iterable[Any], thresholds: RoutingThresholds) -> LifecycleTracker:
     """A tracker fed with ``scores`` (strings or :class:`Score`; unknown ones ignored)."""
     tracker = LifecycleTracker(thresholds)
+    add = tracker.add
     for s in scores:
-        tracker.add(as_score(s))
+        add(s if s.__class__ is Score else as_score(s))
     return tracker

@@ -35,6 +35,8 @@ from conductor_tui.core.records import (
     RoutingDecision,
     Score,
 )
+from conductor_tui.core.review_counts import read_counts_split
+from conductor_tui.core.review_inputs import Inputs
 from conductor_tui.core.review_lifecycle import (
     LifecycleRow,
     interim_debt,
@@ -46,7 +48,6 @@ from conductor_tui.core.review_read import (
     _materialise,
     _read_routing,
     _scan_flags,
-    read_counts_split,
     read_routing_sharded,
 )
 from conductor_tui.core.review_state import (
@@ -189,36 +190,24 @@ def _load_review(
     path = Path(store.routing_log_path)
     if resume is not None:
         return _resume(state, resume, path)
-    evaluations_read: list[bool] = []
-
-    def read_evaluations() -> None:
-        if not evaluations_read:
-            evaluations_read.append(True)
-            _read_evaluations(store, state)
+    read_inputs = Inputs(store, state, counts_only=counts_only)
 
     early = None
     split: tuple[set[str], list[tuple]] | None = None
     try:  # the log is read on the other cores while the evaluations are read here
         if counts_only:
-            early = review_split.count_early(store, state, path, read_evaluations)
+            early = review_split.count_early(store, state, path, read_inputs)
         else:
-            split = review_split.split_early(store, state, path, read_evaluations)
+            split = review_split.split_early(store, state, path, read_inputs)
     except Exception as exc:  # a broken file degrades this view, never the app
-        read_evaluations()
+        read_inputs()
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
-    read_evaluations()
-    try:
-        state.config = store.load_config()
-    except Exception as exc:
-        state.problems.append(f"routing-config.yaml: {exc}")
-    try:
-        state.profiles = store.load_task_profiles()
-    except Exception as exc:
-        state.problems.append(f"task-profiles.yaml: {exc}")
+    read_inputs()
     _link_loose(store, state)
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
-    review = _ReviewPass(state, need)
+    ready = read_inputs.ready
+    review = ready if ready is not None and not need and not state.linked else _ReviewPass(state, need)
     review.counts_only = counts_only
     if early is not None and need <= early.need:
         review_split.adopt_counts(review, early)
@@ -291,15 +280,6 @@ def _link_loose(store: Any, state: ReviewState) -> None:
                     state.linked[run.id] = ev
         except Exception as exc:
             state.problems.append(f"linking evaluations: {exc}")
-
-
-def _read_evaluations(store: Any, state: ReviewState) -> None:
-    try:
-        evals = store.read_evaluations(0)
-        state.evaluations = list(evals.records)
-        state.skipped_evaluations = len(evals.skipped)
-    except Exception as exc:
-        state.problems.append(f"evaluations.jsonl: {exc}")
 
 
 def _complete(

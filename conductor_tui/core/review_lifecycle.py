@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from conductor_tui.core import rules
@@ -60,11 +61,8 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         if not any(k[0] == tt for k in pairs):
             pairs.setdefault((tt, None), [0, None])
     rows: list[LifecycleRow] = []
-    # each ensemble's verdicts, in log order, from one walk over the evaluations (what
-    # scores_for gives per ensemble, without a walk per row)
-    by_ensemble: dict[str | None, list[Evaluation]] = {}
-    for ev in effective_evaluations(state.evaluations):
-        by_ensemble.setdefault(ensemble_of(ev, state), []).append(ev)
+    by_ensemble = _by_ensemble(state)
+    tkey = thresholds.model_dump_json()
     debt_shown: set[str] = set()  # a task type's debt is shown once, not on each of its ensembles
     for (tt, ens), (n_runs, last_raw) in ((k, v or [0, None]) for k, v in pairs.items()):
         prof = state.profiles.profiles.get(tt)
@@ -72,7 +70,7 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
         if ens is None:
             status = rules.lifecycle_status([], thresholds, has_ensemble=False)
         else:
-            tracker, evaluated, lora = _walked(ens, by_ensemble.get(ens, []), thresholds)
+            tracker, evaluated, lora = _walked(ens, by_ensemble.get(ens, []), thresholds, tkey)
             uses = state.uses.get(ens) or n_runs or (prof.invocation_count if prof else 0)
             status = rules.status_from_tracker(tracker, max(uses or 0, evaluated))
         last = _ts(last_raw)
@@ -108,12 +106,25 @@ def lifecycle_rows(state: ReviewState) -> list[LifecycleRow]:
 # and walking 20,000 of them again is most of a Lifecycle reload. The newest few are kept.
 _WALKS: dict[tuple, tuple[Any, int, Any]] = {}
 _WALKS_KEPT = 64
+_VERDICT = attrgetter("score", "failure_mode")
 
 
-def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int, Any]:
-    """:func:`rules.walk_evidence` of an ensemble's verdicts, remembered."""
-    verdicts = tuple((ev.score, ev.failure_mode) for ev in mine)
-    key = (ens, thresholds.model_dump_json(), verdicts)
+# the last walk of each ensemble by the identity of its verdicts' list (a shared grouping,
+# see _by_ensemble): ensemble → (list, its length, thresholds, walk)
+_SAME_LIST: dict[str, tuple[list[Evaluation], int, str, tuple[Any, int, Any]]] = {}
+
+
+def _walked(
+    ens: str, mine: list[Evaluation], thresholds: Any, tkey: str | None = None
+) -> tuple[Any, int, Any]:
+    """:func:`rules.walk_evidence` of an ensemble's verdicts, remembered (``tkey``: the
+    thresholds as JSON, when the caller has it)."""
+    tkey = thresholds.model_dump_json() if tkey is None else tkey
+    same = _SAME_LIST.get(ens)
+    if same is not None and same[0] is mine and same[1] == len(mine) and same[2] == tkey:
+        return same[3]
+    verdicts = tuple(map(_VERDICT, mine))
+    key = (ens, tkey, verdicts)
     hit = _WALKS.get(key)
     if hit is None:
         hit = rules.walk_evidence([v[0] for v in verdicts], [v[1] for v in verdicts], thresholds)
@@ -121,7 +132,47 @@ def _walked(ens: str, mine: list[Evaluation], thresholds: Any) -> tuple[Any, int
             while len(_WALKS) >= _WALKS_KEPT:
                 _WALKS.pop(next(iter(_WALKS)))
         _WALKS[key] = hit
+    if len(_SAME_LIST) >= _WALKS_KEPT:
+        _SAME_LIST.clear()
+    _SAME_LIST[ens] = (mine, len(mine), tkey, hit)
     return hit
+
+
+# the last evaluations whose verdicts all name their ensemble, grouped (they hold no run's
+# ensemble, so every state read from them shares the grouping): [(list, length, grouping)]
+_GROUPED: list[tuple[list[Evaluation], int, dict[str | None, list[Evaluation]]]] = []
+
+
+def _by_ensemble(state: ReviewState) -> dict[str | None, list[Evaluation]]:
+    """Each ensemble's verdicts in log order, from one walk over the evaluations (what
+    ``scores_for`` gives per ensemble, without a walk per row); read-only."""
+    evaluations = state.evaluations
+    for held, length, grouped in list(_GROUPED):
+        if held is evaluations and length == len(evaluations):
+            return grouped
+    grouped = {}
+    named = True
+    for ev in effective_evaluations(evaluations):
+        named = named and bool(ev.ensemble)
+        grouped.setdefault(ensemble_of(ev, state), []).append(ev)
+    if named:
+        _GROUPED[:] = [(evaluations, len(evaluations), grouped)]
+    return grouped
+
+
+def prewalk(state: ReviewState) -> None:
+    """:func:`_walked` for every ensemble the evaluations name, ahead of the routing log's
+    counts (the load does it while its workers read the log): when every verdict names its
+    ensemble, the rows' grouping and walks are these. Otherwise nothing (a verdict that
+    names only its run belongs to the ensemble the log gives it)."""
+    grouped = _by_ensemble(state)
+    if not any(held is grouped for _e, _n, held in _GROUPED):
+        return  # not shared: a verdict names only its run
+    thresholds = state.config.routing_thresholds
+    tkey = thresholds.model_dump_json()
+    for ens, evs in grouped.items():
+        if ens is not None:
+            _walked(ens, evs, thresholds, tkey)
 
 
 def interim_debt(state: ReviewState) -> int:

@@ -7,8 +7,8 @@ resumed pass reads only appended lines), on every core:
   (evaluations naming an invocation): every worker reads the whole log and steps only its
   share of the ensembles (otherwise :mod:`conductor_tui.core.review_split` splits the log
   by line range);
-* :func:`read_counts_split` — the counts alone (``counts_only``): the log split at line
-  boundaries, one piece per core, the pieces' counts added up;
+* the counts alone (``counts_only``): :mod:`conductor_tui.core.review_counts`, whose
+  pieces read their blocks themselves (``feed_block``);
 * :func:`_materialise` — the full records of the queue entries, re-reading only their blocks;
 * :func:`_scan_flags` — the runs the person flagged, found before the pass.
 """
@@ -19,7 +19,7 @@ import copy
 import gc
 import mmap
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
@@ -29,7 +29,7 @@ import msgspec
 
 from conductor_tui.core import logscan
 from conductor_tui.core.records import RoutingDecision, line_identity
-from conductor_tui.core.review_collect import Collect, merge_counts
+from conductor_tui.core.review_collect import Collect
 from conductor_tui.core.review_pass import (
     _BOM,
     _LIGHT,
@@ -70,7 +70,7 @@ def _scan_flags(path: Path) -> set[str]:
     return out
 
 
-def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> int:
+def _feed_per_line(review: Any, piece: bytes, base: int) -> int:
     """Feed a block line by line (msgspec, else pydantic); returns its skipped lines."""
     skipped = 0
     recs: list[_Light] = []
@@ -95,10 +95,16 @@ def _feed_per_line(review: _ReviewPass | Collect, piece: bytes, base: int) -> in
     return skipped
 
 
-def _feed_block(review: _ReviewPass | Collect, piece: bytes, offset: int) -> int:
-    """Feed a block of whole lines, decoded at once when every line is a clean record."""
+def _feed_block(review: Any, piece: bytes, offset: int) -> int:
+    """Feed a block of whole lines, decoded at once when every line is a clean record
+    with its id (else line by line); a fed object with its own ``feed_block`` (the
+    counts, :mod:`conductor_tui.core.review_counts`) reads the block itself."""
+    own = getattr(review, "feed_block", None)
+    if own is not None:
+        return int(own(piece, offset))
     try:
-        recs = review.decode_lines(piece) if isinstance(review, Collect) else _LIGHT.decode_lines(piece)
+        decode = review.decode_lines if isinstance(review, Collect) else _LIGHT.decode_lines
+        recs = decode(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
     if recs is not None and len(recs) == piece.count(b"\n") and None not in map(_ID, recs):
@@ -107,7 +113,7 @@ def _feed_block(review: _ReviewPass | Collect, piece: bytes, offset: int) -> int
     return _feed_per_line(review, piece, offset)
 
 
-def _read_routing(path: Path, review: _ReviewPass | Collect, start: int = 0, end: int | None = None) -> int:
+def _read_routing(path: Path, review: Any, start: int = 0, end: int | None = None) -> int:
     """Feed every record of ``path`` from byte ``start`` to ``review`` (fast msgspec blocks,
     per-line fallback for blocks with corrupt or hand-written lines); returns the number of
     skipped lines. ``review.offset`` is left after the last newline read, ``review.tail``
@@ -267,40 +273,6 @@ def no_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _read_counts(job: tuple[_ReviewPass, Path, int, int | None]) -> tuple[Any, ...]:
-    review, path, start, end = job
-    part = copy.copy(review)
-    part.pairs, part.debt, part.total_runs = {}, {}, 0
-    part.local_cache, part.deleg_cache = {}, {}
-    with no_collection():
-        skipped = _read_routing(path, part, start, end)
-    run_ensembles = dict(part.state.run_ensembles)
-    return skipped, part.offset, part.tail, part.pairs, part.debt, part.total_runs, run_ensembles
-
-
-def _counts_or_meanwhile(job: Any) -> Any:
-    return job() if callable(job) else _read_counts(job)
-
-
-def read_counts_split(
-    path: Path, review: _ReviewPass, start: int = 0, meanwhile: Callable[[], Any] | None = None
-) -> int:
-    """:func:`_read_routing` of a ``counts_only`` pass from ``start``, the bytes split at line
-    boundaries into one piece per core (the counts of the pieces add up: runs and debt are
-    summed, the last use is the newest). Returns the skipped lines; same result as one read.
-    ``meanwhile`` runs here while forked workers read every piece (else before the read)."""
-    ranges = split_ranges(path, start)
-    if not ranges:
-        if meanwhile is not None:
-            meanwhile()
-        return _read_routing(path, review, start)
-    jobs: list[Any] = [(review, path, a, b) for a, b in ranges]
-    if meanwhile is not None:
-        jobs.append(meanwhile)
-    parts = logscan.fork_map(_counts_or_meanwhile, jobs)
-    return merge_counts(review, parts[: len(ranges)])
-
-
 def split_ranges(path: Path, start: int = 0) -> list[tuple[int, int | None]]:
     """The bytes of ``path`` from ``start`` as one line range per core (the last one open:
     it reads an unterminated last line too); empty when one process should read them."""
@@ -318,26 +290,41 @@ def split_ranges(path: Path, start: int = 0) -> list[tuple[int, int | None]]:
 
 class _EvalRef(msgspec.Struct, gc=False):
     routing_id: Any = None
+    ensemble: Any = None
 
 
 _EVAL_REF = msgspec.json.Decoder(_EvalRef)
 
 
-def routing_ids_named(path: Path) -> set[str] | None:
+def routing_ids_named(path: Path, *, unless_ensemble: bool = False) -> set[str] | None:
     """Every routing id ``evaluations.jsonl`` names (normalised as the records are), from a
     quick decode of that one field — a superset of the runs whose ensemble an evaluation
-    may need; ``None`` when the file cannot be read."""
+    may need (``unless_ensemble``: only those of lines that do not name their ensemble,
+    still a superset); ``None`` when the file cannot be read. The file is decoded at once
+    when it can be (two values on a line only add ids: still a superset), else line by line."""
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+    except OSError:
+        return None
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        refs = _EVAL_REF.decode_lines(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        refs = []
+        for line in data.split(b"\n"):
+            if line.strip():
+                try:
+                    refs.append(_EVAL_REF.decode(line))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue
     from conductor_tui.core.records import _id_or_none
 
     out: set[str] = set()
-    try:
-        for _n, line in logscan.numbered_lines(path):
-            try:
-                value = _id_or_none(_EVAL_REF.decode(line).routing_id)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
-            if value:
-                out.add(str(value))
-    except OSError:
-        return None
+    for ref in refs:
+        if unless_ensemble and ref.ensemble.__class__ is str and ref.ensemble:
+            continue  # a record naming its ensemble needs no run's (a string is kept as is)
+        value = _id_or_none(ref.routing_id)
+        if value:
+            out.add(str(value))
     return out

@@ -31,7 +31,6 @@ from conductor_tui.core.review_read import (
     _read_routing,
     _scan_flags,
     no_collection,
-    read_counts_split,
     routing_ids_named,
     split_ranges,
 )
@@ -125,9 +124,12 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
 
 def count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> _ReviewPass | None:
     """The counts pass started before the evaluations are read, which ``meanwhile`` does
-    here: its workers record the ensemble of every run an evaluation names (a quick read of
-    the ids). ``None`` (nothing read) when the evaluations' ids cannot be read."""
-    named = routing_ids_named(Path(store.evaluations_path))
+    here: its workers record the ensemble of every run an evaluation names without naming
+    its ensemble (a quick read of the ids). ``None`` (nothing read) when the evaluations'
+    ids cannot be read."""
+    from conductor_tui.core.review_counts import read_counts_split
+
+    named = routing_ids_named(Path(store.evaluations_path), unless_ensemble=True)
     if named is None:
         return None
     early = _ReviewPass(state, named)  # counts need neither the evaluations nor the config

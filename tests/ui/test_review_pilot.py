@@ -248,6 +248,8 @@ async def test_threshold_edit_creates_a_version_and_rollback_restores_it(tmp_pat
         assert (cfg.version, cfg.routing_thresholds.calibration_period) == (4, 7)
         assert store.load_config_version(3).routing_thresholds.calibration_period == 5
         assert "v4" in str(app.screen.query_one("#lc-config", Static).render())
+        shown = {v: cfg.routing_thresholds.calibration_period for v, cfg in app.screen.versions}
+        assert shown[3] == 5 and shown[4] == 7  # v3 read again from its backup, v4 is new
         # roll back to v3 (restored as v5)
         await pilot.press("b")
         await settle(pilot)
@@ -263,6 +265,59 @@ async def test_threshold_edit_creates_a_version_and_rollback_restores_it(tmp_pat
     assert cfg.routing_thresholds.sampling_rate_established == 0.2
     events = [r for r in _lines(project / ".llm-orc/evaluations/routing-log.jsonl") if r.get("event")]
     assert events[-1]["event"] == "rollback" and events[-1]["rolled_back_to"] == 3
+
+
+async def test_a_reload_parses_only_config_versions_that_changed(tmp_path: Path) -> None:
+    app, project = demo_app(tmp_path, "lifecycle")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        store = screen.services.store
+        parsed: list[int] = []
+        load = store.load_config_version
+
+        def counting(n: int):
+            parsed.append(n)
+            return load(n)
+
+        store.load_config_version = counting
+        before = screen.versions
+        screen.reload()
+        await settle(pilot)
+        assert parsed == [] and [v for v, _ in screen.versions] == [v for v, _ in before]
+        cfg = store.load_config()
+        cfg.routing_thresholds.calibration_period = 6
+        store.save_config(cfg, "test")  # a new current version; the old one becomes a backup
+        screen.reload()
+        await settle(pilot)
+        newest = max(v for v, _ in before) + 1
+        assert sorted(parsed) == [newest - 1, newest]
+        assert dict(screen.versions)[newest].routing_thresholds.calibration_period == 6
+
+
+async def test_a_reload_after_new_runs_updates_only_the_cells_that_changed(tmp_path: Path) -> None:
+    app, project = demo_app(tmp_path, "lifecycle")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#lc-table", DataTable)
+        target = next(r for r in screen.rows if r.ensemble)
+        before = {r.key: table.get_row(r.key) for r in screen.rows}
+        run = {"id": "rt-new-1", "timestamp": "2031-01-01T00:00:00Z", "routed_to": target.ensemble}
+        run |= {"ensemble": target.ensemble, "task_type": target.task_type, "status": "completed"}
+        with (project / ".llm-orc/evaluations/routing-log.jsonl").open("a") as fh:
+            fh.write(json.dumps(run) + "\n")
+        screen.reload()
+        await settle(pilot)
+        after = {r.key: table.get_row(r.key) for r in screen.rows}
+        assert list(after) == list(before)  # the same rows: filled in place
+        changed = [k for k in after if [c.plain for c in after[k]] != [c.plain for c in before[k]]]
+        assert changed == [target.key]
+        uses = [c.plain for c in after[target.key]]
+        assert str(target.status.invocations + 1) in uses and "01-01 00:00" in uses
+        for key in after:  # unchanged cells are the same objects (their rendering is kept)
+            same = [a is b for a, b in zip(after[key], before[key], strict=True)]
+            assert all(same) if key != target.key else not all(same) and any(same)
 
 
 async def test_grant_and_revoke_standing_authorisation(tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def lora_candidate(evaluations: Iterable[tuple[Any, Any]], thresholds: RoutingTh
     mode. Flagged when poor ≥ ``lora_poor_threshold`` and a dominant mode exists."""
     modes: list[Any] = []
     for score, mode in evaluations:
-        if as_score(score) is Score.POOR:
+        if score is Score.POOR or (score.__class__ is not Score and as_score(score) is Score.POOR):
             modes.append(as_failure_mode(mode))
     poor = len(modes)
     known = Counter(m for m in modes if m is not None)

@@ -154,10 +154,12 @@ def walk_evidence(
     history is unchanged."""
     from conductor_tui.core.lifecycle import walk
 
+    # normalised once for the three readers (a member is its own normal form)
+    known = [s if s.__class__ is Score else as_score(s) for s in scores]
     return (
-        walk(scores, thresholds),
-        count_scores(scores).evaluated,
-        lora_candidate(zip(scores, modes, strict=False), thresholds),
+        walk(known, thresholds),
+        len(known) - known.count(None),
+        lora_candidate(zip(known, modes, strict=False), thresholds),
     )
 
 

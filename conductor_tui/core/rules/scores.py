@@ -42,7 +42,7 @@ class ScoreCounts:
 
 def count_scores(scores: Iterable[Any]) -> ScoreCounts:
     """Count good / acceptable / poor; unscored or unknown values are ignored."""
-    c = Counter(as_score(s) for s in scores)
+    c = Counter(s if s.__class__ is Score else as_score(s) for s in scores)
     return ScoreCounts(c[Score.GOOD], c[Score.ACCEPTABLE], c[Score.POOR])
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from conductor_tui.core.logscan import file_signature
 from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
 from conductor_tui.ui import warm
 from conductor_tui.ui.screens.base import logs_signature
@@ -117,6 +120,9 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.rows: list[LifecycleRow] = []
         self.current: LifecycleRow | None = None
         self.versions: list[tuple[int, Any]] = []
+        self._versions_read: dict[int, tuple[tuple, Any]] = {}  # version → (its file's signature, config)
+        self._keys: list[str] = []  # the table's rows and their cells, as last filled
+        self._cells: list[list[Text]] = []
         self.designer_listing: Any = None
 
     def compose_body(self) -> ComposeResult:
@@ -160,17 +166,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         self._signature = logs_signature(self.services.store)  # before reading: never stale
         state = load_review(self.services.store, queue=False)  # the rows need no queue
         rows = lifecycle_rows(state)
-        versions = []
-        try:
-            store = self.services.store
-            for v in store.config_versions():
-                try:
-                    cfg = store.load_config_version(v)
-                    versions.append((v, cfg))
-                except Exception:
-                    continue
-        except Exception:
-            pass
+        versions = self._config_versions()
         # the table first: the designer's listing needs the derived history, which takes longer
         self.app.call_from_thread(self._apply, state, rows, versions)
         try:
@@ -182,6 +178,31 @@ uses with over 80 % acceptable-or-good earn Trust.
         except Exception:
             listing = None
         self.app.call_from_thread(self._show_designer, listing)
+
+    def _config_versions(self) -> list[tuple[int, Any]]:
+        """Every routing-config version with its config; a version file read before and
+        unchanged since (same path, size and time) is not parsed again."""
+        store = self.services.store
+        versions: list[tuple[int, Any]] = []
+        try:
+            numbers = store.config_versions()
+        except Exception:
+            return versions
+        for v in numbers:
+            backup = store.version_path(v)
+            path = backup if backup.exists() else store.config_path
+            sig = (str(path), file_signature(path))
+            seen = self._versions_read.get(v)
+            if seen is not None and seen[0] == sig:
+                versions.append((v, seen[1]))
+                continue
+            try:
+                cfg = store.load_config_version(v)
+            except Exception:
+                continue
+            self._versions_read[v] = (sig, cfg)
+            versions.append((v, cfg))
+        return versions
 
     def _show_designer(self, listing: Any) -> None:
         """Ensemble requests and feedback for the Ensemble Designer, newest first, with state."""
@@ -200,9 +221,7 @@ uses with over 80 % acceptable-or-good earn Trust.
         table = self.query_one("#lc-table", DataTable)
         table.loading = False
         keep = self.current.key if self.current else None
-        table.clear()
-        for row in rows:
-            table.add_row(*row_cells(row), key=row.key)
+        self._fill(table, rows)
         if not rows:
             self.current = None
             self.refresh_bindings()
@@ -212,6 +231,22 @@ uses with over 80 % acceptable-or-good earn Trust.
             table.move_cursor(row=index)
             self._show(rows[index])
         self._show_config()
+
+    def _fill(self, table: DataTable, rows: list[LifecycleRow]) -> None:
+        """The table's rows: when the same rows come back in the same order (a reload, new
+        runs) only the cells that changed are updated, so the rest keep their rendering."""
+        keys = [r.key for r in rows]
+        cells = [row_cells(r) for r in rows]
+        if keys == self._keys and table.row_count == len(keys):
+            for i, (new, old) in enumerate(zip(cells, self._cells, strict=True)):
+                for j, (a, b) in enumerate(zip(new, old, strict=True)):
+                    if _look(a) != _look(b):
+                        table.update_cell_at(Coordinate(i, j), a)
+        else:
+            table.clear()
+            for row, row_text in zip(rows, cells, strict=True):
+                table.add_row(*row_text, key=row.key)
+        self._keys, self._cells = keys, cells
 
     @on(DataTable.RowHighlighted, "#lc-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -229,3 +264,8 @@ uses with over 80 % acceptable-or-good earn Trust.
         if self.state is None:
             return
         self.query_one("#lc-config", ConfigPanel).show(self.state, self.versions)
+
+
+def _look(cell: Text) -> tuple:
+    """What a cell shows (``Text`` equality compares only its text and spans)."""
+    return (cell.plain, str(cell.style), cell.spans, cell.justify, cell.overflow, cell.no_wrap)
