@@ -224,15 +224,17 @@ _TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*\{")
 
 
 def _feed_counted(review: _CountPiece, piece: bytes, offset: int) -> int:
-    """``review_read._feed_block`` for a counts piece: blank lines are fine (the counts need no line
-    positions), ids only for ``review.need`` (a missing one is derived line by line), and
-    a block that is not all clean records is read in halves."""
+    """``review_read._feed_block`` for a counts piece: decoded at once when its records are
+    one per line (as many as its lines — a record written over two lines is two corrupt
+    lines for a line-by-line read — and no two on one line), ids only for ``review.need``
+    (a missing one is derived line by line); otherwise read in halves."""
     try:
         recs = review.decode_lines(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
     if (
         recs is not None
+        and len(recs) == piece.count(b"\n")  # no record over two lines, no blank line
         and _TWO_ON_A_LINE.search(piece) is None
         and (not review.ids_needed or None not in map(_ID, recs))
     ):

@@ -83,6 +83,9 @@ def _write(project: Path, seed: int, n: int, *, ensembles: float = 0.3) -> None:
         if rng.random() < 0.01:  # two records on one line: corrupt for every reader
             lines.append('{"routed_to": "extract-a", "id": "x"} {"routed_to": "extract-a"}')
             continue
+        if rng.random() < 0.01:  # one record over two lines: two corrupt lines
+            lines.append('{"routed_to": "extract-a", "status": "completed",\n "id": "y"}')
+            continue
         if rng.random() < 0.01 and runs:
             lines.append(json.dumps({"event": FLAG_EVENT, "routing_id": rng.choice(runs)}))
             continue
