@@ -16,10 +16,13 @@ pass over the log (``_ReviewPass.feed``).
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator
 from hashlib import sha256
+from itertools import compress
+from operator import methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -104,20 +107,68 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
                 seq = seqs[ens] = RunSequence(blocks, ids)
             seq.add_piece(len(blocks), len(part[7]), number, kept)
         blocks += part[7]
-    due: list[_Pending] = []
-    every: list[_Pending] = []
+    bound = draw_bound(review.thresholds.sampling_rate_established)
+    walks = []
     for ens, seq in seqs.items():
         seq.count_runs()
-        walk = _Walk(review, ens, seq)
+        walk = _Walk(review, ens, seq, bound)
         walk.run()
-        ens_all, ens_due = walk.entries()
-        every += ens_all
-        due += ens_due
-    loc = _LOC
-    review.due = deque(sorted(due, key=lambda p: p[loc]), maxlen=review.due.maxlen)
-    review.all = deque(sorted(every, key=lambda p: p[loc]), maxlen=review.all.maxlen)
-    review.special.sort(key=lambda p: p[loc])
+        walks.append(walk)
+    every, due = _newest(walks)
+    review.due = deque(due, maxlen=review.due.maxlen)
+    review.all = deque(every, maxlen=review.all.maxlen)
+    review.special.sort(key=lambda p: p[_LOC])
     return skipped
+
+
+def _newest(walks: list[_Walk]) -> tuple[list[_Pending], list[_Pending]]:
+    """The newest :data:`ALL_RUNS_LIMIT` entries of every run and :data:`QUEUE_LIMIT` due
+    entries over all ensembles, in file order (what the pass's bounded queues keep): the
+    ensembles' entries merged newest first, each ensemble building only as many as are
+    still wanted."""
+    need = [ALL_RUNS_LIMIT, QUEUE_LIMIT]
+    every: list[_Pending] = []
+    due: list[_Pending] = []
+    if need[0] <= 0 and need[1] <= 0:
+        return every, due
+    for pending, is_due in heapq.merge(*(w.newest(need) for w in walks), key=_loc_of, reverse=True):
+        if need[0] > 0:
+            every.append(pending)
+            need[0] -= 1
+        if is_due and need[1] > 0:
+            due.append(pending)
+            need[1] -= 1
+        if need[0] <= 0 and need[1] <= 0:
+            break
+    return every[::-1], due[::-1]
+
+
+def _loc_of(entry: tuple[_Pending, bool]) -> tuple:
+    return entry[0][_LOC]
+
+
+_DIGEST = methodcaller("digest")
+
+
+def draw_bound(rate: float) -> bytes:
+    """What a run id's sha256 digest sorts below exactly when its stable draw
+    (:func:`~conductor_tui.core.review_state.stable_fraction`) is below ``rate``: the
+    draw is the digest's first 8 bytes as an integer over 2**64, so it is below ``rate``
+    exactly for the integers below the smallest one that is not — found by bisection —,
+    and bytes compare as big-endian integers."""
+    lo, hi = 0, 1 << 64
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mid / 2**64 < rate:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo.to_bytes(8, "big") + bytes(24) if lo < 1 << 64 else b"\xff" * 33
+
+
+def count_drawn(ids: list[str], bound: bytes) -> int:
+    """How many of ``ids`` the stable draw samples (``bound``: :func:`draw_bound`)."""
+    return sum(map(bound.__gt__, map(_DIGEST, map(sha256, map(str.encode, ids)))))
 
 
 # --------------------------------------------------------------------------- started early
@@ -157,6 +208,17 @@ def adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
     review.offset, review.tail = early.offset, early.tail
 
 
+_MASKS: dict[int, bytes] = {}
+
+
+def _mask(number: int) -> bytes:
+    """The ``bytes.translate`` table that maps ``number`` to 1 and every other code to 0."""
+    table = _MASKS.get(number)
+    if table is None:
+        table = _MASKS[number] = bytes(int(c == number) for c in range(256))
+    return table
+
+
 class RunSequence:
     """One ensemble's quiet runs (completed, without verdict or flag) across the blocks of
     every piece, by their ordinal in file order, and its kept runs (``kept``: ``(ordinal of
@@ -170,6 +232,7 @@ class RunSequence:
         self.starts: list[int] = []  # blocks with runs, and the ordinal of their first run
         self.order: list[int] = []
         self.total = 0
+        self.where: dict[int, list[int]] = {}  # block → positions (see :meth:`positions`)
 
     def add_piece(self, base: int, count: int, number: int, kept: list[tuple]) -> None:
         for b in range(base, base + count):
@@ -193,45 +256,34 @@ class RunSequence:
             for b, i, rec, rid, loc in self.kept
         ]
 
+    def positions(self, b: int) -> list[int]:
+        """The line positions of this ensemble's quiet runs in block ``b``."""
+        pos = self.where.get(b)
+        if pos is None:
+            codes = self.blocks[b][3]
+            pos = self.where[b] = list(compress(range(len(codes)), codes.translate(_mask(self.numbers[b]))))
+        return pos
+
     def runs_back(self, a: int, end: int) -> Iterator[tuple[int, int]]:
         """``(block, line position)`` of the runs with ordinals ``end - 1`` down to ``a``."""
         if a >= end:
             return
-        nxt = end - 1  # the ordinal of the next run to yield
-        k = bisect_right(self.starts, nxt) - 1
-        left = end - a
-        while left > 0:
-            b = self.order[k]
-            codes, number = self.blocks[b][3], self.numbers[b]
-            i = len(codes)
-            for _ in range(self.starts[k] + codes.count(number) - nxt):
-                i = codes.rfind(number, 0, i)
-            while left > 0 and i >= 0:
+        k = bisect_right(self.starts, end - 1) - 1
+        while k >= 0:
+            b, first = self.order[k], self.starts[k]
+            for i in reversed(self.positions(b)[max(a - first, 0) : end - first]):
                 yield b, i
-                left -= 1
-                nxt -= 1
-                i = codes.rfind(number, 0, i)
+            if first <= a:
+                return
             k -= 1
 
     def chunks(self, a: int, end: int) -> Iterator[tuple[int, list[int]]]:
         """The runs with ordinals ``a`` to ``end``, in order, a block at a time:
         ``(block, line positions)``."""
-        nxt = a
-        k = bisect_right(self.starts, nxt) - 1
-        while nxt < end:
+        k = max(bisect_right(self.starts, a) - 1, 0)
+        while k < len(self.order) and self.starts[k] < end:
             b, first = self.order[k], self.starts[k]
-            codes, number = self.blocks[b][3], self.numbers[b]
-            upto = self.starts[k + 1] if k + 1 < len(self.starts) else self.total
-            i = -1
-            for _ in range(nxt - first + 1):
-                i = codes.find(number, i + 1)
-            positions = [i]
-            find = codes.find
-            for _ in range(min(end, upto) - nxt - 1):
-                i = find(number, i + 1)
-                positions.append(i)
-            yield b, positions
-            nxt = min(end, upto)
+            yield b, self.positions(b)[max(a - first, 0) : end - first]
             k += 1
 
     def block_ids(self, b: int) -> list[str]:
@@ -255,12 +307,12 @@ class RunSequence:
 
 class _Walk:
     """One ensemble's runs stepped in order: the kept runs (a verdict or a flag) one by one
-    (``_ReviewPass._step``), the quiet stretches between them in bulk; :meth:`entries`
+    (``_ReviewPass._step``), the quiet stretches between them in bulk; :meth:`newest`
     then builds the newest queue entries from the end."""
 
-    def __init__(self, review: _ReviewPass, ens: str, seq: RunSequence) -> None:
+    def __init__(self, review: _ReviewPass, ens: str, seq: RunSequence, bound: bytes) -> None:
         self.review, self.ens, self.seq = review, ens, seq
-        self.rate = review.thresholds.sampling_rate_established
+        self.bound = bound  # the stable draw's bound (see :func:`draw_bound`)
         # in file order: (None, all entries, due entries) of a full step, or a quiet stretch
         # (kind, first, end, run count before it, calibrating, calibration window length)
         self.timeline: list[tuple] = []
@@ -292,7 +344,7 @@ class _Walk:
 
     def _quiet(self, a: int, b: int) -> None:
         """Runs ``a`` to ``b`` (completed, no verdict, no flag): counted, their stretches
-        (one per phase) remembered for :meth:`entries`."""
+        (one per phase) remembered for :meth:`newest`."""
         review = self.review
         track = review.tracks.get(self.ens)
         if track is None:  # the ensemble's first run: what the full step would create
@@ -320,8 +372,7 @@ class _Walk:
         """Whether a run in Establish is sampled (recorded, else :func:`stable_fraction`)."""
         code = self.seq.sampled(*run)
         if code == DRAW:
-            digest = sha256(self.seq.rid(*run).encode()).digest()
-            return int.from_bytes(digest[:8], "big") / 2**64 < self.rate
+            return sha256(self.seq.rid(*run).encode()).digest() < self.bound
         return code == SAMPLED
 
     def _count_sampled(self, a: int, end: int) -> int:
@@ -334,35 +385,25 @@ class _Walk:
             if samp is None:
                 draws += map(ids.__getitem__, positions)
                 continue
-            for i in positions:
-                code = samp[i]
-                if code == DRAW:
-                    draws.append(ids[i])
-                elif code == SAMPLED:
-                    due += 1
-        rate = self.rate
-        return due + sum(
-            [int.from_bytes(sha256(r.encode()).digest()[:8], "big") / 2**64 < rate for r in draws]
-        )
+            codes = bytes(map(samp.__getitem__, positions))
+            due += codes.count(SAMPLED)
+            draws += compress(map(ids.__getitem__, positions), map(DRAW.__eq__, codes))
+        return due + count_drawn(draws, self.bound)
 
-    def entries(self) -> tuple[list[_Pending], list[_Pending]]:
-        """The newest :data:`ALL_RUNS_LIMIT` entries of every run and :data:`QUEUE_LIMIT`
-        due entries of this ensemble, in file order (the pass's queues keep no more)."""
-        need = [ALL_RUNS_LIMIT, QUEUE_LIMIT]
-        out: tuple[list[_Pending], list[_Pending]] = ([], [])
+    def newest(self, need: list[int]) -> Iterator[tuple[_Pending, bool]]:
+        """This ensemble's entries, newest first, with whether each is due, while ``need``
+        (entries of every run, due entries: lowered by the caller as it takes them) asks
+        for more: once every run's entries are taken, only due ones are built."""
         for item in reversed(self.timeline):
             if need[0] <= 0 and need[1] <= 0:
-                break
+                return
             if item[0] is None:
-                for k in (0, 1):
-                    take = item[1 + k][-need[k] :] if need[k] > 0 else []
-                    out[k].extend(reversed(take))
-                    need[k] -= len(take)
+                for pending in reversed(item[1]):
+                    yield pending, any(p is pending for p in item[2])
             else:
-                self._stretch_entries(item, need, out)
-        return out[0][::-1], out[1][::-1]
+                yield from self._stretch_newest(item, need)
 
-    def _stretch_entries(self, item: tuple, need: list[int], out: tuple[list, list]) -> None:
+    def _stretch_newest(self, item: tuple, need: list[int]) -> Iterator[tuple[_Pending, bool]]:
         """A quiet stretch's entries, newest first, while ``need`` asks for more."""
         kind, a, end, before, calibrating, window = item
         review, seq, ens = self.review, self.seq, self.ens
@@ -384,10 +425,4 @@ class _Walk:
                 due, phase, reason = False, EvalPhase.TRUST, _TRUSTED
             if not due and need[0] <= 0:
                 continue
-            pending = (*seq.location(*run), seq.rid(*run), ens, n, phase, reason, None, False)
-            if need[0] > 0:
-                out[0].append(pending)
-                need[0] -= 1
-            if due and need[1] > 0:
-                out[1].append(pending)
-                need[1] -= 1
+            yield (*seq.location(*run), seq.rid(*run), ens, n, phase, reason, None, False), due

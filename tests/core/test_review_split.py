@@ -175,3 +175,17 @@ def test_evaluations_naming_an_invocation_keep_every_run_in_order(tmp_path: Path
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
     assert _fingerprint(store) == one
     assert one[10]  # evaluations were linked to runs by invocation
+
+
+@pytest.mark.parametrize("rate", [0.0, 1e-19, 0.1, 0.3, 0.5, 2 / 3, 0.999999, 1.0, 1.5, -0.2])
+def test_the_draw_bound_samples_exactly_the_runs_the_stable_draw_does(rate: float) -> None:
+    bound = review_split.draw_bound(rate)
+    rng = random.Random(7)
+    ids = [f"rd-{rng.getrandbits(48):012x}" for _ in range(3000)]
+    expected = sum(review.stable_fraction(r) < rate for r in ids)
+    assert review_split.count_drawn(ids, bound) == expected
+    # digests whose first 8 bytes sit right at the bound (where the float division rounds)
+    edge = min(int.from_bytes(bound[:8], "big"), (1 << 64) - 1) if len(bound) == 32 else (1 << 64) - 1
+    for x in {max(0, min(edge + d, (1 << 64) - 1)) for d in range(-600, 600)} | {0, (1 << 64) - 1}:
+        digest = x.to_bytes(8, "big") + rng.randbytes(24)
+        assert (digest < bound) == (x / 2**64 < rate), x
