@@ -196,18 +196,47 @@ def _load_review(
             evaluations_read.append(True)
             _read_evaluations(store, state)
 
+    prepared: list[Any] = []  # the full path: the pass prepared while the log is read
+
+    def prepare() -> None:
+        read_evaluations()
+        try:
+            prepared.append(_new_pass(store, state, counts_only))
+        except Exception as exc:  # raised here, after the read, as before
+            prepared.append(exc)
+
     early = None
     split: tuple[set[str], list[tuple]] | None = None
     try:  # the log is read on the other cores while the evaluations are read here
         if counts_only:
             early = review_split.count_early(store, state, path, read_evaluations)
         else:
-            split = review_split.split_early(store, state, path, read_evaluations)
+            split = review_split.split_early(store, state, path, prepare)
     except Exception as exc:  # a broken file degrades this view, never the app
         read_evaluations()
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
     read_evaluations()
+    review = prepared[0] if prepared else _new_pass(store, state, counts_only)
+    if isinstance(review, Exception):
+        raise review
+    need = review.need
+    if early is not None and need <= early.need:
+        review_split.adopt_counts(review, early)
+        state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
+        return _complete(state, review, path, {})
+    state.run_ensembles.clear()
+    try:
+        state.skipped_routing = _read_log(review, path, split, need)
+    except Exception as exc:  # a broken file degrades this view, never the app
+        state.problems.append(f"routing-log.jsonl: {exc}")
+        return state, None, {}
+    return _complete(state, review, path, {})
+
+
+def _new_pass(store: Any, state: ReviewState, counts_only: bool) -> _ReviewPass:
+    """The pass, once the evaluations are read: the config, the task profiles, the
+    evaluations that name no run linked, the runs whose ensemble an evaluation needs."""
     try:
         state.config = store.load_config()
     except Exception as exc:
@@ -220,17 +249,7 @@ def _load_review(
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
     review = _ReviewPass(state, need)
     review.counts_only = counts_only
-    if early is not None and need <= early.need:
-        review_split.adopt_counts(review, early)
-        state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
-        return _complete(state, review, path, {})
-    state.run_ensembles.clear()
-    try:
-        state.skipped_routing = _read_log(review, path, split, need)
-    except Exception as exc:  # a broken file degrades this view, never the app
-        state.problems.append(f"routing-log.jsonl: {exc}")
-        return state, None, {}
-    return _complete(state, review, path, {})
+    return review
 
 
 def _read_log(review: _ReviewPass, path: Path, split: tuple[set[str], list] | None, need: set[str]) -> int:

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import compress, islice, repeat
-from operator import and_, attrgetter, is_, le
+from operator import attrgetter, is_, le
+from pathlib import Path
 from typing import Any
+
+from msgspec.structs import astuple
 
 from conductor_tui.core.interning import InterningDecoder
 from conductor_tui.core.records import RunStatus
-from conductor_tui.core.review_pass import _DECISION_EVENTS, _Light, _ReviewPass
-from conductor_tui.core.review_state import _DONE
+from conductor_tui.core.review_pass import _BOM, _DECISION_EVENTS, _Light, _ReviewPass, _validate_line
+from conductor_tui.core.review_state import _DONE, FLAG_EVENT
 
 _KEY = attrgetter("event", "routed_to", "task_type", "ensemble", "status")
 _ID = attrgetter("id")
@@ -71,6 +74,8 @@ class Collect:
         self.blocks: list[Block] = []
         self.kept: dict[str, list] = {}  # ensemble → [(block, index, record, id)]
         self.overflow = False
+        self.flag_keys: set[int] = set()  # the numbers of the keys of flag events
+        self.flag_blocks: list[tuple[int, int]] = []  # (offset, length) of blocks with a flag
         self.pairs: dict[tuple[str, str], list[Any]] = {}
         self.debt: dict[str, int] = {}
         self.runs = 0
@@ -105,6 +110,8 @@ class Collect:
                     self.overflow = self.overflow or number >= MAX_ENSEMBLES
                 if done and number < MAX_ENSEMBLES:
                     code = number
+        if event == FLAG_EVENT:
+            self.flag_keys.add(len(self.classes))
         self.index[key] = len(self.classes)
         self.classes.append(out)
         self.codes.append(code)
@@ -124,7 +131,9 @@ class Collect:
                 if key not in index:
                     self._classify(key)
             kids = list(map(index.__getitem__, keys))
-        self._count(recs, kids)
+        seen = self._count(recs, kids)
+        if self.flag_keys and not self.flag_keys.isdisjoint(seen):
+            self.flag_blocks.append((offset, plen))
         ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
         need = self.review.need
         hit = self.events.intersection(ids)
@@ -137,11 +146,13 @@ class Collect:
                     self.run_ensembles[ids[i]] = c[3]
         self._block(recs, kids, ids, hit, (offset, plen, step))
 
-    def _count(self, recs: list[_Light], keys: list[int]) -> None:
-        """Local runs, uses and the newest use per task type + ensemble, and debt."""
+    def _count(self, recs: list[_Light], keys: list[int]) -> Counter:
+        """Local runs, uses and the newest use per task type + ensemble, and debt; returns
+        the block's keys (their numbers) counted."""
         classes = self.classes
         runs = 0
-        for key, k in Counter(keys).items():
+        seen = Counter(keys)
+        for key, k in seen.items():
             c = classes[key]
             if c[0] == _KIND_LOCAL:
                 runs += k
@@ -149,7 +160,11 @@ class Collect:
                     c[2][0] += k  # uses: completed runs only
         self.runs += runs
         tss = list(map(_TS, recs))
-        if set(map(type, tss)) == {str} and all(map(le, tss, islice(tss, 1, None))):
+        try:  # all strings in order (a string compared with anything else raises)
+            ordered = bool(tss) and tss[0].__class__ is str and all(map(le, tss, islice(tss, 1, None)))
+        except TypeError:
+            ordered = False
+        if ordered:
             latest = dict(zip(keys, tss, strict=True))  # in order: the last is the newest
         else:
             latest = {}
@@ -163,11 +178,16 @@ class Collect:
                 if pair[1] is None or ts > pair[1]:
                     pair[1] = ts
         self._count_debt(recs, keys)
+        return seen
 
     def _count_debt(self, recs: list[_Light], keys: list[int]) -> None:
         """Interim Claude decisions per task type (no local preparation, delegable)."""
         review, classes, debt = self.review, self.classes, self.debt
-        picked = list(map(and_, map(self.claude.__getitem__, keys), map(is_, map(_PREP, recs), repeat(None))))
+        claude = list(map(self.claude.__getitem__, keys))
+        if not any(claude):
+            return
+        recs, keys = list(compress(recs, claude)), list(compress(keys, claude))
+        picked = list(map(is_, map(_PREP, recs), repeat(None)))
         cats = list(compress(map(_CAT, recs), picked))
         if set(map(type, cats)) <= {str, type(None)}:
             for (key, cat), k in Counter(zip(compress(keys, picked), cats, strict=True)).items():
@@ -176,13 +196,9 @@ class Collect:
                     debt[tt] = debt.get(tt, 0) + k
             return
         for key, rec in zip(keys, recs, strict=True):
-            c = classes[key]
-            if (
-                c[0] == _KIND_CLAUDE
-                and rec.preparation_tokens_local is None
-                and review._delegable(rec.delegability_category)
-            ):
-                debt[c[1]] = debt.get(c[1], 0) + 1
+            if rec.preparation_tokens_local is None and review._delegable(rec.delegability_category):
+                tt = classes[key][1]
+                debt[tt] = debt.get(tt, 0) + 1
 
     def _block(self, recs: list[_Light], keys: list[int], ids: list, hit: set, where: tuple) -> None:
         """The block's codes; the runs named in ``events`` (``hit``) kept with their records."""
@@ -207,20 +223,48 @@ class Collect:
             (offset, plen, list(step) if step is not None else None, bytes(codes), samp, joined)
         )
 
-    def result(self, skipped: int) -> tuple:
-        """What a worker sends back (small: the blocks' codes and joined ids)."""
+    def result(self, skipped: int, path: Path | None = None) -> tuple:
+        """What a worker sends back (small: the blocks' codes and joined ids), with the
+        runs flagged in this piece (``path``: the log it was read from)."""
         seqs = {ens: (self.numbers[ens], self.kept[ens]) for ens in self.numbers}
+        flags: set[str] = set()
+        if path is not None and self.flag_blocks:
+            with path.open("rb", buffering=0) as fh:
+                for offset, length in self.flag_blocks:
+                    fh.seek(offset)
+                    flags |= flags_in(fh.read(length))
         return (
             skipped, self.offset, self.tail, self.pairs, self.debt, self.runs, self.run_ensembles,
-            self.blocks, seqs, self.overflow,
+            self.blocks, seqs, self.overflow, flags,
         )  # fmt: skip
+
+
+_FLAG_NEEDLE = f'"{FLAG_EVENT}"'.encode()
+
+
+def flags_in(data: bytes) -> set[str]:
+    """The routing ids the flag events among the lines of ``data`` name: each line holding
+    the event's quoted name read as a full record (as ``review_read._scan_flags`` reads
+    the whole log)."""
+    out: set[str] = set()
+    if _FLAG_NEEDLE not in data:
+        return out
+    for raw in data.split(b"\n"):
+        if _FLAG_NEEDLE in raw:
+            line = raw.strip()
+            if line.startswith(_BOM):
+                line = line[len(_BOM) :]
+            rec = _validate_line(line)
+            if rec is not None and rec.event == FLAG_EVENT and rec.routing_id is not None:
+                out.add(str(rec.routing_id))
+    return out
 
 
 def _plain(rec: Any) -> _Light:
     """``rec`` as the plain record type (an interned line's type does not pickle)."""
     if rec.__class__ is _Light:
         return rec
-    return _Light(**{name: getattr(rec, name) for name in _Light.__struct_fields__})
+    return _Light(*astuple(rec))  # the interned type has the same fields in the same order
 
 
 def merge_counts(review: _ReviewPass, parts: list[tuple]) -> int:

@@ -28,11 +28,10 @@ from typing import Any
 
 from conductor_tui.core import logscan
 from conductor_tui.core.records import EvalPhase, Phase, RunStatus
-from conductor_tui.core.review_collect import _SEP, DRAW, SAMPLED, Block, Collect, merge_counts
-from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pending, _ReviewPass
+from conductor_tui.core.review_collect import _SEP, DRAW, NO_RUN, SAMPLED, Block, Collect, merge_counts
+from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Light, _Pending, _ReviewPass
 from conductor_tui.core.review_read import (
     _read_routing,
-    _scan_flags,
     no_collection,
     read_counts_split,
     routing_ids_named,
@@ -48,7 +47,7 @@ def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | Non
     review, path, start, end, events = job
     part = Collect(review, events=events)
     with no_collection():
-        return part.result(_read_routing(path, part, start, end))
+        return part.result(_read_routing(path, part, start, end), path)
 
 
 def _collect_or_meanwhile(job: Any) -> Any:
@@ -97,6 +96,7 @@ def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
 
 def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     skipped = merge_counts(review, parts)
+    _keep_flagged(review.state.flagged_ids, parts)
     blocks: list[Block] = []
     ids: dict[int, list[str]] = {}  # block → its lines' ids (split when needed)
     seqs: dict[str, RunSequence] = {}
@@ -171,6 +171,55 @@ def count_drawn(ids: list[str], bound: bytes) -> int:
     return sum(map(bound.__gt__, map(_DIGEST, map(sha256, map(str.encode, ids)))))
 
 
+def _keep_flagged(flagged: set[str], parts: list[tuple]) -> None:
+    """The flagged runs the pieces did not keep (the flags were found by the pieces
+    themselves, mostly after their runs) taken out of their ensembles' quiet runs and kept,
+    as if the pieces had known them: a quiet run is completed, and its sampling code
+    stands for its recorded decision."""
+    kept = {entry[3] for part in parts for _number, entries in part[8].values() for entry in entries}
+    missing = flagged - kept
+    if not missing:
+        return
+    for part in parts:
+        names = {number: entries for _ens, (number, entries) in part[8].items()}
+        blocks, touched = part[7], set()
+        for k, block in enumerate(blocks):
+            hits = _lines_of(block[5], missing)
+            quiet = [i for i in hits if block[3][i] != NO_RUN]
+            if not quiet:
+                continue
+            codes, samp, step = bytearray(block[3]), block[4], block[2]
+            for i in quiet:
+                code = DRAW if samp is None else samp[i]
+                rec = _Light(sampled_for_evaluation=None if code == DRAW else code == SAMPLED)
+                rid = block[5][i] if isinstance(block[5], list) else block[5].split(_SEP)[i]
+                loc = (block[0], block[1], step[i] if step is not None else i)
+                names[codes[i]].append((k, i, rec, rid, loc))
+                touched.add(codes[i])
+                codes[i] = NO_RUN
+            blocks[k] = (*block[:3], bytes(codes), *block[4:])
+        for number in touched:
+            names[number].sort(key=lambda entry: (entry[0], entry[1]))
+
+
+def _lines_of(joined: Any, ids: set[str]) -> list[int]:
+    """The line positions in a block (its ids joined, or listed) whose id is in ``ids``."""
+    if isinstance(joined, list):
+        return [i for i, rid in enumerate(joined) if rid in ids]
+    if len(ids) > 16 or "" in ids:  # one split is cheaper than many searches
+        listed = joined.split(_SEP)
+        return list(compress(range(len(listed)), map(ids.__contains__, listed)))
+    out = []
+    for rid in ids:
+        pos = joined.find(rid)
+        while pos >= 0:
+            end = pos + len(rid)
+            if (pos == 0 or joined[pos - 1] == _SEP) and (end == len(joined) or joined[end] == _SEP):
+                out.append(joined.count(_SEP, 0, pos))
+            pos = joined.find(rid, end)
+    return sorted(out)
+
+
 # --------------------------------------------------------------------------- started early
 
 
@@ -189,18 +238,21 @@ def count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> _
 
 def split_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> tuple[set[str], list] | None:
     """The whole pass's pieces read before the evaluations are, which ``meanwhile`` does
-    here: the workers keep the records of the runs an evaluation names or the person
-    flagged (a quick read of the ids, a search for the flags). ``(those ids, the pieces)``,
-    or ``None`` (nothing read) when the log is read in one process or the ids cannot be read."""
+    here: the workers keep the records of the runs an evaluation names (a quick read of
+    the ids) and find the flags in their pieces (``state.flagged_ids``: their runs are
+    taken out of the quiet runs when stitched, see :func:`_keep_flagged`). ``(those ids,
+    the pieces)``, or ``None`` (nothing read) when the log is read in one process or the
+    ids cannot be read."""
     named = routing_ids_named(Path(store.evaluations_path))
     if named is None:
         return None
-    state.flagged_ids = _scan_flags(path)
-    events = named | state.flagged_ids
     early = _ReviewPass(state, named)  # the pieces need neither the evaluations nor the config
-    parts = collect_split(path, early, events, meanwhile)
+    parts = collect_split(path, early, named, meanwhile)
     state.run_ensembles.clear()
-    return None if parts is None else (events, parts)
+    if parts is None:
+        return None
+    state.flagged_ids = set().union(*(part[10] for part in parts))
+    return named, parts
 
 
 def adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
