@@ -24,7 +24,7 @@ def _write(project: Path, seed: int, runs: int, *, by_invocation: bool = False) 
     rng = random.Random(seed)
     evals = project / ".llm-orc" / "evaluations"
     evals.mkdir(parents=True, exist_ok=True)
-    (project / ".llm-orc" / "routing-config.yaml").write_text(
+    (evals / "routing-config.yaml").write_text(
         "routing_thresholds:\n  calibration_period: 3\n  sampling_rate_established: 0.3\n"
         "  trusted_threshold_uses: 12\n  trusted_threshold_good_ratio: 0.7\n"
     )
@@ -189,3 +189,84 @@ def test_the_draw_bound_samples_exactly_the_runs_the_stable_draw_does(rate: floa
     for x in {max(0, min(edge + d, (1 << 64) - 1)) for d in range(-600, 600)} | {0, (1 << 64) - 1}:
         digest = x.to_bytes(8, "big") + rng.randbytes(24)
         assert (digest < bound) == (x / 2**64 < rate), x
+
+
+def _write_flags(project: Path, seed: int) -> int:
+    """A log whose few flags the pieces find themselves: flags of runs in an earlier piece,
+    a flag before its run, a flagged run logged twice, a flagged failed run, flagged runs
+    with a recorded sampling decision and one without an id (its derived id flagged), amid
+    long quiet stretches in Establish (sampled), judged and re-evaluated runs and corrupt
+    lines. Returns the flags written."""
+    rng = random.Random(seed)
+    evals = project / ".llm-orc" / "evaluations"
+    evals.mkdir(parents=True, exist_ok=True)
+    (evals / "routing-config.yaml").write_text(
+        "routing_thresholds:\n  calibration_period: 2\n  sampling_rate_established: 0.25\n"
+        "  trusted_threshold_uses: 900\n"
+    )
+    lines: list[str] = []
+    evaluations: list[dict] = []
+    flags: list[str] = []
+    chosen: list[str] = []
+    for i in range(3000):
+        ens = ENSEMBLES[i % 3]
+        rec: dict = {"id": f"q-{i}", "timestamp": f"2026-03-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                     "routed_to": ens, "ensemble": ens, "task_type": "extraction"}  # fmt: skip
+        if i % 97 == 5:
+            rec["sampled_for_evaluation"] = i % 2 == 0
+        if i % 211 == 7:
+            rec["status"] = "failed"
+        if i in (40, 41):
+            rec["id"] = "twice"  # one id on two lines
+        if i == 60:
+            del rec["id"]  # derives its id from the line
+        line = json.dumps(rec)
+        lines.append(line)
+        if i < 12:  # calibration verdicts (one judged, one overridden)
+            ev = {"routing_id": rec["id"], "ensemble": ens, "score": "good", "reasoning": "r"}
+            evaluations.append(ev if i else {**ev, "evaluator": "claude", "judge_score": "good"})
+            if i == 3:
+                evaluations.append({**ev, "score": "acceptable", "evaluator": "human"})
+        if i in (1200, 1401, 211 * 5 + 7):
+            chosen.append(rec["id"])
+        if i == 60:
+            chosen.append(review_pass.line_identity("rd-", line.encode()))
+        if i in (40, 1203):
+            chosen.append(rec.get("id", ""))
+        if i % 500 == 17:
+            lines.append(rng.choice(['{"task_type": "ext', "not json", "[1]", '{"id": 5}']))
+    lines.insert(1000, json.dumps({"event": review.FLAG_EVENT, "routing_id": "q-1203"}))  # before its run
+    for rid in chosen:
+        if rid != "q-1203":
+            lines.append(json.dumps({"event": review.FLAG_EVENT, "routing_id": rid}))
+    flags = sorted(set(chosen))
+    (evals / "routing-log.jsonl").write_text("\n".join(lines) + "\n")
+    (evals / "evaluations.jsonl").write_text("\n".join(json.dumps(e) for e in evaluations) + "\n")
+    return len(flags)
+
+
+@pytest.mark.parametrize(("workers", "block"), [(2, 1 << 20), (3, 4096), (4, 900)])
+def test_flags_found_by_the_pieces_queue_what_one_process_does(
+    tmp_path: Path, monkeypatch, workers, block
+) -> None:
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    _limits(monkeypatch, 60, 40)
+    n_flags = _write_flags(tmp_path, 5)
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    one = _fingerprint(store)
+    scans: list[int] = []
+    real_scan = review_read._scan_flags
+    monkeypatch.setattr(review_read, "_scan_flags", lambda path: (scans.append(1), real_scan(path))[1])
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    split = _fingerprint(store)
+    assert not scans  # the pieces found the flags
+    assert split == one
+    state = review.load_review(store)
+    assert len(state.flagged_ids) == n_flags
+    flagged = [q for q in state.queue_due if q.flagged]
+    # every flagged completed run is queued as flagged, the one logged twice on both lines
+    assert sorted(q.routing_id for q in flagged).count("twice") == 2
+    assert {q.routing_id for q in flagged} == state.flagged_ids - {"q-1062"}  # the failed run is none
+    assert {q.phase for q in state.queue_due} >= {review.EvalPhase.ESTABLISH, review.EvalPhase.TRIGGERED}
+    assert review.EvalPhase.TRUST in {q.phase for q in state.queue_all}
