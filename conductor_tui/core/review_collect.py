@@ -69,7 +69,9 @@ class Collect:
         self.index: dict[tuple, int] = {}  # key → its number (the position in the lists below)
         self.classes: list[tuple] = []  # (kind, task type, pair, ensemble, done)
         self.codes: list[int] = []  # the code of its records in a block
-        self.claude: list[bool] = []  # a Claude decision (no local route)
+        self.claude: list[int] = []  # 1: a Claude decision (no local route)
+        self.code_table = bytearray(256)  # the codes and Claude marks of the first 256 keys,
+        self.claude_table = bytearray(256)  # as ``bytes.translate`` tables
         self.numbers: dict[str, int] = {}  # ensemble → its number in this piece
         self.blocks: list[Block] = []
         self.kept: dict[str, list] = {}  # ensemble → [(block, index, record, id)]
@@ -111,11 +113,15 @@ class Collect:
                 if done and number < MAX_ENSEMBLES:
                     code = number
         if event == FLAG_EVENT:
-            self.flag_keys.add(len(self.classes))
-        self.index[key] = len(self.classes)
+            self.flag_keys.add(len(self.classes))  # the number the key gets below
+        kid = len(self.classes)  # the key's number
+        self.index[key] = kid
         self.classes.append(out)
         self.codes.append(code)
-        self.claude.append(out[0] == _KIND_CLAUDE)
+        self.claude.append(int(out[0] == _KIND_CLAUDE))
+        if kid < 256:
+            self.code_table[kid] = code
+            self.claude_table[kid] = self.claude[-1]
 
     def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
         """Process a block's decoded records in file order (``step``: their line indexes
@@ -123,16 +129,18 @@ class Collect:
         if step is None and first_idx:
             step = range(first_idx, first_idx + len(recs))
         index = self.index
-        keys = list(map(_KEY, recs))
         try:
-            kids = list(map(index.__getitem__, keys))
+            numbers: Any = list(map(index.__getitem__, map(_KEY, recs)))
         except KeyError:  # classified in file order: the pairs are listed as they appear
+            keys = list(map(_KEY, recs))
             for key in dict.fromkeys(keys):
                 if key not in index:
                     self._classify(key)
-            kids = list(map(index.__getitem__, keys))
-        seen = self._count(recs, kids)
-        if self.flag_keys and not self.flag_keys.isdisjoint(seen):
+            numbers = list(map(index.__getitem__, keys))
+        if len(self.classes) <= 256:  # one byte per record: the per-key lookups translate it
+            numbers = bytes(numbers)
+        seen = self._count(recs, numbers)
+        if self.flag_keys and any(k in seen for k in self.flag_keys):
             self.flag_blocks.append((offset, plen))
         ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
         need = self.review.need
@@ -141,17 +149,27 @@ class Collect:
         if found:
             classes = self.classes
             for i in compress(range(len(ids)), map(found.__contains__, ids)):
-                c = classes[kids[i]]
+                c = classes[numbers[i]]
                 if c[0] == _KIND_LOCAL:
                     self.run_ensembles[ids[i]] = c[3]
-        self._block(recs, kids, ids, hit, (offset, plen, step))
+        self._block(recs, numbers, ids, hit, (offset, plen, step))
 
-    def _count(self, recs: list[_Light], keys: list[int]) -> Counter:
+    def _per_record(self, numbers: Any, values: list[int], table: bytearray) -> Any:
+        """``values`` (one per key) for each record: ``table`` (the same values as bytes)
+        translates the records' key numbers when they are bytes."""
+        if numbers.__class__ is bytes:
+            return numbers.translate(table)
+        return bytes(map(values.__getitem__, numbers))
+
+    def _count(self, recs: list[_Light], numbers: Any) -> dict[int, int]:
         """Local runs, uses and the newest use per task type + ensemble, and debt; returns
-        the block's keys (their numbers) counted."""
+        how many records of each key (its number) the block has."""
         classes = self.classes
+        if numbers.__class__ is bytes and len(classes) <= 32:
+            seen = {k: n for k in range(len(classes)) if (n := numbers.count(k))}
+        else:
+            seen = Counter(numbers)
         runs = 0
-        seen = Counter(keys)
         for key, k in seen.items():
             c = classes[key]
             if c[0] == _KIND_LOCAL:
@@ -165,10 +183,10 @@ class Collect:
         except TypeError:
             ordered = False
         if ordered:
-            latest = dict(zip(keys, tss, strict=True))  # in order: the last is the newest
+            latest = dict(zip(numbers, tss, strict=True))  # in order: the last is the newest
         else:
             latest = {}
-            for key, ts in zip(keys, tss, strict=True):
+            for key, ts in zip(numbers, tss, strict=True):
                 if ts.__class__ is str and (key not in latest or ts > latest[key]):
                     latest[key] = ts
         for key, ts in latest.items():
@@ -177,20 +195,26 @@ class Collect:
                 pair = c[2]
                 if pair[1] is None or ts > pair[1]:
                     pair[1] = ts
-        self._count_debt(recs, keys)
+        self._count_debt(recs, numbers)
         return seen
 
-    def _count_debt(self, recs: list[_Light], keys: list[int]) -> None:
+    def _count_debt(self, recs: list[_Light], numbers: Any) -> None:
         """Interim Claude decisions per task type (no local preparation, delegable)."""
         review, classes, debt = self.review, self.classes, self.debt
-        claude = list(map(self.claude.__getitem__, keys))
-        if not any(claude):
+        claude = self._per_record(numbers, self.claude, self.claude_table)
+        if 1 not in claude:
             return
-        recs, keys = list(compress(recs, claude)), list(compress(keys, claude))
+        recs, keys = list(compress(recs, claude)), list(compress(numbers, claude))
         picked = list(map(is_, map(_PREP, recs), repeat(None)))
-        cats = list(compress(map(_CAT, recs), picked))
-        if set(map(type, cats)) <= {str, type(None)}:
-            for (key, cat), k in Counter(zip(compress(keys, picked), cats, strict=True)).items():
+        try:
+            counted: Counter | None = Counter(
+                zip(compress(keys, picked), compress(map(_CAT, recs), picked), strict=True)
+            )
+        except TypeError:  # an unhashable category
+            counted = None
+        # (a category that is no string may equal another type's: those are counted one by one)
+        if counted is not None and all(cat is None or cat.__class__ is str for _key, cat in counted):
+            for (key, cat), k in counted.items():
                 if review._delegable(cat):
                     tt = classes[key][1]
                     debt[tt] = debt.get(tt, 0) + k
@@ -200,14 +224,14 @@ class Collect:
                 tt = classes[key][1]
                 debt[tt] = debt.get(tt, 0) + 1
 
-    def _block(self, recs: list[_Light], keys: list[int], ids: list, hit: set, where: tuple) -> None:
+    def _block(self, recs: list[_Light], numbers: Any, ids: list, hit: set, where: tuple) -> None:
         """The block's codes; the runs named in ``events`` (``hit``) kept with their records."""
         offset, plen, step = where
-        codes = bytearray(map(self.codes.__getitem__, keys))  # keys: the keys' numbers
+        codes = bytearray(self._per_record(numbers, self.codes, self.code_table))
         if hit:
             number = len(self.blocks)
             for i in compress(range(len(ids)), map(hit.__contains__, ids)):
-                c = self.classes[keys[i]]
+                c = self.classes[numbers[i]]
                 if c[0] == _KIND_LOCAL:
                     codes[i] = NO_RUN
                     idx = step[i] if step is not None else i

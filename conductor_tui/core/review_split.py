@@ -80,7 +80,8 @@ def collect_split(
     jobs: list[Any] = [(review, path, a, b, events) for a, b in ranges]
     if meanwhile is not None:
         jobs.append(meanwhile)
-    return logscan.fork_map(_collect_or_meanwhile, jobs)[: len(ranges)]
+    with no_collection():  # the pieces unpickled here are many objects, in no cycle
+        return logscan.fork_map(_collect_or_meanwhile, jobs)[: len(ranges)]
 
 
 def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
