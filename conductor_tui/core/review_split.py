@@ -16,6 +16,7 @@ pass over the log (``_ReviewPass.feed``).
 
 from __future__ import annotations
 
+import copy
 import heapq
 from bisect import bisect_right
 from collections import deque
@@ -40,7 +41,10 @@ from conductor_tui.core.review_read import (
 from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT, ReviewState
 
 # a stretch of quiet runs: its kind decides their entries
-_ESTABLISH, _CALIBRATE, _TRUST = "establish", "calibrate", "trust"
+_ESTABLISH, _CALIBRATE, _TRUST = 0, 1, 2
+# at least this many runs with a verdict or a flag: half the ensembles are walked in a
+# forked worker meanwhile (each such run takes the pass's full step)
+WALK_FORK_MIN = 3000
 
 
 def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | None]) -> tuple:
@@ -112,14 +116,60 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     walks = []
     for ens, seq in seqs.items():
         seq.count_runs()
-        walk = _Walk(review, ens, seq, bound)
-        walk.run()
-        walks.append(walk)
+        walks.append(_Walk(review, ens, seq, bound))
+    _walk_all(review, walks)
     every, due = _newest(walks)
     review.due = deque(due, maxlen=review.due.maxlen)
     review.all = deque(every, maxlen=review.all.maxlen)
     review.special.sort(key=lambda p: p[_LOC])
     return skipped
+
+
+def _walk_all(review: _ReviewPass, walks: list[_Walk]) -> None:
+    """Every ensemble's runs stepped (:meth:`_Walk.run`): when there are many full steps,
+    about half of them (by ensemble) in a forked worker while this process does the rest."""
+    weight = {id(w): len(w.seq.kept) + w.seq.total // 100 for w in walks}
+    if len(walks) < 2 or logscan.cpu_count() < 2 or sum(len(w.seq.kept) for w in walks) < WALK_FORK_MIN:
+        for walk in walks:
+            walk.run()
+        return
+    here: list[_Walk] = []
+    there: list[_Walk] = []
+    loads = [0, 0]
+    for walk in sorted(walks, key=lambda w: -weight[id(w)]):
+        side = 0 if loads[0] <= loads[1] else 1
+        (here, there)[side].append(walk)
+        loads[side] += weight[id(walk)]
+    job = logscan.ForkJob(_walk_apart, [(review, there)])
+    try:
+        for walk in here:
+            walk.run()
+    except BaseException:
+        job.cancel()
+        raise
+    timelines, tracks, due_total, special = job.join()[0]
+    for walk, timeline in zip(there, timelines, strict=True):
+        walk.timeline = timeline
+        walk.review = review
+    review.tracks.update(tracks)
+    review.due_total += due_total
+    review.special += special
+
+
+def _walk_apart(job: tuple[_ReviewPass, list[_Walk]]) -> tuple:
+    """:meth:`_Walk.run` of ``walks`` on a copy of the pass (what they add to it returned:
+    their timelines, the ensembles' tracks, the due runs counted, the kept entries)."""
+    review, walks = job
+    part = copy.copy(review)
+    part.tracks, part.special, part.due_total = {}, [], 0
+    part.all, part.due = deque(maxlen=review.all.maxlen), deque(maxlen=review.due.maxlen)
+    out = []
+    for walk in walks:
+        apart = copy.copy(walk)
+        apart.review, apart.timeline = part, []
+        apart.run()
+        out.append(apart.timeline)
+    return out, part.tracks, part.due_total, part.special
 
 
 def _newest(walks: list[_Walk]) -> tuple[list[_Pending], list[_Pending]]:
@@ -261,6 +311,18 @@ def adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
     review.offset, review.tail = early.offset, early.tail
 
 
+def _width(joined: Any, lines: int) -> int:
+    """The length + 1 of every id joined in ``joined`` (``lines`` of them, which a piece
+    joins only when none holds the separator), 0 when they differ in length."""
+    if not isinstance(joined, str) or lines == 0:
+        return 0
+    first = joined.find(_SEP)
+    width = (len(joined) if first < 0 else first) + 1
+    if len(joined) != lines * width - 1 or joined[width - 1 :: width] != _SEP * (lines - 1):
+        return 0
+    return width
+
+
 _MASKS: dict[int, bytes] = {}
 
 
@@ -286,6 +348,7 @@ class RunSequence:
         self.order: list[int] = []
         self.total = 0
         self.where: dict[int, list[int]] = {}  # block → positions (see :meth:`positions`)
+        self.widths: dict[int, int] = {}  # block → its ids' length + 1, 0 when they differ
 
     def add_piece(self, base: int, count: int, number: int, kept: list[tuple]) -> None:
         for b in range(base, base + count):
@@ -348,6 +411,20 @@ class RunSequence:
 
     def rid(self, b: int, i: int) -> str:
         return self.block_ids(b)[i]
+
+    def ids_at(self, b: int, positions: list[int]) -> list[str]:
+        """The ids of block ``b``'s lines at ``positions``: cut out of the joined ids when
+        they all have one length (no split of the whole block for a few of them)."""
+        ids = self.ids.get(b)
+        if ids is None:
+            width = self.widths.get(b)
+            if width is None:
+                width = self.widths[b] = _width(self.blocks[b][5], len(self.blocks[b][3]))
+            if width:
+                joined, n = self.blocks[b][5], width - 1
+                return [joined[p * width : p * width + n] for p in positions]
+            ids = self.block_ids(b)
+        return list(map(ids.__getitem__, positions))
 
     def sampled(self, b: int, i: int) -> int:
         samp = self.blocks[b][4]
@@ -434,13 +511,13 @@ class _Walk:
         seq, due = self.seq, 0
         draws: list[str] = []
         for b, positions in seq.chunks(a, end):
-            samp, ids = seq.blocks[b][4], seq.block_ids(b)
+            samp = seq.blocks[b][4]
             if samp is None:
-                draws += map(ids.__getitem__, positions)
+                draws += seq.ids_at(b, positions)
                 continue
             codes = bytes(map(samp.__getitem__, positions))
             due += codes.count(SAMPLED)
-            draws += compress(map(ids.__getitem__, positions), map(DRAW.__eq__, codes))
+            draws += seq.ids_at(b, list(compress(positions, map(DRAW.__eq__, codes))))
         return due + count_drawn(draws, self.bound)
 
     def newest(self, need: list[int]) -> Iterator[tuple[_Pending, bool]]:
@@ -463,15 +540,15 @@ class _Walk:
         period = review.thresholds.calibration_period
         n = before + end - a + 1  # the invocation number of the run after the stretch
         for run in seq.runs_back(a, end):
-            if need[0] <= 0 and (need[1] <= 0 or kind is _TRUST):
+            if need[0] <= 0 and (need[1] <= 0 or kind == _TRUST):
                 return
             n -= 1
-            if kind is _CALIBRATE:
+            if kind == _CALIBRATE:
                 due = True
                 position = min(window + 1, period) if calibrating else min(n, period)
                 phase: Any = EvalPhase.CALIBRATE
                 reason = f"calibrate {position}/{period}"
-            elif kind is _ESTABLISH:
+            elif kind == _ESTABLISH:
                 due = self._is_sampled(run)
                 phase, reason = EvalPhase.ESTABLISH, review.sampled_reason if due else "not sampled"
             else:
