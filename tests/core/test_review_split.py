@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_pass, review_read, review_split
+from conductor_tui.core import review, review_pass, review_read, review_walk
 from conductor_tui.core.store import ProjectStore
 
 ENSEMBLES = [f"ens-{k:02d}" for k in range(14)]
@@ -113,7 +113,7 @@ def _fingerprint(store: ProjectStore) -> tuple:
 
 
 def _limits(monkeypatch, queue: int, every: int) -> None:
-    for module in (review_pass, review_split):
+    for module in (review_pass, review_walk):
         monkeypatch.setattr(module, "QUEUE_LIMIT", queue)
         monkeypatch.setattr(module, "ALL_RUNS_LIMIT", every)
 
@@ -129,14 +129,14 @@ def test_the_split_pass_matches_one_process(
     if limits:
         _limits(monkeypatch, *limits)
     if seed % 2:  # half the ensembles walked in a forked worker
-        monkeypatch.setattr(review_split, "WALK_FORK_MIN", 0)
+        monkeypatch.setattr(review_walk, "WALK_FORK_MIN", 0)
     _write(tmp_path, seed, runs=4000)
     store = ProjectStore(tmp_path)
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
     one = _fingerprint(store)
     calls: list[int] = []
-    real = review_split._Walk.run
-    monkeypatch.setattr(review_split._Walk, "run", lambda self: (calls.append(1), real(self))[1])
+    real = review_walk._Walk.run
+    monkeypatch.setattr(review_walk._Walk, "run", lambda self: (calls.append(1), real(self))[1])
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
     split = _fingerprint(store)
     assert calls  # the split pass ran (not the one-process read)
@@ -181,11 +181,11 @@ def test_evaluations_naming_an_invocation_keep_every_run_in_order(tmp_path: Path
 
 @pytest.mark.parametrize("rate", [0.0, 1e-19, 0.1, 0.3, 0.5, 2 / 3, 0.999999, 1.0, 1.5, -0.2])
 def test_the_draw_bound_samples_exactly_the_runs_the_stable_draw_does(rate: float) -> None:
-    bound = review_split.draw_bound(rate)
+    bound = review_walk.draw_bound(rate)
     rng = random.Random(7)
     ids = [f"rd-{rng.getrandbits(48):012x}" for _ in range(3000)]
     expected = sum(review.stable_fraction(r) < rate for r in ids)
-    assert review_split.count_drawn(ids, bound) == expected
+    assert review_walk.count_drawn(ids, bound) == expected
     # digests whose first 8 bytes sit right at the bound (where the float division rounds)
     edge = min(int.from_bytes(bound[:8], "big"), (1 << 64) - 1) if len(bound) == 32 else (1 << 64) - 1
     for x in {max(0, min(edge + d, (1 << 64) - 1)) for d in range(-600, 600)} | {0, (1 << 64) - 1}:
@@ -252,7 +252,7 @@ def test_flags_found_by_the_pieces_queue_what_one_process_does(
     tmp_path: Path, monkeypatch, workers, block
 ) -> None:
     monkeypatch.setattr(review_read, "_BLOCK", block)
-    monkeypatch.setattr(review_split, "WALK_FORK_MIN", 0 if workers > 2 else 10**9)
+    monkeypatch.setattr(review_walk, "WALK_FORK_MIN", 0 if workers > 2 else 10**9)
     _limits(monkeypatch, 60, 40)
     n_flags = _write_flags(tmp_path, 5)
     store = ProjectStore(tmp_path)
