@@ -28,7 +28,7 @@ from conductor_tui.core.review_read import (
     split_ranges,
 )
 from conductor_tui.core.review_state import ReviewState
-from conductor_tui.core.review_walk import RunSequence, _Walk, draw_bound, newest, walk_all
+from conductor_tui.core.review_walk import RunSequence, _Walk, draw_bound, newest
 
 
 def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | None]) -> tuple:
@@ -100,8 +100,9 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     walks = []
     for ens, seq in seqs.items():
         seq.count_runs()
-        walks.append(_Walk(review, ens, seq, bound))
-    walk_all(review, walks)
+        walk = _Walk(review, ens, seq, bound)
+        walk.run()
+        walks.append(walk)
     every, due = newest(walks)
     review.due = deque(due, maxlen=review.due.maxlen)
     review.all = deque(every, maxlen=review.all.maxlen)

@@ -7,23 +7,19 @@ only when its run count passes the trusted-threshold run count, so a stretch add
 counters at once, and only the newest of its runs — the ones the queue and the "all runs"
 view keep (:data:`QUEUE_LIMIT`, :data:`ALL_RUNS_LIMIT`) — become queue entries
 (:func:`newest`). The stable sampling draws of a stretch in Establish are compared as
-digest bytes (:func:`draw_bound`). With many full steps, half the ensembles are walked in
-a forked worker (:func:`walk_all`).
+digest bytes (:func:`draw_bound`).
 """
 
 from __future__ import annotations
 
-import copy
 import heapq
 from bisect import bisect_right
-from collections import deque
 from collections.abc import Iterator
 from hashlib import sha256
 from itertools import compress
 from operator import methodcaller
 from typing import Any
 
-from conductor_tui.core import logscan
 from conductor_tui.core.records import EvalPhase, Phase, RunStatus
 from conductor_tui.core.review_collect import _SEP, DRAW, SAMPLED, Block
 from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pending, _ReviewPass
@@ -31,56 +27,6 @@ from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT
 
 # a stretch of quiet runs: its kind decides their entries
 _ESTABLISH, _CALIBRATE, _TRUST = 0, 1, 2
-# at least this many runs with a verdict or a flag: half the ensembles are walked in a
-# forked worker meanwhile (each such run takes the pass's full step)
-WALK_FORK_MIN = 3000
-
-
-def walk_all(review: _ReviewPass, walks: list[_Walk]) -> None:
-    """Every ensemble's runs stepped (:meth:`_Walk.run`): when there are many full steps,
-    about half of them (by ensemble) in a forked worker while this process does the rest."""
-    weight = {id(w): len(w.seq.kept) + w.seq.total // 100 for w in walks}
-    if len(walks) < 2 or logscan.cpu_count() < 2 or sum(len(w.seq.kept) for w in walks) < WALK_FORK_MIN:
-        for walk in walks:
-            walk.run()
-        return
-    here: list[_Walk] = []
-    there: list[_Walk] = []
-    loads = [0, 0]
-    for walk in sorted(walks, key=lambda w: -weight[id(w)]):
-        side = 0 if loads[0] <= loads[1] else 1
-        (here, there)[side].append(walk)
-        loads[side] += weight[id(walk)]
-    job = logscan.ForkJob(_walk_apart, [(review, there)])
-    try:
-        for walk in here:
-            walk.run()
-    except BaseException:
-        job.cancel()
-        raise
-    timelines, tracks, due_total, special = job.join()[0]
-    for walk, timeline in zip(there, timelines, strict=True):
-        walk.timeline = timeline
-        walk.review = review
-    review.tracks.update(tracks)
-    review.due_total += due_total
-    review.special += special
-
-
-def _walk_apart(job: tuple[_ReviewPass, list[_Walk]]) -> tuple:
-    """:meth:`_Walk.run` of ``walks`` on a copy of the pass (what they add to it returned:
-    their timelines, the ensembles' tracks, the due runs counted, the kept entries)."""
-    review, walks = job
-    part = copy.copy(review)
-    part.tracks, part.special, part.due_total = {}, [], 0
-    part.all, part.due = deque(maxlen=review.all.maxlen), deque(maxlen=review.due.maxlen)
-    out = []
-    for walk in walks:
-        apart = copy.copy(walk)
-        apart.review, apart.timeline = part, []
-        apart.run()
-        out.append(apart.timeline)
-    return out, part.tracks, part.due_total, part.special
 
 
 def newest(walks: list[_Walk]) -> tuple[list[_Pending], list[_Pending]]:

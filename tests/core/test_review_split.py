@@ -128,8 +128,6 @@ def test_the_split_pass_matches_one_process(
     monkeypatch.setattr(review_read, "_BLOCK", block)
     if limits:
         _limits(monkeypatch, *limits)
-    if seed % 2:  # half the ensembles walked in a forked worker
-        monkeypatch.setattr(review_walk, "WALK_FORK_MIN", 0)
     _write(tmp_path, seed, runs=4000)
     store = ProjectStore(tmp_path)
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
@@ -252,7 +250,6 @@ def test_flags_found_by_the_pieces_queue_what_one_process_does(
     tmp_path: Path, monkeypatch, workers, block
 ) -> None:
     monkeypatch.setattr(review_read, "_BLOCK", block)
-    monkeypatch.setattr(review_walk, "WALK_FORK_MIN", 0 if workers > 2 else 10**9)
     _limits(monkeypatch, 60, 40)
     n_flags = _write_flags(tmp_path, 5)
     store = ProjectStore(tmp_path)
