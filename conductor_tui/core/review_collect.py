@@ -123,9 +123,17 @@ class Collect:
             self.code_table[kid] = code
             self.claude_table[kid] = self.claude[-1]
 
-    def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
+    def feed(
+        self,
+        recs: list[_Light],
+        offset: int,
+        plen: int,
+        first_idx: int = 0,
+        step: Any = None,
+        ids: Any = None,
+    ) -> None:
         """Process a block's decoded records in file order (``step``: their line indexes
-        when not consecutive from ``first_idx``)."""
+        when not consecutive from ``first_idx``; ``ids``: theirs, when already listed)."""
         if step is None and first_idx:
             step = range(first_idx, first_idx + len(recs))
         index = self.index
@@ -142,7 +150,8 @@ class Collect:
         seen = self._count(recs, numbers)
         if self.flag_keys and any(k in seen for k in self.flag_keys):
             self.flag_blocks.append((offset, plen))
-        ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
+        if ids is None:
+            ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
         need = self.review.need
         hit = self.events.intersection(ids)
         found = hit & need if hit and need else None

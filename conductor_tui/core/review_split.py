@@ -17,11 +17,13 @@ from itertools import compress
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import logscan
-from conductor_tui.core.review_collect import _SEP, DRAW, NO_RUN, SAMPLED, Block, Collect, merge_counts
-from conductor_tui.core.review_pass import _LOC, _Light, _ReviewPass
+import msgspec
+
+from conductor_tui.core import logscan, review_read
+from conductor_tui.core.review_collect import _ID, _SEP, DRAW, NO_RUN, SAMPLED, Block, Collect, merge_counts
+from conductor_tui.core.review_pass import _BOM, _LOC, _Light, _ReviewPass
 from conductor_tui.core.review_read import (
-    _read_routing,
+    _feed_per_line,
     no_collection,
     read_counts_split,
     routing_ids_named,
@@ -35,7 +37,67 @@ def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | Non
     review, path, start, end, events = job
     part = Collect(review, events=events)
     with no_collection():
-        return part.result(_read_routing(path, part, start, end), path)
+        return part.result(_read_piece(path, part, start, end), path)
+
+
+def _read_piece(path: Path, part: Collect, start: int, end: int | None) -> int:
+    """``review_read._read_routing`` of a piece — the same records fed in the same blocks,
+    the same skipped lines, offset and tail — read into one buffer used again for every
+    block (a fresh block of bytes per read, and its copy without the partial last line,
+    cost more than the read itself: new pages to fault in)."""
+    skipped = 0
+    part.offset, part.tail = start, False
+    if not path.is_file():
+        return 0
+    block = review_read._BLOCK
+    size = block
+    buf = bytearray(size)
+    with path.open("rb", buffering=0) as fh:
+        offset = start
+        first = start == 0
+        while True:
+            want = size if end is None else min(size, end - offset)
+            if len(buf) < want:
+                buf = bytearray(want)
+            fh.seek(offset)
+            n = fh.readinto(memoryview(buf)[:want])
+            if not n:
+                break
+            cut = buf.rfind(b"\n", 0, n)
+            if cut < 0:
+                if n < size:  # the last line has no newline
+                    data = bytes(buf[:n])
+                    if first and data.startswith(_BOM):
+                        data = data[len(_BOM) :]
+                        offset += len(_BOM)
+                    skipped += _feed_per_line(part, data, offset)
+                    part.tail = bool(data.strip())
+                    break
+                size *= 2
+                continue
+            lo = len(_BOM) if first and buf.startswith(_BOM, 0, n) else 0
+            first = False
+            offset += lo
+            skipped += _feed_piece(part, buf, lo, cut + 1, offset)
+            offset += cut + 1 - lo
+            size = block
+    part.offset = offset
+    return skipped
+
+
+def _feed_piece(part: Collect, buf: bytearray, lo: int, hi: int, offset: int) -> int:
+    """``review_read._feed_block`` of ``buf[lo:hi]`` (whole lines)."""
+    view = memoryview(buf)[lo:hi]
+    try:
+        recs = part.decode_lines(view)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        recs = None
+    if recs is not None and len(recs) == buf.count(b"\n", lo, hi):
+        ids = list(map(_ID, recs))
+        if None not in ids:
+            part.feed(recs, offset, hi - lo, ids=ids)
+            return 0
+    return _feed_per_line(part, bytes(view), offset)
 
 
 def _collect_or_meanwhile(job: Any) -> Any:

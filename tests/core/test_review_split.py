@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_pass, review_read, review_walk
+from conductor_tui.core import review, review_pass, review_read, review_split, review_walk
 from conductor_tui.core.store import ProjectStore
 
 ENSEMBLES = [f"ens-{k:02d}" for k in range(14)]
@@ -270,3 +270,29 @@ def test_flags_found_by_the_pieces_queue_what_one_process_does(
     assert {q.routing_id for q in flagged} == state.flagged_ids - {"q-1062"}  # the failed run is none
     assert {q.phase for q in state.queue_due} >= {review.EvalPhase.ESTABLISH, review.EvalPhase.TRIGGERED}
     assert review.EvalPhase.TRUST in {q.phase for q in state.queue_all}
+
+
+@pytest.mark.parametrize(("block", "workers"), [(700, 3), (4096, 2), (1 << 20, 4)])
+def test_a_piece_read_into_one_buffer_feeds_what_the_pass_reader_feeds(
+    tmp_path: Path, monkeypatch, block: int, workers: int
+) -> None:
+    """The pieces' reader (one buffer for every block) against ``review_read._read_routing``:
+    the same blocks, records, skipped lines, offset and tail — with a BOM, a line longer than
+    a block, blank and corrupt lines, a flag, and no final newline."""
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    _write(tmp_path, 41, runs=1500)
+    log = Path(ProjectStore(tmp_path).routing_log_path)
+    lines = log.read_text().splitlines()
+    lines.insert(300, json.dumps({"id": "long", "routed_to": "ens-00", "task_summary": "x" * 3000}))
+    lines.insert(500, "   ")
+    log.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())  # no final newline
+    state = review.ReviewState(project=tmp_path)
+    pass_ = review_pass._ReviewPass(state, set())
+    events = {f"r-{i}" for i in range(0, 1500, 7)}
+    ranges = review_read.split_ranges(log)
+    assert len(ranges) == workers
+    for start, end in [(0, None), *ranges]:
+        one, other = review_split.Collect(pass_, events=events), review_split.Collect(pass_, events=events)
+        read = review_split._read_piece(log, one, start, end)
+        assert one.result(read, log) == other.result(review_read._read_routing(log, other, start, end), log)
