@@ -43,9 +43,9 @@ from conductor_tui.core.review_lifecycle import (
     lifecycle_rows,
     profiles_after_evaluation,
 )
-from conductor_tui.core.review_pass import _LOC, _TRUSTED, _ReviewPass, _validate_line
+from conductor_tui.core.review_pass import _ReviewPass, _validate_line
+from conductor_tui.core.review_queue import _complete
 from conductor_tui.core.review_read import (
-    _materialise,
     _read_routing,
     _scan_flags,
     read_routing_sharded,
@@ -71,6 +71,7 @@ from conductor_tui.core.review_wrapup import Progression, WrapUp, latest_plan, w
 
 __all__ = [
     "ALL_RUNS_LIMIT",
+    "EvalPhase",
     "FLAG_EVENT",
     "JUDGES",
     "QUEUE_LIMIT",
@@ -191,6 +192,14 @@ def _load_review(
     if resume is not None:
         return _resume(state, resume, path)
     read_inputs = Inputs(store, state, counts_only=counts_only)
+    prepared: list[Any] = []  # the pass, prepared while the log is read
+
+    def prepare() -> None:
+        read_inputs()
+        try:
+            prepared.append(_new_pass(store, state, counts_only, read_inputs))
+        except Exception as exc:  # raised here, after the read, as before
+            prepared.append(exc)
 
     early = None
     split: tuple[set[str], list[tuple]] | None = None
@@ -198,17 +207,17 @@ def _load_review(
         if counts_only:
             early = review_split.count_early(store, state, path, read_inputs)
         else:
-            split = review_split.split_early(store, state, path, read_inputs)
+            split = review_split.split_early(store, state, path, prepare)
     except Exception as exc:  # a broken file degrades this view, never the app
         read_inputs()
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
-    read_inputs()
-    _link_loose(store, state)
-    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
-    ready = read_inputs.ready
-    review = ready if ready is not None and not need and not state.linked else _ReviewPass(state, need)
-    review.counts_only = counts_only
+    if not prepared:
+        prepare()
+    review = prepared[0]
+    if isinstance(review, Exception):
+        raise review
+    need = review.need
     if early is not None and need <= early.need:
         review_split.adopt_counts(review, early)
         state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
@@ -220,6 +229,18 @@ def _load_review(
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
     return _complete(state, review, path, {})
+
+
+def _new_pass(store: Any, state: ReviewState, counts_only: bool, inputs: Inputs) -> _ReviewPass:
+    """The pass, once ``inputs`` (the evaluations, the config, the task profiles) are read:
+    the evaluations that name no run linked, the runs whose ensemble an evaluation needs;
+    the counts' pass ``inputs`` built meanwhile when no evaluation needs the log."""
+    _link_loose(store, state)
+    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
+    ready = inputs.ready
+    review = ready if ready is not None and not need and not state.linked else _ReviewPass(state, need)
+    review.counts_only = counts_only
+    return review
 
 
 def _read_log(review: _ReviewPass, path: Path, split: tuple[set[str], list] | None, need: set[str]) -> int:
@@ -280,48 +301,6 @@ def _link_loose(store: Any, state: ReviewState) -> None:
                     state.linked[run.id] = ev
         except Exception as exc:
             state.problems.append(f"linking evaluations: {exc}")
-
-
-def _complete(
-    state: ReviewState, review: _ReviewPass, path: Path, known: dict
-) -> tuple[ReviewState, Any, dict]:
-    """After the pass: the queue entries materialised (``known``: records already read by
-    an earlier load, by location), the counts published."""
-    try:
-        due = sorted({p[_LOC]: p for p in (*review.special, *review.due)}.values(), key=lambda p: p[_LOC])
-        wanted = list({p[_LOC]: p for p in (*due, *review.all)}.values())
-        missing = [p for p in wanted if p[_LOC] not in known]
-        records = _materialise(path, missing) if missing else {}
-        records.update((p[_LOC], known[p[_LOC]]) for p in wanted if p[_LOC] in known)
-    except Exception as exc:  # a broken file degrades this view, never the app
-        state.problems.append(f"routing-log.jsonl: {exc}")
-        return state, None, {}
-    review.finish()
-    # the pass goes on with later appends: the state gets its own copies of its counters
-    state.pairs = {k: list(v) for k, v in state.pairs.items()}
-    state.debt = dict(state.debt)
-    seen: set[tuple[int, int, int]] = set()
-    for p in sorted(wanted, key=lambda p: p[_LOC]):
-        rec = records.get(p[_LOC])
-        if rec is not None and p[_LOC] not in seen:
-            seen.add(p[_LOC])
-            state.decisions.append(rec)
-
-    def items(pendings: Any) -> list[QueueItem]:
-        out = []
-        for p in pendings:
-            rec = records.get(p[_LOC])
-            if rec is not None:
-                if len(p) == 6:  # a quiet run of a trusted ensemble
-                    out.append(QueueItem(rec, p[4], p[5], EvalPhase.TRUST, _TRUSTED))
-                else:
-                    out.append(QueueItem(rec, *p[4:]))
-        return out
-
-    state.queue_due = items(due)
-    state.queue_all = items(review.all)
-    state.queue_total = review.due_total
-    return state, review, records
 
 
 # --------------------------------------------------------------------------- artifacts

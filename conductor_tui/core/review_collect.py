@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import compress, islice, repeat
-from operator import and_, attrgetter, is_, le
+from operator import attrgetter, is_, le
+from pathlib import Path
 from typing import Any
+
+from msgspec.structs import astuple
 
 from conductor_tui.core.interning import InterningDecoder
 from conductor_tui.core.records import RunStatus
-from conductor_tui.core.review_pass import _DECISION_EVENTS, _Light, _ReviewPass
-from conductor_tui.core.review_state import _DONE
+from conductor_tui.core.review_pass import _BOM, _DECISION_EVENTS, _Light, _ReviewPass, _validate_line
+from conductor_tui.core.review_state import _DONE, FLAG_EVENT
 
 _KEY = attrgetter("event", "routed_to", "task_type", "ensemble", "status")
 _ID = attrgetter("id")
@@ -66,11 +69,15 @@ class Collect:
         self.index: dict[tuple, int] = {}  # key → its number (the position in the lists below)
         self.classes: list[tuple] = []  # (kind, task type, pair, ensemble, done)
         self.codes: list[int] = []  # the code of its records in a block
-        self.claude: list[bool] = []  # a Claude decision (no local route)
+        self.claude: list[int] = []  # 1: a Claude decision (no local route)
+        self.code_table = bytearray(256)  # the codes and Claude marks of the first 256 keys,
+        self.claude_table = bytearray(256)  # as ``bytes.translate`` tables
         self.numbers: dict[str, int] = {}  # ensemble → its number in this piece
         self.blocks: list[Block] = []
         self.kept: dict[str, list] = {}  # ensemble → [(block, index, record, id)]
         self.overflow = False
+        self.flag_keys: set[int] = set()  # the numbers of the keys of flag events
+        self.flag_blocks: list[tuple[int, int]] = []  # (offset, length) of blocks with a flag
         self.pairs: dict[tuple[str, str], list[Any]] = {}
         self.debt: dict[str, int] = {}
         self.runs = 0
@@ -105,43 +112,74 @@ class Collect:
                     self.overflow = self.overflow or number >= MAX_ENSEMBLES
                 if done and number < MAX_ENSEMBLES:
                     code = number
-        self.index[key] = len(self.classes)
+        if event == FLAG_EVENT:
+            self.flag_keys.add(len(self.classes))  # the number the key gets below
+        kid = len(self.classes)  # the key's number
+        self.index[key] = kid
         self.classes.append(out)
         self.codes.append(code)
-        self.claude.append(out[0] == _KIND_CLAUDE)
+        self.claude.append(int(out[0] == _KIND_CLAUDE))
+        if kid < 256:
+            self.code_table[kid] = code
+            self.claude_table[kid] = self.claude[-1]
 
-    def feed(self, recs: list[_Light], offset: int, plen: int, first_idx: int = 0, step: Any = None) -> None:
+    def feed(
+        self,
+        recs: list[_Light],
+        offset: int,
+        plen: int,
+        first_idx: int = 0,
+        step: Any = None,
+        ids: Any = None,
+    ) -> None:
         """Process a block's decoded records in file order (``step``: their line indexes
-        when not consecutive from ``first_idx``)."""
+        when not consecutive from ``first_idx``; ``ids``: theirs, when already listed)."""
         if step is None and first_idx:
             step = range(first_idx, first_idx + len(recs))
         index = self.index
-        keys = list(map(_KEY, recs))
         try:
-            kids = list(map(index.__getitem__, keys))
+            numbers: Any = list(map(index.__getitem__, map(_KEY, recs)))
         except KeyError:  # classified in file order: the pairs are listed as they appear
+            keys = list(map(_KEY, recs))
             for key in dict.fromkeys(keys):
                 if key not in index:
                     self._classify(key)
-            kids = list(map(index.__getitem__, keys))
-        self._count(recs, kids)
-        ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
+            numbers = list(map(index.__getitem__, keys))
+        if len(self.classes) <= 256:  # one byte per record: the per-key lookups translate it
+            numbers = bytes(numbers)
+        seen = self._count(recs, numbers)
+        if self.flag_keys and any(k in seen for k in self.flag_keys):
+            self.flag_blocks.append((offset, plen))
+        if ids is None:
+            ids = list(map(_ID, recs))  # the feeders derive a missing id (``_read_routing``)
         need = self.review.need
         hit = self.events.intersection(ids)
         found = hit & need if hit and need else None
         if found:
             classes = self.classes
             for i in compress(range(len(ids)), map(found.__contains__, ids)):
-                c = classes[kids[i]]
+                c = classes[numbers[i]]
                 if c[0] == _KIND_LOCAL:
                     self.run_ensembles[ids[i]] = c[3]
-        self._block(recs, kids, ids, hit, (offset, plen, step))
+        self._block(recs, numbers, ids, hit, (offset, plen, step))
 
-    def _count(self, recs: list[_Light], keys: list[int]) -> None:
-        """Local runs, uses and the newest use per task type + ensemble, and debt."""
+    def _per_record(self, numbers: Any, values: list[int], table: bytearray) -> Any:
+        """``values`` (one per key) for each record: ``table`` (the same values as bytes)
+        translates the records' key numbers when they are bytes."""
+        if numbers.__class__ is bytes:
+            return numbers.translate(table)
+        return bytes(map(values.__getitem__, numbers))
+
+    def _count(self, recs: list[_Light], numbers: Any) -> dict[int, int]:
+        """Local runs, uses and the newest use per task type + ensemble, and debt; returns
+        how many records of each key (its number) the block has."""
         classes = self.classes
+        if numbers.__class__ is bytes and len(classes) <= 32:
+            seen = {k: n for k in range(len(classes)) if (n := numbers.count(k))}
+        else:
+            seen = Counter(numbers)
         runs = 0
-        for key, k in Counter(keys).items():
+        for key, k in seen.items():
             c = classes[key]
             if c[0] == _KIND_LOCAL:
                 runs += k
@@ -149,11 +187,15 @@ class Collect:
                     c[2][0] += k  # uses: completed runs only
         self.runs += runs
         tss = list(map(_TS, recs))
-        if set(map(type, tss)) == {str} and all(map(le, tss, islice(tss, 1, None))):
-            latest = dict(zip(keys, tss, strict=True))  # in order: the last is the newest
+        try:  # all strings in order (a string compared with anything else raises)
+            ordered = bool(tss) and tss[0].__class__ is str and all(map(le, tss, islice(tss, 1, None)))
+        except TypeError:
+            ordered = False
+        if ordered:
+            latest = dict(zip(numbers, tss, strict=True))  # in order: the last is the newest
         else:
             latest = {}
-            for key, ts in zip(keys, tss, strict=True):
+            for key, ts in zip(numbers, tss, strict=True):
                 if ts.__class__ is str and (key not in latest or ts > latest[key]):
                     latest[key] = ts
         for key, ts in latest.items():
@@ -162,36 +204,43 @@ class Collect:
                 pair = c[2]
                 if pair[1] is None or ts > pair[1]:
                     pair[1] = ts
-        self._count_debt(recs, keys)
+        self._count_debt(recs, numbers)
+        return seen
 
-    def _count_debt(self, recs: list[_Light], keys: list[int]) -> None:
+    def _count_debt(self, recs: list[_Light], numbers: Any) -> None:
         """Interim Claude decisions per task type (no local preparation, delegable)."""
         review, classes, debt = self.review, self.classes, self.debt
-        picked = list(map(and_, map(self.claude.__getitem__, keys), map(is_, map(_PREP, recs), repeat(None))))
-        cats = list(compress(map(_CAT, recs), picked))
-        if set(map(type, cats)) <= {str, type(None)}:
-            for (key, cat), k in Counter(zip(compress(keys, picked), cats, strict=True)).items():
+        claude = self._per_record(numbers, self.claude, self.claude_table)
+        if 1 not in claude:
+            return
+        recs, keys = list(compress(recs, claude)), list(compress(numbers, claude))
+        picked = list(map(is_, map(_PREP, recs), repeat(None)))
+        try:
+            counted: Counter | None = Counter(
+                zip(compress(keys, picked), compress(map(_CAT, recs), picked), strict=True)
+            )
+        except TypeError:  # an unhashable category
+            counted = None
+        # (a category that is no string may equal another type's: those are counted one by one)
+        if counted is not None and all(cat is None or cat.__class__ is str for _key, cat in counted):
+            for (key, cat), k in counted.items():
                 if review._delegable(cat):
                     tt = classes[key][1]
                     debt[tt] = debt.get(tt, 0) + k
             return
         for key, rec in zip(keys, recs, strict=True):
-            c = classes[key]
-            if (
-                c[0] == _KIND_CLAUDE
-                and rec.preparation_tokens_local is None
-                and review._delegable(rec.delegability_category)
-            ):
-                debt[c[1]] = debt.get(c[1], 0) + 1
+            if rec.preparation_tokens_local is None and review._delegable(rec.delegability_category):
+                tt = classes[key][1]
+                debt[tt] = debt.get(tt, 0) + 1
 
-    def _block(self, recs: list[_Light], keys: list[int], ids: list, hit: set, where: tuple) -> None:
+    def _block(self, recs: list[_Light], numbers: Any, ids: list, hit: set, where: tuple) -> None:
         """The block's codes; the runs named in ``events`` (``hit``) kept with their records."""
         offset, plen, step = where
-        codes = bytearray(map(self.codes.__getitem__, keys))  # keys: the keys' numbers
+        codes = bytearray(self._per_record(numbers, self.codes, self.code_table))
         if hit:
             number = len(self.blocks)
             for i in compress(range(len(ids)), map(hit.__contains__, ids)):
-                c = self.classes[keys[i]]
+                c = self.classes[numbers[i]]
                 if c[0] == _KIND_LOCAL:
                     codes[i] = NO_RUN
                     idx = step[i] if step is not None else i
@@ -207,20 +256,48 @@ class Collect:
             (offset, plen, list(step) if step is not None else None, bytes(codes), samp, joined)
         )
 
-    def result(self, skipped: int) -> tuple:
-        """What a worker sends back (small: the blocks' codes and joined ids)."""
+    def result(self, skipped: int, path: Path | None = None) -> tuple:
+        """What a worker sends back (small: the blocks' codes and joined ids), with the
+        runs flagged in this piece (``path``: the log it was read from)."""
         seqs = {ens: (self.numbers[ens], self.kept[ens]) for ens in self.numbers}
+        flags: set[str] = set()
+        if path is not None and self.flag_blocks:
+            with path.open("rb", buffering=0) as fh:
+                for offset, length in self.flag_blocks:
+                    fh.seek(offset)
+                    flags |= flags_in(fh.read(length))
         return (
             skipped, self.offset, self.tail, self.pairs, self.debt, self.runs, self.run_ensembles,
-            self.blocks, seqs, self.overflow,
+            self.blocks, seqs, self.overflow, flags,
         )  # fmt: skip
+
+
+_FLAG_NEEDLE = f'"{FLAG_EVENT}"'.encode()
+
+
+def flags_in(data: bytes) -> set[str]:
+    """The routing ids the flag events among the lines of ``data`` name: each line holding
+    the event's quoted name read as a full record (as ``review_read._scan_flags`` reads
+    the whole log)."""
+    out: set[str] = set()
+    if _FLAG_NEEDLE not in data:
+        return out
+    for raw in data.split(b"\n"):
+        if _FLAG_NEEDLE in raw:
+            line = raw.strip()
+            if line.startswith(_BOM):
+                line = line[len(_BOM) :]
+            rec = _validate_line(line)
+            if rec is not None and rec.event == FLAG_EVENT and rec.routing_id is not None:
+                out.add(str(rec.routing_id))
+    return out
 
 
 def _plain(rec: Any) -> _Light:
     """``rec`` as the plain record type (an interned line's type does not pickle)."""
     if rec.__class__ is _Light:
         return rec
-    return _Light(**{name: getattr(rec, name) for name in _Light.__struct_fields__})
+    return _Light(*astuple(rec))  # the interned type has the same fields in the same order
 
 
 def merge_counts(review: _ReviewPass, parts: list[tuple]) -> int:

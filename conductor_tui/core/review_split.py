@@ -1,50 +1,102 @@
 """The whole review pass (Evaluate's queue) with the routing log split by line range, one
 piece per core: each forked worker decodes only its piece and returns the counts and, per
 block, one byte per line naming the ensemble of each quiet run, with the records of the runs
-an evaluation names or the person flagged (:mod:`conductor_tui.core.review_collect`); here
-each ensemble's runs are followed through the blocks of every piece in order
-(:class:`RunSequence`) and stepped. The workers are started before the evaluations are
-read (:func:`split_early`), which this process does meanwhile.
-
-Stepping is done in bulk between the runs with a verdict or a flag (which take the pass's
-full step): while no score is added an ensemble's phase changes only when its run count
-passes the trusted-threshold run count, so a stretch of quiet runs adds to the counters at
-once, and only the newest of them — the ones the queue and the "all runs" view keep
-(:data:`QUEUE_LIMIT`, :data:`ALL_RUNS_LIMIT`) — become queue entries. Same result as one
-pass over the log (``_ReviewPass.feed``).
+an evaluation names (:mod:`conductor_tui.core.review_collect`) and the flags found in it;
+here the pieces are stitched: their counts added, the flagged runs they did not keep taken
+out of the quiet runs, and each ensemble's runs followed through the blocks of every piece
+in order and stepped (:mod:`conductor_tui.core.review_walk`). The workers are started
+before the evaluations are read (:func:`split_early`), which this process does meanwhile.
+Same result as one pass over the log (``_ReviewPass.feed``).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterator
-from hashlib import sha256
+from collections.abc import Callable
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import logscan
-from conductor_tui.core.records import EvalPhase, Phase, RunStatus
-from conductor_tui.core.review_collect import _SEP, DRAW, SAMPLED, Block, Collect, merge_counts
-from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pending, _ReviewPass
+import msgspec
+
+from conductor_tui.core import logscan, review_read
+from conductor_tui.core.review_collect import _ID, _SEP, DRAW, NO_RUN, SAMPLED, Block, Collect, merge_counts
+from conductor_tui.core.review_pass import _BOM, _LOC, _Light, _ReviewPass
 from conductor_tui.core.review_read import (
-    _read_routing,
-    _scan_flags,
+    _feed_per_line,
     no_collection,
     routing_ids_named,
     split_ranges,
 )
-from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT, ReviewState
-
-# a stretch of quiet runs: its kind decides their entries
-_ESTABLISH, _CALIBRATE, _TRUST = "establish", "calibrate", "trust"
+from conductor_tui.core.review_state import ReviewState
+from conductor_tui.core.review_walk import RunSequence, _Walk, draw_bound, newest
 
 
 def _collect_piece(job: tuple[_ReviewPass, Path, int, int | None, set[str] | None]) -> tuple:
     review, path, start, end, events = job
     part = Collect(review, events=events)
     with no_collection():
-        return part.result(_read_routing(path, part, start, end))
+        return part.result(_read_piece(path, part, start, end), path)
+
+
+def _read_piece(path: Path, part: Collect, start: int, end: int | None) -> int:
+    """``review_read._read_routing`` of a piece — the same records fed in the same blocks,
+    the same skipped lines, offset and tail — read into one buffer used again for every
+    block (a fresh block of bytes per read, and its copy without the partial last line,
+    cost more than the read itself: new pages to fault in)."""
+    skipped = 0
+    part.offset, part.tail = start, False
+    if not path.is_file():
+        return 0
+    block = review_read._BLOCK
+    size = block
+    buf = bytearray(size)
+    with path.open("rb", buffering=0) as fh:
+        offset = start
+        first = start == 0
+        while True:
+            want = size if end is None else min(size, end - offset)
+            if len(buf) < want:
+                buf = bytearray(want)
+            fh.seek(offset)
+            n = fh.readinto(memoryview(buf)[:want])
+            if not n:
+                break
+            cut = buf.rfind(b"\n", 0, n)
+            if cut < 0:
+                if n < size:  # the last line has no newline
+                    data = bytes(buf[:n])
+                    if first and data.startswith(_BOM):
+                        data = data[len(_BOM) :]
+                        offset += len(_BOM)
+                    skipped += _feed_per_line(part, data, offset)
+                    part.tail = bool(data.strip())
+                    break
+                size *= 2
+                continue
+            lo = len(_BOM) if first and buf.startswith(_BOM, 0, n) else 0
+            first = False
+            offset += lo
+            skipped += _feed_piece(part, buf, lo, cut + 1, offset)
+            offset += cut + 1 - lo
+            size = block
+    part.offset = offset
+    return skipped
+
+
+def _feed_piece(part: Collect, buf: bytearray, lo: int, hi: int, offset: int) -> int:
+    """``review_read._feed_block`` of ``buf[lo:hi]`` (whole lines)."""
+    view = memoryview(buf)[lo:hi]
+    try:
+        recs = part.decode_lines(view)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        recs = None
+    if recs is not None and len(recs) == buf.count(b"\n", lo, hi):
+        ids = list(map(_ID, recs))
+        if None not in ids:
+            part.feed(recs, offset, hi - lo, ids=ids)
+            return 0
+    return _feed_per_line(part, bytes(view), offset)
 
 
 def _collect_or_meanwhile(job: Any) -> Any:
@@ -77,7 +129,8 @@ def collect_split(
     jobs: list[Any] = [(review, path, a, b, events) for a, b in ranges]
     if meanwhile is not None:
         jobs.append(meanwhile)
-    return logscan.fork_map(_collect_or_meanwhile, jobs)[: len(ranges)]
+    with no_collection():  # the pieces unpickled here are many objects, in no cycle
+        return logscan.fork_map(_collect_or_meanwhile, jobs)[: len(ranges)]
 
 
 def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
@@ -93,6 +146,7 @@ def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
 
 def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     skipped = merge_counts(review, parts)
+    _keep_flagged(review.state.flagged_ids, parts)
     blocks: list[Block] = []
     ids: dict[int, list[str]] = {}  # block → its lines' ids (split when needed)
     seqs: dict[str, RunSequence] = {}
@@ -103,20 +157,67 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
                 seq = seqs[ens] = RunSequence(blocks, ids)
             seq.add_piece(len(blocks), len(part[7]), number, kept)
         blocks += part[7]
-    due: list[_Pending] = []
-    every: list[_Pending] = []
+    bound = draw_bound(review.thresholds.sampling_rate_established)
+    walks = []
     for ens, seq in seqs.items():
         seq.count_runs()
-        walk = _Walk(review, ens, seq)
+        walk = _Walk(review, ens, seq, bound)
         walk.run()
-        ens_all, ens_due = walk.entries()
-        every += ens_all
-        due += ens_due
-    loc = _LOC
-    review.due = deque(sorted(due, key=lambda p: p[loc]), maxlen=review.due.maxlen)
-    review.all = deque(sorted(every, key=lambda p: p[loc]), maxlen=review.all.maxlen)
-    review.special.sort(key=lambda p: p[loc])
+        walks.append(walk)
+    every, due = newest(walks)
+    review.due = deque(due, maxlen=review.due.maxlen)
+    review.all = deque(every, maxlen=review.all.maxlen)
+    review.special.sort(key=lambda p: p[_LOC])
     return skipped
+
+
+def _keep_flagged(flagged: set[str], parts: list[tuple]) -> None:
+    """The flagged runs the pieces did not keep (the flags were found by the pieces
+    themselves, mostly after their runs) taken out of their ensembles' quiet runs and kept,
+    as if the pieces had known them: a quiet run is completed, and its sampling code
+    stands for its recorded decision."""
+    kept = {entry[3] for part in parts for _number, entries in part[8].values() for entry in entries}
+    missing = flagged - kept
+    if not missing:
+        return
+    for part in parts:
+        names = {number: entries for _ens, (number, entries) in part[8].items()}
+        blocks, touched = part[7], set()
+        for k, block in enumerate(blocks):
+            hits = _lines_of(block[5], missing)
+            quiet = [i for i in hits if block[3][i] != NO_RUN]
+            if not quiet:
+                continue
+            codes, samp, step = bytearray(block[3]), block[4], block[2]
+            for i in quiet:
+                code = DRAW if samp is None else samp[i]
+                rec = _Light(sampled_for_evaluation=None if code == DRAW else code == SAMPLED)
+                rid = block[5][i] if isinstance(block[5], list) else block[5].split(_SEP)[i]
+                loc = (block[0], block[1], step[i] if step is not None else i)
+                names[codes[i]].append((k, i, rec, rid, loc))
+                touched.add(codes[i])
+                codes[i] = NO_RUN
+            blocks[k] = (*block[:3], bytes(codes), *block[4:])
+        for number in touched:
+            names[number].sort(key=lambda entry: (entry[0], entry[1]))
+
+
+def _lines_of(joined: Any, ids: set[str]) -> list[int]:
+    """The line positions in a block (its ids joined, or listed) whose id is in ``ids``."""
+    if isinstance(joined, list):
+        return [i for i, rid in enumerate(joined) if rid in ids]
+    if len(ids) > 16 or "" in ids:  # one split is cheaper than many searches
+        listed = joined.split(_SEP)
+        return list(compress(range(len(listed)), map(ids.__contains__, listed)))
+    out = []
+    for rid in ids:
+        pos = joined.find(rid)
+        while pos >= 0:
+            end = pos + len(rid)
+            if (pos == 0 or joined[pos - 1] == _SEP) and (end == len(joined) or joined[end] == _SEP):
+                out.append(joined.count(_SEP, 0, pos))
+            pos = joined.find(rid, end)
+    return sorted(out)
 
 
 # --------------------------------------------------------------------------- started early
@@ -140,256 +241,23 @@ def count_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> _
 
 def split_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> tuple[set[str], list] | None:
     """The whole pass's pieces read before the evaluations are, which ``meanwhile`` does
-    here: the workers keep the records of the runs an evaluation names or the person
-    flagged (a quick read of the ids, a search for the flags). ``(those ids, the pieces)``,
-    or ``None`` (nothing read) when the log is read in one process or the ids cannot be read."""
+    here: the workers keep the records of the runs an evaluation names (a quick read of
+    the ids) and find the flags in their pieces (``state.flagged_ids``: their runs are
+    taken out of the quiet runs when stitched, see :func:`_keep_flagged`). ``(those ids,
+    the pieces)``, or ``None`` (nothing read) when the log is read in one process or the
+    ids cannot be read."""
     named = routing_ids_named(Path(store.evaluations_path))
     if named is None:
         return None
-    state.flagged_ids = _scan_flags(path)
-    events = named | state.flagged_ids
     early = _ReviewPass(state, named)  # the pieces need neither the evaluations nor the config
-    parts = collect_split(path, early, events, meanwhile)
+    parts = collect_split(path, early, named, meanwhile)
     state.run_ensembles.clear()
-    return None if parts is None else (events, parts)
+    if parts is None:
+        return None
+    state.flagged_ids = set().union(*(part[10] for part in parts))
+    return named, parts
 
 
 def adopt_counts(review: _ReviewPass, early: _ReviewPass) -> None:
     review.pairs, review.debt, review.total_runs = early.pairs, early.debt, early.total_runs
     review.offset, review.tail = early.offset, early.tail
-
-
-class RunSequence:
-    """One ensemble's quiet runs (completed, without verdict or flag) across the blocks of
-    every piece, by their ordinal in file order, and its kept runs (``kept``: ``(ordinal of
-    the next quiet run, record, id, (offset, block length, line index))``)."""
-
-    def __init__(self, blocks: list[Block], ids: dict[int, list[str]]) -> None:
-        self.blocks = blocks
-        self.ids = ids
-        self.numbers: dict[int, int] = {}  # block → this ensemble's code in it
-        self.kept: list[tuple] = []
-        self.starts: list[int] = []  # blocks with runs, and the ordinal of their first run
-        self.order: list[int] = []
-        self.total = 0
-
-    def add_piece(self, base: int, count: int, number: int, kept: list[tuple]) -> None:
-        for b in range(base, base + count):
-            self.numbers[b] = number
-        self.kept += [(base + b, i, rec, rid, loc) for b, i, rec, rid, loc in kept]
-
-    def count_runs(self) -> None:
-        """Ordinals: of each block's first run, of each kept run's next quiet run."""
-        blocks, total = self.blocks, 0
-        first: dict[int, int] = {}
-        for b, number in self.numbers.items():
-            n = blocks[b][3].count(number)
-            if n:
-                self.order.append(b)
-                self.starts.append(total)
-            first[b] = total
-            total += n
-        self.total = total
-        self.kept = [
-            (first[b] + self.blocks[b][3].count(self.numbers[b], 0, i), rec, rid, loc)
-            for b, i, rec, rid, loc in self.kept
-        ]
-
-    def runs_back(self, a: int, end: int) -> Iterator[tuple[int, int]]:
-        """``(block, line position)`` of the runs with ordinals ``end - 1`` down to ``a``."""
-        if a >= end:
-            return
-        nxt = end - 1  # the ordinal of the next run to yield
-        k = bisect_right(self.starts, nxt) - 1
-        left = end - a
-        while left > 0:
-            b = self.order[k]
-            codes, number = self.blocks[b][3], self.numbers[b]
-            i = len(codes)
-            for _ in range(self.starts[k] + codes.count(number) - nxt):
-                i = codes.rfind(number, 0, i)
-            while left > 0 and i >= 0:
-                yield b, i
-                left -= 1
-                nxt -= 1
-                i = codes.rfind(number, 0, i)
-            k -= 1
-
-    def chunks(self, a: int, end: int) -> Iterator[tuple[int, list[int]]]:
-        """The runs with ordinals ``a`` to ``end``, in order, a block at a time:
-        ``(block, line positions)``."""
-        nxt = a
-        k = bisect_right(self.starts, nxt) - 1
-        while nxt < end:
-            b, first = self.order[k], self.starts[k]
-            codes, number = self.blocks[b][3], self.numbers[b]
-            upto = self.starts[k + 1] if k + 1 < len(self.starts) else self.total
-            i = -1
-            for _ in range(nxt - first + 1):
-                i = codes.find(number, i + 1)
-            positions = [i]
-            find = codes.find
-            for _ in range(min(end, upto) - nxt - 1):
-                i = find(number, i + 1)
-                positions.append(i)
-            yield b, positions
-            nxt = min(end, upto)
-            k += 1
-
-    def block_ids(self, b: int) -> list[str]:
-        ids = self.ids.get(b)
-        if ids is None:
-            joined = self.blocks[b][5]
-            ids = self.ids[b] = joined.split(_SEP) if isinstance(joined, str) else joined
-        return ids
-
-    def rid(self, b: int, i: int) -> str:
-        return self.block_ids(b)[i]
-
-    def sampled(self, b: int, i: int) -> int:
-        samp = self.blocks[b][4]
-        return DRAW if samp is None else samp[i]
-
-    def location(self, b: int, i: int) -> tuple[int, int, int]:
-        offset, plen, step = self.blocks[b][:3]
-        return offset, plen, (step[i] if step is not None else i)
-
-
-class _Walk:
-    """One ensemble's runs stepped in order: the kept runs (a verdict or a flag) one by one
-    (``_ReviewPass._step``), the quiet stretches between them in bulk; :meth:`entries`
-    then builds the newest queue entries from the end."""
-
-    def __init__(self, review: _ReviewPass, ens: str, seq: RunSequence) -> None:
-        self.review, self.ens, self.seq = review, ens, seq
-        self.rate = review.thresholds.sampling_rate_established
-        # in file order: (None, all entries, due entries) of a full step, or a quiet stretch
-        # (kind, first, end, run count before it, calibrating, calibration window length)
-        self.timeline: list[tuple] = []
-
-    def run(self) -> None:
-        review, seq = self.review, self.seq
-        effective, flagged = review.effective, review.state.flagged_ids
-        pos = 0
-        for o, rec, rid, loc in seq.kept:
-            if (
-                rid not in effective
-                and rid not in flagged
-                and (rec.status or RunStatus.COMPLETED) not in _DONE
-            ):
-                continue  # kept by a superset of the ids: a failed run without a verdict
-            # (a completed run without verdict or flag takes the full step: the same result)
-            if o > pos:
-                self._quiet(pos, o)
-                pos = o
-            saved_all, saved_due = review.all, review.due
-            review.all, review.due = [], []  # type: ignore[assignment]
-            try:
-                review._step(rec, rid, self.ens, *loc)
-                self.timeline.append((None, review.all, review.due))
-            finally:
-                review.all, review.due = saved_all, saved_due
-        if pos < seq.total:
-            self._quiet(pos, seq.total)
-
-    def _quiet(self, a: int, b: int) -> None:
-        """Runs ``a`` to ``b`` (completed, no verdict, no flag): counted, their stretches
-        (one per phase) remembered for :meth:`entries`."""
-        review = self.review
-        track = review.tracks.get(self.ens)
-        if track is None:  # the ensemble's first run: what the full step would create
-            track = review.tracks[self.ens] = _EnsembleTrack(review.thresholds)
-        trust_after = review.trust_after
-        while a < b:
-            before = track.counter
-            phase = track.phase(before, trust_after)
-            # the phase holds until the run count passes the trusted-threshold run count
-            end = b if before > trust_after else min(b, a + trust_after - before + 1)
-            if phase is Phase.ESTABLISH:
-                kind = _ESTABLISH
-                review.due_total += self._count_sampled(a, end)
-            elif phase is Phase.CALIBRATE or phase is Phase.DESIGN:
-                kind = _CALIBRATE
-                review.due_total += end - a
-            else:
-                kind = _TRUST
-            tracker = track.tracker
-            self.timeline.append((kind, a, end, before, tracker.calibrating, len(tracker.window)))
-            track.counter += end - a
-            a = end
-
-    def _is_sampled(self, run: tuple[int, int]) -> bool:
-        """Whether a run in Establish is sampled (recorded, else :func:`stable_fraction`)."""
-        code = self.seq.sampled(*run)
-        if code == DRAW:
-            digest = sha256(self.seq.rid(*run).encode()).digest()
-            return int.from_bytes(digest[:8], "big") / 2**64 < self.rate
-        return code == SAMPLED
-
-    def _count_sampled(self, a: int, end: int) -> int:
-        """:meth:`_is_sampled` summed over runs ``a`` to ``end`` (a block at a time: the
-        draws of ~100,000 runs)."""
-        seq, due = self.seq, 0
-        draws: list[str] = []
-        for b, positions in seq.chunks(a, end):
-            samp, ids = seq.blocks[b][4], seq.block_ids(b)
-            if samp is None:
-                draws += map(ids.__getitem__, positions)
-                continue
-            for i in positions:
-                code = samp[i]
-                if code == DRAW:
-                    draws.append(ids[i])
-                elif code == SAMPLED:
-                    due += 1
-        rate = self.rate
-        return due + sum(
-            [int.from_bytes(sha256(r.encode()).digest()[:8], "big") / 2**64 < rate for r in draws]
-        )
-
-    def entries(self) -> tuple[list[_Pending], list[_Pending]]:
-        """The newest :data:`ALL_RUNS_LIMIT` entries of every run and :data:`QUEUE_LIMIT`
-        due entries of this ensemble, in file order (the pass's queues keep no more)."""
-        need = [ALL_RUNS_LIMIT, QUEUE_LIMIT]
-        out: tuple[list[_Pending], list[_Pending]] = ([], [])
-        for item in reversed(self.timeline):
-            if need[0] <= 0 and need[1] <= 0:
-                break
-            if item[0] is None:
-                for k in (0, 1):
-                    take = item[1 + k][-need[k] :] if need[k] > 0 else []
-                    out[k].extend(reversed(take))
-                    need[k] -= len(take)
-            else:
-                self._stretch_entries(item, need, out)
-        return out[0][::-1], out[1][::-1]
-
-    def _stretch_entries(self, item: tuple, need: list[int], out: tuple[list, list]) -> None:
-        """A quiet stretch's entries, newest first, while ``need`` asks for more."""
-        kind, a, end, before, calibrating, window = item
-        review, seq, ens = self.review, self.seq, self.ens
-        period = review.thresholds.calibration_period
-        n = before + end - a + 1  # the invocation number of the run after the stretch
-        for run in seq.runs_back(a, end):
-            if need[0] <= 0 and (need[1] <= 0 or kind is _TRUST):
-                return
-            n -= 1
-            if kind is _CALIBRATE:
-                due = True
-                position = min(window + 1, period) if calibrating else min(n, period)
-                phase: Any = EvalPhase.CALIBRATE
-                reason = f"calibrate {position}/{period}"
-            elif kind is _ESTABLISH:
-                due = self._is_sampled(run)
-                phase, reason = EvalPhase.ESTABLISH, review.sampled_reason if due else "not sampled"
-            else:
-                due, phase, reason = False, EvalPhase.TRUST, _TRUSTED
-            if not due and need[0] <= 0:
-                continue
-            pending = (*seq.location(*run), seq.rid(*run), ens, n, phase, reason, None, False)
-            if need[0] > 0:
-                out[0].append(pending)
-                need[0] -= 1
-            if due and need[1] > 0:
-                out[1].append(pending)
-                need[1] -= 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_pass, review_read, review_split
+from conductor_tui.core import review, review_pass, review_read, review_split, review_walk
 from conductor_tui.core.store import ProjectStore
 
 ENSEMBLES = [f"ens-{k:02d}" for k in range(14)]
@@ -24,7 +24,7 @@ def _write(project: Path, seed: int, runs: int, *, by_invocation: bool = False) 
     rng = random.Random(seed)
     evals = project / ".llm-orc" / "evaluations"
     evals.mkdir(parents=True, exist_ok=True)
-    (project / ".llm-orc" / "routing-config.yaml").write_text(
+    (evals / "routing-config.yaml").write_text(
         "routing_thresholds:\n  calibration_period: 3\n  sampling_rate_established: 0.3\n"
         "  trusted_threshold_uses: 12\n  trusted_threshold_good_ratio: 0.7\n"
     )
@@ -113,7 +113,7 @@ def _fingerprint(store: ProjectStore) -> tuple:
 
 
 def _limits(monkeypatch, queue: int, every: int) -> None:
-    for module in (review_pass, review_split):
+    for module in (review_pass, review_walk):
         monkeypatch.setattr(module, "QUEUE_LIMIT", queue)
         monkeypatch.setattr(module, "ALL_RUNS_LIMIT", every)
 
@@ -133,8 +133,8 @@ def test_the_split_pass_matches_one_process(
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
     one = _fingerprint(store)
     calls: list[int] = []
-    real = review_split._Walk.run
-    monkeypatch.setattr(review_split._Walk, "run", lambda self: (calls.append(1), real(self))[1])
+    real = review_walk._Walk.run
+    monkeypatch.setattr(review_walk._Walk, "run", lambda self: (calls.append(1), real(self))[1])
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
     split = _fingerprint(store)
     assert calls  # the split pass ran (not the one-process read)
@@ -175,3 +175,124 @@ def test_evaluations_naming_an_invocation_keep_every_run_in_order(tmp_path: Path
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
     assert _fingerprint(store) == one
     assert one[10]  # evaluations were linked to runs by invocation
+
+
+@pytest.mark.parametrize("rate", [0.0, 1e-19, 0.1, 0.3, 0.5, 2 / 3, 0.999999, 1.0, 1.5, -0.2])
+def test_the_draw_bound_samples_exactly_the_runs_the_stable_draw_does(rate: float) -> None:
+    bound = review_walk.draw_bound(rate)
+    rng = random.Random(7)
+    ids = [f"rd-{rng.getrandbits(48):012x}" for _ in range(3000)]
+    expected = sum(review.stable_fraction(r) < rate for r in ids)
+    assert review_walk.count_drawn(ids, bound) == expected
+    # digests whose first 8 bytes sit right at the bound (where the float division rounds)
+    edge = min(int.from_bytes(bound[:8], "big"), (1 << 64) - 1) if len(bound) == 32 else (1 << 64) - 1
+    for x in {max(0, min(edge + d, (1 << 64) - 1)) for d in range(-600, 600)} | {0, (1 << 64) - 1}:
+        digest = x.to_bytes(8, "big") + rng.randbytes(24)
+        assert (digest < bound) == (x / 2**64 < rate), x
+
+
+def _write_flags(project: Path, seed: int) -> int:
+    """A log whose few flags the pieces find themselves: flags of runs in an earlier piece,
+    a flag before its run, a flagged run logged twice, a flagged failed run, flagged runs
+    with a recorded sampling decision and one without an id (its derived id flagged), amid
+    long quiet stretches in Establish (sampled), judged and re-evaluated runs and corrupt
+    lines. Returns the flags written."""
+    rng = random.Random(seed)
+    evals = project / ".llm-orc" / "evaluations"
+    evals.mkdir(parents=True, exist_ok=True)
+    (evals / "routing-config.yaml").write_text(
+        "routing_thresholds:\n  calibration_period: 2\n  sampling_rate_established: 0.25\n"
+        "  trusted_threshold_uses: 900\n"
+    )
+    lines: list[str] = []
+    evaluations: list[dict] = []
+    flags: list[str] = []
+    chosen: list[str] = []
+    for i in range(3000):
+        ens = ENSEMBLES[i % 3]
+        rec: dict = {"id": f"q-{i}", "timestamp": f"2026-03-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                     "routed_to": ens, "ensemble": ens, "task_type": "extraction"}  # fmt: skip
+        if i % 97 == 5:
+            rec["sampled_for_evaluation"] = i % 2 == 0
+        if i % 211 == 7:
+            rec["status"] = "failed"
+        if i in (40, 41):
+            rec["id"] = "twice"  # one id on two lines
+        if i == 60:
+            del rec["id"]  # derives its id from the line
+        line = json.dumps(rec)
+        lines.append(line)
+        if i < 12:  # calibration verdicts (one judged, one overridden)
+            ev = {"routing_id": rec["id"], "ensemble": ens, "score": "good", "reasoning": "r"}
+            evaluations.append(ev if i else {**ev, "evaluator": "claude", "judge_score": "good"})
+            if i == 3:
+                evaluations.append({**ev, "score": "acceptable", "evaluator": "human"})
+        if i in (1200, 1401, 211 * 5 + 7):
+            chosen.append(rec["id"])
+        if i == 60:
+            chosen.append(review_pass.line_identity("rd-", line.encode()))
+        if i in (40, 1203):
+            chosen.append(rec.get("id", ""))
+        if i % 500 == 17:
+            lines.append(rng.choice(['{"task_type": "ext', "not json", "[1]", '{"id": 5}']))
+    lines.insert(1000, json.dumps({"event": review.FLAG_EVENT, "routing_id": "q-1203"}))  # before its run
+    for rid in chosen:
+        if rid != "q-1203":
+            lines.append(json.dumps({"event": review.FLAG_EVENT, "routing_id": rid}))
+    flags = sorted(set(chosen))
+    (evals / "routing-log.jsonl").write_text("\n".join(lines) + "\n")
+    (evals / "evaluations.jsonl").write_text("\n".join(json.dumps(e) for e in evaluations) + "\n")
+    return len(flags)
+
+
+@pytest.mark.parametrize(("workers", "block"), [(2, 1 << 20), (3, 4096), (4, 900)])
+def test_flags_found_by_the_pieces_queue_what_one_process_does(
+    tmp_path: Path, monkeypatch, workers, block
+) -> None:
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    _limits(monkeypatch, 60, 40)
+    n_flags = _write_flags(tmp_path, 5)
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    one = _fingerprint(store)
+    scans: list[int] = []
+    real_scan = review_read._scan_flags
+    monkeypatch.setattr(review_read, "_scan_flags", lambda path: (scans.append(1), real_scan(path))[1])
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    split = _fingerprint(store)
+    assert not scans  # the pieces found the flags
+    assert split == one
+    state = review.load_review(store)
+    assert len(state.flagged_ids) == n_flags
+    flagged = [q for q in state.queue_due if q.flagged]
+    # every flagged completed run is queued as flagged, the one logged twice on both lines
+    assert sorted(q.routing_id for q in flagged).count("twice") == 2
+    assert {q.routing_id for q in flagged} == state.flagged_ids - {"q-1062"}  # the failed run is none
+    assert {q.phase for q in state.queue_due} >= {review.EvalPhase.ESTABLISH, review.EvalPhase.TRIGGERED}
+    assert review.EvalPhase.TRUST in {q.phase for q in state.queue_all}
+
+
+@pytest.mark.parametrize(("block", "workers"), [(700, 3), (4096, 2), (1 << 20, 4)])
+def test_a_piece_read_into_one_buffer_feeds_what_the_pass_reader_feeds(
+    tmp_path: Path, monkeypatch, block: int, workers: int
+) -> None:
+    """The pieces' reader (one buffer for every block) against ``review_read._read_routing``:
+    the same blocks, records, skipped lines, offset and tail — with a BOM, a line longer than
+    a block, blank and corrupt lines, a flag, and no final newline."""
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    _write(tmp_path, 41, runs=1500)
+    log = Path(ProjectStore(tmp_path).routing_log_path)
+    lines = log.read_text().splitlines()
+    lines.insert(300, json.dumps({"id": "long", "routed_to": "ens-00", "task_summary": "x" * 3000}))
+    lines.insert(500, "   ")
+    log.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())  # no final newline
+    state = review.ReviewState(project=tmp_path)
+    pass_ = review_pass._ReviewPass(state, set())
+    events = {f"r-{i}" for i in range(0, 1500, 7)}
+    ranges = review_read.split_ranges(log)
+    assert len(ranges) == workers
+    for start, end in [(0, None), *ranges]:
+        one, other = review_split.Collect(pass_, events=events), review_split.Collect(pass_, events=events)
+        read = review_split._read_piece(log, one, start, end)
+        assert one.result(read, log) == other.result(review_read._read_routing(log, other, start, end), log)
