@@ -64,7 +64,7 @@ async def settle(pilot, app: ConductorApp, *, poll: bool = True, status=None) ->
     await pilot.pause()
 
 
-async def drain(app: ConductorApp, *, timeout: float = 60.0) -> None:
+async def _drain_workers(app: ConductorApp, *, timeout: float = 60.0) -> None:
     """Wait for every worker (including ones they start); cancelled ones are fine."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -78,6 +78,18 @@ async def drain(app: ConductorApp, *, timeout: float = 60.0) -> None:
         else:
             await asyncio.sleep(0.005)  # a worker is queued but not started yet
     raise AssertionError(f"workers still running: {[w.name for w in app.workers if not w.is_finished]}")
+
+
+async def drain(app: ConductorApp, *, timeout: float = 60.0) -> None:
+    """Wait for every worker (including ones they start; cancelled ones are fine), then for
+    the Run screen's last flush of their output: no Markdown is still mounting its blocks
+    when the test ends and the app closes."""
+    await _drain_workers(app, timeout=timeout)
+    for stack in app._screen_stacks.values():
+        for screen in stack:
+            flush = getattr(screen, "_flush", None)
+            if flush is not None and screen.is_attached:
+                await flush()
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:

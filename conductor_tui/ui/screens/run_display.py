@@ -300,7 +300,9 @@ class RunDisplay(CockpitScreen):
     async def _flush(self) -> None:
         """Every 50 ms: refresh changed agents and append new text of the selected one.
         One flush at a time: the timer's and an explicit one (end of run, tests) never
-        interleave, so no text is written twice."""
+        interleave, so no text is written twice. None once the app is closing."""
+        if not self.app.is_running:
+            return  # the app is closing: a Markdown mounting blocks now would hold up its close
         if self._flush_lock is None:
             self._flush_lock = asyncio.Lock()
         async with self._flush_lock:
@@ -345,7 +347,7 @@ class RunDisplay(CockpitScreen):
             if agent.state not in (RUNNING, WAITING) and self._stream is not None:
                 await self._finish_stream()
         elif agent is not None and agent.instances and self.selected in dirty:
-            self.query_one("#run-output", Markdown).update(self._selected_text())
+            await self.query_one("#run-output", Markdown).update(self._selected_text())
         if view.finished and self._stream is not None:
             await self._finish_stream()
         if view.finished and dirty:
