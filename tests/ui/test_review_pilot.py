@@ -20,7 +20,7 @@ from conductor_tui.ui.screens.models import ModelsScreen
 from conductor_tui.ui.screens.savings import SavingsScreen
 from conductor_tui.ui.widgets.config_dialogs import ActionConfirm, RollbackDialog, ThresholdsDialog
 from tests.fakes.gpu import RTX_4090, FakeGpuProbe
-from tests.ui.conftest import posted
+from tests.ui.conftest import drain, posted, wait_until
 from tests.ui.review_support import (
     SIZE,
     calibrating_project,
@@ -502,6 +502,49 @@ async def test_savings_updates_when_lines_are_appended(tmp_path: Path) -> None:
             assert shown == [[str(c) for c in fresh.get_row_at(i)] for i in range(fresh.row_count)]
         day_row = screen.query_one("#sv-by-day", DataTable).get_row("2026-11-21")
         assert str(day_row[2]) == str(snap.by_day["2026-11-21"]["local_decisions"])
+
+
+async def test_a_refresh_asked_for_during_a_read_waits_for_it(tmp_path: Path, monkeypatch) -> None:
+    """A second refresh while the first still reads (a visit during the first read of a big
+    log) runs after it and reads only what is new: two threads feeding the one aggregator
+    counted the log twice."""
+    import threading
+
+    from conductor_tui.core.aggregate import Aggregator
+
+    app, _project = demo_app(tmp_path, "savings")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SavingsScreen)
+        expected = screen.snapshot.to_dict()
+        inside, most, second, count = [0], [0], threading.Event(), threading.Lock()
+        feed = Aggregator.feed_store
+
+        def watched(self: Aggregator, store, prefetch=None) -> int:
+            with count:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            if inside[0] > 1:
+                second.set()
+            elif not second.is_set():
+                second.wait(2.0)  # the first read holds on until a second one is in, or 2 s
+                second.set()
+            try:
+                return feed(self, store, prefetch)
+            finally:
+                with count:
+                    inside[0] -= 1
+
+        monkeypatch.setattr(Aggregator, "feed_store", watched)
+        screen.aggregator = None  # the next read starts from the beginning
+        screen.refresh_data()
+        await wait_until(lambda: inside[0] == 1)  # the first read is under way
+        screen.refresh_data()
+        await drain(app)
+        await settle(pilot)
+        assert most[0] == 1  # never two at once
+        assert screen.snapshot.to_dict() == expected  # the log counted once
 
 
 # ----------------------------------------------------------------------------- demo

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -117,6 +118,10 @@ everything from the start.
         self._wrap_time = 0.0
         self.savings_range: Any = None
         self.last_explanation: Any = None
+        # one feed at a time: a refresh asked for while another still reads (a visit during
+        # the first read of a big log) waits for it, then reads only what is new — two threads
+        # feeding the one aggregator counted the log twice
+        self._feed_lock = threading.Lock()
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="sv-body"):
@@ -168,9 +173,14 @@ everything from the start.
     @work(thread=True, exclusive=True, group="savings-feed", exit_on_error=False)
     def refresh_data(self) -> None:
         """Feed the new bytes (all of them the first time) and publish a snapshot."""
+        with self._feed_lock:
+            self._feed_and_publish()
+
+    def _feed_and_publish(self) -> None:
         prefetch = None
         store = self.services.store
-        first = self.aggregator is None
+        agg = self.aggregator  # this read's (``action_reread`` may drop it meanwhile)
+        first = agg is None
         new = 0
         try:
             if first:
@@ -183,12 +193,12 @@ everything from the start.
                     thresholds = store.load_config().routing_thresholds
                 except Exception:
                     thresholds = None
-                self.aggregator = Aggregator(thresholds)
+                agg = self.aggregator = Aggregator(thresholds)
                 cache = _cache_path(store)
                 if cache is not None:
-                    self.aggregator.load_cache(cache)  # `report`'s offset cache: read only new lines
-            new = self.aggregator.feed_store(store, prefetch)
-            snap = self.aggregator.snapshot() if (new or self.snapshot is None) else None
+                    agg.load_cache(cache)  # `report`'s offset cache: read only new lines
+            new = agg.feed_store(store, prefetch)
+            snap = agg.snapshot() if (new or self.snapshot is None) else None
             error = None
         except Exception as exc:
             snap, error = None, str(exc)
@@ -203,7 +213,7 @@ everything from the start.
             cache = _cache_path(store)
             if cache is not None:
                 with contextlib.suppress(OSError):
-                    self.aggregator.save_cache(cache)
+                    agg.save_cache(cache)
 
     def _range(self) -> Any:
         """The saving's range (core.savings_trace); skipped for very big logs while live."""
