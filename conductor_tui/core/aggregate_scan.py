@@ -130,14 +130,14 @@ class Folder(FoldMixin):
     ) -> None:
         """Fold the ``lines`` whole lines of ``piece`` (its first is line ``line_no``):
         decoded at once; a piece the decoder rejects, or that does not decode to one record
-        per line (a blank line, two objects on one line), is bisected down to small pieces
+        per line (:func:`~conductor_tui.core.logscan.one_record_per_line`), is bisected down to small pieces
         read line by line, the lines the decoder still rejects through the tolerant path,
         skipped and counted when that fails too."""
         try:
             recs = decoder.decode_lines(piece)
         except (msgspec.DecodeError, msgspec.ValidationError):
             recs = None
-        if recs is not None and len(recs) == lines:
+        if recs is not None and logscan.one_record_per_line(piece, len(recs), lines):
             self._add(recs, routing, groups)
             return
         piece = bytes(piece)

@@ -188,6 +188,42 @@ def test_corrupt_lines_counted_with_line_numbers_across_blocks(
     assert s.lines_read[str(log)] == 300
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    "hiding",
+    [
+        pytest.param([""], id="blank"),
+        pytest.param(["  \r"], id="whitespace-only"),
+        pytest.param(
+            ['{"timestamp": "2025-06-01T10:00:00Z",', ' "task_type": "extraction"}'], id="over-two-lines"
+        ),
+    ],
+)
+def test_a_line_of_two_records_is_skipped_when_another_line_evens_the_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str, hiding: list[str]
+) -> None:
+    """A line without a record of its own (blank, or half of a record written over two
+    lines) in the same block as a line holding two records (two writers interleaved): the
+    block has as many values as lines, yet the line of two is corrupt, as a line-by-line
+    reader finds it, and the blank line is nothing."""
+    import conductor_tui.core.aggregate_scan as aggregate_scan
+
+    monkeypatch.setattr(aggregate_scan, "BLOCK_SIZE", 1 << 16)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
+    one = json.dumps(local("extraction", "extract-x", 100))
+    rows = [one] * 40 + hiding + [one + one] * (len(hiding)) + [one] * 40
+    log = tmp_path / "routing-log.jsonl"
+    _write(log, rows)
+    agg = Aggregator()
+    agg.feed_file(log)
+    s = agg.snapshot()
+    two_records = [41 + len(hiding) + i for i in range(len(hiding))]
+    half_records = [41 + i for i in range(len(hiding))] if len(hiding) == 2 else []
+    assert s.routing_decisions == 80
+    assert s.total_tokens_local == 8000
+    assert s.skipped_line_numbers.get(str(log), []) == sorted(half_records + two_records)
+
+
 def test_crlf_bom_non_ascii_and_odd_values(tmp_path: Path) -> None:
     log = tmp_path / "routing-log.jsonl"
     body = (

@@ -374,7 +374,15 @@ def test_load_review_reads_everything_again_when_a_resume_would_be_wrong(tmp_pat
         (b'{"a":1}{"b":2}\n\n{"c":3}\n', 3, False),  # ... hidden by a blank line
         (b'{"a":1}{"b":2}\n \t\r\n{"c":3}\n', 3, False),  # ... or a line of blanks
         (b'{"a":1}\n\n{"c":3}\n', 2, False),  # a blank line alone: read line by line
+        (b'{"a":\n1}\n{"b":2}{"c":3}\n', 2, False),  # a record over two lines hides two on one
+        (b'{"a":\n{"b":1}}\n{"b":2}{"c":3}\n', 2, False),  # ... even when its second line opens with {
+        (b'  {"a":1} \n\t{"b":2}\n', 2, True),  # indented lines, trailing blanks
+        (b'[1]\n{"b":2}\n', 2, False),  # not an object: read line by line
     ],
 )
 def test_one_value_per_line(block: bytes, values: int, expected: bool) -> None:
     assert logscan.one_value_per_line(block, values) is expected
+    if block.endswith(b"\n"):  # whole lines: the fast check agrees
+        lines = block.count(b"\n")
+        assert logscan.one_record_per_line(block, values, lines) is (expected and values == lines)
+        assert logscan.one_record_per_line(memoryview(block), values, lines) is (expected and values == lines)
