@@ -504,6 +504,34 @@ async def test_savings_updates_when_lines_are_appended(tmp_path: Path) -> None:
         assert str(day_row[2]) == str(snap.by_day["2026-11-21"]["local_decisions"])
 
 
+async def test_savings_shortens_big_figures_to_fit_instead_of_cutting_them(tmp_path: Path) -> None:
+    """Hundreds of millions of tokens in a column seven cells wide: the cell says 218.13M,
+    not the first seven characters of 218,130,456 (which read as 218,130)."""
+    from conductor_tui.ui.widgets import savings_panels
+
+    project = tmp_path / "big"
+    log = project / ".llm-orc/evaluations/routing-log.jsonl"
+    row = {"timestamp": "2026-11-21T09:00:00Z", "task_type": "extraction", "routed_to": "extract-code-patterns",
+           "ensemble": "extract-code-patterns", "delegability_category": "agent-delegable",
+           "total_tokens_local": 218_130_456 // 4, "tokens_saved": 181_775_380 // 4}  # fmt: skip
+    write_jsonl(log, [row] * 4)
+    app = make_app(services=services_for(project, tmp_path), initial_mode="savings")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SavingsScreen)
+        table = screen.query_one("#sv-by-tt", DataTable)
+        widths = dict(savings_panels.TASK_TYPE_COLUMNS)
+        cells = dict(
+            zip([str(c.label) for c in table.ordered_columns], table.get_row("extraction"), strict=True)
+        )
+        assert str(cells["tokens"]) == "218.13M" and str(cells["saved~"]) == "181.78M"
+        for label in ("dec", "local", "tokens", "saved~", "g/a/p"):
+            assert len(str(cells[label])) <= widths[label]
+        card = str(screen.query_one("#sv-local", Static).render())
+        assert "218,130,456" in card  # a card has room for the whole figure at this width
+
+
 async def test_a_refresh_asked_for_during_a_read_waits_for_it(tmp_path: Path, monkeypatch) -> None:
     """A second refresh while the first still reads (a visit during the first read of a big
     log) runs after it and reads only what is new: two threads feeding the one aggregator

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.savings_panels import (
+    CARDS,
     DAY_COLUMNS,
     DAY_PRIORITY,
     ENSEMBLE_COLUMNS,
@@ -307,11 +308,18 @@ everything from the start.
         if self.services.poll_interval > 0 and not self._suspended and self.is_attached:
             self._timer = self.set_timer(LIVE_INTERVAL, self.refresh_data)
 
+    def _card_fit(self) -> tuple[bool, int]:
+        """Whether the cards take their short labels (below 100 columns), and the characters
+        a card's value has (six cards side by side, each with a border and, when not
+        narrow, a cell of padding each side)."""
+        width = self.app.size.width
+        narrow = width < 100
+        return narrow, max(4, width // len(CARDS) - (2 if narrow else 4))
+
     def on_resize(self) -> None:
-        """Card labels depend on the width (short ones below 100 columns)."""
-        narrow = self.app.size.width < 100
-        if self.snapshot is not None and narrow != getattr(self, "_narrow_cards", None):
-            self._narrow_cards = narrow
+        """Card labels and figures depend on the width."""
+        fit = self._card_fit()
+        if self.snapshot is not None and fit != getattr(self, "_cards_fit", None):
             self._render_snapshot(self.snapshot)
 
     def _ratio_label(self, snap: Any) -> str:
@@ -324,8 +332,8 @@ everything from the start.
         )
 
     def _render_snapshot(self, snap: Any) -> None:
-        narrow = self.app.size.width < 100  # cards ~11 cells wide: labels that fit one line
-        self.query_one("#sv-cards", KpiCards).show(snap, self.savings_range, narrow=narrow)
+        narrow, room = self._cards_fit = self._card_fit()  # below 100 columns: labels that fit a card
+        self.query_one("#sv-cards", KpiCards).show(snap, self.savings_range, narrow=narrow, room=room)
         fill_task_types(self.query_one("#sv-by-tt", DataTable), snap)
         fill_ensembles(self.query_one("#sv-by-ens", DataTable), snap)
         # the day table (a row per day: hundreds over a long history, on a tab not shown

@@ -13,16 +13,17 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
 from conductor_tui.ui.widgets.charts import columns
+from conductor_tui.ui.widgets.numbers import fit_count, fit_counts
 from conductor_tui.ui.widgets.table_sync import show_rows
 
 CARDS = ("local", "saved", "share", "debt", "evals", "skipped")
 # each table's columns in display order, and the order in which they give way when the table is
 # narrow (the first column of the table takes the rest, up to its width)
 TASK_TYPE_COLUMNS = (("task type", 22), ("phase", 9), ("dec", 4), ("local", 5), ("tokens", 7),
-                     ("saved~", 7), ("debt", 4), ("g/a/p", 7), ("ratio", 5))  # fmt: skip
+                     ("saved~", 7), ("debt", 4), ("g/a/p", 11), ("ratio", 5))  # fmt: skip
 TASK_TYPE_PRIORITY = ("saved~", "debt", "task type", "phase", "tokens", "local", "dec", "g/a/p", "ratio")
 ENSEMBLE_COLUMNS = (("ensemble", 22), ("phase", 9), ("runs", 4), ("tokens", 7), ("saved~", 7),
-                    ("g/a/p", 7), ("promotion", 24))  # fmt: skip
+                    ("g/a/p", 11), ("promotion", 24))  # fmt: skip
 ENSEMBLE_PRIORITY = ("saved~", "ensemble", "phase", "runs", "tokens", "g/a/p", "promotion")
 DAY_COLUMNS = (("day", 10), ("dec", 4), ("local", 5), ("tokens", 7), ("Claude", 7), ("saved~", 7),
                ("debt", 4))  # fmt: skip
@@ -57,15 +58,6 @@ def priority_layout(
 
 def _k(n: int | float) -> str:
     return f"{int(n):,}"
-
-
-def _short(n: int | float) -> str:
-    n = int(n)
-    if abs(n) >= 1_000_000:
-        return f"{n / 1_000_000:.1f}M"
-    if abs(n) >= 10_000:
-        return f"{n / 1000:.0f}k"
-    return f"{n:,}"
 
 
 def wrapup_text(snap: Any, ratio_label: str) -> Text:
@@ -114,15 +106,37 @@ def workflow_text(wrap: Any, snap: Any) -> Text:
     return text
 
 
-def _card(value: str, label: str, style: str = "bold") -> Text:
-    text = Text(justify="center")
-    text.append(value, style=style)
-    text.append("\n" + label, style="dim")
+def _share_label(local: int, n: int, narrow: bool, room: int) -> str:
+    """``local (739666/999002)``, or as much of it as the card has room for."""
+    label = f"local ({local}/{n})"
+    if narrow or len(label) > room:
+        label = fit_counts((local, n), room)
+    return label
+
+
+def _card(value: str | Text, label: str, style: str = "bold", room: int = 16) -> Text:
+    """A figure over its label, each centred on the wider of the two (the card centres the
+    pair as a block; a label wider than the card's ``room`` wraps)."""
+    figure = Text(value, style=style) if isinstance(value, str) else value
+    width = min(max(figure.cell_len, len(label)), room)
+    left = (width - figure.cell_len) // 2
+    text = Text(" " * left)
+    text.append_text(figure)
+    text.append("\n" + (label.center(width).rstrip() if len(label) <= width else label), style="dim")
     return text
 
 
+_WIDTH = {**dict(TASK_TYPE_COLUMNS), **dict(DAY_COLUMNS)}
+_ENS_WIDTH = dict(ENSEMBLE_COLUMNS)
+
+
+def _cell(n: int | float, width: int, style: str = "", *, grouped: bool = True) -> Text:
+    """A count right-aligned in a column ``width`` cells wide, shortened to fit rather than cut."""
+    return Text(fit_count(n, width, grouped=grouped), justify="right", style=style)
+
+
 def _gap(e: dict) -> Text:
-    return Text(f"{e.get('good', 0)}/{e.get('acceptable', 0)}/{e.get('poor', 0)}")
+    return Text(fit_counts((e.get("good", 0), e.get("acceptable", 0), e.get("poor", 0)), _WIDTH["g/a/p"]))
 
 
 class KpiCards(Horizontal):
@@ -134,36 +148,58 @@ class KpiCards(Horizontal):
         for cid in CARDS:
             yield Static(id=f"sv-{cid}", classes="sv-card")
 
-    def show(self, snap: Any, rng: Any, *, narrow: bool) -> None:
+    def show(self, snap: Any, rng: Any, *, narrow: bool, room: int = 16) -> None:
+        """``room``: the characters a card's value has (a figure too long for it is
+        shortened — ``2.36B`` — rather than wrapped onto its label)."""
         n = snap.routing_decisions
+        rooms = self._rooms(room)
         cards = {
-            "local": _card(_k(snap.total_tokens_local), "local tok." if narrow else "local tokens"),
+            "local": _card(
+                fit_count(snap.total_tokens_local, rooms["local"]),
+                "local tok." if narrow else "local tokens",
+                room=rooms["local"],
+            ),
             "saved": _card(
-                "~" + _k(snap.estimated_claude_tokens_saved),
-                self._saved_label(snap, rng, narrow),
+                "~" + fit_count(snap.estimated_claude_tokens_saved, rooms["saved"] - 1),
+                self._saved_label(snap, rng, narrow, rooms["saved"]),
                 "bold green",
+                rooms["saved"],
             ),
             "share": _card(
                 f"{snap.local_share_pct:.0f}%",
-                f"{snap.local_decisions}/{n}" if narrow else f"local ({snap.local_decisions}/{n})",
+                _share_label(snap.local_decisions, n, narrow, rooms["share"]),
+                room=rooms["share"],
             ),
             "debt": _card(
-                str(snap.interim_claude_debt),
+                fit_count(snap.interim_claude_debt, rooms["debt"], grouped=False),
                 "debt" if narrow else "Claude debt",
                 "bold yellow" if snap.interim_claude_debt else "bold",
+                rooms["debt"],
             ),
-            "evals": self._evals(snap.evaluations or {}, narrow),
+            "evals": self._evals(snap.evaluations or {}, narrow, rooms["evals"]),
             "skipped": _card(
-                str(snap.skipped_lines),
+                fit_count(snap.skipped_lines, rooms["skipped"], grouped=False),
                 "corrupt" if narrow else "corrupt lines",
                 "bold red" if snap.skipped_lines else "bold",
+                rooms["skipped"],
             ),
         }
         for cid, text in cards.items():
             self.query_one(f"#sv-{cid}", Static).update(text)
 
+    def _rooms(self, room: int) -> dict[str, int]:
+        """Each card's content width once laid out (1fr each: they may differ by one),
+        ``room`` before."""
+        out = {}
+        for cid in CARDS:
+            width = self.query_one(f"#sv-{cid}", Static).content_size.width
+            out[cid] = width if width > 0 else room
+        return out
+
     @staticmethod
-    def _saved_label(snap: Any, rng: Any, narrow: bool) -> str:
+    def _saved_label(snap: Any, rng: Any, narrow: bool, room: int = 16) -> str:
+        """``saved (1.27B–2.69B)``: the saving's range when it is one and the card has room
+        for it, shortened to ``saved 1.3B–2.7B`` before it is left out."""
         if (
             not narrow
             and rng
@@ -171,19 +207,28 @@ class KpiCards(Horizontal):
             and rng["saved_range"][0] < rng["saved_range"][1]
         ):
             lo, hi = rng["saved_range"]
-            return f"saved ({_short(lo)}–{_short(hi)})"
+            # an estimate's range: three digits say it (30k–50k, 1.3B–2.7B)
+            for digits, form in ((4, "saved ({}–{})"), (4, "saved {}–{}"), (3, "saved {}–{}")):
+                label = form.format(fit_count(lo, digits), fit_count(hi, digits))
+                if len(label) <= room:
+                    return label
         return "saved" if narrow else "Claude saved"
 
     @staticmethod
-    def _evals(ev: dict, narrow: bool) -> Text:
-        evt = Text(justify="center")
-        evt.append(str(ev.get("good", 0)), style="bold green")
-        evt.append(" / ")
-        evt.append(str(ev.get("acceptable", 0)), style="bold yellow")
-        evt.append(" / ")
-        evt.append(str(ev.get("poor", 0)), style="bold red")
-        evt.append("\ng/a/p" if narrow else "\ngood/acc/poor", style="dim")
-        return evt
+    def _evals(ev: dict, narrow: bool, room: int = 16) -> Text:
+        counts = (ev.get("good", 0), ev.get("acceptable", 0), ev.get("poor", 0))
+        sep = " / "
+        if len(sep.join(map(str, counts))) > room:
+            sep = "/"
+        parts = fit_counts(counts, room, sep).split(sep)
+        figure = Text()
+        for i, (part, style) in enumerate(
+            zip(parts, ("bold green", "bold yellow", "bold red"), strict=False)
+        ):
+            if i:
+                figure.append(sep)
+            figure.append(part, style=style)
+        return _card(figure, "g/a/p" if narrow else "good/acc/poor", room=room)
 
 
 def _task_type_cells(item: tuple[str, dict]) -> tuple:
@@ -191,11 +236,15 @@ def _task_type_cells(item: tuple[str, dict]) -> tuple:
     return (
         Text(name),
         Text(str(row.get("phase") or "—").title(), style="dim" if not row.get("phase") else ""),
-        Text(str(row["decisions"]), justify="right"),
-        Text(str(row["local_decisions"]), justify="right"),
-        Text(_k(row["total_tokens_local"]), justify="right"),
-        Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-        Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
+        _cell(row["decisions"], _WIDTH["dec"], grouped=False),
+        _cell(row["local_decisions"], _WIDTH["local"], grouped=False),
+        _cell(row["total_tokens_local"], _WIDTH["tokens"]),
+        _cell(row["estimated_claude_tokens_saved"], _WIDTH["saved~"], "green"),
+        Text(
+            fit_count(row["interim_claude"], _WIDTH["debt"], grouped=False) if row["interim_claude"] else "",
+            justify="right",
+            style="yellow",
+        ),
         _gap(row.get("evaluations") or {}),
         Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
     )
@@ -208,9 +257,9 @@ def _ensemble_cells(item: tuple[str, dict]) -> tuple:
     return (
         Text(name),
         Text(str(row.get("phase") or "").title()),
-        Text(str(row["local_decisions"]), justify="right"),
-        Text(_k(row["total_tokens_local"]), justify="right"),
-        Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
+        _cell(row["local_decisions"], _ENS_WIDTH["runs"], grouped=False),
+        _cell(row["total_tokens_local"], _ENS_WIDTH["tokens"]),
+        _cell(row["estimated_claude_tokens_saved"], _ENS_WIDTH["saved~"], "green"),
         _gap(row.get("evaluations") or {}),
         Text(
             "ready: " + promo.get("level", "") if ready else promo.get("next", ""),
@@ -223,12 +272,16 @@ def _day_cells(item: tuple[str, dict]) -> tuple:
     name, row = item
     return (
         Text(name),
-        Text(str(row["decisions"]), justify="right"),
-        Text(str(row["local_decisions"]), justify="right"),
-        Text(_k(row["total_tokens_local"]), justify="right"),
-        Text(_k(row["claude_tokens"]), justify="right"),
-        Text(_k(row["estimated_claude_tokens_saved"]), justify="right", style="green"),
-        Text(str(row["interim_claude"] or ""), justify="right", style="yellow"),
+        _cell(row["decisions"], _WIDTH["dec"], grouped=False),
+        _cell(row["local_decisions"], _WIDTH["local"], grouped=False),
+        _cell(row["total_tokens_local"], _WIDTH["tokens"]),
+        _cell(row["claude_tokens"], _WIDTH["Claude"]),
+        _cell(row["estimated_claude_tokens_saved"], _WIDTH["saved~"], "green"),
+        Text(
+            fit_count(row["interim_claude"], _WIDTH["debt"], grouped=False) if row["interim_claude"] else "",
+            justify="right",
+            style="yellow",
+        ),
     )
 
 
@@ -254,7 +307,7 @@ def day_chart(snap: Any) -> Text:
     values = [row["total_tokens_local"] for _, row in days]
     labels = [d[-2:] for d, _ in days]
     body = columns(values, labels, height=2, col_width=4, style="green")
-    body.append(f"   max {_k(max(values))} / day", style="dim")
+    body.append(f"   max {fit_count(max(values), 7)} / day", style="dim")
     return body
 
 
