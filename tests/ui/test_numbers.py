@@ -56,3 +56,47 @@ def test_counts_together_shorten_each_before_an_ellipsis() -> None:
     assert fit_counts((3, 2, 1), 5) == "3/2/1"
     assert fit_counts((108_600, 31_200, 4_000), 7) == "109k/3…"
     assert fit_counts((739_666, 999_002), 11) == "740k/999k"
+
+
+def _row(good: int, acceptable: int, poor: int, uses: int, debt: int):
+    from types import SimpleNamespace
+
+    from conductor_tui.core.records import Phase
+
+    counts = SimpleNamespace(good=good, acceptable=acceptable, poor=poor)
+    status = SimpleNamespace(
+        counts=counts,
+        phase=Phase.PROMOTE,
+        invocations=uses,
+        next_step="generality assessment",
+        promotion=SimpleNamespace(global_ready=False),
+    )
+    return SimpleNamespace(
+        status=status,
+        task_type="classification",
+        ensemble="classify-issues",
+        authorized=False,
+        design_rejected=False,
+        last_used=None,
+        debt=debt,
+    )
+
+
+def test_lifecycle_cells_fit_their_columns_on_a_big_history() -> None:
+    """103,242 uses in a column four cells wide read as 103k, not 1032; the g/a/p column
+    widens for counts in the thousands, its room taken from the ensemble below 100 columns."""
+    from conductor_tui.ui.widgets.lifecycle_panels import GAP_WIDTH, gap_width, row_cells, table_layout
+
+    small, big = _row(5, 2, 0, 12, 0), _row(1085, 325, 153, 103_242, 30_140)
+    assert gap_width([small]) == GAP_WIDTH
+    gap = gap_width([small, big])
+    assert gap == len("1085/325/153")
+    cells = {label: str(cell) for label, cell in zip(("task type", "ensemble", "ladder", "uses", "g/a/p", "last used", "next", "debt"), row_cells(big, gap), strict=True)}  # fmt: skip
+    assert (cells["uses"], cells["g/a/p"], cells["debt"]) == ("103k", "1085/325/153", "30k")
+    for width in (80, 120, 160):
+        widths, fill = table_layout(width, gap)
+        assert widths["g/a/p"] == gap
+        for label in ("uses", "g/a/p", "debt"):
+            assert widths[label] == 0 or len(cells[label]) <= widths[label]
+    assert table_layout(80, gap)[0]["ensemble"] < table_layout(80, GAP_WIDTH)[0]["ensemble"]
+    assert table_layout(120, GAP_WIDTH) == table_layout(120)  # small counts: the layout as it was

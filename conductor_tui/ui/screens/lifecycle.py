@@ -25,11 +25,13 @@ from conductor_tui.ui.screens.lifecycle_actions import LifecycleActions
 from conductor_tui.ui.widgets.fit import FitTable
 from conductor_tui.ui.widgets.lifecycle_panels import (
     COLUMNS,
+    GAP_WIDTH,
     LADDER,
     PHASE_STYLE,
     ConfigPanel,
     DesignerPanel,
     EvidencePanel,
+    gap_width,
     ladder_text,
     row_cells,
     table_layout,
@@ -123,12 +125,16 @@ uses with over 80 % acceptable-or-good earn Trust.
         self._versions_read: dict[int, tuple[tuple, Any]] = {}  # version → (its file's signature, config)
         self._keys: list[str] = []  # the table's rows and their cells, as last filled
         self._cells: list[list[Text]] = []
+        self._gap = GAP_WIDTH  # the g/a/p column's width (see gap_width)
         self.designer_listing: Any = None
+
+    def _layout(self, width: int) -> tuple[dict[str, int], str]:
+        return table_layout(width, self._gap)
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="lc-body"):
             table = FitTable(
-                id="lc-table", cursor_type="row", zebra_stripes=True, layout=table_layout, minimum=12
+                id="lc-table", cursor_type="row", zebra_stripes=True, layout=self._layout, minimum=12
             )
             table.border_title = "Task types and ensembles"
             yield table
@@ -236,7 +242,12 @@ uses with over 80 % acceptable-or-good earn Trust.
         """The table's rows: when the same rows come back in the same order (a reload, new
         runs) only the cells that changed are updated, so the rest keep their rendering."""
         keys = [r.key for r in rows]
-        cells = [row_cells(r) for r in rows]
+        gap = gap_width(rows)
+        cells = [row_cells(r, gap) for r in rows]
+        if gap != self._gap:  # counts that need a wider g/a/p column (or no longer do)
+            self._gap = gap
+            assert isinstance(table, FitTable)
+            table.refit()
         if keys == self._keys and table.row_count == len(keys):
             for i, (new, old) in enumerate(zip(cells, self._cells, strict=True)):
                 for j, (a, b) in enumerate(zip(new, old, strict=True)):

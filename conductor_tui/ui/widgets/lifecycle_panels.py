@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from conductor_tui.core.records import Phase
 from conductor_tui.core.review import LifecycleRow, ReviewState
+from conductor_tui.ui.widgets.numbers import fit_count, fit_counts
 
 LADDER = [Phase.DESIGN, Phase.CALIBRATE, Phase.ESTABLISH, Phase.TRUST, Phase.PROMOTE]
 PHASE_STYLE = {
@@ -21,12 +22,14 @@ PHASE_STYLE = {
     Phase.TRUST: "bold black on #4fbf72",
     Phase.PROMOTE: "bold black on #7fe0a0",
 }
+GAP_WIDTH = 6  # good/acceptable/poor ("12/3/1"); wider while a row's counts need it
+GAP_MAX = 12  # "1085/325/153" whole; "13894/3949/1948" as "14k/4k/2k"
 COLUMNS = [
     ("task type", 22),
     ("ensemble", 23),
     ("ladder", 11),
     ("uses", 4),
-    ("g/a/p", 6),
+    ("g/a/p", GAP_WIDTH),
     ("last used", 11),
     ("next", 20),
     ("debt", 4),
@@ -59,30 +62,43 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value is not None else "—"
 
 
-def table_layout(width: int) -> tuple[dict[str, int], str]:
+def gap_width(rows: list[LifecycleRow]) -> int:
+    """The g/a/p column's width for these rows: its usual 6, up to 11 when counts need it."""
+    need = max(
+        (len(f"{r.status.counts.good}/{r.status.counts.acceptable}/{r.status.counts.poor}") for r in rows),
+        default=0,
+    )
+    return max(GAP_WIDTH, min(GAP_MAX, need))
+
+
+def table_layout(width: int, gap: int = GAP_WIDTH) -> tuple[dict[str, int], str]:
     """Which columns stay whole at this width; the Selected panel shows every collapsed fact.
 
     Below 100 columns "last used" and "next" collapse and the task type takes the rest; below
-    140 "uses" and "last used" collapse so "next" reads whole (39 columns of it at 120) and
+    140 "uses" and "last used" collapse so "next" reads whole (39 columns of it at 120, with
+    g/a/p at its usual width) and
     "debt" stays on screen; from 140 every column shows and "next" takes the rest (40 or more)."""
-    fixed = {"ensemble": 23, "ladder": 11, "uses": 4, "g/a/p": 6, "debt": 4}
-    if width < 100:
+    fixed = {"ensemble": 23, "ladder": 11, "uses": 4, "g/a/p": gap, "debt": 4}
+    if width < 100:  # a wider g/a/p takes its room from the ensemble first
+        fixed["ensemble"] = max(16, 23 - (gap - GAP_WIDTH))
         return {**fixed, "last used": 0, "next": 0}, "task type"
     if width < 140:
         return {**fixed, "task type": 22, "uses": 0, "last used": 0}, "next"
     return {**fixed, "task type": 22, "last used": 11}, "next"
 
 
-def row_cells(row: LifecycleRow) -> list[Text]:
+def row_cells(row: LifecycleRow, gap: int = GAP_MAX) -> list[Text]:
     """The table cells of one task type + ensemble, in :data:`COLUMNS` order."""
     st = row.status
     c = st.counts
     evidence = Text()
-    evidence.append(str(c.good), style="green")
-    evidence.append("/")
-    evidence.append(str(c.acceptable), style="yellow")
-    evidence.append("/")
-    evidence.append(str(c.poor), style="red" if c.poor else "")
+    counts = fit_counts((c.good, c.acceptable, c.poor), gap)
+    for i, (part, style) in enumerate(
+        zip(counts.split("/"), ("green", "yellow", "red" if c.poor else ""), strict=False)
+    ):
+        if i:
+            evidence.append("/")
+        evidence.append(part, style=style)
     nxt = Text(
         st.next_step if not row.design_rejected else "design rejected",
         overflow="ellipsis",
@@ -99,11 +115,11 @@ def row_cells(row: LifecycleRow) -> list[Text]:
             overflow="ellipsis",
         ),
         ladder_text(st.phase),
-        Text(str(st.invocations), justify="right"),
+        Text(fit_count(st.invocations, 4, grouped=False), justify="right"),
         evidence,
         Text(row.last_used.strftime("%m-%d %H:%M") if row.last_used else "—", style="dim"),
         nxt,
-        Text(str(row.debt) if row.debt else "", style="bold yellow", justify="right"),
+        Text(fit_count(row.debt, 4, grouped=False) if row.debt else "", style="bold yellow", justify="right"),
     ]
 
 
