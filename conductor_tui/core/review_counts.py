@@ -221,6 +221,39 @@ def read_counts_split(
 
 # two values on one line (``decode_lines`` reads both; a line-by-line read rejects it)
 _TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*\{")
+_OPEN, _CLOSE = ord("{"), ord("}")
+
+
+def _framed_lines(piece: bytes) -> int:
+    """The number of lines of ``piece`` (whole lines) when every one is ``{`` … ``}`` with
+    nothing before or after, else -1 (found with ``find``, which skips to each newline at
+    C speed). Then no object of a block that decodes runs over two lines (a line break
+    between ``}`` and ``{`` inside an object is malformed JSON, and text holds no raw
+    line break) and every line starts one: the block holds one object per line exactly
+    when it decodes into as many objects as it has lines."""
+    if piece[:1] != b"{":
+        return -1
+    find = piece.find
+    lines = 0
+    end = find(b"\n")
+    while end >= 0:
+        if piece[end - 1] != _CLOSE:
+            return -1
+        lines += 1
+        start = end + 1
+        end = find(b"\n", start)
+        if end >= 0 and piece[start] != _OPEN:
+            return -1
+    return lines
+
+
+def _one_per_line(piece: bytes, records: int) -> bool:
+    """Whether ``piece`` (whole lines) holds ``records`` objects one per line (it decoded
+    into that many): no blank line, none over two lines, no two on one line."""
+    framed = _framed_lines(piece)
+    if framed >= 0:
+        return records == framed
+    return records == piece.count(b"\n") and _TWO_ON_A_LINE.search(piece) is None
 
 
 def _feed_counted(review: _CountPiece, piece: bytes, offset: int) -> int:
@@ -234,8 +267,7 @@ def _feed_counted(review: _CountPiece, piece: bytes, offset: int) -> int:
         recs = None
     if (
         recs is not None
-        and len(recs) == piece.count(b"\n")  # no record over two lines, no blank line
-        and _TWO_ON_A_LINE.search(piece) is None
+        and _one_per_line(piece, len(recs))
         and (not review.ids_needed or None not in map(_ID, recs))
     ):
         review.feed(recs, offset, len(piece))
