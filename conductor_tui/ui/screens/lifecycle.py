@@ -6,6 +6,7 @@ thresholds, roll back, export) in ``lifecycle_actions.py``."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +19,8 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from conductor_tui.core.logscan import file_signature
-from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
+from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review, remembered
+from conductor_tui.core.review_counts import drop_prefetch, prefetch_counts
 from conductor_tui.ui import warm
 from conductor_tui.ui.screens.base import logs_signature
 from conductor_tui.ui.screens.lifecycle_actions import LifecycleActions
@@ -126,6 +128,10 @@ uses with over 80 % acceptable-or-good earn Trust.
         self.designer_listing: Any = None
 
     def compose_body(self) -> ComposeResult:
+        store = self.services.store
+        if self.state is None and not remembered(store):  # the log's workers start now, not once mounted
+            with contextlib.suppress(Exception):  # (the load reads it anyway)
+                prefetch_counts(store)
         with Vertical(id="lc-body"):
             table = FitTable(
                 id="lc-table", cursor_type="row", zebra_stripes=True, layout=table_layout, minimum=12
@@ -164,7 +170,10 @@ uses with over 80 % acceptable-or-good earn Trust.
     @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
     def _load(self) -> None:
         self._signature = logs_signature(self.services.store)  # before reading: never stale
-        state = load_review(self.services.store, queue=False)  # the rows need no queue
+        try:
+            state = load_review(self.services.store, queue=False)  # the rows need no queue
+        finally:
+            drop_prefetch(Path(self.services.store.routing_log_path))  # started ahead, not taken
         rows = lifecycle_rows(state)
         versions = self._config_versions()
         # the table first: the designer's listing needs the derived history, which takes longer
