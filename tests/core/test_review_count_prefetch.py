@@ -29,7 +29,8 @@ def project(tmp_path: Path, monkeypatch) -> Path:
     review._MEMO.clear()
     yield tmp_path
     review._MEMO.clear()
-    review_counts._PREFETCHED.clear()
+    for left in list(review_counts._PREFETCHED):
+        review_counts.drop_prefetch(Path(left))  # (stopped, not left running)
 
 
 def _plain(project: Path):
