@@ -89,3 +89,44 @@ def test_random_blocks_never_mistaken_for_clean() -> None:
             assert got, piece  # and the framed clean blocks are all taken
         clean_seen += got
     assert decoded > 1000 and clean_seen > 100
+
+
+def test_a_log_of_look_alike_lines_counts_what_the_per_record_loop_does(tmp_path, monkeypatch) -> None:
+    """Blocks built to pass for one object per line — two objects with nothing between
+    them, an object over two lines whose second line starts with ``{``, blank and
+    whitespace lines, CRLF endings — count exactly what the pass's per-record loop counts
+    when it is fed line by line."""
+    import json
+    from pathlib import Path
+
+    from conductor_tui.core import review_read
+
+    from .test_review_count_pieces import _pieces, _reference
+
+    monkeypatch.setattr(review_read, "_BLOCK", 4096)
+    rng = random.Random(5)
+    odd = [
+        '{"routed_to": "extract-a", "status": "completed", "id": "p"}{"routed_to": "extract-a", "id": "q"}',
+        '{"routed_to": "extract-a", "dag": \n{"a": 1}, "id": "s"}',
+        "",
+        "   ",
+        '{"routed_to": "scan-d", "status": "completed", "id": "crlf"}\r',
+        '{"routed_to": "scan-d", "id": "t"} \t',
+    ]
+    lines = []
+    for i in range(3000):
+        if rng.random() < 0.05:
+            lines.append(rng.choice(odd))
+        else:
+            rec = {"id": f"r{i}", "timestamp": f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z"}
+            rec |= {"routed_to": rng.choice(["extract-a", "scan-d", "claude"]), "task_type": "extraction"}
+            rec |= {"status": rng.choice(["completed", "failed"]), "delegability_category": "agent-delegable"}
+            lines.append(json.dumps(rec, separators=(",", ":")))
+    path = Path(tmp_path) / "routing-log.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with monkeypatch.context() as m:  # the reference reads every line on its own
+        m.setattr(review_read, "_feed_block", review_read._feed_per_line)
+        ref = _reference(path, set())
+    assert ref[0] > 0 and ref[3] > 1000  # corrupt lines skipped, runs counted
+    for workers in ("1", "2"):
+        assert _pieces(path, set(), monkeypatch, workers) == ref
