@@ -154,6 +154,9 @@ def judge_pairs(
     evaluations: Iterable[Evaluation], ensemble_of: Callable[[Evaluation], str | None] | None = None
 ) -> list[Pair]:
     """Every run both the judge and the person scored, in the order of its first record."""
+    evaluations = list(evaluations)
+    if not any(ev.judge_score for ev in evaluations) and not any(map(is_judge_record, evaluations)):
+        return []  # a pair needs a judge's verdict: a judge's record or a judge score kept
     judge_last: dict[str, Evaluation] = {}
     person_last: dict[str, tuple[Evaluation, Evaluation | None]] = {}
     order: list[str] = []

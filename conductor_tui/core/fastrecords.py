@@ -24,6 +24,8 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.functional_validators import BeforeValidator
 
+from conductor_tui.core.record_types import _checked_timestamp
+
 _MISSING = object()
 _CACHE_MAX = 4096  # distinct spellings remembered per enum field
 
@@ -101,12 +103,29 @@ def _checker(annotation: Any) -> Callable[[Any], bool] | None:
     return check
 
 
+def _iso_time(text: str) -> datetime | None:
+    """``_checked_timestamp(text)`` when ``text`` is an aware ISO-8601 time with nothing
+    around it (a trailing ``Z`` read as ``+00:00``, as the validator rewrites it first): the
+    validator then parses exactly the text parsed here. ``None``: the validator decides."""
+    if "z" in text or text.strip() != text:
+        return None
+    if "Z" in text:
+        if text.count("Z") != 1 or not text.endswith("Z"):
+            return None
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
 class _Field:
     """One field: its before-validator and type check; ``plain``: the raw value types kept
     as they are (no before-validator, no bounds), ``cache``: an enum field's checked values
     by spelling, ``none``: the checked value of a raw ``null`` once computed."""
 
-    __slots__ = ("before", "cache", "check", "name", "none", "plain")
+    __slots__ = ("before", "cache", "check", "iso", "name", "none", "plain")
 
     def __init__(
         self,
@@ -122,6 +141,7 @@ class _Field:
         self.cache: dict[str, Any] | None = {} if cache else None
         self.plain = plain if before is None else frozenset()
         self.none: Any = _MISSING
+        self.iso = before is _checked_timestamp  # a timestamp: ISO text parsed at C level
 
 
 class FastBuilder:
@@ -189,6 +209,11 @@ class FastBuilder:
                 value = cache.get(raw, _MISSING)
                 if value is not _MISSING:
                     values[name] = value  # cached after its check
+                    continue
+            if spec.iso and raw.__class__ is str:
+                value = _iso_time(raw)
+                if value is not None:
+                    values[name] = value  # what the validator gives (an aware datetime passes)
                     continue
             value = raw
             if spec.before is not None:

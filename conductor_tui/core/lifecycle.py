@@ -106,7 +106,14 @@ class LifecycleTracker:
         completed runs at that moment, for the Trust check of the returned transition)."""
         if score is None:
             return None
-        before = self.phase(uses if uses is not None else self.scored)
+        return self._step(score, session, uses, self.phase(uses if uses is not None else self.scored))[0]
+
+    def _step(
+        self, score: Score, session: str | None, uses: int | None, before: Phase
+    ) -> tuple[Transition | None, Phase]:
+        """:meth:`add` of a known score, the phase before it given; returns the transition
+        and the phase after it (``walk`` carries it over as the next score's phase before:
+        nothing changes in between)."""
         index = self.scored
         self.scored += 1
         if score is Score.GOOD:
@@ -146,12 +153,12 @@ class LifecycleTracker:
                 )
         after = self.phase(uses if uses is not None else self.scored)
         if after is before:
-            return None
+            return None, after
         if not reason:
             reason = self._why(before, after)
         tr = Transition(index, before, after, reason)
         self.transitions.append(tr)
-        return tr
+        return tr, after
 
     def _calibrate(self, is_poor: bool, session: str | None, index: int) -> str:
         t = self.t
@@ -245,7 +252,10 @@ class LifecycleTracker:
 def walk(scores: Iterable[Any], thresholds: RoutingThresholds) -> LifecycleTracker:
     """A tracker fed with ``scores`` (strings or :class:`Score`; unknown ones ignored)."""
     tracker = LifecycleTracker(thresholds)
-    add = tracker.add
+    step = tracker._step
+    phase = tracker.phase(0)  # ``add``'s phase before the first score (none scored)
     for s in scores:
-        add(s if s.__class__ is Score else as_score(s))
+        score = s if s.__class__ is Score else as_score(s)
+        if score is not None:  # (``add`` ignores it)
+            phase = step(score, None, None, phase)[1]
     return tracker

@@ -139,6 +139,13 @@ def load_review(store: Any, *, queue: bool = True) -> ReviewState:
         return state
 
 
+def remembered(store: Any) -> bool:
+    """Whether a load of ``store``'s routing log is remembered (the next one starts from it)."""
+    path = str(Path(store.routing_log_path))
+    with _MEMO_LOCK:
+        return any(kept == path for kept, _kind in _MEMO)
+
+
 _FULL, _COUNTS = "full", "counts"
 _MEMO_LOCK = threading.Lock()
 _MEMO: dict[tuple[str, str], _Memo] = {}  # (routing log path, full or counts) → the last load

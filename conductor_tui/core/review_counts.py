@@ -10,7 +10,9 @@ same bytes (``_ReviewPass.feed`` with ``counts_only``), which takes the blocks r
 from __future__ import annotations
 
 import copy
+import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from itertools import compress, islice, repeat
@@ -30,9 +32,10 @@ from conductor_tui.core.review_read import (
     _feed_per_line,
     _read_routing,
     no_collection,
+    routing_ids_named,
     split_ranges,
 )
-from conductor_tui.core.review_state import _DONE
+from conductor_tui.core.review_state import _DONE, ReviewState
 
 _PER_LINE_BYTES = 1 << 13  # a piece's block that is not all clean records is halved down to this size
 
@@ -206,7 +209,13 @@ def read_counts_split(
     """:func:`_read_routing` of a ``counts_only`` pass from ``start``, the bytes split at line
     boundaries into one piece per core (the counts of the pieces add up: runs and debt are
     summed, the last use is the newest). Returns the skipped lines; same result as one read.
-    ``meanwhile`` runs here while forked workers read every piece (else before the read)."""
+    ``meanwhile`` runs here while forked workers read every piece (else before the read).
+    Workers :func:`prefetch_counts` started for this read are taken when they still fit."""
+    early = _take_prefetch(path, start, review)
+    if early is not None:
+        if meanwhile is not None:
+            meanwhile()
+        return merge_counts(review, early.join())
     ranges = split_ranges(path, start)
     if not ranges:
         if meanwhile is not None:
@@ -219,8 +228,100 @@ def read_counts_split(
     return merge_counts(review, parts[: len(ranges)])
 
 
+# --------------------------------------------------------------------------- started ahead
+
+
+class _Prefetch:
+    """Counts' workers started ahead of the read that will want them: their job, and what
+    they read (the log's signature then, the runs whose ensemble they record)."""
+
+    def __init__(self, job: logscan.ForkJob, signature: Any, need: set[str]) -> None:
+        self.job, self.signature, self.need = job, signature, need
+
+
+_PREFETCHED: dict[str, _Prefetch] = {}  # routing log path → its workers started ahead
+_PREFETCH_LOCK = threading.Lock()
+
+
+def prefetch_counts(store: Any) -> bool:
+    """Start the workers of the counts of ``store``'s whole routing log now (the Lifecycle
+    screen, as it is built, before its first load): the next :func:`read_counts_split` from
+    the start takes their result when the log and the runs to look up (the evaluations'
+    ids) are still what they read, else stops them. The counts need neither the config nor
+    the evaluations. ``False`` when nothing was started (a log one process reads, ids that
+    cannot be read)."""
+    path = Path(store.routing_log_path)
+    named = routing_ids_named(Path(store.evaluations_path), unless_ensemble=True)
+    ranges = split_ranges(path) if named is not None else []
+    if not ranges or not hasattr(os, "fork"):
+        return False
+    early = _ReviewPass(ReviewState(project=Path(store.project)), named or set())
+    early.counts_only = True
+    signature = logscan.file_signature(path)
+    job = logscan.ForkJob(_read_counts, [(early, path, a, b) for a, b in ranges])
+    with _PREFETCH_LOCK:
+        old = _PREFETCHED.pop(str(path), None)
+        _PREFETCHED[str(path)] = _Prefetch(job, signature, set(early.need))
+    if old is not None:
+        old.job.cancel()
+    return True
+
+
+def drop_prefetch(path: Path) -> None:
+    """Stop workers started ahead for ``path`` that no read took."""
+    with _PREFETCH_LOCK:
+        left = _PREFETCHED.pop(str(path), None)
+    if left is not None:
+        left.job.cancel()
+
+
+def _take_prefetch(path: Path, start: int, review: _ReviewPass) -> logscan.ForkJob | None:
+    """The job started ahead for this read, if it still fits (else it is stopped)."""
+    with _PREFETCH_LOCK:
+        ahead = _PREFETCHED.pop(str(path), None)
+    if ahead is None:
+        return None
+    if start == 0 and ahead.need == review.need and ahead.signature == logscan.file_signature(path):
+        return ahead.job
+    ahead.job.cancel()
+    return None
+
+
 # two values on one line (``decode_lines`` reads both; a line-by-line read rejects it)
 _TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*\{")
+_OPEN, _CLOSE = ord("{"), ord("}")
+
+
+def _framed_lines(piece: bytes) -> int:
+    """The number of lines of ``piece`` (whole lines) when every one is ``{`` … ``}`` with
+    nothing before or after, else -1 (found with ``find``, which skips to each newline at
+    C speed). Then no object of a block that decodes runs over two lines (a line break
+    between ``}`` and ``{`` inside an object is malformed JSON, and text holds no raw
+    line break) and every line starts one: the block holds one object per line exactly
+    when it decodes into as many objects as it has lines."""
+    if piece[:1] != b"{":
+        return -1
+    find = piece.find
+    lines = 0
+    end = find(b"\n")
+    while end >= 0:
+        if piece[end - 1] != _CLOSE:
+            return -1
+        lines += 1
+        start = end + 1
+        end = find(b"\n", start)
+        if end >= 0 and piece[start] != _OPEN:
+            return -1
+    return lines
+
+
+def _one_per_line(piece: bytes, records: int) -> bool:
+    """Whether ``piece`` (whole lines) holds ``records`` objects one per line (it decoded
+    into that many): no blank line, none over two lines, no two on one line."""
+    framed = _framed_lines(piece)
+    if framed >= 0:
+        return records == framed
+    return records == piece.count(b"\n") and _TWO_ON_A_LINE.search(piece) is None
 
 
 def _feed_counted(review: _CountPiece, piece: bytes, offset: int) -> int:
@@ -234,8 +335,7 @@ def _feed_counted(review: _CountPiece, piece: bytes, offset: int) -> int:
         recs = None
     if (
         recs is not None
-        and len(recs) == piece.count(b"\n")  # no record over two lines, no blank line
-        and _TWO_ON_A_LINE.search(piece) is None
+        and _one_per_line(piece, len(recs))
         and (not review.ids_needed or None not in map(_ID, recs))
     ):
         review.feed(recs, offset, len(piece))

@@ -9,6 +9,7 @@ from typing import Any
 
 from conductor_tui.core.review_lifecycle import prewalk
 from conductor_tui.core.review_pass import _ReviewPass
+from conductor_tui.core.review_read import no_collection
 from conductor_tui.core.review_state import ReviewState
 
 
@@ -26,12 +27,15 @@ class Inputs:
             return
         self.done = True
         store, state = self.store, self.state
-        read_evaluations(store, state)
-        read_config(store, state)
-        if self.counts_only and not state.problems:
-            prewalk(state)
-            if all(ev.ensemble for ev in state.evaluations):  # none to link or look up in the log
-                self.ready = _ReviewPass(state, set())
+        # no collection meanwhile: the records and walks made here hold no cycles, and a
+        # collection of the heap they grow would cost about as much as the reads
+        with no_collection():
+            read_evaluations(store, state)
+            read_config(store, state)
+            if self.counts_only and not state.problems:
+                prewalk(state)
+                if all(ev.ensemble for ev in state.evaluations):  # none to link or look up in the log
+                    self.ready = _ReviewPass(state, set())
 
 
 def read_config(store: Any, state: ReviewState) -> None:

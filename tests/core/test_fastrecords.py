@@ -81,3 +81,36 @@ def test_what_the_fast_path_leaves_to_pydantic() -> None:
     # models with their own validators or nested records always go through pydantic
     assert builder_for(RoutingDecision).fields is None
     assert builder_for(WorkflowPlan).fields is None
+
+
+ISO_CASES = ["2025-03-01T10:00:00Z", "2025-03-01T10:00:00.5Z", "2025-03-01T10:00Z", "20250301T100000Z",
+             "2025-W09-6T10:00:00Z", "2025-03-01T10:00:00+00:00", "2025-03-01T10:00:00-05:30",
+             "2025-03-01T10:00:00+0530", "2025-03-01T10:00:00.123456789+02:00", "2025-03-01 10:00:00",
+             "2025-03-01", "2025-03-01Z", "2025-02-30T10:00:00Z", "2025-03-01T24:00:00Z", " 2025-03-01T10:00:00Z",
+             "2025-03-01T10:00:00Z ", "2025-03-01T10:00:00z", "2025-03-01T10:00:00ZZ", "2025-03-01TZ10:00:00",
+             "2025-03-01T10:00:00\u2003Z", "ISO-8601", "", "null", "N/A"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ISO_CASES)
+def test_a_timestamp_parsed_at_c_level_is_what_the_validator_gives(text: str) -> None:
+    """``fastrecords._iso_time``: the validator's own value, or ``None`` (it decides)."""
+    from conductor_tui.core.fastrecords import _iso_time
+    from conductor_tui.core.record_types import _checked_timestamp
+
+    fast = _iso_time(text)
+    if fast is None:
+        return
+    ref = _checked_timestamp(text)
+    assert type(ref) is type(fast) and ref == fast and ref.utcoffset() == fast.utcoffset()
+    assert ref.tzinfo == fast.tzinfo
+    rec = builder_for(Evaluation).build({"timestamp": text, "score": "good"})
+    assert rec is not None and _same(rec, Evaluation.model_validate({"timestamp": text, "score": "good"}))
+
+
+def test_the_usual_spellings_take_the_c_level_parse() -> None:
+    from conductor_tui.core.fastrecords import _iso_time
+
+    for text in ("2025-03-01T10:00:00Z", "2025-03-01T10:00:00.123+00:00", "2025-03-01T10:00:00-05:30"):
+        assert _iso_time(text) is not None, text
+    for text in ("2025-03-01 10:00:00", " 2025-03-01T10:00:00Z", "2025-03-01T10:00:00z"):
+        assert _iso_time(text) is None, text  # naive, spaced or lower-case: the validator's

@@ -79,3 +79,29 @@ def test_promotion_is_gated_by_the_phase():
     assert st.phase is Phase.CALIBRATE
     assert st.promotion.good == 3 and not st.promotion.global_ready
     assert "reach Trust" in st.promotion.next_step
+
+
+def test_walk_is_add_score_by_score() -> None:
+    """``walk`` carries each score's phase over to the next instead of computing it again:
+    the tracker it gives is the one ``add`` builds, slot by slot, transitions included."""
+    import random
+
+    from conductor_tui.core.vocab import as_score
+
+    rng = random.Random(3)
+    spellings = ["good", "acceptable", "poor", "Good", None, "weird", Score.GOOD, Score.POOR]
+    changes = 0
+    for thresholds in (
+        RoutingThresholds(),
+        RoutingThresholds(trusted_threshold_uses=3, calibration_period=3),
+    ):
+        for _ in range(200):
+            scores = rng.choices(spellings, weights=[6, 3, 2, 1, 1, 1, 2, 1], k=rng.randint(0, 60))
+            walked = walk(scores, thresholds)
+            added = LifecycleTracker(thresholds)
+            for s in scores:
+                added.add(s if isinstance(s, Score) else as_score(s))
+            for slot in LifecycleTracker.__slots__:
+                assert getattr(walked, slot) == getattr(added, slot), slot
+            changes += len(walked.transitions)
+    assert changes > 200  # the walks went through the phases

@@ -6,6 +6,8 @@ thresholds, roll back, export) in ``lifecycle_actions.py``."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +20,8 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from conductor_tui.core.logscan import file_signature
-from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review
+from conductor_tui.core.review import LifecycleRow, ReviewState, lifecycle_rows, load_review, remembered
+from conductor_tui.core.review_counts import drop_prefetch, prefetch_counts
 from conductor_tui.ui import warm
 from conductor_tui.ui.screens.base import logs_signature
 from conductor_tui.ui.screens.lifecycle_actions import LifecycleActions
@@ -127,11 +130,17 @@ uses with over 80 % acceptable-or-good earn Trust.
         self._cells: list[list[Text]] = []
         self._gap = GAP_WIDTH  # the g/a/p column's width (see gap_width)
         self.designer_listing: Any = None
+        self._prefetching: threading.Thread | None = None  # starting the first load's workers
 
     def _layout(self, width: int) -> tuple[dict[str, int], str]:
         return table_layout(width, self._gap)
 
     def compose_body(self) -> ComposeResult:
+        if self.state is None and self._prefetching is None:  # the log's workers start now
+            self._prefetching = threading.Thread(
+                target=self._prefetch, name="lifecycle-prefetch", daemon=True
+            )
+            self._prefetching.start()
         with Vertical(id="lc-body"):
             table = FitTable(
                 id="lc-table", cursor_type="row", zebra_stripes=True, layout=self._layout, minimum=12
@@ -148,6 +157,14 @@ uses with over 80 % acceptable-or-good earn Trust.
             designer.border_title = "Designer handoff"
             designer.display = False  # shown once an artifact exists
             yield designer
+
+    def _prefetch(self) -> None:
+        """The routing log's count workers started as the screen is built, not once it is
+        mounted (``review_counts.prefetch_counts``; the first load takes them)."""
+        store = self.services.store
+        with contextlib.suppress(Exception):  # (the load reads the log anyway)
+            if not remembered(store):  # (else the load goes on from the one remembered)
+                prefetch_counts(store)
 
     def on_mount(self) -> None:
         table = self.query_one("#lc-table", DataTable)
@@ -170,7 +187,13 @@ uses with over 80 % acceptable-or-good earn Trust.
     @work(thread=True, exclusive=True, group="lifecycle-load", exit_on_error=False)
     def _load(self) -> None:
         self._signature = logs_signature(self.services.store)  # before reading: never stale
-        state = load_review(self.services.store, queue=False)  # the rows need no queue
+        if self._prefetching is not None:
+            self._prefetching.join()  # its workers registered before the load looks for them
+        try:
+            state = load_review(self.services.store, queue=False)  # the rows need no queue
+        finally:
+            with contextlib.suppress(Exception):
+                drop_prefetch(Path(self.services.store.routing_log_path))  # started ahead, not taken
         rows = lifecycle_rows(state)
         versions = self._config_versions()
         # the table first: the designer's listing needs the derived history, which takes longer
