@@ -382,7 +382,7 @@ def test_load_review_reads_everything_again_when_a_resume_would_be_wrong(tmp_pat
 )
 def test_one_value_per_line(block: bytes, values: int, expected: bool) -> None:
     assert logscan.one_value_per_line(block, values) is expected
-    if block.endswith(b"\n"):  # whole lines: the fast check agrees
+    if block.endswith(b"\n") and not block.startswith(b"["):  # whole lines of objects: the fast check agrees
         lines = block.count(b"\n")
         assert logscan.one_record_per_line(block, values, lines) is (expected and values == lines)
         assert logscan.one_record_per_line(memoryview(block), values, lines) is (expected and values == lines)
