@@ -296,3 +296,37 @@ def test_a_piece_read_into_one_buffer_feeds_what_the_pass_reader_feeds(
         one, other = review_split.Collect(pass_, events=events), review_split.Collect(pass_, events=events)
         read = review_split._read_piece(log, one, start, end)
         assert one.result(read, log) == other.result(review_read._read_routing(log, other, start, end), log)
+
+
+def test_the_pieces_count_debt_as_one_process_on_odd_categories(tmp_path: Path, monkeypatch) -> None:
+    """Interim Claude debt counted per block from the categories' distinct values: the same
+    debt as one process with categories that are strings, null, numbers, booleans (which
+    equal numbers), unhashable values, missing, and with and without a local preparation."""
+    monkeypatch.setattr(review_read, "_BLOCK", 900)
+    evals = tmp_path / ".llm-orc" / "evaluations"
+    evals.mkdir(parents=True)
+    rng = random.Random(5)
+    cats = ["agent-delegable", "ensemble-delegable", "claude-only", "AGENT-DELEGABLE", None, 1, True, 0.5,
+            [1], {"a": 1}, "", "nonsense"]  # fmt: skip
+    lines = []
+    for i in range(1500):
+        if rng.random() < 0.6:
+            rec: dict = {"id": f"c-{i}", "routed_to": rng.choice(["claude", "Claude", None]),
+                         "task_type": rng.choice(["x", "y", None])}  # fmt: skip
+            if rng.random() < 0.9:
+                rec["delegability_category"] = rng.choice(cats[:5] if rng.random() < 0.8 else cats)
+            if rng.random() < 0.3:
+                rec["preparation_tokens_local"] = rng.choice([0, 50, None])
+        else:
+            rec = {"id": f"r-{i}", "routed_to": "ens-00", "ensemble": "ens-00", "task_type": "x"}
+        lines.append(json.dumps(rec))
+    (evals / "routing-log.jsonl").write_text("\n".join(lines) + "\n")
+    (evals / "evaluations.jsonl").write_text(json.dumps({"routing_id": "r-1", "score": "good"}) + "\n")
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    one = _fingerprint(store)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    assert len(review_read.split_ranges(Path(store.routing_log_path))) == 2  # read in pieces
+    split = _fingerprint(store)
+    assert split == one
+    assert one[5] and sum(one[5].values()) > 100  # debt counted
