@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import Any
 
 
 class CollectionPause:
@@ -39,3 +40,14 @@ class CollectionPause:
             if self.paused:
                 self.paused = False
                 gc.enable()
+
+    def end_after_paint(self, widget: Any) -> None:
+        """:meth:`end` once ``widget``'s rows are painted (after the next refresh), or a
+        second later when nothing repaints the active screen meanwhile (``widget`` on a
+        suspended screen); at once when ``widget`` is closing."""
+        if not self.paused:
+            return
+        if not widget.call_after_refresh(self.end):
+            self.end()
+            return
+        widget.set_timer(1.0, self.end)

@@ -63,3 +63,25 @@ async def test_a_screen_closed_during_its_first_load_collects_again(tmp_path: Pa
     await app.workers.wait_for_complete()
     assert not screen._collect_pause.paused
     assert gc.isenabled()
+
+
+async def test_a_pause_ends_even_when_nothing_repaints(tmp_path: Path) -> None:
+    """``end_after_paint`` on a widget whose screen does not repaint (a suspended screen's):
+    the timer ends the pause."""
+    app, _project = demo_app(tmp_path, "evaluate")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await settle(pilot)
+        pause = CollectionPause()
+        pause.start()
+        try:
+            calls: list[object] = []
+            real = screen.call_after_refresh
+            screen.call_after_refresh = lambda cb: (calls.append(cb), True)[1]  # never runs it
+            pause.end_after_paint(screen)
+            screen.call_after_refresh = real
+            assert calls and pause.paused
+            await wait_until(lambda: not pause.paused, timeout=10)
+            assert gc.isenabled()
+        finally:
+            pause.end()

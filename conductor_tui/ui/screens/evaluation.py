@@ -199,11 +199,6 @@ another score to override it — both verdicts are kept in the record.
             self._collect_pause.end()
             raise
 
-    def _resume_collection(self) -> None:
-        """After the first rows are painted (see ``ui/collect_later.py``)."""
-        if self._collect_pause.paused and not self.call_after_refresh(self._collect_pause.end):
-            self._collect_pause.end()
-
     def on_unmount(self) -> None:
         self._collect_pause.end()
 
@@ -214,7 +209,7 @@ another score to override it — both verdicts are kept in the record.
         try:
             self._show(state, items, select)
         finally:
-            self._resume_collection()
+            self._collect_pause.end_after_paint(self)
 
     def _show(self, state: ReviewState, items: list[QueueItem], select: str | None) -> None:
         # the remembered state of an unchanged project gives the very same entries
