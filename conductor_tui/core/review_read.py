@@ -95,6 +95,37 @@ def _feed_per_line(review: Any, piece: bytes, base: int) -> int:
     return skipped
 
 
+def one_record_per_line(block: Any, values: int, lo: int = 0, hi: int | None = None) -> bool:
+    """Whether ``values`` JSON values, decoded at once from the whole lines ``block[lo:hi]``
+    (msgspec's ``decode_lines``), are one per line as a line-by-line reader finds them: as
+    many as the lines, every line one object opening with ``{`` and closing with ``}``.
+    As many values as lines is not enough: a blank line, or a record written over two
+    lines, evens out a line holding two (``{…}{…}``: two writers interleaved). On a log as
+    writers write it this costs one more C-level count (``}\n{`` between every two lines:
+    inside a value ``}`` cannot be followed by ``{`` without a comma, and a string cannot
+    hold a raw newline); an odd block (CRLF, indented lines) gets the line-by-line check
+    (the report's readers use the same test)."""
+    hi = len(block) if hi is None else hi
+    if values != block.count(b"\n", lo, hi):
+        return False
+    if (
+        block.startswith(b"{", lo, hi)
+        and block.endswith(b"}\n", lo, hi)
+        and block.count(b"}\n{", lo, hi) == values - 1
+    ):
+        return True
+    parts = bytes(block[lo:hi]).split(b"\n")
+    if not parts[-1].strip():
+        parts.pop()  # after the last newline
+    if len(parts) != values:
+        return False
+    for part in parts:
+        line = part.strip()
+        if line[:1] != b"{" or line[-1:] != b"}":
+            return False
+    return True
+
+
 def _feed_block(review: Any, piece: bytes, offset: int) -> int:
     """Feed a block of whole lines, decoded at once when every line is a clean record
     with its id (else line by line); a fed object with its own ``feed_block`` (the
@@ -107,7 +138,7 @@ def _feed_block(review: Any, piece: bytes, offset: int) -> int:
         recs = decode(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
-    if recs is not None and len(recs) == piece.count(b"\n") and None not in map(_ID, recs):
+    if recs is not None and one_record_per_line(piece, len(recs)) and None not in map(_ID, recs):
         review.feed(recs, offset, len(piece))
         return 0
     return _feed_per_line(review, piece, offset)

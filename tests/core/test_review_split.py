@@ -330,3 +330,54 @@ def test_the_pieces_count_debt_as_one_process_on_odd_categories(tmp_path: Path, 
     split = _fingerprint(store)
     assert split == one
     assert one[5] and sum(one[5].values()) > 100  # debt counted
+
+
+@pytest.mark.parametrize(
+    ("block", "values", "expected"),
+    [
+        (b'{"a":1}\n{"b":2}\n', 2, True),
+        (b'{"a":1}{"b":2}\n\n', 2, False),  # a blank line evens out a line of two
+        (b'{"a":1}{"b":2}\n{"c":\n3}\n', 3, False),  # so does a record over two lines
+        (b'{"a":1}\r\n{"b":2}\r\n', 2, True),  # CRLF: checked line by line
+        (b'  {"a":1}\n{"b":2}  \n', 2, True),  # indented
+        (b'{"a":1}\n   \n', 1, False),  # blanks
+        (b'{"a":1}\n[1]\n', 2, False),  # not an object
+        (b'{"a":1}\n', 2, False),
+    ],
+)
+def test_one_record_per_line(block: bytes, values: int, expected: bool) -> None:
+    assert review_read.one_record_per_line(block, values) is expected
+    padded = bytearray(b"xx" + block + b"yy")  # a range of a reused buffer
+    assert review_read.one_record_per_line(padded, values, 2, 2 + len(block)) is expected
+
+
+@pytest.mark.parametrize("block", [1 << 20, 700])
+def test_two_records_on_a_line_are_skipped_as_the_line_reader_skips_them(
+    tmp_path: Path, monkeypatch, block: int
+) -> None:
+    """Blocks decoded at once (one process, or split across the cores) against every line
+    read on its own: a line of two records is skipped even when a blank line, or a record
+    written over two lines, gives the block as many records as lines."""
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    _write(tmp_path, 51, runs=1200)
+    log = Path(ProjectStore(tmp_path).routing_log_path)
+    lines = log.read_text().splitlines()
+    two = json.dumps({"id": "t-1", "routed_to": "ens-00", "ensemble": "ens-00"})
+    for at in (900, 600, 300):
+        lines[at : at + 1] = [two + two.replace("t-1", "t-2"), ""]  # two records, then a blank line
+    lines[100:101] = [
+        two.replace("t-1", "t-3") + two.replace("t-1", "t-4"),
+        '{"id": "t-5",',
+        '"routed_to": "x"}',
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    fast = _fingerprint(store)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    split = _fingerprint(store)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    monkeypatch.setattr(review_read, "one_record_per_line", lambda *a: False)  # every line on its own
+    slow = _fingerprint(store)
+    assert fast == slow and split == slow
+    assert not any(q[0].startswith("t-") for q in slow[1])  # none of them a run
