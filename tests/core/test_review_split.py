@@ -341,8 +341,11 @@ def test_the_pieces_count_debt_as_one_process_on_odd_categories(tmp_path: Path, 
         (b'{"a":1}\r\n{"b":2}\r\n', 2, True),  # CRLF: checked line by line
         (b'  {"a":1}\n{"b":2}  \n', 2, True),  # indented
         (b'{"a":1}\n   \n', 1, False),  # blanks
-        (b'{"a":1}\n[1]\n', 2, False),  # not an object
+        (b'{"a":1}\n{"b":2}\n', 1, False),
         (b'{"a":1}\n', 2, False),
+        (b'{"a":1} \t{"b":2}\n\n', 2, False),  # blanks between the two
+        (b'{"a":"}{"}\n{"b":"} {"}\n', 2, True),  # such text inside strings: line by line
+        (b'{"a":{"x":1}\n}\n', 1, False),  # one object over two lines
     ],
 )
 def test_one_record_per_line(block: bytes, values: int, expected: bool) -> None:
