@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,7 @@ from conductor_tui.core.review_queue import _complete
 from conductor_tui.core.review_read import (
     _read_routing,
     _scan_flags,
+    no_collection,
     read_routing_sharded,
 )
 from conductor_tui.core.review_state import (
@@ -130,7 +132,10 @@ def load_review(store: Any, *, queue: bool = True) -> ReviewState:
         kind, resume = next(
             ((k, m) for k, m in memos if m is not None and m.resumable(inputs, path)), (kinds[-1], None)
         )
-        state, review, records = _load_review(store, resume, counts_only=kind == _COUNTS)
+        # the full pass makes no reference cycles: no collection walks its pieces meanwhile
+        # (freed before the collector is back, which then walks only what the load keeps)
+        with no_collection() if kind == _FULL else nullcontext():
+            state, review, records = _load_review(store, resume, counts_only=kind == _COUNTS)
         _MEMO.pop((str(path), kind), None)
         if review is not None and not state.problems:
             _MEMO[(str(path), kind)] = _Memo(inputs, log_sig, state, review, records, path)

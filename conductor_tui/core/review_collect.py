@@ -137,16 +137,16 @@ class Collect:
         if step is None and first_idx:
             step = range(first_idx, first_idx + len(recs))
         index = self.index
-        try:
-            numbers: Any = list(map(index.__getitem__, map(_KEY, recs)))
-        except KeyError:  # classified in file order: the pairs are listed as they appear
+        try:  # one byte per record while there are few keys: the per-key lookups translate it
+            numbers: Any = bytes(map(index.__getitem__, map(_KEY, recs)))
+        except (KeyError, ValueError):  # a new key (or more than 256)
             keys = list(map(_KEY, recs))
             for key in dict.fromkeys(keys):
-                if key not in index:
+                if key not in index:  # classified in file order: the pairs are listed as they appear
                     self._classify(key)
             numbers = list(map(index.__getitem__, keys))
-        if len(self.classes) <= 256:  # one byte per record: the per-key lookups translate it
-            numbers = bytes(numbers)
+            if len(self.classes) <= 256:
+                numbers = bytes(numbers)
         seen = self._count(recs, numbers)
         if self.flag_keys and any(k in seen for k in self.flag_keys):
             self.flag_blocks.append((offset, plen))
@@ -191,8 +191,10 @@ class Collect:
             ordered = bool(tss) and tss[0].__class__ is str and all(map(le, tss, islice(tss, 1, None)))
         except TypeError:
             ordered = False
-        if ordered:
-            latest = dict(zip(numbers, tss, strict=True))  # in order: the last is the newest
+        if ordered and numbers.__class__ is bytes:  # in order: the last is the newest
+            latest = {k: tss[numbers.rfind(k)] for k in seen if classes[k][0] == _KIND_LOCAL}
+        elif ordered:
+            latest = dict(zip(numbers, tss, strict=True))
         else:
             latest = {}
             for key, ts in zip(numbers, tss, strict=True):
@@ -213,22 +215,29 @@ class Collect:
         claude = self._per_record(numbers, self.claude, self.claude_table)
         if 1 not in claude:
             return
-        recs, keys = list(compress(recs, claude)), list(compress(numbers, claude))
-        picked = list(map(is_, map(_PREP, recs), repeat(None)))
-        try:
-            counted: Counter | None = Counter(
-                zip(compress(keys, picked), compress(map(_CAT, recs), picked), strict=True)
-            )
-        except TypeError:  # an unhashable category
-            counted = None
-        # (a category that is no string may equal another type's: those are counted one by one)
-        if counted is not None and all(cat is None or cat.__class__ is str for _key, cat in counted):
-            for (key, cat), k in counted.items():
-                if review._delegable(cat):
-                    tt = classes[key][1]
-                    debt[tt] = debt.get(tt, 0) + k
+        recs = list(compress(recs, claude))
+        keys: Any = compress(numbers, claude)
+        keys = bytes(keys) if numbers.__class__ is bytes else list(keys)
+        picked = bytes(map(is_, map(_PREP, recs), repeat(None)))  # no local preparation
+        if 1 not in picked:
             return
-        for key, rec in zip(keys, recs, strict=True):
+        cats = list(map(_CAT, recs))
+        if 0 in picked:
+            keys, cats = keys.__class__(compress(keys, picked)), list(compress(cats, picked))
+        try:
+            kinds: set | None = set(cats)
+        except TypeError:  # an unhashable category
+            kinds = None
+        # (a category that is no string may equal another type's: those are counted one by one)
+        if kinds is not None and all(cat is None or cat.__class__ is str for cat in kinds):
+            delegable = {cat: review._delegable(cat) for cat in kinds}
+            if not all(delegable.values()):
+                keys = keys.__class__(compress(keys, map(delegable.__getitem__, cats)))
+            for key, k in Counter(keys).items():
+                tt = classes[key][1]
+                debt[tt] = debt.get(tt, 0) + k
+            return
+        for key, rec in zip(compress(numbers, claude), recs, strict=True):
             if rec.preparation_tokens_local is None and review._delegable(rec.delegability_category):
                 tt = classes[key][1]
                 debt[tt] = debt.get(tt, 0) + 1

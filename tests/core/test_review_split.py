@@ -296,3 +296,91 @@ def test_a_piece_read_into_one_buffer_feeds_what_the_pass_reader_feeds(
         one, other = review_split.Collect(pass_, events=events), review_split.Collect(pass_, events=events)
         read = review_split._read_piece(log, one, start, end)
         assert one.result(read, log) == other.result(review_read._read_routing(log, other, start, end), log)
+
+
+def test_the_pieces_count_debt_as_one_process_on_odd_categories(tmp_path: Path, monkeypatch) -> None:
+    """Interim Claude debt counted per block from the categories' distinct values: the same
+    debt as one process with categories that are strings, null, numbers, booleans (which
+    equal numbers), unhashable values, missing, and with and without a local preparation."""
+    monkeypatch.setattr(review_read, "_BLOCK", 900)
+    evals = tmp_path / ".llm-orc" / "evaluations"
+    evals.mkdir(parents=True)
+    rng = random.Random(5)
+    cats = ["agent-delegable", "ensemble-delegable", "claude-only", "AGENT-DELEGABLE", None, 1, True, 0.5,
+            [1], {"a": 1}, "", "nonsense"]  # fmt: skip
+    lines = []
+    for i in range(1500):
+        if rng.random() < 0.6:
+            rec: dict = {"id": f"c-{i}", "routed_to": rng.choice(["claude", "Claude", None]),
+                         "task_type": rng.choice(["x", "y", None])}  # fmt: skip
+            if rng.random() < 0.9:
+                rec["delegability_category"] = rng.choice(cats[:5] if rng.random() < 0.8 else cats)
+            if rng.random() < 0.3:
+                rec["preparation_tokens_local"] = rng.choice([0, 50, None])
+        else:
+            rec = {"id": f"r-{i}", "routed_to": "ens-00", "ensemble": "ens-00", "task_type": "x"}
+        lines.append(json.dumps(rec))
+    (evals / "routing-log.jsonl").write_text("\n".join(lines) + "\n")
+    (evals / "evaluations.jsonl").write_text(json.dumps({"routing_id": "r-1", "score": "good"}) + "\n")
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    one = _fingerprint(store)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    assert len(review_read.split_ranges(Path(store.routing_log_path))) == 2  # read in pieces
+    split = _fingerprint(store)
+    assert split == one
+    assert one[5] and sum(one[5].values()) > 100  # debt counted
+
+
+@pytest.mark.parametrize(
+    ("block", "values", "expected"),
+    [
+        (b'{"a":1}\n{"b":2}\n', 2, True),
+        (b'{"a":1}{"b":2}\n\n', 2, False),  # a blank line evens out a line of two
+        (b'{"a":1}{"b":2}\n{"c":\n3}\n', 3, False),  # so does a record over two lines
+        (b'{"a":1}\r\n{"b":2}\r\n', 2, True),  # CRLF: checked line by line
+        (b'  {"a":1}\n{"b":2}  \n', 2, True),  # indented
+        (b'{"a":1}\n   \n', 1, False),  # blanks
+        (b'{"a":1}\n{"b":2}\n', 1, False),
+        (b'{"a":1}\n', 2, False),
+        (b'{"a":1} \t{"b":2}\n\n', 2, False),  # blanks between the two
+        (b'{"a":"}{"}\n{"b":"} {"}\n', 2, True),  # such text inside strings: line by line
+        (b'{"a":{"x":1}\n}\n', 1, False),  # one object over two lines
+    ],
+)
+def test_one_record_per_line(block: bytes, values: int, expected: bool) -> None:
+    assert review_read.one_record_per_line(block, values) is expected
+    padded = bytearray(b"xx" + block + b"yy")  # a range of a reused buffer
+    assert review_read.one_record_per_line(padded, values, 2, 2 + len(block)) is expected
+
+
+@pytest.mark.parametrize("block", [1 << 20, 700])
+def test_two_records_on_a_line_are_skipped_as_the_line_reader_skips_them(
+    tmp_path: Path, monkeypatch, block: int
+) -> None:
+    """Blocks decoded at once (one process, or split across the cores) against every line
+    read on its own: a line of two records is skipped even when a blank line, or a record
+    written over two lines, gives the block as many records as lines."""
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    _write(tmp_path, 51, runs=1200)
+    log = Path(ProjectStore(tmp_path).routing_log_path)
+    lines = log.read_text().splitlines()
+    two = json.dumps({"id": "t-1", "routed_to": "ens-00", "ensemble": "ens-00"})
+    for at in (900, 600, 300):
+        lines[at : at + 1] = [two + two.replace("t-1", "t-2"), ""]  # two records, then a blank line
+    lines[100:101] = [
+        two.replace("t-1", "t-3") + two.replace("t-1", "t-4"),
+        '{"id": "t-5",',
+        '"routed_to": "x"}',
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    fast = _fingerprint(store)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    split = _fingerprint(store)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    monkeypatch.setattr(review_read, "one_record_per_line", lambda *a: False)  # every line on its own
+    slow = _fingerprint(store)
+    assert fast == slow and split == slow
+    assert not any(q[0].startswith("t-") for q in slow[1])  # none of them a run

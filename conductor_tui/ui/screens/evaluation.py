@@ -39,6 +39,7 @@ from conductor_tui.core.review import (
     read_artifact,
 )
 from conductor_tui.ui import warm
+from conductor_tui.ui.collect_later import CollectionPause
 from conductor_tui.ui.screens.base import logs_signature
 from conductor_tui.ui.screens.evaluation_judge import JudgeFlow
 from conductor_tui.ui.widgets.eval_panels import (
@@ -126,6 +127,7 @@ another score to override it — both verdicts are kept in the record.
         self.output_text = ""
         self.input_text: str | None = None
         self.last_consequences: Consequences | None = None
+        self._collect_pause = CollectionPause()  # the first load's (see ui/collect_later.py)
 
     # ------------------------------------------------------------------ layout
 
@@ -187,14 +189,29 @@ another score to override it — both verdicts are kept in the record.
     @work(thread=True, exclusive=True, group="evaluate-load", exit_on_error=False)
     def _load(self, select: str | None = None) -> None:
         self._signature = logs_signature(self.services.store)  # before reading: never stale
-        state = load_review(self.services.store)
-        items = evaluation_queue(state, include_all=self.show_all)
-        self.app.call_from_thread(self._apply, state, items, select)
+        if self.state is None:  # the first load: no collection until its rows are painted
+            self._collect_pause.start()
+        try:
+            state = load_review(self.services.store)
+            items = evaluation_queue(state, include_all=self.show_all)
+            self.app.call_from_thread(self._apply, state, items, select)
+        except BaseException:
+            self._collect_pause.end()
+            raise
+
+    def on_unmount(self) -> None:
+        self._collect_pause.end()
 
     def action_reload(self) -> None:
         self.reload()
 
     def _apply(self, state: ReviewState, items: list[QueueItem], select: str | None) -> None:
+        try:
+            self._show(state, items, select)
+        finally:
+            self._collect_pause.end_after_paint(self)
+
+    def _show(self, state: ReviewState, items: list[QueueItem], select: str | None) -> None:
         # the remembered state of an unchanged project gives the very same entries
         same = state is self.state and len(items) == len(self.items) and all(map(is_, items, self.items))
         first, self.state = self.state is None, state
