@@ -187,17 +187,27 @@ def one_value_per_line(block: bytes, values: int) -> bool:
 _TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*\{")
 
 
-def one_record_per_line(block: bytes | memoryview, values: int, lines: int) -> bool:
-    """:func:`one_value_per_line` for ``values`` objects (a typed struct decoder's) found in
-    ``block``, ``lines`` whole lines: as many objects as lines, and no object closing on a
-    line where another opens — then no line holds two, so none holds none (a blank line, a
-    record written over two lines) either. One C-level search; a block where it finds a
-    match (``}{`` inside a string, or a line of two) gets the line-by-line check."""
+def one_record_per_line(
+    block: Any, values: int, lines: int | None = None, lo: int = 0, hi: int | None = None
+) -> bool:
+    """Whether ``values`` objects (a typed struct decoder's ``decode_lines``) found in the
+    whole lines ``block[lo:hi]`` are one per line, as a line-by-line reader finds them
+    (``lines``: their number, counted when not given; ``block`` is then bytes).
+
+    As many objects as lines is not enough: a blank line, or a record written over two
+    lines, evens out a line holding two (``{…}{…}``: two writers interleaved). With as many
+    objects as lines it is enough that no object closes on a line where another opens
+    (``}``, blanks, ``{``): then no line holds two, so none holds none. One C-level search;
+    a block where it finds one (such text inside a string, or a line of two) gets the
+    line-by-line check (:func:`one_value_per_line`)."""
+    hi = len(block) if hi is None else hi
+    if lines is None:
+        lines = block.count(b"\n", lo, hi)
     if values != lines:
         return False
-    if _TWO_ON_A_LINE.search(block) is None:
+    if _TWO_ON_A_LINE.search(block, lo, hi) is None:
         return True
-    return one_value_per_line(bytes(block), values)
+    return one_value_per_line(bytes(block[lo:hi]), values)
 
 
 # --------------------------------------------------------------------------- processes

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -288,7 +287,6 @@ def _take_prefetch(path: Path, start: int, review: _ReviewPass) -> logscan.ForkJ
 
 
 # two values on one line (``decode_lines`` reads both; a line-by-line read rejects it)
-_TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*\{")
 _OPEN, _CLOSE = ord("{"), ord("}")
 
 
@@ -321,7 +319,7 @@ def _one_per_line(piece: bytes, records: int) -> bool:
     framed = _framed_lines(piece)
     if framed >= 0:
         return records == framed
-    return records == piece.count(b"\n") and _TWO_ON_A_LINE.search(piece) is None
+    return logscan.one_record_per_line(piece, records)
 
 
 def _feed_counted(review: _CountPiece, piece: bytes, offset: int) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import gc
 import mmap
-import re
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,39 +95,6 @@ def _feed_per_line(review: Any, piece: bytes, base: int) -> int:
     return skipped
 
 
-# an object closing and another opening on the same line (whitespace between them)
-_TWO_ON_A_LINE = re.compile(rb"\}[ \t\r]*\{")
-
-
-def one_record_per_line(block: Any, values: int, lo: int = 0, hi: int | None = None) -> bool:
-    """Whether ``values`` records, decoded at once from the whole lines ``block[lo:hi]``
-    (msgspec's ``decode_lines`` into a struct: every value an object), are one per line as
-    a line-by-line reader finds them. As many values as lines is not enough: a blank line,
-    or a record written over two lines, evens out a line holding two (``{…}{…}``: two
-    writers interleaved). With as many values as lines, it is enough that no object closes
-    on the line where another opens (``}`` then blanks then ``{``): then each line ends
-    one value at most, so exactly one, which starts on that line too (one search, a little
-    cheaper than counting the lines; inside a value ``}`` cannot be followed by ``{``
-    without a comma). When the search finds one (such text inside a string, or a line of
-    two), each line is checked: one object, opening with ``{`` and closing with ``}`` (the
-    report readers' test)."""
-    hi = len(block) if hi is None else hi
-    if values != block.count(b"\n", lo, hi):
-        return False
-    if _TWO_ON_A_LINE.search(block, lo, hi) is None:
-        return True
-    parts = bytes(block[lo:hi]).split(b"\n")
-    if not parts[-1].strip():
-        parts.pop()  # after the last newline
-    if len(parts) != values:
-        return False
-    for part in parts:
-        line = part.strip()
-        if line[:1] != b"{" or line[-1:] != b"}":
-            return False
-    return True
-
-
 def _feed_block(review: Any, piece: bytes, offset: int) -> int:
     """Feed a block of whole lines, decoded at once when every line is a clean record
     with its id (else line by line); a fed object with its own ``feed_block`` (the
@@ -141,7 +107,7 @@ def _feed_block(review: Any, piece: bytes, offset: int) -> int:
         recs = decode(piece)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
-    if recs is not None and one_record_per_line(piece, len(recs)) and None not in map(_ID, recs):
+    if recs is not None and logscan.one_record_per_line(piece, len(recs)) and None not in map(_ID, recs):
         review.feed(recs, offset, len(piece))
         return 0
     return _feed_per_line(review, piece, offset)

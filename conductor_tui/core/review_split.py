@@ -91,7 +91,7 @@ def _feed_piece(part: Collect, buf: bytearray, lo: int, hi: int, offset: int) ->
         recs = part.decode_lines(view)
     except (msgspec.DecodeError, msgspec.ValidationError):
         recs = None
-    if recs is not None and review_read.one_record_per_line(buf, len(recs), lo, hi):
+    if recs is not None and logscan.one_record_per_line(buf, len(recs), lo=lo, hi=hi):
         ids = list(map(_ID, recs))
         if None not in ids:
             part.feed(recs, offset, hi - lo, ids=ids)

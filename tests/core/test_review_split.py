@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_pass, review_read, review_split, review_walk
+from conductor_tui.core import logscan, review, review_pass, review_read, review_split, review_walk
 from conductor_tui.core.store import ProjectStore
 
 ENSEMBLES = [f"ens-{k:02d}" for k in range(14)]
@@ -349,9 +349,9 @@ def test_the_pieces_count_debt_as_one_process_on_odd_categories(tmp_path: Path, 
     ],
 )
 def test_one_record_per_line(block: bytes, values: int, expected: bool) -> None:
-    assert review_read.one_record_per_line(block, values) is expected
+    assert logscan.one_record_per_line(block, values) is expected
     padded = bytearray(b"xx" + block + b"yy")  # a range of a reused buffer
-    assert review_read.one_record_per_line(padded, values, 2, 2 + len(block)) is expected
+    assert logscan.one_record_per_line(padded, values, lo=2, hi=2 + len(block)) is expected
 
 
 @pytest.mark.parametrize("block", [1 << 20, 700])
@@ -380,7 +380,7 @@ def test_two_records_on_a_line_are_skipped_as_the_line_reader_skips_them(
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
     split = _fingerprint(store)
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
-    monkeypatch.setattr(review_read, "one_record_per_line", lambda *a: False)  # every line on its own
+    monkeypatch.setattr(logscan, "one_record_per_line", lambda *a, **k: False)  # every line on its own
     slow = _fingerprint(store)
     assert fast == slow and split == slow
     assert not any(q[0].startswith("t-") for q in slow[1])  # none of them a run
