@@ -270,9 +270,21 @@ def _read_log(review: _ReviewPass, path: Path, split: tuple[set[str], list] | No
             state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
             return skipped
     if review.counts_only:
-        return read_counts_split(path, review)
+        skipped = read_counts_split(path, review)
+        review.refresh_agreement()
+        return skipped
     if split is None:
         state.flagged_ids = _scan_flags(path)
+    skipped = _read_runs(path, review)
+    if review.refresh_agreement():
+        # a judge found untrusted only once its runs' ensembles were read (verdicts that
+        # name only their run): the queue is built again with it, the ensembles now known
+        review.__init__(state, review.need)  # type: ignore[misc]
+        skipped = _read_runs(path, review)
+    return skipped
+
+
+def _read_runs(path: Path, review: _ReviewPass) -> int:
     skipped = review_split.read_routing_split(path, review)
     return read_routing_sharded(path, review) if skipped is None else skipped
 

@@ -157,6 +157,22 @@ class _ReviewPass:
         # without stepping runs through their lifecycle or keeping a queue
         self.counts_only = False
 
+    def refresh_agreement(self) -> bool:
+        """The judge–human agreement again once the runs' ensembles are known: a verdict
+        that names only its run counted under "(unknown)" while the log was unread.
+        Returns whether the untrusted judges changed (the queue then needs the pass again)."""
+        agreement = self.state.agreement
+        if agreement is None or all(pair.ensemble is not None for pair in agreement.pairs):
+            return False
+        from conductor_tui.core.agreement import agreement_report
+
+        state = self.state
+        state.agreement = agreement_report(
+            state.evaluations, self.thresholds, lambda ev: ensemble_of(ev, state)
+        )
+        before, self.untrusted = self.untrusted, state.agreement.untrusted
+        return set(before) != set(self.untrusted)
+
     def _mine(self, ens: str) -> bool:
         """Whether ``ens`` belongs to this pass's shard (a stable hash of its name)."""
         hit = self.shard_cache.get(ens)

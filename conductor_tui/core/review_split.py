@@ -146,6 +146,7 @@ def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
 
 def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     skipped = merge_counts(review, parts)
+    review.refresh_agreement()  # the pieces' run ensembles are known before any run is stepped
     _keep_flagged(review.state.flagged_ids, parts)
     blocks: list[Block] = []
     ids: dict[int, list[str]] = {}  # block → its lines' ids (split when needed)

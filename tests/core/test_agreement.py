@@ -164,3 +164,31 @@ def test_report_json_carries_the_agreement(project, capsys, monkeypatch) -> None
     assert main(["report", "--project", str(proj)]) == 0
     text = capsys.readouterr().out
     assert "Judge–human agreement" in text and "back to you" in text
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_verdicts_that_name_only_their_run_count_for_the_runs_ensemble(project, monkeypatch, workers) -> None:
+    """Evaluations without an ``ensemble`` field (the run's id is enough): the agreement is
+    the run's ensemble's, not "(unknown)", and an untrusted judge still sends its verdicts
+    back to the person, whether the log is read in one process or split across the cores."""
+    proj, _truth = project
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
+    store = ProjectStore(proj)
+    with_ensembles = review.load_review(store)
+    assert set(with_ensembles.agreement.untrusted) == {"extract"}
+    path = Path(store.evaluations_path)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:
+        if row.get("routing_id"):
+            row.pop("ensemble", None)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    state = review.load_review(ProjectStore(proj))
+    assert "(unknown)" not in state.agreement.by_ensemble
+    assert {k: (a.agreed, a.total) for k, a in state.agreement.by_ensemble.items()} == {
+        k: (a.agreed, a.total) for k, a in with_ensembles.agreement.by_ensemble.items()
+    }
+    assert set(state.agreement.untrusted) == {"extract"}
+    queued = {q.routing_id: q.reason for q in review.evaluation_queue(state)}
+    assert {k: v for k, v in queued.items() if "judge" in v} == {
+        q.routing_id: q.reason for q in review.evaluation_queue(with_ensembles) if "judge" in q.reason
+    }
