@@ -240,6 +240,11 @@ class RoutingPrefetch:
             return None
         return job.join()
 
+    @property
+    def workers(self) -> int:
+        """How many processes read the log."""
+        return len(self.job.items) if self.job is not None else 0
+
     def cancel(self) -> None:
         job, self.job = self.job, None
         if job is not None:

@@ -532,6 +532,23 @@ async def test_savings_shortens_big_figures_to_fit_instead_of_cutting_them(tmp_p
         assert "218,130,456" in card  # a card has room for the whole figure at this width
 
 
+async def test_savings_says_what_it_reads_until_the_first_figures_show(tmp_path: Path) -> None:
+    app, _project = demo_app(tmp_path, "savings")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SavingsScreen)
+        wrap = screen.query_one("#sv-wrapup", Static)
+        shown = str(wrap.render())
+        screen.post_message(SavingsScreen.Reading(394_238_977, 2))  # late: the figures stay
+        await settle(pilot)
+        assert str(wrap.render()) == shown
+        screen.refreshes = 0  # as before the first read's figures
+        screen.post_message(SavingsScreen.Reading(394_238_977, 2))
+        await settle(pilot)
+        assert "Reading routing-log.jsonl (394 MB) on 2 cores" in str(wrap.render())
+
+
 async def test_a_refresh_asked_for_during_a_read_waits_for_it(tmp_path: Path, monkeypatch) -> None:
     """A second refresh while the first still reads (a visit during the first read of a big
     log) runs after it and reads only what is new: two threads feeding the one aggregator

@@ -18,6 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
@@ -188,6 +189,8 @@ everything from the start.
                 from conductor_tui.core.aggregate_scan import start_cold_scan
 
                 prefetch = start_cold_scan(store.root)  # the log's workers run while the config loads
+                if prefetch is not None:  # a big log read from its start: say so while it is
+                    self.post_message(self.Reading(prefetch.end, prefetch.workers))  # not waiting
                 from conductor_tui.core.aggregate import Aggregator
 
                 try:
@@ -215,6 +218,24 @@ everything from the start.
             if cache is not None:
                 with contextlib.suppress(OSError):
                     agg.save_cache(cache)
+
+    class Reading(Message):
+        """The first read of a big routing log started (``size`` bytes, ``workers`` processes)."""
+
+        def __init__(self, size: int, workers: int) -> None:
+            super().__init__()
+            self.size, self.workers = size, workers
+
+    def on_savings_screen_reading(self, message: Reading) -> None:
+        size, workers = message.size, message.workers
+        if self.refreshes == 0:  # nothing shown yet (the read's figures, or its error)
+            self.query_one("#sv-wrapup", Static).update(
+                Text(
+                    f"Reading routing-log.jsonl ({size / 1e6:,.0f} MB) on {workers} cores… "
+                    "Later visits and restarts read only the lines added since.",
+                    style="dim",
+                )
+            )
 
     def _range(self) -> Any:
         """The saving's range (core.savings_trace); skipped for very big logs while live."""
