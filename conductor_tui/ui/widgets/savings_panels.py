@@ -135,6 +135,11 @@ def _cell(n: int | float, width: int, style: str = "", *, grouped: bool = True) 
     return Text(fit_count(n, width, grouped=grouped), justify="right", style=style)
 
 
+def _debt_cell(debt: int) -> Text:
+    """The interim Claude debt; blank when there is none."""
+    return _cell(debt, _WIDTH["debt"], "yellow", grouped=False) if debt else Text("")
+
+
 def _gap(e: dict) -> Text:
     return Text(fit_counts((e.get("good", 0), e.get("acceptable", 0), e.get("poor", 0)), _WIDTH["g/a/p"]))
 
@@ -240,11 +245,7 @@ def _task_type_cells(item: tuple[str, dict]) -> tuple:
         _cell(row["local_decisions"], _WIDTH["local"], grouped=False),
         _cell(row["total_tokens_local"], _WIDTH["tokens"]),
         _cell(row["estimated_claude_tokens_saved"], _WIDTH["saved~"], "green"),
-        Text(
-            fit_count(row["interim_claude"], _WIDTH["debt"], grouped=False) if row["interim_claude"] else "",
-            justify="right",
-            style="yellow",
-        ),
+        _debt_cell(row["interim_claude"]),
         _gap(row.get("evaluations") or {}),
         Text(f"{row.get('token_ratio', 0):g}", justify="right", style="dim"),
     )
@@ -277,11 +278,7 @@ def _day_cells(item: tuple[str, dict]) -> tuple:
         _cell(row["total_tokens_local"], _WIDTH["tokens"]),
         _cell(row["claude_tokens"], _WIDTH["Claude"]),
         _cell(row["estimated_claude_tokens_saved"], _WIDTH["saved~"], "green"),
-        Text(
-            fit_count(row["interim_claude"], _WIDTH["debt"], grouped=False) if row["interim_claude"] else "",
-            justify="right",
-            style="yellow",
-        ),
+        _debt_cell(row["interim_claude"]),
     )
 
 
