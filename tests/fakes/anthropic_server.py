@@ -419,14 +419,26 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client hanging up (before an error reply is written, say) is normal; anything
+        else is a bug in the fake: say so on stderr."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeAnthropic:
     """The server.  ``with FakeAnthropic() as fake: Anthropic(api_key=fake.api_key, base_url=fake.url)``."""
 
     def __init__(self, api_key: str = "sk-ant-test-key", model: str = "claude-sonnet-4-5") -> None:
         self.state = _State(api_key=api_key, model=model)
         handler = type("_BoundHandler", (_Handler,), {"state": self.state})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
