@@ -236,7 +236,7 @@ def _load_review(
         return _complete(state, review, path, {})
     state.run_ensembles.clear()
     try:
-        state.skipped_routing = _read_log(review, path, split, need)
+        state.skipped_routing, review = _read_log(review, path, split, need)
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}
@@ -255,9 +255,12 @@ def _new_pass(store: Any, state: ReviewState, counts_only: bool, inputs: Inputs)
     return review
 
 
-def _read_log(review: _ReviewPass, path: Path, split: tuple[set[str], list] | None, need: set[str]) -> int:
+def _read_log(
+    review: _ReviewPass, path: Path, split: tuple[set[str], list] | None, need: set[str]
+) -> tuple[int, _ReviewPass]:
     """The pass over the whole log: the pieces read early stitched when they kept every
-    run it needs, else read now (split across the cores, sharded, or in one process)."""
+    run it needs, else read now (split across the cores, sharded, or in one process).
+    Returns the skipped lines and the pass that read them."""
     state = review.state
     if (
         split is not None
@@ -268,20 +271,20 @@ def _read_log(review: _ReviewPass, path: Path, split: tuple[set[str], list] | No
         skipped = review_split.stitch(review, split[1])
         if skipped is not None:
             state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
-            return skipped
+            return skipped, review
     if review.counts_only:
         skipped = read_counts_split(path, review)
         review.refresh_agreement()
-        return skipped
+        return skipped, review
     if split is None:
         state.flagged_ids = _scan_flags(path)
     skipped = _read_runs(path, review)
     if review.refresh_agreement():
         # a judge found untrusted only once its runs' ensembles were read (verdicts that
-        # name only their run): the queue is built again with it, the ensembles now known
-        review.__init__(state, review.need)  # type: ignore[misc]
+        # name only their run): a new pass, the ensembles now known, builds the queue again
+        review = _ReviewPass(state, review.need)
         skipped = _read_runs(path, review)
-    return skipped
+    return skipped, review
 
 
 def _read_runs(path: Path, review: _ReviewPass) -> int:
