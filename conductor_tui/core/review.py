@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conductor_tui.core import logscan, review_pass, review_split, rules
+from conductor_tui.core import logscan, review_pass, review_refresh, review_split, rules
 from conductor_tui.core.records import (
     EvalPhase,
     Evaluation,
@@ -132,13 +132,22 @@ def load_review(store: Any, *, queue: bool = True) -> ReviewState:
         kind, resume = next(
             ((k, m) for k, m in memos if m is not None and m.resumable(inputs, path)), (kinds[-1], None)
         )
+        full = memos[0][1]
+        if resume is None and full is not None:  # new verdicts, flags or profiles: no re-read
+            with no_collection():  # as the full load: many small objects, no cycles
+                refreshed = review_refresh.refresh(store, full, inputs, log_sig)
+            if refreshed is not None:
+                state, review, records = refreshed
+                _MEMO[(str(path), _FULL)] = _Memo(inputs, log_sig, state, review, records, path, store)
+                _MEMO.pop((str(path), _COUNTS), None)
+                return state
         # the full pass makes no reference cycles: no collection walks its pieces meanwhile
         # (freed before the collector is back, which then walks only what the load keeps)
         with no_collection() if kind == _FULL else nullcontext():
             state, review, records = _load_review(store, resume, counts_only=kind == _COUNTS)
         _MEMO.pop((str(path), kind), None)
         if review is not None and not state.problems:
-            _MEMO[(str(path), kind)] = _Memo(inputs, log_sig, state, review, records, path)
+            _MEMO[(str(path), kind)] = _Memo(inputs, log_sig, state, review, records, path, store)
             if kind == _FULL:
                 _MEMO.pop((str(path), _COUNTS), None)  # the full load serves the counts too
         return state
@@ -168,7 +177,14 @@ class _Memo:
     (its offset and a fingerprint of the bytes before it) and the records it materialised."""
 
     def __init__(
-        self, inputs: tuple, log_sig: Any, state: ReviewState, review: _ReviewPass, records: dict, path: Path
+        self,
+        inputs: tuple,
+        log_sig: Any,
+        state: ReviewState,
+        review: _ReviewPass,
+        records: dict,
+        path: Path,
+        store: Any,
     ):
         self.inputs, self.log_sig, self.state, self.review, self.records = (
             inputs,
@@ -179,6 +195,9 @@ class _Memo:
         )
         self.offset = review.offset
         self.fingerprint = logscan.prefix_fingerprint(path, self.offset)
+        # where the evaluations read stopped (a later load reads only what was appended)
+        self.eval_end = state.evaluations_end
+        self.eval_fingerprint = logscan.prefix_fingerprint(store.evaluations_path, self.eval_end[0])
 
     def resumable(self, inputs: tuple, path: Path) -> bool:
         """Only lines were appended to the log since (evaluations, config and profiles
@@ -270,6 +289,7 @@ def _read_log(
     ):
         skipped = review_split.stitch(review, split[1])
         if skipped is not None:
+            review.split_named = split[0]
             state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
             return skipped, review
     if review.counts_only:
@@ -299,11 +319,20 @@ def _resume(state: ReviewState, resume: _Memo, path: Path) -> tuple[ReviewState,
     state.config, state.profiles, state.flagged_ids = old.config, old.profiles, old.flagged_ids
     state.run_ensembles = dict(old.run_ensembles)
     state.linked = dict(old.linked)
+    state.agreement = old.agreement  # the same evaluations: the same judge agreement
     state.skipped_routing = old.skipped_routing
+    state.evaluations_end = old.evaluations_end
     review = resume.review
     review.state = state
+    start = review.offset
     try:
-        state.skipped_routing += _read_routing(path, review, review.offset)
+        state.skipped_routing += _read_routing(path, review, start)
+        if review.split_parts is not None and review.split_named is not None:
+            # the pieces go on too (a later verdict is stepped from them): the same lines
+            more = review_refresh.piece(path, start, review.offset, review.split_named, state)
+            review.split_parts = [*review.split_parts, more]
+            for ens in more[8]:  # stepped on by the pass: their walks are out of date
+                review.walks.pop(ens, None)
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}

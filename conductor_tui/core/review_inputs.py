@@ -54,5 +54,6 @@ def read_evaluations(store: Any, state: ReviewState) -> None:
         evals = store.read_evaluations(0)
         state.evaluations = list(evals.records)
         state.skipped_evaluations = len(evals.skipped)
+        state.evaluations_end = (evals.end_offset, evals.next_line)
     except Exception as exc:
         state.problems.append(f"evaluations.jsonl: {exc}")

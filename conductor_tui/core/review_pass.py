@@ -156,6 +156,11 @@ class _ReviewPass:
         # counts only (uses, last use, debt, run → ensemble): what the Lifecycle rows need,
         # without stepping runs through their lifecycle or keeping a queue
         self.counts_only = False
+        # the split pass's pieces, as stitched, and the ids they kept the runs of (set by
+        # the stitch and the load): a later load goes on from them (core.review_refresh)
+        self.split_parts: list[tuple] | None = None
+        self.split_named: set[str] | None = None
+        self.walks: dict[str, Any] = {}  # ensemble → its walk (core.review_walk), by the stitch
 
     def refresh_agreement(self) -> bool:
         """The judge–human agreement again once the runs' ensembles are known: a verdict

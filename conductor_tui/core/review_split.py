@@ -110,8 +110,14 @@ def read_routing_split(path: Path, review: _ReviewPass) -> int | None:
     name an invocation, not a run)."""
     if review.by_invocation or review.counts_only:
         return None
+    events = set(review.effective) | review.state.flagged_ids | review.need  # what Collect keeps
     parts = collect_split(path, review)
-    return None if parts is None else stitch(review, parts)
+    if parts is None:
+        return None
+    skipped = stitch(review, parts)
+    if skipped is not None:
+        review.split_named = events
+    return skipped
 
 
 def collect_split(
@@ -133,21 +139,46 @@ def collect_split(
         return logscan.fork_map(_collect_or_meanwhile, jobs)[: len(ranges)]
 
 
-def stitch(review: _ReviewPass, parts: list[tuple]) -> int | None:
+def stitch(review: _ReviewPass, parts: list[tuple], reuse: Reuse | None = None) -> int | None:
     """The pieces' counts added into ``review`` and every ensemble's runs stepped in order
     (``review`` has the evaluations, flags and config; it must not need every run in order,
     see :func:`read_routing_split`); returns the skipped lines, or ``None`` (``review``
-    untouched) when a piece has more ensembles than its codes can name."""
+    untouched) when a piece has more ensembles than its codes can name. ``reuse``: the
+    walks of an earlier stitch of the same pieces, for the ensembles it did not change."""
     if any(part[9] for part in parts):
         return None
     with no_collection():  # the stitch creates many small objects and frees none
-        return _stitch(review, parts)
+        return _stitch(review, parts, reuse)
 
 
-def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
+class Reuse:
+    """An earlier stitch's walks (``walks``: ensemble → walk) and the ensembles whose runs,
+    verdicts or flags changed since (``changed``); its judge agreement (``untrusted``) is
+    compared in :func:`_stitch` once the new one is known."""
+
+    def __init__(self, walks: dict[str, _Walk], changed: set[str], untrusted: dict[str, Any]) -> None:
+        self.walks, self.changed, self.untrusted = walks, changed, untrusted
+
+    def walk(self, review: _ReviewPass, ens: str) -> _Walk | None:
+        """The earlier walk of ``ens`` when nothing it depends on changed."""
+        walk = self.walks.get(ens)
+        if walk is None or ens in self.changed:
+            return None
+        before, now = self.untrusted.get(ens), review.untrusted.get(ens)
+        if (before is None) != (now is None) or (
+            before is not None and (before.agreed, before.total) != (now.agreed, now.total)
+        ):
+            return None
+        return walk
+
+
+def _stitch(review: _ReviewPass, parts: list[tuple], reuse: Reuse | None = None) -> int:
     skipped = merge_counts(review, parts)
     review.refresh_agreement()  # the pieces' run ensembles are known before any run is stepped
-    _keep_flagged(review.state.flagged_ids, parts)
+    parts, _others, touched = keep_runs(review.state.flagged_ids, parts)
+    if reuse is not None:
+        reuse.changed |= touched
+    review.split_parts = parts  # a later load goes on from them (core.review_refresh)
     blocks: list[Block] = []
     ids: dict[int, list[str]] = {}  # block → its lines' ids (split when needed)
     seqs: dict[str, RunSequence] = {}
@@ -161,10 +192,15 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     bound = draw_bound(review.thresholds.sampling_rate_established)
     walks = []
     for ens, seq in seqs.items():
-        seq.count_runs()
-        walk = _Walk(review, ens, seq, bound)
-        walk.run()
+        walk = reuse.walk(review, ens) if reuse is not None else None
+        if walk is not None:
+            walk.adopt(review)
+        else:
+            seq.count_runs()
+            walk = _Walk(review, ens, seq, bound)
+            walk.run()
         walks.append(walk)
+    review.walks = {walk.ens: walk for walk in walks}
     every, due = newest(walks)
     review.due = deque(due, maxlen=review.due.maxlen)
     review.all = deque(every, maxlen=review.all.maxlen)
@@ -172,23 +208,40 @@ def _stitch(review: _ReviewPass, parts: list[tuple]) -> int:
     return skipped
 
 
-def _keep_flagged(flagged: set[str], parts: list[tuple]) -> None:
-    """The flagged runs the pieces did not keep (the flags were found by the pieces
-    themselves, mostly after their runs) taken out of their ensembles' quiet runs and kept,
-    as if the pieces had known them: a quiet run is completed, and its sampling code
-    stands for its recorded decision."""
+def keep_runs(ids: set[str], parts: list[tuple]) -> tuple[list[tuple], set[str], set[str]]:
+    """The pieces with the runs of ``ids`` they did not keep (the flags were found by the
+    pieces themselves, mostly after their runs; a later load adds the runs of new
+    verdicts) taken out of their ensembles' quiet runs and kept, as if the pieces had
+    known them: a quiet run is completed, and its sampling code stands for its recorded
+    decision. The pieces given are not changed (a piece with such runs is copied).
+    Also returns the ids of ``ids`` found on lines that are no quiet run and not kept
+    (a failed run, a Claude decision, another event: its record is not at hand), and the
+    ensembles that got kept runs."""
     kept = {entry[3] for part in parts for _number, entries in part[8].values() for entry in entries}
-    missing = flagged - kept
+    missing = ids - kept
+    others: set[str] = set()
+    changed: set[str] = set()
     if not missing:
-        return
+        return parts, others, changed
+    out = []
     for part in parts:
-        names = {number: entries for _ens, (number, entries) in part[8].items()}
-        blocks, touched = part[7], set()
+        blocks, seqs = part[7], part[8]
+        touched: set[int] = set()
+        names = {number: entries for _ens, (number, entries) in seqs.items()}
         for k, block in enumerate(blocks):
             hits = _lines_of(block[5], missing)
+            if not hits:
+                continue
             quiet = [i for i in hits if block[3][i] != NO_RUN]
+            if len(quiet) < len(hits):
+                listed = block[5] if isinstance(block[5], list) else block[5].split(_SEP)
+                others.update(listed[i] for i in hits if block[3][i] == NO_RUN)
             if not quiet:
                 continue
+            if not touched:  # the first change to this piece: its own lists from here on
+                blocks = list(blocks)
+                seqs = {ens: (number, list(entries)) for ens, (number, entries) in seqs.items()}
+                names = {number: entries for _ens, (number, entries) in seqs.items()}
             codes, samp, step = bytearray(block[3]), block[4], block[2]
             for i in quiet:
                 code = DRAW if samp is None else samp[i]
@@ -201,6 +254,9 @@ def _keep_flagged(flagged: set[str], parts: list[tuple]) -> None:
             blocks[k] = (*block[:3], bytes(codes), *block[4:])
         for number in touched:
             names[number].sort(key=lambda entry: (entry[0], entry[1]))
+        changed.update(ens for ens, (number, _entries) in seqs.items() if number in touched)
+        out.append((*part[:7], blocks, seqs, *part[9:]) if touched else part)
+    return out, others - kept, changed
 
 
 def _lines_of(joined: Any, ids: set[str]) -> list[int]:
@@ -244,7 +300,7 @@ def split_early(store: Any, state: ReviewState, path: Path, meanwhile: Any) -> t
     """The whole pass's pieces read before the evaluations are, which ``meanwhile`` does
     here: the workers keep the records of the runs an evaluation names (a quick read of
     the ids) and find the flags in their pieces (``state.flagged_ids``: their runs are
-    taken out of the quiet runs when stitched, see :func:`_keep_flagged`). ``(those ids,
+    taken out of the quiet runs when stitched, see :func:`keep_runs`). ``(those ids,
     the pieces)``, or ``None`` (nothing read) when the log is read in one process or the
     ids cannot be read."""
     named = routing_ids_named(Path(store.evaluations_path))

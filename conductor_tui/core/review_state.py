@@ -62,6 +62,7 @@ class ReviewState:
     pairs: dict[tuple[str, str], list[Any]] = field(default_factory=dict)  # (tt, ens) → [runs, last]
     debt: dict[str, int] = field(default_factory=dict)  # task type → interim Claude decisions
     flagged_ids: set[str] = field(default_factory=set)
+    evaluations_end: tuple[int, int] = (0, 1)  # (byte offset, line number) after the evaluations read
     run_ensembles: dict[str, str] = field(default_factory=dict)  # routing id → ensemble (for evals)
     queue_due: list[QueueItem] = field(default_factory=list)
     queue_all: list[QueueItem] = field(default_factory=list)

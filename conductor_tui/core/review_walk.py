@@ -209,13 +209,38 @@ class _Walk:
     then builds the newest queue entries from the end."""
 
     def __init__(self, review: _ReviewPass, ens: str, seq: RunSequence, bound: bytes) -> None:
-        self.review, self.ens, self.seq = review, ens, seq
+        self.review: Any = review  # while it runs (not kept after: a later pass may keep the walk)
+        self.ens, self.seq = ens, seq
+        self.period = review.thresholds.calibration_period
+        self.sampled_reason = review.sampled_reason
         self.bound = bound  # the stable draw's bound (see :func:`draw_bound`)
         # in file order: (None, all entries, due entries) of a full step, or a quiet stretch
         # (kind, first, end, run count before it, calibrating, calibration window length)
         self.timeline: list[tuple] = []
+        # what the walk added to the pass besides its timeline (a later stitch that finds
+        # this ensemble unchanged adds them again instead of walking it)
+        self.track: _EnsembleTrack | None = None
+        self.special: list[_Pending] = []
+        self.due_count = 0
 
     def run(self) -> None:
+        review = self.review
+        special, due_total = len(review.special), review.due_total
+        self._run()
+        self.track = review.tracks.get(self.ens)
+        self.special = review.special[special:]
+        self.due_count = review.due_total - due_total
+        self.review = None
+
+    def adopt(self, review: _ReviewPass) -> None:
+        """Add this walk's results to ``review`` (a later pass over the same runs of this
+        ensemble, with the same verdicts, flags, judge agreement and thresholds)."""
+        if self.track is not None:
+            review.tracks[self.ens] = self.track
+        review.special += self.special
+        review.due_total += self.due_count
+
+    def _run(self) -> None:
         review, seq = self.review, self.seq
         effective, flagged = review.effective, review.state.flagged_ids
         pos = 0
@@ -231,7 +256,7 @@ class _Walk:
                 self._quiet(pos, o)
                 pos = o
             saved_all, saved_due = review.all, review.due
-            review.all, review.due = [], []  # type: ignore[assignment]
+            review.all, review.due = [], []
             try:
                 review._step(rec, rid, self.ens, *loc)
                 self.timeline.append((None, review.all, review.due))
@@ -304,8 +329,8 @@ class _Walk:
     def _stretch_newest(self, item: tuple, need: list[int]) -> Iterator[tuple[_Pending, bool]]:
         """A quiet stretch's entries, newest first, while ``need`` asks for more."""
         kind, a, end, before, calibrating, window = item
-        review, seq, ens = self.review, self.seq, self.ens
-        period = review.thresholds.calibration_period
+        seq, ens = self.seq, self.ens
+        period = self.period
         n = before + end - a + 1  # the invocation number of the run after the stretch
         for run in seq.runs_back(a, end):
             if need[0] <= 0 and (need[1] <= 0 or kind == _TRUST):
@@ -318,7 +343,7 @@ class _Walk:
                 reason = f"calibrate {position}/{period}"
             elif kind == _ESTABLISH:
                 due = self._is_sampled(run)
-                phase, reason = EvalPhase.ESTABLISH, review.sampled_reason if due else "not sampled"
+                phase, reason = EvalPhase.ESTABLISH, self.sampled_reason if due else "not sampled"
             else:
                 due, phase, reason = False, EvalPhase.TRUST, _TRUSTED
             if not due and need[0] <= 0:

@@ -1,0 +1,103 @@
+"""What a verdict, a flag or a recorded run costs Evaluate on a big project: the load after
+the change, going on from the last load (``review_refresh``, or the pass resumed over
+appended runs), against a full load of the same files — in one process, alternated, on a
+copy of the 1M-line project (the routing log copied once into a temp dir: flags and runs
+are appended to it; removed after).
+
+    python benchmarks/gen_routing_log.py          # once: the 1,000,000-line project
+    python benchmarks/bench_verdict.py [--rounds 5] [--project DIR]
+
+Each round: a full load (remembered), then one change and the load after it (timed), then
+the same files loaded with nothing remembered (timed, and checked to give the same queue).
+Prints the medians and the ratio; the target for a warm load is 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from conductor_tui.core import review  # noqa: E402
+from conductor_tui.core.store import ProjectStore  # noqa: E402
+
+PROJECT = HERE / ".data" / "project"
+
+
+def _queue(state: review.ReviewState) -> list[tuple]:
+    return [(q.routing_id, q.invocation_number, str(q.phase), q.reason) for q in state.queue_due] + [
+        (state.queue_total, state.total_runs, len(state.evaluations))
+    ]
+
+
+def _timed(store: ProjectStore, *, forget: bool) -> tuple[float, review.ReviewState]:
+    if forget:
+        review._MEMO.clear()
+    t = time.perf_counter()
+    state = review.load_review(store)
+    return time.perf_counter() - t, state
+
+
+def _change(kind: str, store: ProjectStore, state: review.ReviewState, k: int) -> None:
+    item = state.queue_due[k % len(state.queue_due)]
+    if kind == "verdict":
+        rec = {"id": f"ev-bench-{k}", "routing_id": item.routing_id, "ensemble": item.ensemble,
+               "score": "good", "reasoning": "bench", "evaluator": "human"}  # fmt: skip
+        with open(store.evaluations_path, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+    elif kind == "flag":
+        rec = {"id": f"flag-bench-{k}", "event": review.FLAG_EVENT, "routing_id": item.routing_id}
+        with open(store.routing_log_path, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+    else:  # three runs recorded
+        with open(store.routing_log_path, "a") as fh:
+            for i in range(3):
+                rec = {"id": f"rd-bench-{k}-{i}", "routed_to": item.ensemble, "ensemble": item.ensemble,
+                       "timestamp": "2026-11-30T12:00:00Z", "status": "completed"}  # fmt: skip
+                fh.write(json.dumps(rec) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--project", type=Path, default=PROJECT)
+    args = ap.parse_args(argv)
+    src = args.project / ".llm-orc"
+    if not (src / "evaluations" / "routing-log.jsonl").is_file():
+        print("no routing log: run python benchmarks/gen_routing_log.py first", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-verdict-") as tmp:
+        project = Path(tmp)
+        shutil.copytree(src, project / ".llm-orc")
+        store = ProjectStore(project)
+        print(f"routing log: {Path(store.routing_log_path).stat().st_size / 1e6:.0f} MB (a copy)")
+        for kind in ("verdict", "flag", "3 runs"):
+            after, full = [], []
+            for k in range(args.rounds):
+                _timed(store, forget=True)  # the load the change goes on from
+                _change(kind, store, review.load_review(store), k)
+                t_after, state = _timed(store, forget=False)
+                t_full, again = _timed(store, forget=True)
+                if _queue(state) != _queue(again):
+                    print(f"  {kind}: the load after the change differs from a full load", file=sys.stderr)
+                    return 1
+                after.append(t_after)
+                full.append(t_full)
+            a, f = statistics.median(after), statistics.median(full)
+            print(
+                f"  after a {kind:8}: {a * 1000:7.1f} ms (target 100 ms) vs full load {f:5.2f} s = {a / f:.3f}x"
+                f"   runs {[round(x * 1000) for x in after]} ms"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""A review load that goes on from the last one when the logs were only appended to — new
+verdicts in ``evaluations.jsonl``, new runs or flags in ``routing-log.jsonl``, the task
+profiles rewritten (what recording a verdict or a run does) — without reading the routing
+log again: the split pass's pieces are kept (:mod:`~conductor_tui.core.review_split`), the
+appended routing lines are read as one more piece, the runs the new verdicts name are
+taken out of the quiet runs, and every ensemble is stepped again from the pieces (the
+stitch). Same result as a full load; anything else (a file rewritten, the config changed,
+a verdict that names no run or names a run that is not a quiet one) is left to the full
+load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conductor_tui.core import logscan, review_split
+from conductor_tui.core.review_pass import _ReviewPass
+from conductor_tui.core.review_queue import _complete
+from conductor_tui.core.review_state import ReviewState
+
+
+def piece(path: Path, start: int, end: int | None, named: set[str], state: ReviewState) -> tuple:
+    """The lines ``[start, end)`` of ``path`` (``None``: to its end) read as one more piece of
+    the split pass, keeping the runs of ``named``."""
+    early = ReviewState(project=state.project)
+    early.config = state.config
+    collector = _ReviewPass(early, named)  # the pieces need neither the evaluations nor the flags
+    return review_split._collect_piece((collector, path, start, end, named))
+
+
+def refresh(
+    store: Any, memo: Any, inputs: tuple, log_sig: Any
+) -> tuple[ReviewState, _ReviewPass, dict] | None:
+    """The load of ``store`` gone on from ``memo`` (``core.review._Memo``, with ``inputs``
+    and ``log_sig`` as they are now), or ``None`` when it cannot: the caller reads
+    everything."""
+    old, review = memo.state, memo.review
+    parts, named = review.split_parts, review.split_named
+    if parts is None or named is None or review.tail or review.offset != memo.offset:
+        return None
+    if old.linked or old.problems or inputs[1] != memo.inputs[1]:  # the config changed
+        return None
+    path = Path(store.routing_log_path)
+    evals_grew = inputs[0] != memo.inputs[0]
+    if evals_grew and not logscan.grew_from(
+        store.evaluations_path, memo.inputs[0], memo.eval_end[0], memo.eval_fingerprint
+    ):
+        return None
+    log_grew = log_sig != memo.log_sig
+    if log_grew and not logscan.grew_from(path, memo.log_sig, memo.offset, memo.fingerprint):
+        return None
+    state = ReviewState(project=Path(store.project))
+    state.config, state.profiles = old.config, old.profiles
+    state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
+    state.evaluations_end = old.evaluations_end
+    if inputs[2] != memo.inputs[2]:
+        try:
+            state.profiles = store.load_task_profiles()
+        except Exception:
+            return None  # the full load says what is wrong with it
+    new_ids: set[str] = set()
+    read: Any = None
+    if evals_grew:
+        read = store.read_evaluations(old.evaluations_end[0], first_line=old.evaluations_end[1])
+        if any(not ev.routing_id for ev in read.records):
+            return None  # linked by invocation or by time: the full load does that
+        state.evaluations = [*old.evaluations, *read.records]
+        state.skipped_evaluations += len(read.skipped)
+        state.evaluations_end = (read.end_offset, read.next_line)
+        new_ids = {str(ev.routing_id) for ev in read.records} - named
+    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
+    if not need <= named:
+        return None  # a run whose ensemble the pieces did not note
+    state.flagged_ids = set(old.flagged_ids)
+    changed: set[str] = set()  # the ensembles to step again (the others' walks are kept)
+    if log_grew:
+        more = piece(path, memo.offset, None, named | new_ids, state)
+        parts = [*parts, more]
+        state.flagged_ids |= more[10]
+        changed.update(more[8])
+    parts, others, touched = review_split.keep_runs(new_ids, parts)
+    if others:
+        return None  # a verdict on a failed run (or no run): its record is not at hand
+    changed |= touched
+    if evals_grew or state.flagged_ids != old.flagged_ids:  # the kept runs they name
+        again = {str(ev.routing_id) for ev in (read.records if read else ())}
+        again |= state.flagged_ids - old.flagged_ids
+        changed.update(
+            ens
+            for part in parts
+            for ens, (_number, entries) in part[8].items()
+            if any(entry[3] in again for entry in entries)
+        )
+    fresh = _ReviewPass(state, need)
+    if fresh.by_invocation:
+        return None
+    reuse = review_split.Reuse(review.walks, changed, review.untrusted)
+    skipped = review_split.stitch(fresh, parts, reuse)
+    if skipped is None:
+        return None
+    fresh.split_named = named | new_ids
+    state.skipped_routing = skipped
+    state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
+    return _complete(state, fresh, path, memo.records)

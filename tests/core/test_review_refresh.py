@@ -1,0 +1,187 @@
+"""A review load that goes on from the last one (``review_refresh``) when verdicts, runs,
+flags or task profiles were appended or rewritten must give exactly what a full load of
+the same files gives — queue, "all runs", phases, reasons, counts, the ensembles'
+lifecycle state — step after step (each load going on from the one before), and must
+leave to the full load what it cannot know (a verdict on a failed run, an evaluation
+that names no run, a rewritten log, a changed config)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from conductor_tui.core import review, review_read, review_refresh
+from conductor_tui.core.store import ProjectStore
+from tests.core.test_review_split import ENSEMBLES, _items, _limits, _write
+
+
+def _snapshot(store: ProjectStore) -> tuple:
+    state = review.load_review(store)
+    memo = review._MEMO[(str(store.routing_log_path), "full")]
+    tracks = {
+        ens: (t.counter, t.adds, list(t.tracker.window), t.tracker.scored, t.tracker.calibrating)
+        for ens, t in memo.review.tracks.items()
+        if t.counter or t.adds
+    }
+    rows = [
+        (r.key, r.status.phase, r.status.invocations, r.last_used, r.debt, r.status.next_step)
+        for r in review.lifecycle_rows(state)
+    ]
+    agreement = state.agreement.to_dict() if state.agreement else None
+    return (
+        _items(state.queue_due), _items(state.queue_all), state.queue_total, state.total_runs,
+        sorted(state.pairs.items()), state.debt, state.uses, state.last_used, state.skipped_routing,
+        state.skipped_evaluations, state.run_ensembles, sorted(state.flagged_ids), tracks, rows,
+        agreement, memo.review.offset, state.problems, len(state.evaluations),
+    )  # fmt: skip
+
+
+def _full(store: ProjectStore) -> tuple:
+    """A full load of the same files (the remembered loads put back after)."""
+    saved = dict(review._MEMO)
+    review._MEMO.clear()
+    try:
+        return _snapshot(store)
+    finally:
+        review._MEMO.clear()
+        review._MEMO.update(saved)
+
+
+def _log_ids(store: ProjectStore) -> list[str]:
+    out = []
+    for line in Path(store.routing_log_path).read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+            out.append(rec["id"])
+    return out
+
+
+def _append(path: Path, records: list[dict]) -> None:
+    with path.open("a") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _step(store: ProjectStore, rng: random.Random, k: int) -> None:
+    """One random change: verdicts on queued runs (human or judge, some overriding an
+    earlier verdict), new runs, a flag, the profiles rewritten."""
+    state = review.load_review(store)
+    evals, log = Path(store.evaluations_path), Path(store.routing_log_path)
+    roll = rng.random()
+    if roll < 0.5 and state.queue_due:
+        picks = rng.sample(state.queue_due, min(len(state.queue_due), rng.randint(1, 3)))
+        records = []
+        for item in picks:
+            score = rng.choice(["good", "good", "acceptable", "poor"])
+            judge = rng.random() < 0.3
+            rec = {"id": f"ev-{k}-{item.routing_id}", "routing_id": item.routing_id,
+                   "ensemble": item.ensemble if rng.random() < 0.9 else None, "score": score,
+                   "failure_mode": "incomplete" if score == "poor" else None, "reasoning": "r",
+                   "evaluator": "claude" if judge else "human"}  # fmt: skip
+            if judge:
+                rec["judge_score"] = score
+            records.append(rec)
+        _append(evals, records)
+    elif roll < 0.6:
+        done = [i for i in _log_ids(store) if i.startswith("r-")]
+        _append(evals, [{"id": f"ev-{k}-old", "routing_id": rng.choice(done), "score": "poor",
+                         "failure_mode": "incomplete", "evaluator": "human"}])  # fmt: skip
+    elif roll < 0.8:
+        runs = []
+        for i in range(rng.randint(1, 40)):
+            ens = rng.choice(ENSEMBLES[:4])
+            rec = {"id": f"n-{k}-{i}", "routed_to": ens, "ensemble": ens,
+                   "timestamp": f"2026-03-{1 + k % 27:02d}T00:00:{i % 60:02d}Z",
+                   "status": rng.choice(["completed"] * 9 + ["failed"])}  # fmt: skip
+            if rng.random() < 0.2:
+                rec["sampled_for_evaluation"] = rng.random() < 0.5
+            runs.append(rec)
+        _append(log, runs)
+    elif roll < 0.9:
+        target = rng.choice(_log_ids(store))
+        _append(log, [{"event": review.FLAG_EVENT, "routing_id": target, "id": f"flag-{k}"}])
+    else:
+        Path(store.profiles_path).write_text(
+            f"profiles:\n  extraction:\n    ensemble: {rng.choice(ENSEMBLES)}\n    phase: calibrate\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("seed", "block", "limits"), [(31, 1 << 20, None), (32, 700, (9, 6)), (33, 3000, (60, 30))]
+)
+def test_each_load_goes_on_from_the_last_and_matches_a_full_load(
+    tmp_path: Path, monkeypatch, seed: int, block: int, limits: tuple | None
+) -> None:
+    monkeypatch.setattr(review_read, "_BLOCK", block)
+    if limits:
+        _limits(monkeypatch, *limits)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    _write(tmp_path, seed, runs=3000)
+    store = ProjectStore(tmp_path)
+    review._MEMO.clear()
+    went_on: list[bool] = []
+    real = review_refresh.refresh
+    monkeypatch.setattr(
+        review_refresh,
+        "refresh",
+        lambda *a: (lambda out: (went_on.append(out is not None), out)[1])(real(*a)),
+    )
+    rng = random.Random(seed)
+    assert _snapshot(store) == _full(store)
+    for k in range(24):
+        _step(store, rng, k)
+        went = len(went_on)
+        assert _snapshot(store) == _full(store), f"step {k}"
+        assert len(went_on) >= went
+    # most steps went on from the last load (the rest: a verdict on a failed run, a
+    # routing append the pass resumed over)
+    assert sum(went_on) >= 8
+    review._MEMO.clear()
+
+
+def test_what_it_cannot_know_is_left_to_the_full_load(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    _write(tmp_path, 41, runs=2000)
+    store = ProjectStore(tmp_path)
+    evals, log = Path(store.evaluations_path), Path(store.routing_log_path)
+    review._MEMO.clear()
+    outcomes: list[bool] = []
+    real = review_refresh.refresh
+    monkeypatch.setattr(
+        review_refresh,
+        "refresh",
+        lambda *a: (lambda out: (outcomes.append(out is not None), out)[1])(real(*a)),
+    )
+
+    def load_and_check() -> bool:
+        outcomes.clear()
+        assert _snapshot(store) == _full(store)
+        return bool(outcomes and outcomes[-1])
+
+    load_and_check()
+    state = review.load_review(store)
+    item = state.queue_due[0]
+    _append(evals, [{"routing_id": item.routing_id, "ensemble": item.ensemble, "score": "good"}])
+    assert load_and_check()  # a verdict on a queued run: goes on
+    failed = next(
+        json.loads(line)["id"]
+        for line in log.read_text().splitlines()
+        if '"failed"' in line and '"id"' in line
+        and json.loads(line)["id"] not in {e.get("routing_id") for e in map(json.loads, evals.read_text().splitlines())}
+    )  # fmt: skip
+    _append(evals, [{"routing_id": failed, "score": "poor", "failure_mode": "incomplete"}])
+    assert not load_and_check()  # a verdict on a failed run nobody named: the full load
+    _append(evals, [{"ensemble": ENSEMBLES[0], "score": "good"}])
+    assert not load_and_check()  # names no run: linked by time in the full load
+    text = log.read_text()
+    log.write_text(text.replace('"task_type": "summary"', '"task_type": "summarY"', 1))
+    assert not load_and_check()  # the log was rewritten
+    config = Path(store.config_path)
+    config.write_text(config.read_text().replace("calibration_period: 3", "calibration_period: 4"))
+    assert not load_and_check()  # the config changed
+    review._MEMO.clear()
