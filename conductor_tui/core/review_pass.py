@@ -115,17 +115,22 @@ class _EnsembleTrack:
 class _ReviewPass:
     """One pass over the routing log: counts for the lifecycle, the evaluation queue."""
 
-    def __init__(self, state: ReviewState, need_ensembles: set[str]) -> None:
+    def __init__(
+        self, state: ReviewState, need_ensembles: set[str], effective: dict[str, Evaluation] | None = None
+    ) -> None:
+        """``effective``: run id → its verdict, when the caller knows it (every evaluation
+        names its run; see ``core.review_refresh``)."""
         self.state = state
         self.thresholds = state.config.routing_thresholds
-        self.effective: dict[str, Evaluation] = {}
+        self.effective: dict[str, Evaluation] = {} if effective is None else effective
         # evaluations that name no run (the conductor skill's logs): by ensemble + invocation
         self.by_invocation: dict[tuple[str, int], Evaluation] = {}
-        for ev in effective_evaluations(state.evaluations):
-            if ev.routing_id:
-                self.effective[str(ev.routing_id)] = ev
-            elif ev.ensemble and isinstance(ev.invocation_number, int):
-                self.by_invocation[(ev.ensemble, ev.invocation_number)] = ev
+        if effective is None:
+            for ev in effective_evaluations(state.evaluations):
+                if ev.routing_id:
+                    self.effective[str(ev.routing_id)] = ev
+                elif ev.ensemble and isinstance(ev.invocation_number, int):
+                    self.by_invocation[(ev.ensemble, ev.invocation_number)] = ev
         self.effective.update(state.linked)
         from conductor_tui.core.agreement import agreement_report
 

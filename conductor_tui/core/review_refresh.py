@@ -37,7 +37,7 @@ def refresh(
     everything."""
     old, review = memo.state, memo.review
     parts, named = review.split_parts, review.split_named
-    if parts is None or named is None or review.tail or review.offset != memo.offset:
+    if parts is None or named is None or review.tail or review.offset != memo.offset or review.by_invocation:
         return None
     if old.linked or old.problems or inputs[1] != memo.inputs[1]:  # the config changed
         return None
@@ -92,9 +92,12 @@ def refresh(
             for ens, (_number, entries) in part[8].items()
             if any(entry[3] in again for entry in entries)
         )
-    fresh = _ReviewPass(state, need)
-    if fresh.by_invocation:
-        return None
+    # one verdict per run, the later replacing the earlier (every evaluation names its run:
+    # the old pass had none by invocation, and the new ones all name a run)
+    effective = dict(review.effective)
+    for ev in read.records if read is not None else ():
+        effective[str(ev.routing_id)] = ev
+    fresh = _ReviewPass(state, need, effective)
     reuse = review_split.Reuse(review.walks, changed, review.untrusted)
     skipped = review_split.stitch(fresh, parts, reuse)
     if skipped is None:
