@@ -33,21 +33,25 @@ PROJECT = HERE / ".data" / "project"
 
 
 def _queue(state: review.ReviewState) -> list[tuple]:
+    rows = [(r.key, r.status.phase, r.status.invocations, r.debt) for r in review.lifecycle_rows(state)]
     return [(q.routing_id, q.invocation_number, str(q.phase), q.reason) for q in state.queue_due] + [
-        (state.queue_total, state.total_runs, len(state.evaluations))
+        (state.queue_total, state.total_runs, len(state.evaluations), rows)
     ]
 
 
-def _timed(store: ProjectStore, *, forget: bool) -> tuple[float, review.ReviewState]:
+def _timed(store: ProjectStore, *, forget: bool, queue: bool = True) -> tuple[float, review.ReviewState]:
+    """One load (Evaluate's; ``queue=False``: Lifecycle's counts and rows), timed."""
     if forget:
         review._MEMO.clear()
     t = time.perf_counter()
-    state = review.load_review(store)
+    state = review.load_review(store, queue=queue)
+    if not queue:
+        review.lifecycle_rows(state)
     return time.perf_counter() - t, state
 
 
-def _change(kind: str, store: ProjectStore, state: review.ReviewState, k: int) -> None:
-    item = state.queue_due[k % len(state.queue_due)]
+def _change(kind: str, store: ProjectStore, items: list[review.QueueItem], k: int) -> None:
+    item = items[k % len(items)]
     if kind == "verdict":
         rec = {"id": f"ev-bench-{k}", "routing_id": item.routing_id, "ensemble": item.ensemble,
                "score": "good", "reasoning": "bench", "evaluator": "human"}  # fmt: skip
@@ -79,13 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(src, project / ".llm-orc")
         store = ProjectStore(project)
         print(f"routing log: {Path(store.routing_log_path).stat().st_size / 1e6:.0f} MB (a copy)")
-        for kind in ("verdict", "flag", "3 runs"):
+        items = review.load_review(store).queue_due  # the runs the changes name
+        for screen, kind in (("Evaluate", "verdict"), ("Evaluate", "flag"), ("Evaluate", "3 runs"),
+                             ("Lifecycle", "verdict")):  # fmt: skip
             after, full = [], []
+            queue = screen == "Evaluate"  # Lifecycle opened first: only its counts are remembered
             for k in range(args.rounds):
-                _timed(store, forget=True)  # the load the change goes on from
-                _change(kind, store, review.load_review(store), k)
-                t_after, state = _timed(store, forget=False)
-                t_full, again = _timed(store, forget=True)
+                _timed(store, forget=True, queue=queue)  # the load the change goes on from
+                _change(kind, store, items, k)
+                t_after, state = _timed(store, forget=False, queue=queue)
+                t_full, again = _timed(store, forget=True, queue=queue)
                 if _queue(state) != _queue(again):
                     print(f"  {kind}: the load after the change differs from a full load", file=sys.stderr)
                     return 1
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 full.append(t_full)
             a, f = statistics.median(after), statistics.median(full)
             print(
-                f"  after a {kind:8}: {a * 1000:7.1f} ms (target 100 ms) vs full load {f:5.2f} s = {a / f:.3f}x"
+                f"  {screen:9} after a {kind:8}: {a * 1000:7.1f} ms (target 100 ms) vs full load {f:5.2f} s = {a / f:.3f}x"
                 f"   runs {[round(x * 1000) for x in after]} ms"
             )
     return 0

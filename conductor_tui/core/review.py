@@ -132,15 +132,10 @@ def load_review(store: Any, *, queue: bool = True) -> ReviewState:
         kind, resume = next(
             ((k, m) for k, m in memos if m is not None and m.resumable(inputs, path)), (kinds[-1], None)
         )
-        full = memos[0][1]
-        if resume is None and full is not None:  # new verdicts, flags or profiles: no re-read
-            with no_collection():  # as the full load: many small objects, no cycles
-                refreshed = review_refresh.refresh(store, full, inputs, log_sig)
+        if resume is None:  # new verdicts, flags or profiles: no re-read of the log
+            refreshed = _refresh(store, memos, inputs, log_sig, path)
             if refreshed is not None:
-                state, review, records = refreshed
-                _MEMO[(str(path), _FULL)] = _Memo(inputs, log_sig, state, review, records, path, store)
-                _MEMO.pop((str(path), _COUNTS), None)
-                return state
+                return refreshed
         # the full pass makes no reference cycles: no collection walks its pieces meanwhile
         # (freed before the collector is back, which then walks only what the load keeps)
         with no_collection() if kind == _FULL else nullcontext():
@@ -151,6 +146,25 @@ def load_review(store: Any, *, queue: bool = True) -> ReviewState:
             if kind == _FULL:
                 _MEMO.pop((str(path), _COUNTS), None)  # the full load serves the counts too
         return state
+
+
+def _refresh(store: Any, memos: list, inputs: tuple, log_sig: Any, path: Path) -> ReviewState | None:
+    """The load gone on from a remembered one (:mod:`~conductor_tui.core.review_refresh`):
+    the full pass's (Evaluate's, which serves the counts too), else the counts'; ``None``
+    when neither can."""
+    for kind, memo in memos:
+        if memo is None:
+            continue
+        go_on = review_refresh.refresh if kind == _FULL else review_refresh.refresh_counts
+        with no_collection():  # as the full load: many small objects, no cycles
+            refreshed = go_on(store, memo, inputs, log_sig)
+        if refreshed is not None:
+            state, review, records = refreshed
+            _MEMO[(str(path), kind)] = _Memo(inputs, log_sig, state, review, records, path, store)
+            if kind == _FULL:
+                _MEMO.pop((str(path), _COUNTS), None)
+            return state
+    return None
 
 
 def remembered(store: Any) -> bool:

@@ -29,6 +29,65 @@ def piece(path: Path, start: int, end: int | None, named: set[str], state: Revie
     return review_split._collect_piece((collector, path, start, end, named))
 
 
+def _appended_evaluations(store: Any, memo: Any, inputs: tuple, state: ReviewState) -> list[Any] | None:
+    """``state`` given ``memo``'s config, profiles (read again when rewritten) and
+    evaluations, with the evaluations appended since; returns those (``[]``: none), or
+    ``None`` when the load cannot go on from ``memo`` (the config changed, the evaluations
+    were rewritten, an appended one names no run, the profiles cannot be read)."""
+    old = memo.state
+    if old.linked or old.problems or inputs[1] != memo.inputs[1]:  # the config changed
+        return None
+    evals_grew = inputs[0] != memo.inputs[0]
+    if evals_grew and not logscan.grew_from(
+        store.evaluations_path, memo.inputs[0], memo.eval_end[0], memo.eval_fingerprint
+    ):
+        return None
+    state.config, state.profiles = old.config, old.profiles
+    state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
+    state.evaluations_end = old.evaluations_end
+    if inputs[2] != memo.inputs[2]:
+        try:
+            state.profiles = store.load_task_profiles()
+        except Exception:
+            return None  # the full load says what is wrong with it
+    if not evals_grew:
+        return []
+    read = store.read_evaluations(old.evaluations_end[0], first_line=old.evaluations_end[1])
+    if any(not ev.routing_id for ev in read.records):
+        return None  # linked by invocation or by time: the full load does that
+    state.evaluations = [*old.evaluations, *read.records]
+    state.skipped_evaluations += len(read.skipped)
+    state.evaluations_end = (read.end_offset, read.next_line)
+    return read.records
+
+
+def refresh_counts(
+    store: Any, memo: Any, inputs: tuple, log_sig: Any
+) -> tuple[ReviewState, _ReviewPass, dict] | None:
+    """The Lifecycle counts' load (``load_review(queue=False)``) gone on from ``memo`` when
+    only verdicts or the profiles changed: the counts of the unchanged routing log are the
+    same; ``None`` when it cannot."""
+    review = memo.review
+    if not review.counts_only or review.tail or review.offset != memo.offset or log_sig != memo.log_sig:
+        return None
+    state = ReviewState(project=Path(store.project))
+    added = _appended_evaluations(store, memo, inputs, state)
+    if added is None:
+        return None
+    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
+    if not need <= memo.state.run_ensembles.keys():
+        return None  # a run whose ensemble the counts did not note
+    state.run_ensembles = {rid: memo.state.run_ensembles[rid] for rid in need}
+    state.skipped_routing = memo.state.skipped_routing
+    effective = dict(review.effective)
+    for ev in added:
+        effective[str(ev.routing_id)] = ev
+    fresh = _ReviewPass(state, need, effective)
+    fresh.counts_only = True
+    review_split.adopt_counts(fresh, review)
+    return _complete(state, fresh, Path(store.routing_log_path), {})
+
+
 def refresh(
     store: Any, memo: Any, inputs: tuple, log_sig: Any
 ) -> tuple[ReviewState, _ReviewPass, dict] | None:
@@ -39,36 +98,15 @@ def refresh(
     parts, named = review.split_parts, review.split_named
     if parts is None or named is None or review.tail or review.offset != memo.offset or review.by_invocation:
         return None
-    if old.linked or old.problems or inputs[1] != memo.inputs[1]:  # the config changed
-        return None
     path = Path(store.routing_log_path)
-    evals_grew = inputs[0] != memo.inputs[0]
-    if evals_grew and not logscan.grew_from(
-        store.evaluations_path, memo.inputs[0], memo.eval_end[0], memo.eval_fingerprint
-    ):
-        return None
     log_grew = log_sig != memo.log_sig
     if log_grew and not logscan.grew_from(path, memo.log_sig, memo.offset, memo.fingerprint):
         return None
     state = ReviewState(project=Path(store.project))
-    state.config, state.profiles = old.config, old.profiles
-    state.evaluations, state.skipped_evaluations = old.evaluations, old.skipped_evaluations
-    state.evaluations_end = old.evaluations_end
-    if inputs[2] != memo.inputs[2]:
-        try:
-            state.profiles = store.load_task_profiles()
-        except Exception:
-            return None  # the full load says what is wrong with it
-    new_ids: set[str] = set()
-    read: Any = None
-    if evals_grew:
-        read = store.read_evaluations(old.evaluations_end[0], first_line=old.evaluations_end[1])
-        if any(not ev.routing_id for ev in read.records):
-            return None  # linked by invocation or by time: the full load does that
-        state.evaluations = [*old.evaluations, *read.records]
-        state.skipped_evaluations += len(read.skipped)
-        state.evaluations_end = (read.end_offset, read.next_line)
-        new_ids = {str(ev.routing_id) for ev in read.records} - named
+    added = _appended_evaluations(store, memo, inputs, state)
+    if added is None:
+        return None
+    new_ids = {str(ev.routing_id) for ev in added} - named
     need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
     if not need <= named:
         return None  # a run whose ensemble the pieces did not note
@@ -83,9 +121,8 @@ def refresh(
     if others:
         return None  # a verdict on a failed run (or no run): its record is not at hand
     changed |= touched
-    if evals_grew or state.flagged_ids != old.flagged_ids:  # the kept runs they name
-        again = {str(ev.routing_id) for ev in (read.records if read else ())}
-        again |= state.flagged_ids - old.flagged_ids
+    if added or state.flagged_ids != old.flagged_ids:  # the kept runs they name
+        again = {str(ev.routing_id) for ev in added} | (state.flagged_ids - old.flagged_ids)
         changed.update(
             ens
             for part in parts
@@ -95,7 +132,7 @@ def refresh(
     # one verdict per run, the later replacing the earlier (every evaluation names its run:
     # the old pass had none by invocation, and the new ones all name a run)
     effective = dict(review.effective)
-    for ev in read.records if read is not None else ():
+    for ev in added:
         effective[str(ev.routing_id)] = ev
     fresh = _ReviewPass(state, need, effective)
     reuse = review_split.Reuse(review.walks, changed, review.untrusted)

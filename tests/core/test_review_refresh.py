@@ -185,3 +185,68 @@ def test_what_it_cannot_know_is_left_to_the_full_load(tmp_path: Path, monkeypatc
     config.write_text(config.read_text().replace("calibration_period: 3", "calibration_period: 4"))
     assert not load_and_check()  # the config changed
     review._MEMO.clear()
+
+
+def _counts(store: ProjectStore) -> tuple:
+    state = review.load_review(store, queue=False)
+    rows = [
+        (r.key, r.status.phase, r.status.invocations, r.last_used, r.debt, r.status.next_step,
+         tuple(r.status.counts.__dict__.values()))
+        for r in review.lifecycle_rows(state)
+    ]  # fmt: skip
+    agreement = state.agreement.to_dict() if state.agreement else None
+    return (
+        rows, sorted(state.pairs.items()), state.debt, state.uses, state.last_used, state.total_runs,
+        state.skipped_routing, state.skipped_evaluations, state.run_ensembles, agreement, state.problems,
+        len(state.evaluations), state.profiles,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_lifecycle_counts_go_on_after_verdicts_and_profiles(tmp_path: Path, monkeypatch, workers: str) -> None:
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
+    _write(tmp_path, 51, runs=2500)
+    store = ProjectStore(tmp_path)
+    evals = Path(store.evaluations_path)
+    ids = [i for i in _log_ids(store) if i.startswith("r-")]
+    rng = random.Random(51)
+    review._MEMO.clear()
+    outcomes: list[bool] = []
+    real = review_refresh.refresh_counts
+    monkeypatch.setattr(
+        review_refresh,
+        "refresh_counts",
+        lambda *a: (lambda out: (outcomes.append(out is not None), out)[1])(real(*a)),
+    )
+
+    def full() -> tuple:
+        saved = dict(review._MEMO)
+        review._MEMO.clear()
+        try:
+            return _counts(store)
+        finally:
+            review._MEMO.clear()
+            review._MEMO.update(saved)
+
+    assert _counts(store) == full()
+    for k in range(12):
+        if k % 4 == 3:
+            Path(store.profiles_path).write_text(
+                f"profiles:\n  summary:\n    ensemble: {rng.choice(ENSEMBLES)}\n    phase: establish\n"
+            )
+        else:
+            records = []
+            for _ in range(rng.randint(1, 4)):
+                rid = rng.choice(ids)
+                score = rng.choice(["good", "acceptable", "poor"])
+                rec = {"routing_id": rid, "score": score, "evaluator": rng.choice(["human", "claude"]),
+                       "failure_mode": "incomplete" if score == "poor" else None}  # fmt: skip
+                if rng.random() < 0.8:  # else: its ensemble is the run's (only when already noted)
+                    rec["ensemble"] = ENSEMBLES[int(rid[2:]) % len(ENSEMBLES)]
+                if rec["evaluator"] == "claude":
+                    rec["judge_score"] = score
+                records.append(rec)
+            _append(evals, records)
+        assert _counts(store) == full(), f"step {k}"
+    assert sum(outcomes) >= 6  # went on from the last counts
+    review._MEMO.clear()
