@@ -203,7 +203,9 @@ def _counts(store: ProjectStore) -> tuple:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_the_lifecycle_counts_go_on_after_verdicts_and_profiles(tmp_path: Path, monkeypatch, workers: str) -> None:
+def test_the_lifecycle_counts_go_on_after_verdicts_and_profiles(
+    tmp_path: Path, monkeypatch, workers: str
+) -> None:
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
     _write(tmp_path, 51, runs=2500)
     store = ProjectStore(tmp_path)
