@@ -120,6 +120,10 @@ def read_routing_split(path: Path, review: _ReviewPass) -> int | None:
     return skipped
 
 
+# a log this big, too small to split, is read as one piece of the split pass all the same
+ONE_PIECE_BYTES = 2 << 20
+
+
 def collect_split(
     path: Path,
     review: _ReviewPass,
@@ -127,12 +131,22 @@ def collect_split(
     meanwhile: Callable[[], Any] | None = None,
 ) -> list[tuple] | None:
     """The pieces of ``path`` read on every core (``events``: see :class:`Collect`);
-    ``meanwhile`` runs here during the read. ``None`` (and ``meanwhile`` not run) when the
-    log should be read in one process."""
+    ``meanwhile`` runs here during the read. A log too small to split but of
+    :data:`ONE_PIECE_BYTES` or more is one piece (a verdict recorded later is stepped from
+    it, ``core.review_refresh``, instead of the log read again). ``None`` (and
+    ``meanwhile`` not run) when the log should be read in one pass."""
     ranges = split_ranges(path)
+    if not ranges and path.is_file() and path.stat().st_size >= ONE_PIECE_BYTES:
+        ranges = [(0, None)]
     if not ranges:
         return None
     jobs: list[Any] = [(review, path, a, b, events) for a, b in ranges]
+    if len(jobs) == 1:  # one piece: read here (no fork, nothing pickled), then ``meanwhile``
+        with no_collection():
+            parts = [_collect_piece(jobs[0])]
+        if meanwhile is not None:
+            meanwhile()
+        return parts
     if meanwhile is not None:
         jobs.append(meanwhile)
     with no_collection():  # the pieces unpickled here are many objects, in no cycle

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_read, review_refresh
+from conductor_tui.core import review, review_read, review_refresh, review_split
 from conductor_tui.core.store import ProjectStore
 from tests.core.test_review_split import ENSEMBLES, _items, _limits, _write
 
@@ -112,15 +112,18 @@ def _step(store: ProjectStore, rng: random.Random, k: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("seed", "block", "limits"), [(31, 1 << 20, None), (32, 700, (9, 6)), (33, 3000, (60, 30))]
+    ("seed", "block", "limits", "workers"),
+    [(31, 1 << 20, None, "2"), (32, 700, (9, 6), "2"), (33, 3000, (60, 30), "3"), (34, 5000, (30, 20), "1")],
 )
 def test_each_load_goes_on_from_the_last_and_matches_a_full_load(
-    tmp_path: Path, monkeypatch, seed: int, block: int, limits: tuple | None
+    tmp_path: Path, monkeypatch, seed: int, block: int, limits: tuple | None, workers: str
 ) -> None:
     monkeypatch.setattr(review_read, "_BLOCK", block)
     if limits:
         _limits(monkeypatch, *limits)
-    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
+    if workers == "1":  # one core: the log is one piece (as a log too small to split is)
+        monkeypatch.setattr(review_split, "ONE_PIECE_BYTES", 1)
     _write(tmp_path, seed, runs=3000)
     store = ProjectStore(tmp_path)
     review._MEMO.clear()

@@ -145,6 +145,25 @@ def test_the_split_pass_matches_one_process(
     assert one[8] > 0 and any(q[6] for q in queue)  # skipped lines and flagged runs
 
 
+@pytest.mark.parametrize(("seed", "limits"), [(15, None), (16, (9, 5))])
+def test_a_log_read_as_one_piece_matches_one_pass(tmp_path: Path, monkeypatch, seed, limits) -> None:
+    """One core, or a log too small to split: one piece, stitched (what a later verdict is
+    stepped from), gives what the pass stepping every run gives."""
+    if limits:
+        _limits(monkeypatch, *limits)
+    _write(tmp_path, seed, runs=3000)
+    store = ProjectStore(tmp_path)
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    one = _fingerprint(store)
+    calls: list[int] = []
+    real = review_walk._Walk.run
+    monkeypatch.setattr(review_walk._Walk, "run", lambda self: (calls.append(1), real(self))[1])
+    monkeypatch.setattr(review_split, "ONE_PIECE_BYTES", 1)
+    piece = _fingerprint(store)
+    assert calls  # stitched from one piece (not the pass over every run)
+    assert piece == one
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 def test_a_split_pass_resumes_like_one_process(tmp_path: Path, monkeypatch, workers: int) -> None:
     _limits(monkeypatch, 30, 20)
