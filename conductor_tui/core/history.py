@@ -483,17 +483,9 @@ def _continue(store: Any, old: History) -> History | None:
     evaluations, skipped, evaluations_mark, next_line = read
     new = History(old.thresholds)
     new._source, new._end = path, sig[1]
-    with old._lock:
-        found, by_invocation = dict(old._found), dict(old._by_invocation)
-    for run in [*old._built, *found.values()]:
-        new._built.append(run)
-        new._runs[run.id] = run
-        if run.invocation is not None:
-            new._by_invocation[(run.ensemble, run.invocation)] = run
-    new._by_invocation.update(by_invocation)  # runs built by ordinal: the log before ``start`` is the same
-    known = old._wanted | found.keys()
-    wanted = known | frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
-    pieces = scan_pieces(path, wanted, start, sig[1]) if sig[1] > start else []
+    wanted = old._wanted | frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
+    known = _carry_runs(old, new, wanted)
+    pieces = scan_pieces(path, wanted | known, start, sig[1]) if sig[1] > start else []
     built = len(new._built)
     _carry_log_facts(old, new, pieces)
     new._wanted = known | {run.id for run in new._built[built:]}
@@ -504,6 +496,28 @@ def _continue(store: Any, old: History) -> History | None:
         next_tail = Tail(routing_mark, evaluations_mark, next_line, tail.config)
     _finish(new, evaluations, next_tail)
     return new
+
+
+def _carry_runs(old: History, new: History, wanted: frozenset[str]) -> frozenset[str]:
+    """The runs ``old`` built into ``new``; returns the ids whose runs in the log ``old`` read
+    are known: those its scan built or found by id, or all of ``wanted`` when ``old``
+    built every run (an id without text then stays known, not looked for again)."""
+    with old._lock:
+        every = old._runs if old._source is None else None
+        found, by_invocation = dict(old._found), dict(old._by_invocation)
+    if every is not None:
+        carried = [run for rid in wanted if (run := every.get(rid)) is not None]
+        known = wanted
+    else:
+        carried = [*old._built, *found.values()]
+        known = old._wanted | found.keys()
+    for run in carried:
+        new._built.append(run)
+        new._runs[run.id] = run
+        if run.invocation is not None:
+            new._by_invocation[(run.ensemble, run.invocation)] = run
+    new._by_invocation.update(by_invocation)  # runs built by ordinal: the log before the new lines is the same
+    return known
 
 
 def _appended_evaluations(
