@@ -21,7 +21,15 @@ per-ensemble counts; of the runs themselves only those the evaluations name are 
 Any other run is built when first asked for — by ordinal from its place in the log (one block), or
 all of them when :attr:`History.runs` / :attr:`History.by_invocation` is read — so the
 Lifecycle screen and the loop's decisions, which need counts and phases, never build a
-million run objects.
+million run objects. A run named by id that the scan did not build is found by its id's text
+(:func:`~conductor_tui.core.history_scan.find_run`; every run is built only when no line
+spells it).
+
+Appending (:func:`build_history`): the history read last is remembered, and when lines were
+only appended to the logs since (:mod:`~conductor_tui.core.history_tail`), the next build goes
+on from it — the appended routing bytes are scanned as one more piece, the appended
+evaluations read from where the last read stopped, and the evaluations' part derived again
+from all of them — into a new :class:`History` equal to one read from the start.
 """
 
 from __future__ import annotations
