@@ -409,6 +409,8 @@ def ordinal_at(path: Path, offsets: list[int], start: int) -> int | None:
     if i < 0:
         return None
     block = offsets[i] >> 32  # the block holding that line starts at or before it
+    if start - block > 4 * _CHUNK:  # not that line's block: it is not among them
+        return None
     try:
         with open(path, "rb") as fh:
             fh.seek(block)
