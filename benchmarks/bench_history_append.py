@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         if old is None:
             old = Path(tmp) / "old"
             old.mkdir()
-            archive = subprocess.run(["git", "archive", args.old_ref], cwd=ROOT, capture_output=True, check=True)
+            archive = subprocess.run(
+                ["git", "archive", args.old_ref], cwd=ROOT, capture_output=True, check=True
+            )
             subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
         project = _copy(args.project, Path(tmp))
         got = {"old": _run(old.resolve(), project, 0.5), "new": _run(ROOT, project, 0.52)}

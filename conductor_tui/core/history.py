@@ -524,7 +524,8 @@ def _carry_runs(old: History, new: History, wanted: frozenset[str]) -> frozenset
         new._runs[run.id] = run
         if run.invocation is not None:
             new._by_invocation[(run.ensemble, run.invocation)] = run
-    new._by_invocation.update(by_invocation)  # runs built by ordinal: the log before the new lines is the same
+    # the runs built by ordinal since: the log before the appended lines is the same
+    new._by_invocation.update(by_invocation)
     return known
 
 
@@ -561,7 +562,11 @@ def _carry_log_facts(old: History, new: History, pieces: list[PieceFacts]) -> No
         eh.completed, eh.failed, eh.cancelled = was.completed, was.failed, was.cancelled
         eh.last_used, eh.failed_digest = was.last_used, was.failed_digest
         if name in touched:
-            eh.task_types, eh.run_times, eh.offsets = Counter(was.task_types), list(was.run_times), list(was.offsets)
+            eh.task_types, eh.run_times, eh.offsets = (
+                Counter(was.task_types),
+                list(was.run_times),
+                list(was.offsets),
+            )
             sizes[name] = len(eh.run_times)
         else:
             eh.task_types, eh.run_times, eh.offsets = was.task_types, was.run_times, was.offsets

@@ -302,7 +302,9 @@ def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
     return facts._replace(skipped=skipped)
 
 
-def scan_pieces(path: Path, wanted_ids: frozenset[str], start: int = 0, size: int | None = None) -> list[PieceFacts]:
+def scan_pieces(
+    path: Path, wanted_ids: frozenset[str], start: int = 0, size: int | None = None
+) -> list[PieceFacts]:
     """The facts of every piece of ``path``'s bytes ``[start, size)`` (``start`` at a line start;
     ``size``: the file's size when not given), in file order, read on every core."""
     if size is None:

@@ -56,7 +56,9 @@ class Writer:
         if kind < 0.03:
             return rng.choice(["[1, 2]", "   ", ""])
         if kind < 0.06:
-            return json.dumps({"event": "lifecycle", "ensemble": ens, "to": "design", "ensemble_digest": f"d{i}"})
+            return json.dumps(
+                {"event": "lifecycle", "ensemble": ens, "to": "design", "ensemble_digest": f"d{i}"}
+            )
         if kind < 0.2:
             rec: dict[str, Any] = {
                 "id": f"rd-c{i}",
@@ -224,11 +226,19 @@ def _routing_with_runs(w: Writer, n: int) -> None:
             ens = ENSEMBLES[i % 3]
             fh.write(
                 json.dumps(
-                    {"id": f"rd-x{i}", "timestamp": w._ts(i), "routed_to": ens, "ensemble": ens, "task_type": "t"}
+                    {
+                        "id": f"rd-x{i}",
+                        "timestamp": w._ts(i),
+                        "routed_to": ens,
+                        "ensemble": ens,
+                        "task_type": "t",
+                    }
                 )
                 + "\n"
             )
-        fh.write(json.dumps({"id": "rd-x3", "routed_to": "claude", "delegability_category": "claude-only"}) + "\n")
+        fh.write(
+            json.dumps({"id": "rd-x3", "routed_to": "claude", "delegability_category": "claude-only"}) + "\n"
+        )
         fh.write(json.dumps({"routed_to": "fix-lint", "task_type": "t"}) + "\n")  # an id from its content
 
 
@@ -244,7 +254,10 @@ def test_a_new_evaluation_of_an_old_run_finds_it_by_its_id(
     build_history(store)
     with w.evaluations.open("a") as fh:  # rd-x3: the later line with that id is Claude's, not a run
         for k, rid in enumerate(["rd-x7", "rd-x250", "rd-x3", "rd-x7"]):
-            fh.write(json.dumps({"id": f"ev-{k}", "routing_id": rid, "score": "good", "timestamp": w._ts(k)}) + "\n")
+            fh.write(
+                json.dumps({"id": f"ev-{k}", "routing_id": rid, "score": "good", "timestamp": w._ts(k)})
+                + "\n"
+            )
     hist = build_history(store)
     assert hist._source is not None  # found by their ids: not every run was built
     ref = _REAL(store)
@@ -254,13 +267,17 @@ def test_a_new_evaluation_of_an_old_run_finds_it_by_its_id(
     assert reads == [1]
     derived = history_scan.line_identity("rd-", b'{"routed_to": "fix-lint", "task_type": "t"}')
     with w.evaluations.open("a") as fh:  # an id without text: every run is built, as before
-        fh.write(json.dumps({"id": "ev-9", "routing_id": derived, "score": "poor", "timestamp": w._ts(9)}) + "\n")
+        fh.write(
+            json.dumps({"id": "ev-9", "routing_id": derived, "score": "poor", "timestamp": w._ts(9)}) + "\n"
+        )
     hist = build_history(store)
     assert hist._source is None
     assert facts(hist) == facts(_REAL(store)) and hist.evaluation_of[derived].id == "ev-9"
 
 
-def test_find_run_and_ordinal_at_agree_with_the_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_run_and_ordinal_at_agree_with_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(history_scan, "_CHUNK", 1500)
     w = Writer(tmp_path, 11)
     w.append(600, 0)
@@ -278,14 +295,23 @@ def test_find_run_and_ordinal_at_agree_with_the_reference(tmp_path: Path, monkey
         fields, start = hit
         assert fields[1] == rid
         if run.invocation is not None:
-            assert history_scan.ordinal_at(path, hist.ensembles[run.ensemble].offsets, start) == run.invocation
+            assert (
+                history_scan.ordinal_at(path, hist.ensembles[run.ensemble].offsets, start) == run.invocation
+            )
         found += 1
     assert found > 100
 
 
 @pytest.mark.parametrize(
     "change",
-    ["truncate routing", "rewrite prefix", "edit config", "truncate evaluations", "replace routing", "torn line"],
+    [
+        "truncate routing",
+        "rewrite prefix",
+        "edit config",
+        "truncate evaluations",
+        "replace routing",
+        "torn line",
+    ],
 )
 def test_anything_but_an_append_reads_it_all_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[int], change: str
@@ -323,3 +349,21 @@ def test_anything_but_an_append_reads_it_all_again(
     ref = _REAL(store)
     assert facts(hist) == facts(ref)
     same_runs(hist, ref, every=True)
+
+
+def test_evaluations_written_for_the_first_time_are_read_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[int]
+) -> None:
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    w = Writer(tmp_path, 4)
+    w.evaluations.unlink()
+    w.append(200, 0)
+    store = ProjectStore(tmp_path)
+    first = build_history(store)
+    assert not first.evaluation_of
+    w.append(3, 0)
+    assert facts(build_history(store)) == facts(_REAL(store))
+    w.append(0, 20)  # the file is created
+    hist = build_history(store)
+    assert reads == [1]
+    assert facts(hist) == facts(_REAL(store)) and hist.evaluation_of

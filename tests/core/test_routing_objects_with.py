@@ -24,8 +24,8 @@ def test_the_search_yields_what_the_line_walk_yields(tmp_path: Path, seed: int) 
             lines.append(rng.choice(["", "   ", "[1]", '"rd-12"']))
         else:
             rec = {"id": f"rd-{rng.randint(0, 300)}", "artifact": rng.choice([None, f"a{i}.md"])}
-            if rng.random() < 0.2:
-                rec["note"] = f"see rd-{rng.randint(0, 300)} and rd-{rng.randint(0, 300)}"  # two ids, one line
+            if rng.random() < 0.2:  # two ids on one line
+                rec["note"] = f"see rd-{rng.randint(0, 300)} and rd-{rng.randint(0, 300)}"
             lines.append(json.dumps(rec))
     path = tmp_path / "routing-log.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + rng.choice([b"", b"\n"]))
