@@ -203,7 +203,7 @@ def test_a_continued_history_equals_a_read_from_the_start(
     hist = build_history(store)
     rng = random.Random(seed * 7)
     lazy = 0
-    for step in range(14):
+    for step in range(20):
         w.append(rng.choice([0, 0, 1, 3, 40]), rng.choice([0, 1, 1, 2, 12]))
         before = facts(hist)
         new = build_history(store)
