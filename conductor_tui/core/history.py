@@ -21,7 +21,15 @@ per-ensemble counts; of the runs themselves only those the evaluations name are 
 Any other run is built when first asked for — by ordinal from its place in the log (one block), or
 all of them when :attr:`History.runs` / :attr:`History.by_invocation` is read — so the
 Lifecycle screen and the loop's decisions, which need counts and phases, never build a
-million run objects.
+million run objects. A run named by id that the scan did not build is found by its id's text
+(:func:`~conductor_tui.core.history_scan.find_run`; every run is built only when no line
+spells it).
+
+Appending (:func:`build_history`): the history read last is remembered, and when lines were
+only appended to the logs since (:mod:`~conductor_tui.core.history_tail`), the next build goes
+on from it — the appended routing bytes are scanned as one more piece, the appended
+evaluations read from where the last read stopped, and the evaluations' part derived again
+from all of them — into a new :class:`History` equal to one read from the start.
 """
 
 from __future__ import annotations
@@ -45,10 +53,13 @@ from conductor_tui.core.history_scan import (
     _s,
     _when,
     all_runs,
+    find_run,
+    ordinal_at,
     read_run_at,
     scan_pieces,
     session_key,
 )
+from conductor_tui.core.history_tail import Mark, Tail, appended, signatures
 from conductor_tui.core.lifecycle import LifecycleTracker
 from conductor_tui.core.records import (
     EvalPhase,
@@ -118,9 +129,17 @@ class History:
         self._by_invocation: dict[tuple[str, int], Run] = {}
         # read from a log (build_history): the runs are built when asked for (module docstring)
         self._source: Path | None = None
+        self._end = 0  # the bytes of the log read
         self._wanted: frozenset[str] = frozenset()  # ids whose runs were built by the scan
+        self._built: list[Run] = []  # those runs, in file order (never changed once built)
+        self._found: dict[str, Run] = {}  # runs found by their id since (find_run)
         self._lock = threading.Lock()
         self._blocks: dict[int, list[bytes]] = {}  # split blocks of the log (read_run_at)
+        # what the next build goes on from (_continue): the read's end, the evaluations read,
+        # the ensembles that the log names (first in ``ensembles``)
+        self._tail: Tail | None = None
+        self._evaluations: list[Evaluation] = []
+        self._log_names: tuple[str, ...] = ()
         self.ensembles: dict[str, EnsembleHistory] = {}
         self.claude_by_type: Counter[str] = Counter()  # interim (delegable) Claude decisions
         self.claude_by_type_session: Counter[tuple[str, str]] = Counter()
@@ -151,7 +170,7 @@ class History:
                 return
             runs: dict[str, Run] = {}
             by_invocation: dict[tuple[str, int], Run] = {}
-            for fields, ordinal in all_runs(self._source):
+            for fields, ordinal in all_runs(self._source, self._end):
                 run = _make_run(fields, ordinal)
                 runs[run.id] = run
                 if ordinal is not None:
@@ -159,10 +178,40 @@ class History:
             self._runs, self._by_invocation = runs, by_invocation
             self._source = None
 
+    def run(self, rid: str) -> Run | None:
+        """The run with id ``rid`` (as ``runs.get(rid)``, without building every run)."""
+        return self._run_by_id(rid)
+
+    def run_at(self, ensemble: str, n: int) -> Run | None:
+        """The ensemble's ``n``-th completed run (as ``by_invocation.get``, without building every run)."""
+        return self._run_at(ensemble, n)
+
     def _run_by_id(self, rid: str) -> Run | None:
-        if self._source is not None and rid not in self._wanted:
+        if self._source is not None and rid not in self._wanted and not self._look_up(rid):
             self._complete()
         return self._runs.get(rid)
+
+    def _look_up(self, rid: str) -> bool:
+        """Build the run ``rid`` from the one line that spells its id (:func:`find_run`);
+        ``False`` when no line does (then only reading every run tells)."""
+        with self._lock:
+            source = self._source
+            if source is None or rid in self._found:
+                return True
+            hit = find_run(source, rid, self._end)
+            if hit is None:
+                return False
+            fields, start = hit
+            ordinal = None
+            if fields[3] in DONE:
+                eh = self.ensembles.get(fields[0])
+                ordinal = None if eh is None else ordinal_at(source, eh.offsets, start)
+                if ordinal is None:
+                    return False
+            run = self._found[rid] = self._runs[rid] = _make_run(fields, ordinal)
+            if ordinal is not None:
+                self._by_invocation[(run.ensemble, ordinal)] = run
+            return True
 
     def _run_at(self, ens: str, n: int) -> Run | None:
         run = self._by_invocation.get((ens, n))
@@ -176,7 +225,9 @@ class History:
         if fields is None:  # the file changed under us: read it all
             self._complete()
             return self._by_invocation.get((ens, n))
-        run = self._by_invocation[(ens, n)] = _make_run(fields, n)
+        run = _make_run(fields, n)
+        with self._lock:
+            self._by_invocation[(ens, n)] = run
         return run
 
     # ------------------------------------------------------------------ queries
@@ -341,6 +392,7 @@ def _apply_pieces(hist: History, parts: list[PieceFacts]) -> None:
             hist.ensembles[name].failed_digest = digest
         for fields, ordinal in part.wanted:
             run = _make_run(fields, None if ordinal is None else base[fields[0]] + ordinal)
+            hist._built.append(run)
             hist._runs[run.id] = run
             if run.invocation is not None:
                 hist._by_invocation[(run.ensemble, run.invocation)] = run
@@ -359,39 +411,173 @@ def build_history(store: Any) -> History:
 
     Remembered while the routing log, the evaluations and the config are unchanged (same
     inode, size and mtime): the Lifecycle screen and the loop ask for it on every visit and
-    every decision, and a million-line log takes seconds to read. Treat it as read-only."""
+    every decision, and a million-line log takes seconds to read. After lines were only
+    appended to the logs, the remembered history goes on over them (:func:`_continue`: a new
+    object, equal to a read from the start). Treat it as read-only."""
     path = str(Path(store.routing_log_path))
-    key = tuple(
-        logscan.file_signature(p) for p in (store.routing_log_path, store.evaluations_path, store.config_path)
-    )
+    key = signatures(store)
     with _MEMO_LOCK:
         found = _MEMO.get(path)
-        if found is not None and found[0] == key:
-            return found[1]
-    hist = _read_history(store)
+    if found is not None and found[0] == key:
+        return found[1]
+    hist = _continue(store, found[1]) if found is not None else None
+    if hist is None:
+        hist = _read_history(store)
     with _MEMO_LOCK:
         _MEMO[path] = (key, hist)
     return hist
 
 
 def _read_history(store: Any) -> History:
+    config = logscan.file_signature(store.config_path)
     try:
         thresholds = store.load_config().routing_thresholds
     except Exception:  # a broken config must not stop the loop; the defaults are the spec's
         thresholds = RoutingThresholds()
     hist = History(thresholds)
+    evaluations_path = Path(store.evaluations_path)
+    evaluations_sig = logscan.file_signature(evaluations_path)
+    evaluations_mark, next_line = None, 1
     try:
         read = store.read_evaluations(0)
         evaluations = list(read.records)
         hist.skipped_evaluations = len(read.skipped)
+        evaluations_mark = Mark.after(evaluations_path, evaluations_sig, read.end_offset)
+        next_line = read.next_line
     except Exception:
         evaluations = []
     path = Path(store.routing_log_path)
-    if path.is_file():
+    sig = logscan.file_signature(path)
+    routing_mark = None
+    if sig is not None and path.is_file():
         wanted = frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
-        _apply_pieces(hist, scan_pieces(path, wanted))
-        hist._source, hist._wanted = path, wanted
+        _apply_pieces(hist, scan_pieces(path, wanted, 0, sig[1]))
+        hist._source, hist._wanted, hist._end = path, wanted, sig[1]
+        routing_mark = Mark.after(path, sig, sig[1])
     for eh in hist.ensembles.values():
         eh.run_times.sort()
-    hist.apply_evaluations(evaluations)
+    tail = None
+    if routing_mark is not None and evaluations_mark is not None:
+        tail = Tail(routing_mark, evaluations_mark, next_line, config)
+    _finish(hist, evaluations, tail)
     return hist
+
+
+def _finish(hist: History, evaluations: list[Evaluation], tail: Tail | None) -> None:
+    """The log's facts are in ``hist``: remember them, then the evaluations' part."""
+    hist._log_names = tuple(hist.ensembles)
+    hist._evaluations = evaluations
+    hist._tail = tail
+    hist.apply_evaluations(evaluations)
+
+
+def _continue(store: Any, old: History) -> History | None:
+    """``old`` gone on over the lines appended to the logs since it was read: the log's facts
+    go on from where ``old``'s stopped (the appended bytes are one more piece), the
+    evaluations' part is derived again from all the evaluations. ``None`` unless lines
+    were only appended (:func:`~conductor_tui.core.history_tail.appended`). ``old`` is
+    shared: it is only read, and of its lists only those no build changes are shared."""
+    tail = old._tail
+    if tail is None or appended(store, tail) is None:
+        return None
+    path = Path(store.routing_log_path)
+    sig = logscan.file_signature(path)
+    start = tail.routing.offset
+    if sig is None or sig[1] < start:
+        return None
+    read = _appended_evaluations(store, old, tail)
+    if read is None:
+        return None
+    evaluations, skipped, evaluations_mark, next_line = read
+    new = History(old.thresholds)
+    new._source, new._end = path, sig[1]
+    wanted = old._wanted | frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
+    known = _carry_runs(old, new, wanted)
+    pieces = scan_pieces(path, wanted | known, start, sig[1]) if sig[1] > start else []
+    built = len(new._built)
+    _carry_log_facts(old, new, pieces)
+    new._wanted = known | {run.id for run in new._built[built:]}
+    new.skipped_evaluations = skipped
+    routing_mark = Mark.after(path, sig, sig[1])
+    next_tail = None
+    if routing_mark is not None and evaluations_mark is not None:
+        next_tail = Tail(routing_mark, evaluations_mark, next_line, tail.config)
+    _finish(new, evaluations, next_tail)
+    return new
+
+
+def _carry_runs(old: History, new: History, wanted: frozenset[str]) -> frozenset[str]:
+    """The runs ``old`` built into ``new``; returns the ids whose runs in the log ``old`` read
+    are known: those its scan built or found by id, or all of ``wanted`` when ``old``
+    built every run (an id without text then stays known, not looked for again)."""
+    with old._lock:
+        every = old._runs if old._source is None else None
+        found, by_invocation = dict(old._found), dict(old._by_invocation)
+    if every is not None:
+        carried = [run for rid in wanted if (run := every.get(rid)) is not None]
+        known = wanted
+    else:
+        carried = [*old._built, *found.values()]
+        known = old._wanted | found.keys()
+    for run in carried:
+        new._built.append(run)
+        new._runs[run.id] = run
+        if run.invocation is not None:
+            new._by_invocation[(run.ensemble, run.invocation)] = run
+    # the runs built by ordinal since: the log before the appended lines is the same
+    new._by_invocation.update(by_invocation)
+    return known
+
+
+def _appended_evaluations(
+    store: Any, old: History, tail: Tail
+) -> tuple[list[Evaluation], int, Mark | None, int] | None:
+    """All the evaluations (``old``'s and those appended since), the skipped lines among
+    them, the mark of the read and its next line number; ``None`` when the read failed."""
+    mark = tail.evaluations
+    path = Path(store.evaluations_path)
+    sig = logscan.file_signature(path)
+    if sig is None or sig[1] == mark.offset:  # nothing appended (a file still missing)
+        return old._evaluations, old.skipped_evaluations, mark, tail.next_line
+    try:
+        read = store.read_evaluations(mark.offset, first_line=tail.next_line)
+    except Exception:
+        return None
+    return (
+        [*old._evaluations, *read.records],
+        old.skipped_evaluations + len(read.skipped),
+        Mark.after(path, sig, read.end_offset),
+        read.next_line,
+    )
+
+
+def _carry_log_facts(old: History, new: History, pieces: list[PieceFacts]) -> None:
+    """``old``'s facts of the log into ``new`` (its ensembles in the log's order, the
+    Claude counters), then those of the appended ``pieces``. Lists an appended piece adds
+    to are copied; the others are shared (no build changes them once it is done)."""
+    touched = {name for part in pieces for name in part.ensembles}
+    sizes: dict[str, int] = {}
+    for name in old._log_names:
+        was, eh = old.ensembles[name], new.ensemble(name)
+        eh.completed, eh.failed, eh.cancelled = was.completed, was.failed, was.cancelled
+        eh.last_used, eh.failed_digest = was.last_used, was.failed_digest
+        if name in touched:
+            eh.task_types, eh.run_times, eh.offsets = (
+                Counter(was.task_types),
+                list(was.run_times),
+                list(was.offsets),
+            )
+            sizes[name] = len(eh.run_times)
+        else:
+            eh.task_types, eh.run_times, eh.offsets = was.task_types, was.run_times, was.offsets
+    new.claude_by_type = Counter(old.claude_by_type)
+    new.claude_by_type_session = Counter(old.claude_by_type_session)
+    new.prepared_by_type = Counter(old.prepared_by_type)
+    new.skipped_routing = old.skipped_routing
+    _apply_pieces(new, pieces)
+    for name in touched:  # sorted as a read from the start sorts them: only the new ones, when they follow
+        times = new.ensembles[name].run_times
+        k = sizes.get(name, 0)
+        added = times[k:]
+        if added != sorted(added) or (k and added and added[0] < times[k - 1]):
+            times.sort()

@@ -11,7 +11,9 @@ sequential reference reader; the pieces agree with it line for line.
 
 from __future__ import annotations
 
+import bisect
 import json
+import mmap
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -300,15 +302,19 @@ def _scan_piece(item: tuple[str, int, int, frozenset[str]]) -> PieceFacts:
     return facts._replace(skipped=skipped)
 
 
-def scan_pieces(path: Path, wanted_ids: frozenset[str]) -> list[PieceFacts]:
-    """The facts of every piece of ``path``, in file order, read on every core."""
-    size = path.stat().st_size
-    n = logscan.parallel_workers(size)
+def scan_pieces(
+    path: Path, wanted_ids: frozenset[str], start: int = 0, size: int | None = None
+) -> list[PieceFacts]:
+    """The facts of every piece of ``path``'s bytes ``[start, size)`` (``start`` at a line start;
+    ``size``: the file's size when not given), in file order, read on every core."""
+    if size is None:
+        size = path.stat().st_size
+    n = logscan.parallel_workers(size - start)
     with open(path, "rb", buffering=0) as fh:
-        cut = logscan.last_newline(fh, 0, size)
-        ranges = logscan.line_ranges(fh, 0, cut, n) if cut > 0 else []
+        cut = logscan.last_newline(fh, start, size)
+        ranges = logscan.line_ranges(fh, start, cut, n) if cut > start else []
     if cut < size:  # a last line without its newline goes with the last piece
-        ranges = [*ranges[:-1], (ranges[-1][0] if ranges else 0, size)]
+        ranges = [*ranges[:-1], (ranges[-1][0] if ranges else start, size)]
     return logscan.fork_map(_scan_piece, [(str(path), a, b, wanted_ids) for a, b in ranges])
 
 
@@ -334,19 +340,85 @@ def read_run_at(path: Path, locator: int, blocks: dict[int, list[bytes]]) -> tup
     return None if found is None else _run_fields(found, _run_id(found, lines[index]))
 
 
-def all_runs(path: Path) -> Iterator[tuple[tuple, int | None]]:
+def _lines_until(path: Path, end: int) -> Iterator[tuple[_Line | None, bytes]]:
+    """What :func:`_iter_lines` yields, for the bytes before ``end`` only."""
+    for _at, block in _iter_blocks(str(path), 0, end):
+        for raw in _stripped(block):
+            yield _decode_line(raw), raw
+
+
+def _run_line(line: _Line | None, raw: bytes) -> tuple | None:
+    """The run fields of a decoded line when it is a local run, else ``None``."""
+    if line is None:
+        return None
+    event = _s(line.event)
+    if event == LIFECYCLE_EVENT or event not in _DECISION_EVENTS or not _local(line.routed_to):
+        return None
+    return _run_fields(line, _run_id(line, raw))
+
+
+def all_runs(path: Path, end: int | None = None) -> Iterator[tuple[tuple, int | None]]:
     """(run fields, ordinal among the ensemble's completed runs or ``None``) of every run,
-    in file order (the sequential reference pass)."""
+    in file order (the sequential reference pass); ``end``: only the lines before it."""
     completed: Counter[str] = Counter()
-    for line, raw in _iter_lines(path):
-        if line is None:
+    for line, raw in _iter_lines(path) if end is None else _lines_until(path, end):
+        fields = _run_line(line, raw)
+        if fields is None:
             continue
-        event = _s(line.event)
-        if event == LIFECYCLE_EVENT or event not in _DECISION_EVENTS or not _local(line.routed_to):
-            continue
-        fields = _run_fields(line, _run_id(line, raw))
         ordinal = None
         if fields[3] in DONE:
             completed[fields[0]] += 1
             ordinal = completed[fields[0]]
         yield fields, ordinal
+
+
+def find_run(path: Path, rid: str, end: int) -> tuple[tuple, int] | None:
+    """(run fields, offset of its line) of the last local run before ``end`` whose line spells
+    the id ``rid`` as a JSON string (as :mod:`json` or :mod:`msgspec` write it), found by a
+    byte search and checked by decoding that line; ``None`` when no line does (an id derived
+    from a line's content, :func:`~conductor_tui.core.records.line_identity`, has no text)."""
+    found: tuple[tuple, int] | None = None
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            end = min(end, len(mm))
+            for needle in {msgspec.json.encode(rid), json.dumps(rid).encode()}:
+                hi = end
+                while found is None or hi > found[1]:
+                    at = mm.rfind(needle, 0, hi)
+                    if at < 0:
+                        break
+                    start = mm.rfind(b"\n", 0, at) + 1
+                    stop = mm.find(b"\n", at, end)
+                    raw = mm[start : end if stop < 0 else stop]
+                    if start == 0 and raw.startswith(logscan.BOM):
+                        raw, start = raw[len(logscan.BOM) :], len(logscan.BOM)
+                    raw = raw.strip()
+                    fields = _run_line(_decode_line(raw), raw) if raw else None
+                    if fields is not None and fields[1] == rid:
+                        if found is None or start > found[1]:
+                            found = (fields, start)
+                        break
+                    hi = start
+    except (OSError, ValueError):  # unreadable, or empty (nothing to map)
+        return None
+    return found
+
+
+def ordinal_at(path: Path, offsets: list[int], start: int) -> int | None:
+    """The ordinal of the completed run whose line starts at byte ``start``, from its
+    ensemble's locators (:func:`_iter_piece`, in file order); ``None`` if it is not among them."""
+    i = bisect.bisect_right(offsets, (start << 32) | 0xFFFFFFFF) - 1
+    if i < 0:
+        return None
+    block = offsets[i] >> 32  # the block holding that line starts at or before it
+    if start - block > 4 * _CHUNK:  # not that line's block: it is not among them
+        return None
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(block)
+            before = fh.read(start - block)
+    except OSError:
+        return None
+    locator = (block << 32) | len(_stripped(before))
+    j = bisect.bisect_left(offsets, locator)
+    return j + 1 if j < len(offsets) and offsets[j] == locator else None

@@ -70,7 +70,7 @@ def _phase_for(store: ProjectStore, ensemble: str, routing_id: str | None = None
     from conductor_tui.core.history import build_history
 
     hist = build_history(store)
-    run = hist.runs.get(routing_id) if routing_id else None
+    run = hist.run(routing_id) if routing_id else None
     number = run.invocation if run is not None and run.invocation else hist.unlinked_number(ensemble)
     return number, hist.eval_phase(ensemble).value
 

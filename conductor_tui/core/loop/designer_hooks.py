@@ -21,7 +21,7 @@ from conductor_tui.core.loop.state import (
     aware,
     profile_key,
     profile_of,
-    routing_objects,
+    routing_objects_with,
     value_of,
 )
 from conductor_tui.core.records import (
@@ -82,15 +82,12 @@ class DesignerHooks(ProfileSync):
         found: dict[str, str] = {}
         if not wanted:
             return found
-        keys = {r: r.encode() for r in wanted}
-
-        def match(raw: bytes) -> bool:
-            return any(key in raw for rid, key in keys.items() if rid not in found)
-
-        for obj in routing_objects(Path(self.store.routing_log_path), match):
+        for obj in routing_objects_with(Path(self.store.routing_log_path), (r.encode() for r in wanted)):
             rid = obj.get("id")
             if isinstance(rid, str) and rid in wanted and rid not in found and obj.get("artifact"):
                 found[rid] = str(obj["artifact"])
+                if len(found) == len(wanted):
+                    break
         return found
 
     def _samples(self, task_type: str, plan: WorkflowPlan | None = None, limit: int = 5) -> list[str]:

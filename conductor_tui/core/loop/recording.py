@@ -142,7 +142,7 @@ class Recording(Routing, DesignerFeedback):
     def _evaluated_run(self, hist: History, ensemble: str, routing_id: str | None) -> Any:
         """The run an evaluation is about: by routing id, else the ensemble's newest
         unevaluated run; a routing id of another ensemble's run is an error."""
-        run = hist.runs.get(routing_id) if routing_id else None
+        run = hist.run(routing_id) if routing_id else None
         if run is None and routing_id is None:
             run = self._newest_unevaluated(hist, ensemble)
         if run is not None and run.ensemble != ensemble and routing_id:
@@ -199,7 +199,7 @@ class Recording(Routing, DesignerFeedback):
         if eh is None:
             return None
         for n in range(eh.completed, 0, -1):
-            run = hist.by_invocation.get((ensemble, n))
+            run = hist.run_at(ensemble, n)
             if run is not None and run.id not in hist.evaluation_of:
                 return run
         return None

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,33 @@ def routing_objects(path: Path, match: Callable[[bytes], bool]) -> Iterator[dict
                 if isinstance(obj, dict):
                     yield obj
     except OSError:
+        return
+
+
+def routing_objects_with(path: Path, keys: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The routing-log lines holding one of ``keys``, parsed, in file order: what
+    ``routing_objects(path, lambda raw: any(key in raw for key in keys))`` yields, found by
+    one search of the whole file instead of a test of every line."""
+    needles = sorted({k for k in keys if k and b"\n" not in k}, key=len, reverse=True)
+    if not needles or not path.is_file():
+        return
+    pattern = re.compile(b"|".join(re.escape(k) for k in needles))
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            done = 0  # the end of the last line parsed
+            for hit in pattern.finditer(mm):
+                if hit.start() < done:
+                    continue
+                start = mm.rfind(b"\n", 0, hit.start()) + 1
+                stop = mm.find(b"\n", hit.end())
+                done = len(mm) if stop < 0 else stop + 1
+                try:
+                    obj = json.loads(mm[start:done])
+                except ValueError:
+                    continue
+                if isinstance(obj, dict):
+                    yield obj
+    except (OSError, ValueError):  # unreadable, or empty (nothing to map)
         return
 
 
