@@ -5,8 +5,9 @@ on one copy of the project (made in a temporary folder, removed after).
     python benchmarks/gen_routing_log.py          # once: the 1,000,000-line project
     python benchmarks/bench_history_append.py [--project DIR] [--against DIR | --old-ref REF]
 
-``--against DIR``: the older checkout; otherwise ``git archive REF`` (default ``main``)
-is unpacked into a temporary folder. Each process prints, in seconds:
+``--against DIR``: the older checkout; otherwise ``git archive REF``
+is unpacked into a temporary folder (default ``79a5af0``: the history read again whenever
+a log changed). Each process prints, in seconds:
 
 * cold: ``build_history`` with nothing remembered;
 * +1 evaluation: after one evaluation line was appended (the remembered history goes on
@@ -141,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--project", type=Path, default=HERE / ".data" / "project")
     ap.add_argument("--against", type=Path, help="the older checkout")
-    ap.add_argument("--old-ref", default="main", help="git ref unpacked when --against is not given")
+    ap.add_argument(
+        "--old-ref",
+        default="79a5af0",
+        help="git ref unpacked when --against is not given (before the history went on)",
+    )
     args = ap.parse_args(argv)
     if not (args.project / ".llm-orc" / "evaluations" / "routing-log.jsonl").is_file():
         print("no routing log: run python benchmarks/gen_routing_log.py first", file=sys.stderr)

@@ -9,7 +9,9 @@ are appended to it; removed after).
 
 Each round: a full load (remembered), then one change and the load after it (timed), then
 the same files loaded with nothing remembered (timed, and checked to give the same queue).
-Prints the medians and the ratio; the target for a warm load is 100 ms.
+Prints the medians and the ratio; the target for a warm load is 100 ms. Last, the whole
+verdict as the Evaluate screen records it: ``Conductor.record_evaluation`` (the loop: run
+looked up in the history, phase, task profiles, designer feedback), then the queue's load.
 """
 
 from __future__ import annotations
@@ -69,6 +71,32 @@ def _change(kind: str, store: ProjectStore, items: list[review.QueueItem], k: in
                 fh.write(json.dumps(rec) + "\n")
 
 
+def _round_trip(store: ProjectStore, items: list[review.QueueItem], rounds: int) -> str:
+    """What the Evaluate screen does when the person records a verdict: the loop records it
+    (``Conductor.record_evaluation``: the run looked up, the phase, profiles, designer
+    feedback) in one worker, then the queue is loaded again in another."""
+    from conductor_tui.core.loop import Conductor
+
+    conductor = Conductor(store.project, store=store)
+    review.load_review(store)
+    record, load = [], []
+    for k in range(rounds):
+        item = items[(k * 7 + 3) % len(items)]
+        t = time.perf_counter()
+        conductor.record_evaluation(
+            item.ensemble, "good", reasoning="bench", routing_id=item.routing_id, evaluator="human"
+        )
+        t_record = time.perf_counter() - t
+        t_load, _state = _timed(store, forget=False)
+        record.append(t_record)
+        load.append(t_load)
+    r, w = statistics.median(record), statistics.median(load)
+    return (
+        f"  a verdict recorded through the loop, then Evaluate's load: {(r + w) * 1000:.0f} ms"
+        f" (record {r * 1000:.0f} ms + load {w * 1000:.0f} ms; runs {[round((a + b) * 1000) for a, b in zip(record, load, strict=True)]} ms)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -103,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {screen:9} after a {kind:8}: {a * 1000:7.1f} ms (target 100 ms) vs full load {f:5.2f} s = {a / f:.3f}x"
                 f"   runs {[round(x * 1000) for x in after]} ms"
             )
+        print(_round_trip(store, items, args.rounds))
     return 0
 
 
