@@ -58,6 +58,18 @@ from conductor_tui.ui.widgets.table_sync import Shown, sync_rows
 __all__ = ["FAILURES", "REFLECT_PROMPT", "SCORES", "EvaluationScreen"]
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
+# the built record's fields the loop's record_evaluation takes as they are
+_KEPT_FIELDS = frozenset(
+    (
+        "timestamp",
+        "judge_score",
+        "judge_reasoning",
+        "judge_tokens",
+        "judge_agreement",
+        "calibration_context",
+        "per_model",
+    )
+)
 
 
 class EvaluationScreen(JudgeFlow):
@@ -296,6 +308,8 @@ another score to override it — both verdicts are kept in the record.
     @on(TextArea.Changed, "#ev-reflect")
     def _reflect_changed(self) -> None:
         self._update_gate()
+        if self.has_reflection():  # the person writes (not the panel cleared for a run)
+            self.read_history_ahead()
 
     @on(RadioSet.Changed)
     def _radio_changed(self) -> None:
@@ -409,22 +423,9 @@ another score to override it — both verdicts are kept in the record.
         from conductor_tui.engine.row_run import candidates_for
 
         services = self.services
+        self._history.wait()  # a read ahead still running: recording reads the same history
         fields = record.to_json_dict()
-        extra = {
-            k: v
-            for k, v in fields.items()
-            if k
-            in (
-                "timestamp",
-                "judge_score",
-                "judge_reasoning",
-                "judge_tokens",
-                "judge_agreement",
-                "calibration_context",
-                "per_model",
-            )
-            and v is not None
-        }
+        extra = {k: v for k, v in fields.items() if k in _KEPT_FIELDS and v is not None}
         try:
             outcome = Conductor(services.project, store=services.store, now=services.clock).record_evaluation(
                 item.ensemble,

@@ -19,6 +19,7 @@ from textual import work
 from textual.widgets import Markdown
 
 from conductor_tui.core.review import QueueItem
+from conductor_tui.ui.history_warm import HistoryWarm
 from conductor_tui.ui.screens.base import CockpitScreen
 from conductor_tui.ui.widgets.eval_panels import JudgePanel, md_escape
 
@@ -43,9 +44,15 @@ class JudgeFlow(CockpitScreen):
         self._judge_timer: Any = None
         self._claude_provider: Any = None
         self._judge_gen = 0  # bumped by every judge start and stop: stale results are ignored
+        self._history = HistoryWarm()  # the loop's history, read ahead once a verdict starts
 
     def reload(self, select: str | None = None) -> None:  # pragma: no cover - the screen re-reads
         raise NotImplementedError
+
+    def read_history_ahead(self) -> None:
+        """A verdict is coming (a reflection typed, the judge asked): the loop that records
+        it reads the history of a big log ahead (:mod:`~conductor_tui.ui.history_warm`)."""
+        self._history.start(self, self.services.store)
 
     def claude(self) -> Any:
         """The ClaudeProvider (``services.claude`` when injected, else from the environment)."""
@@ -79,6 +86,7 @@ class JudgeFlow(CockpitScreen):
             self.notify("Claude is already judging a run.", severity="warning", markup=False)
             return
         self.judging = item
+        self.read_history_ahead()  # agreeing records the verdict through the loop
         self._judge_gen += 1
         self.judge_text = ""
         self.judge_verdict = None
