@@ -66,6 +66,36 @@ async def test_score_is_refused_before_a_reflection(tmp_path: Path) -> None:
         assert screen.selected_score() == "good"
 
 
+async def test_a_verdict_by_keyboard_alone(tmp_path: Path) -> None:
+    """Tab to the reflection, write it, Tab to the score, Enter picks the highlighted one
+    (the first), the arrows move, a poor score's failure mode the same way; ctrl+s records."""
+    project = calibrating_project(tmp_path, evaluated=4)
+    app = make_app(services=services_for(project, tmp_path), initial_mode="evaluate")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EvaluationScreen)
+        while app.focused is None or app.focused.id != "ev-reflect":
+            await pilot.press("tab")
+        await type_text(pilot, "Two endpoints missing")
+        await pilot.press("tab")
+        assert app.focused is not None and app.focused.id == "ev-score"
+        await pilot.press("enter")
+        assert screen.selected_score() == "good"
+        await pilot.press("right", "right", "enter")
+        assert screen.selected_score() == "poor"
+        await pilot.pause()
+        await pilot.press("tab")
+        assert app.focused is not None and app.focused.id == "ev-failure"
+        await pilot.press("enter")
+        assert screen.selected_failure() is not None
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    record = _lines(project / ".llm-orc/evaluations/evaluations.jsonl")[-1]
+    assert (record["routing_id"], record["score"]) == ("rt-5", "poor")
+    assert record["failure_mode"] and record["reasoning"] == "Two endpoints missing"
+
+
 async def test_an_evaluation_writes_the_spec_record_and_moves_the_phase(tmp_path: Path) -> None:
     project = calibrating_project(tmp_path, evaluated=4)
     app = make_app(services=services_for(project, tmp_path), initial_mode="evaluate")

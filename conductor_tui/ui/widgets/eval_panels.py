@@ -200,16 +200,26 @@ class JudgePanel(Markdown):
         self.border_subtitle = ""
 
 
+class Choices(RadioSet):
+    """A RadioSet whose first choice is highlighted when it gets the focus with none
+    highlighted (Textual's RadioSet highlights one when it is mounted, and the score is still
+    locked then): Tab to it, then Enter or space picks, the arrows move."""
+
+    def on_focus(self) -> None:
+        if self._selected is None:
+            self.action_next_button()
+
+
 class ScorePanel(Vertical):
     """2 · Score: locked until a reflection exists; "poor" needs a failure mode; an optional
     comment kept as the person's feedback."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="ev-gate")
-        with RadioSet(id="ev-score"):
+        with Choices(id="ev-score"):
             for s in SCORES:
                 yield RadioButton(s.value, name=s.value, id=f"ev-score-{s.value}")
-        with RadioSet(id="ev-failure"):
+        with Choices(id="ev-failure"):
             for m in FAILURES:
                 yield RadioButton(m.value, name=m.value, id=f"ev-fail-{m.value}")
         yield Input(placeholder="comment / feedback (optional, kept as user_feedback)", id="ev-feedback")
