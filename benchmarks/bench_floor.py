@@ -15,7 +15,8 @@ that the load other processes put on the machine affects both sides alike:
    to its populated table in a fresh process (cold), then — after the idle build a live
    cockpit runs once its first screen is up (screens built and painted, heap frozen) —
    switching to Home and back plus a reload (warm: in-process state), and the same once
-   3 routing lines were appended (truncated again after) — targets 1 s / 100 ms. Savings is also
+   3 routing lines were appended, and once a verdict was appended to the evaluations (both
+   truncated again after) — targets 1 s / 100 ms. Savings is also
    measured after a restart with its offset cache (``report``'s cache) present.
 3. Launch to the first painted screen: the cockpit vs a bare Textual app (Header +
    DataTable + Footer), both fresh processes timed from before the interpreter starts
@@ -191,12 +192,14 @@ def populated(scr, mode):
         return scr.snapshot is not None
     return getattr(scr, "state", None) is not None
 
-async def visit(app, pilot, mode, log=None, lines=0):
+async def visit(app, pilot, mode, log=None, lines=0, text=None):
     # Home, then back (a key), then a reload (in-process state: new lines only); until its result
     await app.switch_mode("home")
     await pilot.pause(0.05)
     for i in range(lines):
         log.write(LINE % i)
+    if text is not None:
+        log.write(text)
     if log is not None:
         log.flush()
     scr = app._screen_stacks[mode][0]
@@ -219,8 +222,14 @@ async def main(project, mode):
                    ollama_host="http://127.0.0.1:9", initial_mode=mode)
     out = {}
     log_path = Path(project) / ".llm-orc" / "evaluations" / "routing-log.jsonl"
-    before = log_path.stat()
+    evals_path = log_path.with_name("evaluations.jsonl")
+    before, evals_before = log_path.stat(), evals_path.stat()
     size = before.st_size
+    with open(log_path, "rb") as fh:  # a run of the log's end, for the verdict below
+        fh.seek(max(0, size - 4096))
+        last = json.loads(fh.read().splitlines()[-1])
+    verdict = json.dumps({"id": "ev-bench-floor", "routing_id": last["id"], "ensemble": last.get("ensemble"),
+                          "score": "good", "reasoning": "bench", "evaluator": "human"}) + "\n"
     try:
         async with app.run_test(size=(140, 40)) as pilot:
             t0 = time.perf_counter()
@@ -235,12 +244,15 @@ async def main(project, mode):
             out["warm_s"], out["warm_cpu_s"] = visits[1]  # the median of 3
             with open(log_path, "a") as log:  # a run finished meanwhile: 3 new routing lines
                 out["new_lines_s"], out["new_lines_cpu_s"] = await visit(app, pilot, mode, log, 3)
+            with open(evals_path, "a") as evals:  # a verdict recorded meanwhile
+                out["verdict_s"], out["verdict_cpu_s"] = await visit(app, pilot, mode, evals, 0, verdict)
     finally:
-        with open(log_path, "r+") as log:
-            log.truncate(size)
-        # the same size and time as before: offset caches written from it stay valid
         import os
-        os.utime(log_path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        # the same size and time as before: offset caches written from them stay valid
+        for path, stat in ((log_path, before), (evals_path, evals_before)):
+            with open(path, "r+") as fh:
+                fh.truncate(stat.st_size)
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     print(json.dumps(out))
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
@@ -252,7 +264,7 @@ def bench_screens(repeat: int) -> dict:
     results: dict[str, dict] = {}
     print(
         "2. screens over the same project (mount → populated; cold = fresh process; warm = "
-        "after the idle build, Home and back + reload, median of 3; then with 3 new lines)"
+        "after the idle build, Home and back + reload, median of 3; then with 3 new lines; then a verdict)"
     )
     for mode in ("evaluate", "lifecycle", "savings"):
         runs = [
@@ -262,12 +274,15 @@ def bench_screens(repeat: int) -> dict:
         cold = statistics.median(r["cold_s"] for r in runs)
         warm = statistics.median(r["warm_s"] for r in runs)
         grown = statistics.median(r["new_lines_s"] for r in runs)
-        cpu = {k: statistics.median(r[k] for r in runs) for k in ("warm_cpu_s", "new_lines_cpu_s")}
-        results[mode] = {"cold_s": cold, "warm_s": warm, "new_lines_s": grown, **cpu}
+        judged = statistics.median(r["verdict_s"] for r in runs)
+        keys = ("warm_cpu_s", "new_lines_cpu_s", "verdict_cpu_s")
+        cpu = {k: statistics.median(r[k] for r in runs) for k in keys}
+        results[mode] = {"cold_s": cold, "warm_s": warm, "new_lines_s": grown, "verdict_s": judged, **cpu}
         print(
             f"   {mode:<9}: cold {cold:5.2f} s = {cold / 1.0:.2f}x of 1 s; "
             f"warm {warm * 1000:5.1f} ms (CPU {cpu['warm_cpu_s'] * 1000:5.1f}) = {warm / 0.1:.2f}x of 100 ms; "
-            f"after 3 new lines {grown * 1000:5.1f} ms (CPU {cpu['new_lines_cpu_s'] * 1000:5.1f}) = {grown / 0.1:.2f}x"
+            f"after 3 new lines {grown * 1000:5.1f} ms (CPU {cpu['new_lines_cpu_s'] * 1000:5.1f}) = {grown / 0.1:.2f}x; "
+            f"after a verdict {judged * 1000:5.1f} ms (CPU {cpu['verdict_cpu_s'] * 1000:5.1f}) = {judged / 0.1:.2f}x"
         )
     # Savings after a restart, with the offset cache a previous session left
     env = {"XDG_CACHE_HOME": str(cache_home / "restart")}

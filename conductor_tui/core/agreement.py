@@ -150,6 +150,23 @@ def _run_key(ev: Evaluation) -> str | None:
     return None
 
 
+def judged_keys(evaluations: Iterable[Evaluation]) -> set[str]:
+    """The runs (:func:`_run_key`) a judge's verdict names: a judge's record, or the
+    person's with the judge's score kept. Evaluations of other runs, none a judge's, add
+    no pair to :func:`judge_pairs` and change none."""
+    return {
+        key
+        for ev in evaluations
+        if (ev.judge_score or is_judge_record(ev)) and (key := _run_key(ev)) is not None
+    }
+
+
+def touches_pairs(added: list[Evaluation], judged: set[str]) -> bool:
+    """Whether evaluations ``added`` after those whose :func:`judged_keys` are ``judged``
+    can change :func:`judge_pairs`: one is a judge's, or names a run a judge's verdict names."""
+    return bool(judged_keys(added)) or any(_run_key(ev) in judged for ev in added)
+
+
 def judge_pairs(
     evaluations: Iterable[Evaluation], ensemble_of: Callable[[Evaluation], str | None] | None = None
 ) -> list[Pair]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
+from itertools import islice
+from operator import attrgetter, is_
 from typing import Any
 
 from conductor_tui.core import rules
@@ -22,6 +23,7 @@ from conductor_tui.core.review_state import (
     ReviewState,
     _ts,
     effective_evaluations,
+    effective_key,
     ensemble_of,
     status_for,
 )
@@ -139,25 +141,68 @@ def _walked(
 
 
 # the last evaluations whose verdicts all name their ensemble, grouped (they hold no run's
-# ensemble, so every state read from them shares the grouping): [(list, length, grouping)]
-_GROUPED: list[tuple[list[Evaluation], int, dict[str | None, list[Evaluation]]]] = []
+# ensemble, so every state read from them shares the grouping): [(list, length, grouping,
+# run key → (ensemble, position in its list))]
+_GROUPED: list[tuple[list[Evaluation], int, dict[str | None, list[Evaluation]], dict[Any, tuple]]] = []
 
 
 def _by_ensemble(state: ReviewState) -> dict[str | None, list[Evaluation]]:
     """Each ensemble's verdicts in log order, from one walk over the evaluations (what
-    ``scores_for`` gives per ensemble, without a walk per row); read-only."""
+    ``scores_for`` gives per ensemble, without a walk per row); read-only. Evaluations that
+    only grew (a verdict recorded) take the last grouping on (:func:`_grown`)."""
     evaluations = state.evaluations
-    for held, length, grouped in list(_GROUPED):
+    for held, length, grouped, keys in list(_GROUPED):
         if held is evaluations and length == len(evaluations):
             return grouped
+        grown = _grown(evaluations, held, grouped, keys)
+        if grown is not None:
+            _GROUPED[:] = [(evaluations, len(evaluations), *grown)]
+            return grown[0]
     grouped = {}
+    index: dict[Any, tuple] = {}
     named = True
     for ev in effective_evaluations(evaluations):
         named = named and bool(ev.ensemble)
-        grouped.setdefault(ensemble_of(ev, state), []).append(ev)
+        mine = grouped.setdefault(ensemble_of(ev, state), [])
+        index[effective_key(ev)] = (ev.ensemble, len(mine))
+        mine.append(ev)
     if named:
-        _GROUPED[:] = [(evaluations, len(evaluations), grouped)]
+        index.pop(None, None)  # evaluations naming no run: each its own
+        _GROUPED[:] = [(evaluations, len(evaluations), grouped, index)]
     return grouped
+
+
+def _grown(
+    evaluations: list[Evaluation], held: list[Evaluation], grouped: dict, index: dict[Any, tuple]
+) -> tuple[dict, dict] | None:
+    """The grouping of ``evaluations`` when they are ``held`` (grouped as ``grouped``) and
+    more, every one of them naming its ensemble: a verdict on a new run goes to the end of
+    its ensemble's list, a later verdict on a run replaces the earlier in place (the lists
+    of the other ensembles are the same objects: their walks stay remembered). ``None``
+    otherwise."""
+    length = len(held)
+    if len(evaluations) <= length or not all(map(is_, islice(evaluations, length), held)):
+        return None
+    out, keys, copied = dict(grouped), dict(index), set()
+    for ev in islice(evaluations, length, None):
+        ens = ev.ensemble
+        if not ens:
+            return None
+        key = effective_key(ev)
+        at = keys.get(key) if key is not None else None
+        if at is not None and at[0] != ens:
+            return None  # a later verdict naming another ensemble: its place is elsewhere
+        if ens not in copied:
+            out[ens] = list(out.get(ens, ()))
+            copied.add(ens)
+        mine = out[ens]
+        if at is not None:
+            mine[at[1]] = ev
+            continue
+        if key is not None:
+            keys[key] = (ens, len(mine))
+        mine.append(ev)
+    return out, keys
 
 
 def prewalk(state: ReviewState) -> None:
@@ -166,7 +211,7 @@ def prewalk(state: ReviewState) -> None:
     ensemble, the rows' grouping and walks are these. Otherwise nothing (a verdict that
     names only its run belongs to the ensemble the log gives it)."""
     grouped = _by_ensemble(state)
-    if not any(held is grouped for _e, _n, held in _GROUPED):
+    if not any(held is grouped for _e, _n, held, _index in _GROUPED):
         return  # not shared: a verdict names only its run
     thresholds = state.config.routing_thresholds
     tkey = thresholds.model_dump_json()

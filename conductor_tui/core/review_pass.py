@@ -116,10 +116,14 @@ class _ReviewPass:
     """One pass over the routing log: counts for the lifecycle, the evaluation queue."""
 
     def __init__(
-        self, state: ReviewState, need_ensembles: set[str], effective: dict[str, Evaluation] | None = None
+        self,
+        state: ReviewState,
+        need_ensembles: set[str],
+        effective: dict[str, Evaluation] | None = None,
+        agreement: Any = None,
     ) -> None:
-        """``effective``: run id → its verdict, when the caller knows it (every evaluation
-        names its run; see ``core.review_refresh``)."""
+        """``effective``: run id → its verdict, and ``agreement``: the judge–human agreement,
+        when the caller knows them (see ``core.review_refresh``)."""
         self.state = state
         self.thresholds = state.config.routing_thresholds
         self.effective: dict[str, Evaluation] = {} if effective is None else effective
@@ -136,10 +140,15 @@ class _ReviewPass:
 
         # judge–human agreement: an ensemble whose judge is untrusted sends its judge's
         # verdicts back to the person (core.agreement)
-        state.agreement = agreement_report(
-            state.evaluations, self.thresholds, lambda ev: ensemble_of(ev, state)
-        )
+        state.agreement = agreement
+        if agreement is None:
+            state.agreement = agreement_report(
+                state.evaluations, self.thresholds, lambda ev: ensemble_of(ev, state)
+            )
         self.untrusted = state.agreement.untrusted
+        # the runs a judge's verdict names (core.agreement.judged_keys), once a later load
+        # needed them: a verdict on none of them, itself no judge's, leaves the agreement
+        self.judged_keys: set[str] | None = None
         self.need = need_ensembles
         self.tracks: dict[str, _EnsembleTrack] = {}
         self.local_cache: dict[Any, bool] = {}

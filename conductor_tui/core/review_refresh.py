@@ -61,6 +61,19 @@ def _appended_evaluations(store: Any, memo: Any, inputs: tuple, state: ReviewSta
     return read.records
 
 
+def _agreement(review: _ReviewPass, old: ReviewState, added: list[Any]) -> tuple[Any, set[str]]:
+    """The last pass's judge–human agreement when the evaluations ``added`` cannot change
+    it (else ``None``: computed again), and the runs a judge's verdict names now."""
+    from conductor_tui.core.agreement import judged_keys, touches_pairs
+
+    judged = review.judged_keys
+    if judged is None:
+        judged = judged_keys(old.evaluations)
+    if old.agreement is None or touches_pairs(added, judged):
+        return None, judged | judged_keys(added)
+    return old.agreement, judged
+
+
 def refresh_counts(
     store: Any, memo: Any, inputs: tuple, log_sig: Any
 ) -> tuple[ReviewState, _ReviewPass, dict] | None:
@@ -82,7 +95,9 @@ def refresh_counts(
     effective = dict(review.effective)
     for ev in added:
         effective[str(ev.routing_id)] = ev
-    fresh = _ReviewPass(state, need, effective)
+    agreement, judged = _agreement(review, memo.state, added)
+    fresh = _ReviewPass(state, need, effective, agreement)
+    fresh.judged_keys = judged
     fresh.counts_only = True
     review_split.adopt_counts(fresh, review)
     return _complete(state, fresh, Path(store.routing_log_path), {})
@@ -134,7 +149,9 @@ def refresh(
     effective = dict(review.effective)
     for ev in added:
         effective[str(ev.routing_id)] = ev
-    fresh = _ReviewPass(state, need, effective)
+    agreement, judged = _agreement(review, old, added)
+    fresh = _ReviewPass(state, need, effective, agreement)
+    fresh.judged_keys = judged
     reuse = review_split.Reuse(review.walks, changed, review.untrusted)
     skipped = review_split.stitch(fresh, parts, reuse)
     if skipped is None:

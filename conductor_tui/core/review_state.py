@@ -95,15 +95,22 @@ def is_judge(ev: Evaluation) -> bool:
     )
 
 
+def effective_key(ev: Evaluation) -> Any:
+    """What makes two evaluations verdicts on one run (the later replaces the earlier): its
+    run id, else its ensemble + invocation number; ``None`` when it names neither."""
+    key = ev.routing_id
+    if not key and ev.ensemble and isinstance(ev.invocation_number, int):
+        key = f"\1{ev.ensemble}#{ev.invocation_number}"  # names no run: ensemble + invocation
+    return key or None
+
+
 def effective_evaluations(evaluations: list[Evaluation]) -> list[Evaluation]:
     """One evaluation per run, in the position of its first record, with the latest verdict."""
     order: list[str] = []
     latest: dict[str, Evaluation] = {}
     loose: list[tuple[int, Evaluation]] = []
     for i, ev in enumerate(evaluations):
-        key = ev.routing_id
-        if not key and ev.ensemble and isinstance(ev.invocation_number, int):
-            key = f"\1{ev.ensemble}#{ev.invocation_number}"  # names no run: ensemble + invocation
+        key = effective_key(ev)
         if not key:
             loose.append((i, ev))
             order.append(f"\0{i}")

@@ -192,3 +192,35 @@ def test_verdicts_that_name_only_their_run_count_for_the_runs_ensemble(project, 
     assert {k: v for k, v in queued.items() if "judge" in v} == {
         q.routing_id: q.reason for q in review.evaluation_queue(with_ensembles) if "judge" in q.reason
     }
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_evaluations_that_touch_no_judged_run_leave_the_pairs(seed: int) -> None:
+    """``touches_pairs``: when it says no, the pairs of the evaluations with the added ones
+    are the pairs without them (what lets a later load keep its agreement); and it says
+    yes whenever they differ."""
+    import random
+
+    from conductor_tui.core.agreement import judged_keys, touches_pairs
+
+    rng = random.Random(seed)
+
+    def one(i: int) -> Evaluation:
+        judge = rng.random() < 0.3
+        fields: dict = {"routing_id": f"r-{rng.randrange(40)}", "ensemble": "e", "evaluator": "claude" if judge else "human",
+                        "score": rng.choice(["good", "acceptable", "poor"]), "id": f"ev-{i}"}  # fmt: skip
+        if not judge and rng.random() < 0.2:
+            fields["judge_score"] = rng.choice(["good", "poor"])
+        return Evaluation(**fields)
+
+    said_no = 0
+    for trial in range(300):
+        old = [one(i) for i in range(rng.randrange(0, 30))]
+        added = [one(100 + i) for i in range(rng.randrange(1, 4))]
+        before, after = judge_pairs(old), judge_pairs([*old, *added])
+        if not touches_pairs(added, judged_keys(old)):
+            said_no += 1
+            assert after == before, trial
+        elif after != before:
+            continue  # it said yes, and they differ
+    assert said_no > 30  # the cheap case happens (most verdicts are the person's)

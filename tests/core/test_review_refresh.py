@@ -255,3 +255,54 @@ def test_the_lifecycle_counts_go_on_after_verdicts_and_profiles(
         assert _counts(store) == full(), f"step {k}"
     assert sum(outcomes) >= 6  # went on from the last counts
     review._MEMO.clear()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_verdicts_grouped_per_ensemble_grow_like_a_fresh_grouping(seed: int, tmp_path: Path) -> None:
+    """``review_lifecycle._by_ensemble`` takes the last grouping on when evaluations were
+    only appended (new runs' verdicts at the end, later verdicts in place); the result is
+    the grouping of all of them, and the lists of ensembles no new verdict names are kept
+    (their walks stay remembered)."""
+    from conductor_tui.core import review_lifecycle
+    from conductor_tui.core.records import Evaluation
+
+    rng = random.Random(seed)
+    names = ENSEMBLES[:5]
+
+    def one(i: int) -> Evaluation:
+        fields: dict = {"id": f"ev-{i}", "ensemble": rng.choice(names), "score": rng.choice(["good", "poor"])}
+        roll = rng.random()
+        if roll < 0.8:
+            fields["routing_id"] = f"r-{rng.randrange(60)}"
+        elif roll < 0.9:
+            fields["invocation_number"] = rng.randrange(1, 20)
+        return Evaluation(**fields)
+
+    evaluations = [one(i) for i in range(40)]
+    runs_of = {}
+    for ev in evaluations:  # one ensemble per run, as a log has it
+        if ev.routing_id:
+            ev.ensemble = runs_of.setdefault(ev.routing_id, ev.ensemble)
+    review_lifecycle._GROUPED.clear()
+    state = review.ReviewState(project=tmp_path, evaluations=evaluations)
+    grouped = review_lifecycle._by_ensemble(state)
+    grew = 0
+    for step in range(30):
+        added = [one(100 + step * 10 + k) for k in range(rng.randint(1, 3))]
+        for ev in added:
+            if ev.routing_id:
+                ev.ensemble = runs_of.setdefault(ev.routing_id, ev.ensemble)
+        evaluations = [*evaluations, *added]
+        state = review.ReviewState(project=tmp_path, evaluations=evaluations)
+        before = dict(grouped)
+        grouped = review_lifecycle._by_ensemble(state)
+        held = review_lifecycle._GROUPED[0]
+        review_lifecycle._GROUPED.clear()
+        fresh = review_lifecycle._by_ensemble(review.ReviewState(project=tmp_path, evaluations=evaluations))
+        assert grouped == fresh, step
+        assert list(grouped) == list(fresh)  # the ensembles in the same order
+        touched = {ev.ensemble for ev in added}
+        grew += all(grouped[e] is before[e] for e in before if e not in touched)
+        review_lifecycle._GROUPED[:] = [held]
+    assert grew == 30
+    review_lifecycle._GROUPED.clear()
