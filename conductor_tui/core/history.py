@@ -482,8 +482,8 @@ def _continue(store: Any, old: History) -> History | None:
     evaluations, skipped, evaluations_mark, next_line = read
     new = History(old.thresholds)
     new._source, new._end = path, sig[1]
-    wanted = old._wanted | frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
-    known = _carry_runs(old, new, wanted)
+    wanted = old._wanted | _named(evaluations[len(old._evaluations) :])  # (old's: known, below)
+    known = _carry_runs(old, new, wanted, evaluations)
     pieces = scan_pieces(path, wanted | known, start, sig[1]) if sig[1] > start else []
     built = len(new._built)
     _carry_log_facts(old, new, pieces)
@@ -497,19 +497,30 @@ def _continue(store: Any, old: History) -> History | None:
     return new
 
 
-def _carry_runs(old: History, new: History, wanted: frozenset[str]) -> frozenset[str]:
+def _named(evaluations: list[Evaluation]) -> frozenset[str]:
+    """The run ids ``evaluations`` name."""
+    return frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
+
+
+def _carry_runs(
+    old: History, new: History, wanted: frozenset[str], evaluations: list[Evaluation]
+) -> frozenset[str]:
     """The runs ``old`` built into ``new``; returns the ids whose runs in the log ``old`` read
-    are known: those its scan built or found by id, or all of ``wanted`` when ``old``
-    built every run (an id without text then stays known, not looked for again)."""
+    are known: those its scan built or found by id (every id its evaluations name is one of
+    them), or, when ``old`` built every run, ``wanted`` and every id ``evaluations`` name (an
+    id without text then stays known, not looked for again)."""
     with old._lock:
         every = old._runs if old._source is None else None
         found, by_invocation = dict(old._found), dict(old._by_invocation)
-    if every is not None:
-        carried = [run for rid in wanted if (run := every.get(rid)) is not None]
-        known = wanted
-    else:
-        carried = [*old._built, *found.values()]
-        known = old._wanted | found.keys()
+        if every is None:  # its runs are those its scan built and those found by id
+            new._built = [*old._built, *found.values()]
+            new._runs = dict(old._runs)
+            # with every ordinal of them (and of the runs built by ordinal since: the log
+            # before the appended lines is the same)
+            new._by_invocation = by_invocation
+            return old._wanted | found.keys()
+    known = wanted | _named(evaluations)
+    carried = [run for rid in known if (run := every.get(rid)) is not None]
     for run in carried:
         new._built.append(run)
         new._runs[run.id] = run
