@@ -2,8 +2,8 @@
 field by field, over many random append sequences (on one core and split in pieces); anything
 but an append (a truncated or rewritten log, an edited config, a torn last line) reads it all
 again; the remembered history is never changed; after evaluations only, only the ensembles they
-touch are fed again; and a new evaluation naming an old run finds
-that run by its id without building every run."""
+touch are fed again; and a new evaluation naming an old run finds that run by its id without
+building every run."""
 
 from __future__ import annotations
 
