@@ -28,8 +28,10 @@ spells it).
 Appending (:func:`build_history`): the history read last is remembered, and when lines were
 only appended to the logs since (:mod:`~conductor_tui.core.history_tail`), the next build goes
 on from it — the appended routing bytes are scanned as one more piece, the appended
-evaluations read from where the last read stopped, and the evaluations' part derived again
-from all of them — into a new :class:`History` equal to one read from the start.
+evaluations read from where the last read stopped — into a new :class:`History` equal to one
+read from the start. The evaluations' part is derived again from all of them when routing lines
+were appended (a new run can change which run an earlier evaluation belongs to); when only
+evaluations were, only for the ensembles they touch (:mod:`~conductor_tui.core.history_verdicts`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from conductor_tui.core.history_scan import (
     session_key,
 )
 from conductor_tui.core.history_tail import Mark, Tail, appended, signatures
+from conductor_tui.core.history_verdicts import Verdicts, apply_all, go_on
 from conductor_tui.core.lifecycle import LifecycleTracker
 from conductor_tui.core.records import (
     EvalPhase,
@@ -140,6 +143,7 @@ class History:
         self._tail: Tail | None = None
         self._evaluations: list[Evaluation] = []
         self._log_names: tuple[str, ...] = ()
+        self._verdicts: Verdicts | None = None  # the evaluations' links (history_verdicts)
         self.ensembles: dict[str, EnsembleHistory] = {}
         self.claude_by_type: Counter[str] = Counter()  # interim (delegable) Claude decisions
         self.claude_by_type_session: Counter[tuple[str, str]] = Counter()
@@ -339,32 +343,9 @@ class History:
             self.ensemble(found[0]).failed_digest = found[1]
 
     def apply_evaluations(self, evaluations: list[Evaluation]) -> None:
-        """Link every evaluation to its run, keep one verdict per run, feed the trackers."""
-        order: list[str] = []
-        latest: dict[str, tuple[Evaluation, Run | None, str]] = {}
-        for ev in evaluations:
-            run = self.run_for_evaluation(ev)
-            ens = _s(ev.ensemble) or (run.ensemble if run is not None else None)
-            if ens is None:
-                continue
-            key = f"run:{run.id}" if run is not None else f"ev:{ev.id}"
-            if key not in latest:
-                order.append(key)
-            latest[key] = (ev, run, ens)
-        for key in order:
-            ev, run, ens = latest[key]
-            hist = self.ensemble(ens)
-            hist.evaluations.append(ev)
-            if run is not None:
-                self.evaluation_of[run.id] = ev
-            score = rules.as_score(ev.score)
-            when = _when(ev.timestamp)
-            session = _s(ev.session) or (run.session if run is not None else None)
-            uses = run.invocation if run is not None and run.invocation else hist.completed
-            assert hist.tracker is not None
-            change = hist.tracker.add(score, session=session_key(session, when), uses=uses)
-            if change is not None and change.after is Phase.DESIGN:
-                hist.failed_at = when
+        """Link every evaluation to its run, keep one verdict per run, feed the trackers
+        (:mod:`~conductor_tui.core.history_verdicts`)."""
+        self._verdicts = apply_all(self, evaluations)
 
 
 def _make_run(fields: tuple, ordinal: int | None) -> Run:
@@ -463,18 +444,28 @@ def _read_history(store: Any) -> History:
     return hist
 
 
-def _finish(hist: History, evaluations: list[Evaluation], tail: Tail | None) -> None:
-    """The log's facts are in ``hist``: remember them, then the evaluations' part."""
+def _finish(
+    hist: History, evaluations: list[Evaluation], tail: Tail | None, old: History | None = None
+) -> None:
+    """The log's facts are in ``hist``: remember them, then the evaluations' part — from
+    ``old``'s when ``old`` read the same routing log and the evaluations before the last
+    ones (:func:`~conductor_tui.core.history_verdicts.go_on`)."""
     hist._log_names = tuple(hist.ensembles)
     hist._evaluations = evaluations
     hist._tail = tail
+    if old is not None:
+        verdicts = go_on(hist, old, evaluations[len(old._evaluations) :])
+        if verdicts is not None:
+            hist._verdicts = verdicts
+            return
     hist.apply_evaluations(evaluations)
 
 
 def _continue(store: Any, old: History) -> History | None:
     """``old`` gone on over the lines appended to the logs since it was read: the log's facts
     go on from where ``old``'s stopped (the appended bytes are one more piece), the
-    evaluations' part is derived again from all the evaluations. ``None`` unless lines
+    evaluations' part is derived again from all the evaluations, or only for the ensembles
+    the appended ones touch when the routing log is the same (:func:`_finish`). ``None`` unless lines
     were only appended (:func:`~conductor_tui.core.history_tail.appended`). ``old`` is
     shared: it is only read, and of its lists only those no build changes are shared."""
     tail = old._tail
@@ -491,8 +482,8 @@ def _continue(store: Any, old: History) -> History | None:
     evaluations, skipped, evaluations_mark, next_line = read
     new = History(old.thresholds)
     new._source, new._end = path, sig[1]
-    wanted = old._wanted | frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
-    known = _carry_runs(old, new, wanted)
+    wanted = old._wanted | _named(evaluations[len(old._evaluations) :])  # (old's: known, below)
+    known = _carry_runs(old, new, wanted, evaluations)
     pieces = scan_pieces(path, wanted | known, start, sig[1]) if sig[1] > start else []
     built = len(new._built)
     _carry_log_facts(old, new, pieces)
@@ -502,23 +493,34 @@ def _continue(store: Any, old: History) -> History | None:
     next_tail = None
     if routing_mark is not None and evaluations_mark is not None:
         next_tail = Tail(routing_mark, evaluations_mark, next_line, tail.config)
-    _finish(new, evaluations, next_tail)
+    _finish(new, evaluations, next_tail, old if sig[1] == start else None)
     return new
 
 
-def _carry_runs(old: History, new: History, wanted: frozenset[str]) -> frozenset[str]:
+def _named(evaluations: list[Evaluation]) -> frozenset[str]:
+    """The run ids ``evaluations`` name."""
+    return frozenset(filter(None, (_s(ev.routing_id) for ev in evaluations)))
+
+
+def _carry_runs(
+    old: History, new: History, wanted: frozenset[str], evaluations: list[Evaluation]
+) -> frozenset[str]:
     """The runs ``old`` built into ``new``; returns the ids whose runs in the log ``old`` read
-    are known: those its scan built or found by id, or all of ``wanted`` when ``old``
-    built every run (an id without text then stays known, not looked for again)."""
+    are known: those its scan built or found by id (every id its evaluations name is one of
+    them), or, when ``old`` built every run, ``wanted`` and every id ``evaluations`` name (an
+    id without text then stays known, not looked for again)."""
     with old._lock:
         every = old._runs if old._source is None else None
         found, by_invocation = dict(old._found), dict(old._by_invocation)
-    if every is not None:
-        carried = [run for rid in wanted if (run := every.get(rid)) is not None]
-        known = wanted
-    else:
-        carried = [*old._built, *found.values()]
-        known = old._wanted | found.keys()
+        if every is None:  # its runs are those its scan built and those found by id
+            new._built = [*old._built, *found.values()]
+            new._runs = dict(old._runs)
+            # with every ordinal of them (and of the runs built by ordinal since: the log
+            # before the appended lines is the same)
+            new._by_invocation = by_invocation
+            return old._wanted | found.keys()
+    known = wanted | _named(evaluations)
+    carried = [run for rid in known if (run := every.get(rid)) is not None]
     for run in carried:
         new._built.append(run)
         new._runs[run.id] = run

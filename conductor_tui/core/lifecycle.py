@@ -97,6 +97,14 @@ class LifecycleTracker:
         self.scored = 0
         self.failed_at: int | None = None  # index of the score that failed calibration
 
+    def copy(self) -> LifecycleTracker:
+        """An independent tracker in the same state (fed on, it changes nothing of this one)."""
+        new = LifecycleTracker.__new__(LifecycleTracker)
+        for slot in LifecycleTracker.__slots__:
+            value = getattr(self, slot)
+            setattr(new, slot, value.copy() if isinstance(value, (list, set, deque)) else value)
+        return new
+
     # ------------------------------------------------------------------ feeding
 
     def add(

@@ -1,8 +1,9 @@
 """A history continued over lines appended to the logs equals a history read from the start,
 field by field, over many random append sequences (on one core and split in pieces); anything
 but an append (a truncated or rewritten log, an edited config, a torn last line) reads it all
-again; the remembered history is never changed; and a new evaluation naming an old run finds
-that run by its id without building every run."""
+again; the remembered history is never changed; after evaluations only, only the ensembles they
+touch are fed again; and a new evaluation naming an old run finds that run by its id without
+building every run."""
 
 from __future__ import annotations
 
@@ -202,6 +203,15 @@ def test_a_continued_history_equals_a_read_from_the_start(
     store = ProjectStore(tmp_path)
     hist = build_history(store)
     rng = random.Random(seed * 7)
+    partial: list[bool] = []  # evaluations only appended: derived for the touched ensembles only?
+    real_go_on = history.go_on
+
+    def go_on(*args: Any) -> Any:
+        got = real_go_on(*args)
+        partial.append(got is not None)
+        return got
+
+    monkeypatch.setattr(history, "go_on", go_on)
     lazy = 0
     for step in range(20):
         w.append(rng.choice([0, 0, 1, 3, 40]), rng.choice([0, 1, 1, 2, 12]))
@@ -215,6 +225,7 @@ def test_a_continued_history_equals_a_read_from_the_start(
         hist = new
     assert reads == [1]  # only the first was read from the start
     assert lazy >= 5
+    assert partial.count(True) >= 3, partial
     assert any(eh.evaluations for eh in hist.ensembles.values()) and hist.skipped_routing
     assert any(eh.failed_at for eh in hist.ensembles.values())  # the trackers were exercised
 
@@ -367,3 +378,109 @@ def test_evaluations_written_for_the_first_time_are_read_on(
     hist = build_history(store)
     assert reads == [1]
     assert facts(hist) == facts(_REAL(store)) and hist.evaluation_of
+
+
+@pytest.fixture
+def adds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the scores fed to any lifecycle tracker (each effective evaluation fed once)."""
+    count: list[int] = []
+    real = LifecycleTracker.add
+
+    def counted(self: LifecycleTracker, *args: Any, **kwargs: Any) -> Any:
+        count.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(LifecycleTracker, "add", counted)
+    return count
+
+
+def _evaluate(w: Writer, *records: dict[str, Any]) -> None:
+    with w.evaluations.open("a", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps({"score": "good", "timestamp": w._ts(w.e), **rec}) + "\n")
+            w.e += 1
+
+
+# long: one project walked through each kind of append, checking what was fed again after each
+def test_only_the_ensembles_appended_evaluations_touch_are_fed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[int], adds: list[int]
+) -> None:
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
+    w = Writer(tmp_path, 6)
+    _routing_with_runs(w, 300)  # rd-x<i>: a run of extract-endpoints, summarize-docs, write-tests by i % 3
+    runs = {0: "extract-endpoints", 1: "summarize-docs", 2: "write-tests"}
+    _evaluate(
+        w,
+        *(
+            {
+                "id": f"ev-{i}",
+                "routing_id": f"rd-x{i}",
+                "ensemble": runs[i % 3],
+                "score": ["good", "poor"][i % 7 == 0],
+            }
+            for i in range(90)
+        ),
+        {"id": "ev-alone", "ensemble": "never-ran"},  # no run: keyed by itself
+    )
+    store = ProjectStore(tmp_path)
+    old = build_history(store)
+    ens = old.ensembles
+    fed_now: list[int] = []
+
+    def step(*records: dict[str, Any]) -> History:
+        nonlocal old
+        before = facts(old)
+        adds.clear()
+        _evaluate(w, *records)
+        new = build_history(store)
+        fed_now[:] = adds  # the continuation's, not the reference read's
+        assert facts(old) == before  # nothing shared was changed
+        assert facts(new) == facts(_REAL(store))
+        old = new
+        return new
+
+    def fed(hist: History, *names: str) -> int:
+        return sum(len(hist.ensembles[n].evaluations) for n in names)
+
+    # a verdict on a run no evaluation named yet: one score fed, on a copy of its ensemble's tracker
+    new = step({"id": "ev-a", "routing_id": "rd-x150", "ensemble": "extract-endpoints"})
+    assert len(fed_now) == 1
+    assert new.ensembles["extract-endpoints"].tracker is not ens["extract-endpoints"].tracker
+    for name in ("summarize-docs", "write-tests", "fix-lint", "never-ran"):
+        assert new.ensembles[name].tracker is ens[name].tracker  # carried over
+    assert new.ensembles["extract-endpoints"].evaluations[-1].id == "ev-a"
+    # a later verdict on an evaluated run, in another ensemble's name: it leaves the first
+    # (extract-endpoints, rd-x3) and takes its place in the second: both fed again, no other
+    prev = new
+    new = step({"id": "ev-b", "routing_id": "rd-x3", "ensemble": "summarize-docs", "score": "poor"})
+    assert len(fed_now) == fed(new, "extract-endpoints", "summarize-docs")
+    assert [e.id for e in new.ensembles["summarize-docs"].evaluations][:3] == ["ev-1", "ev-b", "ev-4"]
+    assert new.evaluation_of["rd-x3"].id == "ev-b"
+    for name in ("write-tests", "fix-lint", "never-ran"):
+        assert new.ensembles[name].tracker is prev.ensembles[name].tracker
+    # linked by invocation number (write-tests' 5th run, rd-x14, evaluated as ev-14): replaced
+    new = step({"id": "ev-c", "ensemble": "write-tests", "invocation_number": 5})
+    assert new.evaluation_of["rd-x14"].id == "ev-c" and len(fed_now) == fed(new, "write-tests")
+    # two new runs' verdicts and an ensemble no run names: one score each
+    new = step(
+        {"id": "ev-d", "routing_id": "rd-x200", "ensemble": "summarize-docs"},
+        {"id": "ev-e", "routing_id": "rd-x201", "ensemble": "write-tests"},
+        {"id": "ev-f", "ensemble": "also-never-ran"},
+    )
+    assert len(fed_now) == 3 and list(new.ensembles)[-2:] == ["never-ran", "also-never-ran"]
+    # the same run twice in one append: the later verdict only
+    new = step(
+        {"id": "ev-g", "routing_id": "rd-x210", "ensemble": "summarize-docs", "score": "poor"},
+        {"id": "ev-h", "routing_id": "rd-x210", "ensemble": "write-tests"},
+    )
+    assert len(fed_now) == 1 and new.evaluation_of["rd-x210"].id == "ev-h"
+    # a verdict of an ensemble no run names replaced (same id): everything fed again
+    new = step({"id": "ev-alone", "ensemble": "fix-lint", "score": "poor"})
+    total = sum(len(eh.evaluations) for eh in new.ensembles.values())
+    assert len(fed_now) == total and "never-ran" not in new.ensembles  # its only verdict left it
+    # routing lines appended: every evaluation is fed again (a new run can change a link)
+    with w.routing.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "rd-y", "routed_to": "fix-lint", "ensemble": "fix-lint"}) + "\n")
+    new = step({"id": "ev-i", "routing_id": "rd-y", "ensemble": "fix-lint"})
+    assert len(fed_now) == sum(len(eh.evaluations) for eh in new.ensembles.values())
+    assert reads == [1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from conductor_tui.core import rules
 from conductor_tui.core.lifecycle import LifecycleTracker, walk
 from conductor_tui.core.records import Phase, RoutingThresholds, Score
@@ -105,3 +107,26 @@ def test_walk_is_add_score_by_score() -> None:
                 assert getattr(walked, slot) == getattr(added, slot), slot
             changes += len(walked.transitions)
     assert changes > 200  # the walks went through the phases
+
+
+def _state(tr: LifecycleTracker) -> dict:
+    return {slot: getattr(tr, slot) for slot in LifecycleTracker.__slots__}
+
+
+def test_a_copy_goes_on_like_the_original_and_changes_nothing_of_it():
+    import random
+
+    rng = random.Random(3)
+    for _ in range(50):
+        scores = [rng.choice([G, G, A, P]) for _ in range(rng.randint(0, 40))]
+        more = [rng.choice([G, A, P, P]) for _ in range(rng.randint(1, 15))]
+        tr, _ = feed(scores, session="s1")
+        before = {k: (v.copy() if isinstance(v, list | set | deque) else v) for k, v in _state(tr).items()}
+        copy = tr.copy()
+        for s in more:
+            copy.add(s, session="s2")
+        assert _state(tr) == before  # the original is untouched
+        whole, _ = feed(scores, session="s1")
+        for s in more:
+            whole.add(s, session="s2")
+        assert _state(copy) == _state(whole)

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from conductor_tui.core import rules
 from conductor_tui.core.history import History
@@ -42,17 +42,22 @@ class DesignerFeedback(DesignerHooks):
             return
         evs = eh.evaluations
         period = hist.thresholds.calibration_period
-        artifacts = self._artifact_paths(e.routing_id for e in evs[-2 * period :])
+        # read only when a feedback is written (a byte scan of the whole routing log; the
+        # designer's folder): most verdicts write none
+        artifacts = _Once(lambda: self._artifact_paths(e.routing_id for e in evs[-2 * period :]))
+        existing = _Once(lambda: self.design_artifacts(hist=hist))
         meta = {"evaluation_id": ev.id, "task_type": ev.task_type}
-        existing = self.design_artifacts(hist=hist)
         window = eh.tracker.last_outcome if eh.tracker.windows > windows_before else None
         written: list[Any] = []
-        if window in ("mixed", "fail") and existing.feedback_for(ev.id, "calibration_summary") is None:
-            written += self._calibration_feedback(ensemble, ev, str(window), hist, artifacts, meta, existing)
+        if window in ("mixed", "fail") and existing().feedback_for(ev.id, "calibration_summary") is None:
+            written += self._calibration_feedback(
+                ensemble, ev, str(window), hist, artifacts(), meta, existing()
+            )
         elif (
-            rules.as_score(ev.score) is Score.POOR and existing.feedback_for(ev.id, "poor_evaluation") is None
+            rules.as_score(ev.score) is Score.POOR
+            and existing().feedback_for(ev.id, "poor_evaluation") is None
         ):
-            written.append(self._poor_feedback(ensemble, ev, evs, artifacts, meta))
+            written.append(self._poor_feedback(ensemble, ev, evs, artifacts(), meta))
         written += self._promotion_feedback(ensemble, status_before, hist, artifacts, meta)
         if written and (ev.task_type or eh.task_types):
             tt = ev.task_type or eh.task_types.most_common(1)[0][0]
@@ -150,11 +155,12 @@ class DesignerFeedback(DesignerHooks):
         ensemble: str,
         status_before: rules.LifecycleStatus,
         hist: History,
-        artifacts: dict[str, str] | None,
+        artifacts: Callable[[], dict[str, str]] | None,
         meta: dict[str, Any],
     ) -> list[Any]:
         """A ``promotion_candidate`` feedback when the ensemble has just become promotion-ready
-        (by an evaluation, or by a run that crossed the Trust bar)."""
+        (by an evaluation, or by a run that crossed the Trust bar); ``artifacts``: the run
+        artifacts to cite (read when called), else those of the good runs sampled."""
         from conductor_tui.core import designer as d
 
         status = self.status(ensemble, hist)
@@ -163,8 +169,11 @@ class DesignerFeedback(DesignerHooks):
         eh = hist.ensembles[ensemble]
         evs = eh.evaluations
         good = [e for e in evs if rules.as_score(e.score) is Score.GOOD]
-        if artifacts is None:
-            artifacts = self._artifact_paths(e.routing_id for e in good[-d.SAMPLE_LIMIT :])
+        paths = (
+            artifacts()
+            if artifacts is not None
+            else self._artifact_paths(e.routing_id for e in good[-d.SAMPLE_LIMIT :])
+        )
         body = d.feedback_body(
             "promotion_candidate",
             ensemble,
@@ -175,7 +184,7 @@ class DesignerFeedback(DesignerHooks):
                 f"global promotion (conductor-tui promote {ensemble} --to global); the library needs "
                 f"{hist.thresholds.promotion_library_good} good and a generality assessment."
             ),
-            artifacts=artifacts,
+            artifacts=paths,
         )
         return [self.designer().write_feedback(body, trigger="promotion-candidate", **meta)]
 
@@ -304,3 +313,21 @@ def _write_notes(path: Path, notes: dict[str, Any]) -> None:
         "# conductor-tui design notes (generated from the logs; regenerated on each change)\n"
         + _yaml.safe_dump(notes, sort_keys=False, allow_unicode=True, width=100),
     )
+
+
+_T = TypeVar("_T")
+
+
+class _Once(Generic[_T]):
+    """A value made on the first call, the same value after."""
+
+    __slots__ = ("_make", "_made")
+
+    def __init__(self, make: Callable[[], _T]) -> None:
+        self._make = make
+        self._made: list[_T] = []
+
+    def __call__(self) -> _T:
+        if not self._made:
+            self._made.append(self._make())
+        return self._made[0]
