@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conductor_tui.core import history, history_scan
+from conductor_tui.core import history, history_build, history_scan
 from conductor_tui.core.history import History, build_history
 from conductor_tui.core.lifecycle import LifecycleTracker
 from conductor_tui.core.store import ProjectStore
@@ -182,7 +182,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         count.append(1)
         return real(store)
 
-    monkeypatch.setattr(history, "_read_history", counted)
+    monkeypatch.setattr(history_build, "_read_history", counted)
     yield count
     history._MEMO.clear()
 
@@ -204,14 +204,14 @@ def test_a_continued_history_equals_a_read_from_the_start(
     hist = build_history(store)
     rng = random.Random(seed * 7)
     partial: list[bool] = []  # evaluations only appended: derived for the touched ensembles only?
-    real_go_on = history.go_on
+    real_go_on = history_build.go_on
 
     def go_on(*args: Any) -> Any:
         got = real_go_on(*args)
         partial.append(got is not None)
         return got
 
-    monkeypatch.setattr(history, "go_on", go_on)
+    monkeypatch.setattr(history_build, "go_on", go_on)
     lazy = 0
     for step in range(20):
         w.append(rng.choice([0, 0, 1, 3, 40]), rng.choice([0, 1, 1, 2, 12]))

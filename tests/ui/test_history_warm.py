@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conductor_tui.core import history
+from conductor_tui.core import history, history_build
 from conductor_tui.ui import history_warm
 from conductor_tui.ui.app import make_app
 from conductor_tui.ui.screens.evaluation import EvaluationScreen
@@ -23,7 +23,7 @@ async def test_a_reflection_reads_the_history_ahead_once(tmp_path: Path, monkeyp
     monkeypatch.setattr(history_warm, "WARM_BYTES", 1)  # this small log counts as big
     reads: list[int] = []
     real = history._read_history
-    monkeypatch.setattr(history, "_read_history", lambda store: (reads.append(1), real(store))[1])
+    monkeypatch.setattr(history_build, "_read_history", lambda store: (reads.append(1), real(store))[1])
     project = calibrating_project(tmp_path, evaluated=4)
     history._MEMO.clear()  # (writing the project read it)
     reads.clear()
