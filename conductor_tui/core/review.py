@@ -345,8 +345,7 @@ def _resume(state: ReviewState, resume: _Memo, path: Path) -> tuple[ReviewState,
             # the pieces go on too (a later verdict is stepped from them): the same lines
             more = review_refresh.piece(path, start, review.offset, review.split_named, state)
             review.split_parts = [*review.split_parts, more]
-            for ens in more[8]:  # stepped on by the pass: their walks are out of date
-                review.walks.pop(ens, None)
+            review.walks_grown.update(more[8])  # stepped on by the pass: their walks go on later
     except Exception as exc:  # a broken file degrades this view, never the app
         state.problems.append(f"routing-log.jsonl: {exc}")
         return state, None, {}

@@ -102,6 +102,13 @@ class _EnsembleTrack:
         self.tracker.add(rules.as_score(score), uses=uses)
         self.adds += 1
 
+    def copy(self) -> _EnsembleTrack:
+        """An independent track in the same state (stepped on, it changes nothing of this one)."""
+        new = _EnsembleTrack.__new__(_EnsembleTrack)
+        new.counter, new.adds, new.tracker = self.counter, self.adds, self.tracker.copy()
+        new.phase_key, new.phase_now = self.phase_key, self.phase_now
+        return new
+
     def phase(self, uses: int, trust_after: int) -> Phase:
         """``tracker.phase(uses)``, remembered: it changes only when a score is added or
         ``uses`` passes the trusted-threshold run count."""
@@ -175,6 +182,7 @@ class _ReviewPass:
         self.split_parts: list[tuple] | None = None
         self.split_named: set[str] | None = None
         self.walks: dict[str, Any] = {}  # ensemble → its walk (core.review_walk), by the stitch
+        self.walks_grown: set[str] = set()  # ensembles with runs stepped since their walk
 
     def refresh_agreement(self) -> bool:
         """The judge–human agreement again once the runs' ensembles are known: a verdict

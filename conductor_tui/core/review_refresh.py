@@ -127,11 +127,12 @@ def refresh(
         return None  # a run whose ensemble the pieces did not note
     state.flagged_ids = set(old.flagged_ids)
     changed: set[str] = set()  # the ensembles to step again (the others' walks are kept)
+    grown = set(review.walks_grown)  # those with runs appended: their walks go on
     if log_grew:
         more = piece(path, memo.offset, None, named | new_ids, state)
         parts = [*parts, more]
         state.flagged_ids |= more[10]
-        changed.update(more[8])
+        grown.update(more[8])
     parts, others, touched = review_split.keep_runs(new_ids, parts)
     if others:
         return None  # a verdict on a failed run (or no run): its record is not at hand
@@ -152,7 +153,7 @@ def refresh(
     agreement, judged = _agreement(review, old, added)
     fresh = _ReviewPass(state, need, effective, agreement)
     fresh.judged_keys = judged
-    reuse = review_split.Reuse(review.walks, changed, review.untrusted)
+    reuse = review_split.Reuse(review.walks, changed, review.untrusted, grown)
     skipped = review_split.stitch(fresh, parts, reuse)
     if skipped is None:
         return None

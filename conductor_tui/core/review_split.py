@@ -166,12 +166,15 @@ def stitch(review: _ReviewPass, parts: list[tuple], reuse: Reuse | None = None) 
 
 
 class Reuse:
-    """An earlier stitch's walks (``walks``: ensemble → walk) and the ensembles whose runs,
-    verdicts or flags changed since (``changed``); its judge agreement (``untrusted``) is
-    compared in :func:`_stitch` once the new one is known."""
+    """An earlier stitch's walks (``walks``: ensemble → walk), the ensembles whose verdicts or
+    flags changed since (``changed``: walked again) and those with runs appended since
+    (``grown``: their walks go on, :meth:`~conductor_tui.core.review_walk._Walk.extend`); its
+    judge agreement (``untrusted``) is compared in :func:`_stitch` once the new one is known."""
 
-    def __init__(self, walks: dict[str, _Walk], changed: set[str], untrusted: dict[str, Any]) -> None:
-        self.walks, self.changed, self.untrusted = walks, changed, untrusted
+    def __init__(
+        self, walks: dict[str, _Walk], changed: set[str], untrusted: dict[str, Any], grown: set[str]
+    ) -> None:
+        self.walks, self.changed, self.untrusted, self.grown = walks, changed, untrusted, grown
 
     def walk(self, review: _ReviewPass, ens: str) -> _Walk | None:
         """The earlier walk of ``ens`` when nothing it depends on changed."""
@@ -206,10 +209,14 @@ def _stitch(review: _ReviewPass, parts: list[tuple], reuse: Reuse | None = None)
     bound = draw_bound(review.thresholds.sampling_rate_established)
     walks = []
     for ens, seq in seqs.items():
-        walk = reuse.walk(review, ens) if reuse is not None else None
-        if walk is not None:
-            walk.adopt(review)
-        else:
+        earlier = reuse.walk(review, ens) if reuse is not None else None
+        walk = None
+        if earlier is not None and reuse is not None and ens in reuse.grown:
+            walk = earlier.extend(review, seq, bound)
+        elif earlier is not None:
+            earlier.adopt(review)
+            walk = earlier
+        if walk is None:
             seq.count_runs()
             walk = _Walk(review, ens, seq, bound)
             walk.run()

@@ -117,6 +117,7 @@ class RunSequence:
         self.total = 0
         self.where: dict[int, list[int]] = {}  # block → positions (see :meth:`positions`)
         self.widths: dict[int, int] = {}  # block → its ids' length + 1, 0 when they differ
+        self.counted = False
 
     def add_piece(self, base: int, count: int, number: int, kept: list[tuple]) -> None:
         for b in range(base, base + count):
@@ -124,7 +125,10 @@ class RunSequence:
         self.kept += [(base + b, i, rec, rid, loc) for b, i, rec, rid, loc in kept]
 
     def count_runs(self) -> None:
-        """Ordinals: of each block's first run, of each kept run's next quiet run."""
+        """Ordinals: of each block's first run, of each kept run's next quiet run (once)."""
+        if self.counted:
+            return
+        self.counted = True
         blocks, total = self.blocks, 0
         first: dict[int, int] = {}
         for b, number in self.numbers.items():
@@ -222,15 +226,41 @@ class _Walk:
         self.track: _EnsembleTrack | None = None
         self.special: list[_Pending] = []
         self.due_count = 0
+        # where it ended: (a copy of its track then, the quiet runs, the kept runs it stepped)
+        self.ended: tuple[_EnsembleTrack | None, int, int] | None = None
 
-    def run(self) -> None:
+    def run(self, kept: int = 0, pos: int = 0) -> None:
+        """Step the runs (``kept``, ``pos``: from that kept run and quiet run on, when the
+        walk goes on from an earlier one, :meth:`extend`)."""
         review = self.review
         special, due_total = len(review.special), review.due_total
-        self._run()
+        self._run(kept, pos)
         self.track = review.tracks.get(self.ens)
-        self.special = review.special[special:]
-        self.due_count = review.due_total - due_total
+        self.special += review.special[special:]
+        self.due_count += review.due_total - due_total
+        self.ended = (self.track.copy() if self.track else None, self.seq.total, len(self.seq.kept))
         self.review = None
+
+    def extend(self, review: _ReviewPass, seq: RunSequence, bound: bytes) -> _Walk | None:
+        """This ensemble's walk over ``seq``: its runs as this walk stepped them, then runs
+        appended after them (``seq`` holds this walk's runs first, in the same order): this
+        walk's timeline and results taken, the rest stepped from its end. ``None`` (nothing
+        done) when ``seq`` does not go on from this walk's runs."""
+        if self.ended is None:
+            return None
+        track, total, kept = self.ended
+        seq.count_runs()
+        if seq.total < total or len(seq.kept) < kept or seq.kept[:kept] != self.seq.kept[:kept]:
+            return None
+        walk = _Walk(review, self.ens, seq, bound)
+        walk.timeline = list(self.timeline)
+        walk.special, walk.due_count = list(self.special), self.due_count
+        if track is not None:
+            review.tracks[self.ens] = track.copy()
+        review.special += self.special
+        review.due_total += self.due_count
+        walk.run(kept, total)
+        return walk
 
     def adopt(self, review: _ReviewPass) -> None:
         """Add this walk's results to ``review`` (a later pass over the same runs of this
@@ -240,11 +270,10 @@ class _Walk:
         review.special += self.special
         review.due_total += self.due_count
 
-    def _run(self) -> None:
+    def _run(self, kept: int, pos: int) -> None:
         review, seq = self.review, self.seq
         effective, flagged = review.effective, review.state.flagged_ids
-        pos = 0
-        for o, rec, rid, loc in seq.kept:
+        for o, rec, rid, loc in seq.kept[kept:] if kept else seq.kept:
             if (
                 rid not in effective
                 and rid not in flagged

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conductor_tui.core import review, review_read, review_refresh, review_split
+from conductor_tui.core import review, review_read, review_refresh, review_split, review_walk
 from conductor_tui.core.store import ProjectStore
 from tests.core.test_review_split import ENSEMBLES, _items, _limits, _write
 
@@ -306,3 +306,40 @@ def test_the_verdicts_grouped_per_ensemble_grow_like_a_fresh_grouping(seed: int,
         review_lifecycle._GROUPED[:] = [held]
     assert grew == 30
     review_lifecycle._GROUPED.clear()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_runs_then_a_verdict_extend_the_walks_of_the_runs_ensembles(
+    tmp_path: Path, monkeypatch, workers: str
+) -> None:
+    """New runs (the pass resumed over them), then a verdict: the ensembles with new runs
+    go on from their earlier walks instead of being walked again; the same as a full load."""
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
+    monkeypatch.setattr(review_split, "ONE_PIECE_BYTES", 1)
+    _limits(monkeypatch, 40, 20)
+    _write(tmp_path, 61, runs=3000)
+    store = ProjectStore(tmp_path)
+    evals, log = Path(store.evaluations_path), Path(store.routing_log_path)
+    extended: list[str] = []
+    real = review_walk._Walk.extend
+
+    def extend(self: review_walk._Walk, *args: object) -> review_walk._Walk | None:
+        walk = real(self, *args)
+        if walk is not None:
+            extended.append(self.ens)
+        return walk
+
+    monkeypatch.setattr(review_walk._Walk, "extend", extend)
+    review._MEMO.clear()
+    state = review.load_review(store)
+    for k in range(3):
+        runs = [{"id": f"x-{k}-{i}", "routed_to": ens, "ensemble": ens, "timestamp": "2026-03-02T00:00:00Z",
+                 "status": "completed"} for i, ens in enumerate(ENSEMBLES[:3] * 4)]  # fmt: skip
+        _append(log, runs)
+        state = review.load_review(store)  # the pass resumed over the new runs
+        item = next(q for q in state.queue_due if q.ensemble not in ENSEMBLES[:3])
+        _append(evals, [{"routing_id": item.routing_id, "ensemble": item.ensemble, "score": "good"}])
+        extended.clear()
+        assert _snapshot(store) == _full(store), k
+        assert set(extended) == set(ENSEMBLES[:3])
+    review._MEMO.clear()
