@@ -137,6 +137,7 @@ def refresh(
     if others:
         return None  # a verdict on a failed run (or no run): its record is not at hand
     changed |= touched
+    again: set[str] = set()  # the runs new verdicts and flags name
     if added or state.flagged_ids != old.flagged_ids:  # the kept runs they name
         again = {str(ev.routing_id) for ev in added} | (state.flagged_ids - old.flagged_ids)
         changed.update(
@@ -153,7 +154,7 @@ def refresh(
     agreement, judged = _agreement(review, old, added)
     fresh = _ReviewPass(state, need, effective, agreement)
     fresh.judged_keys = judged
-    reuse = review_split.Reuse(review.walks, changed, review.untrusted, grown)
+    reuse = review_split.Reuse(review.walks, review.untrusted, changed, again, grown)
     skipped = review_split.stitch(fresh, parts, reuse)
     if skipped is None:
         return None

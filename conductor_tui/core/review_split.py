@@ -166,27 +166,42 @@ def stitch(review: _ReviewPass, parts: list[tuple], reuse: Reuse | None = None) 
 
 
 class Reuse:
-    """An earlier stitch's walks (``walks``: ensemble → walk), the ensembles whose verdicts or
-    flags changed since (``changed``: walked again) and those with runs appended since
-    (``grown``: their walks go on, :meth:`~conductor_tui.core.review_walk._Walk.extend`); its
-    judge agreement (``untrusted``) is compared in :func:`_stitch` once the new one is known."""
+    """An earlier stitch's walks (``walks``: ensemble → walk), for the ensembles whose runs,
+    verdicts or flags changed since: ``changed`` (their kept runs ``ids`` got a verdict or a
+    flag) and ``grown`` (runs appended); its judge agreement (``untrusted``) is compared once
+    the new one is known (an ensemble whose judge agreement changed is walked again)."""
 
     def __init__(
-        self, walks: dict[str, _Walk], changed: set[str], untrusted: dict[str, Any], grown: set[str]
+        self,
+        walks: dict[str, _Walk],
+        untrusted: dict[str, Any],
+        changed: set[str],
+        ids: set[str],
+        grown: set[str],
     ) -> None:
-        self.walks, self.changed, self.untrusted, self.grown = walks, changed, untrusted, grown
+        self.walks, self.untrusted = walks, untrusted
+        self.changed, self.ids, self.grown = changed, ids, grown
 
-    def walk(self, review: _ReviewPass, ens: str) -> _Walk | None:
-        """The earlier walk of ``ens`` when nothing it depends on changed."""
-        walk = self.walks.get(ens)
-        if walk is None or ens in self.changed:
+    def walk(self, review: _ReviewPass, ens: str, seq: RunSequence, bound: bytes) -> _Walk | None:
+        """``ens``'s walk over ``seq`` from its earlier one: taken as it is when nothing it
+        depends on changed, else gone on from where it stood before the first change
+        (:meth:`~conductor_tui.core.review_walk._Walk.go_on`); ``None``: walk it."""
+        earlier = self.walks.get(ens)
+        if earlier is None:
             return None
         before, now = self.untrusted.get(ens), review.untrusted.get(ens)
         if (before is None) != (now is None) or (
             before is not None and (before.agreed, before.total) != (now.agreed, now.total)
         ):
             return None
-        return walk
+        if ens in self.changed:
+            seq.count_runs()
+            first = next((i for i, entry in enumerate(seq.kept) if entry[2] in self.ids), None)
+            return None if first is None else earlier.go_on(review, seq, bound, first)
+        if ens in self.grown:
+            return earlier.go_on(review, seq, bound, None)
+        earlier.adopt(review)
+        return earlier
 
 
 def _stitch(review: _ReviewPass, parts: list[tuple], reuse: Reuse | None = None) -> int:
@@ -209,13 +224,7 @@ def _stitch(review: _ReviewPass, parts: list[tuple], reuse: Reuse | None = None)
     bound = draw_bound(review.thresholds.sampling_rate_established)
     walks = []
     for ens, seq in seqs.items():
-        earlier = reuse.walk(review, ens) if reuse is not None else None
-        walk = None
-        if earlier is not None and reuse is not None and ens in reuse.grown:
-            walk = earlier.extend(review, seq, bound)
-        elif earlier is not None:
-            earlier.adopt(review)
-            walk = earlier
+        walk = reuse.walk(review, ens, seq, bound) if reuse is not None else None
         if walk is None:
             seq.count_runs()
             walk = _Walk(review, ens, seq, bound)

@@ -25,6 +25,8 @@ from conductor_tui.core.review_collect import _SEP, DRAW, SAMPLED, Block
 from conductor_tui.core.review_pass import _LOC, _TRUSTED, _EnsembleTrack, _Pending, _ReviewPass
 from conductor_tui.core.review_state import _DONE, ALL_RUNS_LIMIT, QUEUE_LIMIT
 
+# a walk remembers where it stood every this many kept runs (core.review_refresh goes on from there)
+CHECK_EVERY = 128
 # a stretch of quiet runs: its kind decides their entries
 _ESTABLISH, _CALIBRATE, _TRUST = 0, 1, 2
 
@@ -226,40 +228,63 @@ class _Walk:
         self.track: _EnsembleTrack | None = None
         self.special: list[_Pending] = []
         self.due_count = 0
-        # where it ended: (a copy of its track then, the quiet runs, the kept runs it stepped)
-        self.ended: tuple[_EnsembleTrack | None, int, int] | None = None
+        # where it stood every CHECK_EVERY kept runs, and at its end (a later stitch goes on
+        # from one, :meth:`go_on`): (kept runs stepped, quiet runs, timeline length, special
+        # entries, due runs, a copy of its track then)
+        self.checks: list[tuple] = []
+        self.ended: tuple | None = None
+        self._base = (0, 0, 0, 0)
 
     def run(self, kept: int = 0, pos: int = 0) -> None:
         """Step the runs (``kept``, ``pos``: from that kept run and quiet run on, when the
-        walk goes on from an earlier one, :meth:`extend`)."""
+        walk goes on from an earlier one, :meth:`go_on`)."""
         review = self.review
-        special, due_total = len(review.special), review.due_total
+        self._base = (len(review.special), review.due_total, len(self.special), self.due_count)
         self._run(kept, pos)
+        self.ended = self._check(len(self.seq.kept), self.seq.total)
         self.track = review.tracks.get(self.ens)
-        self.special += review.special[special:]
-        self.due_count += review.due_total - due_total
-        self.ended = (self.track.copy() if self.track else None, self.seq.total, len(self.seq.kept))
+        self.special += review.special[self._base[0] :]
+        self.due_count += review.due_total - self._base[1]
         self.review = None
 
-    def extend(self, review: _ReviewPass, seq: RunSequence, bound: bytes) -> _Walk | None:
-        """This ensemble's walk over ``seq``: its runs as this walk stepped them, then runs
-        appended after them (``seq`` holds this walk's runs first, in the same order): this
-        walk's timeline and results taken, the rest stepped from its end. ``None`` (nothing
-        done) when ``seq`` does not go on from this walk's runs."""
-        if self.ended is None:
+    def _check(self, kept: int, pos: int) -> tuple:
+        review = self.review
+        special, due, had_special, had_due = self._base
+        track = review.tracks.get(self.ens)
+        return (
+            kept,
+            pos,
+            len(self.timeline),
+            had_special + len(review.special) - special,
+            had_due + review.due_total - due,
+            track.copy() if track is not None else None,
+        )
+
+    def go_on(self, review: _ReviewPass, seq: RunSequence, bound: bytes, changed: int | None) -> _Walk | None:
+        """This ensemble's walk over ``seq``, going on from where this walk stood before its
+        kept run ``changed`` (the first whose verdict or flag changed since), or from its end
+        (``None``: runs were only appended): this walk's timeline and results up to there
+        taken, the rest stepped. ``seq`` holds this walk's runs before that point, in the same
+        order. ``None`` (nothing done) when there is no such point."""
+        if changed is None:
+            at = self.ended
+        else:
+            at = next((c for c in reversed(self.checks) if c[0] <= changed), None)
+        if at is None:
             return None
-        track, total, kept = self.ended
+        kept, pos, length, special, due, track = at
         seq.count_runs()
-        if seq.total < total or len(seq.kept) < kept or seq.kept[:kept] != self.seq.kept[:kept]:
+        if len(seq.kept) < kept or seq.total < pos or seq.kept[:kept] != self.seq.kept[:kept]:
             return None
         walk = _Walk(review, self.ens, seq, bound)
-        walk.timeline = list(self.timeline)
-        walk.special, walk.due_count = list(self.special), self.due_count
+        walk.timeline = self.timeline[:length]
+        walk.special, walk.due_count = self.special[:special], due
+        walk.checks = [c for c in self.checks if c[0] <= kept]
         if track is not None:
             review.tracks[self.ens] = track.copy()
-        review.special += self.special
-        review.due_total += self.due_count
-        walk.run(kept, total)
+        review.special += walk.special
+        review.due_total += due
+        walk.run(kept, pos)
         return walk
 
     def adopt(self, review: _ReviewPass) -> None:
@@ -273,7 +298,11 @@ class _Walk:
     def _run(self, kept: int, pos: int) -> None:
         review, seq = self.review, self.seq
         effective, flagged = review.effective, review.state.flagged_ids
-        for o, rec, rid, loc in seq.kept[kept:] if kept else seq.kept:
+        runs = seq.kept
+        for i in range(kept, len(runs)):
+            if i % CHECK_EVERY == 0 and i != kept:  # (where a walk goes on from has its own)
+                self.checks.append(self._check(i, pos))
+            o, rec, rid, loc = runs[i]
             if (
                 rid not in effective
                 and rid not in flagged

@@ -124,6 +124,17 @@ def test_each_load_goes_on_from_the_last_and_matches_a_full_load(
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", workers)
     if workers == "1":  # one core: the log is one piece (as a log too small to split is)
         monkeypatch.setattr(review_split, "ONE_PIECE_BYTES", 1)
+    # walks remember where they stood often: a verdict goes on from just before its run
+    monkeypatch.setattr(review_walk, "CHECK_EVERY", 1 + seed % 4)
+    resumed: list[bool] = []
+    real_go_on = review_walk._Walk.go_on
+    monkeypatch.setattr(
+        review_walk._Walk,
+        "go_on",
+        lambda self, *a: (lambda w: (resumed.append(w is not None and a[-1] is not None), w)[1])(
+            real_go_on(self, *a)
+        ),
+    )
     _write(tmp_path, seed, runs=3000)
     store = ProjectStore(tmp_path)
     review._MEMO.clear()
@@ -144,6 +155,7 @@ def test_each_load_goes_on_from_the_last_and_matches_a_full_load(
     # most steps went on from the last load (the rest: a verdict on a failed run, a
     # routing append the pass resumed over)
     assert sum(went_on) >= 8
+    assert sum(resumed) >= 3  # walks went on from where they stood before a new verdict
     review._MEMO.clear()
 
 
@@ -320,16 +332,16 @@ def test_runs_then_a_verdict_extend_the_walks_of_the_runs_ensembles(
     _write(tmp_path, 61, runs=3000)
     store = ProjectStore(tmp_path)
     evals, log = Path(store.evaluations_path), Path(store.routing_log_path)
-    extended: list[str] = []
-    real = review_walk._Walk.extend
+    extended: list[str] = []  # ensembles whose walks went on from their end
+    real = review_walk._Walk.go_on
 
-    def extend(self: review_walk._Walk, *args: object) -> review_walk._Walk | None:
-        walk = real(self, *args)
-        if walk is not None:
+    def go_on(self: review_walk._Walk, *args: object) -> review_walk._Walk | None:
+        walk = real(self, *args)  # type: ignore[arg-type]
+        if walk is not None and args[-1] is None:
             extended.append(self.ens)
         return walk
 
-    monkeypatch.setattr(review_walk._Walk, "extend", extend)
+    monkeypatch.setattr(review_walk._Walk, "go_on", go_on)
     review._MEMO.clear()
     state = review.load_review(store)
     for k in range(3):
