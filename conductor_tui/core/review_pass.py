@@ -147,11 +147,8 @@ class _ReviewPass:
 
         # judge–human agreement: an ensemble whose judge is untrusted sends its judge's
         # verdicts back to the person (core.agreement)
-        state.agreement = agreement
-        if agreement is None:
-            state.agreement = agreement_report(
-                state.evaluations, self.thresholds, lambda ev: ensemble_of(ev, state)
-            )
+        ensemble = lambda ev: ensemble_of(ev, state)  # noqa: E731
+        state.agreement = agreement or agreement_report(state.evaluations, self.thresholds, ensemble)
         self.untrusted = state.agreement.untrusted
         # the runs a judge's verdict names (core.agreement.judged_keys), once a later load
         # needed them: a verdict on none of them, itself no judge's, leaves the agreement

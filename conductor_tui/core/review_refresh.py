@@ -87,7 +87,8 @@ def refresh_counts(
     added = _appended_evaluations(store, memo, inputs, state)
     if added is None:
         return None
-    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
+    # the runs whose ensemble an evaluation needs (those that name none): the last pass's and the new ones'
+    need = review.need | {str(ev.routing_id) for ev in added if ev.routing_id and not ev.ensemble}
     if not need <= memo.state.run_ensembles.keys():
         return None  # a run whose ensemble the counts did not note
     state.run_ensembles = {rid: memo.state.run_ensembles[rid] for rid in need}
@@ -122,7 +123,8 @@ def refresh(
     if added is None:
         return None
     new_ids = {str(ev.routing_id) for ev in added} - named
-    need = {str(ev.routing_id) for ev in state.evaluations if ev.routing_id and not ev.ensemble}
+    # the runs whose ensemble an evaluation needs (those that name none): the last pass's and the new ones'
+    need = review.need | {str(ev.routing_id) for ev in added if ev.routing_id and not ev.ensemble}
     if not need <= named:
         return None  # a run whose ensemble the pieces did not note
     state.flagged_ids = set(old.flagged_ids)
