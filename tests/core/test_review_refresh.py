@@ -39,15 +39,29 @@ def _snapshot(store: ProjectStore) -> tuple:
     )  # fmt: skip
 
 
-def _full(store: ProjectStore) -> tuple:
+def _full(store: ProjectStore, snapshot=None) -> tuple:
     """A full load of the same files (the remembered loads put back after)."""
     saved = dict(review._MEMO)
     review._MEMO.clear()
     try:
-        return _snapshot(store)
+        return (snapshot or _snapshot)(store)
     finally:
         review._MEMO.clear()
         review._MEMO.update(saved)
+
+
+def _spy(monkeypatch, owner: object, name: str, took=lambda out, *args: out is not None) -> list[bool]:
+    """``owner.name`` wrapped: for each call, whether ``took(its result, its arguments)``."""
+    seen: list[bool] = []
+    real = getattr(owner, name)
+
+    def spy(*args):
+        out = real(*args)
+        seen.append(took(out, *args))
+        return out
+
+    monkeypatch.setattr(owner, name, spy)
+    return seen
 
 
 def _log_ids(store: ProjectStore) -> list[str]:
@@ -126,25 +140,11 @@ def test_each_load_goes_on_from_the_last_and_matches_a_full_load(
         monkeypatch.setattr(review_split, "ONE_PIECE_BYTES", 1)
     # walks remember where they stood often: a verdict goes on from just before its run
     monkeypatch.setattr(review_walk, "CHECK_EVERY", 1 + seed % 4)
-    resumed: list[bool] = []
-    real_go_on = review_walk._Walk.go_on
-    monkeypatch.setattr(
-        review_walk._Walk,
-        "go_on",
-        lambda self, *a: (lambda w: (resumed.append(w is not None and a[-1] is not None), w)[1])(
-            real_go_on(self, *a)
-        ),
-    )
+    resumed = _spy(monkeypatch, review_walk._Walk, "go_on", lambda w, *a: w is not None and a[-1] is not None)
     _write(tmp_path, seed, runs=3000)
     store = ProjectStore(tmp_path)
     review._MEMO.clear()
-    went_on: list[bool] = []
-    real = review_refresh.refresh
-    monkeypatch.setattr(
-        review_refresh,
-        "refresh",
-        lambda *a: (lambda out: (went_on.append(out is not None), out)[1])(real(*a)),
-    )
+    went_on = _spy(monkeypatch, review_refresh, "refresh")
     rng = random.Random(seed)
     assert _snapshot(store) == _full(store)
     for k in range(24):
@@ -165,13 +165,7 @@ def test_what_it_cannot_know_is_left_to_the_full_load(tmp_path: Path, monkeypatc
     store = ProjectStore(tmp_path)
     evals, log = Path(store.evaluations_path), Path(store.routing_log_path)
     review._MEMO.clear()
-    outcomes: list[bool] = []
-    real = review_refresh.refresh
-    monkeypatch.setattr(
-        review_refresh,
-        "refresh",
-        lambda *a: (lambda out: (outcomes.append(out is not None), out)[1])(real(*a)),
-    )
+    outcomes = _spy(monkeypatch, review_refresh, "refresh")
 
     def load_and_check() -> bool:
         outcomes.clear()
@@ -228,22 +222,10 @@ def test_the_lifecycle_counts_go_on_after_verdicts_and_profiles(
     ids = [i for i in _log_ids(store) if i.startswith("r-")]
     rng = random.Random(51)
     review._MEMO.clear()
-    outcomes: list[bool] = []
-    real = review_refresh.refresh_counts
-    monkeypatch.setattr(
-        review_refresh,
-        "refresh_counts",
-        lambda *a: (lambda out: (outcomes.append(out is not None), out)[1])(real(*a)),
-    )
+    outcomes = _spy(monkeypatch, review_refresh, "refresh_counts")
 
     def full() -> tuple:
-        saved = dict(review._MEMO)
-        review._MEMO.clear()
-        try:
-            return _counts(store)
-        finally:
-            review._MEMO.clear()
-            review._MEMO.update(saved)
+        return _full(store, _counts)
 
     assert _counts(store) == full()
     for k in range(12):
@@ -333,15 +315,12 @@ def test_runs_then_a_verdict_extend_the_walks_of_the_runs_ensembles(
     store = ProjectStore(tmp_path)
     evals, log = Path(store.evaluations_path), Path(store.routing_log_path)
     extended: list[str] = []  # ensembles whose walks went on from their end
-    real = review_walk._Walk.go_on
-
-    def go_on(self: review_walk._Walk, *args: object) -> review_walk._Walk | None:
-        walk = real(self, *args)  # type: ignore[arg-type]
-        if walk is not None and args[-1] is None:
-            extended.append(self.ens)
-        return walk
-
-    monkeypatch.setattr(review_walk._Walk, "go_on", go_on)
+    _spy(
+        monkeypatch,
+        review_walk._Walk,
+        "go_on",
+        lambda w, self, *a: w is not None and a[-1] is None and extended.append(self.ens),
+    )
     review._MEMO.clear()
     state = review.load_review(store)
     for k in range(3):

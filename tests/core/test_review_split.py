@@ -120,11 +120,20 @@ def _limits(monkeypatch, queue: int, every: int) -> None:
 
 @pytest.mark.parametrize(
     ("seed", "workers", "block", "limits"),
-    [(11, 2, 1 << 20, None), (12, 3, 2048, (40, 25)), (13, 2, 600, (7, 3)), (14, 4, 5000, (200, 90))],
+    [
+        (11, 2, 1 << 20, None),
+        (12, 3, 2048, (40, 25)),
+        (13, 2, 600, (7, 3)),
+        (14, 4, 5000, (200, 90)),
+        (11, 1, 1 << 20, None),
+        (13, 1, 600, (7, 3)),
+    ],  # fmt: skip
 )
 def test_the_split_pass_matches_one_process(
     tmp_path: Path, monkeypatch, seed, workers, block, limits
 ) -> None:
+    """… and so does one piece, stitched (one core, or a log too small to split: what a later
+    verdict is stepped from): ``workers`` 1."""
     monkeypatch.setattr(review_read, "_BLOCK", block)
     if limits:
         _limits(monkeypatch, *limits)
@@ -134,8 +143,10 @@ def test_the_split_pass_matches_one_process(
     one = _fingerprint(store)
     calls: list[int] = []
     real = review_walk._Walk.run
-    monkeypatch.setattr(review_walk._Walk, "run", lambda self: (calls.append(1), real(self))[1])
+    monkeypatch.setattr(review_walk._Walk, "run", lambda self, *a: (calls.append(1), real(self, *a))[1])
     monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", str(workers))
+    if workers == 1:
+        monkeypatch.setattr(review_split, "ONE_PIECE_BYTES", 1)
     split = _fingerprint(store)
     assert calls  # the split pass ran (not the one-process read)
     assert split == one
@@ -143,25 +154,6 @@ def test_the_split_pass_matches_one_process(
     assert total > len(queue) > 0 and len(every) > 0  # the queues were cut
     assert {q[3] for q in every} >= {review.EvalPhase.CALIBRATE, review.EvalPhase.TRUST}
     assert one[8] > 0 and any(q[6] for q in queue)  # skipped lines and flagged runs
-
-
-@pytest.mark.parametrize(("seed", "limits"), [(15, None), (16, (9, 5))])
-def test_a_log_read_as_one_piece_matches_one_pass(tmp_path: Path, monkeypatch, seed, limits) -> None:
-    """One core, or a log too small to split: one piece, stitched (what a later verdict is
-    stepped from), gives what the pass stepping every run gives."""
-    if limits:
-        _limits(monkeypatch, *limits)
-    _write(tmp_path, seed, runs=3000)
-    store = ProjectStore(tmp_path)
-    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "1")
-    one = _fingerprint(store)
-    calls: list[int] = []
-    real = review_walk._Walk.run
-    monkeypatch.setattr(review_walk._Walk, "run", lambda self: (calls.append(1), real(self))[1])
-    monkeypatch.setattr(review_split, "ONE_PIECE_BYTES", 1)
-    piece = _fingerprint(store)
-    assert calls  # stitched from one piece (not the pass over every run)
-    assert piece == one
 
 
 @pytest.mark.parametrize("workers", [2, 3])
