@@ -87,9 +87,20 @@ async def test_unchanged_moved_on_and_changed_rows() -> None:
         shown = sync_rows(table, shown, too_far)
         assert table.clears == 2 and _shown(table) == _expect(too_far)
 
-        shrunk = _rows(range(7 + MAX_REMOVALS + 1, 150))  # rows gone from the bottom
+        shrunk = _rows(range(7 + MAX_REMOVALS + 1, 150))  # a few rows gone from the bottom
         shown = sync_rows(table, shown, shrunk)
-        assert table.clears == 3 and _shown(table) == _expect(shrunk)
+        assert table.clears == 2 and _shown(table) == _expect(shrunk)
+
+        # the run just evaluated gone from the middle, the next ones' reasons changed, one new
+        evaluated = [(k, cells) for k, cells in _rows(range(7 + MAX_REMOVALS + 1, 151)) if k != "rt-100"]
+        evaluated[40] = (evaluated[40][0], (evaluated[40][1][0], Text("calibrate 2/5")))
+        table.added = 0
+        shown = sync_rows(table, shown, evaluated)
+        assert table.clears == 2 and table.added == 1 and _shown(table) == _expect(evaluated)
+
+        reordered = list(reversed(evaluated))  # not the same order: rebuilt
+        shown = sync_rows(table, shown, reordered)
+        assert table.clears == 3 and _shown(table) == _expect(reordered)
 
         shown = sync_rows(table, shown, [])
         assert table.row_count == 0 and shown == []

@@ -49,11 +49,12 @@ from conductor_tui.ui.widgets.eval_panels import (
     JudgePanel,
     RunSummary,
     ScorePanel,
+    queue_cells,
+    queue_data,
     queue_help,
-    queue_row,
 )
 from conductor_tui.ui.widgets.fit import FitTable
-from conductor_tui.ui.widgets.table_sync import Shown, sync_rows
+from conductor_tui.ui.widgets.table_sync import show_rows
 
 __all__ = ["FAILURES", "REFLECT_PROMPT", "SCORES", "EvaluationScreen"]
 
@@ -131,7 +132,6 @@ another score to override it — both verdicts are kept in the record.
     def __init__(self) -> None:
         super().__init__()
         self._signature: tuple = ()  # logs_signature at the last load
-        self._shown: Shown = []  # the queue table's rows (see table_sync)
         self.state: ReviewState | None = None
         self.items: list[QueueItem] = []
         self.current: QueueItem | None = None
@@ -233,9 +233,8 @@ another score to override it — both verdicts are kept in the record.
         table = self.query_one("#ev-queue", DataTable)
         table.loading = False
         keep = select or (self.current.routing_id if self.current else None)
-        if not same or len(self._shown) != table.row_count:
-            rows = [(item.routing_id, queue_row(item)) for item in items]
-            self._shown = sync_rows(table, self._shown, rows, height=2)  # unchanged rows stay
+        if not same or not table.row_count:  # unchanged rows stay, built only when they change
+            show_rows(table, [(item.routing_id, queue_data(item)) for item in items], queue_cells, height=2)
         box = self.query_one("#ev-queue-box")
         box.border_title = "All local runs" if self.show_all else f"Needs evaluation ({len(items)})"
         missing = bool(self.claude_unavailable())

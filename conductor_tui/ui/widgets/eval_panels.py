@@ -60,16 +60,32 @@ def per_model(evaluation: Any) -> dict[str, str]:
 
 def queue_row(item: QueueItem) -> tuple[Text, Text]:
     """The queue's two cells for a run: ensemble #n over its summary, and why it is there."""
-    why = Text(item.reason)
-    why.no_wrap = False
-    if item.judge is not None:
-        why.stylize("bold")
-    if item.flagged:
-        why.stylize("red")
-    run_cell = Text(
-        f"{item.ensemble} #{item.invocation_number}", style="bold", no_wrap=True, overflow="ellipsis"
+    return queue_cells(queue_data(item))
+
+
+def queue_data(item: QueueItem) -> tuple:
+    """What a run's queue row shows (equal data, the same row: ``table_sync.show_rows``)."""
+    return (
+        item.ensemble,
+        item.invocation_number,
+        item.run.task_summary or "",
+        item.reason,
+        item.judge is not None,
+        bool(item.flagged),
     )
-    run_cell.append("\n" + (item.run.task_summary or ""), style="dim")
+
+
+def queue_cells(data: tuple) -> tuple[Text, Text]:
+    """The two cells of :func:`queue_data`."""
+    ensemble, number, summary, reason, judged, flagged = data
+    why = Text(reason)
+    why.no_wrap = False
+    if judged:
+        why.stylize("bold")
+    if flagged:
+        why.stylize("red")
+    run_cell = Text(f"{ensemble} #{number}", style="bold", no_wrap=True, overflow="ellipsis")
+    run_cell.append("\n" + summary, style="dim")
     run_cell.no_wrap = True
     return run_cell, why
 

@@ -9,9 +9,10 @@ what the table shows as a list of ``(key, signature)`` and
 * when the new rows have the old keys, in the same order, and maybe more after them (a
   dashboard's totals after a few new lines: a few figures changed, a new day at the end),
   updates just the cells that changed and adds the new rows;
-* when the new rows are the old ones with some dropped from the top and some added at the
-  bottom (a window of the newest entries after lines were appended to a log), removes and
-  adds just those;
+* when the new rows are the old ones with a few dropped (from the top: a window of the
+  newest entries after lines were appended to a log; from anywhere: the run just evaluated),
+  in the same order, maybe changed, and some added at the bottom, removes, updates and adds
+  just those;
 * otherwise clears the table and adds every row, as before.
 
 Cursor moves made while rows are removed post no highlight messages: the screen moves the
@@ -86,16 +87,20 @@ def _sync(
         for i in range(n, len(new)):
             table.add_row(*cells_of(i), height=height, key=new[i][0])
         return new
-    drop = _dropped_from_top(shown, new)
-    if drop is None:
+    gone = _removed(shown, new)
+    if gone is None:
         table.clear()
         for i, (key, _sig) in enumerate(new):
             table.add_row(*cells_of(i), height=height, key=key)
         return new
+    before, stay = dict(shown), n - len(gone)
     with table.prevent(DataTable.RowHighlighted, DataTable.CellHighlighted):
-        for key, _sig in shown[:drop]:
+        for key in gone:
             table.remove_row(key)
-        for i in range(n - drop, len(new)):
+        for i in range(stay):
+            if before[new[i][0]] != new[i][1]:
+                _update_row(table, new[i][0], cells_of(i))
+        for i in range(stay, len(new)):
             table.add_row(*cells_of(i), height=height, key=new[i][0])
     return new
 
@@ -111,16 +116,16 @@ def _update_row(table: DataTable, key: str, cells: Sequence[Any]) -> None:
         table.update_cell(key, column.key, cell, update_width=width > column.content_width)
 
 
-def _dropped_from_top(shown: Shown, new: Shown) -> int | None:
-    """``k`` when ``new`` is ``shown[k:]`` followed by new rows (``k`` ≤ :data:`MAX_REMOVALS`);
-    ``None`` when it is not (or nothing of the old rows stays)."""
-    if not shown or not new:
+def _removed(shown: Shown, new: Shown) -> list[str] | None:
+    """The keys of ``shown`` that ``new`` drops (at most :data:`MAX_REMOVALS`, from anywhere:
+    the oldest entries of a window that moved on, the run just evaluated) when ``new`` is
+    the other rows of ``shown`` in the same order (their cells may differ) followed by new
+    rows; ``None`` when it is not (or nothing of the old rows stays)."""
+    keys = {key for key, _sig in new}
+    gone = [key for key, _sig in shown if key not in keys]
+    if len(gone) > MAX_REMOVALS or len(gone) == len(shown):
         return None
-    first = new[0][0]
-    for k in range(min(len(shown), MAX_REMOVALS + 1)):
-        if shown[k][0] == first:
-            kept = len(shown) - k
-            if kept <= len(new) and shown[k:] == new[:kept]:
-                return k
-            return None
-    return None
+    stay = [key for key, _sig in shown if key in keys]
+    if any(a != b[0] for a, b in zip(stay, new, strict=False)):
+        return None
+    return gone
