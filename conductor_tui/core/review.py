@@ -303,7 +303,7 @@ def _read_log(
     ):
         skipped = review_split.stitch(review, split[1])
         if skipped is not None:
-            review.split_named = split[0]
+            review.split_named = review.split_noted = split[0]
             state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
             return skipped, review
     if review.counts_only:

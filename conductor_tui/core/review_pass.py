@@ -178,6 +178,8 @@ class _ReviewPass:
         # the stitch and the load): a later load goes on from them (core.review_refresh)
         self.split_parts: list[tuple] | None = None
         self.split_named: set[str] | None = None
+        # the ids whose runs' ensembles every piece noted (those the first pieces were read for)
+        self.split_noted: set[str] = set()
         self.walks: dict[str, Any] = {}  # ensemble → its walk (core.review_walk), by the stitch
         self.walks_grown: set[str] = set()  # ensembles with runs stepped since their walk
 

@@ -125,7 +125,7 @@ def refresh(
     new_ids = {str(ev.routing_id) for ev in added} - named
     # the runs whose ensemble an evaluation needs (those that name none): the last pass's and the new ones'
     need = review.need | {str(ev.routing_id) for ev in added if ev.routing_id and not ev.ensemble}
-    if not need <= named:
+    if not need - review.need <= review.split_noted:
         return None  # a run whose ensemble the pieces did not note
     state.flagged_ids = set(old.flagged_ids)
     changed: set[str] = set()  # the ensembles to step again (the others' walks are kept)
@@ -160,7 +160,7 @@ def refresh(
     skipped = review_split.stitch(fresh, parts, reuse)
     if skipped is None:
         return None
-    fresh.split_named = named | new_ids
+    fresh.split_named, fresh.split_noted = named | new_ids, review.split_noted
     state.skipped_routing = skipped
     state.run_ensembles = {rid: ens for rid, ens in state.run_ensembles.items() if rid in need}
     return _complete(state, fresh, path, memo.records)

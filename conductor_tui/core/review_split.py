@@ -116,7 +116,7 @@ def read_routing_split(path: Path, review: _ReviewPass) -> int | None:
         return None
     skipped = stitch(review, parts)
     if skipped is not None:
-        review.split_named = events
+        review.split_named = review.split_noted = events
     return skipped
 
 

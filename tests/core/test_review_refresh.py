@@ -334,3 +334,24 @@ def test_runs_then_a_verdict_extend_the_walks_of_the_runs_ensembles(
         assert _snapshot(store) == _full(store), k
         assert set(extended) == set(ENSEMBLES[:3])
     review._MEMO.clear()
+
+
+def test_a_verdict_naming_only_its_run_after_the_judges(tmp_path: Path, monkeypatch) -> None:
+    """A run first named by a judge's verdict added since the pieces were read, then by the
+    person's verdict that names no ensemble: its ensemble (which the pieces did not note)
+    is the log's, as in a full load."""
+    monkeypatch.setenv("CONDUCTOR_TUI_WORKERS", "2")
+    _write(tmp_path, 71, runs=2000)
+    store = ProjectStore(tmp_path)
+    evals = Path(store.evaluations_path)
+    review._MEMO.clear()
+    named = {json.loads(line).get("routing_id") for line in evals.read_text().splitlines() if line.strip()}
+    item = next(q for q in review.load_review(store).queue_due if q.routing_id not in named)
+    judge = {"routing_id": item.routing_id, "ensemble": item.ensemble, "score": "good", "evaluator": "claude"}
+    _append(evals, [{**judge, "judge_score": "good"}])
+    assert _snapshot(store) == _full(store)
+    _append(evals, [{"routing_id": item.routing_id, "score": "poor", "failure_mode": "incomplete"}])
+    state = review.load_review(store)
+    assert state.run_ensembles.get(item.routing_id) == item.ensemble
+    assert _snapshot(store) == _full(store)
+    review._MEMO.clear()
