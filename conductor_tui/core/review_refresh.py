@@ -3,8 +3,9 @@ verdicts in ``evaluations.jsonl``, new runs or flags in ``routing-log.jsonl``, t
 profiles rewritten (what recording a verdict or a run does) — without reading the routing
 log again: the split pass's pieces are kept (:mod:`~conductor_tui.core.review_split`), the
 appended routing lines are read as one more piece, the runs the new verdicts name are
-taken out of the quiet runs, and every ensemble is stepped again from the pieces (the
-stitch). Same result as a full load; anything else (a file rewritten, the config changed,
+taken out of the quiet runs, and the pieces are stitched again — the ensembles nothing
+touched keep their walks, the others go on from where theirs stood before the change
+(:class:`~conductor_tui.core.review_split.Reuse`). Same result as a full load; anything else (a file rewritten, the config changed,
 a verdict that names no run or names a run that is not a quiet one) is left to the full
 load.
 """
@@ -74,6 +75,27 @@ def _agreement(review: _ReviewPass, old: ReviewState, added: list[Any]) -> tuple
     return old.agreement, judged
 
 
+def _next_pass(
+    review: _ReviewPass, old: ReviewState, state: ReviewState, need: set[str], added: list
+) -> _ReviewPass:
+    """The pass after ``review`` over ``state``: its verdicts per run with the ``added`` ones
+    set on them (the later replaces the earlier; each names its run), its judge agreement
+    when ``added`` cannot change it."""
+    effective = dict(review.effective)
+    for ev in added:
+        effective[str(ev.routing_id)] = ev
+    agreement, judged = _agreement(review, old, added)
+    fresh = _ReviewPass(state, need, effective, agreement)
+    fresh.judged_keys = judged
+    return fresh
+
+
+def _needed(review: _ReviewPass, added: list) -> set[str]:
+    """The runs whose ensemble an evaluation needs (it names none): the last pass's and the
+    new ones'."""
+    return review.need | {str(ev.routing_id) for ev in added if ev.routing_id and not ev.ensemble}
+
+
 def refresh_counts(
     store: Any, memo: Any, inputs: tuple, log_sig: Any
 ) -> tuple[ReviewState, _ReviewPass, dict] | None:
@@ -87,18 +109,12 @@ def refresh_counts(
     added = _appended_evaluations(store, memo, inputs, state)
     if added is None:
         return None
-    # the runs whose ensemble an evaluation needs (those that name none): the last pass's and the new ones'
-    need = review.need | {str(ev.routing_id) for ev in added if ev.routing_id and not ev.ensemble}
+    need = _needed(review, added)
     if not need <= memo.state.run_ensembles.keys():
         return None  # a run whose ensemble the counts did not note
     state.run_ensembles = {rid: memo.state.run_ensembles[rid] for rid in need}
     state.skipped_routing = memo.state.skipped_routing
-    effective = dict(review.effective)
-    for ev in added:
-        effective[str(ev.routing_id)] = ev
-    agreement, judged = _agreement(review, memo.state, added)
-    fresh = _ReviewPass(state, need, effective, agreement)
-    fresh.judged_keys = judged
+    fresh = _next_pass(review, memo.state, state, need, added)
     fresh.counts_only = True
     review_split.adopt_counts(fresh, review)
     return _complete(state, fresh, Path(store.routing_log_path), {})
@@ -123,8 +139,7 @@ def refresh(
     if added is None:
         return None
     new_ids = {str(ev.routing_id) for ev in added} - named
-    # the runs whose ensemble an evaluation needs (those that name none): the last pass's and the new ones'
-    need = review.need | {str(ev.routing_id) for ev in added if ev.routing_id and not ev.ensemble}
+    need = _needed(review, added)
     if not need - review.need <= review.split_noted:
         return None  # a run whose ensemble the pieces did not note
     state.flagged_ids = set(old.flagged_ids)
@@ -148,14 +163,7 @@ def refresh(
             for ens, (_number, entries) in part[8].items()
             if any(entry[3] in again for entry in entries)
         )
-    # one verdict per run, the later replacing the earlier (every evaluation names its run:
-    # the old pass had none by invocation, and the new ones all name a run)
-    effective = dict(review.effective)
-    for ev in added:
-        effective[str(ev.routing_id)] = ev
-    agreement, judged = _agreement(review, old, added)
-    fresh = _ReviewPass(state, need, effective, agreement)
-    fresh.judged_keys = judged
+    fresh = _next_pass(review, old, state, need, added)
     reuse = review_split.Reuse(review.walks, review.untrusted, changed, again, grown)
     skipped = review_split.stitch(fresh, parts, reuse)
     if skipped is None:
