@@ -10,11 +10,12 @@ poor score, and a promotion candidate when the ensemble has just become promotio
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from conductor_tui.core import rules
 from conductor_tui.core.history import History
@@ -44,8 +45,8 @@ class DesignerFeedback(DesignerHooks):
         period = hist.thresholds.calibration_period
         # read only when a feedback is written (a byte scan of the whole routing log; the
         # designer's folder): most verdicts write none
-        artifacts = _Once(lambda: self._artifact_paths(e.routing_id for e in evs[-2 * period :]))
-        existing = _Once(lambda: self.design_artifacts(hist=hist))
+        artifacts = functools.cache(lambda: self._artifact_paths(e.routing_id for e in evs[-2 * period :]))
+        existing = functools.cache(lambda: self.design_artifacts(hist=hist))
         meta = {"evaluation_id": ev.id, "task_type": ev.task_type}
         window = eh.tracker.last_outcome if eh.tracker.windows > windows_before else None
         written: list[Any] = []
@@ -313,21 +314,3 @@ def _write_notes(path: Path, notes: dict[str, Any]) -> None:
         "# conductor-tui design notes (generated from the logs; regenerated on each change)\n"
         + _yaml.safe_dump(notes, sort_keys=False, allow_unicode=True, width=100),
     )
-
-
-_T = TypeVar("_T")
-
-
-class _Once(Generic[_T]):
-    """A value made on the first call, the same value after."""
-
-    __slots__ = ("_make", "_made")
-
-    def __init__(self, make: Callable[[], _T]) -> None:
-        self._make = make
-        self._made: list[_T] = []
-
-    def __call__(self) -> _T:
-        if not self._made:
-            self._made.append(self._make())
-        return self._made[0]
